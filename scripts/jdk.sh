@@ -1,0 +1,35 @@
+# Sourced by the scripts: finds a JDK >= 22 (JAVA_HOME first, then /usr/lib/jvm/*, newest first)
+# and exports JAVA_HOME, or stops with a message that says what was looked at.
+
+cnn4j_java_major() {
+    # Prints the major version of the java at $1/bin/java, or nothing.
+    local v
+    v=$("$1/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p')
+    echo "${v%%.*}"
+}
+
+cnn4j_find_jdk() {
+    local tried=() candidate major
+    for candidate in "${JAVA_HOME:-}" $(ls -d /usr/lib/jvm/* 2>/dev/null | sort -rV); do
+        [ -n "$candidate" ] && [ -x "$candidate/bin/javac" ] || continue
+        major=$(cnn4j_java_major "$candidate")
+        tried+=("$candidate (Java ${major:-unknown})")
+        if [ -n "$major" ] && [ "$major" -ge 22 ]; then
+            export JAVA_HOME="$candidate"
+            # Maven 3.8 on JDK 24+ warns about sun.misc.Unsafe on every run; allow it quietly.
+            if [ "$major" -ge 24 ]; then
+                export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
+            fi
+            return 0
+        fi
+    done
+    echo "cnn4j needs a JDK 22 or newer (it uses java.lang.foreign)." >&2
+    if [ ${#tried[@]} -eq 0 ]; then
+        echo "No JDK found in JAVA_HOME or under /usr/lib/jvm." >&2
+    else
+        echo "Found only:" >&2
+        printf '  %s\n' "${tried[@]}" >&2
+    fi
+    echo "Install one (for example Temurin 25) and set JAVA_HOME to it." >&2
+    return 1
+}

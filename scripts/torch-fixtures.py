@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Writes src/test/resources/torch-fixtures.txt: reference values computed by PyTorch in float64,
+an implementation independent of cnn4j, for convolution, pooling, dense, softmax cross-entropy and
+the optimizers. TorchFixtureTest compares both cnn4j CPU backends against them.
+
+Run with Debian's PyTorch (apt-get install python3-torch): /usr/bin/python3 scripts/torch-fixtures.py
+
+Format, one record per line:
+  case NAME key=value ...        starts a case; its parameters follow
+  tensor NAME d0,d1,... v v v    a tensor of that shape, row-major
+  end
+"""
+import os
+import torch
+import torch.nn.functional as F
+
+torch.manual_seed(20261123)
+torch.set_default_dtype(torch.float64)
+out = []
+
+
+def case(name, **params):
+    out.append("case " + name + "".join(f" {k}={v}" for k, v in params.items()))
+
+
+def tensor(name, t):
+    t = t.detach().contiguous()
+    out.append(f"tensor {name} {','.join(str(d) for d in t.shape)} " + " ".join(repr(float(v)) for v in t.flatten()))
+
+
+def end():
+    out.append("end")
+
+
+def conv(name, n, c, h, w, k, r, s, pad=(0, 0), stride=(1, 1), dil=(1, 1)):
+    x = torch.randn(n, c, h, w, requires_grad=True)
+    wt = torch.randn(k, c, r, s, requires_grad=True)
+    b = torch.randn(k, requires_grad=True)
+    y = F.conv2d(x, wt, b, stride=stride, padding=pad, dilation=dil)
+    dy = torch.randn_like(y)
+    y.backward(dy)
+    case(name, padH=pad[0], padW=pad[1], strideH=stride[0], strideW=stride[1], dilationH=dil[0], dilationW=dil[1])
+    for nm, t in [("x", x), ("w", wt), ("b", b), ("y", y), ("dy", dy), ("dx", x.grad), ("dw", wt.grad), ("db", b.grad)]:
+        tensor(nm, t)
+    end()
+
+
+def pool(name, kind, n, c, h, w, win, stride, pad=(0, 0)):
+    x = torch.randn(n, c, h, w, requires_grad=True)
+    if kind == "max":
+        y = F.max_pool2d(x, win, stride, pad)
+    else:
+        y = F.avg_pool2d(x, win, stride, pad, count_include_pad=True)
+    dy = torch.randn_like(y)
+    y.backward(dy)
+    case(name, kind=kind, windowH=win[0], windowW=win[1], strideH=stride[0], strideW=stride[1], padH=pad[0], padW=pad[1])
+    for nm, t in [("x", x), ("y", y), ("dy", dy), ("dx", x.grad)]:
+        tensor(nm, t)
+    end()
+
+
+def dense(name, n, i, o):
+    x = torch.randn(n, i, requires_grad=True)
+    wt = torch.randn(o, i, requires_grad=True)
+    b = torch.randn(o, requires_grad=True)
+    y = F.linear(x, wt, b)
+    dy = torch.randn_like(y)
+    y.backward(dy)
+    case(name)
+    for nm, t in [("x", x), ("w", wt), ("b", b), ("y", y), ("dy", dy), ("dx", x.grad), ("dw", wt.grad), ("db", b.grad)]:
+        tensor(nm, t)
+    end()
+
+
+def cross_entropy(name, n, classes):
+    x = (3 * torch.randn(n, classes)).requires_grad_(True)
+    labels = torch.randint(0, classes, (n,))
+    loss = F.cross_entropy(x, labels)
+    loss.backward()
+    case(name)
+    tensor("logits", x)
+    tensor("labels", labels.double())
+    tensor("loss", loss.reshape(1))
+    tensor("dlogits", x.grad)
+    end()
+
+
+def optimizer(name, make, steps=4, **params):
+    w0 = torch.randn(3, 5)
+    grads = [torch.randn(3, 5) for _ in range(steps)]
+    w = w0.clone().requires_grad_(True)
+    opt = make([w])
+    for g in grads:
+        w.grad = g.clone()
+        opt.step()
+    case(name, steps=steps, **params)
+    tensor("w0", w0)
+    for i, g in enumerate(grads):
+        tensor(f"g{i}", g)
+    tensor("w", w)
+    end()
+
+
+conv("conv_basic", 2, 3, 7, 6, 4, 3, 3)
+conv("conv_pad_stride", 2, 3, 9, 8, 5, 3, 3, pad=(1, 1), stride=(2, 2))
+conv("conv_rect_dilated", 1, 2, 10, 9, 3, 2, 3, pad=(2, 1), stride=(1, 2), dil=(2, 3))
+conv("conv_1x1", 3, 6, 5, 4, 4, 1, 1)
+conv("conv_stride3_unaligned", 2, 2, 11, 10, 3, 4, 2, pad=(0, 1), stride=(3, 3))
+pool("max_2x2", "max", 2, 3, 8, 8, (2, 2), (2, 2))
+pool("max_overlap", "max", 2, 2, 9, 7, (3, 3), (2, 2))
+pool("max_nondivisible_pad", "max", 1, 3, 7, 10, (3, 2), (2, 3), pad=(1, 1))
+pool("avg_2x2", "avg", 2, 3, 8, 8, (2, 2), (2, 2))
+pool("avg_overlap_pad", "avg", 2, 2, 9, 7, (3, 3), (2, 1), pad=(1, 1))
+dense("dense", 5, 7, 4)
+cross_entropy("cross_entropy", 6, 5)
+optimizer("sgd", lambda p: torch.optim.SGD(p, lr=0.1), lr=0.1, momentum=0, weightDecay=0, nesterov="false")
+optimizer("sgd_momentum_decay", lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=0.01),
+          lr=0.05, momentum=0.9, weightDecay=0.01, nesterov="false")
+optimizer("sgd_nesterov", lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.8, weight_decay=0.001, nesterov=True),
+          lr=0.05, momentum=0.8, weightDecay=0.001, nesterov="true")
+optimizer("adam", lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.9, 0.99), eps=1e-6, weight_decay=0.02),
+          lr=0.01, beta1=0.9, beta2=0.99, eps=1e-6, weightDecay=0.02, decoupled="false")
+optimizer("adamw", lambda p: torch.optim.AdamW(p, lr=0.01, betas=(0.8, 0.999), eps=1e-8, weight_decay=0.1),
+          lr=0.01, beta1=0.8, beta2=0.999, eps=1e-8, weightDecay=0.1, decoupled="true")
+
+path = os.path.join(os.path.dirname(__file__), "..", "src", "test", "resources", "torch-fixtures.txt")
+with open(path, "w") as f:
+    f.write(f"# Generated by scripts/torch-fixtures.py with PyTorch {torch.__version__}, float64. Do not edit.\n")
+    f.write("\n".join(out) + "\n")
+print("wrote", os.path.normpath(path))

@@ -1,0 +1,203 @@
+package org.cnn4j.backend;
+
+import org.cnn4j.tensor.DType;
+import org.cnn4j.tensor.Shape;
+import org.cnn4j.tensor.Tensor;
+
+/**
+ * Every numeric operation that cnn4j's layers, losses and optimizers need. Layers own their
+ * tensors and call these methods; they never touch the numbers themselves, so one layer runs on
+ * the CPU, on the double-precision reference and on the GPU alike.
+ *
+ * <p>Conventions, the same on every backend:
+ * <ul>
+ *   <li>Outputs come first in the argument list, then inputs, then sizes.</li>
+ *   <li>Images are NCHW, filters KCRS, matrices row-major; a tensor used as a matrix has
+ *       {@code shape.rows()} rows of {@code shape.columns()} values.</li>
+ *   <li><b>Accumulation rule:</b> gradients of parameters ({@code dw, db, dbeta, dk, dc})
+ *       <em>accumulate</em> (+=) so that several backward passes may add up before a step; data
+ *       gradients ({@code dx}) and forward outputs ({@code y}) <em>overwrite</em>.</li>
+ *   <li>Labels are INT32 tensors of shape (n); max-pooling masks are INT32 tensors shaped like
+ *       the pooled output, holding the flat index {@code row·w + col} of the winner in its input
+ *       plane.</li>
+ *   <li>Ties in a max resolve to the first maximum in row-major window order.</li>
+ * </ul>
+ */
+public interface Backend extends AutoCloseable {
+
+    /** A short name for logs and messages, e.g. "cpu(2 threads)". */
+    String name();
+
+    /** The element type of this backend's floating-point tensors (FLOAT32, or FLOAT64 for the reference). */
+    DType precision();
+
+    // ---------------------------------------------------------------- memory
+
+    /** A new floating-point tensor of the given shape, filled with zeros. */
+    Tensor allocate(Shape shape);
+
+    /** A new INT32 tensor of the given shape, filled with zeros. */
+    Tensor allocateInts(Shape shape);
+
+    /** A new floating-point tensor holding a copy of {@code values}. */
+    Tensor upload(Shape shape, float[] values);
+
+    /** A new floating-point tensor holding a copy of {@code values} (rounded on float backends). */
+    Tensor upload(Shape shape, double[] values);
+
+    /** A new INT32 tensor holding a copy of {@code values}. */
+    Tensor uploadInts(Shape shape, int[] values);
+
+    /** Overwrites {@code dst} with {@code values} (one value per element). */
+    void write(Tensor dst, float[] values);
+
+    /** Overwrites the INT32 tensor {@code dst} with {@code values}. */
+    void writeInts(Tensor dst, int[] values);
+
+    float[] downloadFloats(Tensor x);
+
+    double[] downloadDoubles(Tensor x);
+
+    int[] downloadInts(Tensor x);
+
+    /** Sets every element of {@code y} to {@code value}. */
+    void fill(Tensor y, double value);
+
+    /** y = x (same number of elements). */
+    void copy(Tensor y, Tensor x);
+
+    /** The sum of all elements, accumulated in double. */
+    double sum(Tensor x);
+
+    // ---------------------------------------------------------------- convolution
+
+    /** y(n,k,p,q) = Σ_{c,r,s} x(n, c, p·sh − ph + r·dh, q·sw − pw + s·dw) · w(k,c,r,s); out-of-range x reads 0. */
+    void convForward(Tensor y, Tensor x, Tensor w, ConvGeometry g);
+
+    /** dx = the full convolution of dy with the filters rotated 180° (transposed convolution). Overwrites dx. */
+    void convBackwardData(Tensor dx, Tensor dy, Tensor w, ConvGeometry g);
+
+    /** dw += the valid correlation of x with dy, summed over the batch. Accumulates. */
+    void convBackwardFilter(Tensor dw, Tensor x, Tensor dy, ConvGeometry g);
+
+    /** y(n,k,…) += b(k) for every position of channel k. y may be (n,k,h,w) or (n,k). */
+    void addBias(Tensor y, Tensor b);
+
+    /** db(k) += Σ over batch and positions of dy(n,k,…). Accumulates. */
+    void biasBackward(Tensor db, Tensor dy);
+
+    // ---------------------------------------------------------------- pooling and subsampling
+
+    /** y = max over each window; mask records where each maximum came from. */
+    void maxPoolForward(Tensor y, Tensor mask, Tensor x, PoolGeometry g);
+
+    /** dx(i) = Σ dy(o) over the outputs o whose mask points at i (correct for overlapping windows). Overwrites dx. */
+    void maxPoolBackward(Tensor dx, Tensor dy, Tensor mask, PoolGeometry g);
+
+    /** y = mean over each window (divisor windowH·windowW, padding included). */
+    void avgPoolForward(Tensor y, Tensor x, PoolGeometry g);
+
+    /** dx(i) = Σ dy(o) / (windowH·windowW) over the windows o that cover i. Overwrites dx. */
+    void avgPoolBackward(Tensor dx, Tensor dy, PoolGeometry g);
+
+    /**
+     * Subsampling (seed 003, §3.2): y(n,c,i,j) = β(c)·down(x)(n,c,i,j) + b(c), where down sums each
+     * window of g (usually n×n blocks with stride n).
+     */
+    void subsampleForward(Tensor y, Tensor x, Tensor beta, Tensor b, PoolGeometry g);
+
+    /**
+     * Backward of {@link #subsampleForward}: dbeta(c) += Σ dy ∘ down(x); db(c) += Σ dy (accumulate);
+     * dx = β(c)·up(dy) (overwrite), where up spreads each dy over its window.
+     */
+    void subsampleBackward(Tensor dx, Tensor dbeta, Tensor db, Tensor dy, Tensor x, Tensor beta, PoolGeometry g);
+
+    // ---------------------------------------------------------------- dense algebra
+
+    /**
+     * c = alpha · op(a) · op(b) + beta · c, where op transposes when asked. Tensors are read as
+     * row-major matrices ({@code rows() × columns()}); with beta = 0, c's old contents are ignored.
+     */
+    void gemm(boolean transA, boolean transB, double alpha, Tensor a, Tensor b, double beta, Tensor c);
+
+    // ---------------------------------------------------------------- elementwise
+
+    /** y = f(x). y and x may be the same tensor. */
+    void activationForward(Activation f, Tensor y, Tensor x);
+
+    /** dx = dy ∘ f'(x), given x and y = f(x). Overwrites dx; dx may be dy. */
+    void activationBackward(Activation f, Tensor dx, Tensor dy, Tensor x, Tensor y);
+
+    /** Row-wise softmax of x (n, classes), computed stably (max subtracted). */
+    void softmaxForward(Tensor y, Tensor x);
+
+    /** dx = y ∘ (dy − Σ_j dy_j y_j) per row. Overwrites dx. */
+    void softmaxBackward(Tensor dx, Tensor dy, Tensor y);
+
+    /**
+     * Inverted dropout: mask(i) = 0 with probability p, else 1/(1 − p), from a counter-based hash of
+     * (seed, i) so every backend draws the same mask; y = x ∘ mask.
+     */
+    void dropoutForward(Tensor y, Tensor mask, Tensor x, double p, long seed);
+
+    /** dx = dy ∘ mask. Overwrites dx. */
+    void dropoutBackward(Tensor dx, Tensor dy, Tensor mask);
+
+    // ---------------------------------------------------------------- losses and metrics
+
+    /**
+     * Fused softmax cross-entropy on logits (n, classes): loss(i) = logsumexp(x_i) − x_i[label_i],
+     * and, when dx is not null, dx = gradScale · (softmax(x) − onehot(label)). Labels outside
+     * [0, classes) are rejected with the offending index and value.
+     */
+    void softmaxCrossEntropy(Tensor loss, Tensor dx, Tensor logits, Tensor labels, double gradScale);
+
+    /**
+     * Squared error (seed 003, §2.1): loss(i) = ½ Σ_j (t_ij − y_ij)², and, when dy is not null,
+     * dy = gradScale · (y − t).
+     */
+    void squaredError(Tensor loss, Tensor dy, Tensor y, Tensor target, double gradScale);
+
+    /** out(i) = the index of the largest value of row i of x (first one on ties). out is INT32 (n). */
+    void argmax(Tensor out, Tensor x);
+
+    // ---------------------------------------------------------------- learned feature-map combinations
+
+    /**
+     * Mixing weights of SPEC.md §7: alpha(j,i) = softmax over i of c(j,i), and the effective
+     * filters wEff(j,i,r,s) = alpha(j,i) · k(j,i,r,s).
+     */
+    void combinationForward(Tensor wEff, Tensor alpha, Tensor k, Tensor c);
+
+    /**
+     * Backward of {@link #combinationForward} given dwEff: dk += alpha ∘ dwEff;
+     * dalpha(j,i) = Σ_{r,s} k ∘ dwEff; dc += alpha ∘ (dalpha − Σ_i alpha·dalpha), plus the gradient
+     * of {@code lambda · penalty} with respect to c. Accumulates dk and dc.
+     */
+    void combinationBackward(Tensor dk, Tensor dc, Tensor dwEff, Tensor alpha, Tensor k,
+                             CombinationPenalty penalty, double lambda);
+
+    /** lambda · Σ_j Ω(alpha(j,·)) for the given penalty. */
+    double combinationPenalty(Tensor alpha, CombinationPenalty penalty, double lambda);
+
+    // ---------------------------------------------------------------- optimizers
+
+    /**
+     * SGD as PyTorch defines it: g = dw + weightDecay·w; v = momentum·v + g;
+     * step = nesterov ? g + momentum·v : v (just g when momentum is 0, and velocity may be null);
+     * w −= lr · step.
+     */
+    void sgdStep(Tensor w, Tensor velocity, Tensor dw, double lr, double momentum, double weightDecay, boolean nesterov);
+
+    /**
+     * Adam (Kingma and Ba) at step t ≥ 1, as PyTorch: g = dw (+ weightDecay·w unless decoupled);
+     * m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; w −= lr · (m/(1−β1^t)) / (sqrt(v/(1−β2^t)) + eps);
+     * decoupled (AdamW) first multiplies w by (1 − lr·weightDecay).
+     */
+    void adamStep(Tensor w, Tensor m, Tensor v, Tensor dw, double lr, double beta1, double beta2, double eps,
+                  double weightDecay, boolean decoupled, int t);
+
+    /** Frees the backend's threads and memory. Tensors it made are invalid afterwards. */
+    @Override
+    void close();
+}

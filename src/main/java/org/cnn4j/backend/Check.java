@@ -1,0 +1,72 @@
+package org.cnn4j.backend;
+
+import org.cnn4j.tensor.DType;
+import org.cnn4j.tensor.Shape;
+import org.cnn4j.tensor.Tensor;
+
+/**
+ * Argument checks shared by the backends: each operation states the shapes it expects, and a
+ * mismatch fails with the operation, the argument and both shapes, before any element is touched.
+ */
+public final class Check {
+    private Check() {
+    }
+
+    public static void shape(String op, String arg, Tensor t, Shape expected) {
+        if (t == null) throw new IllegalArgumentException(op + ": " + arg + " is null, expected shape " + expected);
+        if (!t.shape().equals(expected)) {
+            throw new IllegalArgumentException(op + ": " + arg + " has shape " + t.shape() + ", expected " + expected);
+        }
+    }
+
+    public static void sameSize(String op, String arg, Tensor t, Tensor like) {
+        if (t.size() != like.size()) {
+            throw new IllegalArgumentException(op + ": " + arg + " has shape " + t.shape() + " (" + t.size()
+                    + " elements), expected " + like.size() + " elements like " + like.shape());
+        }
+    }
+
+    public static void dtype(String op, String arg, Tensor t, DType expected) {
+        if (t.dtype() != expected) {
+            throw new IllegalArgumentException(op + ": " + arg + " holds " + t.dtype() + ", expected " + expected);
+        }
+    }
+
+    /** Images (n, c, h, w) of the geometry's c, h, w; returns n. */
+    public static int images(String op, String arg, Tensor t, int c, int h, int w) {
+        Shape s = t.shape();
+        if (s.rank() != 4 || s.dim(1) != c || s.dim(2) != h || s.dim(3) != w) {
+            throw new IllegalArgumentException(op + ": " + arg + " has shape " + s + ", expected (n, " + c + ", " + h + ", " + w + ")");
+        }
+        return s.dim(0);
+    }
+
+    /** A 2-D (n, classes) matrix view; returns n. */
+    public static int rowsOf(String op, String arg, Tensor t) {
+        if (t.shape().rank() < 2) {
+            throw new IllegalArgumentException(op + ": " + arg + " has shape " + t.shape() + ", expected (n, classes)");
+        }
+        return t.shape().rows();
+    }
+
+    public static void labels(String op, int[] labels, int offset, int n, int classes) {
+        for (int i = 0; i < n; i++) {
+            int label = labels[offset + i];
+            if (label < 0 || label >= classes) {
+                throw new IllegalArgumentException(op + ": label " + label + " at batch index " + i
+                        + " is outside the " + classes + " classes [0, " + classes + ")");
+            }
+        }
+    }
+
+    public static void conv(String op, Tensor y, Tensor x, Tensor w, ConvGeometry g) {
+        int n = images(op, "x", x, g.c(), g.h(), g.w());
+        shape(op, "w", w, Shape.of(g.k(), g.c(), g.r(), g.s()));
+        shape(op, "y", y, Shape.of(n, g.k(), g.p(), g.q()));
+    }
+
+    public static void pool(String op, Tensor y, Tensor x, PoolGeometry g) {
+        int n = images(op, "x", x, g.c(), g.h(), g.w());
+        shape(op, "y", y, Shape.of(n, g.c(), g.p(), g.q()));
+    }
+}

@@ -1,0 +1,116 @@
+package org.cnn4j.backend.cpu;
+
+/**
+ * Single-precision matrix multiply on Java arrays: C = alpha·op(A)·op(B) + beta·C, row-major,
+ * each matrix given as (array, offset, leading dimension).
+ *
+ * <p>Sizes: m rows of C, n columns of C, k the inner dimension. op(B) is packed in blocks of
+ * {@link #KC} × {@link #NC} (alpha folded in) so the inner loop streams contiguous memory; each
+ * row of C then takes four rows of the block at a time, {@code c[j] += a0·b0[j] + … + a3·b3[j]},
+ * a form the JIT vectorises and that loads C once per four products. Every element of C is
+ * computed by one thread in one fixed order, so results do not depend on the thread count.
+ */
+final class Sgemm {
+    static final int KC = 128;
+    static final int NC = 512;
+    /** Rows of C per parallel task. */
+    private static final int ROWS_PER_TASK = 16;
+
+    private static final ThreadLocal<float[]> PANEL = ThreadLocal.withInitial(() -> new float[KC * NC]);
+
+    private Sgemm() {
+    }
+
+    /** Multiplies on the calling thread. */
+    static void multiply(float[] c, int cOff, int ldc,
+                         float[] a, int aOff, int lda, boolean transA,
+                         float[] b, int bOff, int ldb, boolean transB,
+                         int m, int n, int k, float alpha, float beta) {
+        for (int j0 = 0; j0 < n; j0 += NC) {
+            block(c, cOff, ldc, a, aOff, lda, transA, b, bOff, ldb, transB, 0, m, j0, Math.min(NC, n - j0), k, alpha, beta);
+        }
+    }
+
+    /** Multiplies with the pool's threads, splitting C into blocks of rows and columns. */
+    static void multiply(Parallel parallel, float[] c, int cOff, int ldc,
+                         float[] a, int aOff, int lda, boolean transA,
+                         float[] b, int bOff, int ldb, boolean transB,
+                         int m, int n, int k, float alpha, float beta) {
+        int rowBlocks = (m + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
+        int colBlocks = (n + NC - 1) / NC;
+        long work = (long) m * n * k;
+        if (parallel.threads() == 1 || work < 1 << 18 || rowBlocks * colBlocks == 1) {
+            multiply(c, cOff, ldc, a, aOff, lda, transA, b, bOff, ldb, transB, m, n, k, alpha, beta);
+            return;
+        }
+        parallel.forEach(rowBlocks * colBlocks, t -> {
+            int i0 = (t / colBlocks) * ROWS_PER_TASK;
+            int j0 = (t % colBlocks) * NC;
+            block(c, cOff, ldc, a, aOff, lda, transA, b, bOff, ldb, transB,
+                    i0, Math.min(m, i0 + ROWS_PER_TASK), j0, Math.min(NC, n - j0), k, alpha, beta);
+        });
+    }
+
+    /** C[i0..i1, j0..j0+nc) over the whole inner dimension. */
+    private static void block(float[] c, int cOff, int ldc,
+                              float[] a, int aOff, int lda, boolean transA,
+                              float[] b, int bOff, int ldb, boolean transB,
+                              int i0, int i1, int j0, int nc, int k, float alpha, float beta) {
+        for (int i = i0; i < i1; i++) {
+            int row = cOff + i * ldc + j0;
+            if (beta == 0f) {
+                java.util.Arrays.fill(c, row, row + nc, 0f);
+            } else if (beta != 1f) {
+                for (int j = 0; j < nc; j++) c[row + j] *= beta;
+            }
+        }
+        if (alpha == 0f) return;
+        float[] panel = PANEL.get();
+        // a(i, p): element (i, p) of op(A); stepI and stepP are its strides.
+        int stepI = transA ? 1 : lda;
+        int stepP = transA ? lda : 1;
+        for (int p0 = 0; p0 < k; p0 += KC) {
+            int kc = Math.min(KC, k - p0);
+            pack(panel, b, bOff, ldb, transB, p0, kc, j0, nc, alpha);
+            for (int i = i0; i < i1; i++) {
+                int row = cOff + i * ldc + j0;
+                int ai = aOff + i * stepI + p0 * stepP;
+                int p = 0;
+                for (; p + 4 <= kc; p += 4) {
+                    float a0 = a[ai + p * stepP];
+                    float a1 = a[ai + (p + 1) * stepP];
+                    float a2 = a[ai + (p + 2) * stepP];
+                    float a3 = a[ai + (p + 3) * stepP];
+                    int b0 = p * nc, b1 = b0 + nc, b2 = b1 + nc, b3 = b2 + nc;
+                    for (int j = 0; j < nc; j++) {
+                        c[row + j] += a0 * panel[b0 + j] + a1 * panel[b1 + j] + a2 * panel[b2 + j] + a3 * panel[b3 + j];
+                    }
+                }
+                for (; p < kc; p++) {
+                    float a0 = a[ai + p * stepP];
+                    int b0 = p * nc;
+                    for (int j = 0; j < nc; j++) c[row + j] += a0 * panel[b0 + j];
+                }
+            }
+        }
+    }
+
+    /** panel[p·nc + j] = alpha · op(B)(p0 + p, j0 + j). */
+    private static void pack(float[] panel, float[] b, int bOff, int ldb, boolean transB,
+                             int p0, int kc, int j0, int nc, float alpha) {
+        for (int p = 0; p < kc; p++) {
+            int dst = p * nc;
+            if (!transB) {
+                int src = bOff + (p0 + p) * ldb + j0;
+                if (alpha == 1f) {
+                    System.arraycopy(b, src, panel, dst, nc);
+                } else {
+                    for (int j = 0; j < nc; j++) panel[dst + j] = alpha * b[src + j];
+                }
+            } else {
+                int src = bOff + j0 * ldb + p0 + p;
+                for (int j = 0; j < nc; j++) panel[dst + j] = alpha * b[src + j * ldb];
+            }
+        }
+    }
+}

@@ -1,0 +1,66 @@
+package org.cnn4j.layer;
+
+import java.util.Random;
+
+import org.cnn4j.backend.Activation;
+import org.cnn4j.tensor.Shape;
+import org.cnn4j.tensor.Tensor;
+
+/**
+ * An elementwise activation y = f(x) of any shape; backward dx = dy ∘ f'(x). The named
+ * subclasses ({@link ReLU}, {@link Sigmoid}, {@link Tanh}, {@link ScaledTanh}) are what models use.
+ */
+public class ActivationLayer extends Layer {
+    private final Activation function;
+    private Tensor x, y;
+
+    public ActivationLayer(Activation function) {
+        this.function = function;
+    }
+
+    public Activation function() {
+        return function;
+    }
+
+    @Override
+    public ActivationLayer copy() {
+        return withSettingsOf(this, new ActivationLayer(function));
+    }
+
+    @Override
+    public String describe() {
+        return switch (function) {
+            case IDENTITY -> "Identity";
+            case RELU -> "ReLU";
+            case SIGMOID -> "Sigmoid";
+            case TANH -> "Tanh";
+            case SCALED_TANH -> "ScaledTanh 1.7159·tanh(2x/3)";
+        };
+    }
+
+    @Override
+    protected final Shape build(Shape input, Random rng) {
+        return input;
+    }
+
+    @Override
+    protected final Tensor forwardPass(Tensor x, Pass pass) {
+        this.x = x;
+        y = buffer("y", x.shape());
+        backend().activationForward(function, y, x);
+        return y;
+    }
+
+    @Override
+    protected final Tensor backwardPass(Tensor dy) {
+        if (!computeInputGradient()) return null;
+        Tensor dx = buffer("dx", x.shape());
+        backend().activationBackward(function, dx, dy, x, y);
+        return dx;
+    }
+
+    @Override
+    protected final long multiplyAccumulates() {
+        return 0;
+    }
+}

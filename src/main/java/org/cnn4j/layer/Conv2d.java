@@ -1,0 +1,166 @@
+package org.cnn4j.layer;
+
+import java.util.Random;
+
+import org.cnn4j.backend.ConvGeometry;
+import org.cnn4j.tensor.Shape;
+import org.cnn4j.tensor.Tensor;
+
+/**
+ * 2-D convolution (cross-correlation, as PyTorch's Conv2d): input (n, c, h, w), filters w of
+ * (k, c, r, s), one bias per filter, output (n, k, p, q). Rectangular filters, padding, stride
+ * and dilation per direction.
+ *
+ * <p>Backward (SPEC.md §1): dx is the full convolution of dy with the filters rotated 180°; dw is
+ * the valid correlation of x with dy; db is dy summed over batch and space.
+ */
+public final class Conv2d extends Layer {
+    private final int inChannels, outChannels, kernelH, kernelW;
+    private int padH, padW, strideH = 1, strideW = 1, dilationH = 1, dilationW = 1;
+    private boolean bias = true;
+    private Init init = Init.DEFAULT;
+
+    private ConvGeometry geometry;
+    private Parameter w, b;
+    private Tensor x;
+
+    /** A square kernel×kernel convolution from inChannels to outChannels maps. */
+    public Conv2d(int inChannels, int outChannels, int kernel) {
+        this(inChannels, outChannels, kernel, kernel);
+    }
+
+    /** A kernelH×kernelW convolution. */
+    public Conv2d(int inChannels, int outChannels, int kernelH, int kernelW) {
+        if (inChannels < 1 || outChannels < 1 || kernelH < 1 || kernelW < 1) {
+            throw new IllegalArgumentException("Conv2d needs positive channels and kernel sizes, got " + inChannels + "→"
+                    + outChannels + " " + kernelH + "x" + kernelW);
+        }
+        this.inChannels = inChannels;
+        this.outChannels = outChannels;
+        this.kernelH = kernelH;
+        this.kernelW = kernelW;
+    }
+
+    public Conv2d padding(int pad) {
+        return padding(pad, pad);
+    }
+
+    public Conv2d padding(int padH, int padW) {
+        requireUnbound("padding");
+        this.padH = padH;
+        this.padW = padW;
+        return this;
+    }
+
+    public Conv2d stride(int stride) {
+        return stride(stride, stride);
+    }
+
+    public Conv2d stride(int strideH, int strideW) {
+        requireUnbound("stride");
+        this.strideH = strideH;
+        this.strideW = strideW;
+        return this;
+    }
+
+    public Conv2d dilation(int dilation) {
+        return dilation(dilation, dilation);
+    }
+
+    public Conv2d dilation(int dilationH, int dilationW) {
+        requireUnbound("dilation");
+        this.dilationH = dilationH;
+        this.dilationW = dilationW;
+        return this;
+    }
+
+    /** Whether the layer has a bias (default true). */
+    public Conv2d bias(boolean on) {
+        requireUnbound("bias");
+        this.bias = on;
+        return this;
+    }
+
+    public Conv2d init(Init init) {
+        requireUnbound("init");
+        this.init = init;
+        return this;
+    }
+
+    @Override
+    public Conv2d copy() {
+        Conv2d c = new Conv2d(inChannels, outChannels, kernelH, kernelW)
+                .padding(padH, padW).stride(strideH, strideW).dilation(dilationH, dilationW).bias(bias).init(init);
+        return withSettingsOf(this, c);
+    }
+
+    @Override
+    public String describe() {
+        StringBuilder sb = new StringBuilder("Conv2d " + inChannels + "→" + outChannels + " " + kernelH + "×" + kernelW);
+        if (padH != 0 || padW != 0) sb.append(" pad ").append(padH == padW ? "" + padH : padH + "×" + padW);
+        if (strideH != 1 || strideW != 1) sb.append(" stride ").append(strideH == strideW ? "" + strideH : strideH + "×" + strideW);
+        if (dilationH != 1 || dilationW != 1) {
+            sb.append(" dilation ").append(dilationH == dilationW ? "" + dilationH : dilationH + "×" + dilationW);
+        }
+        if (!bias) sb.append(" no bias");
+        return sb.toString();
+    }
+
+    @Override
+    protected Shape build(Shape input, Random rng) {
+        if (input.rank() != 3 || input.dim(0) != inChannels) {
+            throw new IllegalArgumentException("layer '" + name() + "' (" + describe() + ") expects input (n, " + inChannels
+                    + ", h, w) but gets " + batchShape(input));
+        }
+        try {
+            geometry = new ConvGeometry(inChannels, input.dim(1), input.dim(2), outChannels, kernelH, kernelW,
+                    padH, padW, strideH, strideW, dilationH, dilationW);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("layer '" + name() + "' (" + describe() + ") on input " + batchShape(input)
+                    + ": " + e.getMessage(), e);
+        }
+        int fanIn = inChannels * kernelH * kernelW, fanOut = outChannels * kernelH * kernelW;
+        Shape wShape = Shape.of(outChannels, inChannels, kernelH, kernelW);
+        w = parameter("weight", wShape, init.weights(wShape.size(), fanIn, fanOut, rng));
+        if (bias) b = parameter("bias", Shape.of(outChannels), init.biases(outChannels, fanIn, rng));
+        return Shape.of(outChannels, geometry.p(), geometry.q());
+    }
+
+    @Override
+    protected Tensor forwardPass(Tensor x, Pass pass) {
+        this.x = x;
+        Tensor y = buffer("y", outputShape().batch(x.shape().n()));
+        backend().convForward(y, x, w.value(), geometry);
+        if (b != null) backend().addBias(y, b.value());
+        return y;
+    }
+
+    @Override
+    protected Tensor backwardPass(Tensor dy) {
+        backend().convBackwardFilter(w.gradient(), x, dy, geometry);
+        if (b != null) backend().biasBackward(b.gradient(), dy);
+        if (!computeInputGradient()) return null;
+        Tensor dx = buffer("dx", x.shape());
+        backend().convBackwardData(dx, dy, w.value(), geometry);
+        return dx;
+    }
+
+    @Override
+    protected long multiplyAccumulates() {
+        return geometry.macsPerSample();
+    }
+
+    public ConvGeometry geometry() {
+        return geometry;
+    }
+
+    /** Filters (k, c, r, s). */
+    public Parameter weight() {
+        return w;
+    }
+
+    /** Biases (k), or null without bias. */
+    public Parameter bias() {
+        return b;
+    }
+}

@@ -1,0 +1,95 @@
+package org.cnn4j.layer;
+
+import java.util.Random;
+
+import org.cnn4j.tensor.Shape;
+import org.cnn4j.tensor.Tensor;
+
+/**
+ * Fully connected layer: y = x·Wᵀ + b with W of (out, in), as PyTorch's Linear. An image input
+ * (n, c, h, w) is read as (n, c·h·w), so a Flatten in front is optional.
+ *
+ * <p>Backward (SPEC.md §4): dW += dyᵀ·x (that is ∂E/∂W = δ xᵀ per sample), db += Σ_n dy,
+ * dx = dy·W (that is Wᵀδ per sample).
+ */
+public final class Dense extends Layer {
+    private final int in, out;
+    private boolean bias = true;
+    private Init init = Init.DEFAULT;
+    private Parameter w, b;
+    private Tensor x;
+
+    public Dense(int in, int out) {
+        if (in < 1 || out < 1) throw new IllegalArgumentException("Dense needs positive sizes, got " + in + "→" + out);
+        this.in = in;
+        this.out = out;
+    }
+
+    public Dense bias(boolean on) {
+        requireUnbound("bias");
+        this.bias = on;
+        return this;
+    }
+
+    public Dense init(Init init) {
+        requireUnbound("init");
+        this.init = init;
+        return this;
+    }
+
+    @Override
+    public Dense copy() {
+        return withSettingsOf(this, new Dense(in, out).bias(bias).init(init));
+    }
+
+    @Override
+    public String describe() {
+        return "Dense " + in + "→" + out + (bias ? "" : " no bias");
+    }
+
+    @Override
+    protected Shape build(Shape input, Random rng) {
+        if (input.size() != in) {
+            throw new IllegalArgumentException("layer '" + name() + "' (" + describe() + ") expects " + in
+                    + " input features per sample but gets " + batchShape(input) + " = " + input.size() + " features");
+        }
+        w = parameter("weight", Shape.of(out, in), init.weights(out * in, in, out, rng));
+        if (bias) b = parameter("bias", Shape.of(out), init.biases(out, in, rng));
+        return Shape.of(out);
+    }
+
+    @Override
+    protected Tensor forwardPass(Tensor x, Pass pass) {
+        int n = x.shape().rows();
+        this.x = x.shape().rank() == 2 ? x : x.reshape(Shape.of(n, in));
+        Tensor y = buffer("y", Shape.of(n, out));
+        backend().gemm(false, true, 1, this.x, w.value(), 0, y);
+        if (b != null) backend().addBias(y, b.value());
+        return y;
+    }
+
+    @Override
+    protected Tensor backwardPass(Tensor dy) {
+        backend().gemm(true, false, 1, dy, x, 1, w.gradient());
+        if (b != null) backend().biasBackward(b.gradient(), dy);
+        if (!computeInputGradient()) return null;
+        Tensor dx = buffer("dx", x.shape());
+        backend().gemm(false, false, 1, dy, w.value(), 0, dx);
+        return dx.reshape(inputShape().batch(dx.shape().rows()));
+    }
+
+    @Override
+    protected long multiplyAccumulates() {
+        return (long) in * out;
+    }
+
+    /** Weights (out, in). */
+    public Parameter weight() {
+        return w;
+    }
+
+    /** Biases (out), or null without bias. */
+    public Parameter bias() {
+        return b;
+    }
+}

@@ -1,0 +1,236 @@
+package org.cnn4j.layer;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+import org.cnn4j.backend.Backend;
+import org.cnn4j.tensor.Shape;
+import org.cnn4j.tensor.Tensor;
+
+/**
+ * One step of a network. A layer is configured when constructed, then bound once to a backend
+ * and an input shape by the model builder, which creates its parameters. After that it runs
+ * forward and backward passes on batches of any size.
+ *
+ * <p><b>Accumulation rule.</b> {@link #backward} adds into the parameter gradients (so several
+ * passes may accumulate before a step) and returns a freshly overwritten input gradient dx.
+ *
+ * <p><b>Ownership.</b> The tensors that forward and backward return belong to the layer and stay
+ * valid until its next pass of the same kind. A backward pass uses what the last forward pass saw.
+ */
+public abstract class Layer {
+    private String name;
+    private Backend backend;
+    private Shape inputShape;
+    private Shape outputShape;
+    private long seed;
+    private double learningRateMultiplier = 1;
+    private double weightDecayMultiplier = 1;
+    private boolean computeInputGradient = true;
+    private final List<Parameter> parameters = new ArrayList<>();
+    private final Map<String, Tensor> buffers = new HashMap<>();
+    private Shape lastOutput;
+
+    // ---------------------------------------------------------------- configuration
+
+    /** The learning-rate multiplier of this layer's parameters (seed 003's per-weight rates, per layer). */
+    public Layer learningRateMultiplier(double multiplier) {
+        requireUnbound("learningRateMultiplier");
+        this.learningRateMultiplier = Parameter.requireNonNegative("learning-rate multiplier", multiplier);
+        return this;
+    }
+
+    /** The weight-decay multiplier of this layer's parameters (0 exempts them from decay). */
+    public Layer weightDecayMultiplier(double multiplier) {
+        requireUnbound("weightDecayMultiplier");
+        this.weightDecayMultiplier = Parameter.requireNonNegative("weight-decay multiplier", multiplier);
+        return this;
+    }
+
+    protected final void requireUnbound(String setting) {
+        if (backend != null) {
+            throw new IllegalStateException("layer '" + name + "' is already part of a model; set " + setting + " before building");
+        }
+    }
+
+    /** A new, unbound layer with this one's configuration (not its parameters). */
+    public abstract Layer copy();
+
+    /** The configuration in a few words, e.g. "Conv2d 1→32 3×3". */
+    public abstract String describe();
+
+    /** Copies the multipliers to a layer made by {@link #copy()}. */
+    protected final <L extends Layer> L withSettingsOf(Layer source, L target) {
+        target.learningRateMultiplier(source.learningRateMultiplier).weightDecayMultiplier(source.weightDecayMultiplier);
+        return target;
+    }
+
+    // ---------------------------------------------------------------- binding
+
+    /**
+     * Binds this layer into a model: checks the per-sample input shape, creates the parameters on
+     * the backend from {@code seed}, and returns the per-sample output shape. Called once, by the
+     * model builder.
+     */
+    public final Shape bind(String name, Backend backend, Shape inputShape, long seed) {
+        if (this.backend != null) {
+            throw new IllegalStateException("layer '" + this.name + "' (" + describe() + ") is already part of a model;"
+                    + " use copy() to add the same configuration twice");
+        }
+        this.name = name;
+        this.backend = backend;
+        this.inputShape = inputShape;
+        this.seed = seed;
+        this.outputShape = build(inputShape, new Random(seed));
+        return outputShape;
+    }
+
+    /** Checks the per-sample input shape, creates parameters and returns the per-sample output shape. */
+    protected abstract Shape build(Shape input, Random rng);
+
+    /** Creates a parameter, with a zero gradient, from its initial values. */
+    protected final Parameter parameter(String suffix, Shape shape, double[] init) {
+        Parameter p = new Parameter(name + "." + suffix, backend.upload(shape, init), backend.allocate(shape),
+                learningRateMultiplier, weightDecayMultiplier);
+        parameters.add(p);
+        return p;
+    }
+
+    /** A layer-owned tensor, reused while its shape stays the same (typically until the batch size changes). */
+    protected final Tensor buffer(String key, Shape shape) {
+        return reuse(key, shape, false);
+    }
+
+    /** Like {@link #buffer} for INT32 tensors. */
+    protected final Tensor intBuffer(String key, Shape shape) {
+        return reuse(key, shape, true);
+    }
+
+    private Tensor reuse(String key, Shape shape, boolean ints) {
+        Tensor t = buffers.get(key);
+        if (t == null || !t.shape().equals(shape)) {
+            if (t != null) t.close();
+            t = ints ? backend.allocateInts(shape) : backend.allocate(shape);
+            buffers.put(key, t);
+        }
+        return t;
+    }
+
+    /** Frees this layer's parameters and buffers on its backend; the layer is unusable afterwards. */
+    public final void release() {
+        for (Tensor t : buffers.values()) t.close();
+        buffers.clear();
+        for (Parameter p : parameters) {
+            p.value().close();
+            p.gradient().close();
+        }
+    }
+
+    // ---------------------------------------------------------------- passes
+
+    /** y = layer(x) for a batch x of shape (n, input shape…). */
+    public final Tensor forward(Tensor x, Pass pass) {
+        requireBound();
+        if (x.backend() != backend) {
+            throw new IllegalArgumentException("layer '" + name + "' runs on " + backend.name() + " but its input "
+                    + x.shape() + " lives on " + x.backend().name());
+        }
+        if (x.shape().rank() != inputShape.rank() + 1 || !x.shape().sample().equals(inputShape)) {
+            throw new IllegalArgumentException("layer '" + name + "' (" + describe() + ") expects input of shape "
+                    + batchShape(inputShape) + ", got " + x.shape());
+        }
+        Tensor y = forwardPass(x, pass);
+        lastOutput = y.shape();
+        return y;
+    }
+
+    /** dx, given dy = ∂E/∂y for the last forward pass; adds into the parameter gradients. Returns null when dx is not needed. */
+    public final Tensor backward(Tensor dy) {
+        requireBound();
+        if (lastOutput == null) {
+            throw new IllegalStateException("layer '" + name + "': backward before any forward pass");
+        }
+        if (!dy.shape().equals(lastOutput)) {
+            throw new IllegalArgumentException("layer '" + name + "' (" + describe() + ") produced " + lastOutput
+                    + " but its backward pass got a gradient of shape " + dy.shape());
+        }
+        return backwardPass(dy);
+    }
+
+    protected abstract Tensor forwardPass(Tensor x, Pass pass);
+
+    protected abstract Tensor backwardPass(Tensor dy);
+
+    /** Whether backward must produce dx (the model turns it off for its first layer). */
+    protected final boolean computeInputGradient() {
+        return computeInputGradient;
+    }
+
+    public final void computeInputGradient(boolean on) {
+        this.computeInputGradient = on;
+    }
+
+    /** A regularisation term this layer adds to the loss (its gradient is added in backward); 0 for most layers. */
+    public double penalty() {
+        return 0;
+    }
+
+    // ---------------------------------------------------------------- accounting
+
+    /** Multiply-accumulates per sample of the forward pass. */
+    protected abstract long multiplyAccumulates();
+
+    public final LayerCost cost() {
+        requireBound();
+        long params = 0;
+        for (Parameter p : parameters) params += p.value().size();
+        return new LayerCost(outputShape, params, multiplyAccumulates(), 4L * outputShape.size());
+    }
+
+    // ---------------------------------------------------------------- accessors
+
+    public final String name() {
+        return name;
+    }
+
+    public final Backend backend() {
+        return backend;
+    }
+
+    /** Per-sample input shape (without the batch dimension). */
+    public final Shape inputShape() {
+        return inputShape;
+    }
+
+    /** Per-sample output shape (without the batch dimension). */
+    public final Shape outputShape() {
+        return outputShape;
+    }
+
+    /** Derives a seed for this layer's randomness at a given training step. */
+    protected final long seedFor(long step) {
+        return seed * 0x9E3779B97F4A7C15L + step;
+    }
+
+    public final List<Parameter> parameters() {
+        return List.copyOf(parameters);
+    }
+
+    private void requireBound() {
+        if (backend == null) throw new IllegalStateException(describe() + " is not part of a model yet");
+    }
+
+    /** "(n, 32, 13, 13)". */
+    protected static String batchShape(Shape sample) {
+        String s = sample.toString();
+        return "(n, " + s.substring(1);
+    }
+
+    @Override
+    public String toString() {
+        return (name == null ? "" : name + ": ") + describe();
+    }
+}

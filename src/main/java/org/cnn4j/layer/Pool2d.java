@@ -1,0 +1,90 @@
+package org.cnn4j.layer;
+
+import java.util.Random;
+
+import org.cnn4j.backend.PoolGeometry;
+import org.cnn4j.tensor.Shape;
+import org.cnn4j.tensor.Tensor;
+
+/**
+ * What max and average pooling share: windowH×windowW windows every strideH, strideW (the window
+ * by default) after optional padding, over each channel of (n, c, h, w). Windows may overlap and
+ * need not divide the input (see {@link PoolGeometry}).
+ */
+public abstract sealed class Pool2d extends Layer permits MaxPool2d, AvgPool2d {
+    protected final int windowH, windowW;
+    protected int strideH, strideW, padH, padW;
+    protected PoolGeometry geometry;
+    protected Tensor x;
+
+    protected Pool2d(int windowH, int windowW) {
+        if (windowH < 1 || windowW < 1) {
+            throw new IllegalArgumentException("pooling windows must be positive, got " + windowH + "x" + windowW);
+        }
+        this.windowH = windowH;
+        this.windowW = windowW;
+        this.strideH = windowH;
+        this.strideW = windowW;
+    }
+
+    public Pool2d stride(int stride) {
+        return stride(stride, stride);
+    }
+
+    public Pool2d stride(int strideH, int strideW) {
+        requireUnbound("stride");
+        this.strideH = strideH;
+        this.strideW = strideW;
+        return this;
+    }
+
+    public Pool2d padding(int pad) {
+        return padding(pad, pad);
+    }
+
+    public Pool2d padding(int padH, int padW) {
+        requireUnbound("padding");
+        this.padH = padH;
+        this.padW = padW;
+        return this;
+    }
+
+    protected abstract String kind();
+
+    @Override
+    public String describe() {
+        StringBuilder sb = new StringBuilder(kind() + " " + windowH + "×" + windowW);
+        if (strideH != windowH || strideW != windowW) sb.append(" stride ").append(strideH == strideW ? "" + strideH : strideH + "×" + strideW);
+        if (padH != 0 || padW != 0) sb.append(" pad ").append(padH == padW ? "" + padH : padH + "×" + padW);
+        return sb.toString();
+    }
+
+    protected final <P extends Pool2d> P sameGeometry(P copy) {
+        copy.stride(strideH, strideW).padding(padH, padW);
+        return withSettingsOf(this, copy);
+    }
+
+    @Override
+    protected Shape build(Shape input, Random rng) {
+        if (input.rank() != 3) {
+            throw new IllegalArgumentException("layer '" + name() + "' (" + describe() + ") expects images (n, c, h, w) but gets "
+                    + batchShape(input));
+        }
+        try {
+            geometry = new PoolGeometry(input.dim(0), input.dim(1), input.dim(2), windowH, windowW, strideH, strideW, padH, padW);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("layer '" + name() + "' (" + describe() + ") on input " + batchShape(input)
+                    + ": " + e.getMessage(), e);
+        }
+        return Shape.of(input.dim(0), geometry.p(), geometry.q());
+    }
+
+    @Override
+    protected long multiplyAccumulates() {
+        return 0;
+    }
+
+    public PoolGeometry geometry() {
+        return geometry;
+    }
+}

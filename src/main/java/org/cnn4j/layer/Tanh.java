@@ -1,0 +1,15 @@
+package org.cnn4j.layer;
+
+import org.cnn4j.backend.Activation;
+
+/** y = tanh x. */
+public final class Tanh extends ActivationLayer {
+    public Tanh() {
+        super(Activation.TANH);
+    }
+
+    @Override
+    public Tanh copy() {
+        return withSettingsOf(this, new Tanh());
+    }
+}

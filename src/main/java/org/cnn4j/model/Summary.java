@@ -1,0 +1,66 @@
+package org.cnn4j.model;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+import org.cnn4j.layer.Layer;
+import org.cnn4j.layer.LayerCost;
+
+/**
+ * What a model costs per sample, layer by layer (seed 002, exercise 5-4): output shape,
+ * parameters, multiply-accumulates of the forward pass, and the float32 bytes of each output.
+ * Multiply by the batch size for a batch (a training step costs about three forward passes).
+ */
+public record Summary(List<Row> rows) {
+
+    public record Row(String name, String description, LayerCost cost) {
+    }
+
+    static Summary of(Sequential model) {
+        List<Row> rows = new ArrayList<>();
+        for (Layer layer : model.layers()) rows.add(new Row(layer.name(), layer.describe(), layer.cost()));
+        return new Summary(List.copyOf(rows));
+    }
+
+    public long parameters() {
+        return rows.stream().mapToLong(r -> r.cost().parameters()).sum();
+    }
+
+    public long multiplyAccumulates() {
+        return rows.stream().mapToLong(r -> r.cost().multiplyAccumulates()).sum();
+    }
+
+    /** Output values of all layers together (the activations a training step keeps). */
+    public long outputValues() {
+        return rows.stream().mapToLong(r -> r.cost().outputValues()).sum();
+    }
+
+    public long activationBytes() {
+        return rows.stream().mapToLong(r -> r.cost().activationBytes()).sum();
+    }
+
+    /** A fixed-width table, one line per layer and a total line. */
+    @Override
+    public String toString() {
+        String format = "%-16s %-34s %-18s %12s %16s %12s%n";
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format(Locale.ROOT, format, "layer", "type", "output", "params", "MACs", "activations"));
+        for (Row r : rows) {
+            LayerCost c = r.cost();
+            sb.append(String.format(Locale.ROOT, format, r.name(), r.description(), c.outputShape(),
+                    String.format(Locale.ROOT, "%,d", c.parameters()), String.format(Locale.ROOT, "%,d", c.multiplyAccumulates()),
+                    bytes(c.activationBytes())));
+        }
+        sb.append(String.format(Locale.ROOT, format, "total", "(per sample)", "",
+                String.format(Locale.ROOT, "%,d", parameters()), String.format(Locale.ROOT, "%,d", multiplyAccumulates()),
+                bytes(activationBytes())));
+        return sb.toString();
+    }
+
+    private static String bytes(long b) {
+        if (b < 1024) return b + " B";
+        if (b < 1024 * 1024) return String.format(Locale.ROOT, "%.1f KiB", b / 1024.0);
+        return String.format(Locale.ROOT, "%.1f MiB", b / (1024.0 * 1024));
+    }
+}

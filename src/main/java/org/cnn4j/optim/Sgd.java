@@ -1,0 +1,52 @@
+package org.cnn4j.optim;
+
+import org.cnn4j.layer.Parameter;
+import org.cnn4j.tensor.Tensor;
+
+/**
+ * Stochastic gradient descent with optional momentum, Nesterov momentum and weight decay, with
+ * PyTorch's update rule: g = dw + λw; v = μv + g; w −= lr · (nesterov ? g + μv : v).
+ */
+public final class Sgd extends Optimizer {
+    private double momentum;
+    private boolean nesterov;
+
+    public Sgd(double learningRate) {
+        super(learningRate);
+    }
+
+    public Sgd momentum(double momentum) {
+        if (!(momentum >= 0 && momentum < 1)) throw new IllegalArgumentException("momentum must be in [0, 1), got " + momentum);
+        this.momentum = momentum;
+        return this;
+    }
+
+    public Sgd nesterov(boolean on) {
+        this.nesterov = on;
+        return this;
+    }
+
+    @Override
+    public Sgd weightDecay(double weightDecay) {
+        super.weightDecay(weightDecay);
+        return this;
+    }
+
+    @Override
+    protected Tensor[] newState(Tensor value) {
+        return momentum == 0 ? new Tensor[0] : new Tensor[] {value.backend().allocate(value.shape())};
+    }
+
+    @Override
+    protected void update(Parameter p, Tensor[] state, double lr, double weightDecay, int step) {
+        if (nesterov && momentum == 0) throw new IllegalStateException("Nesterov momentum needs momentum > 0");
+        Tensor velocity = state.length == 0 ? null : state[0];
+        p.value().backend().sgdStep(p.value(), velocity, p.gradient(), lr, velocity == null ? 0 : momentum, weightDecay, nesterov);
+    }
+
+    @Override
+    public String describe() {
+        return "SGD lr=" + learningRate() + (momentum != 0 ? " momentum=" + momentum : "") + (nesterov ? " nesterov" : "")
+                + (weightDecay() != 0 ? " weight_decay=" + weightDecay() : "");
+    }
+}
