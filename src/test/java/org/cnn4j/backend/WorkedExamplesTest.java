@@ -88,6 +88,18 @@ class WorkedExamplesTest {
         assertArrayEquals(new int[] {0, 2}, mask.toIntArray());
     }
 
+    /** Signed zeros tie (−0 = +0): the first still wins. A NaN in a window comes through to the output, as in PyTorch. */
+    @ParameterizedTest(autoCloseArguments = false)
+    @MethodSource("backends")
+    void maxPoolSignedZerosTieAndNaNPropagates(Backend b) {
+        PoolGeometry g = PoolGeometry.square(1, 2, 4, 2, 2);
+        Tensor x = b.upload(Shape.of(1, 1, 2, 4), new double[] {-0.0, -1, -2, Double.NaN, -3, 0.0, -1, 5});
+        Tensor y = b.allocate(Shape.of(1, 1, 1, 2)), mask = b.allocateInts(y.shape());
+        b.maxPoolForward(y, mask, x, g);
+        assertEquals(0, mask.toIntArray()[0], "−0 at index 0 ties with +0 at index 5");
+        assertTrue(Double.isNaN(y.toDoubleArray()[1]), "NaN propagates");
+    }
+
     /**
      * Seed 002: input (1, 2, 3, 3) holding 0..8 and 1..9, convolution 2→3 maps with 2×2 filters,
      * stride 1, no padding: output (1, 3, 2, 2), data gradient (1, 2, 3, 3). With filter k all equal

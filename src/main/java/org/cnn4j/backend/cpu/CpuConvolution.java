@@ -1,21 +1,24 @@
 package org.cnn4j.backend.cpu;
 
+import java.util.Arrays;
+
 import org.cnn4j.backend.ConvGeometry;
 
 /**
- * Convolution on the CPU by im2col and SGEMM, one image per task.
+ * Convolution on the CPU by im2col and SGEMM over groups of images.
  *
- * <p>Sizes: n images, c input channels of h×w, k filters of r×s, output p×q. For image i the
- * column matrix col (c·r·s × p·q) holds in row (c, r, s) the input values that filter tap (r, s)
- * of channel c sees at each output position; then
+ * <p>Sizes: n images, c input channels of h×w, k filters of r×s, output p×q; crs = c·r·s, pq = p·q.
+ * A group of g images has a column matrix col (crs × g·pq): row (c, r, s) holds, for each output
+ * position of each image, the input value that filter tap (r, s) of channel c sees there. Then
  * <pre>
- *   forward:          y_i (k × pq)   = w (k × crs) · col_i
- *   backward-data:    col (crs × pq) = wᵀ · dy_i,  dx_i = col2im(col)   (the full convolution with rot180(w))
- *   backward-filter:  dw (k × crs)  += dy_i · col_iᵀ                    (the valid correlation of x with dy)
+ *   forward:          Y (k × g·pq)   = w (k × crs) · col,        scattered to y (n, k, p, q)
+ *   backward-data:    col (crs × g·pq) = wᵀ · DY,  dx = col2im(col)   (the full convolution with rot180(w))
+ *   backward-filter:  dw (k × crs)  += DY · colᵀ                      (the valid correlation of x with dy)
  * </pre>
- * A 1×1 filter with stride 1 and no padding needs no col matrix: x_i itself is (c × hw).
- * The filter gradient sums images in fixed chunks and adds the chunks in order, so it is the same
- * whatever the number of threads.
+ * where DY (k × g·pq) gathers the group's dy. Groups are sized so that g·pq is about one
+ * {@link Sgemm#NC}: single small images (11×11 outputs) would leave the GEMM's rows too short to
+ * vectorise well. The filter gradient is summed in fixed chunks of groups, added in chunk order,
+ * so it is the same whatever the number of threads.
  */
 final class CpuConvolution {
     /** At most this many partial filter gradients are summed (bounds memory; fixes the summation order). */
@@ -23,69 +26,58 @@ final class CpuConvolution {
 
     private final Parallel parallel;
     private final Scratch cols = new Scratch();
+    private final Scratch rows = new Scratch();
     private final Scratch partials = new Scratch();
 
     CpuConvolution(Parallel parallel) {
         this.parallel = parallel;
     }
 
-    private static boolean isPointwise(ConvGeometry g) {
-        return g.r() == 1 && g.s() == 1 && g.strideH() == 1 && g.strideW() == 1 && g.padH() == 0 && g.padW() == 0;
+    /** Images per group: enough for about NC columns, at least 1, at most n. */
+    private static int groupSize(ConvGeometry g, int n) {
+        return Math.max(1, Math.min(n, Sgemm.NC / (g.p() * g.q())));
     }
 
     void forward(float[] y, float[] x, float[] w, int n, ConvGeometry g) {
-        int crs = g.c() * g.r() * g.s(), pq = g.p() * g.q();
-        int xSize = g.c() * g.h() * g.w(), ySize = g.k() * pq;
-        parallel.forEach(n, i -> {
-            float[] col;
-            int colOff;
-            if (isPointwise(g)) {
-                col = x;
-                colOff = i * xSize;
-            } else {
-                col = cols.get(crs * pq);
-                colOff = 0;
-                im2col(col, x, i * xSize, g);
+        int crs = g.c() * g.r() * g.s(), pq = g.p() * g.q(), k = g.k();
+        int nb = groupSize(g, n), groups = (n + nb - 1) / nb;
+        parallel.forEach(groups, group -> {
+            int first = group * nb, count = Math.min(nb, n - first), width = count * pq;
+            float[] col = cols.get(crs * width), out = rows.get(k * width);
+            for (int i = 0; i < count; i++) im2col(col, i * pq, width, x, (first + i) * g.c() * g.h() * g.w(), g);
+            Sgemm.multiply(out, 0, width, w, 0, crs, false, col, 0, width, false, k, width, crs, 1f, 0f);
+            for (int i = 0; i < count; i++) {
+                for (int f = 0; f < k; f++) System.arraycopy(out, f * width + i * pq, y, ((first + i) * k + f) * pq, pq);
             }
-            Sgemm.multiply(y, i * ySize, pq, w, 0, crs, false, col, colOff, pq, false, g.k(), pq, crs, 1f, 0f);
         });
     }
 
     void backwardData(float[] dx, float[] dy, float[] w, int n, ConvGeometry g) {
-        int crs = g.c() * g.r() * g.s(), pq = g.p() * g.q();
-        int xSize = g.c() * g.h() * g.w(), ySize = g.k() * pq;
-        parallel.forEach(n, i -> {
-            if (isPointwise(g)) {
-                Sgemm.multiply(dx, i * xSize, pq, w, 0, crs, true, dy, i * ySize, pq, false, crs, pq, g.k(), 1f, 0f);
-                return;
-            }
-            float[] col = cols.get(crs * pq);
-            Sgemm.multiply(col, 0, pq, w, 0, crs, true, dy, i * ySize, pq, false, crs, pq, g.k(), 1f, 0f);
-            col2im(dx, i * xSize, col, g);
+        int crs = g.c() * g.r() * g.s(), pq = g.p() * g.q(), k = g.k();
+        int nb = groupSize(g, n), groups = (n + nb - 1) / nb;
+        parallel.forEach(groups, group -> {
+            int first = group * nb, count = Math.min(nb, n - first), width = count * pq;
+            float[] col = cols.get(crs * width), delta = rows.get(k * width);
+            gather(delta, dy, first, count, k, pq);
+            Sgemm.multiply(col, 0, width, w, 0, crs, true, delta, 0, width, false, crs, width, k, 1f, 0f);
+            for (int i = 0; i < count; i++) col2im(dx, (first + i) * g.c() * g.h() * g.w(), col, i * pq, width, g);
         });
     }
 
     void backwardFilter(float[] dw, float[] x, float[] dy, int n, ConvGeometry g) {
-        int crs = g.c() * g.r() * g.s(), pq = g.p() * g.q();
-        int xSize = g.c() * g.h() * g.w(), ySize = g.k() * pq, wSize = g.k() * crs;
-        int chunks = Math.min(n, FILTER_CHUNKS);
-        int perChunk = (n + chunks - 1) / chunks;
+        int crs = g.c() * g.r() * g.s(), pq = g.p() * g.q(), k = g.k(), wSize = k * crs;
+        int nb = groupSize(g, n), groups = (n + nb - 1) / nb;
+        int chunks = Math.min(groups, FILTER_CHUNKS), perChunk = (groups + chunks - 1) / chunks;
         float[] partial = partials.get(chunks * wSize);
         parallel.forEach(chunks, chunk -> {
             int off = chunk * wSize;
-            java.util.Arrays.fill(partial, off, off + wSize, 0f);
-            for (int i = chunk * perChunk; i < Math.min(n, (chunk + 1) * perChunk); i++) {
-                float[] col;
-                int colOff;
-                if (isPointwise(g)) {
-                    col = x;
-                    colOff = i * xSize;
-                } else {
-                    col = cols.get(crs * pq);
-                    colOff = 0;
-                    im2col(col, x, i * xSize, g);
-                }
-                Sgemm.multiply(partial, off, crs, dy, i * ySize, pq, false, col, colOff, pq, true, g.k(), crs, pq, 1f, 1f);
+            Arrays.fill(partial, off, off + wSize, 0f);
+            for (int group = chunk * perChunk; group < Math.min(groups, (chunk + 1) * perChunk); group++) {
+                int first = group * nb, count = Math.min(nb, n - first), width = count * pq;
+                float[] col = cols.get(crs * width), delta = rows.get(k * width);
+                for (int i = 0; i < count; i++) im2col(col, i * pq, width, x, (first + i) * g.c() * g.h() * g.w(), g);
+                gather(delta, dy, first, count, k, pq);
+                Sgemm.multiply(partial, off, crs, delta, 0, width, false, col, 0, width, true, k, crs, width, 1f, 1f);
             }
         });
         for (int chunk = 0; chunk < chunks; chunk++) {
@@ -94,24 +86,39 @@ final class CpuConvolution {
         }
     }
 
-    /** col(row = (c·r + rr)·s + ss, p·q + qq) = x(c, p·sh − ph + rr·dh, q·sw − pw + ss·dw), 0 outside. */
-    static void im2col(float[] col, float[] x, int xOff, ConvGeometry g) {
+    /** delta (k × count·pq) = the dy planes of images first … first+count−1, side by side. */
+    private static void gather(float[] delta, float[] dy, int first, int count, int k, int pq) {
+        int width = count * pq;
+        for (int i = 0; i < count; i++) {
+            for (int f = 0; f < k; f++) System.arraycopy(dy, ((first + i) * k + f) * pq, delta, f * width + i * pq, pq);
+        }
+    }
+
+    /**
+     * Writes one image's columns: col[(c·r + rr)·s + ss][colOff + p·q + qq] (rows ldCol apart)
+     * = x(c, p·sh − ph + rr·dh, q·sw − pw + ss·dw), 0 outside the image.
+     */
+    static void im2col(float[] col, int colOff, int ldCol, float[] x, int xOff, ConvGeometry g) {
         int h = g.h(), w = g.w(), p = g.p(), q = g.q();
         int row = 0;
         for (int c = 0; c < g.c(); c++) {
             int plane = xOff + c * h * w;
             for (int rr = 0; rr < g.r(); rr++) {
                 for (int ss = 0; ss < g.s(); ss++, row++) {
-                    int dst = row * p * q;
+                    int dst = colOff + row * ldCol;
                     int colShift = ss * g.dilationW() - g.padW();
                     for (int pp = 0; pp < p; pp++) {
                         int ih = pp * g.strideH() - g.padH() + rr * g.dilationH();
                         int out = dst + pp * q;
                         if (ih < 0 || ih >= h) {
-                            java.util.Arrays.fill(col, out, out + q, 0f);
+                            Arrays.fill(col, out, out + q, 0f);
                             continue;
                         }
                         int src = plane + ih * w;
+                        if (g.strideW() == 1 && colShift >= 0 && colShift + q <= w) {
+                            System.arraycopy(x, src + colShift, col, out, q);
+                            continue;
+                        }
                         for (int qq = 0; qq < q; qq++) {
                             int iw = qq * g.strideW() + colShift;
                             col[out + qq] = iw >= 0 && iw < w ? x[src + iw] : 0f;
@@ -122,16 +129,16 @@ final class CpuConvolution {
         }
     }
 
-    /** The adjoint of im2col: dx(c, ih, iw) = Σ of the col entries that read it. Overwrites dx's image. */
-    static void col2im(float[] dx, int xOff, float[] col, ConvGeometry g) {
+    /** The adjoint of im2col for one image: dx(c, ih, iw) = Σ of the col entries that read it. Overwrites dx's image. */
+    static void col2im(float[] dx, int xOff, float[] col, int colOff, int ldCol, ConvGeometry g) {
         int h = g.h(), w = g.w(), p = g.p(), q = g.q();
-        java.util.Arrays.fill(dx, xOff, xOff + g.c() * h * w, 0f);
+        Arrays.fill(dx, xOff, xOff + g.c() * h * w, 0f);
         int row = 0;
         for (int c = 0; c < g.c(); c++) {
             int plane = xOff + c * h * w;
             for (int rr = 0; rr < g.r(); rr++) {
                 for (int ss = 0; ss < g.s(); ss++, row++) {
-                    int src = row * p * q;
+                    int src = colOff + row * ldCol;
                     int colShift = ss * g.dilationW() - g.padW();
                     for (int pp = 0; pp < p; pp++) {
                         int ih = pp * g.strideH() - g.padH() + rr * g.dilationH();

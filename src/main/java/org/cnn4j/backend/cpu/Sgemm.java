@@ -4,11 +4,14 @@ package org.cnn4j.backend.cpu;
  * Single-precision matrix multiply on Java arrays: C = alpha·op(A)·op(B) + beta·C, row-major,
  * each matrix given as (array, offset, leading dimension).
  *
- * <p>Sizes: m rows of C, n columns of C, k the inner dimension. op(B) is packed in blocks of
- * {@link #KC} × {@link #NC} (alpha folded in) so the inner loop streams contiguous memory; each
- * row of C then takes four rows of the block at a time, {@code c[j] += a0·b0[j] + … + a3·b3[j]},
- * a form the JIT vectorises and that loads C once per four products. Every element of C is
- * computed by one thread in one fixed order, so results do not depend on the thread count.
+ * <p>Sizes: m rows of C, n columns of C, k the inner dimension. op(B) is packed, alpha folded in,
+ * into blocks of {@link #KC} rows × {@link #NC} columns, one Java array per row. Each row of C is
+ * copied into an accumulator array, takes eight rows of the block at a time,
+ * {@code acc[j] += a0·b0[j] + … + a7·b7[j]}, and is copied back. Every array in that loop is read
+ * and written at the same index j, which is what lets the JIT vectorise it (it cannot prove that
+ * two offsets into possibly the same array do not overlap, and then falls back to scalar code:
+ * measured 5× slower). Every element of C is computed by one thread in one fixed order, so results
+ * do not depend on the thread count.
  */
 final class Sgemm {
     static final int KC = 128;
@@ -16,7 +19,8 @@ final class Sgemm {
     /** Rows of C per parallel task. */
     private static final int ROWS_PER_TASK = 16;
 
-    private static final ThreadLocal<float[]> PANEL = ThreadLocal.withInitial(() -> new float[KC * NC]);
+    private static final ThreadLocal<float[][]> PANEL = ThreadLocal.withInitial(() -> new float[KC][NC]);
+    private static final ThreadLocal<float[]> ACC = ThreadLocal.withInitial(() -> new float[NC]);
 
     private Sgemm() {
     }
@@ -64,8 +68,9 @@ final class Sgemm {
                 for (int j = 0; j < nc; j++) c[row + j] *= beta;
             }
         }
-        if (alpha == 0f) return;
-        float[] panel = PANEL.get();
+        if (alpha == 0f || k == 0) return;
+        float[][] panel = PANEL.get();
+        float[] acc = ACC.get();
         // a(i, p): element (i, p) of op(A); stepI and stepP are its strides.
         int stepI = transA ? 1 : lda;
         int stepP = transA ? lda : 1;
@@ -75,41 +80,48 @@ final class Sgemm {
             for (int i = i0; i < i1; i++) {
                 int row = cOff + i * ldc + j0;
                 int ai = aOff + i * stepI + p0 * stepP;
+                System.arraycopy(c, row, acc, 0, nc);
                 int p = 0;
-                for (; p + 4 <= kc; p += 4) {
-                    float a0 = a[ai + p * stepP];
-                    float a1 = a[ai + (p + 1) * stepP];
-                    float a2 = a[ai + (p + 2) * stepP];
-                    float a3 = a[ai + (p + 3) * stepP];
-                    int b0 = p * nc, b1 = b0 + nc, b2 = b1 + nc, b3 = b2 + nc;
-                    for (int j = 0; j < nc; j++) {
-                        c[row + j] += a0 * panel[b0 + j] + a1 * panel[b1 + j] + a2 * panel[b2 + j] + a3 * panel[b3 + j];
-                    }
+                for (; p + 8 <= kc; p += 8) {
+                    int at = ai + p * stepP;
+                    eight(acc, panel, p, nc, a[at], a[at + stepP], a[at + 2 * stepP], a[at + 3 * stepP],
+                            a[at + 4 * stepP], a[at + 5 * stepP], a[at + 6 * stepP], a[at + 7 * stepP]);
                 }
                 for (; p < kc; p++) {
                     float a0 = a[ai + p * stepP];
-                    int b0 = p * nc;
-                    for (int j = 0; j < nc; j++) c[row + j] += a0 * panel[b0 + j];
+                    float[] b0 = panel[p];
+                    for (int j = 0; j < nc; j++) acc[j] += a0 * b0[j];
                 }
+                System.arraycopy(acc, 0, c, row, nc);
             }
         }
     }
 
-    /** panel[p·nc + j] = alpha · op(B)(p0 + p, j0 + j). */
-    private static void pack(float[] panel, float[] b, int bOff, int ldb, boolean transB,
+    /** acc[j] += Σ_{r<8} a_r · panel[p + r][j] for j < nc. */
+    private static void eight(float[] acc, float[][] panel, int p, int nc,
+                              float a0, float a1, float a2, float a3, float a4, float a5, float a6, float a7) {
+        float[] b0 = panel[p], b1 = panel[p + 1], b2 = panel[p + 2], b3 = panel[p + 3];
+        float[] b4 = panel[p + 4], b5 = panel[p + 5], b6 = panel[p + 6], b7 = panel[p + 7];
+        for (int j = 0; j < nc; j++) {
+            acc[j] += a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j] + a4 * b4[j] + a5 * b5[j] + a6 * b6[j] + a7 * b7[j];
+        }
+    }
+
+    /** panel[p][j] = alpha · op(B)(p0 + p, j0 + j). */
+    private static void pack(float[][] panel, float[] b, int bOff, int ldb, boolean transB,
                              int p0, int kc, int j0, int nc, float alpha) {
         for (int p = 0; p < kc; p++) {
-            int dst = p * nc;
+            float[] dst = panel[p];
             if (!transB) {
                 int src = bOff + (p0 + p) * ldb + j0;
                 if (alpha == 1f) {
-                    System.arraycopy(b, src, panel, dst, nc);
+                    System.arraycopy(b, src, dst, 0, nc);
                 } else {
-                    for (int j = 0; j < nc; j++) panel[dst + j] = alpha * b[src + j];
+                    for (int j = 0; j < nc; j++) dst[j] = alpha * b[src + j];
                 }
             } else {
                 int src = bOff + j0 * ldb + p0 + p;
-                for (int j = 0; j < nc; j++) panel[dst + j] = alpha * b[src + j * ldb];
+                for (int j = 0; j < nc; j++) dst[j] = alpha * b[src + j * ldb];
             }
         }
     }
