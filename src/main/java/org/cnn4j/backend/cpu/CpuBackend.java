@@ -2,8 +2,11 @@ package org.cnn4j.backend.cpu;
 
 import java.util.Arrays;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import org.cnn4j.backend.Activation;
-import org.cnn4j.backend.Backend;
+import org.cnn4j.backend.HostBackend;
 import org.cnn4j.backend.Check;
 import org.cnn4j.backend.CombinationPenalty;
 import org.cnn4j.backend.ConvGeometry;
@@ -12,7 +15,6 @@ import org.cnn4j.backend.PenaltyMath;
 import org.cnn4j.backend.PoolGeometry;
 import org.cnn4j.tensor.DType;
 import org.cnn4j.tensor.FloatTensor;
-import org.cnn4j.tensor.IntTensor;
 import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
 
@@ -22,7 +24,8 @@ import org.cnn4j.tensor.Tensor;
  * {@link Sgemm}); pooling through {@link CpuPooling}; everything else is written here as plain
  * loops. Always available, and the reference that the GPU backend is tested against.
  */
-public final class CpuBackend implements Backend {
+public final class CpuBackend extends HostBackend {
+    private static final Logger LOG = LoggerFactory.getLogger(CpuBackend.class);
     /** Elementwise loops are split into pieces of this many elements. */
     private static final int ELEMENT_GRAIN = 1 << 15;
 
@@ -39,6 +42,7 @@ public final class CpuBackend implements Backend {
         this.parallel = new Parallel(threads);
         this.convolution = new CpuConvolution(parallel);
         this.pooling = new CpuPooling(parallel);
+        LOG.debug("{} started", name());
     }
 
     @Override
@@ -67,24 +71,9 @@ public final class CpuBackend implements Backend {
         throw foreign(t, "a FLOAT32 tensor");
     }
 
-    private int[] ints(Tensor t) {
-        if (t instanceof IntTensor it && it.backend() == this) return it.data();
-        throw foreign(t, "an INT32 tensor");
-    }
-
-    private IllegalArgumentException foreign(Tensor t, String expected) {
-        return new IllegalArgumentException(name() + " expected " + expected + " of its own, got "
-                + (t == null ? "null" : t + (t.backend() == this ? "" : " from backend " + t.backend().name())));
-    }
-
     @Override
     public FloatTensor allocate(Shape shape) {
         return new FloatTensor(this, shape, new float[shape.size()]);
-    }
-
-    @Override
-    public IntTensor allocateInts(Shape shape) {
-        return new IntTensor(this, shape, new int[shape.size()]);
     }
 
     @Override
@@ -100,25 +89,9 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public IntTensor uploadInts(Shape shape, int[] values) {
-        return new IntTensor(this, shape, values.clone());
-    }
-
-    @Override
     public void write(Tensor dst, float[] values) {
         float[] d = f(dst);
-        if (values.length != d.length) {
-            throw new IllegalArgumentException("write: " + values.length + " values for a tensor of shape " + dst.shape());
-        }
-        System.arraycopy(values, 0, d, 0, d.length);
-    }
-
-    @Override
-    public void writeInts(Tensor dst, int[] values) {
-        int[] d = ints(dst);
-        if (values.length != d.length) {
-            throw new IllegalArgumentException("writeInts: " + values.length + " values for a tensor of shape " + dst.shape());
-        }
+        checkLength("write", dst, values.length);
         System.arraycopy(values, 0, d, 0, d.length);
     }
 
@@ -133,11 +106,6 @@ public final class CpuBackend implements Backend {
         double[] out = new double[d.length];
         for (int i = 0; i < d.length; i++) out[i] = d[i];
         return out;
-    }
-
-    @Override
-    public int[] downloadInts(Tensor x) {
-        return ints(x).clone();
     }
 
     @Override
@@ -182,18 +150,9 @@ public final class CpuBackend implements Backend {
         convolution.backwardFilter(f(dw), f(x), f(dy), x.shape().n(), g);
     }
 
-    /** y and dy are (n, k, …): n·k planes of {@code size / (n·k)} values. */
-    private static int planeSize(String op, Tensor y, Tensor b) {
-        int k = b.size();
-        if (y.shape().rank() < 2 || y.shape().dim(1) != k) {
-            throw new IllegalArgumentException(op + ": " + y.shape() + " does not have " + k + " channels for a bias of shape " + b.shape());
-        }
-        return y.size() / (y.shape().rows() * k);
-    }
-
     @Override
     public void addBias(Tensor y, Tensor b) {
-        int plane = planeSize("addBias", y, b), k = b.size();
+        int plane = biasPlane("addBias", y, b), k = b.size();
         float[] yd = f(y), bd = f(b);
         parallel.forRange(y.shape().rows() * k, Math.max(1, ELEMENT_GRAIN / plane), (lo, hi) -> {
             for (int nk = lo; nk < hi; nk++) {
@@ -206,7 +165,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void biasBackward(Tensor db, Tensor dy) {
-        int plane = planeSize("biasBackward", dy, db), k = db.size(), n = dy.shape().rows();
+        int plane = biasPlane("biasBackward", dy, db), k = db.size(), n = dy.shape().rows();
         float[] d = f(dy), out = f(db);
         // One channel per task, summed in double over the batch in order: thread-count independent.
         parallel.forRange(k, 1, (lo, hi) -> {

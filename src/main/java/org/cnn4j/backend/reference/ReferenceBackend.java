@@ -3,7 +3,7 @@ package org.cnn4j.backend.reference;
 import java.util.Arrays;
 
 import org.cnn4j.backend.Activation;
-import org.cnn4j.backend.Backend;
+import org.cnn4j.backend.HostBackend;
 import org.cnn4j.backend.Check;
 import org.cnn4j.backend.CombinationPenalty;
 import org.cnn4j.backend.ConvGeometry;
@@ -12,7 +12,6 @@ import org.cnn4j.backend.PenaltyMath;
 import org.cnn4j.backend.PoolGeometry;
 import org.cnn4j.tensor.DType;
 import org.cnn4j.tensor.DoubleTensor;
-import org.cnn4j.tensor.IntTensor;
 import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
 
@@ -23,7 +22,7 @@ import org.cnn4j.tensor.Tensor;
  *
  * <p>Sizes: n batch, c channels of h×w, k filters of r×s, output p×q (as in SPEC.md).
  */
-public final class ReferenceBackend implements Backend {
+public final class ReferenceBackend extends HostBackend {
 
     @Override
     public String name() {
@@ -46,24 +45,9 @@ public final class ReferenceBackend implements Backend {
         throw foreign(t, "a FLOAT64 tensor");
     }
 
-    private int[] ints(Tensor t) {
-        if (t instanceof IntTensor it && it.backend() == this) return it.data();
-        throw foreign(t, "an INT32 tensor");
-    }
-
-    private IllegalArgumentException foreign(Tensor t, String expected) {
-        return new IllegalArgumentException(name() + " expected " + expected + " of its own, got "
-                + (t == null ? "null" : t + (t.backend() == this ? "" : " from backend " + t.backend().name())));
-    }
-
     @Override
     public DoubleTensor allocate(Shape shape) {
         return new DoubleTensor(this, shape, new double[shape.size()]);
-    }
-
-    @Override
-    public IntTensor allocateInts(Shape shape) {
-        return new IntTensor(this, shape, new int[shape.size()]);
     }
 
     @Override
@@ -79,26 +63,10 @@ public final class ReferenceBackend implements Backend {
     }
 
     @Override
-    public IntTensor uploadInts(Shape shape, int[] values) {
-        return new IntTensor(this, shape, values.clone());
-    }
-
-    @Override
     public void write(Tensor dst, float[] values) {
         double[] out = d(dst);
-        if (values.length != out.length) {
-            throw new IllegalArgumentException("write: " + values.length + " values for a tensor of shape " + dst.shape());
-        }
+        checkLength("write", dst, values.length);
         for (int i = 0; i < out.length; i++) out[i] = values[i];
-    }
-
-    @Override
-    public void writeInts(Tensor dst, int[] values) {
-        int[] out = ints(dst);
-        if (values.length != out.length) {
-            throw new IllegalArgumentException("writeInts: " + values.length + " values for a tensor of shape " + dst.shape());
-        }
-        System.arraycopy(values, 0, out, 0, out.length);
     }
 
     @Override
@@ -112,11 +80,6 @@ public final class ReferenceBackend implements Backend {
     @Override
     public double[] downloadDoubles(Tensor x) {
         return d(x).clone();
-    }
-
-    @Override
-    public int[] downloadInts(Tensor x) {
-        return ints(x).clone();
     }
 
     @Override
@@ -221,24 +184,16 @@ public final class ReferenceBackend implements Backend {
                     }
     }
 
-    private static int planeOf(String op, Tensor y, Tensor b) {
-        int k = b.size();
-        if (y.shape().rank() < 2 || y.shape().dim(1) != k) {
-            throw new IllegalArgumentException(op + ": " + y.shape() + " does not have " + k + " channels for a bias of shape " + b.shape());
-        }
-        return y.size() / (y.shape().rows() * k);
-    }
-
     @Override
     public void addBias(Tensor y, Tensor b) {
-        int plane = planeOf("addBias", y, b), k = b.size();
+        int plane = biasPlane("addBias", y, b), k = b.size();
         double[] yd = d(y), bd = d(b);
         for (int j = 0; j < yd.length; j++) yd[j] += bd[(j / plane) % k];
     }
 
     @Override
     public void biasBackward(Tensor db, Tensor dy) {
-        int plane = planeOf("biasBackward", dy, db), k = db.size();
+        int plane = biasPlane("biasBackward", dy, db), k = db.size();
         double[] out = d(db), dyd = d(dy);
         for (int j = 0; j < dyd.length; j++) out[(j / plane) % k] += dyd[j];
     }
