@@ -1,5 +1,7 @@
 package org.cnn4j.backend;
 
+import java.util.Arrays;
+
 /**
  * The value and gradient of the {@link CombinationPenalty} terms for one output map's mixing
  * weights α (a softmax of c), written once in double precision for every backend to follow.
@@ -28,7 +30,7 @@ public final class PenaltyMath {
     /** out[0 … m) = ∂(λ·Ω)/∂c_i for α = alpha[off … off+m). */
     public static void gradient(double[] out, double[] alpha, int off, int m, CombinationPenalty penalty, double lambda) {
         switch (penalty) {
-            case NONE -> java.util.Arrays.fill(out, 0, m, 0.0);
+            case NONE -> Arrays.fill(out, 0, m, 0.0);
             case SEED_L1 -> {
                 // The seed's formula as written: λ(|α_i| − α_i Σ_k |α_k|).
                 double sumAbs = 0;

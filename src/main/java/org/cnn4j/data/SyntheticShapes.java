@@ -1,5 +1,6 @@
 package org.cnn4j.data;
 
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 
@@ -44,7 +45,7 @@ public final class SyntheticShapes {
 
     private static void draw(float[] img, int size, int label, Random rng) {
         float intensity = 0.6f + 0.4f * rng.nextFloat();
-        java.util.Arrays.fill(img, 0f);
+        Arrays.fill(img, 0f);
         // The shape's bounding box: side between 40% and 80% of the image, anywhere inside it.
         int side = (int) (size * (0.4 + 0.4 * rng.nextDouble()));
         int top = rng.nextInt(size - side + 1), left = rng.nextInt(size - side + 1);

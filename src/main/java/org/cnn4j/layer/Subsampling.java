@@ -1,5 +1,6 @@
 package org.cnn4j.layer;
 
+import java.util.Arrays;
 import java.util.Random;
 
 import org.cnn4j.backend.PoolGeometry;
@@ -46,7 +47,7 @@ public final class Subsampling extends Layer {
         int c = input.dim(0);
         geometry = PoolGeometry.square(c, input.dim(1), input.dim(2), block, block);
         double[] ones = new double[c];
-        java.util.Arrays.fill(ones, 1.0 / (block * block));
+        Arrays.fill(ones, 1.0 / (block * block));
         beta = parameter("beta", Shape.of(c), ones);
         b = parameter("bias", Shape.of(c), new double[c]);
         return Shape.of(c, geometry.p(), geometry.q());

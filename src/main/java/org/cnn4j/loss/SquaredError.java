@@ -1,5 +1,7 @@
 package org.cnn4j.loss;
 
+import java.util.Arrays;
+
 import org.cnn4j.tensor.DType;
 import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
@@ -58,7 +60,7 @@ public final class SquaredError extends Loss {
         }
         int[] label = labels.toIntArray();
         float[] rows = new float[n * classes];
-        java.util.Arrays.fill(rows, (float) off);
+        Arrays.fill(rows, (float) off);
         for (int i = 0; i < n; i++) {
             if (label[i] < 0 || label[i] >= classes) {
                 throw new IllegalArgumentException(describe() + ": label " + label[i] + " at batch index " + i

@@ -1,6 +1,7 @@
 package org.cnn4j.model;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
@@ -196,6 +197,6 @@ public final class GradientChecker {
             all[i] = all[j];
             all[j] = t;
         }
-        return java.util.Arrays.copyOf(all, max);
+        return Arrays.copyOf(all, max);
     }
 }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.function.BiConsumer;
@@ -275,10 +276,10 @@ class BackendAgreementTest {
             dx.assertAgree("dropout backward");
 
             double[] m = mask.ref.toDoubleArray();
-            long dropped = java.util.Arrays.stream(m).filter(v -> v == 0).count();
+            long dropped = Arrays.stream(m).filter(v -> v == 0).count();
             // 200,000 Bernoulli(0.3) draws: standard deviation about 205; allow 5 of them.
             assertEquals(0.3 * m.length, dropped, 1025, "dropped fraction");
-            assertTrue(java.util.Arrays.stream(m).allMatch(v -> v == 0 || Math.abs(v - 1 / 0.7) < 1e-12), "kept values scaled by 1/(1-p)");
+            assertTrue(Arrays.stream(m).allMatch(v -> v == 0 || Math.abs(v - 1 / 0.7) < 1e-12), "kept values scaled by 1/(1-p)");
         }
     }
 

@@ -4,6 +4,7 @@ import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinWorkerThread;
 import java.util.concurrent.RecursiveAction;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntConsumer;
 
 /**
  * A fixed pool of worker threads, sized once, and a parallel loop over index ranges. Which thread
@@ -55,7 +56,7 @@ final class Parallel implements AutoCloseable {
     }
 
     /** Runs body(i) for every i in [0, count), one index per task. */
-    void forEach(int count, java.util.function.IntConsumer body) {
+    void forEach(int count, IntConsumer body) {
         forRange(count, 1, (lo, hi) -> {
             for (int i = lo; i < hi; i++) body.accept(i);
         });

@@ -1,5 +1,7 @@
 package org.cnn4j.backend.cpu;
 
+import java.util.Arrays;
+
 /**
  * Single-precision matrix multiply on Java arrays: C = alpha·op(A)·op(B) + beta·C, row-major,
  * each matrix given as (array, offset, leading dimension).
@@ -63,7 +65,7 @@ final class Sgemm {
         for (int i = i0; i < i1; i++) {
             int row = cOff + i * ldc + j0;
             if (beta == 0f) {
-                java.util.Arrays.fill(c, row, row + nc, 0f);
+                Arrays.fill(c, row, row + nc, 0f);
             } else if (beta != 1f) {
                 for (int j = 0; j < nc; j++) c[row + j] *= beta;
             }
