@@ -24,7 +24,7 @@ public class ActivationLayer extends Layer {
 
     @Override
     public ActivationLayer copy() {
-        return withSettingsOf(this, new ActivationLayer(function));
+        return withSettingsOf(new ActivationLayer(function));
     }
 
     @Override

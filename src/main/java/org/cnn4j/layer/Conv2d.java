@@ -91,7 +91,7 @@ public final class Conv2d extends Layer {
     public Conv2d copy() {
         Conv2d c = new Conv2d(inChannels, outChannels, kernelH, kernelW)
                 .padding(padH, padW).stride(strideH, strideW).dilation(dilationH, dilationW).bias(bias).init(init);
-        return withSettingsOf(this, c);
+        return withSettingsOf(c);
     }
 
     @Override

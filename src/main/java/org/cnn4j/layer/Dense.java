@@ -39,7 +39,7 @@ public final class Dense extends Layer {
 
     @Override
     public Dense copy() {
-        return withSettingsOf(this, new Dense(in, out).bias(bias).init(init));
+        return withSettingsOf(new Dense(in, out).bias(bias).init(init));
     }
 
     @Override

@@ -23,7 +23,7 @@ public final class Dropout extends Layer {
 
     @Override
     public Dropout copy() {
-        return withSettingsOf(this, new Dropout(p));
+        return withSettingsOf(new Dropout(p));
     }
 
     @Override

@@ -56,7 +56,7 @@ public final class FeatureMapCombination extends Layer {
 
     @Override
     public FeatureMapCombination copy() {
-        return withSettingsOf(this, new FeatureMapCombination(inMaps, outMaps, kernel).padding(pad).penalty(penalty, lambda));
+        return withSettingsOf(new FeatureMapCombination(inMaps, outMaps, kernel).padding(pad).penalty(penalty, lambda));
     }
 
     @Override

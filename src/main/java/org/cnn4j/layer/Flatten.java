@@ -10,7 +10,7 @@ public final class Flatten extends Layer {
 
     @Override
     public Flatten copy() {
-        return withSettingsOf(this, new Flatten());
+        return withSettingsOf(new Flatten());
     }
 
     @Override

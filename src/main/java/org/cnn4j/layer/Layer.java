@@ -62,9 +62,9 @@ public abstract class Layer {
     /** The configuration in a few words, e.g. "Conv2d 1→32 3×3". */
     public abstract String describe();
 
-    /** Copies the multipliers to a layer made by {@link #copy()}. */
-    protected final <L extends Layer> L withSettingsOf(Layer source, L target) {
-        target.learningRateMultiplier(source.learningRateMultiplier).weightDecayMultiplier(source.weightDecayMultiplier);
+    /** Gives a layer made by {@link #copy()} this layer's multipliers. */
+    protected final <L extends Layer> L withSettingsOf(L target) {
+        target.learningRateMultiplier(learningRateMultiplier).weightDecayMultiplier(weightDecayMultiplier);
         return target;
     }
 
@@ -84,7 +84,12 @@ public abstract class Layer {
         this.backend = backend;
         this.inputShape = inputShape;
         this.seed = seed;
-        this.outputShape = build(inputShape, new Random(seed));
+        try {
+            this.outputShape = build(inputShape, new Random(seed));
+        } catch (RuntimeException e) {
+            release(); // left unbound, so the same layer can go into a corrected model
+            throw e;
+        }
         return outputShape;
     }
 
@@ -119,7 +124,10 @@ public abstract class Layer {
         return t;
     }
 
-    /** Frees this layer's parameters and buffers on its backend; the layer is unusable afterwards. */
+    /**
+     * Frees this layer's parameters and buffers on its backend and unbinds it: it keeps its
+     * configuration and may be bound into another model.
+     */
     public final void release() {
         for (Tensor t : buffers.values()) t.close();
         buffers.clear();
@@ -127,6 +135,9 @@ public abstract class Layer {
             p.value().close();
             p.gradient().close();
         }
+        parameters.clear();
+        backend = null;
+        lastOutput = null;
     }
 
     // ---------------------------------------------------------------- passes

@@ -61,7 +61,7 @@ public abstract sealed class Pool2d extends Layer permits MaxPool2d, AvgPool2d {
 
     protected final <P extends Pool2d> P sameGeometry(P copy) {
         copy.stride(strideH, strideW).padding(padH, padW);
-        return withSettingsOf(this, copy);
+        return withSettingsOf(copy);
     }
 
     @Override

@@ -10,6 +10,6 @@ public final class ReLU extends ActivationLayer {
 
     @Override
     public ReLU copy() {
-        return withSettingsOf(this, new ReLU());
+        return withSettingsOf(new ReLU());
     }
 }

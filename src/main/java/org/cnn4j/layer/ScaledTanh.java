@@ -10,6 +10,6 @@ public final class ScaledTanh extends ActivationLayer {
 
     @Override
     public ScaledTanh copy() {
-        return withSettingsOf(this, new ScaledTanh());
+        return withSettingsOf(new ScaledTanh());
     }
 }

@@ -10,6 +10,6 @@ public final class Sigmoid extends ActivationLayer {
 
     @Override
     public Sigmoid copy() {
-        return withSettingsOf(this, new Sigmoid());
+        return withSettingsOf(new Sigmoid());
     }
 }

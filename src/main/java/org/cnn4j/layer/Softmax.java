@@ -15,7 +15,7 @@ public final class Softmax extends Layer {
 
     @Override
     public Softmax copy() {
-        return withSettingsOf(this, new Softmax());
+        return withSettingsOf(new Softmax());
     }
 
     @Override

@@ -30,7 +30,7 @@ public final class Subsampling extends Layer {
 
     @Override
     public Subsampling copy() {
-        return withSettingsOf(this, new Subsampling(block));
+        return withSettingsOf(new Subsampling(block));
     }
 
     @Override

@@ -10,6 +10,6 @@ public final class Tanh extends ActivationLayer {
 
     @Override
     public Tanh copy() {
-        return withSettingsOf(this, new Tanh());
+        return withSettingsOf(new Tanh());
     }
 }

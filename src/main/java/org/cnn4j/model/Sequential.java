@@ -286,14 +286,21 @@ public final class Sequential implements AutoCloseable {
             if (loss == null) throw new IllegalStateException("model has no loss: call loss(...) first");
             Shape shape = inputShape;
             Set<String> used = new HashSet<>();
-            for (int i = 0; i < layers.size(); i++) {
-                Layer layer = layers.get(i);
-                String name = names.get(i) != null ? names.get(i)
-                        : layer.getClass().getSimpleName().toLowerCase(Locale.ROOT) + "_" + i;
-                if (!used.add(name)) throw new IllegalArgumentException("two layers are named '" + name + "'");
-                shape = layer.bind(name, backend, shape, seed * 1_000_003L + i);
+            int bound = 0;
+            try {
+                for (Layer layer : layers) {
+                    String name = names.get(bound) != null ? names.get(bound)
+                            : layer.getClass().getSimpleName().toLowerCase(Locale.ROOT) + "_" + bound;
+                    if (!used.add(name)) throw new IllegalArgumentException("two layers are named '" + name + "'");
+                    shape = layer.bind(name, backend, shape, seed * 1_000_003L + bound);
+                    bound++;
+                }
+                loss.bind(backend, shape);
+            } catch (RuntimeException e) {
+                // Unbind what was bound, so that the same layers can go into a corrected model.
+                for (int i = 0; i < bound; i++) layers.get(i).release();
+                throw e;
             }
-            loss.bind(backend, shape);
             return new Sequential(backend, inputShape, layers, loss, seed);
         }
     }

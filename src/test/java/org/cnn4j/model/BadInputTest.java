@@ -1,5 +1,6 @@
 package org.cnn4j.model;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -127,6 +128,17 @@ class BadInputTest {
                 .loss(new SquaredError()).build(B), "conv2d_0", "stride");
         assertMessage(() -> Sequential.builder().input(4).add("a", new Dense(4, 4)).add("a", new Dense(4, 2))
                 .loss(new SquaredError()).build(B), "'a'");
+    }
+
+    @Test
+    void layersOfAModelThatFailedToBuildCanJoinAnother() {
+        Conv2d good = new Conv2d(1, 2, 3), bad = new Conv2d(3, 2, 3);
+        assertThrows(IllegalArgumentException.class,
+                () -> Sequential.builder().input(1, 8, 8).add(good).add(bad).loss(new SquaredError()).build(B));
+        Sequential fixed = Sequential.builder().input(1, 8, 8).add(good).add(new Conv2d(2, 3, 3)).loss(new SquaredError()).build(B);
+        assertEquals(4, fixed.parameters().size());
+        Sequential other = Sequential.builder().input(3, 8, 8).add(bad).loss(new SquaredError()).build(B);
+        assertEquals(2, other.parameters().size());
     }
 
     @Test
