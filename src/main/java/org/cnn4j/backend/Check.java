@@ -69,4 +69,29 @@ public final class Check {
         int n = images(op, "x", x, g.c(), g.h(), g.w());
         shape(op, "y", y, Shape.of(n, g.c(), g.p(), g.q()));
     }
+
+    /** Subsampling: y and x as for pooling, beta and b one value per channel (dy in place of y when backward). */
+    public static void subsample(String op, Tensor y, Tensor x, Tensor beta, Tensor b, PoolGeometry g) {
+        pool(op, y, x, g);
+        shape(op, "beta", beta, Shape.of(g.c()));
+        shape(op, "b", b, Shape.of(g.c()));
+    }
+
+    /** Map combinations: k (out, in, r, s), c and alpha (out, in), wEff like k. */
+    public static void combination(String op, Tensor k, Tensor alpha, Tensor c, Tensor wEff) {
+        if (k.shape().rank() != 4) throw new IllegalArgumentException(op + ": k has shape " + k.shape() + ", expected (out, in, r, s)");
+        Shape mix = Shape.of(k.shape().dim(0), k.shape().dim(1));
+        shape(op, "alpha", alpha, mix);
+        shape(op, "c", c, mix);
+        shape(op, "wEff", wEff, k.shape());
+    }
+
+    /** A loss over (n, values) predictions: per-sample loss (n), targets of the given shape, optional gradient like y; returns n. */
+    public static int loss(String op, Tensor loss, Tensor dy, Tensor y, Tensor target, Shape targetShape) {
+        int n = rowsOf(op, "prediction", y);
+        shape(op, "target", target, targetShape);
+        shape(op, "loss", loss, Shape.of(n));
+        if (dy != null) shape(op, "gradient", dy, y.shape());
+        return n;
+    }
 }

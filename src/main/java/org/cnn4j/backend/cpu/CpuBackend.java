@@ -210,19 +210,15 @@ public final class CpuBackend extends HostBackend {
 
     @Override
     public void subsampleForward(Tensor y, Tensor x, Tensor beta, Tensor b, PoolGeometry g) {
-        Check.pool("subsampleForward", y, x, g);
-        Check.shape("subsampleForward", "beta", beta, Shape.of(g.c()));
-        Check.shape("subsampleForward", "b", b, Shape.of(g.c()));
+        Check.subsample("subsampleForward", y, x, beta, b, g);
         pooling.subsampleForward(f(y), f(x), f(beta), f(b), x.shape().n() * g.c(), g);
     }
 
     @Override
     public void subsampleBackward(Tensor dx, Tensor dbeta, Tensor db, Tensor dy, Tensor x, Tensor beta, PoolGeometry g) {
-        Check.pool("subsampleBackward", dy, x, g);
+        Check.subsample("subsampleBackward", dy, x, dbeta, db, g);
         Check.shape("subsampleBackward", "dx", dx, x.shape());
-        Check.shape("subsampleBackward", "dbeta", dbeta, Shape.of(g.c()));
-        Check.shape("subsampleBackward", "db", db, Shape.of(g.c()));
-        Check.shape("subsampleBackward", "beta", beta, Shape.of(g.c()));
+        Check.shape("subsampleBackward", "beta", beta, dbeta.shape());
         pooling.subsampleBackward(f(dx), f(dbeta), f(db), f(dy), f(x), f(beta), x.shape().n() * g.c(), g);
     }
 
@@ -353,10 +349,8 @@ public final class CpuBackend extends HostBackend {
 
     @Override
     public void softmaxCrossEntropy(Tensor loss, Tensor dx, Tensor logits, Tensor labels, double gradScale) {
-        int n = Check.rowsOf("softmaxCrossEntropy", "logits", logits), classes = logits.shape().columns();
-        Check.shape("softmaxCrossEntropy", "labels", labels, Shape.of(n));
-        Check.shape("softmaxCrossEntropy", "loss", loss, Shape.of(n));
-        if (dx != null) Check.shape("softmaxCrossEntropy", "dx", dx, logits.shape());
+        int n = Check.loss("softmaxCrossEntropy", loss, dx, logits, labels, Shape.of(logits.shape().rows()));
+        int classes = logits.shape().columns();
         int[] label = ints(labels);
         Check.labels("softmaxCrossEntropy", label, 0, n, classes);
         float[] x = f(logits), l = f(loss), d = dx == null ? null : f(dx);
@@ -379,10 +373,7 @@ public final class CpuBackend extends HostBackend {
 
     @Override
     public void squaredError(Tensor loss, Tensor dy, Tensor y, Tensor target, double gradScale) {
-        int n = Check.rowsOf("squaredError", "y", y), cols = y.shape().columns();
-        Check.shape("squaredError", "target", target, y.shape());
-        Check.shape("squaredError", "loss", loss, Shape.of(n));
-        if (dy != null) Check.shape("squaredError", "dy", dy, y.shape());
+        int n = Check.loss("squaredError", loss, dy, y, target, y.shape()), cols = y.shape().columns();
         float[] yd = f(y), t = f(target), l = f(loss), d = dy == null ? null : f(dy);
         for (int i = 0; i < n; i++) {
             double s = 0;
@@ -413,9 +404,7 @@ public final class CpuBackend extends HostBackend {
     @Override
     public void combinationForward(Tensor wEff, Tensor alpha, Tensor k, Tensor c) {
         int outMaps = k.shape().dim(0), inMaps = k.shape().dim(1), taps = k.size() / (outMaps * inMaps);
-        Check.shape("combinationForward", "c", c, Shape.of(outMaps, inMaps));
-        Check.shape("combinationForward", "alpha", alpha, c.shape());
-        Check.shape("combinationForward", "wEff", wEff, k.shape());
+        Check.combination("combinationForward", k, alpha, c, wEff);
         softmaxForward(alpha, c);
         float[] a = f(alpha), kd = f(k), wd = f(wEff);
         for (int ji = 0; ji < outMaps * inMaps; ji++) {
@@ -427,10 +416,8 @@ public final class CpuBackend extends HostBackend {
     public void combinationBackward(Tensor dk, Tensor dc, Tensor dwEff, Tensor alpha, Tensor k,
                                     CombinationPenalty penalty, double lambda) {
         int outMaps = k.shape().dim(0), inMaps = k.shape().dim(1), taps = k.size() / (outMaps * inMaps);
+        Check.combination("combinationBackward", k, alpha, dc, dwEff);
         Check.shape("combinationBackward", "dk", dk, k.shape());
-        Check.shape("combinationBackward", "dwEff", dwEff, k.shape());
-        Check.shape("combinationBackward", "alpha", alpha, Shape.of(outMaps, inMaps));
-        Check.shape("combinationBackward", "dc", dc, alpha.shape());
         float[] a = f(alpha), kd = f(k), dkd = f(dk), dcd = f(dc), dw = f(dwEff);
         double[] alphaRow = new double[inMaps];
         double[] dAlpha = new double[inMaps];

@@ -284,9 +284,7 @@ public final class ReferenceBackend extends HostBackend {
 
     @Override
     public void subsampleForward(Tensor y, Tensor x, Tensor beta, Tensor b, PoolGeometry g) {
-        Check.pool("subsampleForward", y, x, g);
-        Check.shape("subsampleForward", "beta", beta, Shape.of(g.c()));
-        Check.shape("subsampleForward", "b", b, Shape.of(g.c()));
+        Check.subsample("subsampleForward", y, x, beta, b, g);
         double[] yd = d(y), betad = d(beta), bd = d(b);
         windowSums(yd, d(x), x.shape().n() * g.c(), g);
         int pq = g.p() * g.q();
@@ -298,11 +296,9 @@ public final class ReferenceBackend extends HostBackend {
 
     @Override
     public void subsampleBackward(Tensor dx, Tensor dbeta, Tensor db, Tensor dy, Tensor x, Tensor beta, PoolGeometry g) {
-        Check.pool("subsampleBackward", dy, x, g);
+        Check.subsample("subsampleBackward", dy, x, dbeta, db, g);
         Check.shape("subsampleBackward", "dx", dx, x.shape());
-        Check.shape("subsampleBackward", "dbeta", dbeta, Shape.of(g.c()));
-        Check.shape("subsampleBackward", "db", db, Shape.of(g.c()));
-        Check.shape("subsampleBackward", "beta", beta, Shape.of(g.c()));
+        Check.shape("subsampleBackward", "beta", beta, dbeta.shape());
         double[] dxd = d(dx), dbetad = d(dbeta), dbd = d(db), dyd = d(dy), betad = d(beta);
         int planes = x.shape().n() * g.c(), pq = g.p() * g.q(), hw = g.h() * g.w();
         double[] down = new double[dyd.length];
@@ -417,10 +413,8 @@ public final class ReferenceBackend extends HostBackend {
 
     @Override
     public void softmaxCrossEntropy(Tensor loss, Tensor dx, Tensor logits, Tensor labels, double gradScale) {
-        int n = Check.rowsOf("softmaxCrossEntropy", "logits", logits), m = logits.shape().columns();
-        Check.shape("softmaxCrossEntropy", "labels", labels, Shape.of(n));
-        Check.shape("softmaxCrossEntropy", "loss", loss, Shape.of(n));
-        if (dx != null) Check.shape("softmaxCrossEntropy", "dx", dx, logits.shape());
+        int n = Check.loss("softmaxCrossEntropy", loss, dx, logits, labels, Shape.of(logits.shape().rows()));
+        int m = logits.shape().columns();
         int[] label = ints(labels);
         Check.labels("softmaxCrossEntropy", label, 0, n, m);
         DoubleTensor probs = allocate(logits.shape());
@@ -436,10 +430,7 @@ public final class ReferenceBackend extends HostBackend {
 
     @Override
     public void squaredError(Tensor loss, Tensor dy, Tensor y, Tensor target, double gradScale) {
-        int n = Check.rowsOf("squaredError", "y", y), m = y.shape().columns();
-        Check.shape("squaredError", "target", target, y.shape());
-        Check.shape("squaredError", "loss", loss, Shape.of(n));
-        if (dy != null) Check.shape("squaredError", "dy", dy, y.shape());
+        int n = Check.loss("squaredError", loss, dy, y, target, y.shape()), m = y.shape().columns();
         double[] yd = d(y), td = d(target), ld = d(loss);
         for (int i = 0; i < n; i++) {
             double s = 0;
@@ -469,9 +460,7 @@ public final class ReferenceBackend extends HostBackend {
     @Override
     public void combinationForward(Tensor wEff, Tensor alpha, Tensor k, Tensor c) {
         int outMaps = k.shape().dim(0), inMaps = k.shape().dim(1), taps = k.size() / (outMaps * inMaps);
-        Check.shape("combinationForward", "c", c, Shape.of(outMaps, inMaps));
-        Check.shape("combinationForward", "alpha", alpha, c.shape());
-        Check.shape("combinationForward", "wEff", wEff, k.shape());
+        Check.combination("combinationForward", k, alpha, c, wEff);
         softmaxForward(alpha, c);
         double[] a = d(alpha), kd = d(k), wd = d(wEff);
         for (int t = 0; t < kd.length; t++) wd[t] = a[t / taps] * kd[t];
@@ -481,10 +470,8 @@ public final class ReferenceBackend extends HostBackend {
     public void combinationBackward(Tensor dk, Tensor dc, Tensor dwEff, Tensor alpha, Tensor k,
                                     CombinationPenalty penalty, double lambda) {
         int outMaps = k.shape().dim(0), inMaps = k.shape().dim(1), taps = k.size() / (outMaps * inMaps);
+        Check.combination("combinationBackward", k, alpha, dc, dwEff);
         Check.shape("combinationBackward", "dk", dk, k.shape());
-        Check.shape("combinationBackward", "dwEff", dwEff, k.shape());
-        Check.shape("combinationBackward", "alpha", alpha, Shape.of(outMaps, inMaps));
-        Check.shape("combinationBackward", "dc", dc, alpha.shape());
         double[] a = d(alpha), kd = d(k), dkd = d(dk), dcd = d(dc), dw = d(dwEff);
         double[] dAlpha = new double[a.length];
         for (int t = 0; t < kd.length; t++) {
