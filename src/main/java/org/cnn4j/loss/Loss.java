@@ -33,7 +33,7 @@ public abstract class Loss {
     public final double forward(Tensor prediction, Tensor target, boolean computeGradient) {
         if (backend == null) throw new IllegalStateException(describe() + " is not part of a model yet");
         int n = prediction.shape().rows();
-        if (!prediction.shape().sample().equals(predictionShape) && prediction.shape().columns() != predictionShape.size()) {
+        if (prediction.shape().columns() != predictionShape.size()) {
             throw new IllegalArgumentException(describe() + " expects predictions of " + predictionShape.size()
                     + " values per sample, got " + prediction.shape());
         }
