@@ -44,7 +44,7 @@ final class CpuConvolution {
         parallel.forEach(groups, group -> {
             int first = group * nb, count = Math.min(nb, n - first), width = count * pq;
             float[] col = cols.get(crs * width), out = rows.get(k * width);
-            for (int i = 0; i < count; i++) im2col(col, i * pq, width, x, (first + i) * g.c() * g.h() * g.w(), g);
+            im2colGroup(col, x, first, count, g);
             Sgemm.multiply(out, 0, width, w, 0, crs, false, col, 0, width, false, k, width, crs, 1f, 0f);
             for (int i = 0; i < count; i++) {
                 for (int f = 0; f < k; f++) System.arraycopy(out, f * width + i * pq, y, ((first + i) * k + f) * pq, pq);
@@ -75,7 +75,7 @@ final class CpuConvolution {
             for (int group = chunk * perChunk; group < Math.min(groups, (chunk + 1) * perChunk); group++) {
                 int first = group * nb, count = Math.min(nb, n - first), width = count * pq;
                 float[] col = cols.get(crs * width), delta = rows.get(k * width);
-                for (int i = 0; i < count; i++) im2col(col, i * pq, width, x, (first + i) * g.c() * g.h() * g.w(), g);
+                im2colGroup(col, x, first, count, g);
                 gather(delta, dy, first, count, k, pq);
                 Sgemm.multiply(partial, off, crs, delta, 0, width, false, col, 0, width, true, k, crs, width, 1f, 1f);
             }
@@ -84,6 +84,12 @@ final class CpuConvolution {
             int off = chunk * wSize;
             for (int j = 0; j < wSize; j++) dw[j] += partial[off + j];
         }
+    }
+
+    /** col (crs × count·pq) = the columns of images first … first+count−1, side by side. */
+    private static void im2colGroup(float[] col, float[] x, int first, int count, ConvGeometry g) {
+        int pq = g.p() * g.q(), xSize = g.c() * g.h() * g.w();
+        for (int i = 0; i < count; i++) im2col(col, i * pq, count * pq, x, (first + i) * xSize, g);
     }
 
     /** delta (k × count·pq) = the dy planes of images first … first+count−1, side by side. */

@@ -17,6 +17,7 @@ import org.cnn4j.backend.PoolGeometry;
  */
 final class CpuPooling {
     private final Parallel parallel;
+    private final Scratch sums = new Scratch();
 
     CpuPooling(Parallel parallel) {
         this.parallel = parallel;
@@ -116,7 +117,7 @@ final class CpuPooling {
     void subsampleBackward(float[] dx, float[] dbeta, float[] db, float[] dy, float[] x, float[] beta,
                            int planes, PoolGeometry g) {
         int pq = g.p() * g.q();
-        float[] down = new float[planes * pq];
+        float[] down = sums.get(planes * pq);
         windowSums(down, x, planes, g, 1f);
         // Sum over the batch in double, in plane order: the same result whatever the thread count.
         for (int c = 0; c < g.c(); c++) {
