@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Random;
 
+import org.cnn4j.backend.Backend;
 import org.cnn4j.backend.CombinationPenalty;
 import org.cnn4j.layer.AvgPool2d;
 import org.cnn4j.layer.Conv2d;
@@ -31,7 +32,7 @@ import org.junit.jupiter.api.Test;
 /** The gradient checker on whole models, and proof that it catches a wrong gradient. */
 class GradientCheckerTest {
 
-    private static Sequential smallCnn(org.cnn4j.backend.Backend backend) {
+    private static Sequential smallCnn(Backend backend) {
         return Sequential.builder().input(2, 10, 9)
                 .add(new Conv2d(2, 4, 3).padding(1)).add(new ReLU()).add(new MaxPool2d(2))
                 .add(new Conv2d(4, 3, 2)).add(new Tanh()).add(new AvgPool2d(2).stride(1))
@@ -39,16 +40,23 @@ class GradientCheckerTest {
                 .loss(new SoftmaxCrossEntropy()).seed(3).build(backend);
     }
 
-    private static Tensor images(org.cnn4j.backend.Backend backend, Shape shape, long seed) {
+    private static Tensor images(Backend backend, Shape shape, long seed) {
         return backend.upload(shape, Data.gaussian(new Random(seed), shape.size(), 1));
+    }
+
+    /** The batch the small CNN is checked on: 3 images of 2×10×9. */
+    private static Tensor smallCnnImages() {
+        return images(Backends.CPU, Shape.of(3, 2, 10, 9), 1);
+    }
+
+    private static Tensor smallCnnLabels() {
+        return Backends.CPU.uploadInts(Shape.of(3), new int[] {0, 3, 1});
     }
 
     @Test
     void smallCnnWithCrossEntropyPassesInDouble() {
         Sequential model = smallCnn(Backends.CPU);
-        Tensor x = images(Backends.CPU, Shape.of(3, 2, 10, 9), 1);
-        Tensor labels = Backends.CPU.uploadInts(Shape.of(3), new int[] {0, 3, 1});
-        GradientChecker.Report report = GradientChecker.checkInDouble(model, x, labels);
+        GradientChecker.Report report = GradientChecker.checkInDouble(model, smallCnnImages(), smallCnnLabels());
         assertTrue(report.passed(1e-3), report.toString());
         assertEquals(model.parameters().size() + 1, report.tensors().size(), "every parameter tensor and the input");
     }
@@ -70,9 +78,7 @@ class GradientCheckerTest {
     @Test
     void floatCheckOnTheCpuBackendItselfPassesCaffesRule() {
         Sequential model = smallCnn(Backends.CPU);
-        Tensor x = images(Backends.CPU, Shape.of(3, 2, 10, 9), 1);
-        Tensor labels = Backends.CPU.uploadInts(Shape.of(3), new int[] {0, 3, 1});
-        GradientChecker.Report report = GradientChecker.check(model, x, labels);
+        GradientChecker.Report report = GradientChecker.check(model, smallCnnImages(), smallCnnLabels());
         // float32: ε = 1e-3, error scaled by max(|a|, |n|, 1) as in Caffe; float rounding of the loss (~1e-7·|E|)
         // divided by 2ε and kinks just outside the detector's reach keep this at about 1e-2.
         assertTrue(report.passed(1e-2), report.toString());
