@@ -1,5 +1,6 @@
 package org.cnn4j.layer;
 
+import java.util.Map;
 import java.util.Random;
 
 import org.cnn4j.backend.Activation;
@@ -22,9 +23,10 @@ public class ActivationLayer extends Layer {
         return function;
     }
 
+
     @Override
-    public ActivationLayer copy() {
-        return withSettingsOf(new ActivationLayer(function));
+    protected void settings(Map<String, Object> s) {
+        if (getClass() == ActivationLayer.class) s.put("function", function.name()); // subclasses say it by their type
     }
 
     @Override

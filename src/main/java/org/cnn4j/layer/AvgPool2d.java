@@ -18,10 +18,6 @@ public final class AvgPool2d extends Pool2d {
         return "AvgPool2d";
     }
 
-    @Override
-    public AvgPool2d copy() {
-        return sameGeometry(new AvgPool2d(windowH, windowW));
-    }
 
     @Override
     protected Tensor forwardPass(Tensor x, Pass pass) {

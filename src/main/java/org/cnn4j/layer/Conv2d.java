@@ -1,5 +1,6 @@
 package org.cnn4j.layer;
 
+import java.util.Map;
 import java.util.Random;
 
 import org.cnn4j.backend.ConvGeometry;
@@ -87,11 +88,17 @@ public final class Conv2d extends Layer {
         return this;
     }
 
+
     @Override
-    public Conv2d copy() {
-        Conv2d c = new Conv2d(inChannels, outChannels, kernelH, kernelW)
-                .padding(padH, padW).stride(strideH, strideW).dilation(dilationH, dilationW).bias(bias).init(init);
-        return withSettingsOf(c);
+    protected void settings(Map<String, Object> s) {
+        s.put("in", inChannels);
+        s.put("out", outChannels);
+        s.put("kernel", new int[] {kernelH, kernelW});
+        s.put("padding", new int[] {padH, padW});
+        s.put("stride", new int[] {strideH, strideW});
+        s.put("dilation", new int[] {dilationH, dilationW});
+        s.put("bias", bias);
+        s.put("init", init.name());
     }
 
     @Override

@@ -1,5 +1,6 @@
 package org.cnn4j.layer;
 
+import java.util.Map;
 import java.util.Random;
 
 import org.cnn4j.tensor.Shape;
@@ -37,9 +38,13 @@ public final class Dense extends Layer {
         return this;
     }
 
+
     @Override
-    public Dense copy() {
-        return withSettingsOf(new Dense(in, out).bias(bias).init(init));
+    protected void settings(Map<String, Object> s) {
+        s.put("in", in);
+        s.put("out", out);
+        s.put("bias", bias);
+        s.put("init", init.name());
     }
 
     @Override

@@ -1,5 +1,6 @@
 package org.cnn4j.layer;
 
+import java.util.Map;
 import java.util.Random;
 
 import org.cnn4j.tensor.Shape;
@@ -21,9 +22,10 @@ public final class Dropout extends Layer {
         this.p = p;
     }
 
+
     @Override
-    public Dropout copy() {
-        return withSettingsOf(new Dropout(p));
+    protected void settings(Map<String, Object> s) {
+        s.put("p", p);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package org.cnn4j.layer;
 
+import java.util.Map;
 import java.util.Random;
 
 import org.cnn4j.backend.CombinationPenalty;
@@ -54,9 +55,15 @@ public final class FeatureMapCombination extends Layer {
         return this;
     }
 
+
     @Override
-    public FeatureMapCombination copy() {
-        return withSettingsOf(new FeatureMapCombination(inMaps, outMaps, kernel).padding(pad).penalty(penalty, lambda));
+    protected void settings(Map<String, Object> s) {
+        s.put("in", inMaps);
+        s.put("out", outMaps);
+        s.put("kernel", kernel);
+        s.put("padding", pad);
+        s.put("penalty", penalty.name());
+        s.put("lambda", lambda);
     }
 
     @Override

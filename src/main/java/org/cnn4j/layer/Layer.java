@@ -2,6 +2,7 @@ package org.cnn4j.layer;
 
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -57,16 +58,28 @@ public abstract class Layer {
     }
 
     /** A new, unbound layer with this one's configuration (not its parameters). */
-    public abstract Layer copy();
+    public Layer copy() {
+        return config().toLayer();
+    }
+
+    /**
+     * This layer's configuration: its kind, its settings and its multipliers, as plain values. A
+     * model file stores it, and {@link LayerConfig#toLayer()} rebuilds the layer from it.
+     */
+    public final LayerConfig config() {
+        Map<String, Object> s = new LinkedHashMap<>();
+        settings(s);
+        if (learningRateMultiplier != 1) s.put(LayerConfig.LEARNING_RATE_MULTIPLIER, learningRateMultiplier);
+        if (weightDecayMultiplier != 1) s.put(LayerConfig.WEIGHT_DECAY_MULTIPLIER, weightDecayMultiplier);
+        return new LayerConfig(getClass().getSimpleName(), s);
+    }
+
+    /** Puts the constructor arguments and settings {@link LayerConfig#toLayer()} needs; none by default. */
+    protected void settings(Map<String, Object> s) {
+    }
 
     /** The configuration in a few words, e.g. "Conv2d 1→32 3×3". */
     public abstract String describe();
-
-    /** Gives a layer made by {@link #copy()} this layer's multipliers. */
-    protected final <L extends Layer> L withSettingsOf(L target) {
-        target.learningRateMultiplier(learningRateMultiplier).weightDecayMultiplier(weightDecayMultiplier);
-        return target;
-    }
 
     // ---------------------------------------------------------------- binding
 

@@ -24,10 +24,6 @@ public final class MaxPool2d extends Pool2d {
         return "MaxPool2d";
     }
 
-    @Override
-    public MaxPool2d copy() {
-        return sameGeometry(new MaxPool2d(windowH, windowW));
-    }
 
     @Override
     protected Tensor forwardPass(Tensor x, Pass pass) {

@@ -1,5 +1,6 @@
 package org.cnn4j.layer;
 
+import java.util.Map;
 import java.util.Random;
 
 import org.cnn4j.backend.PoolGeometry;
@@ -59,9 +60,11 @@ public abstract sealed class Pool2d extends Layer permits MaxPool2d, AvgPool2d {
         return sb.toString();
     }
 
-    protected final <P extends Pool2d> P sameGeometry(P copy) {
-        copy.stride(strideH, strideW).padding(padH, padW);
-        return withSettingsOf(copy);
+    @Override
+    protected void settings(Map<String, Object> s) {
+        s.put("window", new int[] {windowH, windowW});
+        s.put("stride", new int[] {strideH, strideW});
+        s.put("padding", new int[] {padH, padW});
     }
 
     @Override

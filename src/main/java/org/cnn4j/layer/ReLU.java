@@ -8,8 +8,4 @@ public final class ReLU extends ActivationLayer {
         super(Activation.RELU);
     }
 
-    @Override
-    public ReLU copy() {
-        return withSettingsOf(new ReLU());
-    }
 }

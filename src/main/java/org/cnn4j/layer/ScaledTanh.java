@@ -8,8 +8,4 @@ public final class ScaledTanh extends ActivationLayer {
         super(Activation.SCALED_TANH);
     }
 
-    @Override
-    public ScaledTanh copy() {
-        return withSettingsOf(new ScaledTanh());
-    }
 }

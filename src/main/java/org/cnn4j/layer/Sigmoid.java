@@ -8,8 +8,4 @@ public final class Sigmoid extends ActivationLayer {
         super(Activation.SIGMOID);
     }
 
-    @Override
-    public Sigmoid copy() {
-        return withSettingsOf(new Sigmoid());
-    }
 }

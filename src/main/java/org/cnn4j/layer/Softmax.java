@@ -13,10 +13,6 @@ import org.cnn4j.tensor.Tensor;
 public final class Softmax extends Layer {
     private Tensor y;
 
-    @Override
-    public Softmax copy() {
-        return withSettingsOf(new Softmax());
-    }
 
     @Override
     public String describe() {

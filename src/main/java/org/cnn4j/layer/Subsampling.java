@@ -1,5 +1,6 @@
 package org.cnn4j.layer;
 
+import java.util.Map;
 import java.util.Arrays;
 import java.util.Random;
 
@@ -28,9 +29,10 @@ public final class Subsampling extends Layer {
         this.block = block;
     }
 
+
     @Override
-    public Subsampling copy() {
-        return withSettingsOf(new Subsampling(block));
+    protected void settings(Map<String, Object> s) {
+        s.put("block", block);
     }
 
     @Override

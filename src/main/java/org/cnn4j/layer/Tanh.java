@@ -8,8 +8,4 @@ public final class Tanh extends ActivationLayer {
         super(Activation.TANH);
     }
 
-    @Override
-    public Tanh copy() {
-        return withSettingsOf(new Tanh());
-    }
 }

@@ -1,6 +1,10 @@
 package org.cnn4j.loss;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
+
 import org.cnn4j.backend.Backend;
+import org.cnn4j.io.Settings;
 import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
 
@@ -18,6 +22,27 @@ public abstract class Loss {
     public abstract Loss copy();
 
     public abstract String describe();
+
+    /** Kind ("type") and settings: what a model file stores to rebuild the loss with {@link #fromConfig}. */
+    public final Map<String, Object> config() {
+        Map<String, Object> c = new LinkedHashMap<>();
+        c.put("type", getClass().getSimpleName());
+        settings(c);
+        return c;
+    }
+
+    protected void settings(Map<String, Object> c) {
+    }
+
+    /** The loss a {@link #config()} describes. */
+    public static Loss fromConfig(Settings s) {
+        String type = s.string("type");
+        return switch (type) {
+            case "SoftmaxCrossEntropy" -> new SoftmaxCrossEntropy();
+            case "SquaredError" -> new SquaredError(s.number("on"), s.number("off"));
+            default -> throw new IllegalArgumentException(s.owner() + ": unknown loss '" + type + "' (known: SoftmaxCrossEntropy, SquaredError)");
+        };
+    }
 
     /** Checks that this loss fits predictions of the given per-sample shape. */
     public final void bind(Backend backend, Shape predictionShape) {

@@ -1,6 +1,7 @@
 package org.cnn4j.loss;
 
 import java.util.Arrays;
+import java.util.Map;
 
 import org.cnn4j.tensor.DType;
 import org.cnn4j.tensor.Shape;
@@ -29,6 +30,12 @@ public final class SquaredError extends Loss {
     @Override
     public SquaredError copy() {
         return new SquaredError(on, off);
+    }
+
+    @Override
+    protected void settings(Map<String, Object> c) {
+        c.put("on", on);
+        c.put("off", off);
     }
 
     @Override

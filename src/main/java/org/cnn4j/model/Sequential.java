@@ -185,6 +185,12 @@ public final class Sequential implements AutoCloseable {
         return step;
     }
 
+    /** Sets the count of training steps taken, when resuming from a checkpoint (dropout masks depend on it). */
+    public void resumeAt(long step) {
+        if (step < 0) throw new IllegalArgumentException("step must be >= 0, got " + step);
+        this.step = step;
+    }
+
     /** Every trainable parameter, layer by layer. */
     public List<Parameter> parameters() {
         List<Parameter> all = new ArrayList<>();

@@ -1,5 +1,7 @@
 package org.cnn4j.optim;
 
+import java.util.Map;
+
 import org.cnn4j.layer.Parameter;
 import org.cnn4j.tensor.Tensor;
 
@@ -49,6 +51,14 @@ public final class Adam extends Optimizer {
     @Override
     protected void update(Parameter p, Tensor[] state, double lr, double weightDecay, int step) {
         p.value().backend().adamStep(p.value(), state[0], state[1], p.gradient(), lr, beta1, beta2, eps, weightDecay, decoupled, step);
+    }
+
+    @Override
+    protected void settings(Map<String, Object> c) {
+        c.put("beta1", beta1);
+        c.put("beta2", beta2);
+        c.put("eps", eps);
+        c.put("decoupled", decoupled);
     }
 
     @Override

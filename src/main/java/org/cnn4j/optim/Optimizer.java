@@ -1,9 +1,12 @@
 package org.cnn4j.optim;
 
 import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
+import org.cnn4j.io.Settings;
 import org.cnn4j.layer.Parameter;
 import org.cnn4j.tensor.Tensor;
 
@@ -65,6 +68,56 @@ public abstract class Optimizer {
     /** The optimizer's state tensors for a parameter (for checkpoints), or null before its first step. */
     public final Tensor[] state(Parameter p) {
         return state.get(p);
+    }
+
+    /**
+     * Restores a checkpoint: the step count and, for each parameter that had state, its state
+     * tensors' values in the order {@link #state} gives them.
+     */
+    public final void restore(int steps, Map<Parameter, float[][]> values) {
+        if (steps < 0) throw new IllegalArgumentException("optimizer steps must be >= 0, got " + steps);
+        for (Map.Entry<Parameter, float[][]> e : values.entrySet()) {
+            Parameter p = e.getKey();
+            Tensor[] fresh = newState(p.value());
+            if (fresh.length != e.getValue().length) {
+                throw new IllegalArgumentException(describe() + " keeps " + fresh.length + " state tensors for " + p.name()
+                        + ", the checkpoint has " + e.getValue().length);
+            }
+            for (int i = 0; i < fresh.length; i++) {
+                if (e.getValue()[i].length != p.value().size()) {
+                    throw new IllegalArgumentException("optimizer state " + i + " of " + p.name() + " has " + e.getValue()[i].length
+                            + " values, the parameter " + p.value().size());
+                }
+                p.value().backend().write(fresh[i], e.getValue()[i]);
+            }
+            Tensor[] old = state.put(p, fresh);
+            if (old != null) for (Tensor t : old) t.close();
+        }
+        this.steps = steps;
+    }
+
+    /** Kind ("type"), learning rate, weight decay and the kind's own settings: what a checkpoint stores to rebuild it. */
+    public final Map<String, Object> config() {
+        Map<String, Object> c = new LinkedHashMap<>();
+        c.put("type", getClass().getSimpleName().toLowerCase(Locale.ROOT));
+        c.put("learningRate", learningRate);
+        c.put("weightDecay", weightDecay);
+        settings(c);
+        return c;
+    }
+
+    protected abstract void settings(Map<String, Object> c);
+
+    /** The optimizer a {@link #config()} describes, without state. */
+    public static Optimizer fromConfig(Settings s) {
+        String type = s.string("type");
+        Optimizer o = switch (type) {
+            case "sgd" -> new Sgd(s.number("learningRate")).momentum(s.number("momentum")).nesterov(s.flag("nesterov"));
+            case "adam" -> new Adam(s.number("learningRate")).betas(s.number("beta1"), s.number("beta2")).eps(s.number("eps"))
+                    .decoupled(s.flag("decoupled"));
+            default -> throw new IllegalArgumentException(s.owner() + ": unknown optimizer '" + type + "' (known: sgd, adam)");
+        };
+        return o.weightDecay(s.number("weightDecay"));
     }
 
     /** Fresh state tensors for a parameter value (zeros on its backend). */

@@ -1,5 +1,7 @@
 package org.cnn4j.optim;
 
+import java.util.Map;
+
 import org.cnn4j.layer.Parameter;
 import org.cnn4j.tensor.Tensor;
 
@@ -42,6 +44,12 @@ public final class Sgd extends Optimizer {
         if (nesterov && momentum == 0) throw new IllegalStateException("Nesterov momentum needs momentum > 0");
         Tensor velocity = state.length == 0 ? null : state[0];
         p.value().backend().sgdStep(p.value(), velocity, p.gradient(), lr, velocity == null ? 0 : momentum, weightDecay, nesterov);
+    }
+
+    @Override
+    protected void settings(Map<String, Object> c) {
+        c.put("momentum", momentum);
+        c.put("nesterov", nesterov);
     }
 
     @Override
