@@ -4,43 +4,41 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 
+import org.cnn4j.tensor.Shape;
+
 /**
  * A generated image-classification dataset that needs no download: grey-scale images of simple
  * shapes drawn at random positions, sizes and intensities on a noisy background. A small CNN
  * learns it to well above 90%, a linear model does much worse, so it is a genuine test of training.
  *
  * <p>Classes: horizontal bar, vertical bar, diagonal ╲, diagonal ╱, square outline, filled disc,
- * plus sign, and the letter X (the first {@code classes} of them are used). Pixels lie in about
- * [−0.5, 1.5] before clipping to [0, 1], then are centred to mean 0.
+ * plus sign, the letter X, filled triangle and ring (the first {@code classes} of them are used). Pixels lie in about
+ * [−0.5, 1.5] before clipping to [0, 1], and are stored as bytes like any image file.
  */
 public final class SyntheticShapes {
     public static final List<String> CLASS_NAMES = List.of(
-            "horizontal", "vertical", "diagonal", "antidiagonal", "square", "disc", "plus", "cross");
-
-    /** Images (n, 1, size, size) row-major, and their labels. */
-    public record Samples(float[] images, int[] labels, int n, int size, int classes) {
-    }
+            "horizontal", "vertical", "diagonal", "antidiagonal", "square", "disc", "plus", "cross", "triangle", "ring");
 
     private SyntheticShapes() {
     }
 
     /** n images of size×size pixels of the first {@code classes} shapes (2 to 8), from a seed. */
-    public static Samples generate(int n, int size, int classes, long seed) {
+    public static Dataset generate(int n, int size, int classes, long seed) {
         if (classes < 2 || classes > CLASS_NAMES.size()) {
             throw new IllegalArgumentException("classes must be between 2 and " + CLASS_NAMES.size() + ", got " + classes);
         }
         if (size < 8) throw new IllegalArgumentException("images must be at least 8x8, got " + size);
         Random rng = new Random(seed);
-        float[] images = new float[n * size * size];
+        byte[] pixels = new byte[n * size * size];
         int[] labels = new int[n];
         float[] img = new float[size * size];
         for (int i = 0; i < n; i++) {
             int label = rng.nextInt(classes);
             labels[i] = label;
             draw(img, size, label, rng);
-            System.arraycopy(img, 0, images, i * size * size, size * size);
+            for (int p = 0; p < img.length; p++) pixels[i * img.length + p] = (byte) Math.round(255 * img[p]);
         }
-        return new Samples(images, labels, n, size, classes);
+        return new Dataset("shapes", Shape.of(1, size, size), pixels, labels, CLASS_NAMES.subList(0, classes));
     }
 
     private static void draw(float[] img, int size, int label, Random rng) {
@@ -60,18 +58,16 @@ public final class SyntheticShapes {
                     case 4 -> r <= 1 || c <= 1 || r >= side - 2 || c >= side - 2;
                     case 5 -> (r - mid) * (r - mid) + (c - mid) * (c - mid) <= mid * mid;
                     case 6 -> Math.abs(r - mid) <= 1 || Math.abs(c - mid) <= 1;
-                    default -> Math.abs(r - c) <= 1 || Math.abs(r + c - (side - 1)) <= 1;
+                    case 7 -> Math.abs(r - c) <= 1 || Math.abs(r + c - (side - 1)) <= 1;
+                    case 8 -> 2 * Math.abs(c - mid) <= r;
+                    default -> Math.abs(Math.sqrt((r - mid) * (r - mid) + (c - mid) * (c - mid)) - 0.75 * mid) <= 1.2;
                 };
                 if (on) img[(top + r) * size + left + c] = intensity;
             }
         }
-        float mean = 0;
         for (int p = 0; p < img.length; p++) {
             float v = img[p] + (float) (0.25 * rng.nextGaussian());
             img[p] = Math.min(1f, Math.max(0f, v));
-            mean += img[p];
         }
-        mean /= img.length;
-        for (int p = 0; p < img.length; p++) img[p] -= mean;
     }
 }

@@ -9,6 +9,7 @@ import java.util.List;
 
 import org.cnn4j.backend.Backend;
 import org.cnn4j.backend.cpu.CpuBackend;
+import org.cnn4j.data.Dataset;
 import org.cnn4j.data.SyntheticShapes;
 import org.cnn4j.layer.Conv2d;
 import org.cnn4j.layer.Dense;
@@ -39,27 +40,28 @@ class TrainingTest {
     }
 
     /** Trains for {@code steps} batches and returns the training losses. */
-    private static double[] train(Sequential model, SyntheticShapes.Samples data, Optimizer optimizer, int steps) {
+    private static double[] train(Sequential model, Dataset data, Optimizer optimizer, int steps) {
         Backend b = model.backend();
         int pixels = SIZE * SIZE;
+        float[] images = data.images(data.statistics());
         Tensor x = b.allocate(Shape.of(BATCH, 1, SIZE, SIZE)), y = b.allocateInts(Shape.of(BATCH));
         double[] losses = new double[steps];
         for (int step = 0; step < steps; step++) {
-            int first = (step * BATCH) % (data.n() - BATCH);
-            b.write(x, Arrays.copyOfRange(data.images(), first * pixels, (first + BATCH) * pixels));
+            int first = (step * BATCH) % (data.size() - BATCH);
+            b.write(x, Arrays.copyOfRange(images, first * pixels, (first + BATCH) * pixels));
             b.writeInts(y, Arrays.copyOfRange(data.labels(), first, first + BATCH));
             losses[step] = model.trainStep(x, y, optimizer).loss();
         }
         return losses;
     }
 
-    private static double accuracy(Sequential model, SyntheticShapes.Samples data) {
+    private static double accuracy(Sequential model, Dataset data) {
         Backend b = model.backend();
-        Tensor x = b.upload(Shape.of(data.n(), 1, SIZE, SIZE), data.images());
+        Tensor x = b.upload(Shape.of(data.size(), 1, SIZE, SIZE), data.images(data.statistics()));
         int[] predicted = model.predict(x);
         int correct = 0;
-        for (int i = 0; i < data.n(); i++) if (predicted[i] == data.labels()[i]) correct++;
-        return (double) correct / data.n();
+        for (int i = 0; i < data.size(); i++) if (predicted[i] == data.label(i)) correct++;
+        return (double) correct / data.size();
     }
 
     private static double mean(double[] v, int from, int to) {
@@ -69,8 +71,8 @@ class TrainingTest {
     @Test
     void smallCnnLearnsTheGeneratedShapes() {
         Sequential model = cnn(Backends.CPU, 1);
-        SyntheticShapes.Samples train = SyntheticShapes.generate(4000, SIZE, CLASSES, 1);
-        SyntheticShapes.Samples test = SyntheticShapes.generate(600, SIZE, CLASSES, 2);
+        Dataset train = SyntheticShapes.generate(4000, SIZE, CLASSES, 1);
+        Dataset test = SyntheticShapes.generate(600, SIZE, CLASSES, 2);
         double[] losses = train(model, train, new Sgd(0.05).momentum(0.9), 400);
         double start = mean(losses, 0, 10), end = mean(losses, 380, 400);
         double acc = accuracy(model, test);
@@ -82,14 +84,14 @@ class TrainingTest {
     @Test
     void adamLearnsToo() {
         Sequential model = cnn(Backends.CPU, 2);
-        SyntheticShapes.Samples train = SyntheticShapes.generate(2000, SIZE, CLASSES, 3);
+        Dataset train = SyntheticShapes.generate(2000, SIZE, CLASSES, 3);
         double[] losses = train(model, train, new Adam(3e-3), 200);
         assertTrue(mean(losses, 190, 200) < 0.5 * mean(losses, 0, 10), Arrays.toString(Arrays.copyOfRange(losses, 190, 200)));
     }
 
     @Test
     void sameSeedGivesBitwiseTheSameWeightsWhateverTheThreadCount() {
-        SyntheticShapes.Samples data = SyntheticShapes.generate(400, SIZE, CLASSES, 5);
+        Dataset data = SyntheticShapes.generate(400, SIZE, CLASSES, 5);
         List<float[]> runs = new java.util.ArrayList<>();
         for (CpuBackend backend : new CpuBackend[] {Backends.CPU, Backends.CPU, Backends.CPU_1_THREAD}) {
             Sequential model = cnn(backend, 7);
@@ -104,7 +106,7 @@ class TrainingTest {
 
     @Test
     void perLayerLearningRateAndDecayMultipliersApply() {
-        SyntheticShapes.Samples data = SyntheticShapes.generate(200, SIZE, CLASSES, 9);
+        Dataset data = SyntheticShapes.generate(200, SIZE, CLASSES, 9);
         Sequential model = Sequential.builder().input(1, SIZE, SIZE)
                 .add(new Conv2d(1, 4, 3).learningRateMultiplier(0))
                 .add(new ReLU()).add(new Flatten())
@@ -115,7 +117,7 @@ class TrainingTest {
         float[] frozen = p.get(0).value().toFloatArray();
         double[] denseBefore = p.get(2).value().toDoubleArray();
 
-        Tensor x = Backends.REFERENCE.upload(Shape.of(8, 1, SIZE, SIZE), Arrays.copyOf(data.images(), 8 * SIZE * SIZE));
+        Tensor x = Backends.REFERENCE.upload(Shape.of(8, 1, SIZE, SIZE), Arrays.copyOf(data.images(data.statistics()), 8 * SIZE * SIZE));
         Tensor y = Backends.REFERENCE.uploadInts(Shape.of(8), Arrays.copyOf(data.labels(), 8));
         model.trainStep(x, y, new Sgd(0.1).weightDecay(0.5));
         assertArrayEquals(frozen, p.get(0).value().toFloatArray(), "multiplier 0 freezes the convolution");

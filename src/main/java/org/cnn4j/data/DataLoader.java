@@ -1,0 +1,213 @@
+package org.cnn4j.data;
+
+import java.util.Iterator;
+import java.util.NoSuchElementException;
+import java.util.Random;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+
+import org.cnn4j.backend.CounterRng;
+
+/**
+ * Turns a {@link Dataset} into batches: shuffled with a seed (the order of epoch e depends only on
+ * the seed and e, so a resumed run sees the same batches), normalised, optionally augmented by a
+ * random crop of a zero-padded image and a horizontal flip, and prepared on a background thread
+ * so that the next batch is ready when a training step ends.
+ *
+ * <pre>{@code
+ * DataLoader loader = DataLoader.of(train, 256).shuffle(42).normalization(train.statistics()).randomCrop(4).horizontalFlip(true);
+ * try (DataLoader.Epoch epoch = loader.epoch(0)) {
+ *     while (epoch.hasNext()) { Batch batch = epoch.next(); ... }
+ * }
+ * }</pre>
+ */
+public final class DataLoader {
+    private static final int PREFETCH = 2;
+
+    private final Dataset data;
+    private final int batchSize;
+    private boolean shuffle;
+    private long seed;
+    private Normalization normalization;
+    private int cropPadding;
+    private boolean flip;
+
+    private DataLoader(Dataset data, int batchSize) {
+        if (batchSize < 1) throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
+        if (data.size() == 0) throw new IllegalArgumentException(data.name() + " holds no samples");
+        this.data = data;
+        this.batchSize = batchSize;
+        this.normalization = Normalization.identity(data.sampleShape().dim(0));
+    }
+
+    /** Batches of {@code batchSize} in dataset order, pixels scaled to [0, 1], no augmentation. */
+    public static DataLoader of(Dataset data, int batchSize) {
+        return new DataLoader(data, batchSize);
+    }
+
+    /** Shuffles every epoch, from this seed. */
+    public DataLoader shuffle(long seed) {
+        this.shuffle = true;
+        this.seed = seed;
+        return this;
+    }
+
+    public DataLoader normalization(Normalization normalization) {
+        data.checkChannels(normalization);
+        this.normalization = normalization;
+        return this;
+    }
+
+    /** Pads each image with {@code padding} zero pixels on every side and crops a random window of the original size. */
+    public DataLoader randomCrop(int padding) {
+        if (padding < 0) throw new IllegalArgumentException("crop padding must be >= 0, got " + padding);
+        this.cropPadding = padding;
+        return this;
+    }
+
+    /** Mirrors each image left-right with probability ½. */
+    public DataLoader horizontalFlip(boolean on) {
+        this.flip = on;
+        return this;
+    }
+
+    public Dataset dataset() {
+        return data;
+    }
+
+    public int batchSize() {
+        return batchSize;
+    }
+
+    /** Batches per epoch (the last one may be partial). */
+    public int batches() {
+        return (data.size() + batchSize - 1) / batchSize;
+    }
+
+    /** Starts preparing the batches of epoch {@code epoch} (0-based) on a background thread. */
+    public Epoch epoch(int epoch) {
+        return new Epoch(epoch);
+    }
+
+    /** The sample order of an epoch: a seeded Fisher–Yates shuffle, or the dataset's order. */
+    int[] order(int epoch) {
+        int n = data.size();
+        int[] order = new int[n];
+        for (int i = 0; i < n; i++) order[i] = i;
+        if (shuffle) {
+            Random rng = new Random(seed * 0x9E3779B97F4A7C15L + epoch);
+            for (int i = n - 1; i > 0; i--) {
+                int j = rng.nextInt(i + 1), t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+            }
+        }
+        return order;
+    }
+
+    Batch batch(int epoch, int index, int[] order) {
+        int from = index * batchSize, n = Math.min(batchSize, data.size() - from);
+        int sample = data.sampleShape().size();
+        float[] x = new float[n * sample];
+        int[] y = new int[n];
+        for (int i = 0; i < n; i++) {
+            int s = order[from + i];
+            y[i] = data.label(s);
+            data.copyImages(x, i * sample, s, s + 1, normalization);
+            if (cropPadding > 0 || flip) augment(x, i * sample, epoch, s);
+        }
+        return new Batch(index, x, y, data.sampleShape().batch(n));
+    }
+
+    /** Crops and flips one normalised image in place, with randomness that depends only on (seed, epoch, sample). */
+    private void augment(float[] x, int offset, int epoch, int sample) {
+        long key = (seed * 31 + epoch) * 0x2545F4914F6CDD1DL + sample;
+        int shiftY = 0, shiftX = 0;
+        if (cropPadding > 0) {
+            shiftY = (int) (CounterRng.uniform(key, 0) * (2 * cropPadding + 1)) - cropPadding;
+            shiftX = (int) (CounterRng.uniform(key, 1) * (2 * cropPadding + 1)) - cropPadding;
+        }
+        boolean mirror = flip && CounterRng.uniform(key, 2) < 0.5f;
+        int c = data.sampleShape().dim(0), h = data.sampleShape().dim(1), w = data.sampleShape().dim(2);
+        float[] plane = new float[h * w];
+        for (int ch = 0; ch < c; ch++) {
+            int base = offset + ch * h * w;
+            System.arraycopy(x, base, plane, 0, h * w);
+            float zero = normalization.apply(ch, (byte) 0); // padding is black, as in an image padded before normalising
+            for (int r = 0; r < h; r++) {
+                for (int col = 0; col < w; col++) {
+                    int sr = r + shiftY, sc = (mirror ? w - 1 - col : col) + shiftX;
+                    x[base + r * w + col] = sr >= 0 && sr < h && sc >= 0 && sc < w ? plane[sr * w + sc] : zero;
+                }
+            }
+        }
+    }
+
+    /**
+     * The batches of one epoch, produced in order by a background thread a few batches ahead.
+     * Close it (try-with-resources) to stop the thread when leaving an epoch early.
+     */
+    public final class Epoch implements Iterator<Batch>, AutoCloseable {
+        private final BlockingQueue<Object> queue = new ArrayBlockingQueue<>(PREFETCH);
+        private final Thread producer;
+        private final int total = DataLoader.this.batches();
+        private int taken;
+
+        private Epoch(int epoch) {
+            producer = Thread.ofPlatform().daemon().name("cnn4j-loader-" + data.name() + "-epoch-" + epoch).unstarted(() -> {
+                try {
+                    int[] order = order(epoch);
+                    for (int b = 0; b < total; b++) {
+                        Object item;
+                        try {
+                            item = batch(epoch, b, order);
+                        } catch (RuntimeException | Error e) {
+                            item = e; // handed to the consumer in order, after the batches before it
+                        }
+                        queue.put(item);
+                        if (!(item instanceof Batch)) return;
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt(); // closed early: stop
+                }
+            });
+            producer.start();
+        }
+
+        @Override
+        public boolean hasNext() {
+            return taken < total;
+        }
+
+        @Override
+        public Batch next() {
+            if (!hasNext()) throw new NoSuchElementException("epoch has " + total + " batches");
+            Object item;
+            try {
+                item = queue.take();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for batch " + taken, e);
+            }
+            if (item instanceof RuntimeException e) throw new IllegalStateException("preparing batch " + taken + " failed: " + e.getMessage(), e);
+            if (item instanceof Error e) throw e;
+            taken++;
+            return (Batch) item;
+        }
+
+        /** Number of batches in this epoch. */
+        public int batches() {
+            return total;
+        }
+
+        @Override
+        public void close() {
+            producer.interrupt();
+            try {
+                producer.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}

@@ -1,0 +1,141 @@
+package org.cnn4j.data;
+
+import java.util.Arrays;
+import java.util.List;
+
+import org.cnn4j.tensor.Shape;
+
+/**
+ * Labelled images held in memory as 8-bit pixels (n, c, h, w), the form every supported file
+ * format stores: a quarter of the memory of float32, normalised batch by batch by the
+ * {@link DataLoader}. Immutable.
+ */
+public final class Dataset {
+    private final String name;
+    private final Shape sampleShape;
+    private final byte[] pixels;
+    private final int[] labels;
+    private final List<String> classNames;
+
+    /**
+     * @param sampleShape (c, h, w) of one image
+     * @param pixels      n·c·h·w bytes, image after image
+     * @param labels      n class indices, each in [0, classNames.size())
+     */
+    public Dataset(String name, Shape sampleShape, byte[] pixels, int[] labels, List<String> classNames) {
+        if (sampleShape.rank() != 3) throw new IllegalArgumentException("images must have shape (c, h, w), got " + sampleShape);
+        if ((long) labels.length * sampleShape.size() != pixels.length) {
+            throw new IllegalArgumentException(name + ": " + labels.length + " labels of " + sampleShape + " images need "
+                    + (long) labels.length * sampleShape.size() + " pixels, got " + pixels.length);
+        }
+        if (classNames.size() < 2) throw new IllegalArgumentException(name + ": a classifier needs at least 2 classes, got " + classNames);
+        for (int i = 0; i < labels.length; i++) {
+            if (labels[i] < 0 || labels[i] >= classNames.size()) {
+                throw new IllegalArgumentException(name + ": label " + labels[i] + " of sample " + i + " is outside [0, "
+                        + classNames.size() + ")");
+            }
+        }
+        this.name = name;
+        this.sampleShape = sampleShape;
+        this.pixels = pixels;
+        this.labels = labels;
+        this.classNames = List.copyOf(classNames);
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** Number of samples. */
+    public int size() {
+        return labels.length;
+    }
+
+    /** (c, h, w) of one image. */
+    public Shape sampleShape() {
+        return sampleShape;
+    }
+
+    public int classes() {
+        return classNames.size();
+    }
+
+    public List<String> classNames() {
+        return classNames;
+    }
+
+    public int label(int i) {
+        return labels[i];
+    }
+
+    /** A copy of all labels. */
+    public int[] labels() {
+        return labels.clone();
+    }
+
+    /** The pixel bytes (not a copy: do not modify). */
+    byte[] pixels() {
+        return pixels;
+    }
+
+    /** Samples [from, to) as a dataset of their own (copied). */
+    public Dataset slice(int from, int to) {
+        if (from < 0 || to > size() || from > to) {
+            throw new IndexOutOfBoundsException("slice [" + from + ", " + to + ") of " + size() + " samples");
+        }
+        int sample = sampleShape.size();
+        return new Dataset(name, sampleShape, Arrays.copyOfRange(pixels, from * sample, to * sample),
+                Arrays.copyOfRange(labels, from, to), classNames);
+    }
+
+    /** Per-channel mean and standard deviation of the pixels (in [0, 1] units), for {@link Normalization}. */
+    public Normalization statistics() {
+        int c = sampleShape.dim(0), plane = sampleShape.dim(1) * sampleShape.dim(2);
+        long[][] histogram = new long[c][256];
+        for (int i = 0; i < pixels.length; i++) histogram[(i / plane) % c][pixels[i] & 0xFF]++;
+        double[] mean = new double[c], std = new double[c];
+        for (int ch = 0; ch < c; ch++) {
+            double count = 0, sum = 0, squares = 0;
+            for (int p = 0; p < 256; p++) {
+                double v = p / 255.0;
+                count += histogram[ch][p];
+                sum += histogram[ch][p] * v;
+                squares += histogram[ch][p] * v * v;
+            }
+            mean[ch] = sum / count;
+            std[ch] = Math.max(1e-3, Math.sqrt(Math.max(0, squares / count - mean[ch] * mean[ch])));
+        }
+        return new Normalization(mean, std);
+    }
+
+    /** All images, normalised, as one float array (n, c, h, w). */
+    public float[] images(Normalization normalization) {
+        float[] out = new float[pixels.length];
+        copyImages(out, 0, 0, size(), normalization);
+        return out;
+    }
+
+    /** Writes images [from, to) normalised into out starting at offset. */
+    void copyImages(float[] out, int offset, int from, int to, Normalization normalization) {
+        checkChannels(normalization);
+        float[][] table = normalization.table();
+        int plane = sampleShape.dim(1) * sampleShape.dim(2), c = sampleShape.dim(0);
+        for (int i = from * c; i < to * c; i++) {
+            float[] t = table[i % c];
+            int src = i * plane, dst = offset + (i - from * c) * plane;
+            for (int p = 0; p < plane; p++) out[dst + p] = t[pixels[src + p] & 0xFF];
+        }
+    }
+
+    void checkChannels(Normalization normalization) {
+        if (normalization.channels() != sampleShape.dim(0)) {
+            throw new IllegalArgumentException(name + " has " + sampleShape.dim(0) + "-channel images but the normalisation has "
+                    + normalization.channels() + " channels");
+        }
+    }
+
+    @Override
+    public String toString() {
+        return name + ": " + size() + " images " + sampleShape + ", " + classes() + " classes";
+    }
+}
