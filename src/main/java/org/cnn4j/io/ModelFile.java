@@ -1,0 +1,154 @@
+package org.cnn4j.io;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.cnn4j.backend.Backend;
+import org.cnn4j.data.DataInfo;
+import org.cnn4j.layer.Layer;
+import org.cnn4j.layer.LayerConfig;
+import org.cnn4j.layer.Parameter;
+import org.cnn4j.loss.Loss;
+import org.cnn4j.model.Sequential;
+import org.cnn4j.tensor.Tensor;
+
+/**
+ * cnn4j's model file: a {@link Safetensors} file whose tensors are the parameters, named as the
+ * model names them ({@code conv1.weight}), as float32, and whose metadata hold
+ * <ul>
+ * <li>{@code cnn4j.format}: {@value #FORMAT};</li>
+ * <li>{@code cnn4j.architecture}: JSON {@code {"input": [c, h, w], "seed": s, "layers": [{"name", "type",
+ *     settings…}], "loss": {"type", settings…}}} — see {@link LayerConfig};</li>
+ * <li>{@code cnn4j.data}: JSON {@code {"dataset", "classNames", "mean", "std"}} — see {@link DataInfo}.</li>
+ * </ul>
+ * A checkpoint is the same file with more metadata and tensors (optimizer state), so a checkpoint
+ * also loads as a model. Loading executes nothing from the file: it reads JSON and numbers, checks
+ * them, and rebuilds the model from the known layer types. Writes are atomic ({@link AtomicFiles}).
+ */
+public final class ModelFile {
+    public static final String FORMAT = "1";
+    public static final String FORMAT_KEY = "cnn4j.format", ARCHITECTURE_KEY = "cnn4j.architecture", DATA_KEY = "cnn4j.data";
+
+    private ModelFile() {
+    }
+
+    /** A model read from a file, with what else the file held. */
+    public record Loaded(Sequential model, DataInfo data, Map<String, String> metadata, Map<String, Safetensors.Entry> otherTensors) {
+    }
+
+    public static void save(Path file, Sequential model, DataInfo data) throws IOException {
+        save(file, model, data, Map.of(), Map.of());
+    }
+
+    /** Saves a model with extra metadata and tensors (a checkpoint's optimizer state, for instance). */
+    public static void save(Path file, Sequential model, DataInfo data, Map<String, String> extraMetadata,
+                            Map<String, Safetensors.Entry> extraTensors) throws IOException {
+        Map<String, String> metadata = new LinkedHashMap<>();
+        metadata.put(FORMAT_KEY, FORMAT);
+        metadata.put(ARCHITECTURE_KEY, Json.write(architecture(model)));
+        metadata.put(DATA_KEY, Json.write(data.config()));
+        metadata.putAll(extraMetadata);
+        Map<String, Safetensors.Entry> tensors = new LinkedHashMap<>();
+        for (Parameter p : model.parameters()) tensors.put(p.name(), new Safetensors.Entry(p.value().shape().dims(), p.value().toFloatArray()));
+        for (Map.Entry<String, Safetensors.Entry> e : extraTensors.entrySet()) {
+            if (tensors.put(e.getKey(), e.getValue()) != null) throw new IllegalArgumentException("tensor name '" + e.getKey() + "' is taken by a parameter");
+        }
+        AtomicFiles.write(file, out -> Safetensors.write(out, metadata, tensors));
+    }
+
+    /** Reads a model file and builds the model, with its weights, on a backend. */
+    public static Loaded load(Path file, Backend backend) throws IOException {
+        Safetensors.Contents contents = Safetensors.read(file);
+        Map<String, String> metadata = contents.metadata();
+        if (!FORMAT.equals(metadata.get(FORMAT_KEY))) {
+            throw new FileFormatException(file, "not a cnn4j model file: metadata " + FORMAT_KEY + " is " + metadata.get(FORMAT_KEY)
+                    + ", expected " + FORMAT);
+        }
+        Sequential model;
+        DataInfo data;
+        try {
+            data = DataInfo.fromConfig(new Settings("data description", Json.readObject(require(file, metadata, DATA_KEY))));
+            model = builder(Json.readObject(require(file, metadata, ARCHITECTURE_KEY))).build(backend);
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new FileFormatException(file, "bad model description: " + e.getMessage());
+        }
+        Map<String, Safetensors.Entry> others = new LinkedHashMap<>(contents.tensors());
+        try {
+            for (Parameter p : model.parameters()) {
+                Safetensors.Entry t = others.remove(p.name());
+                if (t == null) throw new FileFormatException(file, "parameter '" + p.name() + "' of the architecture has no tensor in the file");
+                if (!Arrays.equals(t.shape(), p.value().shape().dims())) {
+                    throw new FileFormatException(file, "tensor '" + p.name() + "' has shape " + Arrays.toString(t.shape())
+                            + " but the architecture needs " + p.value().shape());
+                }
+                backend.write(p.value(), t.values());
+            }
+        } catch (IOException | RuntimeException e) {
+            model.close();
+            throw e;
+        }
+        return new Loaded(model, data, metadata, others);
+    }
+
+    private static String require(Path file, Map<String, String> metadata, String key) throws FileFormatException {
+        String v = metadata.get(key);
+        if (v == null) throw new FileFormatException(file, "metadata " + key + " is missing");
+        return v;
+    }
+
+    /** The model's architecture as plain values (see the class comment). */
+    public static Map<String, Object> architecture(Sequential model) {
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put("input", model.inputShape().dims());
+        a.put("seed", model.seed());
+        List<Object> layers = new ArrayList<>();
+        for (Layer layer : model.layers()) {
+            LayerConfig c = layer.config();
+            Map<String, Object> l = new LinkedHashMap<>();
+            l.put("name", layer.name());
+            l.put("type", c.type());
+            l.putAll(c.settings());
+            layers.add(l);
+        }
+        a.put("layers", layers);
+        a.put("loss", model.lossFunction().config());
+        return a;
+    }
+
+    /** A builder for the architecture {@link #architecture} describes. */
+    public static Sequential.Builder builder(Map<String, Object> architecture) {
+        Settings a = new Settings("architecture", architecture);
+        Sequential.Builder b = Sequential.builder().input(a.integers("input", -1)).seed(a.longInteger("seed"));
+        if (!(a.require("layers") instanceof List<?> layers)) throw new IllegalArgumentException("architecture: 'layers' must be a list");
+        int index = 0;
+        for (Object item : layers) {
+            if (!(item instanceof Map<?, ?> raw)) throw new IllegalArgumentException("architecture: layer " + index + " is not an object");
+            Map<String, Object> settings = new LinkedHashMap<>();
+            raw.forEach((k, v) -> settings.put((String) k, v));
+            Settings s = new Settings("layer " + index, settings);
+            String name = s.string("name"), type = s.string("type");
+            settings.remove("name");
+            settings.remove("type");
+            try {
+                b.add(name, new LayerConfig(type, settings).toLayer());
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("layer " + index + " ('" + name + "'): " + e.getMessage(), e);
+            }
+            index++;
+        }
+        if (!(a.require("loss") instanceof Map<?, ?> loss)) throw new IllegalArgumentException("architecture: 'loss' must be an object");
+        Map<String, Object> lossSettings = new LinkedHashMap<>();
+        loss.forEach((k, v) -> lossSettings.put((String) k, v));
+        return b.loss(Loss.fromConfig(new Settings("loss", lossSettings)));
+    }
+
+    /** The values of a tensor on any backend, as an entry for a file. */
+    public static Safetensors.Entry entry(Tensor t) {
+        return new Safetensors.Entry(t.shape().dims(), t.toFloatArray());
+    }
+}

@@ -1,0 +1,192 @@
+package org.cnn4j.io;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+import org.cnn4j.backend.Activation;
+import org.cnn4j.backend.CombinationPenalty;
+import org.cnn4j.data.DataInfo;
+import org.cnn4j.data.Normalization;
+import org.cnn4j.layer.ActivationLayer;
+import org.cnn4j.layer.AvgPool2d;
+import org.cnn4j.layer.Conv2d;
+import org.cnn4j.layer.Dense;
+import org.cnn4j.layer.Dropout;
+import org.cnn4j.layer.FeatureMapCombination;
+import org.cnn4j.layer.Flatten;
+import org.cnn4j.layer.Init;
+import org.cnn4j.layer.MaxPool2d;
+import org.cnn4j.layer.Pass;
+import org.cnn4j.layer.ReLU;
+import org.cnn4j.layer.ScaledTanh;
+import org.cnn4j.layer.Sigmoid;
+import org.cnn4j.layer.Softmax;
+import org.cnn4j.layer.Subsampling;
+import org.cnn4j.layer.Tanh;
+import org.cnn4j.loss.SquaredError;
+import org.cnn4j.model.Models;
+import org.cnn4j.model.Sequential;
+import org.cnn4j.tensor.Tensor;
+import org.cnn4j.testing.Backends;
+import org.cnn4j.testing.Data;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Model files: every layer kind survives a round trip, bad files are refused, saves are atomic. */
+class ModelFileTest {
+    @TempDir
+    Path dir;
+
+    static final DataInfo INFO = new DataInfo("test", List.of("a", "b", "c", "d", "e"), new Normalization(new double[] {0.5, 0.25}, new double[] {0.2, 0.3}));
+
+    /** A model with every layer kind and non-default settings. */
+    static Sequential everyLayer() {
+        return Sequential.builder().input(2, 12, 12)
+                .add(new Conv2d(2, 4, 3).padding(1).init(Init.HE_NORMAL)).add(new ReLU())
+                .add(new FeatureMapCombination(4, 4, 3).padding(1).penalty(CombinationPenalty.ENTROPY, 0.01)).add(new Tanh())
+                .add(new Subsampling(2)).add(new Sigmoid())
+                .add(new MaxPool2d(3).stride(1).padding(1)).add(new AvgPool2d(2)).add(new ScaledTanh())
+                .add(new ActivationLayer(Activation.IDENTITY)).add(new Flatten()).add(new Dropout(0.2))
+                .add("head", new Dense(36, 5).bias(false).learningRateMultiplier(2).weightDecayMultiplier(0)).add(new Softmax())
+                .loss(new SquaredError(0.9, 0.1)).seed(11).build(Backends.CPU);
+    }
+
+    private static void assertSameModel(Sequential a, Sequential b) {
+        assertEquals(Json.write(ModelFile.architecture(a)), Json.write(ModelFile.architecture(b)));
+        for (int i = 0; i < a.parameters().size(); i++) {
+            assertArrayEquals(a.parameters().get(i).value().toFloatArray(), b.parameters().get(i).value().toFloatArray());
+            assertEquals(a.parameters().get(i).learningRateMultiplier(), b.parameters().get(i).learningRateMultiplier());
+            assertEquals(a.parameters().get(i).weightDecayMultiplier(), b.parameters().get(i).weightDecayMultiplier());
+        }
+        Tensor x = Backends.CPU.upload(a.inputShape().batch(3), Data.uniform(new Random(2), a.inputShape().size() * 3));
+        assertArrayEquals(a.forward(x, Pass.INFERENCE).toFloatArray(), b.forward(x, Pass.INFERENCE).toFloatArray());
+    }
+
+    @Test
+    void everyLayerKindRoundTrips() throws IOException {
+        Path f = dir.resolve("every.safetensors");
+        Sequential model = everyLayer();
+        ModelFile.save(f, model, INFO);
+        ModelFile.Loaded loaded = ModelFile.load(f, Backends.CPU);
+        assertSameModel(model, loaded.model());
+        assertEquals(INFO, loaded.data());
+        assertTrue(loaded.otherTensors().isEmpty());
+    }
+
+    @Test
+    void builtInModelsRoundTrip() throws IOException {
+        for (String name : Models.NAMES) {
+            Path f = dir.resolve(name + ".safetensors");
+            Sequential model = Models.byName(name).seed(5).build(Backends.CPU);
+            ModelFile.save(f, model, INFO);
+            assertSameModel(model, ModelFile.load(f, Backends.CPU).model());
+        }
+    }
+
+    private String failure(Path f) {
+        return assertThrows(FileFormatException.class, () -> ModelFile.load(f, Backends.CPU)).getMessage();
+    }
+
+    /** The file of a saved model with its metadata and tensors changed. */
+    private Path edited(String name, java.util.function.Consumer<Map<String, String>> metadata,
+                        java.util.function.Consumer<Map<String, Safetensors.Entry>> tensors) throws IOException {
+        Path f = dir.resolve(name);
+        ModelFile.save(f, Models.lenet5().build(Backends.CPU), INFO);
+        Safetensors.Contents c = Safetensors.read(f);
+        Map<String, String> m = new LinkedHashMap<>(c.metadata());
+        Map<String, Safetensors.Entry> t = new LinkedHashMap<>(c.tensors());
+        metadata.accept(m);
+        tensors.accept(t);
+        AtomicFiles.write(f, out -> Safetensors.write(out, m, t));
+        return f;
+    }
+
+    @Test
+    void refusesFilesThatDoNotDescribeTheirModel() throws IOException {
+        String m = failure(edited("a", md -> md.remove(ModelFile.FORMAT_KEY), t -> { }));
+        assertTrue(m.contains("not a cnn4j model file"), m);
+        m = failure(edited("b", md -> md.put(ModelFile.ARCHITECTURE_KEY, md.get(ModelFile.ARCHITECTURE_KEY).replace("\"Conv2d\"", "\"Conv9d\"")), t -> { }));
+        assertTrue(m.contains("layer 0 ('c1'): unknown layer type 'Conv9d'"), m);
+        m = failure(edited("c", md -> md.put(ModelFile.ARCHITECTURE_KEY, md.get(ModelFile.ARCHITECTURE_KEY).replace("\"block\":2", "\"block\":\"two\"")), t -> { }));
+        assertTrue(m.contains("Subsampling layer: setting 'block' must be an integer, got two"), m);
+        m = failure(edited("d", md -> { }, t -> t.remove("c3.weight")));
+        assertTrue(m.contains("parameter 'c3.weight' of the architecture has no tensor in the file"), m);
+        m = failure(edited("e", md -> { }, t -> t.put("c1.bias", new Safetensors.Entry(new int[] {7}, new float[7]))));
+        assertTrue(m.contains("tensor 'c1.bias' has shape [7] but the architecture needs (6)"), m);
+        m = failure(edited("f", md -> md.put(ModelFile.ARCHITECTURE_KEY, "{\"input\": [1, 28, 28], \"seed\": 0, \"layers\": "), t -> { }));
+        assertTrue(m.contains("bad model description: not valid JSON"), m);
+    }
+
+    @Test
+    void refusesAModelFileWhoseHeaderClaimsOffsetsBeyondItsEnd() throws IOException {
+        Path f = dir.resolve("model.safetensors");
+        ModelFile.save(f, Models.fmnistCnn().build(Backends.CPU), INFO);
+        byte[] bytes = Files.readAllBytes(f);
+        Files.write(f, java.util.Arrays.copyOf(bytes, bytes.length / 2));
+        String m = failure(f);
+        assertTrue(m.contains("claims bytes") && m.contains("but the data section holds only"), m);
+    }
+
+    @Test
+    void aFailedSaveLeavesThePreviousFileIntactAndNoTemporaryFile() throws IOException {
+        Path f = dir.resolve("model.safetensors");
+        Sequential model = Models.lenet5().seed(1).build(Backends.CPU);
+        ModelFile.save(f, model, INFO);
+        byte[] before = Files.readAllBytes(f);
+        // Simulated crash: the writer dies half-way through the new file.
+        IOException crash = assertThrows(IOException.class, () -> AtomicFiles.write(f, out -> {
+            out.write(before, 0, before.length / 2);
+            throw new IOException("disk full (simulated)");
+        }));
+        assertEquals("disk full (simulated)", crash.getMessage());
+        assertArrayEquals(before, Files.readAllBytes(f));
+        try (var files = Files.list(dir)) {
+            assertEquals(List.of(f), files.toList(), "no temporary file left behind");
+        }
+        assertSameModel(model, ModelFile.load(f, Backends.CPU).model());
+    }
+
+    /** Saves a model over and over until killed (the child process of the test below). */
+    public static void main(String[] args) throws IOException {
+        Path f = Path.of(args[0]);
+        Sequential model = Models.vggSmall().seed(3).build(new org.cnn4j.backend.cpu.CpuBackend(1));
+        for (int i = 0; ; i++) {
+            ModelFile.save(f, model, INFO);
+            Files.writeString(f.resolveSibling("saves"), Integer.toString(i + 1), StandardCharsets.UTF_8);
+        }
+    }
+
+    @Test
+    void aProcessKilledWhileSavingLeavesALoadableModel() throws Exception {
+        Path f = dir.resolve("vgg.safetensors"), saves = dir.resolve("saves");
+        String java = ProcessHandle.current().info().command().orElse("java");
+        Random rng = new Random(7);
+        for (int round = 0; round < 3; round++) {
+            Process child = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), ModelFileTest.class.getName(), f.toString())
+                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            try {
+                long deadline = System.nanoTime() + 60_000_000_000L;
+                while (!Files.exists(saves) && System.nanoTime() < deadline && child.isAlive()) Thread.sleep(10);
+                assertTrue(Files.exists(saves), "the child saved at least once");
+                Thread.sleep(rng.nextInt(150)); // then dies at an arbitrary point of a save
+            } finally {
+                child.destroyForcibly().waitFor();
+            }
+            Files.delete(saves);
+            ModelFile.Loaded loaded = ModelFile.load(f, Backends.CPU);
+            assertEquals(List.of("conv1_1.weight", "conv1_1.bias"), loaded.model().parameters().subList(0, 2).stream().map(p -> p.name()).toList());
+            loaded.model().close();
+        }
+    }
+}
