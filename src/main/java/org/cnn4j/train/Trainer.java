@@ -1,0 +1,302 @@
+package org.cnn4j.train;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+import org.cnn4j.backend.Backend;
+import org.cnn4j.data.Batch;
+import org.cnn4j.data.DataInfo;
+import org.cnn4j.data.DataLoader;
+import org.cnn4j.data.Dataset;
+import org.cnn4j.io.FileFormatException;
+import org.cnn4j.io.Json;
+import org.cnn4j.io.ModelFile;
+import org.cnn4j.io.Safetensors;
+import org.cnn4j.io.Settings;
+import org.cnn4j.layer.Parameter;
+import org.cnn4j.layer.Pass;
+import org.cnn4j.model.Sequential;
+import org.cnn4j.optim.Optimizer;
+import org.cnn4j.tensor.Shape;
+import org.cnn4j.tensor.Tensor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Trains a classifier for a number of epochs: shuffled, normalised (optionally augmented) batches
+ * from a {@link DataLoader}, the learning rate from a {@link Schedule}, evaluation on a test set
+ * after each epoch (loss, accuracy, confusion matrix), a checkpoint after each epoch when asked,
+ * and {@link TrainingListener}s to observe it all. Stops at once with a
+ * {@link TrainingDivergedException} when the loss is not finite.
+ *
+ * <p>On the CPU backend a run is deterministic: the same seed gives bitwise the same weights, and a
+ * run resumed from a checkpoint ({@link #resume}) ends exactly as the uninterrupted run would.
+ */
+public final class Trainer {
+    private static final Logger log = LoggerFactory.getLogger(Trainer.class);
+    static final String TRAINING_KEY = "cnn4j.training";
+    private static final String STATE_PREFIX = "optimizer/";
+
+    /**
+     * How to train. {@code cropPadding} > 0 and {@code flip} turn on augmentation (random crop of
+     * the padded image, horizontal flip); {@code seed} drives the shuffling and the augmentation.
+     */
+    public record Options(int epochs, int batchSize, Schedule schedule, long seed, int cropPadding, boolean flip) {
+        public Options {
+            if (epochs < 1) throw new IllegalArgumentException("epochs must be >= 1, got " + epochs);
+            if (batchSize < 1) throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
+            if (cropPadding < 0) throw new IllegalArgumentException("crop padding must be >= 0, got " + cropPadding);
+        }
+
+        public static Options of(int epochs, int batchSize) {
+            return new Options(epochs, batchSize, new Schedule.Constant(), 0, 0, false);
+        }
+
+        public Options schedule(Schedule s) {
+            return new Options(epochs, batchSize, s, seed, cropPadding, flip);
+        }
+
+        public Options seed(long s) {
+            return new Options(epochs, batchSize, schedule, s, cropPadding, flip);
+        }
+
+        public Options augment(int padding, boolean mirror) {
+            return new Options(epochs, batchSize, schedule, seed, padding, mirror);
+        }
+
+        public Options epochs(int e) {
+            return new Options(e, batchSize, schedule, seed, cropPadding, flip);
+        }
+    }
+
+    private final Sequential model;
+    private final Optimizer optimizer;
+    private Options options;
+    private final double baseLearningRate;
+    private final List<EpochMetrics> history = new ArrayList<>();
+    private final List<TrainingListener> listeners = new ArrayList<>();
+    private DataInfo data;
+    private Path checkpoint;
+
+    public Trainer(Sequential model, Optimizer optimizer, Options options) {
+        this.model = model;
+        this.optimizer = optimizer;
+        this.options = options;
+        this.baseLearningRate = optimizer.learningRate();
+    }
+
+    public Trainer listener(TrainingListener listener) {
+        listeners.add(listener);
+        return this;
+    }
+
+    /** Saves a checkpoint to this file after every epoch (atomically: a crash leaves the previous one). */
+    public Trainer checkpointTo(Path file) {
+        this.checkpoint = file;
+        return this;
+    }
+
+    /** Trains more or fewer epochs in all than first planned (e.g. to extend a resumed run). */
+    public Trainer epochs(int epochs) {
+        this.options = options.epochs(epochs);
+        return this;
+    }
+
+    /**
+     * Trains the remaining epochs on {@code train}, evaluating on {@code test} (may be null) after
+     * each. Returns the metrics of every epoch so far, including those before a resume.
+     */
+    public List<EpochMetrics> fit(Dataset train, Dataset test) throws IOException {
+        if (data == null) data = DataInfo.of(train);
+        checkFits(train);
+        if (test != null) checkFits(test);
+        DataLoader loader = DataLoader.of(train, options.batchSize()).shuffle(options.seed()).normalization(data.normalization())
+                .randomCrop(options.cropPadding()).horizontalFlip(options.flip());
+        Map<Integer, Tensor[]> inputs = new HashMap<>();
+        try {
+            for (int epoch = history.size(); epoch < options.epochs(); epoch++) {
+                double lr = options.schedule().rate(baseLearningRate, epoch, options.epochs());
+                optimizer.learningRate(lr);
+                int batches = loader.batches();
+                for (TrainingListener l : listeners) l.epochStarted(epoch + 1, options.epochs(), batches);
+                long start = System.nanoTime();
+                double lossSum = 0;
+                long correct = 0, seen = 0;
+                try (DataLoader.Epoch batchesOfEpoch = loader.epoch(epoch)) {
+                    while (batchesOfEpoch.hasNext()) {
+                        Batch batch = batchesOfEpoch.next();
+                        Tensor[] xy = inputs.computeIfAbsent(batch.size(), n -> allocate(batch.shape(), n));
+                        model.backend().write(xy[0], batch.x());
+                        model.backend().writeInts(xy[1], batch.y());
+                        Sequential.StepResult r = model.trainStep(xy[0], xy[1], optimizer);
+                        if (!Double.isFinite(r.loss())) {
+                            throw new TrainingDivergedException(model.step() - 1, epoch + 1, batch.index(), batches, r.loss(), lr);
+                        }
+                        lossSum += r.loss() * r.samples();
+                        correct += r.correct();
+                        seen += r.samples();
+                        double elapsed = (System.nanoTime() - start) * 1e-9;
+                        TrainingListener.Step step = new TrainingListener.Step(epoch + 1, batch.index(), batches, model.step(), r.loss(),
+                                r.accuracy(), lossSum / seen, seen / elapsed);
+                        for (TrainingListener l : listeners) l.stepDone(step);
+                    }
+                }
+                double seconds = (System.nanoTime() - start) * 1e-9;
+                Evaluation eval = test == null ? null : evaluate(model, test, data, options.batchSize());
+                EpochMetrics m = new EpochMetrics(epoch + 1, lr, lossSum / seen, (double) correct / seen,
+                        eval == null ? Double.NaN : eval.loss(), eval == null ? Double.NaN : eval.accuracy(), seconds, seen / seconds);
+                history.add(m);
+                log.debug(String.format(Locale.ROOT, "epoch %d/%d: train loss %.4f accuracy %.4f, test loss %.4f accuracy %.4f, %.1f s (%.0f images/s)",
+                        m.epoch(), options.epochs(), m.trainLoss(), m.trainAccuracy(), m.testLoss(), m.testAccuracy(), seconds, m.imagesPerSecond()));
+                if (checkpoint != null) saveCheckpoint(checkpoint);
+                for (TrainingListener l : listeners) l.epochDone(m, eval, this);
+            }
+        } finally {
+            for (Tensor[] xy : inputs.values()) for (Tensor t : xy) t.close();
+        }
+        return List.copyOf(history);
+    }
+
+    private Tensor[] allocate(Shape shape, int n) {
+        return new Tensor[] {model.backend().allocate(shape), model.backend().allocateInts(Shape.of(n))};
+    }
+
+    private void checkFits(Dataset d) {
+        if (!d.sampleShape().equals(model.inputShape())) {
+            throw new IllegalArgumentException(d.name() + " has images of shape " + d.sampleShape() + " but the model takes " + model.inputShape());
+        }
+        if (d.classes() != model.outputShape().size()) {
+            throw new IllegalArgumentException(d.name() + " has " + d.classes() + " classes but the model has " + model.outputShape().size() + " outputs");
+        }
+        if (!d.classNames().equals(data.classNames())) {
+            throw new IllegalArgumentException(d.name() + " has classes " + d.classNames() + " but the model was trained on " + data.classNames());
+        }
+    }
+
+    /** Mean loss, accuracy and confusion matrix of a model on a dataset, normalised as {@code info} says. */
+    public static Evaluation evaluate(Sequential model, Dataset dataset, DataInfo info, int batchSize) {
+        Backend backend = model.backend();
+        ConfusionMatrix confusion = new ConfusionMatrix(dataset.classes());
+        DataLoader loader = DataLoader.of(dataset, batchSize).normalization(info.normalization());
+        Map<Integer, Tensor[]> buffers = new HashMap<>();
+        double lossSum = 0;
+        try (DataLoader.Epoch epoch = loader.epoch(0)) {
+            while (epoch.hasNext()) {
+                Batch batch = epoch.next();
+                int n = batch.size();
+                Tensor[] t = buffers.computeIfAbsent(n, k -> new Tensor[] {backend.allocate(batch.shape()), backend.allocateInts(Shape.of(k)),
+                        backend.allocateInts(Shape.of(k))});
+                backend.write(t[0], batch.x());
+                backend.writeInts(t[1], batch.y());
+                Tensor output = model.forward(t[0], Pass.INFERENCE);
+                lossSum += model.loss(output, t[1], false) * n;
+                backend.argmax(t[2], output.reshape(Shape.of(n, output.shape().size() / n)));
+                confusion.add(batch.y(), t[2].toIntArray(), n);
+            }
+        } finally {
+            for (Tensor[] t : buffers.values()) for (Tensor x : t) x.close();
+        }
+        return new Evaluation(lossSum / dataset.size(), confusion);
+    }
+
+    // ---------------------------------------------------------------- checkpoints
+
+    /**
+     * Saves model, data description, optimizer state and progress in one model file (see
+     * {@link ModelFile}) with the extra metadata {@code cnn4j.training} and tensors
+     * {@code optimizer/<parameter>/<i>}. Atomic.
+     */
+    public void saveCheckpoint(Path file) throws IOException {
+        if (data == null) throw new IllegalStateException("nothing to checkpoint before training has started");
+        Map<String, Object> state = new LinkedHashMap<>();
+        state.put("epochs", options.epochs());
+        state.put("batchSize", options.batchSize());
+        state.put("schedule", options.schedule().text());
+        state.put("seed", options.seed());
+        state.put("cropPadding", options.cropPadding());
+        state.put("flip", options.flip());
+        state.put("baseLearningRate", baseLearningRate);
+        state.put("modelStep", model.step());
+        state.put("optimizer", optimizer.config());
+        state.put("optimizerSteps", optimizer.steps());
+        state.put("history", history.stream().map(EpochMetrics::config).toList());
+        Map<String, Safetensors.Entry> tensors = new LinkedHashMap<>();
+        for (Parameter p : model.parameters()) {
+            Tensor[] s = optimizer.state(p);
+            if (s != null) for (int i = 0; i < s.length; i++) tensors.put(STATE_PREFIX + p.name() + "/" + i, ModelFile.entry(s[i]));
+        }
+        ModelFile.save(file, model, data, Map.of(TRAINING_KEY, Json.write(state)), tensors);
+    }
+
+    /** A trainer that continues the run a checkpoint recorded, with its model rebuilt on {@code backend}. */
+    public static Trainer resume(Path file, Backend backend) throws IOException {
+        ModelFile.Loaded loaded = ModelFile.load(file, backend);
+        try {
+            String text = loaded.metadata().get(TRAINING_KEY);
+            if (text == null) throw new FileFormatException(file, "a model file but not a checkpoint: it has no " + TRAINING_KEY + " metadata");
+            Settings s = new Settings("checkpoint", Json.readObject(text));
+            Optimizer optimizer = Optimizer.fromConfig(new Settings("checkpoint optimizer", asMap(s.require("optimizer"))));
+            optimizer.learningRate(s.number("baseLearningRate"));
+            Options options = new Options(s.integer("epochs"), s.integer("batchSize"), Schedule.parse(s.string("schedule")),
+                    s.longInteger("seed"), s.integer("cropPadding"), s.flag("flip"));
+            Trainer trainer = new Trainer(loaded.model(), optimizer, options);
+            trainer.data = loaded.data();
+            if (!(s.require("history") instanceof List<?> entries)) throw new IllegalArgumentException("checkpoint: history must be a list");
+            for (Object e : entries) trainer.history.add(EpochMetrics.fromConfig(new Settings("checkpoint history", asMap(e))));
+            Map<String, Safetensors.Entry> others = new LinkedHashMap<>(loaded.otherTensors());
+            Map<Parameter, float[][]> state = new IdentityHashMap<>();
+            for (Parameter p : loaded.model().parameters()) {
+                List<float[]> values = new ArrayList<>();
+                for (Safetensors.Entry t; (t = others.remove(STATE_PREFIX + p.name() + "/" + values.size())) != null; ) values.add(t.values());
+                if (!values.isEmpty()) state.put(p, values.toArray(float[][]::new));
+            }
+            if (!others.isEmpty()) throw new FileFormatException(file, "tensors " + others.keySet() + " belong to no parameter of the model");
+            optimizer.restore(s.integer("optimizerSteps"), state);
+            loaded.model().resumeAt(s.longInteger("modelStep"));
+            return trainer;
+        } catch (IllegalArgumentException e) {
+            loaded.model().close();
+            throw new FileFormatException(file, "bad checkpoint: " + e.getMessage());
+        } catch (IOException e) {
+            loaded.model().close();
+            throw e;
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> asMap(Object v) {
+        if (!(v instanceof Map)) throw new IllegalArgumentException("expected an object, got " + v);
+        return (Map<String, Object>) v;
+    }
+
+    // ---------------------------------------------------------------- accessors
+
+    public Sequential model() {
+        return model;
+    }
+
+    public Optimizer optimizer() {
+        return optimizer;
+    }
+
+    public Options options() {
+        return options;
+    }
+
+    /** The data description (classes, normalisation): set by the first {@link #fit}, or by the checkpoint. */
+    public DataInfo dataInfo() {
+        return data;
+    }
+
+    /** Metrics of the epochs done so far. */
+    public List<EpochMetrics> history() {
+        return List.copyOf(history);
+    }
+}

@@ -1,0 +1,16 @@
+package org.cnn4j.train;
+
+/** The loss became NaN or infinite: training stops at once, naming the step, rather than going on with garbage. */
+public final class TrainingDivergedException extends RuntimeException {
+    private final long step;
+
+    public TrainingDivergedException(long step, int epoch, int batch, int batches, double loss, double learningRate) {
+        super("training diverged: the loss is " + loss + " at step " + step + " (epoch " + epoch + ", batch " + (batch + 1) + " of "
+                + batches + ", learning rate " + learningRate + "); try a lower learning rate. The last checkpoint, if any, is intact.");
+        this.step = step;
+    }
+
+    public long step() {
+        return step;
+    }
+}
