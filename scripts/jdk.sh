@@ -33,3 +33,22 @@ cnn4j_find_jdk() {
     echo "Install one (for example Temurin 25) and set JAVA_HOME to it." >&2
     return 1
 }
+
+cnn4j_build() {
+    # Builds the jar and its runtime classpath when a source or the pom is newer than the jar (or
+    # there is none), then sets CNN4J_CLASSPATH. Needs JAVA_HOME (cnn4j_find_jdk) and Maven.
+    local jar
+    jar=$(ls target/cnn4j-*.jar 2>/dev/null | head -1 || true)
+    if [ -z "$jar" ] || [ ! -f target/runtime-classpath.txt ] \
+        || [ -n "$(find pom.xml src/main -newer "$jar" -print -quit)" ]; then
+        if ! command -v mvn >/dev/null; then
+            echo "cnn4j: Maven (mvn) is needed to build cnn4j; install it (e.g. apt-get install maven)." >&2
+            return 1
+        fi
+        echo "Building cnn4j (first run, or the sources changed)..." >&2
+        mvn -B -q -ntp -DskipTests package >&2
+        mvn -B -q -ntp dependency:build-classpath -DincludeScope=runtime -Dmdep.outputFile=target/runtime-classpath.txt >&2
+        jar=$(ls target/cnn4j-*.jar | head -1)
+    fi
+    CNN4J_CLASSPATH="$jar:$(cat target/runtime-classpath.txt)"
+}

@@ -1,0 +1,49 @@
+package org.cnn4j.cli;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+import org.cnn4j.backend.Backend;
+import org.cnn4j.data.Datasets;
+import org.cnn4j.io.ModelFile;
+import org.cnn4j.train.Evaluation;
+import org.cnn4j.train.Reports;
+import org.cnn4j.train.Trainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "eval", mixinStandardHelpOptions = true,
+        description = "Evaluates a model file on a test set: loss, accuracy, per-class accuracy and the confusion matrix.")
+final class EvalCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "MODEL", description = "A model or checkpoint file.")
+    Path model;
+
+    @Mixin
+    DataOptions data;
+
+    @Option(names = "--batch", defaultValue = "256", description = "Batch size (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--out", description = "Also write confusion.png into this directory.")
+    Path out;
+
+    @Mixin
+    DeviceOptions device;
+
+    @Override
+    public Integer call() throws Exception {
+        try (Backend backend = device.open()) {
+            ModelFile.Loaded loaded = ModelFile.load(model, backend);
+            try (var m = loaded.model()) {
+                Datasets.Split split = data.open(0);
+                Evaluation e = Trainer.evaluate(m, split.test(), loaded.data(), batch);
+                Reporting.print(System.out, split.test().name(), e, loaded.data().classNames());
+                if (out != null) Reports.write(out, List.of(), e, loaded.data().classNames());
+            }
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,83 @@
+package org.cnn4j.cli;
+
+import java.io.PrintStream;
+import java.time.Duration;
+import java.util.Locale;
+
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import org.cnn4j.train.EpochMetrics;
+import org.cnn4j.train.Evaluation;
+import org.cnn4j.train.Trainer;
+import org.cnn4j.train.TrainingListener;
+
+/**
+ * Shows training as it goes: on a terminal, a progress bar per epoch (steps, loss, images/s, ETA)
+ * on standard error; otherwise a plain line every tenth of an epoch. Each epoch ends with one
+ * result line on standard output.
+ */
+final class Progress implements TrainingListener {
+    private final boolean terminal;
+    private final PrintStream out, err;
+    private ProgressBar bar;
+    private int epochs, nextLine;
+    private long epochStart;
+
+    Progress(boolean terminal, PrintStream out, PrintStream err) {
+        this.terminal = terminal;
+        this.out = out;
+        this.err = err;
+    }
+
+    /** A bar when standard output and error are a terminal, plain lines otherwise. */
+    static Progress forConsole() {
+        boolean terminal = System.console() != null && System.console().isTerminal();
+        return new Progress(terminal, System.out, System.err);
+    }
+
+    @Override
+    public void epochStarted(int epoch, int epochs, int batches) {
+        this.epochs = epochs;
+        this.nextLine = 0;
+        this.epochStart = System.nanoTime();
+        if (terminal) {
+            bar = new ProgressBarBuilder().setTaskName(String.format(Locale.ROOT, "epoch %d/%d", epoch, epochs)).setInitialMax(batches)
+                    .setStyle(ProgressBarStyle.COLORFUL_UNICODE_BLOCK).setUnit(" steps", 1).setUpdateIntervalMillis(200)
+                    .setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(err)).build();
+        }
+    }
+
+    @Override
+    public void stepDone(Step s) {
+        String figures = String.format(Locale.ROOT, "loss %.4f, %,.0f images/s", s.meanLoss(), s.imagesPerSecond());
+        if (terminal) {
+            bar.stepTo(s.batch() + 1);
+            bar.setExtraMessage(" " + figures);
+            return;
+        }
+        int done = s.batch() + 1;
+        if (done * 10L >= (long) nextLine * s.batches() || done == s.batches()) {
+            double elapsed = (System.nanoTime() - epochStart) * 1e-9, eta = elapsed / done * (s.batches() - done);
+            err.printf(Locale.ROOT, "epoch %d/%d  step %d/%d  %s  ETA %s%n", s.epoch(), epochs, done, s.batches(), figures, duration(eta));
+            while (done * 10L >= (long) nextLine * s.batches()) nextLine++;
+        }
+    }
+
+    @Override
+    public void epochDone(EpochMetrics m, Evaluation test, Trainer trainer) {
+        if (bar != null) {
+            bar.close();
+            bar = null;
+        }
+        out.printf(Locale.ROOT, "epoch %d/%d  train loss %.4f  accuracy %.2f%%  |  test loss %.4f  accuracy %.2f%%  |  %.1f s, %,.0f images/s, lr %.4g%n",
+                m.epoch(), epochs, m.trainLoss(), 100 * m.trainAccuracy(), m.testLoss(), 100 * m.testAccuracy(), m.seconds(),
+                m.imagesPerSecond(), m.learningRate());
+    }
+
+    static String duration(double seconds) {
+        Duration d = Duration.ofMillis((long) (seconds * 1000));
+        return d.toHours() > 0 ? String.format(Locale.ROOT, "%dh%02dm", d.toHours(), d.toMinutesPart())
+                : String.format(Locale.ROOT, "%dm%02ds", d.toMinutes(), d.toSecondsPart());
+    }
+}

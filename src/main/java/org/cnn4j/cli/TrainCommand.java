@@ -1,0 +1,106 @@
+package org.cnn4j.cli;
+
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+import org.cnn4j.backend.Backend;
+import org.cnn4j.data.Datasets;
+import org.cnn4j.io.ModelFile;
+import org.cnn4j.model.Models;
+import org.cnn4j.model.Sequential;
+import org.cnn4j.optim.Adam;
+import org.cnn4j.optim.Optimizer;
+import org.cnn4j.optim.Sgd;
+import org.cnn4j.train.Evaluation;
+import org.cnn4j.train.Reports;
+import org.cnn4j.train.Schedule;
+import org.cnn4j.train.Trainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Trains a model and writes, into the output directory, model.safetensors (the trained model), "
+                + "checkpoint.safetensors (after every epoch; --resume continues from it), metrics.csv, loss.png, "
+                + "accuracy.png and confusion.png."})
+final class TrainCommand implements Callable<Integer> {
+    @Option(names = "--model", defaultValue = "fmnist-cnn", description = "fmnist-cnn, lenet5 or vgg-small (default: ${DEFAULT-VALUE}).")
+    String model;
+
+    @Mixin
+    DataOptions data;
+
+    @Option(names = "--epochs", description = "Epochs in all (default: 5, or the checkpoint's with --resume).")
+    Integer epochs;
+
+    @Option(names = "--batch", defaultValue = "128", description = "Batch size (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--optimizer", defaultValue = "sgd", description = "sgd (with momentum) or adam (default: ${DEFAULT-VALUE}).")
+    String optimizer;
+
+    @Option(names = "--lr", description = "Base learning rate (default: 0.05 for sgd, 0.001 for adam).")
+    Double lr;
+
+    @Option(names = "--momentum", defaultValue = "0.9", description = "SGD momentum (default: ${DEFAULT-VALUE}).")
+    double momentum;
+
+    @Option(names = "--weight-decay", defaultValue = "5e-4", description = "L2 weight decay (default: ${DEFAULT-VALUE}).")
+    double weightDecay;
+
+    @Option(names = "--schedule", defaultValue = "cosine", description = "constant, cosine or step:EVERY:GAMMA (default: ${DEFAULT-VALUE}).")
+    String schedule;
+
+    @Option(names = "--augment", description = "Random crop (4-pixel padding) and horizontal flip: for CIFAR-10, not for clothes or digits.")
+    boolean augment;
+
+    @Option(names = "--seed", defaultValue = "42", description = "Seed of the weights, shuffling and augmentation (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--out", description = "Output directory (default: runs/MODEL).")
+    Path out;
+
+    @Option(names = "--resume", paramLabel = "CHECKPOINT", description = "Continue the run a checkpoint file recorded.")
+    Path resume;
+
+    @Mixin
+    DeviceOptions device;
+
+    @Override
+    public Integer call() throws Exception {
+        Path dir = out != null ? out : resume != null && resume.toAbsolutePath().getParent() != null
+                ? resume.toAbsolutePath().getParent() : Path.of("runs", model);
+        try (Backend backend = device.open()) {
+            Trainer trainer = resume != null ? Trainer.resume(resume, backend) : newTrainer(backend);
+            if (epochs != null) trainer.epochs(epochs);
+            Datasets.Split split = data.open(trainer.options().seed());
+            System.out.printf(Locale.ROOT, "training %s on %s (%d images, test %d) on %s: %s, batch %d, %d epochs, schedule %s%s%n",
+                    resume != null ? "from " + resume : model, split.train().name(), split.train().size(), split.test().size(),
+                    backend.name(), trainer.optimizer().describe(), trainer.options().batchSize(), trainer.options().epochs(),
+                    trainer.options().schedule().text(), trainer.history().isEmpty() ? "" : ", resuming after epoch " + trainer.history().size());
+            trainer.checkpointTo(dir.resolve("checkpoint.safetensors")).listener(Progress.forConsole()).listener(new Reports(dir));
+            try (Sequential trained = trainer.model()) {
+                trainer.fit(split.train(), split.test());
+                ModelFile.save(dir.resolve("model.safetensors"), trained, trainer.dataInfo());
+                Evaluation test = Trainer.evaluate(trained, split.test(), trainer.dataInfo(), trainer.options().batchSize());
+                Reporting.print(System.out, "test set", test, trainer.dataInfo().classNames());
+            }
+            System.out.println("wrote " + dir.resolve("model.safetensors") + ", checkpoint.safetensors, " + Reports.CSV + ", " + Reports.LOSS + ", "
+                    + Reports.ACCURACY + ", " + Reports.CONFUSION);
+        }
+        return 0;
+    }
+
+    private Trainer newTrainer(Backend backend) {
+        Sequential m = Models.byName(model).seed(seed).build(backend);
+        Optimizer o = switch (optimizer.toLowerCase(Locale.ROOT)) {
+            case "sgd" -> new Sgd(lr != null ? lr : 0.05).momentum(momentum).weightDecay(weightDecay);
+            case "adam" -> new Adam(lr != null ? lr : 1e-3).weightDecay(weightDecay);
+            default -> throw new IllegalArgumentException("--optimizer must be sgd or adam, got '" + optimizer + "'");
+        };
+        Trainer.Options options = Trainer.Options.of(epochs != null ? epochs : 5, batch).schedule(Schedule.parse(schedule)).seed(seed)
+                .augment(augment ? 4 : 0, augment);
+        return new Trainer(m, o, options);
+    }
+}

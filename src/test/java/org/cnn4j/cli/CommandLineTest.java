@@ -1,0 +1,153 @@
+package org.cnn4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.awt.Color;
+import java.awt.Graphics2D;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import javax.imageio.ImageIO;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The cnn4j application end to end on the generated dataset: train, eval, predict, summary, gradcheck, devices. */
+class CommandLineTest {
+    @TempDir
+    static Path dir;
+
+    private record Result(int code, String out, String err) {
+    }
+
+    private static synchronized Result run(String... args) {
+        PrintStream out = System.out, err = System.err;
+        ByteArrayOutputStream o = new ByteArrayOutputStream(), e = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
+            int code = Cnn4j.run(args);
+            return new Result(code, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+        }
+    }
+
+    private static Result trained;
+
+    @BeforeAll
+    static void train() {
+        trained = run("train", "--data", "synthetic", "--limit", "1200", "--epochs", "2", "--batch", "64", "--device", "cpu",
+                "--out", dir.resolve("run").toString());
+    }
+
+    @Test
+    void trainWritesTheModelTheCheckpointAndTheReports() throws IOException {
+        assertEquals(0, trained.code(), trained.err());
+        assertTrue(trained.out().contains("training fmnist-cnn on shapes (1200 images, test 1200) on cpu"), trained.out());
+        assertTrue(trained.out().contains("epoch 2/2  train loss"), trained.out());
+        assertTrue(trained.out().contains("test set: loss"), trained.out());
+        assertTrue(trained.err().contains("epoch 1/2  step 19/19"), "plain progress lines when not on a terminal: " + trained.err());
+        for (String f : List.of("model.safetensors", "checkpoint.safetensors", "metrics.csv", "loss.png", "accuracy.png", "confusion.png")) {
+            assertTrue(Files.size(dir.resolve("run").resolve(f)) > 0, f);
+        }
+        assertEquals(3, Files.readAllLines(dir.resolve("run/metrics.csv")).size());
+    }
+
+    @Test
+    void resumeContinuesAfterTheLastEpoch() throws IOException {
+        Path copy = Files.createDirectories(dir.resolve("resumed"));
+        Files.copy(dir.resolve("run/checkpoint.safetensors"), copy.resolve("checkpoint.safetensors"));
+        Result r = run("train", "--data", "synthetic", "--limit", "1200", "--resume", copy.resolve("checkpoint.safetensors").toString(),
+                "--epochs", "3", "--device", "cpu");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("resuming after epoch 2") && r.out().contains("epoch 3/3"), r.out());
+        assertTrue(!r.out().contains("epoch 1/3"), r.out());
+        assertEquals(4, Files.readAllLines(copy.resolve("metrics.csv")).size());
+    }
+
+    @Test
+    void evalPrintsAccuracyPerClassAndTheConfusionMatrix() {
+        Result r = run("eval", dir.resolve("run/model.safetensors").toString(), "--data", "synthetic", "--limit", "500", "--device", "cpu");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("shapes: loss") && r.out().contains("(500 images)"), r.out());
+        assertTrue(r.out().contains("horizontal") && r.out().contains("ring"), r.out());
+    }
+
+    @Test
+    void predictClassifiesImageFiles() throws IOException {
+        // A white ring on black, 56×56: the model sees it scaled to 28×28.
+        BufferedImage ring = new BufferedImage(56, 56, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = ring.createGraphics();
+        g.setColor(Color.WHITE);
+        g.setStroke(new java.awt.BasicStroke(4));
+        g.drawOval(10, 10, 36, 36);
+        g.dispose();
+        Path png = dir.resolve("ring.png"), jpg = dir.resolve("ring.jpg");
+        ImageIO.write(ring, "png", png.toFile());
+        ImageIO.write(ring, "jpg", jpg.toFile());
+        Result r = run("predict", dir.resolve("run/model.safetensors").toString(), png.toString(), jpg.toString(), "--top", "3", "--device", "cpu");
+        assertEquals(0, r.code(), r.err());
+        String[] lines = r.out().strip().split("\n");
+        assertEquals(2, lines.length, r.out());
+        assertTrue(lines[0].startsWith(png + ":") && lines[0].split("probability").length == 4, r.out());
+        double sumOfTop3 = 0;
+        for (String part : lines[0].split("probability ")) if (Character.isDigit(part.charAt(0))) sumOfTop3 += Double.parseDouble(part.substring(0, 6));
+        assertTrue(sumOfTop3 > 0 && sumOfTop3 <= 1.0001, r.out());
+
+        Path notAnImage = dir.resolve("notes.png");
+        Files.writeString(notAnImage, "hello");
+        r = run("predict", dir.resolve("run/model.safetensors").toString(), notAnImage.toString(), "--device", "cpu");
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("notes.png: not an image format Java can read"), r.err());
+    }
+
+    @Test
+    void summaryGradcheckAndDevices() {
+        Result r = run("summary", "lenet5");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("Subsampling") && r.out().contains("ScaledTanh"), r.out());
+        r = run("gradcheck", "lenet5", "--elements", "10");
+        assertEquals(0, r.code(), r.out() + r.err());
+        assertTrue(r.out().contains("PASSED: worst relative error"), r.out());
+        r = run("devices");
+        assertEquals(0, r.code());
+        assertTrue(r.out().contains("cpu:") && r.out().contains("gpu: not available"), r.out());
+    }
+
+    @Test
+    void everyCommandHasHelp() {
+        for (String command : List.of("train", "eval", "predict", "summary", "gradcheck", "devices")) {
+            Result r = run(command, "--help");
+            assertEquals(0, r.code(), command);
+            assertTrue(r.out().contains("Usage: cnn4j " + command), r.out());
+        }
+    }
+
+    @Test
+    void clearErrorsWithoutStackTraces() throws IOException {
+        Result r = run("train", "--device", "gpu", "--data", "synthetic");
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("cnn4j: --device gpu: no GPU is available"), r.err());
+        Path broken = dir.resolve("broken.safetensors");
+        Files.write(broken, new byte[] {1, 2, 3});
+        r = run("eval", broken.toString(), "--data", "synthetic");
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("broken.safetensors (at byte 0): the file is 3 bytes, too short"), r.err());
+        assertTrue(!r.err().contains("\tat org.cnn4j"), "no stack trace: " + r.err());
+        r = run("train", "--model", "resnet50", "--data", "synthetic");
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("unknown model 'resnet50'"), r.err());
+        r = run("train", "--epochs", "many");
+        assertEquals(2, r.code(), "usage error");
+    }
+}
