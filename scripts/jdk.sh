@@ -35,8 +35,9 @@ cnn4j_find_jdk() {
 }
 
 cnn4j_build() {
-    # Builds the jar and its runtime classpath when a source or the pom is newer than the jar (or
-    # there is none), then sets CNN4J_CLASSPATH. Needs JAVA_HOME (cnn4j_find_jdk) and Maven.
+    # Run in the project's root: builds the jar and its runtime classpath when a source or the pom
+    # is newer than the jar (or there is none), then sets CNN4J_CLASSPATH (absolute paths). Needs
+    # JAVA_HOME (cnn4j_find_jdk) and Maven.
     local jar
     jar=$(ls target/cnn4j-*.jar 2>/dev/null | head -1 || true)
     if [ -z "$jar" ] || [ ! -f target/runtime-classpath.txt ] \
@@ -50,5 +51,5 @@ cnn4j_build() {
         mvn -B -q -ntp dependency:build-classpath -DincludeScope=runtime -Dmdep.outputFile=target/runtime-classpath.txt >&2
         jar=$(ls target/cnn4j-*.jar | head -1)
     fi
-    CNN4J_CLASSPATH="$jar:$(cat target/runtime-classpath.txt)"
+    CNN4J_CLASSPATH="$PWD/$jar:$(cat target/runtime-classpath.txt)"
 }

@@ -38,7 +38,13 @@ public final class Datasets {
      */
     public static Split open(String spec, long seed) throws IOException {
         return switch (spec.toLowerCase(Locale.ROOT)) {
-            case "fashion-mnist" -> idx(DEBIAN_FASHION_MNIST);
+            case "fashion-mnist" -> {
+                if (!fashionMnistInstalled()) {
+                    throw new FileFormatException(DEBIAN_FASHION_MNIST, "Fashion-MNIST is not installed here; install it with "
+                            + "'apt-get install dataset-fashion-mnist', or pass a directory holding its IDX files");
+                }
+                yield idx(DEBIAN_FASHION_MNIST);
+            }
             case "synthetic" -> new Split(SyntheticShapes.generate(12_000, 28, 10, seed), SyntheticShapes.generate(2_000, 28, 10, seed + 1));
             default -> {
                 Path dir = Path.of(spec);

@@ -54,7 +54,7 @@ public final class ModelFile {
         metadata.put(DATA_KEY, Json.write(data.config()));
         metadata.putAll(extraMetadata);
         Map<String, Safetensors.Entry> tensors = new LinkedHashMap<>();
-        for (Parameter p : model.parameters()) tensors.put(p.name(), new Safetensors.Entry(p.value().shape().dims(), p.value().toFloatArray()));
+        for (Parameter p : model.parameters()) tensors.put(p.name(), entry(p.value()));
         for (Map.Entry<String, Safetensors.Entry> e : extraTensors.entrySet()) {
             if (tensors.put(e.getKey(), e.getValue()) != null) throw new IllegalArgumentException("tensor name '" + e.getKey() + "' is taken by a parameter");
         }
