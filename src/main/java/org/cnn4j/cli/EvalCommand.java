@@ -1,7 +1,6 @@
 package org.cnn4j.cli;
 
 import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.Callable;
 
 import org.cnn4j.backend.Backend;
@@ -41,7 +40,7 @@ final class EvalCommand implements Callable<Integer> {
                 Datasets.Split split = data.open(0);
                 Evaluation e = Trainer.evaluate(m, split.test(), loaded.data(), batch);
                 Reporting.print(System.out, split.test().name(), e, loaded.data().classNames());
-                if (out != null) Reports.write(out, List.of(), e, loaded.data().classNames());
+                if (out != null) Reports.writeConfusion(out.resolve(Reports.CONFUSION), e.confusion(), loaded.data().classNames());
             }
         }
         return 0;

@@ -46,7 +46,12 @@ public final class Reports implements TrainingListener {
         AtomicFiles.write(dir.resolve(CSV), out -> out.write(csv.toString().getBytes(StandardCharsets.UTF_8)));
         png(dir.resolve(LOSS), curves("Loss", history, EpochMetrics::trainLoss, EpochMetrics::testLoss));
         png(dir.resolve(ACCURACY), curves("Accuracy", history, EpochMetrics::trainAccuracy, EpochMetrics::testAccuracy));
-        if (test != null) png(dir.resolve(CONFUSION), confusion(test.confusion(), classNames));
+        if (test != null) writeConfusion(dir.resolve(CONFUSION), test.confusion(), classNames);
+    }
+
+    /** The confusion matrix as a PNG heat map with the counts written in. */
+    public static void writeConfusion(Path file, ConfusionMatrix m, List<String> classNames) throws IOException {
+        png(file, confusion(m, classNames));
     }
 
     private static XYChart curves(String what, List<EpochMetrics> history, ToDoubleFunction<EpochMetrics> train,

@@ -77,8 +77,10 @@ class CommandLineTest {
 
     @Test
     void evalPrintsAccuracyPerClassAndTheConfusionMatrix() {
-        Result r = run("eval", dir.resolve("run/model.safetensors").toString(), "--data", "synthetic", "--limit", "500", "--device", "cpu");
+        Result r = run("eval", dir.resolve("run/model.safetensors").toString(), "--data", "synthetic", "--limit", "500", "--device", "cpu",
+                "--out", dir.resolve("eval").toString());
         assertEquals(0, r.code(), r.err());
+        assertTrue(Files.exists(dir.resolve("eval").resolve("confusion.png")));
         assertTrue(r.out().contains("shapes: loss") && r.out().contains("(500 images)"), r.out());
         assertTrue(r.out().contains("horizontal") && r.out().contains("ring"), r.out());
     }
