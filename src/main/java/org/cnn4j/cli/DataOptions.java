@@ -4,6 +4,7 @@ import java.io.IOException;
 
 import org.cnn4j.data.Dataset;
 import org.cnn4j.data.Datasets;
+import org.cnn4j.tensor.Shape;
 import picocli.CommandLine.Option;
 
 /** {@code --data} and {@code --limit}, shared by train and eval. */
@@ -17,7 +18,8 @@ final class DataOptions {
     @Option(names = "--limit", defaultValue = "0", description = "Use only the first N training and N test images (default: all).")
     int limit;
 
-    Datasets.Split open(long seed) throws IOException {
+    /** The dataset, with generated shapes (when asked for) drawn at the model's input shape. */
+    Datasets.Split open(long seed, Shape input) throws IOException {
         String spec = data;
         if (spec.equals("auto")) {
             if (Datasets.fashionMnistInstalled()) {
@@ -29,7 +31,7 @@ final class DataOptions {
                 spec = "synthetic";
             }
         }
-        Datasets.Split split = Datasets.open(spec, seed);
+        Datasets.Split split = Datasets.open(spec, seed, input);
         return limit <= 0 ? split : new Datasets.Split(head(split.train()), head(split.test()));
     }
 

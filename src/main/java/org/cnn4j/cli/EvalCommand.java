@@ -37,7 +37,7 @@ final class EvalCommand implements Callable<Integer> {
         try (Backend backend = device.open()) {
             ModelFile.Loaded loaded = ModelFile.load(model, backend);
             try (var m = loaded.model()) {
-                Datasets.Split split = data.open(0);
+                Datasets.Split split = data.open(0, m.inputShape());
                 Evaluation e = Trainer.evaluate(m, split.test(), loaded.data(), batch);
                 Reporting.print(System.out, split.test().name(), e, loaded.data().classNames());
                 if (out != null) Reports.writeConfusion(out.resolve(Reports.CONFUSION), e.confusion(), loaded.data().classNames());

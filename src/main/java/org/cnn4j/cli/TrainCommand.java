@@ -34,7 +34,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--epochs", description = "Epochs in all (default: 5, or the checkpoint's with --resume).")
     Integer epochs;
 
-    @Option(names = "--batch", defaultValue = "128", description = "Batch size (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--batch", defaultValue = "64", description = "Batch size (default: ${DEFAULT-VALUE}).")
     int batch;
 
     @Option(names = "--optimizer", defaultValue = "sgd", description = "sgd (with momentum) or adam (default: ${DEFAULT-VALUE}).")
@@ -74,7 +74,7 @@ final class TrainCommand implements Callable<Integer> {
         try (Backend backend = device.open()) {
             Trainer trainer = resume != null ? Trainer.resume(resume, backend) : newTrainer(backend);
             if (epochs != null) trainer.epochs(epochs);
-            Datasets.Split split = data.open(trainer.options().seed());
+            Datasets.Split split = data.open(trainer.options().seed(), trainer.model().inputShape());
             System.out.printf(Locale.ROOT, "training %s on %s (%d images, test %d) on %s: %s, batch %d, %d epochs, schedule %s%s%n",
                     resume != null ? "from " + resume : model, split.train().name(), split.train().size(), split.test().size(),
                     backend.name(), trainer.optimizer().describe(), trainer.options().batchSize(), trainer.options().epochs(),

@@ -34,9 +34,14 @@ public final class Datasets {
 
     /**
      * Opens a dataset by name or directory: {@code fashion-mnist} (Debian's location),
-     * {@code synthetic} (10 generated shapes, 28×28), or a directory holding IDX files or CIFAR-10 batches.
+     * {@code synthetic} (10 generated shapes, 1×28×28), or a directory holding IDX files or CIFAR-10 batches.
      */
     public static Split open(String spec, long seed) throws IOException {
+        return open(spec, seed, Shape.of(1, 28, 28));
+    }
+
+    /** Like {@link #open(String, long)}, with the generated shapes drawn at a model's input shape (c, h, w), h = w. */
+    public static Split open(String spec, long seed, Shape synthetic) throws IOException {
         return switch (spec.toLowerCase(Locale.ROOT)) {
             case "fashion-mnist" -> {
                 if (!fashionMnistInstalled()) {
@@ -45,7 +50,13 @@ public final class Datasets {
                 }
                 yield idx(DEBIAN_FASHION_MNIST);
             }
-            case "synthetic" -> new Split(SyntheticShapes.generate(12_000, 28, 10, seed), SyntheticShapes.generate(2_000, 28, 10, seed + 1));
+            case "synthetic" -> {
+                if (synthetic.rank() != 3 || synthetic.dim(1) != synthetic.dim(2)) {
+                    throw new IllegalArgumentException("generated shapes are square images (c, n, n), not " + synthetic);
+                }
+                int c = synthetic.dim(0), size = synthetic.dim(1);
+                yield new Split(SyntheticShapes.generate(12_000, c, size, 10, seed), SyntheticShapes.generate(2_000, c, size, 10, seed + 1));
+            }
             default -> {
                 Path dir = Path.of(spec);
                 if (!Files.isDirectory(dir)) {

@@ -22,23 +22,36 @@ public final class SyntheticShapes {
     private SyntheticShapes() {
     }
 
-    /** n images of size×size pixels of the first {@code classes} shapes (2 to 8), from a seed. */
+    /** n grey images of size×size pixels of the first {@code classes} shapes (2 to 10), from a seed. */
     public static Dataset generate(int n, int size, int classes, long seed) {
+        return generate(n, 1, size, classes, seed);
+    }
+
+    /**
+     * n images of {@code channels}×size×size: with several channels, each image's shape is drawn
+     * in a random colour (its grey value times a per-image weight in [0.4, 1] per channel).
+     */
+    public static Dataset generate(int n, int channels, int size, int classes, long seed) {
         if (classes < 2 || classes > CLASS_NAMES.size()) {
             throw new IllegalArgumentException("classes must be between 2 and " + CLASS_NAMES.size() + ", got " + classes);
         }
         if (size < 8) throw new IllegalArgumentException("images must be at least 8x8, got " + size);
+        if (channels < 1) throw new IllegalArgumentException("images need at least one channel, got " + channels);
         Random rng = new Random(seed);
-        byte[] pixels = new byte[n * size * size];
+        int plane = size * size;
+        byte[] pixels = new byte[n * channels * plane];
         int[] labels = new int[n];
-        float[] img = new float[size * size];
+        float[] img = new float[plane];
         for (int i = 0; i < n; i++) {
             int label = rng.nextInt(classes);
             labels[i] = label;
             draw(img, size, label, rng);
-            for (int p = 0; p < img.length; p++) pixels[i * img.length + p] = (byte) Math.round(255 * img[p]);
+            for (int c = 0; c < channels; c++) {
+                float weight = channels == 1 ? 1 : 0.4f + 0.6f * rng.nextFloat();
+                for (int p = 0; p < plane; p++) pixels[(i * channels + c) * plane + p] = (byte) Math.round(255 * weight * img[p]);
+            }
         }
-        return new Dataset("shapes", Shape.of(1, size, size), pixels, labels, CLASS_NAMES.subList(0, classes));
+        return new Dataset("shapes", Shape.of(channels, size, size), pixels, labels, CLASS_NAMES.subList(0, classes));
     }
 
     private static void draw(float[] img, int size, int label, Random rng) {
