@@ -50,7 +50,7 @@ final class Progress implements TrainingListener {
 
     @Override
     public void stepDone(Step s) {
-        String figures = String.format(Locale.ROOT, "loss %.4f, %,.0f images/s", s.meanLoss(), s.imagesPerSecond());
+        String figures = String.format(Locale.ROOT, "loss %.4f, %,.0f img/s", s.meanLoss(), s.imagesPerSecond());
         if (terminal) {
             bar.stepTo(s.batch() + 1);
             bar.setExtraMessage(" " + figures);

@@ -23,7 +23,6 @@ public class ActivationLayer extends Layer {
         return function;
     }
 
-
     @Override
     protected void settings(Map<String, Object> s) {
         if (getClass() == ActivationLayer.class) s.put("function", function.name()); // subclasses say it by their type

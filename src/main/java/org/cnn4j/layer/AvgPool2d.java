@@ -18,7 +18,6 @@ public final class AvgPool2d extends Pool2d {
         return "AvgPool2d";
     }
 
-
     @Override
     protected Tensor forwardPass(Tensor x, Pass pass) {
         this.x = x;

@@ -88,7 +88,6 @@ public final class Conv2d extends Layer {
         return this;
     }
 
-
     @Override
     protected void settings(Map<String, Object> s) {
         s.put("in", inChannels);

@@ -38,7 +38,6 @@ public final class Dense extends Layer {
         return this;
     }
 
-
     @Override
     protected void settings(Map<String, Object> s) {
         s.put("in", in);

@@ -22,7 +22,6 @@ public final class Dropout extends Layer {
         this.p = p;
     }
 
-
     @Override
     protected void settings(Map<String, Object> s) {
         s.put("p", p);

@@ -55,7 +55,6 @@ public final class FeatureMapCombination extends Layer {
         return this;
     }
 
-
     @Override
     protected void settings(Map<String, Object> s) {
         s.put("in", inMaps);

@@ -7,8 +7,6 @@ import org.cnn4j.tensor.Tensor;
 
 /** (n, c, h, w) → (n, c·h·w) without copying: the same storage, seen as a matrix. */
 public final class Flatten extends Layer {
-
-
     @Override
     public String describe() {
         return "Flatten";

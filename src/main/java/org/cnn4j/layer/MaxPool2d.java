@@ -24,7 +24,6 @@ public final class MaxPool2d extends Pool2d {
         return "MaxPool2d";
     }
 
-
     @Override
     protected Tensor forwardPass(Tensor x, Pass pass) {
         this.x = x;

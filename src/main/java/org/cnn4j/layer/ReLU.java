@@ -7,5 +7,4 @@ public final class ReLU extends ActivationLayer {
     public ReLU() {
         super(Activation.RELU);
     }
-
 }

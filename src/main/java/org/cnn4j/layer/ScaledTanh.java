@@ -7,5 +7,4 @@ public final class ScaledTanh extends ActivationLayer {
     public ScaledTanh() {
         super(Activation.SCALED_TANH);
     }
-
 }

@@ -7,5 +7,4 @@ public final class Sigmoid extends ActivationLayer {
     public Sigmoid() {
         super(Activation.SIGMOID);
     }
-
 }

@@ -13,7 +13,6 @@ import org.cnn4j.tensor.Tensor;
 public final class Softmax extends Layer {
     private Tensor y;
 
-
     @Override
     public String describe() {
         return "Softmax";

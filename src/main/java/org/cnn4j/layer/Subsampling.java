@@ -29,7 +29,6 @@ public final class Subsampling extends Layer {
         this.block = block;
     }
 
-
     @Override
     protected void settings(Map<String, Object> s) {
         s.put("block", block);

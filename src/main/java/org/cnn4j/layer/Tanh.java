@@ -7,5 +7,4 @@ public final class Tanh extends ActivationLayer {
     public Tanh() {
         super(Activation.TANH);
     }
-
 }
