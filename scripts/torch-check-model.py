@@ -1,0 +1,92 @@
+#!/usr/bin/python3
+"""Reads a cnn4j model file with nothing but Python, numpy and PyTorch, rebuilds the model in
+PyTorch from the architecture in its metadata, and reports its accuracy on an IDX test set: an
+independent check of the file format and of cnn4j's inference (compare with `cnn4j eval`).
+
+Usage: /usr/bin/python3 scripts/torch-check-model.py MODEL.safetensors [IDX_DIR]
+(default IDX_DIR: /usr/share/datasets/fashion-mnist). Layers: Conv2d, ReLU, MaxPool2d, AvgPool2d,
+Flatten, Dense — what fmnist-cnn and vgg-small use."""
+import gzip, json, os, struct, sys
+
+import numpy as np
+import torch
+
+torch.set_num_threads(2)
+
+
+def read_safetensors(path):
+    data = open(path, "rb").read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    meta = header.pop("__metadata__", {})
+    tensors = {}
+    for name, info in header.items():
+        assert info["dtype"] == "F32", info
+        begin, end = info["data_offsets"]
+        tensors[name] = torch.from_numpy(np.frombuffer(data[8 + n + begin:8 + n + end], dtype="<f4").copy().reshape(info["shape"]))
+    return meta, tensors
+
+
+def build(architecture, tensors):
+    layers = []
+    for spec in architecture["layers"]:
+        kind, name = spec["type"], spec["name"]
+        if kind == "Conv2d":
+            conv = torch.nn.Conv2d(spec["in"], spec["out"], tuple(spec["kernel"]), stride=tuple(spec["stride"]),
+                                   padding=tuple(spec["padding"]), dilation=tuple(spec["dilation"]), bias=spec["bias"])
+            conv.weight.data = tensors[name + ".weight"]
+            if spec["bias"]:
+                conv.bias.data = tensors[name + ".bias"]
+            layers.append(conv)
+        elif kind == "Dense":
+            dense = torch.nn.Linear(spec["in"], spec["out"], bias=spec["bias"])
+            dense.weight.data = tensors[name + ".weight"]
+            if spec["bias"]:
+                dense.bias.data = tensors[name + ".bias"]
+            layers += [torch.nn.Flatten(), dense]
+        elif kind in ("MaxPool2d", "AvgPool2d"):
+            pool = torch.nn.MaxPool2d if kind == "MaxPool2d" else torch.nn.AvgPool2d
+            layers.append(pool(tuple(spec["window"]), stride=tuple(spec["stride"]), padding=tuple(spec["padding"])))
+        elif kind == "ReLU":
+            layers.append(torch.nn.ReLU())
+        elif kind == "Flatten":
+            layers.append(torch.nn.Flatten())
+        else:
+            sys.exit("this check knows Conv2d, Dense, MaxPool2d, AvgPool2d, ReLU and Flatten, not " + kind)
+    return torch.nn.Sequential(*layers).eval()
+
+
+def idx(path):
+    raw = open(path, "rb").read()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    rank = raw[3]
+    dims = struct.unpack(">" + "i" * rank, raw[4:4 + 4 * rank])
+    return np.frombuffer(raw[4 + 4 * rank:], dtype=np.uint8).reshape(dims)
+
+
+def find(directory, name):
+    for candidate in (name, name + ".gz"):
+        if os.path.exists(os.path.join(directory, candidate)):
+            return os.path.join(directory, candidate)
+    sys.exit("no " + name + " in " + directory)
+
+
+def main():
+    model_file = sys.argv[1]
+    directory = sys.argv[2] if len(sys.argv) > 2 else "/usr/share/datasets/fashion-mnist"
+    meta, tensors = read_safetensors(model_file)
+    model = build(json.loads(meta["cnn4j.architecture"]), tensors)
+    data = json.loads(meta["cnn4j.data"])
+    images = idx(find(directory, "t10k-images-idx3-ubyte")).astype(np.float64) / 255.0
+    labels = idx(find(directory, "t10k-labels-idx1-ubyte")).astype(np.int64)
+    x = torch.from_numpy(((images - data["mean"][0]) / data["std"][0]).astype(np.float32)).unsqueeze(1)
+    with torch.no_grad():
+        logits = torch.cat([model(x[i:i + 1000]) for i in range(0, len(x), 1000)])
+    loss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(labels)).item()
+    accuracy = (logits.argmax(1).numpy() == labels).mean()
+    print(f"PyTorch {torch.__version__} on {model_file}: test loss {loss:.4f}, accuracy {100 * accuracy:.2f}% ({len(labels)} images)")
+
+
+if __name__ == "__main__":
+    main()
