@@ -14,8 +14,8 @@ import org.cnn4j.train.TrainingListener;
 
 /**
  * Shows training as it goes: on a terminal, a progress bar per epoch (steps, loss, images/s, ETA)
- * on standard error; otherwise a plain line every tenth of an epoch. Each epoch ends with one
- * result line on standard output.
+ * on standard error; otherwise a plain line there at the first step and every tenth of an epoch.
+ * Each epoch ends with one result line on standard output.
  */
 final class Progress implements TrainingListener {
     private final boolean terminal;
