@@ -49,6 +49,19 @@ public final class Check {
         return t.shape().rows();
     }
 
+    /** The sizes of c = op(a)·op(b): {m, n, k}, after checking that a, b and c fit together. */
+    public static int[] gemm(Tensor a, boolean transA, Tensor b, boolean transB, Tensor c) {
+        int aRows = a.shape().rows(), aCols = a.shape().columns();
+        int bRows = b.shape().rows(), bCols = b.shape().columns();
+        int m = transA ? aCols : aRows, k = transA ? aRows : aCols;
+        int kb = transB ? bCols : bRows, n = transB ? bRows : bCols;
+        if (k != kb || c.shape().rows() != m || c.shape().columns() != n) {
+            throw new IllegalArgumentException("gemm: op(a) is " + m + "x" + k + " (a " + a.shape() + (transA ? "ᵀ" : "")
+                    + "), op(b) is " + kb + "x" + n + " (b " + b.shape() + (transB ? "ᵀ" : "") + "), c is " + c.shape());
+        }
+        return new int[] {m, n, k};
+    }
+
     public static void labels(String op, int[] labels, int offset, int n, int classes) {
         for (int i = 0; i < n; i++) {
             int label = labels[offset + i];

@@ -2,9 +2,10 @@ package org.cnn4j.cli;
 
 import org.cnn4j.backend.Backend;
 import org.cnn4j.backend.Devices;
+import org.cnn4j.backend.cuda.CudaBackend;
 import picocli.CommandLine.Option;
 
-/** {@code --device} and {@code --threads}, shared by the commands that compute. */
+/** {@code --device}, {@code --threads} and the GPU's math settings, shared by the commands that compute. */
 final class DeviceOptions {
     @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or gpu (default: ${DEFAULT-VALUE}).")
     String device;
@@ -12,7 +13,14 @@ final class DeviceOptions {
     @Option(names = "--threads", defaultValue = "0", description = "CPU threads (default: one per core).")
     int threads;
 
+    @Option(names = "--fp32", description = "GPU: strict float32 convolutions (default: TF32 allowed in convolutions, as PyTorch).")
+    boolean strict;
+
+    @Option(names = "--deterministic", description = "GPU: deterministic cuDNN algorithms only.")
+    boolean deterministic;
+
     Backend open() {
-        return Devices.open(Devices.Choice.parse(device), threads);
+        CudaBackend.Options gpu = CudaBackend.Options.defaults().deterministic(deterministic);
+        return Devices.open(Devices.Choice.parse(device), threads, strict ? gpu.strictFloat32() : gpu);
     }
 }

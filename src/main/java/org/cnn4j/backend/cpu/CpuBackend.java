@@ -226,15 +226,10 @@ public final class CpuBackend extends HostBackend {
 
     @Override
     public void gemm(boolean transA, boolean transB, double alpha, Tensor a, Tensor b, double beta, Tensor c) {
-        int aRows = a.shape().rows(), aCols = a.shape().columns();
-        int bRows = b.shape().rows(), bCols = b.shape().columns();
-        int m = transA ? aCols : aRows, k = transA ? aRows : aCols;
-        int kb = transB ? bCols : bRows, n = transB ? bRows : bCols;
-        if (k != kb || c.shape().rows() != m || c.shape().columns() != n) {
-            throw new IllegalArgumentException("gemm: op(a) is " + m + "x" + k + " (a " + a.shape() + (transA ? "ᵀ" : "")
-                    + "), op(b) is " + kb + "x" + n + " (b " + b.shape() + (transB ? "ᵀ" : "") + "), c is " + c.shape());
-        }
-        Sgemm.multiply(parallel, f(c), 0, n, f(a), 0, aCols, transA, f(b), 0, bCols, transB, m, n, k, (float) alpha, (float) beta);
+        int[] mnk = Check.gemm(a, transA, b, transB, c);
+        int m = mnk[0], n = mnk[1], k = mnk[2];
+        Sgemm.multiply(parallel, f(c), 0, n, f(a), 0, a.shape().columns(), transA, f(b), 0, b.shape().columns(), transB, m, n, k,
+                (float) alpha, (float) beta);
     }
 
     // ---------------------------------------------------------------- elementwise

@@ -324,14 +324,8 @@ public final class ReferenceBackend extends HostBackend {
 
     @Override
     public void gemm(boolean transA, boolean transB, double alpha, Tensor a, Tensor b, double beta, Tensor c) {
-        int aRows = a.shape().rows(), aCols = a.shape().columns();
-        int bRows = b.shape().rows(), bCols = b.shape().columns();
-        int m = transA ? aCols : aRows, k = transA ? aRows : aCols;
-        int kb = transB ? bCols : bRows, n = transB ? bRows : bCols;
-        if (k != kb || c.shape().rows() != m || c.shape().columns() != n) {
-            throw new IllegalArgumentException("gemm: op(a) is " + m + "x" + k + " (a " + a.shape() + (transA ? "ᵀ" : "")
-                    + "), op(b) is " + kb + "x" + n + " (b " + b.shape() + (transB ? "ᵀ" : "") + "), c is " + c.shape());
-        }
+        int[] mnk = Check.gemm(a, transA, b, transB, c);
+        int m = mnk[0], n = mnk[1], k = mnk[2], aCols = a.shape().columns(), bCols = b.shape().columns();
         double[] ad = d(a), bd = d(b), cd = d(c);
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++) {

@@ -1,0 +1,86 @@
+package org.cnn4j.backend.cuda;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+
+/**
+ * cuBLAS (13 or 12) through {@code java.lang.foreign}: the handle and SGEMM for dense layers, in
+ * strict float32 (CUBLAS_DEFAULT_MATH: no TF32 in dense layers, as PyTorch by default). Signatures
+ * follow cublas_api.h. Every call is checked and a failure names the call and cuBLAS's status text.
+ */
+final class Cublas implements AutoCloseable {
+    private static final int OP_N = 0, OP_T = 1, DEFAULT_MATH = 0;
+    private final NativeLibrary lib;
+    private final Arena arena = Arena.ofShared();
+    private final MethodHandle destroy, sgemm, statusString;
+    private final MemorySegment handle, alpha, beta;
+    private boolean closed;
+
+    Cublas(NativeLibrary lib) {
+        this.lib = lib;
+        MethodHandle create = lib.function("cublasCreate_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        destroy = lib.function("cublasDestroy_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        MethodHandle setMath = lib.function("cublasSetMathMode", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+        statusString = lib.function("cublasGetStatusString", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+        // cublasSgemm_v2(handle, transa, transb, m, n, k, *alpha, A, lda, B, ldb, *beta, C, ldc)
+        sgemm = lib.function("cublasSgemm_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
+                ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
+        MemorySegment out = arena.allocate(ADDRESS);
+        check(call(create, out), "cublasCreate_v2", "");
+        handle = out.get(ADDRESS, 0);
+        check(call(setMath, handle, DEFAULT_MATH), "cublasSetMathMode", "CUBLAS_DEFAULT_MATH");
+        alpha = arena.allocate(JAVA_FLOAT);
+        beta = arena.allocate(JAVA_FLOAT);
+    }
+
+    String library() {
+        return lib.file().toString();
+    }
+
+    private static int call(MethodHandle h, Object... args) {
+        try {
+            return (int) h.invokeWithArguments(args);
+        } catch (Throwable t) {
+            throw new CudaException("native call failed: " + t, t);
+        }
+    }
+
+    private void check(int status, String call, String detail) {
+        if (status == 0) return;
+        String text;
+        try {
+            text = ((MemorySegment) statusString.invoke(status)).reinterpret(256).getString(0);
+        } catch (Throwable t) {
+            text = "status " + status;
+        }
+        throw new CudaException(call + (detail.isEmpty() ? "" : " (" + detail + ")") + " failed: " + text + " (" + status + ")");
+    }
+
+    /**
+     * Row-major C (m×n) = alpha·op(A)·op(B) + beta·C with op(A) m×k and op(B) k×n, where A holds
+     * {@code aColumns} values per row and B {@code bColumns}. cuBLAS is column-major, so this asks it
+     * for Cᵀ = op(B)ᵀ·op(A)ᵀ: the same memory read the other way round.
+     */
+    void gemm(boolean transA, boolean transB, int m, int n, int k, float a, long aAddress, int aColumns, long bAddress, int bColumns,
+              float b, long cAddress) {
+        alpha.set(JAVA_FLOAT, 0, a);
+        beta.set(JAVA_FLOAT, 0, b);
+        check(call(sgemm, handle, transB ? OP_T : OP_N, transA ? OP_T : OP_N, n, m, k, alpha, MemorySegment.ofAddress(bAddress), bColumns,
+                MemorySegment.ofAddress(aAddress), aColumns, beta, MemorySegment.ofAddress(cAddress), n),
+                "cublasSgemm_v2", "C " + m + "x" + n + " = op(A) " + m + "x" + k + " * op(B) " + k + "x" + n);
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        call(destroy, handle);
+        arena.close();
+    }
+}

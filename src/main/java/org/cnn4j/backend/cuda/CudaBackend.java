@@ -1,0 +1,602 @@
+package org.cnn4j.backend.cuda;
+
+import java.util.List;
+import java.util.Map;
+
+import org.cnn4j.backend.Activation;
+import org.cnn4j.backend.Backend;
+import org.cnn4j.backend.Check;
+import org.cnn4j.backend.CombinationPenalty;
+import org.cnn4j.backend.ConvGeometry;
+import org.cnn4j.backend.PoolGeometry;
+import org.cnn4j.backend.cpu.CpuBackend;
+import org.cnn4j.tensor.DType;
+import org.cnn4j.tensor.FloatTensor;
+import org.cnn4j.tensor.Shape;
+import org.cnn4j.tensor.Tensor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The NVIDIA GPU backend: tensors in device memory (a caching allocator), convolutions and softmax
+ * through cuDNN, dense products through cuBLAS SGEMM, and everything else through the handwritten
+ * PTX kernels of {@code native-kernels/} ({@link Kernels}). Parameters, activations, gradients and
+ * optimizer state stay on the device; only batches go up and losses, metrics and predictions come
+ * down. The feature-map combinations and the squared error, small and rare, run on the host.
+ *
+ * <p>Math: convolutions may use TF32 tensor cores ({@link Options#tf32}, the default, as PyTorch);
+ * {@code tf32 = false} keeps them strict float32 (cuDNN FMA math). Dense layers are always strict
+ * float32. {@link Options#deterministic} restricts cuDNN to deterministic algorithms.
+ */
+public final class CudaBackend implements Backend {
+    private static final Logger log = LoggerFactory.getLogger(CudaBackend.class);
+    private static final int THREADS = 256, MAX_BLOCKS = 65535;
+
+    /**
+     * @param workspaceLimit the most bytes of cuDNN workspace one convolution may use (one buffer, shared)
+     */
+    public record Options(int device, boolean tf32, boolean deterministic, long workspaceLimit) {
+        public static Options defaults() {
+            return new Options(0, true, false, 1L << 30);
+        }
+
+        public Options strictFloat32() {
+            return new Options(device, false, deterministic, workspaceLimit);
+        }
+
+        public Options deterministic(boolean on) {
+            return new Options(device, tf32, on, workspaceLimit);
+        }
+    }
+
+    private final Options options;
+    private final CudaDriver driver;
+    private DeviceMemory memory;
+    private Cudnn cudnn;
+    private Cublas cublas;
+    private DevicePointer workspace, status;
+    private long workspaceBytes;
+    private CpuBackend host;
+    private final ThreadLocal<Boolean> contextCurrent = ThreadLocal.withInitial(() -> false);
+    private boolean closed;
+
+    /**
+     * Opens the GPU. Fails with UnsatisfiedLinkError when there is no CUDA driver (libcuda) or JCuda
+     * cannot load, and with CudaException when there is no device or cuDNN/cuBLAS is missing; the
+     * message says what was tried.
+     */
+    public static CudaBackend open(Options options) {
+        return new CudaBackend(options);
+    }
+
+    private CudaBackend(Options options) {
+        this.options = options;
+        this.driver = new CudaDriver(options.device());
+        try {
+            contextCurrent.set(true);
+            memory = new DeviceMemory(driver);
+            for (Map.Entry<String, List<String>> e : Kernels.ENTRIES.entrySet()) {
+                driver.loadModule(e.getKey(), Kernels.source(e.getKey()), e.getValue());
+            }
+            cudnn = new Cudnn(NativeLibrary.open("cuDNN", "cnn4j.cudnn", "CNN4J_CUDNN", List.of("libcudnn.so.9", "libcudnn.so.8")));
+            cublas = new Cublas(NativeLibrary.open("cuBLAS", "cnn4j.cublas", "CNN4J_CUBLAS", List.of("libcublas.so.13", "libcublas.so.12")));
+            status = memory.allocate(4, "the loss's label check");
+        } catch (RuntimeException | Error e) {
+            close();
+            throw e;
+        }
+        log.info("CUDA backend on {}: cuDNN {} ({}), cuBLAS ({}), convolutions {}{}", driver.description(), cudnn.version(), cudnn.library(),
+                cublas.library(), options.tf32() ? "TF32 allowed" : "strict float32", options.deterministic() ? ", deterministic" : "");
+    }
+
+    @Override
+    public String name() {
+        return "cuda(" + driver.description() + ")";
+    }
+
+    @Override
+    public DType precision() {
+        return DType.FLOAT32;
+    }
+
+    public Options options() {
+        return options;
+    }
+
+    /** Bytes of device memory in tensors now, and at most so far (the caching allocator's view). */
+    public long memoryInUse() {
+        return memory.inUse();
+    }
+
+    public long peakMemory() {
+        return memory.peak();
+    }
+
+    // ---------------------------------------------------------------- plumbing
+
+    /** The calling thread needs the device's context current before any driver call. */
+    private void current() {
+        if (closed) throw new IllegalStateException(name() + " is closed");
+        if (!contextCurrent.get()) {
+            driver.makeCurrent();
+            contextCurrent.set(true);
+        }
+    }
+
+    private CudaTensor t(Tensor t, String op, String arg) {
+        if (t instanceof CudaTensor c && c.backend() == this) return c;
+        throw new IllegalArgumentException(op + ": " + arg + " must be a tensor of " + name() + ", got "
+                + (t == null ? "null" : t + " of " + t.backend().name()));
+    }
+
+    private long a(Tensor x, String op, String arg) {
+        return t(x, op, arg).address();
+    }
+
+    private void launch(String kernel, long work, Object... args) {
+        if (work <= 0) return;
+        int blocks = (int) Math.min((work + THREADS - 1) / THREADS, MAX_BLOCKS);
+        driver.launch(kernel, blocks, THREADS, 0, args);
+    }
+
+    private CudaTensor create(Shape shape, DType dtype) {
+        current();
+        long bytes = 4L * shape.size();
+        DevicePointer p = memory.allocate(bytes, "a " + dtype + " tensor " + shape);
+        return new CudaTensor(this, shape, dtype, new CudaTensor.Storage(p, bytes));
+    }
+
+    void release(CudaTensor t) {
+        CudaTensor.Storage s = t.storage();
+        if (s.released || closed) return;
+        s.released = true;
+        memory.release(s.pointer, s.bytes);
+    }
+
+    /** A host copy on a private CPU backend, for the operations that run on the host. */
+    private FloatTensor onHost(Tensor x) {
+        if (host == null) host = new CpuBackend(1);
+        return host.upload(x.shape(), downloadFloats(x));
+    }
+
+    // ---------------------------------------------------------------- memory
+
+    @Override
+    public Tensor allocate(Shape shape) {
+        CudaTensor t = create(shape, DType.FLOAT32);
+        if (shape.size() > 0) driver.fill32(t.pointer(), 0, shape.size());
+        return t;
+    }
+
+    @Override
+    public Tensor allocateInts(Shape shape) {
+        CudaTensor t = create(shape, DType.INT32);
+        if (shape.size() > 0) driver.fill32(t.pointer(), 0, shape.size());
+        return t;
+    }
+
+    @Override
+    public Tensor upload(Shape shape, float[] values) {
+        if (values.length != shape.size()) throw new IllegalArgumentException("upload: " + values.length + " values for shape " + shape);
+        CudaTensor t = create(shape, DType.FLOAT32);
+        driver.copyToDevice(t.pointer(), values);
+        return t;
+    }
+
+    @Override
+    public Tensor upload(Shape shape, double[] values) {
+        float[] f = new float[values.length];
+        for (int i = 0; i < f.length; i++) f[i] = (float) values[i];
+        return upload(shape, f);
+    }
+
+    @Override
+    public Tensor uploadInts(Shape shape, int[] values) {
+        if (values.length != shape.size()) throw new IllegalArgumentException("uploadInts: " + values.length + " values for shape " + shape);
+        CudaTensor t = create(shape, DType.INT32);
+        driver.copyToDevice(t.pointer(), values);
+        return t;
+    }
+
+    @Override
+    public void write(Tensor dst, float[] values) {
+        current();
+        CudaTensor d = t(dst, "write", "dst");
+        if (values.length != d.size()) throw new IllegalArgumentException("write: " + values.length + " values for a tensor of shape " + d.shape());
+        driver.copyToDevice(d.pointer(), values);
+    }
+
+    @Override
+    public void writeInts(Tensor dst, int[] values) {
+        current();
+        CudaTensor d = t(dst, "writeInts", "dst");
+        if (values.length != d.size()) throw new IllegalArgumentException("writeInts: " + values.length + " values for a tensor of shape " + d.shape());
+        driver.copyToDevice(d.pointer(), values);
+    }
+
+    @Override
+    public float[] downloadFloats(Tensor x) {
+        current();
+        CudaTensor d = t(x, "download", "x");
+        if (d.dtype() == DType.INT32) {
+            int[] ints = downloadInts(x);
+            float[] f = new float[ints.length];
+            for (int i = 0; i < f.length; i++) f[i] = ints[i];
+            return f;
+        }
+        float[] out = new float[d.size()];
+        driver.copyToHost(out, d.pointer());
+        return out;
+    }
+
+    @Override
+    public double[] downloadDoubles(Tensor x) {
+        float[] f = downloadFloats(x);
+        double[] out = new double[f.length];
+        for (int i = 0; i < f.length; i++) out[i] = f[i];
+        return out;
+    }
+
+    @Override
+    public int[] downloadInts(Tensor x) {
+        current();
+        CudaTensor d = t(x, "downloadInts", "x");
+        Check.dtype("downloadInts", "x", d, DType.INT32);
+        int[] out = new int[d.size()];
+        driver.copyToHost(out, d.pointer());
+        return out;
+    }
+
+    @Override
+    public void fill(Tensor y, double value) {
+        current();
+        launch("fill", y.size(), t(y, "fill", "y").pointer(), y.size(), (float) value);
+    }
+
+    @Override
+    public void copy(Tensor y, Tensor x) {
+        current();
+        Check.sameSize("copy", "y", y, x);
+        driver.copy(t(y, "copy", "y").pointer(), t(x, "copy", "x").pointer(), 4L * x.size());
+    }
+
+    @Override
+    public double sum(Tensor x) {
+        double total = 0;
+        for (float v : downloadFloats(x)) total += v;
+        return total;
+    }
+
+    // ---------------------------------------------------------------- convolution
+
+    private int mathType() {
+        return options.tf32() ? Cudnn.DEFAULT_MATH : Cudnn.FMA_MATH;
+    }
+
+    /**
+     * The algorithm for one convolution with a workspace to run it: the measured fastest within the
+     * limit; when that workspace cannot be had, the fastest that needs none.
+     */
+    private Cudnn.Choice algorithm(ConvGeometry g, int n, Cudnn.Direction d) {
+        Cudnn.Choice c = cudnn.choose(g, n, d, mathType(), options.workspaceLimit(), options.deterministic());
+        if (c.workspace() > workspaceBytes) {
+            try {
+                DevicePointer bigger = memory.allocate(c.workspace(), "the cuDNN workspace for " + d + " " + g);
+                if (workspace != null) memory.release(workspace, workspaceBytes);
+                workspace = bigger;
+                workspaceBytes = c.workspace();
+            } catch (CudaException outOfMemory) {
+                log.warn("no room for a {}-byte cuDNN workspace ({}); using an algorithm without one", c.workspace(), outOfMemory.getMessage());
+                c = cudnn.choose(g, n, d, mathType(), 0, options.deterministic());
+            }
+        }
+        return c;
+    }
+
+    private long workspaceAddress() {
+        return workspace == null ? 0 : workspace.address();
+    }
+
+    @Override
+    public void convForward(Tensor y, Tensor x, Tensor w, ConvGeometry g) {
+        current();
+        Check.conv("convForward", y, x, w, g);
+        int n = x.shape().n();
+        Cudnn.Choice c = algorithm(g, n, Cudnn.Direction.FORWARD);
+        cudnn.convolutionForward(g, n, c, a(x, "convForward", "x"), a(w, "convForward", "w"), a(y, "convForward", "y"), workspaceAddress());
+    }
+
+    @Override
+    public void convBackwardData(Tensor dx, Tensor dy, Tensor w, ConvGeometry g) {
+        current();
+        Check.conv("convBackwardData", dy, dx, w, g);
+        int n = dx.shape().n();
+        Cudnn.Choice c = algorithm(g, n, Cudnn.Direction.BACKWARD_DATA);
+        cudnn.convolutionBackwardData(g, n, c, a(w, "convBackwardData", "w"), a(dy, "convBackwardData", "dy"),
+                a(dx, "convBackwardData", "dx"), workspaceAddress());
+    }
+
+    @Override
+    public void convBackwardFilter(Tensor dw, Tensor x, Tensor dy, ConvGeometry g) {
+        current();
+        Check.conv("convBackwardFilter", dy, x, dw, g);
+        int n = x.shape().n();
+        Cudnn.Choice c = algorithm(g, n, Cudnn.Direction.BACKWARD_FILTER);
+        cudnn.convolutionBackwardFilter(g, n, c, a(x, "convBackwardFilter", "x"), a(dy, "convBackwardFilter", "dy"),
+                a(dw, "convBackwardFilter", "dw"), workspaceAddress());
+    }
+
+    @Override
+    public void addBias(Tensor y, Tensor b) {
+        current();
+        biasShape("addBias", y, b);
+        cudnn.addBias(y.shape(), a(y, "addBias", "y"), b.size(), a(b, "addBias", "b"));
+    }
+
+    @Override
+    public void biasBackward(Tensor db, Tensor dy) {
+        current();
+        biasShape("biasBackward", dy, db);
+        cudnn.biasBackward(dy.shape(), a(dy, "biasBackward", "dy"), db.size(), a(db, "biasBackward", "db"));
+    }
+
+    private static void biasShape(String op, Tensor y, Tensor b) {
+        if ((y.shape().rank() != 2 && y.shape().rank() != 4) || y.shape().dim(1) != b.size()) {
+            throw new IllegalArgumentException(op + ": " + y.shape() + " does not have " + b.size() + " channels for a bias of shape " + b.shape());
+        }
+    }
+
+    // ---------------------------------------------------------------- pooling and subsampling
+
+    private static Object[] sizes(int planes, PoolGeometry g) {
+        return new Object[] {planes, g.h(), g.w(), g.p(), g.q(), g.windowH(), g.windowW(), g.strideH(), g.strideW(), g.padH(), g.padW()};
+    }
+
+    private static Object[] args(Object[] head, Object[] sizes, Object... tail) {
+        Object[] all = new Object[head.length + sizes.length + tail.length];
+        System.arraycopy(head, 0, all, 0, head.length);
+        System.arraycopy(sizes, 0, all, head.length, sizes.length);
+        System.arraycopy(tail, 0, all, head.length + sizes.length, tail.length);
+        return all;
+    }
+
+    @Override
+    public void maxPoolForward(Tensor y, Tensor mask, Tensor x, PoolGeometry g) {
+        current();
+        Check.pool("maxPoolForward", y, x, g);
+        Check.shape("maxPoolForward", "mask", mask, y.shape());
+        Check.dtype("maxPoolForward", "mask", mask, DType.INT32);
+        int planes = x.shape().n() * g.c();
+        launch("max_pool_forward", y.size(), args(new Object[] {t(y, "maxPoolForward", "y").pointer(), t(mask, "maxPoolForward", "mask").pointer(),
+                t(x, "maxPoolForward", "x").pointer()}, sizes(planes, g)));
+    }
+
+    @Override
+    public void maxPoolBackward(Tensor dx, Tensor dy, Tensor mask, PoolGeometry g) {
+        current();
+        Check.pool("maxPoolBackward", dy, dx, g);
+        Check.shape("maxPoolBackward", "mask", mask, dy.shape());
+        int planes = dx.shape().n() * g.c();
+        launch("max_pool_backward", dx.size(), args(new Object[] {t(dx, "maxPoolBackward", "dx").pointer(),
+                t(dy, "maxPoolBackward", "dy").pointer(), t(mask, "maxPoolBackward", "mask").pointer()}, sizes(planes, g)));
+    }
+
+    @Override
+    public void avgPoolForward(Tensor y, Tensor x, PoolGeometry g) {
+        current();
+        Check.pool("avgPoolForward", y, x, g);
+        int planes = x.shape().n() * g.c();
+        launch("avg_pool_forward", y.size(), args(new Object[] {t(y, "avgPoolForward", "y").pointer(), t(x, "avgPoolForward", "x").pointer()},
+                sizes(planes, g), 1f / (g.windowH() * g.windowW())));
+    }
+
+    @Override
+    public void avgPoolBackward(Tensor dx, Tensor dy, PoolGeometry g) {
+        current();
+        Check.pool("avgPoolBackward", dy, dx, g);
+        int planes = dx.shape().n() * g.c();
+        launch("avg_pool_backward", dx.size(), args(new Object[] {t(dx, "avgPoolBackward", "dx").pointer(),
+                t(dy, "avgPoolBackward", "dy").pointer()}, sizes(planes, g), 1f / (g.windowH() * g.windowW())));
+    }
+
+    @Override
+    public void subsampleForward(Tensor y, Tensor x, Tensor beta, Tensor b, PoolGeometry g) {
+        current();
+        Check.subsample("subsampleForward", y, x, beta, b, g);
+        int planes = x.shape().n() * g.c();
+        launch("subsample_forward", y.size(), args(new Object[] {t(y, "subsampleForward", "y").pointer(), t(x, "subsampleForward", "x").pointer(),
+                t(beta, "subsampleForward", "beta").pointer(), t(b, "subsampleForward", "b").pointer()}, sizes(planes, g), g.c()));
+    }
+
+    @Override
+    public void subsampleBackward(Tensor dx, Tensor dbeta, Tensor db, Tensor dy, Tensor x, Tensor beta, PoolGeometry g) {
+        current();
+        Check.subsample("subsampleBackward", dy, x, dbeta, db, g);
+        Check.shape("subsampleBackward", "dx", dx, x.shape());
+        Check.shape("subsampleBackward", "beta", beta, dbeta.shape());
+        int planes = x.shape().n() * g.c();
+        DevicePointer dyp = t(dy, "subsampleBackward", "dy").pointer();
+        launch("subsample_backward_data", dx.size(), args(new Object[] {t(dx, "subsampleBackward", "dx").pointer(), dyp,
+                t(beta, "subsampleBackward", "beta").pointer()}, sizes(planes, g), g.c()));
+        // One block of exactly 256 threads per channel: the kernel's reduction tree assumes it.
+        driver.launch("subsample_backward_params", g.c(), 256, 0, args(new Object[] {t(dbeta, "subsampleBackward", "dbeta").pointer(),
+                t(db, "subsampleBackward", "db").pointer(), dyp, t(x, "subsampleBackward", "x").pointer()}, sizes(planes, g), g.c()));
+    }
+
+    // ---------------------------------------------------------------- dense algebra
+
+    @Override
+    public void gemm(boolean transA, boolean transB, double alpha, Tensor a, Tensor b, double beta, Tensor c) {
+        current();
+        int[] mnk = Check.gemm(a, transA, b, transB, c);
+        cublas.gemm(transA, transB, mnk[0], mnk[1], mnk[2], (float) alpha, a(a, "gemm", "a"), a.shape().columns(), a(b, "gemm", "b"),
+                b.shape().columns(), (float) beta, a(c, "gemm", "c"));
+    }
+
+    // ---------------------------------------------------------------- elementwise
+
+    @Override
+    public void activationForward(Activation f, Tensor y, Tensor x) {
+        current();
+        Check.sameSize("activationForward", "y", y, x);
+        launch("activation_forward", x.size(), t(y, "activationForward", "y").pointer(), t(x, "activationForward", "x").pointer(), x.size(),
+                f.ordinal());
+    }
+
+    @Override
+    public void activationBackward(Activation f, Tensor dx, Tensor dy, Tensor x, Tensor y) {
+        current();
+        Check.sameSize("activationBackward", "dx", dx, x);
+        Check.sameSize("activationBackward", "dy", dy, x);
+        Check.sameSize("activationBackward", "y", y, x);
+        launch("activation_backward", x.size(), t(dx, "activationBackward", "dx").pointer(), t(dy, "activationBackward", "dy").pointer(),
+                t(x, "activationBackward", "x").pointer(), t(y, "activationBackward", "y").pointer(), x.size(), f.ordinal());
+    }
+
+    @Override
+    public void softmaxForward(Tensor y, Tensor x) {
+        current();
+        int n = Check.rowsOf("softmaxForward", "x", x);
+        Check.sameSize("softmaxForward", "y", y, x);
+        cudnn.softmaxForward(Shape.of(n, x.shape().columns()), a(x, "softmaxForward", "x"), a(y, "softmaxForward", "y"));
+    }
+
+    @Override
+    public void softmaxBackward(Tensor dx, Tensor dy, Tensor y) {
+        current();
+        int n = Check.rowsOf("softmaxBackward", "y", y);
+        Check.sameSize("softmaxBackward", "dx", dx, y);
+        Check.sameSize("softmaxBackward", "dy", dy, y);
+        cudnn.softmaxBackward(Shape.of(n, y.shape().columns()), a(y, "softmaxBackward", "y"), a(dy, "softmaxBackward", "dy"),
+                a(dx, "softmaxBackward", "dx"));
+    }
+
+    @Override
+    public void dropoutForward(Tensor y, Tensor mask, Tensor x, double p, long seed) {
+        current();
+        Check.sameSize("dropoutForward", "y", y, x);
+        Check.sameSize("dropoutForward", "mask", mask, x);
+        launch("dropout_forward", x.size(), t(y, "dropoutForward", "y").pointer(), t(mask, "dropoutForward", "mask").pointer(),
+                t(x, "dropoutForward", "x").pointer(), x.size(), seed, (float) p, (float) (1 / (1 - p)));
+    }
+
+    @Override
+    public void dropoutBackward(Tensor dx, Tensor dy, Tensor mask) {
+        current();
+        Check.sameSize("dropoutBackward", "dx", dx, dy);
+        Check.sameSize("dropoutBackward", "mask", mask, dy);
+        launch("multiply", dy.size(), t(dx, "dropoutBackward", "dx").pointer(), t(dy, "dropoutBackward", "dy").pointer(),
+                t(mask, "dropoutBackward", "mask").pointer(), dy.size());
+    }
+
+    // ---------------------------------------------------------------- losses and metrics
+
+    @Override
+    public void softmaxCrossEntropy(Tensor loss, Tensor dx, Tensor logits, Tensor labels, double gradScale) {
+        current();
+        int n = Check.loss("softmaxCrossEntropy", loss, dx, logits, labels, Shape.of(logits.shape().rows()));
+        int classes = logits.shape().columns();
+        driver.fill32(status, n, 1);
+        launch("softmax_cross_entropy", n, t(loss, "softmaxCrossEntropy", "loss").pointer(),
+                dx == null ? null : t(dx, "softmaxCrossEntropy", "dx").pointer(), t(logits, "softmaxCrossEntropy", "logits").pointer(),
+                t(labels, "softmaxCrossEntropy", "labels").pointer(), status, n, classes, (float) gradScale, dx == null ? 0 : 1);
+        int[] firstBad = new int[1];
+        driver.copyToHost(firstBad, status);
+        if (firstBad[0] < n) Check.labels("softmaxCrossEntropy", downloadInts(labels), 0, n, classes); // throws, naming the label
+    }
+
+    @Override
+    public void squaredError(Tensor loss, Tensor dy, Tensor y, Tensor target, double gradScale) {
+        current();
+        FloatTensor hostLoss = onHost(loss), hostDy = dy == null ? null : onHost(dy);
+        Tensor hostTarget = target.dtype() == DType.INT32 ? host.uploadInts(target.shape(), downloadInts(target)) : onHost(target);
+        host.squaredError(hostLoss, hostDy, onHost(y), hostTarget, gradScale);
+        write(loss, hostLoss.data());
+        if (dy != null) write(dy, hostDy.data());
+    }
+
+    @Override
+    public void argmax(Tensor out, Tensor x) {
+        current();
+        int n = Check.rowsOf("argmax", "x", x);
+        Check.shape("argmax", "out", out, Shape.of(n));
+        launch("argmax", n, t(out, "argmax", "out").pointer(), t(x, "argmax", "x").pointer(), n, x.shape().columns());
+    }
+
+    // ---------------------------------------------------------------- learned feature-map combinations (host)
+
+    @Override
+    public void combinationForward(Tensor wEff, Tensor alpha, Tensor k, Tensor c) {
+        current();
+        FloatTensor hw = onHost(wEff), ha = onHost(alpha);
+        host.combinationForward(hw, ha, onHost(k), onHost(c));
+        write(wEff, hw.data());
+        write(alpha, ha.data());
+    }
+
+    @Override
+    public void combinationBackward(Tensor dk, Tensor dc, Tensor dwEff, Tensor alpha, Tensor k, CombinationPenalty penalty, double lambda) {
+        current();
+        FloatTensor hdk = onHost(dk), hdc = onHost(dc); // they accumulate: start from their current values
+        host.combinationBackward(hdk, hdc, onHost(dwEff), onHost(alpha), onHost(k), penalty, lambda);
+        write(dk, hdk.data());
+        write(dc, hdc.data());
+    }
+
+    @Override
+    public double combinationPenalty(Tensor alpha, CombinationPenalty penalty, double lambda) {
+        current();
+        FloatTensor ha = onHost(alpha);
+        return host.combinationPenalty(ha, penalty, lambda);
+    }
+
+    // ---------------------------------------------------------------- optimizers
+
+    @Override
+    public void sgdStep(Tensor w, Tensor velocity, Tensor dw, double lr, double momentum, double weightDecay, boolean nesterov) {
+        current();
+        Check.sameSize("sgdStep", "dw", dw, w);
+        if (momentum != 0) Check.sameSize("sgdStep", "velocity", velocity, w);
+        int flags = (momentum != 0 ? 1 : 0) | (nesterov ? 2 : 0);
+        launch("sgd_step", w.size(), t(w, "sgdStep", "w").pointer(), momentum != 0 ? t(velocity, "sgdStep", "velocity").pointer() : null,
+                t(dw, "sgdStep", "dw").pointer(), w.size(), (float) lr, (float) momentum, (float) weightDecay, flags);
+    }
+
+    @Override
+    public void adamStep(Tensor w, Tensor m, Tensor v, Tensor dw, double lr, double beta1, double beta2, double eps, double weightDecay,
+                         boolean decoupled, int step) {
+        current();
+        Check.sameSize("adamStep", "dw", dw, w);
+        Check.sameSize("adamStep", "m", m, w);
+        Check.sameSize("adamStep", "v", v, w);
+        if (step < 1) throw new IllegalArgumentException("adamStep: step t must be >= 1, got " + step);
+        // The same float constants as the CPU backend, computed in double and rounded once.
+        float stepSize = (float) (lr / (1 - Math.pow(beta1, step)));
+        float correction2 = (float) Math.sqrt(1 - Math.pow(beta2, step));
+        float shrink = decoupled ? (float) (1 - lr * weightDecay) : 1f;
+        launch("adam_step", w.size(), t(w, "adamStep", "w").pointer(), t(m, "adamStep", "m").pointer(), t(v, "adamStep", "v").pointer(),
+                t(dw, "adamStep", "dw").pointer(), w.size(), (float) beta1, (float) beta2, (float) eps, (float) weightDecay, stepSize,
+                correction2, shrink, decoupled ? 1 : 0);
+    }
+
+    /** Waits for all queued device work (for timing). */
+    public void synchronize() {
+        current();
+        driver.synchronize();
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        if (memory != null) {
+            if (workspace != null) memory.release(workspace, workspaceBytes);
+            if (status != null) memory.release(status, 4);
+            memory.close();
+        }
+        closed = true;
+        if (cudnn != null) cudnn.close();
+        if (cublas != null) cublas.close();
+        if (host != null) host.close();
+        driver.close();
+    }
+}

@@ -1,0 +1,299 @@
+package org.cnn4j.backend.cuda;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.cnn4j.backend.ConvGeometry;
+import org.cnn4j.tensor.Shape;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * cuDNN 9 (or 8) through {@code java.lang.foreign}: the handle, cached tensor, filter and
+ * convolution descriptors, the convolution algorithms chosen once per shape by measurement
+ * ({@code cudnnFindConvolution*Algorithm}) under a workspace limit, and the calls the CUDA backend
+ * makes. Signatures follow cudnn_graph.h, cudnn_ops.h and cudnn_cnn.h of cuDNN 9. Every call is
+ * checked: a failure names the call, the shapes and cuDNN's error string.
+ */
+final class Cudnn implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Cudnn.class);
+    // Enumerations (cudnn_graph.h / cudnn_ops.h).
+    private static final int FLOAT = 0, NCHW = 0, CROSS_CORRELATION = 1;
+    static final int DEFAULT_MATH = 0, FMA_MATH = 3;
+    private static final int SOFTMAX_ACCURATE = 1, SOFTMAX_MODE_INSTANCE = 0;
+    /** cudnnConvolution{Fwd,BwdData,BwdFilter}AlgoPerf_t: algo, status, time, (pad), memory, determinism, mathType, reserved[3]. */
+    private static final long PERF_SIZE = 48, PERF_ALGO = 0, PERF_STATUS = 4, PERF_MEMORY = 16, PERF_DETERMINISM = 24, PERF_MATH = 28;
+    private static final int MAX_ALGOS = 16;
+
+    enum Direction { FORWARD, BACKWARD_DATA, BACKWARD_FILTER }
+
+    /** The algorithm chosen for one convolution shape and direction, with its math type and workspace. */
+    record Choice(int algo, int mathType, long workspace) {
+    }
+
+    private final NativeLibrary lib;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment handle;
+    private final MemorySegment one, zero;
+    private final MethodHandle getErrorString, getVersion, destroy, createTensor, setTensor4d, destroyTensor, createFilter,
+            setFilter4d, destroyFilter, createConv, setConv2d, setConvMath, destroyConv, addTensor, softmaxForward, softmaxBackward,
+            convForward, convBackwardData, convBackwardFilter, convBackwardBias, findForward, findBackwardData, findBackwardFilter;
+    private final Map<Shape, MemorySegment> tensors = new HashMap<>();
+    private final Map<Shape, MemorySegment> filters = new HashMap<>();
+    private final Map<String, MemorySegment> convolutions = new HashMap<>();
+    private final Map<String, Choice> choices = new HashMap<>();
+    private boolean closed;
+
+    Cudnn(NativeLibrary lib) {
+        this.lib = lib;
+        getErrorString = lib.function("cudnnGetErrorString", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+        getVersion = lib.function("cudnnGetVersion", FunctionDescriptor.of(JAVA_LONG));
+        MethodHandle create = lib.function("cudnnCreate", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        destroy = lib.function("cudnnDestroy", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        createTensor = lib.function("cudnnCreateTensorDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        setTensor4d = lib.function("cudnnSetTensor4dDescriptor",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+        destroyTensor = lib.function("cudnnDestroyTensorDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        createFilter = lib.function("cudnnCreateFilterDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        setFilter4d = lib.function("cudnnSetFilter4dDescriptor",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+        destroyFilter = lib.function("cudnnDestroyFilterDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        createConv = lib.function("cudnnCreateConvolutionDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        setConv2d = lib.function("cudnnSetConvolution2dDescriptor",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+        setConvMath = lib.function("cudnnSetConvolutionMathType", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+        destroyConv = lib.function("cudnnDestroyConvolutionDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        // cudnnAddTensor(handle, alpha, aDesc, A, beta, cDesc, C)
+        addTensor = lib.function("cudnnAddTensor",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+        // cudnnSoftmaxForward(handle, algo, mode, alpha, xDesc, x, beta, yDesc, y)
+        softmaxForward = lib.function("cudnnSoftmaxForward",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+        // cudnnSoftmaxBackward(handle, algo, mode, alpha, yDesc, y, dyDesc, dy, beta, dxDesc, dx)
+        softmaxBackward = lib.function("cudnnSoftmaxBackward", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS,
+                ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+        // cudnnConvolutionForward(handle, alpha, xDesc, x, wDesc, w, convDesc, algo, workSpace, wsBytes, beta, yDesc, y)
+        convForward = lib.function("cudnnConvolutionForward", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS));
+        // cudnnConvolutionBackwardData(handle, alpha, wDesc, w, dyDesc, dy, convDesc, algo, workSpace, wsBytes, beta, dxDesc, dx)
+        convBackwardData = lib.function("cudnnConvolutionBackwardData", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS,
+                ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS));
+        // cudnnConvolutionBackwardFilter(handle, alpha, xDesc, x, dyDesc, dy, convDesc, algo, workSpace, wsBytes, beta, dwDesc, dw)
+        convBackwardFilter = lib.function("cudnnConvolutionBackwardFilter", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS,
+                ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS));
+        // cudnnConvolutionBackwardBias(handle, alpha, dyDesc, dy, beta, dbDesc, db)
+        convBackwardBias = lib.function("cudnnConvolutionBackwardBias",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+        // cudnnFindConvolutionForwardAlgorithm(handle, xDesc, wDesc, convDesc, yDesc, requested, *returned, perf)
+        findForward = lib.function("cudnnFindConvolutionForwardAlgorithm",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS));
+        // cudnnFindConvolutionBackwardDataAlgorithm(handle, wDesc, dyDesc, convDesc, dxDesc, requested, *returned, perf)
+        findBackwardData = lib.function("cudnnFindConvolutionBackwardDataAlgorithm",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS));
+        // cudnnFindConvolutionBackwardFilterAlgorithm(handle, xDesc, dyDesc, convDesc, dwDesc, requested, *returned, perf)
+        findBackwardFilter = lib.function("cudnnFindConvolutionBackwardFilterAlgorithm",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS));
+
+        MemorySegment out = arena.allocate(ADDRESS);
+        check(call(create, out), "cudnnCreate", "");
+        handle = out.get(ADDRESS, 0);
+        one = arena.allocate(JAVA_FLOAT);
+        one.set(JAVA_FLOAT, 0, 1f);
+        zero = arena.allocate(JAVA_FLOAT);
+        zero.set(JAVA_FLOAT, 0, 0f);
+    }
+
+    /** cuDNN's version number, e.g. 91400 for 9.14.0. */
+    long version() {
+        try {
+            return (long) getVersion.invoke();
+        } catch (Throwable t) {
+            throw new CudaException("cudnnGetVersion failed: " + t, t);
+        }
+    }
+
+    String library() {
+        return lib.file().toString();
+    }
+
+    // ---------------------------------------------------------------- plumbing
+
+    private static int call(MethodHandle h, Object... args) {
+        try {
+            return (int) h.invokeWithArguments(args);
+        } catch (Throwable t) {
+            throw new CudaException("native call failed: " + t, t);
+        }
+    }
+
+    private void check(int status, String call, String detail) {
+        if (status == 0) return;
+        String text;
+        try {
+            text = ((MemorySegment) getErrorString.invoke(status)).reinterpret(256).getString(0);
+        } catch (Throwable t) {
+            text = "status " + status;
+        }
+        throw new CudaException(call + (detail.isEmpty() ? "" : " (" + detail + ")") + " failed: " + text + " (" + status + ")");
+    }
+
+    private static MemorySegment device(long address) {
+        return MemorySegment.ofAddress(address);
+    }
+
+    private MemorySegment created(MethodHandle create, String call) {
+        MemorySegment out = arena.allocate(ADDRESS);
+        check(call(create, out), call, "");
+        return out.get(ADDRESS, 0);
+    }
+
+    /** An NCHW float tensor descriptor (cached); rank-2 shapes (n, k) become (n, k, 1, 1). */
+    MemorySegment tensor(Shape s) {
+        Shape four = s.rank() == 4 ? s : Shape.of(s.dim(0), s.size() / s.dim(0), 1, 1);
+        return tensors.computeIfAbsent(four, k -> {
+            MemorySegment d = created(createTensor, "cudnnCreateTensorDescriptor");
+            check(call(setTensor4d, d, NCHW, FLOAT, k.dim(0), k.dim(1), k.dim(2), k.dim(3)), "cudnnSetTensor4dDescriptor", k.toString());
+            return d;
+        });
+    }
+
+    /** A KCRS float filter descriptor (cached). */
+    MemorySegment filter(Shape s) {
+        return filters.computeIfAbsent(s, k -> {
+            MemorySegment d = created(createFilter, "cudnnCreateFilterDescriptor");
+            check(call(setFilter4d, d, FLOAT, NCHW, k.dim(0), k.dim(1), k.dim(2), k.dim(3)), "cudnnSetFilter4dDescriptor", k.toString());
+            return d;
+        });
+    }
+
+    /** A cross-correlation descriptor for one geometry, direction and math type (cached). */
+    private MemorySegment convolution(ConvGeometry g, Direction d, int mathType) {
+        return convolutions.computeIfAbsent(g + "/" + d + "/" + mathType, k -> {
+            MemorySegment c = created(createConv, "cudnnCreateConvolutionDescriptor");
+            check(call(setConv2d, c, g.padH(), g.padW(), g.strideH(), g.strideW(), g.dilationH(), g.dilationW(), CROSS_CORRELATION, FLOAT),
+                    "cudnnSetConvolution2dDescriptor", g.toString());
+            check(call(setConvMath, c, mathType), "cudnnSetConvolutionMathType", g.toString());
+            return c;
+        });
+    }
+
+    // ---------------------------------------------------------------- algorithms
+
+    /**
+     * The fastest algorithm for a convolution, measured once per (geometry, batch, direction) and
+     * cached: the first of cuDNN's timed results that succeeded, fits the workspace limit and,
+     * in deterministic mode, is deterministic.
+     */
+    Choice choose(ConvGeometry g, int n, Direction d, int mathType, long workspaceLimit, boolean deterministic) {
+        String key = g + "/" + n + "/" + d + "/" + mathType + "/" + workspaceLimit + "/" + deterministic;
+        Choice cached = choices.get(key);
+        if (cached != null) return cached;
+        Shape x = Shape.of(n, g.c(), g.h(), g.w()), y = Shape.of(n, g.k(), g.p(), g.q()), w = Shape.of(g.k(), g.c(), g.r(), g.s());
+        MemorySegment conv = convolution(g, d, mathType);
+        try (Arena call = Arena.ofConfined()) {
+            MemorySegment returned = call.allocate(JAVA_INT), perf = call.allocate(PERF_SIZE * MAX_ALGOS, 8);
+            String detail = d + " " + g + " batch " + n;
+            switch (d) {
+                case FORWARD -> check(call(findForward, handle, tensor(x), filter(w), conv, tensor(y), MAX_ALGOS, returned, perf),
+                        "cudnnFindConvolutionForwardAlgorithm", detail);
+                case BACKWARD_DATA -> check(call(findBackwardData, handle, filter(w), tensor(y), conv, tensor(x), MAX_ALGOS, returned, perf),
+                        "cudnnFindConvolutionBackwardDataAlgorithm", detail);
+                case BACKWARD_FILTER -> check(call(findBackwardFilter, handle, tensor(x), tensor(y), conv, filter(w), MAX_ALGOS, returned, perf),
+                        "cudnnFindConvolutionBackwardFilterAlgorithm", detail);
+            }
+            List<String> seen = new ArrayList<>();
+            Choice choice = null;
+            for (int i = 0; i < returned.get(JAVA_INT, 0); i++) {
+                long at = i * PERF_SIZE;
+                int algo = perf.get(JAVA_INT, at + PERF_ALGO), status = perf.get(JAVA_INT, at + PERF_STATUS);
+                long memory = perf.get(JAVA_LONG, at + PERF_MEMORY);
+                boolean det = perf.get(JAVA_INT, at + PERF_DETERMINISM) == 1;
+                seen.add(algo + (status == 0 ? "" : "!") + "/" + memory + "B" + (det ? "/det" : ""));
+                if (choice == null && status == 0 && memory <= workspaceLimit && (!deterministic || det)) {
+                    choice = new Choice(algo, perf.get(JAVA_INT, at + PERF_MATH), memory);
+                }
+            }
+            if (choice == null) {
+                throw new CudaException("no cuDNN algorithm for " + detail + " fits a workspace of " + workspaceLimit + " bytes"
+                        + (deterministic ? " deterministically" : "") + "; measured: " + seen);
+            }
+            log.debug("cuDNN {}: algorithm {} (math {}, workspace {} B) of {}", detail, choice.algo(), choice.mathType(), choice.workspace(), seen);
+            choices.put(key, choice);
+            return choice;
+        }
+    }
+
+    // ---------------------------------------------------------------- operations
+
+    /** y = conv(x, w) (beta 0: overwrite). */
+    void convolutionForward(ConvGeometry g, int n, Choice c, long x, long w, long y, long workspace) {
+        MemorySegment conv = convolution(g, Direction.FORWARD, c.mathType());
+        check(call(convForward, handle, one, tensor(Shape.of(n, g.c(), g.h(), g.w())), device(x), filter(Shape.of(g.k(), g.c(), g.r(), g.s())),
+                device(w), conv, c.algo(), device(workspace), c.workspace(), zero, tensor(Shape.of(n, g.k(), g.p(), g.q())), device(y)),
+                "cudnnConvolutionForward", g + " batch " + n + " algo " + c.algo());
+    }
+
+    /** dx = conv^T(dy, w) (overwrite). */
+    void convolutionBackwardData(ConvGeometry g, int n, Choice c, long w, long dy, long dx, long workspace) {
+        MemorySegment conv = convolution(g, Direction.BACKWARD_DATA, c.mathType());
+        check(call(convBackwardData, handle, one, filter(Shape.of(g.k(), g.c(), g.r(), g.s())), device(w),
+                tensor(Shape.of(n, g.k(), g.p(), g.q())), device(dy), conv, c.algo(), device(workspace), c.workspace(), zero,
+                tensor(Shape.of(n, g.c(), g.h(), g.w())), device(dx)),
+                "cudnnConvolutionBackwardData", g + " batch " + n + " algo " + c.algo());
+    }
+
+    /** dw += x ⋆ dy (beta 1: accumulate, as the Backend's rule asks). */
+    void convolutionBackwardFilter(ConvGeometry g, int n, Choice c, long x, long dy, long dw, long workspace) {
+        MemorySegment conv = convolution(g, Direction.BACKWARD_FILTER, c.mathType());
+        check(call(convBackwardFilter, handle, one, tensor(Shape.of(n, g.c(), g.h(), g.w())), device(x),
+                tensor(Shape.of(n, g.k(), g.p(), g.q())), device(dy), conv, c.algo(), device(workspace), c.workspace(), one,
+                filter(Shape.of(g.k(), g.c(), g.r(), g.s())), device(dw)),
+                "cudnnConvolutionBackwardFilter", g + " batch " + n + " algo " + c.algo());
+    }
+
+    /** y(n,k,...) += b(k). */
+    void addBias(Shape y, long yAddress, int k, long b) {
+        check(call(addTensor, handle, one, tensor(Shape.of(1, k, 1, 1)), device(b), one, tensor(y), device(yAddress)),
+                "cudnnAddTensor", "bias (" + k + ") onto " + y);
+    }
+
+    /** db(k) += sum of dy over batch and space. */
+    void biasBackward(Shape dy, long dyAddress, int k, long db) {
+        check(call(convBackwardBias, handle, one, tensor(dy), device(dyAddress), one, tensor(Shape.of(1, k, 1, 1)), device(db)),
+                "cudnnConvolutionBackwardBias", "dy " + dy);
+    }
+
+    /** Row-wise softmax of (n, classes). */
+    void softmaxForward(Shape s, long x, long y) {
+        check(call(softmaxForward, handle, SOFTMAX_ACCURATE, SOFTMAX_MODE_INSTANCE, one, tensor(s), device(x), zero, tensor(s), device(y)),
+                "cudnnSoftmaxForward", s.toString());
+    }
+
+    /** dx = y ∘ (dy − Σ dy·y) per row. */
+    void softmaxBackward(Shape s, long y, long dy, long dx) {
+        check(call(softmaxBackward, handle, SOFTMAX_ACCURATE, SOFTMAX_MODE_INSTANCE, one, tensor(s), device(y), tensor(s), device(dy), zero,
+                tensor(s), device(dx)), "cudnnSoftmaxBackward", s.toString());
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        for (MemorySegment d : tensors.values()) call(destroyTensor, d);
+        for (MemorySegment d : filters.values()) call(destroyFilter, d);
+        for (MemorySegment d : convolutions.values()) call(destroyConv, d);
+        call(destroy, handle);
+        arena.close();
+    }
+}

@@ -1,0 +1,87 @@
+package org.cnn4j.backend.cuda;
+
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * A caching allocator, as PyTorch's: a freed block goes back to a pool by size and is handed out
+ * again, so a training step, which frees and asks for the same sizes every time, stops calling
+ * cuMemAlloc after its first pass. Sizes round up to 512 bytes. When the device is full the
+ * pool's blocks are released to the driver and the allocation is tried once more; then it fails
+ * with the bytes asked for and the bytes free.
+ */
+final class DeviceMemory implements AutoCloseable {
+    private static final long GRANULE = 512;
+    private final CudaDriver driver;
+    private final Map<Long, ArrayDeque<DevicePointer>> pool = new HashMap<>();
+    private long inUse, peak, cached;
+
+    DeviceMemory(CudaDriver driver) {
+        this.driver = driver;
+    }
+
+    static long rounded(long bytes) {
+        return Math.max(GRANULE, (bytes + GRANULE - 1) / GRANULE * GRANULE);
+    }
+
+    /** A block of at least {@code bytes}; {@code what} names its use in an out-of-memory message. */
+    DevicePointer allocate(long bytes, String what) {
+        long size = rounded(bytes);
+        ArrayDeque<DevicePointer> free = pool.get(size);
+        DevicePointer p = free == null ? null : free.poll();
+        if (p != null) {
+            cached -= size;
+        } else {
+            p = driver.tryAllocate(size);
+            if (p == null) {
+                emptyCache();
+                p = driver.tryAllocate(size);
+            }
+            if (p == null) {
+                long[] info = driver.memoryInfo();
+                throw new CudaException("out of device memory: " + what + " asked for " + size + " bytes; " + info[0] + " of " + info[1]
+                        + " bytes are free, cnn4j holds " + inUse + " in use");
+            }
+        }
+        inUse += size;
+        peak = Math.max(peak, inUse);
+        return p;
+    }
+
+    void release(DevicePointer p, long bytes) {
+        long size = rounded(bytes);
+        pool.computeIfAbsent(size, k -> new ArrayDeque<>()).push(p);
+        inUse -= size;
+        cached += size;
+    }
+
+    /** Returns every pooled block to the driver. */
+    void emptyCache() {
+        for (ArrayDeque<DevicePointer> blocks : pool.values()) {
+            for (DevicePointer p : blocks) driver.free(p);
+        }
+        pool.clear();
+        cached = 0;
+    }
+
+    /** Bytes in tensors now. */
+    long inUse() {
+        return inUse;
+    }
+
+    /** The most bytes in tensors at any one time. */
+    long peak() {
+        return peak;
+    }
+
+    /** Bytes held in the pool for reuse. */
+    long cached() {
+        return cached;
+    }
+
+    @Override
+    public void close() {
+        emptyCache();
+    }
+}

@@ -1,0 +1,353 @@
+package org.cnn4j.backend.cuda;
+
+import static org.cnn4j.testing.Close.assertClose;
+import static org.cnn4j.testing.Close.maxAbs;
+import static org.cnn4j.testing.Close.toDouble;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+
+import org.cnn4j.backend.Activation;
+import org.cnn4j.backend.Backend;
+import org.cnn4j.backend.ConvGeometry;
+import org.cnn4j.backend.PoolGeometry;
+import org.cnn4j.backend.cpu.CpuBackend;
+import org.cnn4j.data.Dataset;
+import org.cnn4j.data.SyntheticShapes;
+import org.cnn4j.model.Models;
+import org.cnn4j.model.Sequential;
+import org.cnn4j.optim.Adam;
+import org.cnn4j.optim.Sgd;
+import org.cnn4j.tensor.Shape;
+import org.cnn4j.tensor.Tensor;
+import org.cnn4j.testing.Data;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The GPU suite: every CUDA backend operation against the CPU backend on random data of several
+ * shapes, each output poisoned with NaN first so that an unwritten element shows. Skipped, with
+ * the reason, where no GPU is usable (run it on a GPU node with bin/cnn4j-selftest).
+ *
+ * <p>Tolerances. Kernels that round as the CPU does (pooling and its gathers, subsampling's
+ * forward and data gradient, activation gradients, dropout, SGD, Adam, argmax) must agree
+ * bitwise. cuDNN and cuBLAS in strict float32 sum in another order: 1e-5 of the data's scale.
+ * TF32 convolutions round inputs to 10 mantissa bits (relative error 2^-11 per product): 1e-2 of
+ * the scale. Forward sigmoid/tanh and the softmax cross-entropy use ex2/lg2.approx against the
+ * CPU's double: 1e-5.
+ */
+@Tag("gpu")
+class CudaBackendTest {
+    private static CudaBackend tf32, strict;
+    private static String why;
+    private static final CpuBackend CPU = new CpuBackend(2);
+    private static final double STRICT = 1e-5, TF32 = 1e-2;
+
+    @BeforeAll
+    static void open() {
+        try {
+            strict = CudaBackend.open(CudaBackend.Options.defaults().strictFloat32());
+            tf32 = CudaBackend.open(CudaBackend.Options.defaults());
+        } catch (LinkageError | RuntimeException e) {
+            why = String.valueOf(e.getMessage()).lines().findFirst().orElse(e.toString());
+        }
+    }
+
+    @AfterAll
+    static void close() {
+        if (tf32 != null) tf32.close();
+        if (strict != null) strict.close();
+    }
+
+    @BeforeEach
+    void needGpu() {
+        assumeTrue(strict != null && tf32 != null, "no usable GPU: " + why);
+    }
+
+    /** The same values on the GPU and the CPU. */
+    private record Pair(Tensor gpu, Tensor cpu) {
+        static Pair of(Backend gpu, Shape shape, double[] values) {
+            return new Pair(gpu.upload(shape, values), CPU.upload(shape, values));
+        }
+
+        static Pair random(Backend gpu, Shape shape, Random rng) {
+            return of(gpu, shape, Data.uniform(rng, shape.size()));
+        }
+
+        static Pair ints(Backend gpu, Shape shape, int[] values) {
+            return new Pair(gpu.uploadInts(shape, values), CPU.uploadInts(shape, values));
+        }
+
+        static Pair poisoned(Backend gpu, Shape shape) {
+            Pair p = new Pair(gpu.allocate(shape), CPU.allocate(shape));
+            gpu.fill(p.gpu, Float.NaN);
+            CPU.fill(p.cpu, Float.NaN);
+            return p;
+        }
+
+        void assertNear(String what, double tolerance) {
+            double[] expected = cpu.toDoubleArray();
+            assertClose(what, expected, gpu.toDoubleArray(), tolerance * Math.max(1, maxAbs(expected)), tolerance);
+        }
+
+        void assertBitwise(String what) {
+            if (cpu.dtype() == org.cnn4j.tensor.DType.INT32) {
+                assertArrayEquals(cpu.toIntArray(), gpu.toIntArray(), what);
+            } else {
+                assertArrayEquals(cpu.toFloatArray(), gpu.toFloatArray(), what);
+            }
+        }
+    }
+
+    static Stream<ConvGeometry> convolutions() {
+        return Stream.of(
+                ConvGeometry.square(1, 28, 28, 32, 3, 0, 1, 1),
+                ConvGeometry.square(32, 13, 13, 64, 3, 0, 1, 1),
+                ConvGeometry.square(3, 32, 32, 64, 3, 1, 1, 1),
+                ConvGeometry.square(4, 11, 10, 6, 3, 1, 2, 1),
+                ConvGeometry.square(3, 12, 12, 4, 5, 2, 3, 1),
+                new ConvGeometry(2, 10, 13, 3, 2, 4, 1, 2, 1, 2, 1, 1),
+                new ConvGeometry(3, 14, 12, 4, 3, 2, 2, 1, 1, 1, 2, 3),
+                ConvGeometry.square(16, 7, 7, 8, 1, 0, 1, 1));
+    }
+
+    @ParameterizedTest
+    @MethodSource("convolutions")
+    void convolutionsAgreeInStrictFloat32AndInTf32(ConvGeometry g) {
+        for (CudaBackend gpu : List.of(strict, tf32)) {
+            double tol = gpu == strict ? STRICT : TF32;
+            Random rng = new Random(g.hashCode());
+            int n = 5;
+            Pair x = Pair.random(gpu, Shape.of(n, g.c(), g.h(), g.w()), rng), w = Pair.random(gpu, Shape.of(g.k(), g.c(), g.r(), g.s()), rng);
+            Pair b = Pair.random(gpu, Shape.of(g.k()), rng), dy = Pair.random(gpu, Shape.of(n, g.k(), g.p(), g.q()), rng);
+            Pair y = Pair.poisoned(gpu, dy.cpu.shape());
+            gpu.convForward(y.gpu, x.gpu, w.gpu, g);
+            CPU.convForward(y.cpu, x.cpu, w.cpu, g);
+            gpu.addBias(y.gpu, b.gpu);
+            CPU.addBias(y.cpu, b.cpu);
+            y.assertNear("conv forward + bias " + g + " on " + gpu.name(), tol);
+            Pair dx = Pair.poisoned(gpu, x.cpu.shape());
+            gpu.convBackwardData(dx.gpu, dy.gpu, w.gpu, g);
+            CPU.convBackwardData(dx.cpu, dy.cpu, w.cpu, g);
+            dx.assertNear("conv backward-data " + g, tol);
+            Pair dw = Pair.random(gpu, w.cpu.shape(), rng), db = Pair.random(gpu, b.cpu.shape(), rng); // accumulate onto these
+            gpu.convBackwardFilter(dw.gpu, x.gpu, dy.gpu, g);
+            CPU.convBackwardFilter(dw.cpu, x.cpu, dy.cpu, g);
+            gpu.biasBackward(db.gpu, dy.gpu);
+            CPU.biasBackward(db.cpu, dy.cpu);
+            dw.assertNear("conv backward-filter " + g, tol);
+            db.assertNear("bias backward " + g, STRICT);
+        }
+    }
+
+    static Stream<PoolGeometry> poolings() {
+        return Stream.of(PoolGeometry.square(32, 26, 26, 2, 2), PoolGeometry.square(3, 9, 9, 3, 2), PoolGeometry.square(2, 7, 8, 2, 2),
+                new PoolGeometry(4, 11, 9, 3, 2, 2, 1, 1, 1), new PoolGeometry(2, 6, 6, 2, 2, 1, 1, 0, 0), PoolGeometry.square(6, 28, 28, 2, 2));
+    }
+
+    @ParameterizedTest
+    @MethodSource("poolings")
+    void poolingAndSubsamplingAgreeBitwise(PoolGeometry g) {
+        Random rng = new Random(g.hashCode());
+        int n = 3;
+        Shape in = Shape.of(n, g.c(), g.h(), g.w()), out = Shape.of(n, g.c(), g.p(), g.q());
+        Pair x = Pair.random(strict, in, rng), dy = Pair.random(strict, out, rng);
+        Pair y = Pair.poisoned(strict, out), mask = new Pair(strict.allocateInts(out), CPU.allocateInts(out));
+        strict.maxPoolForward(y.gpu, mask.gpu, x.gpu, g);
+        CPU.maxPoolForward(y.cpu, mask.cpu, x.cpu, g);
+        y.assertBitwise("max pool " + g);
+        mask.assertBitwise("max pool mask " + g);
+        Pair dx = Pair.poisoned(strict, in);
+        strict.maxPoolBackward(dx.gpu, dy.gpu, mask.gpu, g);
+        CPU.maxPoolBackward(dx.cpu, dy.cpu, mask.cpu, g);
+        dx.assertBitwise("max pool backward " + g);
+
+        Pair avg = Pair.poisoned(strict, out);
+        strict.avgPoolForward(avg.gpu, x.gpu, g);
+        CPU.avgPoolForward(avg.cpu, x.cpu, g);
+        avg.assertBitwise("avg pool " + g);
+        Pair dxAvg = Pair.poisoned(strict, in);
+        strict.avgPoolBackward(dxAvg.gpu, dy.gpu, g);
+        CPU.avgPoolBackward(dxAvg.cpu, dy.cpu, g);
+        dxAvg.assertBitwise("avg pool backward " + g);
+
+        Pair beta = Pair.random(strict, Shape.of(g.c()), rng), b = Pair.random(strict, Shape.of(g.c()), rng), sub = Pair.poisoned(strict, out);
+        strict.subsampleForward(sub.gpu, x.gpu, beta.gpu, b.gpu, g);
+        CPU.subsampleForward(sub.cpu, x.cpu, beta.cpu, b.cpu, g);
+        sub.assertBitwise("subsample " + g);
+        Pair dxSub = Pair.poisoned(strict, in), dbeta = Pair.random(strict, Shape.of(g.c()), rng), db = Pair.random(strict, Shape.of(g.c()), rng);
+        strict.subsampleBackward(dxSub.gpu, dbeta.gpu, db.gpu, dy.gpu, x.gpu, beta.gpu, g);
+        CPU.subsampleBackward(dxSub.cpu, dbeta.cpu, db.cpu, dy.cpu, x.cpu, beta.cpu, g);
+        dxSub.assertBitwise("subsample backward data " + g);
+        dbeta.assertNear("subsample dbeta " + g, STRICT);
+        db.assertNear("subsample db " + g, STRICT);
+    }
+
+    @Test
+    void maxPoolTiesPickTheFirstMaximumAndOverlapsGather() {
+        PoolGeometry g = PoolGeometry.square(1, 5, 5, 3, 1); // windows overlap; constant input: every window ties
+        Pair x = Pair.of(strict, Shape.of(1, 1, 5, 5), new double[25]), y = Pair.poisoned(strict, Shape.of(1, 1, 3, 3));
+        Pair mask = new Pair(strict.allocateInts(y.cpu.shape()), CPU.allocateInts(y.cpu.shape()));
+        strict.maxPoolForward(y.gpu, mask.gpu, x.gpu, g);
+        CPU.maxPoolForward(y.cpu, mask.cpu, x.cpu, g);
+        mask.assertBitwise("first maximum wins");
+    }
+
+    @ParameterizedTest
+    @EnumSource(Activation.class)
+    void activations(Activation f) {
+        Random rng = new Random(f.ordinal());
+        Shape s = Shape.of(7, 333);
+        double[] values = Data.gaussian(rng, s.size(), 3);
+        Pair x = Pair.of(strict, s, values), y = Pair.poisoned(strict, s), dy = Pair.random(strict, s, rng), dx = Pair.poisoned(strict, s);
+        strict.activationForward(f, y.gpu, x.gpu);
+        CPU.activationForward(f, y.cpu, x.cpu);
+        y.assertNear(f + " forward", STRICT);
+        // Backward from the same y on both sides: the kernel rounds as the CPU does.
+        Tensor yOnGpu = strict.upload(s, y.cpu.toFloatArray());
+        strict.activationBackward(f, dx.gpu, dy.gpu, x.gpu, yOnGpu);
+        CPU.activationBackward(f, dx.cpu, dy.cpu, x.cpu, y.cpu);
+        dx.assertBitwise(f + " backward");
+    }
+
+    @Test
+    void denseProductsAndSoftmax() {
+        Random rng = new Random(4);
+        for (boolean ta : new boolean[] {false, true}) {
+            for (boolean tb : new boolean[] {false, true}) {
+                Pair a = Pair.random(strict, ta ? Shape.of(37, 19) : Shape.of(19, 37), rng);
+                Pair b = Pair.random(strict, tb ? Shape.of(23, 37) : Shape.of(37, 23), rng);
+                Pair c = Pair.random(strict, Shape.of(19, 23), rng);
+                strict.gemm(ta, tb, 0.5, a.gpu, b.gpu, 0.25, c.gpu);
+                CPU.gemm(ta, tb, 0.5, a.cpu, b.cpu, 0.25, c.cpu);
+                c.assertNear("gemm " + ta + " " + tb, STRICT);
+            }
+        }
+        Pair x = Pair.random(strict, Shape.of(9, 10), rng), y = Pair.poisoned(strict, Shape.of(9, 10));
+        strict.softmaxForward(y.gpu, x.gpu);
+        CPU.softmaxForward(y.cpu, x.cpu);
+        y.assertNear("softmax", STRICT);
+        Pair dy = Pair.random(strict, y.cpu.shape(), rng), dx = Pair.poisoned(strict, y.cpu.shape());
+        strict.softmaxBackward(dx.gpu, dy.gpu, y.gpu);
+        CPU.softmaxBackward(dx.cpu, dy.cpu, y.cpu);
+        dx.assertNear("softmax backward", STRICT);
+    }
+
+    @Test
+    void lossesArgmaxAndDropout() {
+        Random rng = new Random(5);
+        int n = 67, classes = 10;
+        Pair logits = Pair.of(strict, Shape.of(n, classes), Data.gaussian(rng, n * classes, 4)), labels = Pair.ints(strict, Shape.of(n), Data.labels(rng, n, classes));
+        Pair loss = Pair.poisoned(strict, Shape.of(n)), dx = Pair.poisoned(strict, Shape.of(n, classes));
+        strict.softmaxCrossEntropy(loss.gpu, dx.gpu, logits.gpu, labels.gpu, 1.0 / n);
+        CPU.softmaxCrossEntropy(loss.cpu, dx.cpu, logits.cpu, labels.cpu, 1.0 / n);
+        loss.assertNear("softmax cross-entropy", STRICT);
+        dx.assertNear("softmax cross-entropy gradient", STRICT);
+        int[] bad = Data.labels(rng, n, classes);
+        bad[17] = 12;
+        Tensor badLabels = strict.uploadInts(Shape.of(n), bad);
+        String m = assertThrows(IllegalArgumentException.class, () -> strict.softmaxCrossEntropy(loss.gpu, null, logits.gpu, badLabels, 1)).getMessage();
+        assertTrue(m.contains("label 12 at batch index 17"), m);
+
+        Pair out = new Pair(strict.allocateInts(Shape.of(n)), CPU.allocateInts(Shape.of(n)));
+        strict.argmax(out.gpu, logits.gpu);
+        CPU.argmax(out.cpu, logits.cpu);
+        out.assertBitwise("argmax");
+
+        Shape s = Shape.of(1000, 37);
+        Pair x = Pair.random(strict, s, rng), y = Pair.poisoned(strict, s), mask = Pair.poisoned(strict, s);
+        strict.dropoutForward(y.gpu, mask.gpu, x.gpu, 0.3, 987654321L);
+        CPU.dropoutForward(y.cpu, mask.cpu, x.cpu, 0.3, 987654321L);
+        mask.assertBitwise("dropout mask (the same counter-based hash)");
+        y.assertBitwise("dropout forward");
+        Pair dy = Pair.random(strict, s, rng), dxd = Pair.poisoned(strict, s);
+        strict.dropoutBackward(dxd.gpu, dy.gpu, mask.gpu);
+        CPU.dropoutBackward(dxd.cpu, dy.cpu, mask.cpu);
+        dxd.assertBitwise("dropout backward");
+    }
+
+    @Test
+    void optimizerStepsAgreeBitwise() {
+        Random rng = new Random(6);
+        Shape s = Shape.of(1234);
+        for (boolean nesterov : new boolean[] {false, true}) {
+            Pair w = Pair.random(strict, s, rng), v = Pair.random(strict, s, rng), dw = Pair.random(strict, s, rng);
+            strict.sgdStep(w.gpu, v.gpu, dw.gpu, 0.05, 0.9, 1e-4, nesterov);
+            CPU.sgdStep(w.cpu, v.cpu, dw.cpu, 0.05, 0.9, 1e-4, nesterov);
+            w.assertBitwise("sgd w, nesterov " + nesterov);
+            v.assertBitwise("sgd velocity");
+        }
+        Pair w0 = Pair.random(strict, s, rng), dw0 = Pair.random(strict, s, rng);
+        strict.sgdStep(w0.gpu, null, dw0.gpu, 0.1, 0, 0.01, false);
+        CPU.sgdStep(w0.cpu, null, dw0.cpu, 0.1, 0, 0.01, false);
+        w0.assertBitwise("plain sgd");
+        for (boolean decoupled : new boolean[] {false, true}) {
+            Pair w = Pair.random(strict, s, rng), m = Pair.random(strict, s, rng), dw = Pair.random(strict, s, rng);
+            double[] vv = Data.uniform(rng, s.size());
+            for (int i = 0; i < vv.length; i++) vv[i] = Math.abs(vv[i]);
+            Pair v = Pair.of(strict, s, vv);
+            strict.adamStep(w.gpu, m.gpu, v.gpu, dw.gpu, 1e-3, 0.9, 0.999, 1e-8, 0.01, decoupled, 7);
+            CPU.adamStep(w.cpu, m.cpu, v.cpu, dw.cpu, 1e-3, 0.9, 0.999, 1e-8, 0.01, decoupled, 7);
+            w.assertBitwise("adam w, decoupled " + decoupled);
+            m.assertBitwise("adam m");
+            v.assertBitwise("adam v");
+        }
+    }
+
+    @Test
+    void memoryIsReusedAndCopiesRoundTrip() {
+        float[] values = new float[1000];
+        for (int i = 0; i < values.length; i++) values[i] = i * 0.5f - 7;
+        Tensor t = strict.upload(Shape.of(10, 100), values);
+        assertArrayEquals(values, t.toFloatArray());
+        Tensor copy = strict.allocate(Shape.of(1000));
+        strict.copy(copy, t.reshape(Shape.of(1000)));
+        assertArrayEquals(values, copy.toFloatArray());
+        assertEquals(values.length * (double) -7 + 0.5 * 999 * 1000 / 2, strict.sum(t), 1e-3);
+        long before = strict.peakMemory();
+        for (int i = 0; i < 50; i++) strict.allocate(Shape.of(1000, 100)).close();
+        assertTrue(strict.peakMemory() - before <= 400_000 + 512, "freed blocks are reused: peak grew by " + (strict.peakMemory() - before));
+    }
+
+    private static float[] trainLosses(Sequential model, Backend b, Dataset data, boolean adam) {
+        float[] images = data.images(data.statistics());
+        int batch = 64;
+        Tensor x = b.allocate(Shape.of(batch, 1, 28, 28)), y = b.allocateInts(Shape.of(batch));
+        org.cnn4j.optim.Optimizer opt = adam ? new Adam(1e-3) : new Sgd(0.05).momentum(0.9).weightDecay(5e-4);
+        float[] losses = new float[20];
+        for (int step = 0; step < 20; step++) {
+            int from = step * batch;
+            b.write(x, java.util.Arrays.copyOfRange(images, from * 784, (from + batch) * 784));
+            b.writeInts(y, java.util.Arrays.copyOfRange(data.labels(), from, from + batch));
+            losses[step] = (float) model.trainStep(x, y, opt).loss();
+        }
+        return losses;
+    }
+
+    @Test
+    void twentyTrainingStepsMatchTheCpuFromTheSameWeights() {
+        Dataset data = SyntheticShapes.generate(20 * 64, 28, 10, 3);
+        for (CudaBackend gpu : List.of(strict, tf32)) {
+            for (boolean adam : new boolean[] {false, true}) {
+                Sequential onCpu = Models.fmnistCnn().seed(9).build(CPU);
+                Sequential onGpu = onCpu.copyTo(gpu);
+                float[] cpuLosses = trainLosses(onCpu, CPU, data, adam), gpuLosses = trainLosses(onGpu, gpu, data, adam);
+                double tol = gpu == strict ? 1e-3 : 2e-2; // differences compound over the steps
+                assertClose("20 steps (" + (adam ? "Adam" : "SGD") + ") on " + gpu.name(), toDouble(cpuLosses), gpuLosses, tol, tol);
+                assertTrue(cpuLosses[19] < cpuLosses[0], "it learns");
+            }
+        }
+    }
+}
