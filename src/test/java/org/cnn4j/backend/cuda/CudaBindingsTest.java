@@ -1,0 +1,140 @@
+package org.cnn4j.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import org.cnn4j.backend.ConvGeometry;
+import org.cnn4j.tensor.Shape;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The foreign-function bindings to cuDNN and cuBLAS, checked on any machine with a C compiler: a
+ * stub library (test resource stub_libraries.c, with cuDNN 9's and cuBLAS's signatures and
+ * cuDNN's perf-result struct as the headers declare it) logs every argument it receives, and the
+ * tests compare that log with what the bindings meant to pass: handles, descriptors, enum values,
+ * alpha/beta by pointer, the algorithm choice from the perf structs, the column-major GEMM call,
+ * and the error texts. On a GPU the same code runs against the real libraries (CudaBackendTest).
+ */
+class CudaBindingsTest {
+    @TempDir
+    static Path dir;
+    private static Path stub;
+    private static MethodHandle log, clear;
+
+    @BeforeAll
+    static void buildStub() throws IOException, InterruptedException {
+        Path gcc = Arrays.stream(System.getenv().getOrDefault("PATH", "").split(":")).filter(d -> !d.isEmpty())
+                .map(d -> Path.of(d, "gcc")).filter(Files::isExecutable).findFirst().orElse(null);
+        if (gcc == null) return;
+        Path source = dir.resolve("stub_libraries.c");
+        try (InputStream in = CudaBindingsTest.class.getResourceAsStream("stub_libraries.c")) {
+            Files.copy(in, source);
+        }
+        stub = dir.resolve("libstub.so");
+        Process p = new ProcessBuilder(gcc.toString(), "-shared", "-fPIC", "-Wall", "-Werror", "-o", stub.toString(), source.toString())
+                .redirectErrorStream(true).start();
+        String output = new String(p.getInputStream().readAllBytes());
+        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) throw new IllegalStateException("gcc failed:\n" + output);
+        SymbolLookup lookup = SymbolLookup.libraryLookup(stub, Arena.global());
+        Linker linker = Linker.nativeLinker();
+        log = linker.downcallHandle(lookup.find("stub_log").orElseThrow(), FunctionDescriptor.of(ValueLayout.ADDRESS));
+        clear = linker.downcallHandle(lookup.find("stub_clear").orElseThrow(), FunctionDescriptor.ofVoid());
+    }
+
+    @BeforeEach
+    void needStub() throws Throwable {
+        assumeTrue(stub != null, "gcc is not installed: cannot build the stub library");
+        clear.invoke();
+    }
+
+    private static String log() throws Throwable {
+        return ((MemorySegment) log.invoke()).reinterpret(65536).getString(0);
+    }
+
+    private static NativeLibrary stubAs(String what) {
+        System.setProperty("cnn4j.test.stub", stub.toString());
+        return NativeLibrary.open(what, "cnn4j.test.stub", "CNN4J_TEST_UNSET", List.of("libnot-there.so"));
+    }
+
+    @Test
+    void cudnnCallsPassWhatTheHeadersDeclare() throws Throwable {
+        ConvGeometry g = ConvGeometry.square(3, 8, 8, 4, 3, 1, 2, 1);
+        try (Cudnn cudnn = new Cudnn(stubAs("cuDNN"))) {
+            assertEquals(91400, cudnn.version());
+            Cudnn.Choice fastest = cudnn.choose(g, 2, Cudnn.Direction.FORWARD, Cudnn.DEFAULT_MATH, 1L << 30, false);
+            assertEquals(new Cudnn.Choice(5, 1, 4096), fastest, "the fastest that fits the workspace limit");
+            Cudnn.Choice deterministic = cudnn.choose(g, 2, Cudnn.Direction.BACKWARD_FILTER, Cudnn.FMA_MATH, 1L << 30, true);
+            assertEquals(new Cudnn.Choice(6, 3, 8192), deterministic, "the fastest deterministic one");
+            String none = assertThrows(CudaException.class,
+                    () -> cudnn.choose(g, 2, Cudnn.Direction.BACKWARD_DATA, Cudnn.DEFAULT_MATH, 0, false)).getMessage();
+            assertTrue(none.contains("fits a workspace of 0 bytes") && none.contains("measured: [1/1099511627776B/det, 5/4096B, 6/8192B/det]"), none);
+
+            cudnn.convolutionForward(g, 2, fastest, 0x1000, 0x2000, 0x3000, 0x4000);
+            cudnn.convolutionBackwardFilter(g, 2, deterministic, 0x1000, 0x5000, 0x6000, 0x4000);
+            cudnn.addBias(Shape.of(2, 4, 4, 4), 0x3000, 4, 0x7000);
+            cudnn.biasBackward(Shape.of(2, 4, 4, 4), 0x5000, 4, 0x8000);
+            cudnn.softmaxForward(Shape.of(2, 10), 0x9000, 0xa000);
+            String calls = log();
+            for (String expected : List.of("cudnnCreate",
+                    "format 0 type 0 2 3 8 8", "type 0 format 0 4 3 3 3", "format 0 type 0 2 4 4 4",
+                    "pad 1 1 stride 2 2 dilation 1 1 mode 1 type 0", "findForward requested 16", "findBackwardFilter requested 16",
+                    "convForward alpha 1 in 0x1000 0x2000 algo 5 workspace 0x4000 4096 beta 0 out 0x3000",
+                    "convBackwardFilter alpha 1 in 0x1000 0x5000 algo 6 workspace 0x4000 8192 beta 1 out 0x6000",
+                    "addTensor alpha 1 a 0x7000 beta 1 c 0x3000", "convBackwardBias alpha 1 dy 0x5000 beta 1 db 0x8000",
+                    "softmaxForward algo 1 mode 0 alpha 1 x 0x9000 beta 0 y 0xa000", "format 0 type 0 2 10 1 1")) {
+                assertTrue(calls.contains(expected), "expected «" + expected + "» in:\n" + calls);
+            }
+            // The execution descriptor carries the chosen algorithm's math type.
+            assertTrue(calls.matches("(?s).*setMath 0x[0-9a-f]+ 1.*") && calls.matches("(?s).*setMath 0x[0-9a-f]+ 3.*"), calls);
+            String error = assertThrows(CudaException.class, () -> cudnn.tensor(Shape.of(999, 1, 1, 1))).getMessage();
+            assertTrue(error.contains("cudnnSetTensor4dDescriptor ((999, 1, 1, 1)) failed: CUDNN_STATUS_BAD_PARAM (2000)"), error);
+        }
+        assertTrue(log().contains("cudnnDestroy\n") && !log().contains("BAD HANDLE"), log());
+    }
+
+    @Test
+    void cublasGemmIsTheTransposedColumnMajorCall() throws Throwable {
+        try (Cublas cublas = new Cublas(stubAs("cuBLAS"))) {
+            // Row-major C (2x3) = A (2x4) * B^T, B stored 3x4.
+            cublas.gemm(false, true, 2, 3, 4, 0.5f, 0x10, 4, 0x20, 4, 0.25f, 0x30);
+            cublas.gemm(true, false, 5, 6, 7, 1f, 0x40, 5, 0x50, 6, 0f, 0x60);
+            String calls = log();
+            assertTrue(calls.contains("cublasSetMathMode 0"), calls);
+            assertTrue(calls.contains("sgemm 1 0 m 3 n 2 k 4 alpha 0.5 A 0x20 lda 4 B 0x10 ldb 4 beta 0.25 C 0x30 ldc 3"), calls);
+            assertTrue(calls.contains("sgemm 0 1 m 6 n 5 k 7 alpha 1 A 0x50 lda 6 B 0x40 ldb 5 beta 0 C 0x60 ldc 6"), calls);
+            String error = assertThrows(CudaException.class, () -> cublas.gemm(false, false, 0, 1, 1, 1f, 1, 1, 1, 1, 0f, 1)).getMessage();
+            assertTrue(error.contains("cublasSgemm_v2") && error.contains("CUBLAS_STATUS_INVALID_VALUE (7)"), error);
+        }
+        assertTrue(log().contains("cublasDestroy"), log());
+    }
+
+    @Test
+    void aMissingLibraryOrFunctionSaysWhatWasTried() {
+        String m = assertThrows(CudaException.class,
+                () -> NativeLibrary.open("cuDNN", "cnn4j.test.none", "CNN4J_TEST_NONE", List.of("libcudnn-not-here.so.9"))).getMessage();
+        assertTrue(m.startsWith("cuDNN not found: tried libcudnn-not-here.so.9 (loader search") && m.contains("/usr/local/cuda")
+                && m.contains("-Dcnn4j.test.none="), m);
+        String f = assertThrows(CudaException.class, () -> stubAs("cuDNN").function("cudnnNoSuchThing", FunctionDescriptor.ofVoid())).getMessage();
+        assertTrue(f.contains("has no function cudnnNoSuchThing"), f);
+    }
+}
