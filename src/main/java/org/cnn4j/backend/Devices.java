@@ -60,7 +60,7 @@ public final class Devices {
     }
 
     /** Why the GPU backend could not start, in one line. */
-    static String reason(Throwable e) {
+    public static String reason(Throwable e) {
         String full = String.valueOf(e.getMessage());
         String message = full.lines().findFirst().orElse("");
         if (e instanceof LinkageError) {

@@ -61,7 +61,7 @@ class CudaBackendTest {
             strict = CudaBackend.open(CudaBackend.Options.defaults().strictFloat32());
             tf32 = CudaBackend.open(CudaBackend.Options.defaults());
         } catch (LinkageError | RuntimeException e) {
-            why = String.valueOf(e.getMessage()).lines().findFirst().orElse(e.toString());
+            why = org.cnn4j.backend.Devices.reason(e);
         }
     }
 
