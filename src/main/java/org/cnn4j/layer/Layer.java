@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.Supplier;
 
 import org.cnn4j.backend.Backend;
 import org.cnn4j.tensor.Shape;
@@ -111,8 +112,8 @@ public abstract class Layer {
 
     /** Creates a parameter, with a zero gradient, from its initial values. */
     protected final Parameter parameter(String suffix, Shape shape, double[] init) {
-        Parameter p = new Parameter(name + "." + suffix, backend.upload(shape, init), backend.allocate(shape),
-                learningRateMultiplier, weightDecayMultiplier);
+        Parameter p = new Parameter(name + "." + suffix, allocating(suffix, shape, () -> backend.upload(shape, init)),
+                allocating(suffix + " gradient", shape, () -> backend.allocate(shape)), learningRateMultiplier, weightDecayMultiplier);
         parameters.add(p);
         return p;
     }
@@ -131,10 +132,22 @@ public abstract class Layer {
         Tensor t = buffers.get(key);
         if (t == null || !t.shape().equals(shape)) {
             if (t != null) t.close();
-            t = ints ? backend.allocateInts(shape) : backend.allocate(shape);
+            t = allocating(key, shape, () -> ints ? backend.allocateInts(shape) : backend.allocate(shape));
             buffers.put(key, t);
         }
         return t;
+    }
+
+    /** Runs an allocation; a failure (out of device memory, say) names this layer and what it was for. */
+    private Tensor allocating(String what, Shape shape, Supplier<Tensor> allocation) {
+        try {
+            return allocation.get();
+        } catch (IllegalArgumentException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new IllegalStateException("layer '" + name + "' (" + describe() + ") cannot allocate its " + what + " " + shape + ": "
+                    + e.getMessage(), e);
+        }
     }
 
     /**

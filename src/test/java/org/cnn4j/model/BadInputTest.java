@@ -149,4 +149,24 @@ class BadInputTest {
                 () -> Sequential.builder().input(1, 8, 8).add(conv).loss(new SquaredError()).build(B));
         assertTrue(e.getMessage().contains("copy()"), e.getMessage());
     }
+
+    @Test
+    void aFailedAllocationNamesTheLayer() {
+        // A backend that runs out of memory for anything larger than 100,000 values, as a small GPU would.
+        Backend cpu = Backends.CPU;
+        Backend small = (Backend) java.lang.reflect.Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
+                (proxy, method, args) -> {
+                    if (method.getName().equals("allocate") && ((Shape) args[0]).size() > 100_000) {
+                        throw new IllegalStateException("out of device memory: " + 4L * ((Shape) args[0]).size() + " bytes asked for, 0 free");
+                    }
+                    try {
+                        return method.invoke(cpu, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        String m = assertThrows(IllegalStateException.class, () -> Models.fmnistCnn().build(small)).getMessage();
+        assertEquals("layer 'fc1' (Dense 1600→128) cannot allocate its weight gradient (128, 1600): out of device memory: 819200 bytes asked for,"
+                + " 0 free", m);
+    }
 }
