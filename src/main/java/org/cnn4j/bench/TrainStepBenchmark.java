@@ -1,12 +1,13 @@
 package org.cnn4j.bench;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.Random;
 
 import org.cnn4j.backend.Backend;
-import org.cnn4j.backend.cpu.CpuBackend;
-import org.cnn4j.layer.Pass;
+import org.cnn4j.backend.Devices;
 import org.cnn4j.model.Models;
 import org.cnn4j.model.Sequential;
 import org.cnn4j.optim.Sgd;
@@ -15,13 +16,16 @@ import org.cnn4j.tensor.Tensor;
 
 /**
  * Times a built-in model's training step (forward, backward, SGD-momentum update) and inference
- * pass on the CPU backend, on random data: warm-up steps first, then several timed windows, and
- * the median reported. One fixed-format line per measurement; the FLOP count is 2 per
- * multiply-accumulate of the forward pass, times 3 for a training step (forward, backward-data,
- * backward-filter).
+ * pass (forward and the predicted classes, which brings the result back to the host) on random
+ * data, on one or more devices in the same run: warm-up steps first, then several timed windows,
+ * and the median reported, with each device's speed over the first one's. One fixed-format line
+ * per measurement; the FLOP count is 2 per multiply-accumulate of the forward pass, times 3 for a
+ * training step (forward, backward-data, backward-filter). Every timed step ends with a value
+ * read back on the host (the loss, the classes), so GPU work is finished when the clock stops.
  *
- * <p>Usage: {@code TrainStepBenchmark [model] [batch] [windows] [steps-per-window]}, by default
- * {@code fmnist-cnn 256 5 5}. Run through benchmarks/train-step.
+ * <p>Usage: {@code TrainStepBenchmark [model] [batch] [windows] [steps-per-window] [device...]},
+ * by default {@code fmnist-cnn 256 5 5 cpu}; e.g. {@code vgg-small 128 5 10 cpu gpu}. Run
+ * through benchmarks/train-step, or bin/cnn4j-train-step in the bundle.
  */
 public final class TrainStepBenchmark {
 
@@ -30,28 +34,40 @@ public final class TrainStepBenchmark {
         int batch = args.length > 1 ? Integer.parseInt(args[1]) : 256;
         int windows = args.length > 2 ? Integer.parseInt(args[2]) : 5;
         int steps = args.length > 3 ? Integer.parseInt(args[3]) : 5;
-        try (Backend backend = new CpuBackend()) {
-            Sequential model = Models.byName(name).seed(1).build(backend);
-            Shape input = model.inputShape().batch(batch);
-            Random rng = new Random(1);
-            float[] pixels = new float[input.size()];
-            for (int i = 0; i < pixels.length; i++) pixels[i] = (float) rng.nextGaussian();
-            int[] labels = new int[batch];
-            for (int i = 0; i < batch; i++) labels[i] = rng.nextInt(model.outputShape().size());
-            Tensor x = backend.upload(input, pixels), y = backend.uploadInts(Shape.of(batch), labels);
-            Sgd sgd = new Sgd(0.01).momentum(0.9);
-            long macs = model.summary().multiplyAccumulates() * batch;
-
-            double train = medianSeconds(windows, steps, () -> model.trainStep(x, y, sgd));
-            double infer = medianSeconds(windows, steps, () -> model.forward(x, Pass.INFERENCE));
-            report(name, batch, backend, "train", train, 6.0 * macs);
-            report(name, batch, backend, "infer", infer, 2.0 * macs);
+        List<String> devices = args.length > 4 ? Arrays.asList(args).subList(4, args.length) : List.of("cpu");
+        List<double[]> results = new ArrayList<>();
+        for (String device : devices) {
+            try (Backend backend = Devices.open(Devices.Choice.parse(device), 0)) {
+                double[] r = measure(name, batch, windows, steps, backend);
+                double[] base = results.isEmpty() ? r : results.get(0);
+                report(name, batch, backend, "train", r[0], r[2] * 6, base[0] / r[0]);
+                report(name, batch, backend, "infer", r[1], r[2] * 2, base[1] / r[1]);
+                results.add(r);
+            }
         }
     }
 
-    private static void report(String model, int batch, Backend backend, String what, double seconds, double flops) {
-        System.out.printf(Locale.ROOT, "%-10s batch %4d  %-16s %s  %8.2f ms/step  %9.0f images/s  %6.1f GFLOP/s%n",
-                model, batch, backend.name(), what, seconds * 1e3, batch / seconds, flops / seconds / 1e9);
+    /** {train seconds per step, inference seconds per step, forward MACs per step}. */
+    private static double[] measure(String name, int batch, int windows, int steps, Backend backend) {
+        Sequential model = Models.byName(name).seed(1).build(backend);
+        Shape input = model.inputShape().batch(batch);
+        Random rng = new Random(1);
+        float[] pixels = new float[input.size()];
+        for (int i = 0; i < pixels.length; i++) pixels[i] = (float) rng.nextGaussian();
+        int[] labels = new int[batch];
+        for (int i = 0; i < batch; i++) labels[i] = rng.nextInt(model.outputShape().size());
+        Tensor x = backend.upload(input, pixels), y = backend.uploadInts(Shape.of(batch), labels);
+        Sgd sgd = new Sgd(0.01).momentum(0.9);
+        double macs = (double) model.summary().multiplyAccumulates() * batch;
+        double train = medianSeconds(windows, steps, () -> model.trainStep(x, y, sgd));
+        double infer = medianSeconds(windows, steps, () -> model.predict(x));
+        model.close();
+        return new double[] {train, infer, macs};
+    }
+
+    private static void report(String model, int batch, Backend backend, String what, double seconds, double flops, double speedup) {
+        System.out.printf(Locale.ROOT, "%-10s batch %4d  %-40s %s  %8.2f ms/step  %9.0f images/s  %7.1f GFLOP/s  %6.2fx%n",
+                model, batch, backend.name(), what, seconds * 1e3, batch / seconds, flops / seconds / 1e9, speedup);
     }
 
     /** Median over windows of the mean time per step in each window, after one warm-up window. */
