@@ -3,6 +3,7 @@ package org.cnn4j.backend.cuda;
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static org.cnn4j.backend.cuda.NativeLibrary.call;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -43,23 +44,8 @@ final class Cublas implements AutoCloseable {
         return lib.file().toString();
     }
 
-    private static int call(MethodHandle h, Object... args) {
-        try {
-            return (int) h.invokeWithArguments(args);
-        } catch (Throwable t) {
-            throw new CudaException("native call failed: " + t, t);
-        }
-    }
-
     private void check(int status, String call, String detail) {
-        if (status == 0) return;
-        String text;
-        try {
-            text = ((MemorySegment) statusString.invoke(status)).reinterpret(256).getString(0);
-        } catch (Throwable t) {
-            text = "status " + status;
-        }
-        throw new CudaException(call + (detail.isEmpty() ? "" : " (" + detail + ")") + " failed: " + text + " (" + status + ")");
+        NativeLibrary.check(status, statusString, call, detail);
     }
 
     /**

@@ -3,6 +3,7 @@ package org.cnn4j.backend.cuda;
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static org.cnn4j.backend.cuda.NativeLibrary.call;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
@@ -129,23 +130,8 @@ final class Cudnn implements AutoCloseable {
 
     // ---------------------------------------------------------------- plumbing
 
-    private static int call(MethodHandle h, Object... args) {
-        try {
-            return (int) h.invokeWithArguments(args);
-        } catch (Throwable t) {
-            throw new CudaException("native call failed: " + t, t);
-        }
-    }
-
     private void check(int status, String call, String detail) {
-        if (status == 0) return;
-        String text;
-        try {
-            text = ((MemorySegment) getErrorString.invoke(status)).reinterpret(256).getString(0);
-        } catch (Throwable t) {
-            text = "status " + status;
-        }
-        throw new CudaException(call + (detail.isEmpty() ? "" : " (" + detail + ")") + " failed: " + text + " (" + status + ")");
+        NativeLibrary.check(status, getErrorString, call, detail);
     }
 
     private static MemorySegment device(long address) {

@@ -93,6 +93,30 @@ final class NativeLibrary {
         return file;
     }
 
+    /** Calls a C function that returns a status code (int). */
+    static int call(MethodHandle function, Object... args) {
+        try {
+            return (int) function.invokeWithArguments(args);
+        } catch (Throwable t) {
+            throw new CudaException("native call failed: " + t, t);
+        }
+    }
+
+    /**
+     * Throws, for a non-zero status, a CudaException naming the call, what it worked on and the
+     * library's own text for the status ({@code errorString}: const char *(int status)).
+     */
+    static void check(int status, MethodHandle errorString, String call, String detail) {
+        if (status == 0) return;
+        String text;
+        try {
+            text = ((MemorySegment) errorString.invoke(status)).reinterpret(256).getString(0);
+        } catch (Throwable t) {
+            text = "status " + status;
+        }
+        throw new CudaException(call + (detail.isEmpty() ? "" : " (" + detail + ")") + " failed: " + text + " (" + status + ")");
+    }
+
     /** A method handle for a C function of this library. */
     MethodHandle function(String name, FunctionDescriptor descriptor) {
         MemorySegment symbol = lookup.find(name).orElseThrow(() -> new CudaException(what + " (" + file + ") has no function " + name
