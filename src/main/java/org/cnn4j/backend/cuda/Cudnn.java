@@ -3,8 +3,8 @@ package org.cnn4j.backend.cuda;
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static org.cnn4j.backend.cuda.NativeLibrary.call;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.cnn4j.backend.cuda.NativeLibrary.call;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
