@@ -35,20 +35,24 @@ public final class TrainStepBenchmark {
         int windows = args.length > 2 ? Integer.parseInt(args[2]) : 5;
         int steps = args.length > 3 ? Integer.parseInt(args[3]) : 5;
         List<String> devices = args.length > 4 ? Arrays.asList(args).subList(4, args.length) : List.of("cpu");
-        List<double[]> results = new ArrayList<>();
+        List<Result> results = new ArrayList<>();
         for (String device : devices) {
             try (Backend backend = Devices.open(Devices.Choice.parse(device), 0)) {
-                double[] r = measure(name, batch, windows, steps, backend);
-                double[] base = results.isEmpty() ? r : results.get(0);
-                report(name, batch, backend, "train", r[0], r[2] * 6, base[0] / r[0]);
-                report(name, batch, backend, "infer", r[1], r[2] * 2, base[1] / r[1]);
+                Result r = measure(name, batch, windows, steps, backend);
+                Result base = results.isEmpty() ? r : results.get(0);
+                report(r, "train", r.trainSeconds(), r.macs() * 6, base.trainSeconds() / r.trainSeconds());
+                report(r, "infer", r.inferSeconds(), r.macs() * 2, base.inferSeconds() / r.inferSeconds());
                 results.add(r);
             }
         }
     }
 
-    /** {train seconds per step, inference seconds per step, forward MACs per step}. */
-    private static double[] measure(String name, int batch, int windows, int steps, Backend backend) {
+    /** One model on one device: median seconds per training step and per inference pass, and forward MACs per step. */
+    public record Result(String model, int batch, String device, double trainSeconds, double inferSeconds, double macs) {
+    }
+
+    /** Builds the model on the backend and times its training step and inference pass. */
+    public static Result measure(String name, int batch, int windows, int steps, Backend backend) {
         Sequential model = Models.byName(name).seed(1).build(backend);
         Shape input = model.inputShape().batch(batch);
         Random rng = new Random(1);
@@ -62,12 +66,12 @@ public final class TrainStepBenchmark {
         double train = medianSeconds(windows, steps, () -> model.trainStep(x, y, sgd));
         double infer = medianSeconds(windows, steps, () -> model.predict(x));
         model.close();
-        return new double[] {train, infer, macs};
+        return new Result(name, batch, backend.name(), train, infer, macs);
     }
 
-    private static void report(String model, int batch, Backend backend, String what, double seconds, double flops, double speedup) {
+    private static void report(Result r, String what, double seconds, double flops, double speedup) {
         System.out.printf(Locale.ROOT, "%-10s batch %4d  %-40s %s  %8.2f ms/step  %9.0f images/s  %7.1f GFLOP/s  %6.2fx%n",
-                model, batch, backend.name(), what, seconds * 1e3, batch / seconds, flops / seconds / 1e9, speedup);
+                r.model(), r.batch(), r.device(), what, seconds * 1e3, r.batch() / seconds, flops / seconds / 1e9, speedup);
     }
 
     /** Median over windows of the mean time per step in each window, after one warm-up window. */

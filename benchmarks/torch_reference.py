@@ -1,0 +1,170 @@
+#!/usr/bin/python3
+"""PyTorch's side of benchmarks/run: the built-in cnn4j models with identical layers and shapes,
+timed as cnn4j's TrainStepBenchmark times them -- a training step (zero_grad, forward,
+cross-entropy, backward, SGD-momentum step, the loss read back on the host) and an inference pass
+(forward and the predicted classes read back) -- warm-up first, then the median of timed windows.
+On a GPU it times eager mode and the whole step captured as one CUDA graph (torch.cuda.CUDAGraph),
+with cudnn.benchmark on, in TF32 (as PyTorch's convolution default) or strict float32 (--fp32).
+
+Usage: /usr/bin/python3 benchmarks/torch_reference.py --device cpu|cuda [--windows 5] [--steps 5]
+       [--models fmnist-cnn:256,vgg-small:128,lenet5:256] [--fp32] --out FILE.csv
+Writes CSV rows: implementation,device,model,batch,mode,ms_per_step,images_per_second
+"""
+import argparse
+import csv
+import os
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class ScaledTanh(nn.Module):
+    """LeCun's 1.7159 * tanh(2x/3)."""
+
+    def forward(self, x):
+        return 1.7159 * torch.tanh(x * (2.0 / 3.0))
+
+
+class Subsampling(nn.Module):
+    """Seed 003's subsampling: beta * (sum of each block) + b, per map."""
+
+    def __init__(self, channels, block):
+        super().__init__()
+        self.block = block
+        self.beta = nn.Parameter(torch.full((1, channels, 1, 1), 1.0 / (block * block)))
+        self.b = nn.Parameter(torch.zeros(1, channels, 1, 1))
+
+    def forward(self, x):
+        return F.avg_pool2d(x, self.block) * (self.block * self.block) * self.beta + self.b
+
+
+def fmnist_cnn():
+    return nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(1600, 128), nn.ReLU(), nn.Linear(128, 10)), (1, 28, 28)
+
+
+def lenet5():
+    return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), ScaledTanh(), Subsampling(6, 2), ScaledTanh(),
+                         nn.Conv2d(6, 16, 5), ScaledTanh(), Subsampling(16, 2), ScaledTanh(),
+                         nn.Conv2d(16, 120, 5), ScaledTanh(), nn.Flatten(), nn.Linear(120, 84), ScaledTanh(),
+                         nn.Linear(84, 10)), (1, 28, 28)
+
+
+def vgg_small():
+    layers, c = [], 3
+    for widths in ((64, 64), (128, 128), (256, 256)):
+        for k in widths:
+            layers += [nn.Conv2d(c, k, 3, padding=1), nn.ReLU()]
+            c = k
+        layers.append(nn.MaxPool2d(2))
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(256 * 4 * 4, 10)), (3, 32, 32)
+
+
+MODELS = {"fmnist-cnn": fmnist_cnn, "lenet5": lenet5, "vgg-small": vgg_small}
+
+
+def median_seconds(step, windows, steps):
+    for _ in range(max(3, steps)):
+        step()
+    times = []
+    for _ in range(windows):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        times.append((time.perf_counter() - t0) / steps)
+    return statistics.median(times)
+
+
+def measure(name, batch, device, windows, steps):
+    torch.manual_seed(1)
+    model, shape = MODELS[name]()
+    model = model.to(device)
+    x = torch.randn(batch, *shape, device=device)
+    y = torch.randint(0, 10, (batch,), device=device)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def train():
+        opt.zero_grad(set_to_none=False)
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    def infer():
+        with torch.no_grad():
+            return model(x).argmax(1).cpu()
+
+    rows = [("pytorch-eager", "train", median_seconds(train, windows, steps)),
+            ("pytorch-eager", "infer", median_seconds(infer, windows, steps))]
+    if device.type == "cuda":
+        rows += graphed(model, opt, x, y, windows, steps)
+    return rows
+
+
+def graphed(model, opt, x, y, windows, steps):
+    """The whole training step, and the inference pass, captured once as CUDA graphs and replayed."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            opt.zero_grad(set_to_none=False)
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+    torch.cuda.current_stream().wait_stream(side)
+    train_graph = torch.cuda.CUDAGraph()
+    opt.zero_grad(set_to_none=False)
+    with torch.cuda.graph(train_graph):
+        static_loss = F.cross_entropy(model(x), y)
+        static_loss.backward()
+        opt.step()
+    infer_graph = torch.cuda.CUDAGraph()
+    with torch.no_grad():
+        with torch.cuda.graph(infer_graph):
+            static_classes = model(x).argmax(1)
+
+    def train():
+        opt.zero_grad(set_to_none=False)
+        train_graph.replay()
+        return static_loss.item()
+
+    def infer():
+        infer_graph.replay()
+        return static_classes.cpu()
+
+    return [("pytorch-graph", "train", median_seconds(train, windows, steps)),
+            ("pytorch-graph", "infer", median_seconds(infer, windows, steps))]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--windows", type=int, default=5)
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--models", default="fmnist-cnn:256,vgg-small:128,lenet5:256")
+    p.add_argument("--fp32", action="store_true", help="strict float32 convolutions on the GPU (no TF32)")
+    p.add_argument("--out", required=True)
+    a = p.parse_args()
+    device = torch.device(a.device)
+    if device.type == "cpu":
+        torch.set_num_threads(os.cpu_count())
+    else:
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cudnn.allow_tf32 = not a.fp32
+        torch.backends.cuda.matmul.allow_tf32 = False
+    label = "cpu" if device.type == "cpu" else torch.cuda.get_device_name(device)
+    with open(a.out, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["implementation", "device", "model", "batch", "mode", "ms_per_step", "images_per_second"])
+        for spec in a.models.split(","):
+            name, batch = spec.split(":")
+            for impl, mode, seconds in measure(name, int(batch), device, a.windows, a.steps):
+                w.writerow([impl, label, name, batch, mode, f"{seconds * 1e3:.3f}", f"{int(batch) / seconds:.1f}"])
+                print(f"{impl:14s} {label:10s} {name:10s} batch {batch:>4s} {mode}  {seconds * 1e3:8.2f} ms/step  "
+                      f"{int(batch) / seconds:9.0f} images/s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
