@@ -197,6 +197,13 @@ public interface Backend extends AutoCloseable {
     void adamStep(Tensor w, Tensor m, Tensor v, Tensor dw, double lr, double beta1, double beta2, double eps,
                   double weightDecay, boolean decoupled, int t);
 
+    /**
+     * Waits until every operation issued so far has finished (for timing). Host backends finish
+     * each operation before returning, so this does nothing there; the GPU backend waits for its queue.
+     */
+    default void synchronize() {
+    }
+
     /** Frees the backend's threads and memory. Tensors it made are invalid afterwards. */
     @Override
     void close();

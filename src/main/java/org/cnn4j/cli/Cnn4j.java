@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "cnn4j", mixinStandardHelpOptions = true, version = "cnn4j 0.1.0",
         description = "Trains and runs convolutional image classifiers on the CPU (and, with the CUDA backend, NVIDIA GPUs).",
-        subcommands = {TrainCommand.class, EvalCommand.class, PredictCommand.class, SummaryCommand.class, GradcheckCommand.class,
+        subcommands = {TrainCommand.class, EvalCommand.class, PredictCommand.class, SummaryCommand.class, GradcheckCommand.class, BenchCommand.class,
                 DevicesCommand.class, CommandLine.HelpCommand.class})
 public final class Cnn4j {
     public static void main(String[] args) {

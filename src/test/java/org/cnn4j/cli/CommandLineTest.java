@@ -127,8 +127,19 @@ class CommandLineTest {
     }
 
     @Test
+    void benchTimesEachLayerAndSkipsAnUnusableGpuWithTheReason() throws IOException {
+        Path png = dir.resolve("layers.png");
+        Result r = run("bench", "--model", "lenet5", "--batch", "8", "--windows", "1", "--repeats", "1", "--devices", "cpu,gpu",
+                "--chart", png.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("skipping gpu: --device gpu: no usable GPU") || r.out().contains("cuda("), r.out());
+        for (String layer : List.of("c1 ", "s2 ", "c5_act", "output", "whole step (sum of layers)")) assertTrue(r.out().contains(layer), r.out());
+        assertTrue(Files.size(png) > 0);
+    }
+
+    @Test
     void everyCommandHasHelp() {
-        for (String command : List.of("train", "eval", "predict", "summary", "gradcheck", "devices")) {
+        for (String command : List.of("train", "eval", "predict", "summary", "gradcheck", "devices", "bench")) {
             Result r = run(command, "--help");
             assertEquals(0, r.code(), command);
             assertTrue(r.out().contains("Usage: cnn4j " + command), r.out());

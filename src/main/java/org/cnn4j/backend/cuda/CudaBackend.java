@@ -579,7 +579,7 @@ public final class CudaBackend implements Backend {
                 correction2, shrink, decoupled ? 1 : 0);
     }
 
-    /** Waits for all queued device work (for timing). */
+    @Override
     public void synchronize() {
         current();
         driver.synchronize();
