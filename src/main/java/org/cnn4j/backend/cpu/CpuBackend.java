@@ -42,7 +42,8 @@ public final class CpuBackend extends HostBackend {
         this.parallel = new Parallel(threads);
         this.convolution = new CpuConvolution(parallel);
         this.pooling = new CpuPooling(parallel);
-        LOG.debug("{} started", name());
+        LOG.debug("{} started; SGEMM kernel: {}", name(), Sgemm.VECTOR ? "Vector API, " + VectorSgemm.NR / 2 + " floats a vector"
+                : "scalar (run with --add-modules jdk.incubator.vector for the Vector API kernel)");
     }
 
     @Override
