@@ -45,6 +45,54 @@ final class CpuPooling {
      * through to y, as in PyTorch.
      */
     void maxForward(float[] y, int[] mask, float[] x, int planes, PoolGeometry g) {
+        if (isPlain2x2(g)) {
+            maxForward2x2(y, mask, x, planes, g);
+            return;
+        }
+        maxForwardTaps(y, mask, x, planes, g);
+    }
+
+    /** 2×2 windows, stride 2, no padding: the common case, and the one the single-pass kernel serves. */
+    static boolean isPlain2x2(PoolGeometry g) {
+        return g.windowH() == 2 && g.windowW() == 2 && g.strideH() == 2 && g.strideW() == 2 && g.padH() == 0 && g.padW() == 0;
+    }
+
+    /**
+     * {@link #maxForwardTaps} for plain 2×2 windows in one pass over the output instead of one per
+     * tap, with the same update in the same tap order, so bitwise the same y and mask. Measured with
+     * cnn4j bench, before and after in one sitting: fmnist-cnn pool1 (256 × 32 × 26 × 26 in) 10.0-10.9
+     * → 4.5-4.8 ms, pool2 3.5-3.8 → 1.9-2.0 ms.
+     */
+    void maxForward2x2(float[] y, int[] mask, float[] x, int planes, PoolGeometry g) {
+        int h = g.h(), w = g.w(), p = g.p(), q = g.q(), hw = h * w, pq = p * q;
+        parallel.forRange(planes, grain(g), (lo, hi) -> {
+            for (int plane = lo; plane < hi; plane++) {
+                int in = plane * hw, out = plane * pq;
+                for (int op = 0; op < p; op++) {
+                    int top = 2 * op * w, o = out + op * q;
+                    for (int oq = 0; oq < q; oq++) {
+                        int i00 = top + 2 * oq;
+                        float best = x[in + i00];
+                        int idx = i00;
+                        // Taps (0,1), (1,0), (1,1) in row-major order, each winning only when strictly greater.
+                        for (int t = 1; t < 4; t++) {
+                            int i = i00 + (t >> 1) * w + (t & 1);
+                            float v = x[in + i];
+                            int bits = Float.floatToRawIntBits(best - v);
+                            int take = (bits >> 31) & -(((bits & 0x7FFFFFFF) + 0x7FFFFFFF) >>> 31);
+                            best = Math.max(best, v);
+                            idx += (i - idx) & take;
+                        }
+                        y[o + oq] = best;
+                        mask[o + oq] = idx;
+                    }
+                }
+            }
+        });
+    }
+
+    /** Any geometry, tap by tap (see the class comment). */
+    void maxForwardTaps(float[] y, int[] mask, float[] x, int planes, PoolGeometry g) {
         int h = g.h(), w = g.w(), p = g.p(), q = g.q(), hw = h * w, pq = p * q;
         parallel.forRange(planes, grain(g), (lo, hi) -> {
             for (int plane = lo; plane < hi; plane++) {
