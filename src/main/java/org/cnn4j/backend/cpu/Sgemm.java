@@ -18,7 +18,7 @@ import java.util.Arrays;
 final class Sgemm {
     static final int KC = 128;
     static final int NC = 512;
-    /** Rows of C per parallel task. */
+    /** Rows of C per parallel task: a multiple of this. */
     private static final int ROWS_PER_TASK = 16;
 
     /**
@@ -67,18 +67,23 @@ final class Sgemm {
                          float[] a, int aOff, int lda, boolean transA,
                          float[] b, int bOff, int ldb, boolean transB,
                          int m, int n, int k, float alpha, float beta) {
-        int rowBlocks = (m + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
         int colBlocks = (n + NC - 1) / NC;
+        // Every task packs its own panel of B, so split the rows only as far as needed to give each
+        // thread about two tasks: rows per task are a multiple of ROWS_PER_TASK, and all rows when
+        // the column blocks alone are enough.
+        int rowBlocksWanted = Math.max(1, (2 * parallel.threads() + colBlocks - 1) / colBlocks);
+        int rowsPerTask = Math.max(ROWS_PER_TASK, (m + rowBlocksWanted - 1) / rowBlocksWanted / ROWS_PER_TASK * ROWS_PER_TASK);
+        int rowBlocks = (m + rowsPerTask - 1) / rowsPerTask;
         long work = (long) m * n * k;
         if (parallel.threads() == 1 || work < 1 << 18 || rowBlocks * colBlocks == 1) {
             multiply(c, cOff, ldc, a, aOff, lda, transA, b, bOff, ldb, transB, m, n, k, alpha, beta);
             return;
         }
         parallel.forEach(rowBlocks * colBlocks, t -> {
-            int i0 = (t / colBlocks) * ROWS_PER_TASK;
+            int i0 = (t / colBlocks) * rowsPerTask;
             int j0 = (t % colBlocks) * NC;
             block(c, cOff, ldc, a, aOff, lda, transA, b, bOff, ldb, transB,
-                    i0, Math.min(m, i0 + ROWS_PER_TASK), j0, Math.min(NC, n - j0), k, alpha, beta, VECTOR);
+                    i0, Math.min(m, i0 + rowsPerTask), j0, Math.min(NC, n - j0), k, alpha, beta, VECTOR);
         });
     }
 
