@@ -28,7 +28,7 @@ public final class DataLoader {
     private final int batchSize;
     private boolean shuffle;
     private long seed;
-    private Normalization normalization;
+    private float[][] table; // the normalisation as a lookup table per channel and pixel byte
     private int cropPadding;
     private boolean flip;
 
@@ -37,7 +37,7 @@ public final class DataLoader {
         if (data.size() == 0) throw new IllegalArgumentException(data.name() + " holds no samples");
         this.data = data;
         this.batchSize = batchSize;
-        this.normalization = Normalization.identity(data.sampleShape().dim(0));
+        normalization(Normalization.identity(data.sampleShape().dim(0)));
     }
 
     /** Batches of {@code batchSize} in dataset order, pixels scaled to [0, 1], no augmentation. */
@@ -54,7 +54,7 @@ public final class DataLoader {
 
     public DataLoader normalization(Normalization normalization) {
         data.checkChannels(normalization);
-        this.normalization = normalization;
+        this.table = normalization.table();
         return this;
     }
 
@@ -110,17 +110,21 @@ public final class DataLoader {
         int sample = data.sampleShape().size();
         float[] x = new float[n * sample];
         int[] y = new int[n];
+        float[] plane = cropPadding > 0 || flip ? new float[data.sampleShape().dim(1) * data.sampleShape().dim(2)] : null;
         for (int i = 0; i < n; i++) {
             int s = order[from + i];
             y[i] = data.label(s);
-            data.copyImages(x, i * sample, s, s + 1, normalization);
-            if (cropPadding > 0 || flip) augment(x, i * sample, epoch, s);
+            data.copyImages(x, i * sample, s, s + 1, table);
+            if (plane != null) augment(x, i * sample, epoch, s, plane);
         }
         return new Batch(index, x, y, data.sampleShape().batch(n));
     }
 
-    /** Crops and flips one normalised image in place, with randomness that depends only on (seed, epoch, sample). */
-    private void augment(float[] x, int offset, int epoch, int sample) {
+    /**
+     * Crops and flips one normalised image in place, with randomness that depends only on (seed,
+     * epoch, sample); {@code plane} is scratch space for one channel.
+     */
+    private void augment(float[] x, int offset, int epoch, int sample, float[] plane) {
         long key = (seed * 31 + epoch) * 0x2545F4914F6CDD1DL + sample;
         int shiftY = 0, shiftX = 0;
         if (cropPadding > 0) {
@@ -129,11 +133,10 @@ public final class DataLoader {
         }
         boolean mirror = flip && CounterRng.uniform(key, 2) < 0.5f;
         int c = data.sampleShape().dim(0), h = data.sampleShape().dim(1), w = data.sampleShape().dim(2);
-        float[] plane = new float[h * w];
         for (int ch = 0; ch < c; ch++) {
             int base = offset + ch * h * w;
             System.arraycopy(x, base, plane, 0, h * w);
-            float zero = normalization.apply(ch, (byte) 0); // padding is black, as in an image padded before normalising
+            float zero = table[ch][0]; // padding is black, as in an image padded before normalising
             for (int r = 0; r < h; r++) {
                 for (int col = 0; col < w; col++) {
                     int sr = r + shiftY, sc = (mirror ? w - 1 - col : col) + shiftX;

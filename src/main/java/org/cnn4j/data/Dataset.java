@@ -110,15 +110,14 @@ public final class Dataset {
 
     /** All images, normalised, as one float array (n, c, h, w). */
     public float[] images(Normalization normalization) {
+        checkChannels(normalization);
         float[] out = new float[pixels.length];
-        copyImages(out, 0, 0, size(), normalization);
+        copyImages(out, 0, 0, size(), normalization.table());
         return out;
     }
 
-    /** Writes images [from, to) normalised into out starting at offset. */
-    void copyImages(float[] out, int offset, int from, int to, Normalization normalization) {
-        checkChannels(normalization);
-        float[][] table = normalization.table();
+    /** Writes images [from, to) into out starting at offset, each pixel byte p of channel c as table[c][p]. */
+    void copyImages(float[] out, int offset, int from, int to, float[][] table) {
         int plane = sampleShape.dim(1) * sampleShape.dim(2), c = sampleShape.dim(0);
         for (int i = from * c; i < to * c; i++) {
             float[] t = table[i % c];

@@ -124,14 +124,11 @@ public final class ModelFile {
     public static Sequential.Builder builder(Map<String, Object> architecture) {
         Settings a = new Settings("architecture", architecture);
         Sequential.Builder b = Sequential.builder().input(a.integers("input", -1)).seed(a.longInteger("seed"));
-        if (!(a.require("layers") instanceof List<?> layers)) throw new IllegalArgumentException("architecture: 'layers' must be a list");
         int index = 0;
-        for (Object item : layers) {
-            if (!(item instanceof Map<?, ?> raw)) throw new IllegalArgumentException("architecture: layer " + index + " is not an object");
-            Map<String, Object> settings = new LinkedHashMap<>();
-            raw.forEach((k, v) -> settings.put((String) k, v));
-            Settings s = new Settings("layer " + index, settings);
+        for (Object item : a.list("layers")) {
+            Settings s = Settings.of("architecture: layer " + index, item);
             String name = s.string("name"), type = s.string("type");
+            Map<String, Object> settings = new LinkedHashMap<>(s.values());
             settings.remove("name");
             settings.remove("type");
             try {
@@ -141,10 +138,7 @@ public final class ModelFile {
             }
             index++;
         }
-        if (!(a.require("loss") instanceof Map<?, ?> loss)) throw new IllegalArgumentException("architecture: 'loss' must be an object");
-        Map<String, Object> lossSettings = new LinkedHashMap<>();
-        loss.forEach((k, v) -> lossSettings.put((String) k, v));
-        return b.loss(Loss.fromConfig(new Settings("loss", lossSettings)));
+        return b.loss(Loss.fromConfig(Settings.of("loss", a.require("loss"))));
     }
 
     /** The values of a tensor on any backend, as an entry for a file. */

@@ -3,6 +3,7 @@ package org.cnn4j.io;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
@@ -14,6 +15,14 @@ import java.util.Map;
 public record Settings(String owner, Map<String, Object> values) {
     public Settings {
         values = Collections.unmodifiableMap(new LinkedHashMap<>(values));
+    }
+
+    /** A JSON object read by {@link Json} as settings of its own; anything else is refused, naming the owner. */
+    public static Settings of(String owner, Object object) {
+        if (!(object instanceof Map<?, ?> map)) throw new IllegalArgumentException(owner + " must be an object, got " + text(object));
+        Map<String, Object> values = new LinkedHashMap<>();
+        map.forEach((k, v) -> values.put(String.valueOf(k), v));
+        return new Settings(owner, values);
     }
 
     public boolean has(String key) {
@@ -55,6 +64,14 @@ public record Settings(String owner, Map<String, Object> values) {
     public String string(String key) {
         if (require(key) instanceof String s) return s;
         throw wrong(key, "a string");
+    }
+
+    /** A list (an empty JSON list reads as an empty int array, which counts as a list too). */
+    public List<?> list(String key) {
+        Object v = require(key);
+        if (v instanceof List<?> list) return list;
+        if (v instanceof int[] a && a.length == 0) return List.of();
+        throw wrong(key, "a list");
     }
 
     public int[] integers(String key, int length) {

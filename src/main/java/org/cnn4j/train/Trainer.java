@@ -242,14 +242,13 @@ public final class Trainer {
             String text = loaded.metadata().get(TRAINING_KEY);
             if (text == null) throw new FileFormatException(file, "a model file but not a checkpoint: it has no " + TRAINING_KEY + " metadata");
             Settings s = new Settings("checkpoint", Json.readObject(text));
-            Optimizer optimizer = Optimizer.fromConfig(new Settings("checkpoint optimizer", asMap(s.require("optimizer"))));
+            Optimizer optimizer = Optimizer.fromConfig(Settings.of("checkpoint optimizer", s.require("optimizer")));
             optimizer.learningRate(s.number("baseLearningRate"));
             Options options = new Options(s.integer("epochs"), s.integer("batchSize"), Schedule.parse(s.string("schedule")),
                     s.longInteger("seed"), s.integer("cropPadding"), s.flag("flip"));
             Trainer trainer = new Trainer(loaded.model(), optimizer, options);
             trainer.data = loaded.data();
-            if (!(s.require("history") instanceof List<?> entries)) throw new IllegalArgumentException("checkpoint: history must be a list");
-            for (Object e : entries) trainer.history.add(EpochMetrics.fromConfig(new Settings("checkpoint history", asMap(e))));
+            for (Object e : s.list("history")) trainer.history.add(EpochMetrics.fromConfig(Settings.of("checkpoint history", e)));
             Map<String, Safetensors.Entry> others = new LinkedHashMap<>(loaded.otherTensors());
             Map<Parameter, float[][]> state = new IdentityHashMap<>();
             for (Parameter p : loaded.model().parameters()) {
@@ -268,12 +267,6 @@ public final class Trainer {
             loaded.model().close();
             throw e;
         }
-    }
-
-    @SuppressWarnings("unchecked")
-    private static Map<String, Object> asMap(Object v) {
-        if (!(v instanceof Map)) throw new IllegalArgumentException("expected an object, got " + v);
-        return (Map<String, Object>) v;
     }
 
     // ---------------------------------------------------------------- accessors
