@@ -12,7 +12,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
-import org.knowm.xchart.BitmapEncoder;
+import org.cnn4j.train.Reports;
 import org.knowm.xchart.CategoryChart;
 import org.knowm.xchart.CategoryChartBuilder;
 
@@ -92,6 +92,6 @@ public final class BenchmarkReport {
             for (String g : x) y.add(s.getValue().getOrDefault(g, 0.0));
             chart.addSeries(s.getKey(), x, y);
         }
-        BitmapEncoder.saveBitmap(chart, file.toString(), BitmapEncoder.BitmapFormat.PNG);
+        Reports.png(file, chart);
     }
 }

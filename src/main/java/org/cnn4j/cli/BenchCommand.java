@@ -11,7 +11,7 @@ import org.cnn4j.backend.Devices;
 import org.cnn4j.bench.LayerTimes;
 import org.cnn4j.model.Models;
 import org.cnn4j.model.Sequential;
-import org.knowm.xchart.BitmapEncoder;
+import org.cnn4j.train.Reports;
 import org.knowm.xchart.CategoryChart;
 import org.knowm.xchart.CategoryChartBuilder;
 import picocli.CommandLine.Command;
@@ -97,7 +97,7 @@ final class BenchCommand implements Callable<Integer> {
         c.getStyler().setXAxisLabelRotation(45);
         List<String> layers = results.get(0).stream().map(LayerTimes.Timing::layer).toList();
         for (int d = 0; d < results.size(); d++) c.addSeries(names.get(d), layers, results.get(d).stream().map(LayerTimes.Timing::totalMs).toList());
-        BitmapEncoder.saveBitmap(c, chart.toString(), BitmapEncoder.BitmapFormat.PNG);
+        Reports.png(chart, c);
         System.out.println("wrote " + chart);
     }
 }

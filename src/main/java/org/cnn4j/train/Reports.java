@@ -81,7 +81,8 @@ public final class Reports implements TrainingListener {
         return chart;
     }
 
-    private static void png(Path file, Chart<?, ?> chart) throws IOException {
+    /** Writes a chart as a PNG file, atomically. */
+    public static void png(Path file, Chart<?, ?> chart) throws IOException {
         byte[] bytes = BitmapEncoder.getBitmapBytes(chart, BitmapEncoder.BitmapFormat.PNG);
         AtomicFiles.write(file, out -> out.write(bytes));
     }

@@ -163,6 +163,19 @@ final class Cudnn implements AutoCloseable {
         });
     }
 
+    /** Descriptors of a convolution's input x (n, c, h, w), output y (n, k, p, q) and filters w (k, c, r, s). */
+    private MemorySegment inputs(ConvGeometry g, int n) {
+        return tensor(Shape.of(n, g.c(), g.h(), g.w()));
+    }
+
+    private MemorySegment outputs(ConvGeometry g, int n) {
+        return tensor(Shape.of(n, g.k(), g.p(), g.q()));
+    }
+
+    private MemorySegment filters(ConvGeometry g) {
+        return filter(Shape.of(g.k(), g.c(), g.r(), g.s()));
+    }
+
     /** A cross-correlation descriptor for one geometry, direction and math type (cached). */
     private MemorySegment convolution(ConvGeometry g, Direction d, int mathType) {
         return convolutions.computeIfAbsent(g + "/" + d + "/" + mathType, k -> {
@@ -185,17 +198,16 @@ final class Cudnn implements AutoCloseable {
         String key = g + "/" + n + "/" + d + "/" + mathType + "/" + workspaceLimit + "/" + deterministic;
         Choice cached = choices.get(key);
         if (cached != null) return cached;
-        Shape x = Shape.of(n, g.c(), g.h(), g.w()), y = Shape.of(n, g.k(), g.p(), g.q()), w = Shape.of(g.k(), g.c(), g.r(), g.s());
         MemorySegment conv = convolution(g, d, mathType);
         try (Arena call = Arena.ofConfined()) {
             MemorySegment returned = call.allocate(JAVA_INT), perf = call.allocate(PERF_SIZE * MAX_ALGOS, 8);
             String detail = d + " " + g + " batch " + n;
             switch (d) {
-                case FORWARD -> check(call(findForward, handle, tensor(x), filter(w), conv, tensor(y), MAX_ALGOS, returned, perf),
+                case FORWARD -> check(call(findForward, handle, inputs(g, n), filters(g), conv, outputs(g, n), MAX_ALGOS, returned, perf),
                         "cudnnFindConvolutionForwardAlgorithm", detail);
-                case BACKWARD_DATA -> check(call(findBackwardData, handle, filter(w), tensor(y), conv, tensor(x), MAX_ALGOS, returned, perf),
+                case BACKWARD_DATA -> check(call(findBackwardData, handle, filters(g), outputs(g, n), conv, inputs(g, n), MAX_ALGOS, returned, perf),
                         "cudnnFindConvolutionBackwardDataAlgorithm", detail);
-                case BACKWARD_FILTER -> check(call(findBackwardFilter, handle, tensor(x), tensor(y), conv, filter(w), MAX_ALGOS, returned, perf),
+                case BACKWARD_FILTER -> check(call(findBackwardFilter, handle, inputs(g, n), outputs(g, n), conv, filters(g), MAX_ALGOS, returned, perf),
                         "cudnnFindConvolutionBackwardFilterAlgorithm", detail);
             }
             List<String> seen = new ArrayList<>();
@@ -225,26 +237,26 @@ final class Cudnn implements AutoCloseable {
     /** y = conv(x, w) (beta 0: overwrite). */
     void convolutionForward(ConvGeometry g, int n, Choice c, long x, long w, long y, long workspace) {
         MemorySegment conv = convolution(g, Direction.FORWARD, c.mathType());
-        check(call(convForward, handle, one, tensor(Shape.of(n, g.c(), g.h(), g.w())), device(x), filter(Shape.of(g.k(), g.c(), g.r(), g.s())),
-                device(w), conv, c.algo(), device(workspace), c.workspace(), zero, tensor(Shape.of(n, g.k(), g.p(), g.q())), device(y)),
+        check(call(convForward, handle, one, inputs(g, n), device(x), filters(g),
+                device(w), conv, c.algo(), device(workspace), c.workspace(), zero, outputs(g, n), device(y)),
                 "cudnnConvolutionForward", g + " batch " + n + " algo " + c.algo());
     }
 
     /** dx = conv^T(dy, w) (overwrite). */
     void convolutionBackwardData(ConvGeometry g, int n, Choice c, long w, long dy, long dx, long workspace) {
         MemorySegment conv = convolution(g, Direction.BACKWARD_DATA, c.mathType());
-        check(call(convBackwardData, handle, one, filter(Shape.of(g.k(), g.c(), g.r(), g.s())), device(w),
-                tensor(Shape.of(n, g.k(), g.p(), g.q())), device(dy), conv, c.algo(), device(workspace), c.workspace(), zero,
-                tensor(Shape.of(n, g.c(), g.h(), g.w())), device(dx)),
+        check(call(convBackwardData, handle, one, filters(g), device(w),
+                outputs(g, n), device(dy), conv, c.algo(), device(workspace), c.workspace(), zero,
+                inputs(g, n), device(dx)),
                 "cudnnConvolutionBackwardData", g + " batch " + n + " algo " + c.algo());
     }
 
     /** dw += x ⋆ dy (beta 1: accumulate, as the Backend's rule asks). */
     void convolutionBackwardFilter(ConvGeometry g, int n, Choice c, long x, long dy, long dw, long workspace) {
         MemorySegment conv = convolution(g, Direction.BACKWARD_FILTER, c.mathType());
-        check(call(convBackwardFilter, handle, one, tensor(Shape.of(n, g.c(), g.h(), g.w())), device(x),
-                tensor(Shape.of(n, g.k(), g.p(), g.q())), device(dy), conv, c.algo(), device(workspace), c.workspace(), one,
-                filter(Shape.of(g.k(), g.c(), g.r(), g.s())), device(dw)),
+        check(call(convBackwardFilter, handle, one, inputs(g, n), device(x),
+                outputs(g, n), device(dy), conv, c.algo(), device(workspace), c.workspace(), one,
+                filters(g), device(dw)),
                 "cudnnConvolutionBackwardFilter", g + " batch " + n + " algo " + c.algo());
     }
 
