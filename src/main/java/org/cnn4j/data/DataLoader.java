@@ -71,10 +71,6 @@ public final class DataLoader {
         return this;
     }
 
-    public Dataset dataset() {
-        return data;
-    }
-
     public int batchSize() {
         return batchSize;
     }

@@ -22,17 +22,12 @@ import com.google.gson.JsonPrimitive;
  */
 public final class Json {
     private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().serializeSpecialFloatingPointValues().create();
-    private static final Gson PRETTY = new GsonBuilder().disableHtmlEscaping().serializeSpecialFloatingPointValues().setPrettyPrinting().create();
 
     private Json() {
     }
 
     public static String write(Object value) {
         return GSON.toJson(tree(value));
-    }
-
-    public static String pretty(Object value) {
-        return PRETTY.toJson(tree(value));
     }
 
     /** Parses JSON text; a syntax error becomes an IllegalArgumentException that says where. */

@@ -25,10 +25,6 @@ public record Settings(String owner, Map<String, Object> values) {
         return new Settings(owner, values);
     }
 
-    public boolean has(String key) {
-        return values.containsKey(key);
-    }
-
     public Object require(String key) {
         Object v = values.get(key);
         if (v == null) throw new IllegalArgumentException(owner + ": setting '" + key + "' is missing");

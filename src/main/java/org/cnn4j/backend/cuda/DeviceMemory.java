@@ -15,7 +15,7 @@ final class DeviceMemory implements AutoCloseable {
     private static final long GRANULE = 512;
     private final CudaDriver driver;
     private final Map<Long, ArrayDeque<DevicePointer>> pool = new HashMap<>();
-    private long inUse, peak, cached;
+    private long inUse, peak;
 
     DeviceMemory(CudaDriver driver) {
         this.driver = driver;
@@ -30,9 +30,7 @@ final class DeviceMemory implements AutoCloseable {
         long size = rounded(bytes);
         ArrayDeque<DevicePointer> free = pool.get(size);
         DevicePointer p = free == null ? null : free.poll();
-        if (p != null) {
-            cached -= size;
-        } else {
+        if (p == null) {
             p = driver.tryAllocate(size);
             if (p == null) {
                 emptyCache();
@@ -53,7 +51,6 @@ final class DeviceMemory implements AutoCloseable {
         long size = rounded(bytes);
         pool.computeIfAbsent(size, k -> new ArrayDeque<>()).push(p);
         inUse -= size;
-        cached += size;
     }
 
     /** Returns every pooled block to the driver. */
@@ -62,7 +59,6 @@ final class DeviceMemory implements AutoCloseable {
             for (DevicePointer p : blocks) driver.free(p);
         }
         pool.clear();
-        cached = 0;
     }
 
     /** Bytes in tensors now. */
@@ -73,11 +69,6 @@ final class DeviceMemory implements AutoCloseable {
     /** The most bytes in tensors at any one time. */
     long peak() {
         return peak;
-    }
-
-    /** Bytes held in the pool for reuse. */
-    long cached() {
-        return cached;
     }
 
     @Override
