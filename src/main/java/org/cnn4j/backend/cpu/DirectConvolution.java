@@ -1,0 +1,226 @@
+package org.cnn4j.backend.cpu;
+
+import java.util.Arrays;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+import org.cnn4j.backend.ConvGeometry;
+
+/**
+ * Convolution without im2col for filters with few taps (c·r·s ≤ {@link #MAX_TAPS}) and stride 1,
+ * as the first layer of most image models has: there im2col's product has an inner dimension of
+ * 9 or 27, so the GEMM kernel spends more time loading and storing C than multiplying.
+ *
+ * <p>Each image is copied, zero-padded, into a plane of width W = w + 2·padW. Output position
+ * (pp, qq) then reads tap t = (c, r, s) at offset {@code off[t] = c·H·W + r·dilationH·W +
+ * s·dilationW} from the "wide" index i = pp·W + qq, so with i running over whole padded rows every
+ * tap's inputs are one contiguous run of the padded image. Positions with qq ≥ q are computed and
+ * dropped (W/q more work: 28/26 for fmnist-cnn's conv1), which buys unit-stride vector loads:
+ * <pre>
+ *   forward:          wide(f, i) = Σ_t w(f, t) · xp(i + off[t]),        y(f, pp, qq) = wide(f, pp·W + qq)
+ *   backward-filter:  dw(f, t)  += Σ_images Σ_i dyw(f, i) · xp(i + off[t])
+ * </pre>
+ * where dyw is dy laid out wide with zeros at the dropped positions. The forward kernel holds a
+ * tile of 4 filters × 2 vectors of positions (the GEMM kernel's shape, with its B rows read in
+ * place); the filter kernel holds 4 filters × 2 taps, each accumulator summing lane-wise over
+ * positions. Both sum each output in one fixed order; the filter gradient sums fixed chunks of
+ * images in chunk order, so nothing depends on the thread count. Backward-data keeps the im2col
+ * path: a first layer does not need it.
+ */
+final class DirectConvolution {
+    /** Convolutions with at most this many taps per filter (c·r·s) take this path. */
+    static final int MAX_TAPS = 32;
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length(), MR = 4, NR = 2 * L;
+    /** At most this many partial filter gradients are summed, in order. */
+    private static final int FILTER_CHUNKS = 16;
+
+    private final Parallel parallel;
+    private final Scratch padded = new Scratch();
+    private final Scratch wides = new Scratch();
+    private final Scratch packed = new Scratch();
+    private final Scratch partials = new Scratch();
+
+    DirectConvolution(Parallel parallel) {
+        this.parallel = parallel;
+    }
+
+    /** Whether this path serves the geometry: stride 1 and few taps. */
+    static boolean applies(ConvGeometry g) {
+        return g.strideH() == 1 && g.strideW() == 1 && g.c() * g.r() * g.s() <= MAX_TAPS;
+    }
+
+    /** The padded image's layout and the taps' offsets in it. */
+    private record Layout(int planeW, int planeSize, int wideLength, int paddedLength, int[] offsets) {
+        static Layout of(ConvGeometry g) {
+            int planeW = g.w() + 2 * g.padW(), planeH = g.h() + 2 * g.padH(), planeSize = planeW * planeH;
+            int wideLength = VectorSgemm.roundUp(g.p() * planeW, NR);
+            int[] offsets = new int[g.c() * g.r() * g.s()];
+            int t = 0;
+            for (int c = 0; c < g.c(); c++) {
+                for (int r = 0; r < g.r(); r++) {
+                    for (int s = 0; s < g.s(); s++) offsets[t++] = c * planeSize + r * g.dilationH() * planeW + s * g.dilationW();
+                }
+            }
+            // the last tap reads wideLength values from its offset; the planes themselves must fit too
+            int paddedLength = Math.max(g.c() * planeSize, offsets[t - 1] + wideLength);
+            return new Layout(planeW, planeSize, wideLength, paddedLength, offsets);
+        }
+    }
+
+    void forward(float[] y, float[] x, float[] w, int n, ConvGeometry g) {
+        Layout lay = Layout.of(g);
+        int k = g.k(), taps = lay.offsets.length, strips = (k + MR - 1) / MR, p = g.p(), q = g.q(), pq = p * q;
+        float[] pw = packFilters(w, k, taps, strips);
+        parallel.forEach(n, image -> {
+            float[] xp = padded.get(lay.paddedLength), wide = wides.get(strips * MR * lay.wideLength);
+            pad(xp, x, image, g, lay);
+            for (int fs = 0; fs < strips; fs++) {
+                int out = fs * MR * lay.wideLength;
+                for (int i0 = 0; i0 < lay.wideLength; i0 += NR) {
+                    forwardKernel(pw, fs * taps * MR, taps, xp, lay.offsets, i0, wide, out + i0, lay.wideLength);
+                }
+            }
+            for (int f = 0; f < k; f++) {
+                for (int pp = 0; pp < p; pp++) {
+                    System.arraycopy(wide, f * lay.wideLength + pp * lay.planeW, y, (image * k + f) * pq + pp * q, q);
+                }
+            }
+        });
+    }
+
+    void backwardFilter(float[] dw, float[] x, float[] dy, int n, ConvGeometry g) {
+        Layout lay = Layout.of(g);
+        int k = g.k(), taps = lay.offsets.length, strips = (k + MR - 1) / MR, tapPairs = (taps + 1) / 2;
+        int p = g.p(), q = g.q(), pq = p * q;
+        int chunks = Math.min(n, FILTER_CHUNKS), perChunk = (n + chunks - 1) / chunks;
+        int chunkSize = strips * tapPairs * 8 * L;
+        float[] partial = partials.get(chunks * chunkSize);
+        parallel.forEach(chunks, chunk -> {
+            float[] xp = padded.get(lay.paddedLength), dyw = wides.get(strips * MR * lay.wideLength);
+            int acc = chunk * chunkSize;
+            Arrays.fill(partial, acc, acc + chunkSize, 0f);
+            Arrays.fill(dyw, 0, strips * MR * lay.wideLength, 0f); // dropped positions and missing filters stay 0
+            for (int image = chunk * perChunk; image < Math.min(n, (chunk + 1) * perChunk); image++) {
+                pad(xp, x, image, g, lay);
+                for (int f = 0; f < k; f++) {
+                    for (int pp = 0; pp < p; pp++) {
+                        System.arraycopy(dy, (image * k + f) * pq + pp * q, dyw, f * lay.wideLength + pp * lay.planeW, q);
+                    }
+                }
+                for (int fs = 0; fs < strips; fs++) {
+                    for (int tp = 0; tp < tapPairs; tp++) {
+                        int t0 = 2 * tp, t1 = Math.min(taps - 1, t0 + 1);
+                        filterKernel(dyw, fs * MR * lay.wideLength, lay.wideLength, xp, lay.offsets[t0], lay.offsets[t1],
+                                partial, acc + (fs * tapPairs + tp) * 8 * L);
+                    }
+                }
+            }
+        });
+        for (int chunk = 0; chunk < chunks; chunk++) {
+            int acc = chunk * chunkSize;
+            for (int f = 0; f < k; f++) {
+                int fs = f / MR, r = f % MR;
+                for (int t = 0; t < taps; t++) {
+                    int at = acc + ((fs * tapPairs + t / 2) * 8 + r * 2 + t % 2) * L;
+                    float sum = 0f;
+                    for (int lane = 0; lane < L; lane++) sum += partial[at + lane];
+                    dw[f * taps + t] += sum;
+                }
+            }
+        }
+    }
+
+    /** pw[(strip·taps + t)·MR + r] = w(strip·MR + r, t), zero for the filters past k. */
+    private float[] packFilters(float[] w, int k, int taps, int strips) {
+        float[] pw = packed.get(strips * taps * MR);
+        for (int fs = 0; fs < strips; fs++) {
+            for (int t = 0; t < taps; t++) {
+                for (int r = 0; r < MR; r++) {
+                    int f = fs * MR + r;
+                    pw[(fs * taps + t) * MR + r] = f < k ? w[f * taps + t] : 0f;
+                }
+            }
+        }
+        return pw;
+    }
+
+    /** xp = the image's planes with their zero border, then zeros to the padded length. */
+    private static void pad(float[] xp, float[] x, int image, ConvGeometry g, Layout lay) {
+        int hw = g.h() * g.w(), src = image * g.c() * hw;
+        if (g.padH() == 0 && g.padW() == 0) {
+            System.arraycopy(x, src, xp, 0, g.c() * hw);
+            Arrays.fill(xp, g.c() * hw, lay.paddedLength, 0f);
+            return;
+        }
+        Arrays.fill(xp, 0, lay.paddedLength, 0f);
+        for (int c = 0; c < g.c(); c++) {
+            for (int row = 0; row < g.h(); row++) {
+                System.arraycopy(x, src + c * hw + row * g.w(), xp,
+                        c * lay.planeSize + (row + g.padH()) * lay.planeW + g.padW(), g.w());
+            }
+        }
+    }
+
+    /** wide[out + r·ld + j] = Σ_t pw(t, r)·xp[off[t] + i0 + j] for 4 filters and NR positions. */
+    private static void forwardKernel(float[] pw, int at, int taps, float[] xp, int[] off, int i0, float[] wide, int out, int ld) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
+        for (int t = 0; t < taps; t++) {
+            int o = off[t] + i0;
+            FloatVector b0 = FloatVector.fromArray(S, xp, o), b1 = FloatVector.fromArray(S, xp, o + L);
+            int ap = at + t * MR;
+            FloatVector a0 = FloatVector.broadcast(S, pw[ap]), a1 = FloatVector.broadcast(S, pw[ap + 1]);
+            FloatVector a2 = FloatVector.broadcast(S, pw[ap + 2]), a3 = FloatVector.broadcast(S, pw[ap + 3]);
+            c00 = a0.fma(b0, c00);
+            c01 = a0.fma(b1, c01);
+            c10 = a1.fma(b0, c10);
+            c11 = a1.fma(b1, c11);
+            c20 = a2.fma(b0, c20);
+            c21 = a2.fma(b1, c21);
+            c30 = a3.fma(b0, c30);
+            c31 = a3.fma(b1, c31);
+        }
+        c00.intoArray(wide, out);
+        c01.intoArray(wide, out + L);
+        c10.intoArray(wide, out + ld);
+        c11.intoArray(wide, out + ld + L);
+        c20.intoArray(wide, out + 2 * ld);
+        c21.intoArray(wide, out + 2 * ld + L);
+        c30.intoArray(wide, out + 3 * ld);
+        c31.intoArray(wide, out + 3 * ld + L);
+    }
+
+    /**
+     * acc[(r·2 + u)·L + lane] += Σ_i dyw[row + r·ld + i]·xp[off_u + i] over i ≡ lane (mod L), for 4
+     * filters r and the two taps u; the lane sums are kept across images and reduced at the end.
+     */
+    private static void filterKernel(float[] dyw, int row, int ld, float[] xp, int off0, int off1, float[] acc, int at) {
+        FloatVector s00 = FloatVector.fromArray(S, acc, at), s01 = FloatVector.fromArray(S, acc, at + L);
+        FloatVector s10 = FloatVector.fromArray(S, acc, at + 2 * L), s11 = FloatVector.fromArray(S, acc, at + 3 * L);
+        FloatVector s20 = FloatVector.fromArray(S, acc, at + 4 * L), s21 = FloatVector.fromArray(S, acc, at + 5 * L);
+        FloatVector s30 = FloatVector.fromArray(S, acc, at + 6 * L), s31 = FloatVector.fromArray(S, acc, at + 7 * L);
+        for (int i = 0; i < ld; i += L) {
+            FloatVector x0 = FloatVector.fromArray(S, xp, off0 + i), x1 = FloatVector.fromArray(S, xp, off1 + i);
+            FloatVector d0 = FloatVector.fromArray(S, dyw, row + i), d1 = FloatVector.fromArray(S, dyw, row + ld + i);
+            FloatVector d2 = FloatVector.fromArray(S, dyw, row + 2 * ld + i), d3 = FloatVector.fromArray(S, dyw, row + 3 * ld + i);
+            s00 = d0.fma(x0, s00);
+            s01 = d0.fma(x1, s01);
+            s10 = d1.fma(x0, s10);
+            s11 = d1.fma(x1, s11);
+            s20 = d2.fma(x0, s20);
+            s21 = d2.fma(x1, s21);
+            s30 = d3.fma(x0, s30);
+            s31 = d3.fma(x1, s31);
+        }
+        s00.intoArray(acc, at);
+        s01.intoArray(acc, at + L);
+        s10.intoArray(acc, at + 2 * L);
+        s11.intoArray(acc, at + 3 * L);
+        s20.intoArray(acc, at + 4 * L);
+        s21.intoArray(acc, at + 5 * L);
+        s30.intoArray(acc, at + 6 * L);
+        s31.intoArray(acc, at + 7 * L);
+    }
+}

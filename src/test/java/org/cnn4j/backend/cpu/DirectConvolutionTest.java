@@ -1,0 +1,111 @@
+package org.cnn4j.backend.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.util.Arrays;
+import java.util.Random;
+import java.util.stream.Stream;
+
+import org.cnn4j.backend.ConvGeometry;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The direct convolution (few taps, stride 1) against a double-precision loop over the definition,
+ * forward and filter gradient, on random data with the outputs poisoned by NaN first. Tolerance
+ * 1e-5 of the data's scale: each output is a float sum of at most 32·(images·positions) products,
+ * rounded once per fused multiply-add. Also: the filter gradient adds to what dw held, and its
+ * result does not depend on the thread count (bitwise).
+ */
+class DirectConvolutionTest {
+    static Stream<Arguments> geometries() {
+        return Stream.of(
+                Arguments.of(new ConvGeometry(1, 28, 28, 32, 3, 3, 0, 0, 1, 1, 1, 1), 5),   // fmnist-cnn conv1
+                Arguments.of(new ConvGeometry(3, 9, 7, 6, 3, 3, 1, 1, 1, 1, 1, 1), 3),      // padded, k not a multiple of 4
+                Arguments.of(new ConvGeometry(1, 12, 12, 6, 5, 5, 2, 2, 1, 1, 1, 1), 37),   // lenet5 c1 shape, odd taps, 37 images
+                Arguments.of(new ConvGeometry(2, 11, 13, 5, 3, 2, 2, 1, 1, 1, 2, 3), 4),    // dilation, rectangular, uneven padding
+                Arguments.of(new ConvGeometry(7, 5, 6, 3, 1, 1, 0, 0, 1, 1, 1, 1), 2),      // 1×1 filters
+                Arguments.of(new ConvGeometry(1, 3, 3, 1, 3, 3, 0, 0, 1, 1, 1, 1), 1));     // a single output
+    }
+
+    @Test
+    void appliesOnlyToStrideOneAndFewTaps() {
+        assertTrue(DirectConvolution.applies(new ConvGeometry(3, 32, 32, 64, 3, 3, 1, 1, 1, 1, 1, 1)));
+        assertFalse(DirectConvolution.applies(new ConvGeometry(32, 13, 13, 64, 3, 3, 0, 0, 1, 1, 1, 1)));
+        assertFalse(DirectConvolution.applies(new ConvGeometry(1, 28, 28, 8, 3, 3, 0, 0, 2, 2, 1, 1)));
+    }
+
+    @ParameterizedTest
+    @MethodSource("geometries")
+    void forwardAndFilterGradientMatchTheDefinition(ConvGeometry g, int n) {
+        assumeTrue(Sgemm.VECTOR, "the direct path needs jdk.incubator.vector");
+        Random rng = new Random(g.hashCode() + n);
+        float[] x = gaussian(rng, n * g.c() * g.h() * g.w()), w = gaussian(rng, g.k() * g.c() * g.r() * g.s());
+        int ySize = n * g.k() * g.p() * g.q();
+        float[] dy = gaussian(rng, ySize), dw0 = gaussian(rng, w.length);
+        double[] yRef = new double[ySize], dwRef = new double[w.length];
+        for (int i = 0; i < w.length; i++) dwRef[i] = dw0[i];
+        reference(g, n, x, w, dy, yRef, dwRef);
+
+        float[] y = new float[ySize], dw1 = dw0.clone(), dw2 = dw0.clone();
+        Arrays.fill(y, Float.NaN);
+        try (Parallel one = new Parallel(1); Parallel three = new Parallel(3)) {
+            new DirectConvolution(three).forward(y, x, w, n, g);
+            new DirectConvolution(one).backwardFilter(dw1, x, dy, n, g);
+            new DirectConvolution(three).backwardFilter(dw2, x, dy, n, g);
+        }
+        assertClose(yRef, y, "y for " + g);
+        assertClose(dwRef, dw1, "dw for " + g);
+        assertArrayEquals(dw1, dw2, "dw with 1 and 3 threads for " + g);
+    }
+
+    /** y = x ⋆ w (cross-correlation, as cuDNN and PyTorch); dw += Σ over images and positions of dy·x, in double. */
+    private static void reference(ConvGeometry g, int n, float[] x, float[] w, float[] dy, double[] y, double[] dw) {
+        int p = g.p(), q = g.q();
+        for (int i = 0; i < n; i++) {
+            for (int f = 0; f < g.k(); f++) {
+                for (int pp = 0; pp < p; pp++) {
+                    for (int qq = 0; qq < q; qq++) {
+                        int out = ((i * g.k() + f) * p + pp) * q + qq;
+                        double sum = 0;
+                        for (int c = 0; c < g.c(); c++) {
+                            for (int r = 0; r < g.r(); r++) {
+                                for (int s = 0; s < g.s(); s++) {
+                                    int ih = pp - g.padH() + r * g.dilationH(), iw = qq - g.padW() + s * g.dilationW();
+                                    if (ih < 0 || ih >= g.h() || iw < 0 || iw >= g.w()) continue;
+                                    double xv = x[((i * g.c() + c) * g.h() + ih) * g.w() + iw];
+                                    int tap = ((f * g.c() + c) * g.r() + r) * g.s() + s;
+                                    sum += w[tap] * xv;
+                                    dw[tap] += dy[out] * xv;
+                                }
+                            }
+                        }
+                        y[out] = sum;
+                    }
+                }
+            }
+        }
+    }
+
+    private static void assertClose(double[] expected, float[] actual, String what) {
+        assertEquals(expected.length, actual.length, what);
+        double scale = 0;
+        for (double v : expected) scale = Math.max(scale, Math.abs(v));
+        for (int i = 0; i < expected.length; i++) {
+            double err = Math.abs(expected[i] - actual[i]);
+            assertTrue(err <= 1e-5 * Math.max(1, scale), what + " [" + i + "]: " + actual[i] + " against " + expected[i]);
+        }
+    }
+
+    private static float[] gaussian(Random rng, int size) {
+        float[] v = new float[size];
+        for (int i = 0; i < size; i++) v[i] = (float) rng.nextGaussian();
+        return v;
+    }
+}
