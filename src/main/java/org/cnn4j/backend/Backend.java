@@ -74,6 +74,16 @@ public interface Backend extends AutoCloseable {
     /** y(n,k,p,q) = Σ_{c,r,s} x(n, c, p·sh − ph + r·dh, q·sw − pw + s·dw) · w(k,c,r,s); out-of-range x reads 0. */
     void convForward(Tensor y, Tensor x, Tensor w, ConvGeometry g);
 
+    /**
+     * {@link #convForward(Tensor, Tensor, Tensor, ConvGeometry)}, then {@link #addBias} with b when b is not
+     * null, with the same rounding (the bias is added to the finished sum). Backends may do both in one
+     * pass over y.
+     */
+    default void convForward(Tensor y, Tensor x, Tensor w, Tensor b, ConvGeometry g) {
+        convForward(y, x, w, g);
+        if (b != null) addBias(y, b);
+    }
+
     /** dx = the full convolution of dy with the filters rotated 180° (transposed convolution). Overwrites dx. */
     void convBackwardData(Tensor dx, Tensor dy, Tensor w, ConvGeometry g);
 

@@ -136,8 +136,7 @@ public final class Conv2d extends Layer {
     protected Tensor forwardPass(Tensor x, Pass pass) {
         this.x = x;
         Tensor y = buffer("y", outputShape().batch(x.shape().n()));
-        backend().convForward(y, x, w.value(), geometry);
-        if (b != null) backend().addBias(y, b.value());
+        backend().convForward(y, x, w.value(), b == null ? null : b.value(), geometry);
         return y;
     }
 

@@ -94,6 +94,12 @@ class BackendAgreementTest {
         REF.addBias(y.ref, b.ref);
         y.assertAgree("conv forward + bias " + g);
 
+        // The fused call adds the bias to the finished sums: bitwise the two calls above.
+        Tensor fused = cpu.allocate(y.cpu.shape());
+        cpu.fill(fused, Float.NaN);
+        cpu.convForward(fused, x.cpu, w.cpu, b.cpu, g);
+        assertArrayEquals(y.cpu.toFloatArray(), fused.toFloatArray(), "fused conv forward + bias " + g);
+
         Pair dx = Pair.poisoned(cpu, x.cpu.shape());
         cpu.convBackwardData(dx.cpu, dy.cpu, w.cpu, g);
         REF.convBackwardData(dx.ref, dy.ref, w.ref, g);

@@ -136,7 +136,15 @@ public final class CpuBackend extends HostBackend {
     @Override
     public void convForward(Tensor y, Tensor x, Tensor w, ConvGeometry g) {
         Check.conv("convForward", y, x, w, g);
-        convolution.forward(f(y), f(x), f(w), x.shape().n(), g);
+        convolution.forward(f(y), f(x), f(w), null, x.shape().n(), g);
+    }
+
+    /** The bias is added as the convolution's result is written out, instead of in a second pass over y. */
+    @Override
+    public void convForward(Tensor y, Tensor x, Tensor w, Tensor b, ConvGeometry g) {
+        Check.conv("convForward", y, x, w, g);
+        if (b != null) biasPlane("convForward", y, b);
+        convolution.forward(f(y), f(x), f(w), b == null ? null : f(b), x.shape().n(), g);
     }
 
     @Override
@@ -169,14 +177,22 @@ public final class CpuBackend extends HostBackend {
         int plane = biasPlane("biasBackward", dy, db), k = db.size(), n = dy.shape().rows();
         float[] d = f(dy), out = f(db);
         // One channel per task, summed in double over the batch in order: thread-count independent.
+        // Four running sums (elements j mod 4) instead of one: a single chain of double additions
+        // waits out the adder's latency on every element (fmnist-cnn conv1, 5.5M elements: 3 ms).
         parallel.forRange(k, 1, (lo, hi) -> {
             for (int c = lo; c < hi; c++) {
-                double s = 0;
+                double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
                 for (int i = 0; i < n; i++) {
-                    int off = (i * k + c) * plane;
-                    for (int j = 0; j < plane; j++) s += d[off + j];
+                    int off = (i * k + c) * plane, j = 0;
+                    for (; j + 4 <= plane; j += 4) {
+                        s0 += d[off + j];
+                        s1 += d[off + j + 1];
+                        s2 += d[off + j + 2];
+                        s3 += d[off + j + 3];
+                    }
+                    for (; j < plane; j++) s0 += d[off + j];
                 }
-                out[c] += (float) s;
+                out[c] += (float) ((s0 + s1) + (s2 + s3));
             }
         });
     }

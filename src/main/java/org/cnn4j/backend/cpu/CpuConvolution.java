@@ -49,9 +49,10 @@ final class CpuConvolution {
         return Math.max(1, Math.min(n, Sgemm.NC / (g.p() * g.q())));
     }
 
-    void forward(float[] y, float[] x, float[] w, int n, ConvGeometry g) {
+    /** y = the convolution, plus bias(k) on each filter's planes when bias is not null (added to the finished sum). */
+    void forward(float[] y, float[] x, float[] w, float[] bias, int n, ConvGeometry g) {
         if (direct != null && DirectConvolution.applies(g)) {
-            direct.forward(y, x, w, n, g);
+            direct.forward(y, x, w, bias, n, g);
             return;
         }
         int crs = g.c() * g.r() * g.s(), pq = g.p() * g.q(), k = g.k();
@@ -62,7 +63,15 @@ final class CpuConvolution {
             im2colGroup(col, x, first, count, g);
             Sgemm.multiply(out, 0, width, w, 0, crs, false, col, 0, width, false, k, width, crs, 1f, 0f);
             for (int i = 0; i < count; i++) {
-                for (int f = 0; f < k; f++) System.arraycopy(out, f * width + i * pq, y, ((first + i) * k + f) * pq, pq);
+                for (int f = 0; f < k; f++) {
+                    int src = f * width + i * pq, dst = ((first + i) * k + f) * pq;
+                    if (bias == null) {
+                        System.arraycopy(out, src, y, dst, pq);
+                    } else {
+                        float add = bias[f];
+                        for (int j = 0; j < pq; j++) y[dst + j] = out[src + j] + add;
+                    }
+                }
             }
         });
     }

@@ -69,7 +69,8 @@ final class DirectConvolution {
         }
     }
 
-    void forward(float[] y, float[] x, float[] w, int n, ConvGeometry g) {
+    /** y = the convolution, plus bias(f) on filter f's planes when bias is not null (added to the finished sum). */
+    void forward(float[] y, float[] x, float[] w, float[] bias, int n, ConvGeometry g) {
         Layout lay = Layout.of(g);
         int k = g.k(), taps = lay.offsets.length, strips = (k + MR - 1) / MR, p = g.p(), q = g.q(), pq = p * q;
         float[] pw = packFilters(w, k, taps, strips);
@@ -83,8 +84,14 @@ final class DirectConvolution {
                 }
             }
             for (int f = 0; f < k; f++) {
+                float add = bias == null ? 0f : bias[f];
                 for (int pp = 0; pp < p; pp++) {
-                    System.arraycopy(wide, f * lay.wideLength + pp * lay.planeW, y, (image * k + f) * pq + pp * q, q);
+                    int src = f * lay.wideLength + pp * lay.planeW, dst = (image * k + f) * pq + pp * q;
+                    if (bias == null) {
+                        System.arraycopy(wide, src, y, dst, q);
+                    } else {
+                        for (int j = 0; j < q; j++) y[dst + j] = wide[src + j] + add;
+                    }
                 }
             }
         });

@@ -20,8 +20,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  * The direct convolution (few taps, stride 1) against a double-precision loop over the definition,
  * forward and filter gradient, on random data with the outputs poisoned by NaN first. Tolerance
  * 1e-5 of the data's scale: each output is a float sum of at most 32·(images·positions) products,
- * rounded once per fused multiply-add. Also: the filter gradient adds to what dw held, and its
- * result does not depend on the thread count (bitwise).
+ * rounded once per fused multiply-add. Also: a bias is added to the finished sums (bitwise what a
+ * separate pass gives), the filter gradient adds to what dw held, and neither depends on the
+ * thread count (bitwise).
  */
 class DirectConvolutionTest {
     static Stream<Arguments> geometries() {
@@ -53,14 +54,22 @@ class DirectConvolutionTest {
         for (int i = 0; i < w.length; i++) dwRef[i] = dw0[i];
         reference(g, n, x, w, dy, yRef, dwRef);
 
-        float[] y = new float[ySize], dw1 = dw0.clone(), dw2 = dw0.clone();
+        float[] bias = gaussian(rng, g.k());
+        float[] y = new float[ySize], yb = new float[ySize], dw1 = dw0.clone(), dw2 = dw0.clone();
         Arrays.fill(y, Float.NaN);
+        Arrays.fill(yb, Float.NaN);
         try (Parallel one = new Parallel(1); Parallel three = new Parallel(3)) {
-            new DirectConvolution(three).forward(y, x, w, n, g);
+            new DirectConvolution(three).forward(y, x, w, null, n, g);
+            new DirectConvolution(one).forward(yb, x, w, bias, n, g);
             new DirectConvolution(one).backwardFilter(dw1, x, dy, n, g);
             new DirectConvolution(three).backwardFilter(dw2, x, dy, n, g);
         }
         assertClose(yRef, y, "y for " + g);
+        int pq = g.p() * g.q();
+        for (int i = 0; i < ySize; i++) {
+            // the bias goes on the finished sum: bitwise what a separate addBias pass gives
+            assertEquals(y[i] + bias[i / pq % g.k()], yb[i], "y with bias [" + i + "] for " + g);
+        }
         assertClose(dwRef, dw1, "dw for " + g);
         assertArrayEquals(dw1, dw2, "dw with 1 and 3 threads for " + g);
     }
