@@ -19,7 +19,7 @@ final class Cublas implements AutoCloseable {
     private static final int OP_N = 0, OP_T = 1, DEFAULT_MATH = 0;
     private final NativeLibrary lib;
     private final Arena arena = Arena.ofShared();
-    private final MethodHandle destroy, sgemm, statusString;
+    private final MethodHandle destroy, sgemm, statusString, setStream;
     private final MemorySegment handle, alpha, beta;
     private boolean closed;
 
@@ -32,6 +32,8 @@ final class Cublas implements AutoCloseable {
         // cublasSgemm_v2(handle, transa, transb, m, n, k, *alpha, A, lda, B, ldb, *beta, C, ldc)
         sgemm = lib.function("cublasSgemm_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
                 ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
+        // cublasSetStream_v2(handle, cudaStream_t streamId)
+        setStream = lib.function("cublasSetStream_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
         MemorySegment out = arena.allocate(ADDRESS);
         check(call(create, out), "cublasCreate_v2", "");
         handle = out.get(ADDRESS, 0);
@@ -42,6 +44,11 @@ final class Cublas implements AutoCloseable {
 
     String library() {
         return lib.file().toString();
+    }
+
+    /** Makes cuBLAS issue its work to this CUDA stream. */
+    void useStream(long stream) {
+        check(call(setStream, handle, MemorySegment.ofAddress(stream)), "cublasSetStream_v2", "");
     }
 
     private void check(int status, String call, String detail) {

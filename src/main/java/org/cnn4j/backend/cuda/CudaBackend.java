@@ -80,6 +80,8 @@ public final class CudaBackend implements Backend {
             }
             cudnn = new Cudnn(NativeLibrary.open("cuDNN", "cnn4j.cudnn", "CNN4J_CUDNN", List.of("libcudnn.so.9", "libcudnn.so.8")));
             cublas = new Cublas(NativeLibrary.open("cuBLAS", "cnn4j.cublas", "CNN4J_CUBLAS", List.of("libcublas.so.13", "libcublas.so.12")));
+            cudnn.useStream(driver.streamAddress());
+            cublas.useStream(driver.streamAddress());
             status = memory.allocate(4, "the loss's label check");
         } catch (RuntimeException | Error e) {
             close();

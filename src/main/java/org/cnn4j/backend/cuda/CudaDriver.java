@@ -9,19 +9,30 @@ import static jcuda.driver.JCudaDriver.cuDeviceGetName;
 import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRelease;
 import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRetain;
 import static jcuda.driver.JCudaDriver.cuDriverGetVersion;
+import static jcuda.driver.JCudaDriver.cuEventCreate;
+import static jcuda.driver.JCudaDriver.cuEventDestroy;
+import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
+import static jcuda.driver.JCudaDriver.cuEventRecord;
+import static jcuda.driver.JCudaDriver.cuEventSynchronize;
 import static jcuda.driver.JCudaDriver.cuInit;
 import static jcuda.driver.JCudaDriver.cuLaunchKernel;
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
+import static jcuda.driver.JCudaDriver.cuMemAllocHost;
 import static jcuda.driver.JCudaDriver.cuMemFree;
+import static jcuda.driver.JCudaDriver.cuMemFreeHost;
 import static jcuda.driver.JCudaDriver.cuMemGetInfo;
-import static jcuda.driver.JCudaDriver.cuMemcpyDtoD;
-import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
-import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
-import static jcuda.driver.JCudaDriver.cuMemsetD32;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoHAsync;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
+import static jcuda.driver.JCudaDriver.cuMemsetD32Async;
 import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
 import static jcuda.driver.JCudaDriver.cuModuleLoadData;
 import static jcuda.driver.JCudaDriver.cuModuleUnload;
+import static jcuda.driver.JCudaDriver.cuStreamCreate;
+import static jcuda.driver.JCudaDriver.cuStreamDestroy;
+import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -32,25 +43,102 @@ import jcuda.Pointer;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
+import jcuda.driver.CUevent;
+import jcuda.driver.CUevent_flags;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUresult;
+import jcuda.driver.CUstream;
+import jcuda.driver.CUstream_flags;
 import jcuda.driver.JCudaDriver;
 
 /**
- * The CUDA driver API through JCuda: the device's primary context, device memory, copies, PTX
- * modules and kernel launches. Every call is checked; a failure names the call and CUDA's error.
- * Work goes to the legacy default stream, which cuDNN and cuBLAS also use, so everything runs in
- * issue order.
+ * The CUDA driver API through JCuda: the device's primary context, one stream, events, device
+ * memory, pinned host buffers, copies, PTX modules and kernel launches. Every call is checked; a
+ * failure names the call and CUDA's error.
+ *
+ * <p>All work goes to one non-blocking stream of cnn4j's own, which cuDNN and cuBLAS are set to use
+ * too, so everything runs in issue order and nothing waits on other code's work on the legacy
+ * default stream. Uploads go through two pinned staging buffers in turn: the values are copied
+ * into one, the DMA copy is queued and an event recorded, and the call returns while the device
+ * copies (and finishes earlier work), so the host can prepare the next batch meanwhile; a buffer
+ * is reused only after its event has passed. Downloads wait for the stream.
  */
 final class CudaDriver implements AutoCloseable {
+    /** The smallest pinned staging buffer. */
+    private static final long STAGING_MIN_BYTES = 1 << 20;
+
     private final CUdevice device = new CUdevice();
     private final CUcontext context = new CUcontext();
+    private final Stream stream = new Stream();
     private final String name;
     private final int major, minor, driverVersion;
     private final List<CUmodule> modules = new ArrayList<>();
     private final Map<String, CUfunction> functions = new HashMap<>();
+    private final Staging[] staging = new Staging[2];
+    private int nextStaging;
     private boolean closed;
+
+    /** A JCuda stream whose raw handle can be handed to cuDNN and cuBLAS. */
+    static final class Stream extends CUstream {
+        long address() {
+            return getNativePointer();
+        }
+    }
+
+    /** A CUDA event: marks a point in the stream, to wait for or to time. */
+    final class Event implements AutoCloseable {
+        private final CUevent event = new CUevent();
+        private boolean closed;
+
+        private Event(boolean timing) {
+            check(cuEventCreate(event, timing ? CUevent_flags.CU_EVENT_DEFAULT : CUevent_flags.CU_EVENT_DISABLE_TIMING), "cuEventCreate");
+        }
+
+        /** Marks the stream's current end: the event passes when all work issued so far has run. */
+        void record() {
+            check(cuEventRecord(event, stream), "cuEventRecord");
+        }
+
+        /** Waits on the host until the event has passed. */
+        void synchronize() {
+            check(cuEventSynchronize(event), "cuEventSynchronize");
+        }
+
+        /** Milliseconds of device time from {@code start} to this event (both recorded, this one passed). */
+        float millisecondsSince(Event start) {
+            float[] ms = new float[1];
+            check(cuEventElapsedTime(ms, start.event, event), "cuEventElapsedTime");
+            return ms[0];
+        }
+
+        @Override
+        public void close() {
+            if (closed) return;
+            closed = true;
+            cuEventDestroy(event);
+        }
+    }
+
+    /** A page-locked host buffer for uploads, and the event after its last copy. */
+    private final class Staging {
+        final long bytes;
+        final Pointer host = new Pointer();
+        final java.nio.ByteBuffer buffer;
+        final Event copied = new Event(false);
+
+        Staging(long bytes) {
+            this.bytes = bytes;
+            check(cuMemAllocHost(host, bytes), "cuMemAllocHost(" + bytes + " bytes)");
+            buffer = host.getByteBuffer(0, bytes).order(ByteOrder.nativeOrder());
+        }
+
+        void free() {
+            copied.synchronize();
+            copied.close();
+            cuMemFreeHost(host);
+        }
+    }
 
     /**
      * Opens device {@code ordinal}. Throws UnsatisfiedLinkError when JCuda's native library or
@@ -75,6 +163,17 @@ final class CudaDriver implements AutoCloseable {
         driverVersion = version[0];
         check(cuDevicePrimaryCtxRetain(context, device), "cuDevicePrimaryCtxRetain");
         check(cuCtxSetCurrent(context), "cuCtxSetCurrent");
+        check(cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+    }
+
+    /** The raw handle of the stream all work goes to (for cudnnSetStream and cublasSetStream). */
+    long streamAddress() {
+        return stream.address();
+    }
+
+    /** A new event on this driver's stream; {@code timing} when it will be used to measure time. */
+    Event event(boolean timing) {
+        return new Event(timing);
     }
 
     static void check(int result, String call) {
@@ -119,33 +218,72 @@ final class CudaDriver implements AutoCloseable {
         check(cuMemFree(p), "cuMemFree");
     }
 
+    /**
+     * Queues the copy of src to dst on the stream, through a pinned buffer, and returns without
+     * waiting for it. (A copy straight from a Java array would be from pageable memory, for which
+     * the driver first waits for the whole stream.)
+     */
     void copyToDevice(DevicePointer dst, float[] src) {
-        check(cuMemcpyHtoD(dst, Pointer.to(src), 4L * src.length), "cuMemcpyHtoD(" + 4L * src.length + " bytes)");
+        long bytes = 4L * src.length;
+        Staging s = staging(bytes);
+        s.buffer.clear();
+        s.buffer.asFloatBuffer().put(src);
+        stagedCopy(dst, s, bytes);
     }
 
     void copyToDevice(DevicePointer dst, int[] src) {
-        check(cuMemcpyHtoD(dst, Pointer.to(src), 4L * src.length), "cuMemcpyHtoD(" + 4L * src.length + " bytes)");
+        long bytes = 4L * src.length;
+        Staging s = staging(bytes);
+        s.buffer.clear();
+        s.buffer.asIntBuffer().put(src);
+        stagedCopy(dst, s, bytes);
     }
 
+    /** The next staging buffer, at least {@code bytes} long, once its previous copy has finished. */
+    private Staging staging(long bytes) {
+        int i = nextStaging;
+        nextStaging ^= 1;
+        Staging s = staging[i];
+        if (s != null && s.bytes >= bytes) {
+            s.copied.synchronize();
+            return s;
+        }
+        if (s != null) s.free();
+        staging[i] = null;
+        staging[i] = new Staging(Math.max(Math.max(bytes, STAGING_MIN_BYTES), s == null ? 0 : 2 * s.bytes));
+        return staging[i];
+    }
+
+    private void stagedCopy(DevicePointer dst, Staging s, long bytes) {
+        check(cuMemcpyHtoDAsync(dst, s.host, bytes, stream), "cuMemcpyHtoDAsync(" + bytes + " bytes, pinned)");
+        s.copied.record();
+    }
+
+    /** Copies to the host once the stream's earlier work is done; returns when the values are there. */
     void copyToHost(float[] dst, DevicePointer src) {
-        check(cuMemcpyDtoH(Pointer.to(dst), src, 4L * dst.length), "cuMemcpyDtoH(" + 4L * dst.length + " bytes)");
+        long bytes = 4L * dst.length;
+        check(cuMemcpyDtoHAsync(Pointer.to(dst), src, bytes, stream), "cuMemcpyDtoHAsync(" + bytes + " bytes)");
+        synchronize();
     }
 
     void copyToHost(int[] dst, DevicePointer src) {
-        check(cuMemcpyDtoH(Pointer.to(dst), src, 4L * dst.length), "cuMemcpyDtoH(" + 4L * dst.length + " bytes)");
+        long bytes = 4L * dst.length;
+        check(cuMemcpyDtoHAsync(Pointer.to(dst), src, bytes, stream), "cuMemcpyDtoHAsync(" + bytes + " bytes)");
+        synchronize();
     }
 
     void copy(DevicePointer dst, DevicePointer src, long bytes) {
-        check(cuMemcpyDtoD(dst, src, bytes), "cuMemcpyDtoD(" + bytes + " bytes)");
+        check(cuMemcpyDtoDAsync(dst, src, bytes, stream), "cuMemcpyDtoDAsync(" + bytes + " bytes)");
     }
 
     /** Sets {@code count} 32-bit words to {@code bits}. */
     void fill32(DevicePointer dst, int bits, long count) {
-        check(cuMemsetD32(dst, bits, count), "cuMemsetD32(" + count + " words)");
+        check(cuMemsetD32Async(dst, bits, count, stream), "cuMemsetD32Async(" + count + " words)");
     }
 
+    /** Waits until all work issued to the stream has run; reports an earlier asynchronous failure. */
     void synchronize() {
-        check(cuCtxSynchronize(), "cuCtxSynchronize");
+        check(cuStreamSynchronize(stream), "cuStreamSynchronize");
     }
 
     // ---------------------------------------------------------------- kernels
@@ -182,7 +320,7 @@ final class CudaDriver implements AutoCloseable {
                         + a.getClass().getSimpleName());
             };
         }
-        check(cuLaunchKernel(f, blocks, 1, 1, threads, 1, 1, sharedBytes, null, Pointer.to(params), null),
+        check(cuLaunchKernel(f, blocks, 1, 1, threads, 1, 1, sharedBytes, stream, Pointer.to(params), null),
                 "cuLaunchKernel(" + kernel + ", " + blocks + "x" + threads + ")");
     }
 
@@ -190,6 +328,11 @@ final class CudaDriver implements AutoCloseable {
     public void close() {
         if (closed) return;
         closed = true;
+        cuCtxSynchronize();
+        for (Staging s : staging) {
+            if (s != null) s.free();
+        }
+        cuStreamDestroy(stream);
         for (CUmodule m : modules) cuModuleUnload(m);
         cuDevicePrimaryCtxRelease(device);
     }

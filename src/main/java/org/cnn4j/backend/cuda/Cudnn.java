@@ -49,7 +49,7 @@ final class Cudnn implements AutoCloseable {
     private final MemorySegment one, zero;
     private final MethodHandle getErrorString, getVersion, destroy, createTensor, setTensor4d, destroyTensor, createFilter,
             setFilter4d, destroyFilter, createConv, setConv2d, setConvMath, destroyConv, addTensor, softmaxForward, softmaxBackward,
-            convForward, convBackwardData, convBackwardFilter, convBackwardBias, findForward, findBackwardData, findBackwardFilter;
+            convForward, convBackwardData, convBackwardFilter, convBackwardBias, findForward, findBackwardData, findBackwardFilter, setStream;
     private final Map<Shape, MemorySegment> tensors = new HashMap<>();
     private final Map<Shape, MemorySegment> filters = new HashMap<>();
     private final Map<String, MemorySegment> convolutions = new HashMap<>();
@@ -106,6 +106,9 @@ final class Cudnn implements AutoCloseable {
         findBackwardFilter = lib.function("cudnnFindConvolutionBackwardFilterAlgorithm",
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS));
 
+        // cudnnSetStream(handle, cudaStream_t streamId)
+        setStream = lib.function("cudnnSetStream", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+
         MemorySegment out = arena.allocate(ADDRESS);
         check(call(create, out), "cudnnCreate", "");
         handle = out.get(ADDRESS, 0);
@@ -113,6 +116,11 @@ final class Cudnn implements AutoCloseable {
         one.set(JAVA_FLOAT, 0, 1f);
         zero = arena.allocate(JAVA_FLOAT);
         zero.set(JAVA_FLOAT, 0, 0f);
+    }
+
+    /** Makes cuDNN issue its work (and its algorithm searches) to this CUDA stream. */
+    void useStream(long stream) {
+        check(call(setStream, handle, MemorySegment.ofAddress(stream)), "cudnnSetStream", "");
     }
 
     /** cuDNN's version number, e.g. 91400 for 9.14.0. */

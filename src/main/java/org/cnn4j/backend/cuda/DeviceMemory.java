@@ -9,7 +9,9 @@ import java.util.Map;
  * again, so a training step, which frees and asks for the same sizes every time, stops calling
  * cuMemAlloc after its first pass. Sizes round up to 512 bytes. When the device is full the
  * pool's blocks are released to the driver and the allocation is tried once more; then it fails
- * with the bytes asked for and the bytes free.
+ * with the bytes asked for and the bytes free. All work runs on the driver's one stream, so a block
+ * released while kernels still read it is safe to hand out again: whatever the next owner queues
+ * runs after them.
  */
 final class DeviceMemory implements AutoCloseable {
     private static final long GRANULE = 512;
@@ -53,8 +55,10 @@ final class DeviceMemory implements AutoCloseable {
         inUse -= size;
     }
 
-    /** Returns every pooled block to the driver. */
+    /** Returns every pooled block to the driver, once the stream's work (which may still use them) is done. */
     void emptyCache() {
+        if (pool.isEmpty()) return;
+        driver.synchronize();
         for (ArrayDeque<DevicePointer> blocks : pool.values()) {
             for (DevicePointer p : blocks) driver.free(p);
         }

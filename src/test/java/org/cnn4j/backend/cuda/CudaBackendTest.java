@@ -321,6 +321,59 @@ class CudaBackendTest {
         assertTrue(strict.peakMemory() - before <= 400_000 + 512, "freed blocks are reused: peak grew by " + (strict.peakMemory() - before));
     }
 
+    /**
+     * Uploads return before the copy is done, through two pinned buffers in turn: back-to-back
+     * uploads of growing sizes (past the first buffer's 1 MiB), a source array changed right after
+     * its upload returned, and writes into tensors the stream is still reading must all land as
+     * issued.
+     */
+    @Test
+    void stagedUploadsLandInIssueOrder() {
+        Random rng = new Random(3);
+        int[] sizes = {10, 300_000, 7, 700_000, 262_144, 1_000_000};
+        List<Tensor> tensors = new java.util.ArrayList<>();
+        List<float[]> expected = new java.util.ArrayList<>();
+        for (int size : sizes) {
+            float[] v = new float[size];
+            for (int i = 0; i < size; i++) v[i] = (float) rng.nextGaussian();
+            tensors.add(strict.upload(Shape.of(size), v));
+            expected.add(v.clone());
+            java.util.Arrays.fill(v, Float.NaN); // the copy was staged: the device must not see this
+        }
+        // Write a tensor while a product still reads it: the product must see the old values.
+        Tensor a = tensors.get(3).reshape(Shape.of(700, 1000)), b = strict.upload(Shape.of(1000, 1), Data.uniform(rng, 1000));
+        Tensor c = strict.allocate(Shape.of(700, 1));
+        strict.gemm(false, false, 1, a, b, 0, c);
+        float[] before = c.toFloatArray();
+        strict.gemm(false, false, 1, a, b, 0, c);
+        strict.write(tensors.get(3), new float[700_000]);
+        assertArrayEquals(before, c.toFloatArray(), "the product issued before the write");
+        for (int i = 0; i < sizes.length; i++) {
+            if (i != 3) assertArrayEquals(expected.get(i), tensors.get(i).toFloatArray(), "upload " + i + " of " + sizes[i] + " floats");
+        }
+        assertEquals(0.0, strict.sum(tensors.get(3)), "the write issued last");
+        int[] labels = new int[500_000];
+        for (int i = 0; i < labels.length; i++) labels[i] = rng.nextInt(10);
+        assertArrayEquals(labels, strict.uploadInts(Shape.of(labels.length), labels).toIntArray());
+    }
+
+    @Test
+    void eventsOrderAndTimeTheStream() {
+        try (CudaDriver driver = new CudaDriver(0); CudaDriver.Event start = driver.event(true); CudaDriver.Event end = driver.event(true)) {
+            DevicePointer p = driver.tryAllocate(64L << 20);
+            start.record();
+            for (int i = 0; i < 20; i++) driver.fill32(p, i, 16L << 20);
+            end.record();
+            end.synchronize();
+            float ms = end.millisecondsSince(start);
+            assertTrue(ms > 0 && ms < 10_000, "20 fills of 64 MiB took " + ms + " ms of device time");
+            int[] head = new int[4];
+            driver.copyToHost(head, p);
+            assertArrayEquals(new int[] {19, 19, 19, 19}, head, "the last fill, in issue order");
+            driver.free(p);
+        }
+    }
+
     private static float[] trainLosses(Sequential model, Backend b, Dataset data, boolean adam) {
         float[] images = data.images(data.statistics());
         int batch = 64;

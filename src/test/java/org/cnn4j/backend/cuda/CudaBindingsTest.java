@@ -81,6 +81,7 @@ class CudaBindingsTest {
         ConvGeometry g = ConvGeometry.square(3, 8, 8, 4, 3, 1, 2, 1);
         try (Cudnn cudnn = new Cudnn(stubAs("cuDNN"))) {
             assertEquals(91400, cudnn.version());
+            cudnn.useStream(0xabc0);
             Cudnn.Choice fastest = cudnn.choose(g, 2, Cudnn.Direction.FORWARD, Cudnn.DEFAULT_MATH, 1L << 30, false);
             assertEquals(new Cudnn.Choice(5, 1, 4096), fastest, "the fastest that fits the workspace limit");
             Cudnn.Choice deterministic = cudnn.choose(g, 2, Cudnn.Direction.BACKWARD_FILTER, Cudnn.FMA_MATH, 1L << 30, true);
@@ -95,7 +96,7 @@ class CudaBindingsTest {
             cudnn.biasBackward(Shape.of(2, 4, 4, 4), 0x5000, 4, 0x8000);
             cudnn.softmaxForward(Shape.of(2, 10), 0x9000, 0xa000);
             String calls = log();
-            for (String expected : List.of("cudnnCreate",
+            for (String expected : List.of("cudnnCreate", "cudnnSetStream 0xabc0",
                     "format 0 type 0 2 3 8 8", "type 0 format 0 4 3 3 3", "format 0 type 0 2 4 4 4",
                     "pad 1 1 stride 2 2 dilation 1 1 mode 1 type 0", "findForward requested 16", "findBackwardFilter requested 16",
                     "convForward alpha 1 in 0x1000 0x2000 algo 5 workspace 0x4000 4096 beta 0 out 0x3000",
@@ -115,11 +116,12 @@ class CudaBindingsTest {
     @Test
     void cublasGemmIsTheTransposedColumnMajorCall() throws Throwable {
         try (Cublas cublas = new Cublas(stubAs("cuBLAS"))) {
+            cublas.useStream(0xdef0);
             // Row-major C (2x3) = A (2x4) * B^T, B stored 3x4.
             cublas.gemm(false, true, 2, 3, 4, 0.5f, 0x10, 4, 0x20, 4, 0.25f, 0x30);
             cublas.gemm(true, false, 5, 6, 7, 1f, 0x40, 5, 0x50, 6, 0f, 0x60);
             String calls = log();
-            assertTrue(calls.contains("cublasSetMathMode 0"), calls);
+            assertTrue(calls.contains("cublasSetMathMode 0") && calls.contains("cublasSetStream 0xdef0"), calls);
             assertTrue(calls.contains("sgemm 1 0 m 3 n 2 k 4 alpha 0.5 A 0x20 lda 4 B 0x10 ldb 4 beta 0.25 C 0x30 ldc 3"), calls);
             assertTrue(calls.contains("sgemm 0 1 m 6 n 5 k 7 alpha 1 A 0x50 lda 6 B 0x40 ldb 5 beta 0 C 0x60 ldc 6"), calls);
             String error = assertThrows(CudaException.class, () -> cublas.gemm(false, false, 0, 1, 1, 1f, 1, 1, 1, 1, 0f, 1)).getMessage();

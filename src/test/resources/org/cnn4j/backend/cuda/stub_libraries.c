@@ -48,6 +48,13 @@ const char *cudnnGetErrorString(int status) {
 }
 
 int cudnnCreate(void **handle) { *handle = HANDLE; note("cudnnCreate"); return 0; }
+
+int cudnnSetStream(void *handle, void *stream) {
+    char line[64];
+    snprintf(line, sizeof line, "cudnnSetStream %p", stream);
+    note(line);
+    return handle == HANDLE ? 0 : 2000;
+}
 int cudnnDestroy(void *handle) { note(handle == HANDLE ? "cudnnDestroy" : "cudnnDestroy BAD HANDLE"); return handle == HANDLE ? 0 : 2000; }
 
 static long descriptors = 0x100;
@@ -186,6 +193,13 @@ static void *const BLAS = (void *) 0x5678;
 int cublasCreate_v2(void **handle) { *handle = BLAS; note("cublasCreate"); return 0; }
 int cublasDestroy_v2(void *handle) { note("cublasDestroy"); return handle == BLAS ? 0 : 7; }
 const char *cublasGetStatusString(int status) { return status == 7 ? "CUBLAS_STATUS_INVALID_VALUE" : "CUBLAS_STATUS_OTHER"; }
+
+int cublasSetStream_v2(void *handle, void *stream) {
+    char line[64];
+    snprintf(line, sizeof line, "cublasSetStream %p", stream);
+    note(line);
+    return handle == BLAS ? 0 : 7;
+}
 
 int cublasSetMathMode(void *handle, int mode) {
     char line[64];
