@@ -154,7 +154,8 @@ def main():
         torch.backends.cudnn.benchmark = True
         torch.backends.cudnn.allow_tf32 = not a.fp32
         torch.backends.cuda.matmul.allow_tf32 = False
-    label = "cpu" if device.type == "cpu" else torch.cuda.get_device_name(device)
+    # The math mode is part of a GPU label, so the report compares like with like.
+    label = "cpu" if device.type == "cpu" else torch.cuda.get_device_name(device) + (" FP32" if a.fp32 else " TF32")
     with open(a.out, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["implementation", "device", "model", "batch", "mode", "ms_per_step", "images_per_second"])

@@ -5,12 +5,15 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import org.cnn4j.train.Reports;
 import org.knowm.xchart.CategoryChart;
@@ -18,17 +21,31 @@ import org.knowm.xchart.CategoryChartBuilder;
 
 /**
  * The table of benchmarks/run: reads the CSV rows of {@link BenchmarkSuite} and of
- * benchmarks/torch_reference.py, and for each device kind (cpu, gpu), model and mode prints
- * cnn4j's images/s, PyTorch's best (the faster of eager and CUDA-graphed) and the ratio; writes
- * the merged rows as CSV and a bar chart of images/s as PNG.
+ * benchmarks/torch_reference.py, and for each device kind (cpu, gpu tf32, gpu fp32: the same
+ * math mode on both sides), model and mode prints cnn4j's images/s, PyTorch's best (the faster of
+ * eager and CUDA-graphed) and the ratio; writes the merged rows as CSV and a bar chart of
+ * images/s as PNG.
+ *
+ * <p>The script may run several rounds, each cnn4j then PyTorch, so that both sides see the same
+ * moments of a shared machine: a file named {@code …-R.csv} holds round R. The ratio is then
+ * taken within each round and the table gives the median over rounds, with the lowest and highest
+ * in brackets; the images/s columns are medians too.
  *
  * <p>Usage: {@code BenchmarkReport OUT_DIR CSV...}.
  */
 public final class BenchmarkReport {
-    record Row(String implementation, String device, String model, int batch, String mode, double msPerStep, double imagesPerSecond) {
-        /** "cpu" or "gpu". */
+    private static final Pattern ROUND = Pattern.compile(".*-(\\d+)\\.csv$");
+
+    record Row(String implementation, String device, String model, int batch, String mode, double msPerStep, double imagesPerSecond,
+               int round) {
+        Row(String implementation, String device, String model, int batch, String mode, double msPerStep, double imagesPerSecond) {
+            this(implementation, device, model, batch, mode, msPerStep, imagesPerSecond, 1);
+        }
+
+        /** "cpu", "gpu tf32" or "gpu fp32" (from the device label's " TF32" / " FP32" ending). */
         String kind() {
-            return device.startsWith("cpu") ? "cpu" : "gpu";
+            if (device.startsWith("cpu")) return "cpu";
+            return device.endsWith(" FP32") ? "gpu fp32" : "gpu tf32";
         }
     }
 
@@ -39,15 +56,18 @@ public final class BenchmarkReport {
         for (int i = 1; i < args.length; i++) {
             Path csv = Path.of(args[i]);
             if (!Files.exists(csv)) continue;
-            for (String line : Files.readAllLines(csv).subList(1, Files.readAllLines(csv).size())) {
+            Matcher m = ROUND.matcher(csv.getFileName().toString());
+            int round = m.matches() ? Integer.parseInt(m.group(1)) : 1;
+            List<String> lines = Files.readAllLines(csv);
+            for (String line : lines.subList(1, lines.size())) {
                 String[] c = line.split(",");
-                rows.add(new Row(c[0], c[1], c[2], Integer.parseInt(c[3]), c[4], Double.parseDouble(c[5]), Double.parseDouble(c[6])));
+                rows.add(new Row(c[0], c[1], c[2], Integer.parseInt(c[3]), c[4], Double.parseDouble(c[5]), Double.parseDouble(c[6]), round));
             }
         }
         try (PrintWriter w = new PrintWriter(Files.newBufferedWriter(dir.resolve("results.csv")))) {
-            w.println("implementation,device,model,batch,mode,ms_per_step,images_per_second");
+            w.println("round,implementation,device,model,batch,mode,ms_per_step,images_per_second");
             for (Row r : rows) {
-                w.printf(Locale.ROOT, "%s,%s,%s,%d,%s,%.3f,%.1f%n", r.implementation(), r.device(), r.model(), r.batch(), r.mode(),
+                w.printf(Locale.ROOT, "%d,%s,%s,%s,%d,%s,%.3f,%.1f%n", r.round(), r.implementation(), r.device(), r.model(), r.batch(), r.mode(),
                         r.msPerStep(), r.imagesPerSecond());
             }
         }
@@ -57,39 +77,74 @@ public final class BenchmarkReport {
     }
 
     static String table(List<Row> rows) {
-        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%-4s %-10s %5s %-5s  %-36s %12s  %-14s %12s %7s%n",
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%-8s %-10s %5s %-5s  %-36s %12s  %-14s %12s %7s%n",
                 "kind", "model", "batch", "mode", "cnn4j device", "cnn4j img/s", "pytorch best", "img/s", "ratio"));
-        for (Row ours : rows) {
-            if (!ours.implementation().equals("cnn4j")) continue;
-            Row best = null;
-            for (Row r : rows) {
-                if (r.implementation().startsWith("pytorch") && r.kind().equals(ours.kind()) && r.model().equals(ours.model())
-                        && r.mode().equals(ours.mode()) && (best == null || r.imagesPerSecond() > best.imagesPerSecond())) {
-                    best = r;
-                }
+        Map<String, List<Row>> ourRuns = new LinkedHashMap<>();
+        for (Row r : rows) {
+            if (r.implementation().equals("cnn4j")) {
+                ourRuns.computeIfAbsent(String.join("|", r.kind(), r.model(), "" + r.batch(), r.mode(), r.device()), k -> new ArrayList<>()).add(r);
             }
-            sb.append(String.format(Locale.ROOT, "%-4s %-10s %5d %-5s  %-36s %12.0f  %-14s %12s %7s%n", ours.kind(), ours.model(), ours.batch(),
-                    ours.mode(), ours.device().length() > 36 ? ours.device().substring(0, 36) : ours.device(), ours.imagesPerSecond(),
-                    best == null ? "-" : best.implementation(), best == null ? "-" : String.format(Locale.ROOT, "%.0f", best.imagesPerSecond()),
-                    best == null ? "-" : String.format(Locale.ROOT, "%.2fx", ours.imagesPerSecond() / best.imagesPerSecond())));
+        }
+        for (List<Row> runs : ourRuns.values()) {
+            Row first = runs.get(0);
+            List<Double> ours = new ArrayList<>(), theirs = new ArrayList<>(), ratios = new ArrayList<>();
+            Map<String, Integer> bestNames = new LinkedHashMap<>();
+            for (Row r : runs) {
+                ours.add(r.imagesPerSecond());
+                Row best = pytorchBest(rows, r);
+                if (best == null) continue;
+                theirs.add(best.imagesPerSecond());
+                ratios.add(r.imagesPerSecond() / best.imagesPerSecond());
+                bestNames.merge(best.implementation(), 1, Integer::sum);
+            }
+            String bestName = bestNames.entrySet().stream().max(Map.Entry.comparingByValue()).map(Map.Entry::getKey).orElse("-");
+            String ratio = ratios.isEmpty() ? "-" : String.format(Locale.ROOT, "%.2fx", median(ratios));
+            if (ratios.size() > 1) {
+                ratio += String.format(Locale.ROOT, " (%.2f-%.2f over %d rounds)", Collections.min(ratios), Collections.max(ratios), ratios.size());
+            }
+            sb.append(String.format(Locale.ROOT, "%-8s %-10s %5d %-5s  %-36s %12.0f  %-14s %12s %7s%n", first.kind(), first.model(),
+                    first.batch(), first.mode(), first.device().length() > 36 ? first.device().substring(0, 36) : first.device(), median(ours),
+                    bestName, theirs.isEmpty() ? "-" : String.format(Locale.ROOT, "%.0f", median(theirs)), ratio));
         }
         return sb.toString();
     }
 
+    /** PyTorch's fastest row of the same round, kind, model and mode, or null. */
+    private static Row pytorchBest(List<Row> rows, Row ours) {
+        Row best = null;
+        for (Row r : rows) {
+            if (r.implementation().startsWith("pytorch") && r.round() == ours.round() && r.kind().equals(ours.kind())
+                    && r.model().equals(ours.model()) && r.mode().equals(ours.mode())
+                    && (best == null || r.imagesPerSecond() > best.imagesPerSecond())) {
+                best = r;
+            }
+        }
+        return best;
+    }
+
+    static double median(List<Double> values) {
+        List<Double> sorted = new ArrayList<>(values);
+        Collections.sort(sorted);
+        int n = sorted.size();
+        return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
+    }
+
     private static void chart(List<Row> rows, Path file) throws IOException {
         Set<String> groups = new LinkedHashSet<>();
-        Map<String, Map<String, Double>> series = new LinkedHashMap<>();
+        Map<String, Map<String, List<Double>>> series = new LinkedHashMap<>();
         for (Row r : rows) {
             String group = r.model() + " " + r.mode();
             groups.add(group);
-            series.computeIfAbsent(r.implementation() + " (" + r.kind() + ")", k -> new LinkedHashMap<>()).put(group, r.imagesPerSecond());
+            series.computeIfAbsent(r.implementation() + " (" + r.kind() + ")", k -> new LinkedHashMap<>())
+                    .computeIfAbsent(group, k -> new ArrayList<>()).add(r.imagesPerSecond());
         }
-        CategoryChart chart = new CategoryChartBuilder().width(1000).height(600).title("Training and inference images per second (higher is better)")
+        CategoryChart chart = new CategoryChartBuilder().width(1000).height(600)
+                .title("Training and inference images per second (higher is better; median over rounds)")
                 .xAxisTitle("model and mode").yAxisTitle("images/s").build();
         List<String> x = new ArrayList<>(groups);
-        for (Map.Entry<String, Map<String, Double>> s : series.entrySet()) {
+        for (Map.Entry<String, Map<String, List<Double>>> s : series.entrySet()) {
             List<Double> y = new ArrayList<>();
-            for (String g : x) y.add(s.getValue().getOrDefault(g, 0.0));
+            for (String g : x) y.add(s.getValue().containsKey(g) ? median(s.getValue().get(g)) : 0.0);
             chart.addSeries(s.getKey(), x, y);
         }
         Reports.png(file, chart);
