@@ -45,6 +45,10 @@ final class CpuPooling {
      * through to y, as in PyTorch.
      */
     void maxForward(float[] y, int[] mask, float[] x, int planes, PoolGeometry g) {
+        if (isPlain2x2(g) && Sgemm.VECTOR && VectorPooling.pays(g)) {
+            maxForward2x2Vector(y, mask, x, planes, g);
+            return;
+        }
         if (isPlain2x2(g)) {
             maxForward2x2(y, mask, x, planes, g);
             return;
@@ -89,6 +93,15 @@ final class CpuPooling {
                 }
             }
         });
+    }
+
+    /**
+     * {@link #maxForward2x2} through {@link VectorPooling}: bitwise the same y and mask. Measured
+     * alternating the two kernels in one process (2 threads), fmnist-cnn's pool1 (8,192 planes of
+     * 26×26 at batch 256): 4.3-5.2 → 2.3-3.1 ms.
+     */
+    void maxForward2x2Vector(float[] y, int[] mask, float[] x, int planes, PoolGeometry g) {
+        parallel.forRange(planes, grain(g), (lo, hi) -> VectorPooling.maxForward2x2(y, mask, x, lo, hi, g));
     }
 
     /** Any geometry, tap by tap (see the class comment). */

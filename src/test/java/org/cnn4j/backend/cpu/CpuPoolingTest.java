@@ -8,7 +8,7 @@ import java.util.Random;
 import org.cnn4j.backend.PoolGeometry;
 import org.junit.jupiter.api.Test;
 
-/** The single-pass 2×2 max pooling gives bitwise the tap-by-tap result, ties, ±0 and NaN included. */
+/** The single-pass and the vector 2×2 max pooling give bitwise the tap-by-tap result, ties, ±0 and NaN included. */
 class CpuPoolingTest {
     @Test
     void plain2x2KernelMatchesTheTapByTapOneBitForBit() {
@@ -25,16 +25,28 @@ class CpuPoolingTest {
                     // Few distinct values, so that windows tie often; some ±0, NaN and infinities.
                     x[i] = rng.nextInt(5) == 0 ? special[rng.nextInt(special.length)] : rng.nextInt(3) - 1;
                 }
-                float[] y1 = new float[out], y2 = new float[out];
-                int[] m1 = new int[out], m2 = new int[out];
+                float[] y1 = new float[out], y2 = new float[out], y3 = new float[out];
+                int[] m1 = new int[out], m2 = new int[out], m3 = new int[out];
+                java.util.Arrays.fill(y3, 12345f);
+                java.util.Arrays.fill(m3, -1);
                 pooling.maxForward2x2(y1, m1, x, planes, g);
                 pooling.maxForwardTaps(y2, m2, x, planes, g);
                 assertArrayEquals(m2, m1, "masks for " + g);
-                for (int i = 0; i < out; i++) {
-                    assertTrue(Float.floatToRawIntBits(y1[i]) == Float.floatToRawIntBits(y2[i]) || (Float.isNaN(y1[i]) && Float.isNaN(y2[i])),
-                            "y[" + i + "]: " + y1[i] + " against " + y2[i] + " for " + g);
+                assertBitwise(y2, y1, "single pass, " + g);
+                if (Sgemm.VECTOR) {
+                    pooling.maxForward2x2Vector(y3, m3, x, planes, g);
+                    assertArrayEquals(m2, m3, "vector masks for " + g);
+                    assertBitwise(y2, y3, "vector, " + g);
                 }
             }
+        }
+    }
+
+    /** Same bits, or both NaN (Math.max returns whichever NaN it met first; so may the kernels). */
+    private static void assertBitwise(float[] expected, float[] actual, String what) {
+        for (int i = 0; i < expected.length; i++) {
+            assertTrue(Float.floatToRawIntBits(expected[i]) == Float.floatToRawIntBits(actual[i])
+                    || (Float.isNaN(expected[i]) && Float.isNaN(actual[i])), "y[" + i + "]: " + actual[i] + " against " + expected[i] + ", " + what);
         }
     }
 }
