@@ -90,6 +90,15 @@ public interface Backend extends AutoCloseable {
     /** dw += the valid correlation of x with dy, summed over the batch. Accumulates. */
     void convBackwardFilter(Tensor dw, Tensor x, Tensor dy, ConvGeometry g);
 
+    /**
+     * {@link #convBackwardFilter(Tensor, Tensor, Tensor, ConvGeometry)}, then {@link #biasBackward}
+     * into db when db is not null. Backends may compute both in one pass over dy.
+     */
+    default void convBackwardFilter(Tensor dw, Tensor db, Tensor x, Tensor dy, ConvGeometry g) {
+        convBackwardFilter(dw, x, dy, g);
+        if (db != null) biasBackward(db, dy);
+    }
+
     /** y(n,k,…) += b(k) for every position of channel k. y may be (n,k,h,w) or (n,k). */
     void addBias(Tensor y, Tensor b);
 

@@ -142,8 +142,7 @@ public final class Conv2d extends Layer {
 
     @Override
     protected Tensor backwardPass(Tensor dy) {
-        backend().convBackwardFilter(w.gradient(), x, dy, geometry);
-        if (b != null) backend().biasBackward(b.gradient(), dy);
+        backend().convBackwardFilter(w.gradient(), b == null ? null : b.gradient(), x, dy, geometry);
         if (!computeInputGradient()) return null;
         Tensor dx = buffer("dx", x.shape());
         backend().convBackwardData(dx, dy, w.value(), geometry);

@@ -114,6 +114,14 @@ class BackendAgreementTest {
         REF.biasBackward(db.ref, dy.ref);
         dw.assertAgree("conv backward-filter " + g);
         db.assertAgree("bias backward " + g);
+
+        // The fused call: the filter and bias gradients from one pass over dy.
+        Pair dw2 = Pair.random(cpu, w.cpu.shape(), rng), db2 = Pair.random(cpu, b.cpu.shape(), rng);
+        cpu.convBackwardFilter(dw2.cpu, db2.cpu, x.cpu, dy.cpu, g);
+        REF.convBackwardFilter(dw2.ref, x.ref, dy.ref, g);
+        REF.biasBackward(db2.ref, dy.ref);
+        dw2.assertAgree("fused conv backward-filter " + g);
+        db2.assertAgree("fused bias backward " + g);
     }
 
     @Test

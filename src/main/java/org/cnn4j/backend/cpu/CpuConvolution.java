@@ -88,24 +88,33 @@ final class CpuConvolution {
         });
     }
 
-    void backwardFilter(float[] dw, float[] x, float[] dy, int n, ConvGeometry g) {
+    /**
+     * dw += the filter gradient; db += dy summed over images and positions, when db is not null,
+     * from the same pass over dy (in double, chunk by chunk in order).
+     */
+    void backwardFilter(float[] dw, float[] db, float[] x, float[] dy, int n, ConvGeometry g) {
         if (direct != null && DirectConvolution.applies(g)) {
-            direct.backwardFilter(dw, x, dy, n, g);
+            direct.backwardFilter(dw, db, x, dy, n, g);
             return;
         }
         int crs = g.c() * g.r() * g.s(), pq = g.p() * g.q(), k = g.k(), wSize = k * crs;
         int nb = groupSize(g, n), groups = (n + nb - 1) / nb;
         int chunks = Math.min(groups, FILTER_CHUNKS), perChunk = (groups + chunks - 1) / chunks;
         float[] partial = partials.get(chunks * wSize);
+        double[] biasPartial = partials.doubles(chunks * k);
         boolean transposed = transposedFilterGradient(k, crs);
         parallel.forEach(chunks, chunk -> {
             int off = chunk * wSize;
             Arrays.fill(partial, off, off + wSize, 0f);
+            Arrays.fill(biasPartial, chunk * k, (chunk + 1) * k, 0);
             for (int group = chunk * perChunk; group < Math.min(groups, (chunk + 1) * perChunk); group++) {
                 int first = group * nb, count = Math.min(nb, n - first), width = count * pq;
                 float[] col = cols.get(crs * width), delta = rows.get(k * width);
                 im2colGroup(col, x, first, count, g);
                 gather(delta, dy, first, count, k, pq);
+                if (db != null) {
+                    for (int f = 0; f < k; f++) biasPartial[chunk * k + f] += sum(delta, f * width, width);
+                }
                 if (transposed) {
                     // partialᵀ (crs × k) += col · deltaᵀ: k, not crs, runs along the vector kernel's rows
                     Sgemm.multiply(partial, off, k, col, 0, width, false, delta, 0, width, true, crs, k, width, 1f, 1f);
@@ -114,6 +123,13 @@ final class CpuConvolution {
                 }
             }
         });
+        if (db != null) {
+            for (int f = 0; f < k; f++) {
+                double s = 0;
+                for (int chunk = 0; chunk < chunks; chunk++) s += biasPartial[chunk * k + f];
+                db[f] += (float) s;
+            }
+        }
         for (int chunk = 0; chunk < chunks; chunk++) {
             int off = chunk * wSize;
             if (transposed) {
@@ -122,6 +138,20 @@ final class CpuConvolution {
                 for (int j = 0; j < wSize; j++) dw[j] += partial[off + j];
             }
         }
+    }
+
+    /** Σ v[from … from+length) in double, four running sums (one chain would wait on the adder every element). */
+    static double sum(float[] v, int from, int length) {
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        int j = from, end = from + length;
+        for (; j + 4 <= end; j += 4) {
+            s0 += v[j];
+            s1 += v[j + 1];
+            s2 += v[j + 2];
+            s3 += v[j + 3];
+        }
+        for (; j < end; j++) s0 += v[j];
+        return (s0 + s1) + (s2 + s3);
     }
 
     /**

@@ -74,35 +74,32 @@ final class DirectConvolution {
         Layout lay = Layout.of(g);
         int k = g.k(), taps = lay.offsets.length, strips = (k + MR - 1) / MR, p = g.p(), q = g.q(), pq = p * q;
         float[] pw = packFilters(w, k, taps, strips);
+        float[] pb = new float[strips * MR];
+        if (bias != null) System.arraycopy(bias, 0, pb, 0, k);
         parallel.forEach(n, image -> {
             float[] xp = padded.get(lay.paddedLength), wide = wides.get(strips * MR * lay.wideLength);
             pad(xp, x, image, g, lay);
             for (int fs = 0; fs < strips; fs++) {
                 int out = fs * MR * lay.wideLength;
                 for (int i0 = 0; i0 < lay.wideLength; i0 += NR) {
-                    forwardKernel(pw, fs * taps * MR, taps, xp, lay.offsets, i0, wide, out + i0, lay.wideLength);
+                    forwardKernel(pw, fs * taps * MR, taps, xp, lay.offsets, i0, wide, out + i0, lay.wideLength, bias == null ? null : pb, fs * MR);
                 }
             }
             for (int f = 0; f < k; f++) {
-                float add = bias == null ? 0f : bias[f];
                 for (int pp = 0; pp < p; pp++) {
-                    int src = f * lay.wideLength + pp * lay.planeW, dst = (image * k + f) * pq + pp * q;
-                    if (bias == null) {
-                        System.arraycopy(wide, src, y, dst, q);
-                    } else {
-                        for (int j = 0; j < q; j++) y[dst + j] = wide[src + j] + add;
-                    }
+                    System.arraycopy(wide, f * lay.wideLength + pp * lay.planeW, y, (image * k + f) * pq + pp * q, q);
                 }
             }
         });
     }
 
-    void backwardFilter(float[] dw, float[] x, float[] dy, int n, ConvGeometry g) {
+    /** dw += the filter gradient; db += dy summed over images and positions when db is not null (lane sums of the wide dy). */
+    void backwardFilter(float[] dw, float[] db, float[] x, float[] dy, int n, ConvGeometry g) {
         Layout lay = Layout.of(g);
         int k = g.k(), taps = lay.offsets.length, strips = (k + MR - 1) / MR, tapPairs = (taps + 1) / 2;
         int p = g.p(), q = g.q(), pq = p * q;
         int chunks = Math.min(n, FILTER_CHUNKS), perChunk = (n + chunks - 1) / chunks;
-        int chunkSize = strips * tapPairs * 8 * L;
+        int filterSize = strips * tapPairs * 8 * L, chunkSize = filterSize + (db == null ? 0 : k * L);
         float[] partial = partials.get(chunks * chunkSize);
         parallel.forEach(chunks, chunk -> {
             float[] xp = padded.get(lay.paddedLength), dyw = wides.get(strips * MR * lay.wideLength);
@@ -116,6 +113,9 @@ final class DirectConvolution {
                         System.arraycopy(dy, (image * k + f) * pq + pp * q, dyw, f * lay.wideLength + pp * lay.planeW, q);
                     }
                 }
+                if (db != null) {
+                    for (int f = 0; f < k; f++) laneSums(dyw, f * lay.wideLength, lay.wideLength, partial, acc + filterSize + f * L);
+                }
                 for (int fs = 0; fs < strips; fs++) {
                     for (int tp = 0; tp < tapPairs; tp++) {
                         int t0 = 2 * tp, t1 = Math.min(taps - 1, t0 + 1);
@@ -125,6 +125,15 @@ final class DirectConvolution {
                 }
             }
         });
+        if (db != null) {
+            for (int f = 0; f < k; f++) {
+                double s = 0;
+                for (int chunk = 0; chunk < chunks; chunk++) {
+                    for (int lane = 0; lane < L; lane++) s += partial[chunk * chunkSize + filterSize + f * L + lane];
+                }
+                db[f] += (float) s;
+            }
+        }
         for (int chunk = 0; chunk < chunks; chunk++) {
             int acc = chunk * chunkSize;
             for (int f = 0; f < k; f++) {
@@ -137,6 +146,17 @@ final class DirectConvolution {
                 }
             }
         }
+    }
+
+    /**
+     * acc[at + lane] += Σ v[from + i] over i ≡ lane (mod L), i < length (a multiple of L). Its own
+     * small method: inside the big per-chunk loop C2 kept the running vector boxed (measured: the
+     * bias gradient then cost more than a separate pass).
+     */
+    private static void laneSums(float[] v, int from, int length, float[] acc, int at) {
+        FloatVector s = FloatVector.fromArray(S, acc, at);
+        for (int i = 0; i < length; i += L) s = s.add(FloatVector.fromArray(S, v, from + i));
+        s.intoArray(acc, at);
     }
 
     /** pw[(strip·taps + t)·MR + r] = w(strip·MR + r, t), zero for the filters past k. */
@@ -170,8 +190,12 @@ final class DirectConvolution {
         }
     }
 
-    /** wide[out + r·ld + j] = Σ_t pw(t, r)·xp[off[t] + i0 + j] for 4 filters and NR positions. */
-    private static void forwardKernel(float[] pw, int at, int taps, float[] xp, int[] off, int i0, float[] wide, int out, int ld) {
+    /**
+     * wide[out + r·ld + j] = Σ_t pw(t, r)·xp[off[t] + i0 + j] (+ pb[bAt + r] on the finished sum when
+     * pb is not null) for 4 filters and NR positions.
+     */
+    private static void forwardKernel(float[] pw, int at, int taps, float[] xp, int[] off, int i0, float[] wide, int out, int ld,
+                                      float[] pb, int bAt) {
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
         FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
         for (int t = 0; t < taps; t++) {
@@ -188,6 +212,19 @@ final class DirectConvolution {
             c21 = a2.fma(b1, c21);
             c30 = a3.fma(b0, c30);
             c31 = a3.fma(b1, c31);
+        }
+        if (pb != null) {
+            // Written out: a helper taking the eight vectors would not be inlined, and they would be boxed.
+            FloatVector b0 = FloatVector.broadcast(S, pb[bAt]), b1 = FloatVector.broadcast(S, pb[bAt + 1]);
+            FloatVector b2 = FloatVector.broadcast(S, pb[bAt + 2]), b3 = FloatVector.broadcast(S, pb[bAt + 3]);
+            c00 = c00.add(b0);
+            c01 = c01.add(b0);
+            c10 = c10.add(b1);
+            c11 = c11.add(b1);
+            c20 = c20.add(b2);
+            c21 = c21.add(b2);
+            c30 = c30.add(b3);
+            c31 = c31.add(b3);
         }
         c00.intoArray(wide, out);
         c01.intoArray(wide, out + L);

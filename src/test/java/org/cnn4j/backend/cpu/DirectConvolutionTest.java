@@ -18,7 +18,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The direct convolution (few taps, stride 1) against a double-precision loop over the definition,
- * forward and filter gradient, on random data with the outputs poisoned by NaN first. Tolerance
+ * forward, filter and bias gradients, on random data with the outputs poisoned by NaN first. Tolerance
  * 1e-5 of the data's scale: each output is a float sum of at most 32·(images·positions) products,
  * rounded once per fused multiply-add. Also: a bias is added to the finished sums (bitwise what a
  * separate pass gives), the filter gradient adds to what dw held, and neither depends on the
@@ -49,20 +49,24 @@ class DirectConvolutionTest {
         Random rng = new Random(g.hashCode() + n);
         float[] x = gaussian(rng, n * g.c() * g.h() * g.w()), w = gaussian(rng, g.k() * g.c() * g.r() * g.s());
         int ySize = n * g.k() * g.p() * g.q();
-        float[] dy = gaussian(rng, ySize), dw0 = gaussian(rng, w.length);
-        double[] yRef = new double[ySize], dwRef = new double[w.length];
+        float[] dy = gaussian(rng, ySize), dw0 = gaussian(rng, w.length), db0 = gaussian(rng, g.k());
+        double[] yRef = new double[ySize], dwRef = new double[w.length], dbRef = new double[g.k()];
         for (int i = 0; i < w.length; i++) dwRef[i] = dw0[i];
+        for (int f = 0; f < g.k(); f++) dbRef[f] = db0[f];
         reference(g, n, x, w, dy, yRef, dwRef);
+        for (int i = 0; i < ySize; i++) dbRef[i / (g.p() * g.q()) % g.k()] += dy[i];
 
         float[] bias = gaussian(rng, g.k());
-        float[] y = new float[ySize], yb = new float[ySize], dw1 = dw0.clone(), dw2 = dw0.clone();
+        float[] y = new float[ySize], yb = new float[ySize], dw1 = dw0.clone(), dw2 = dw0.clone(), dw3 = dw0.clone();
+        float[] db1 = db0.clone(), db3 = db0.clone();
         Arrays.fill(y, Float.NaN);
         Arrays.fill(yb, Float.NaN);
         try (Parallel one = new Parallel(1); Parallel three = new Parallel(3)) {
             new DirectConvolution(three).forward(y, x, w, null, n, g);
             new DirectConvolution(one).forward(yb, x, w, bias, n, g);
-            new DirectConvolution(one).backwardFilter(dw1, x, dy, n, g);
-            new DirectConvolution(three).backwardFilter(dw2, x, dy, n, g);
+            new DirectConvolution(one).backwardFilter(dw1, db1, x, dy, n, g);
+            new DirectConvolution(three).backwardFilter(dw2, null, x, dy, n, g);
+            new DirectConvolution(three).backwardFilter(dw3, db3, x, dy, n, g);
         }
         assertClose(yRef, y, "y for " + g);
         int pq = g.p() * g.q();
@@ -71,7 +75,10 @@ class DirectConvolutionTest {
             assertEquals(y[i] + bias[i / pq % g.k()], yb[i], "y with bias [" + i + "] for " + g);
         }
         assertClose(dwRef, dw1, "dw for " + g);
+        assertClose(dbRef, db1, "db for " + g);
         assertArrayEquals(dw1, dw2, "dw with 1 and 3 threads for " + g);
+        assertArrayEquals(dw1, dw3, "dw with and without db for " + g);
+        assertArrayEquals(db1, db3, "db with 1 and 3 threads for " + g);
     }
 
     /** y = x ⋆ w (cross-correlation, as cuDNN and PyTorch); dw += Σ over images and positions of dy·x, in double. */
