@@ -8,7 +8,7 @@ with cudnn.benchmark on, in TF32 (as PyTorch's convolution default) or strict fl
 
 Usage: /usr/bin/python3 benchmarks/torch_reference.py --device cpu|cuda [--windows 5] [--steps 5]
        [--models fmnist-cnn:256,vgg-small:128,lenet5:256] [--fp32] --out FILE.csv
-Writes CSV rows: implementation,device,model,batch,mode,ms_per_step,images_per_second
+Writes CSV rows: implementation,device,model,batch,mode,ms_per_step,images_per_second,peak_mib
 """
 import argparse
 import csv
@@ -78,8 +78,17 @@ def median_seconds(step, windows, steps):
     return statistics.median(times)
 
 
+def peak_mib(device):
+    """torch.cuda.max_memory_allocated since the last reset, in MiB ('' on the CPU)."""
+    return f"{torch.cuda.max_memory_allocated(device) / 2**20:.1f}" if device.type == "cuda" else ""
+
+
 def measure(name, batch, device, windows, steps):
+    """Rows (implementation, mode, seconds, peak MiB of device memory: after the eager training
+    step for eager, after capturing and replaying the graphs for graphed; '' for inference)."""
     torch.manual_seed(1)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     model, shape = MODELS[name]()
     model = model.to(device)
     x = torch.randn(batch, *shape, device=device)
@@ -97,14 +106,14 @@ def measure(name, batch, device, windows, steps):
         with torch.no_grad():
             return model(x).argmax(1).cpu()
 
-    rows = [("pytorch-eager", "train", median_seconds(train, windows, steps)),
-            ("pytorch-eager", "infer", median_seconds(infer, windows, steps))]
+    rows = [("pytorch-eager", "train", median_seconds(train, windows, steps), peak_mib(device))]
+    rows.append(("pytorch-eager", "infer", median_seconds(infer, windows, steps), ""))
     if device.type == "cuda":
-        rows += graphed(model, opt, x, y, windows, steps)
+        rows += graphed(model, opt, x, y, windows, steps, device)
     return rows
 
 
-def graphed(model, opt, x, y, windows, steps):
+def graphed(model, opt, x, y, windows, steps, device):
     """The whole training step, and the inference pass, captured once as CUDA graphs and replayed."""
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
@@ -134,8 +143,9 @@ def graphed(model, opt, x, y, windows, steps):
         infer_graph.replay()
         return static_classes.cpu()
 
-    return [("pytorch-graph", "train", median_seconds(train, windows, steps)),
-            ("pytorch-graph", "infer", median_seconds(infer, windows, steps))]
+    train_seconds = median_seconds(train, windows, steps)
+    return [("pytorch-graph", "train", train_seconds, peak_mib(device)),
+            ("pytorch-graph", "infer", median_seconds(infer, windows, steps), "")]
 
 
 def main():
@@ -158,11 +168,11 @@ def main():
     label = "cpu" if device.type == "cpu" else torch.cuda.get_device_name(device) + (" FP32" if a.fp32 else " TF32")
     with open(a.out, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["implementation", "device", "model", "batch", "mode", "ms_per_step", "images_per_second"])
+        w.writerow(["implementation", "device", "model", "batch", "mode", "ms_per_step", "images_per_second", "peak_mib"])
         for spec in a.models.split(","):
             name, batch = spec.split(":")
-            for impl, mode, seconds in measure(name, int(batch), device, a.windows, a.steps):
-                w.writerow([impl, label, name, batch, mode, f"{seconds * 1e3:.3f}", f"{int(batch) / seconds:.1f}"])
+            for impl, mode, seconds, peak in measure(name, int(batch), device, a.windows, a.steps):
+                w.writerow([impl, label, name, batch, mode, f"{seconds * 1e3:.3f}", f"{int(batch) / seconds:.1f}", peak])
                 print(f"{impl:14s} {label:10s} {name:10s} batch {batch:>4s} {mode}  {seconds * 1e3:8.2f} ms/step  "
                       f"{int(batch) / seconds:9.0f} images/s", flush=True)
 

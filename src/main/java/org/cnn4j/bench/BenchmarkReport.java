@@ -36,10 +36,16 @@ import org.knowm.xchart.CategoryChartBuilder;
 public final class BenchmarkReport {
     private static final Pattern ROUND = Pattern.compile(".*-(\\d+)\\.csv$");
 
+    /** One measurement; peakMib is the training step's peak device memory, NaN where not measured (the CPU, inference). */
     record Row(String implementation, String device, String model, int batch, String mode, double msPerStep, double imagesPerSecond,
-               int round) {
+               int round, double peakMib) {
         Row(String implementation, String device, String model, int batch, String mode, double msPerStep, double imagesPerSecond) {
             this(implementation, device, model, batch, mode, msPerStep, imagesPerSecond, 1);
+        }
+
+        Row(String implementation, String device, String model, int batch, String mode, double msPerStep, double imagesPerSecond,
+            int round) {
+            this(implementation, device, model, batch, mode, msPerStep, imagesPerSecond, round, Double.NaN);
         }
 
         /** "cpu", "gpu tf32" or "gpu fp32" (from the device label's " TF32" / " FP32" ending). */
@@ -60,18 +66,22 @@ public final class BenchmarkReport {
             int round = m.matches() ? Integer.parseInt(m.group(1)) : 1;
             List<String> lines = Files.readAllLines(csv);
             for (String line : lines.subList(1, lines.size())) {
-                String[] c = line.split(",");
-                rows.add(new Row(c[0], c[1], c[2], Integer.parseInt(c[3]), c[4], Double.parseDouble(c[5]), Double.parseDouble(c[6]), round));
+                String[] c = line.split(",", -1);
+                double peak = c.length > 7 && !c[7].isBlank() ? Double.parseDouble(c[7]) : Double.NaN;
+                rows.add(new Row(c[0], c[1], c[2], Integer.parseInt(c[3]), c[4], Double.parseDouble(c[5]), Double.parseDouble(c[6]), round,
+                        peak));
             }
         }
         try (PrintWriter w = new PrintWriter(Files.newBufferedWriter(dir.resolve("results.csv")))) {
-            w.println("round,implementation,device,model,batch,mode,ms_per_step,images_per_second");
+            w.println("round,implementation,device,model,batch,mode,ms_per_step,images_per_second,peak_mib");
             for (Row r : rows) {
-                w.printf(Locale.ROOT, "%d,%s,%s,%s,%d,%s,%.3f,%.1f%n", r.round(), r.implementation(), r.device(), r.model(), r.batch(), r.mode(),
-                        r.msPerStep(), r.imagesPerSecond());
+                w.printf(Locale.ROOT, "%d,%s,%s,%s,%d,%s,%.3f,%.1f,%s%n", r.round(), r.implementation(), r.device(), r.model(), r.batch(), r.mode(),
+                        r.msPerStep(), r.imagesPerSecond(), Double.isNaN(r.peakMib()) ? "" : String.format(Locale.ROOT, "%.1f", r.peakMib()));
             }
         }
         System.out.println(table(rows));
+        String memory = memoryTable(rows);
+        if (!memory.isEmpty()) System.out.println(memory);
         chart(rows, dir.resolve("results.png"));
         System.out.println("wrote " + dir.resolve("results.csv") + " and " + dir.resolve("results.png"));
     }
@@ -105,6 +115,43 @@ public final class BenchmarkReport {
             sb.append(String.format(Locale.ROOT, "%-8s %-10s %5d %-5s  %-36s %12.0f  %-14s %12s %7s%n", first.kind(), first.model(),
                     first.batch(), first.mode(), first.device().length() > 36 ? first.device().substring(0, 36) : first.device(), median(ours),
                     bestName, theirs.isEmpty() ? "-" : String.format(Locale.ROOT, "%.0f", median(theirs)), ratio));
+        }
+        return sb.toString();
+    }
+
+    /**
+     * Peak device memory of the training step, cnn4j's against PyTorch eager's
+     * (torch.cuda.max_memory_allocated) for the same model, batch and math mode: medians over rounds.
+     * Empty when no row has a peak (a machine without a GPU).
+     */
+    static String memoryTable(List<Row> rows) {
+        StringBuilder sb = new StringBuilder();
+        Map<String, List<Row>> ours = new LinkedHashMap<>();
+        for (Row r : rows) {
+            if (r.implementation().equals("cnn4j") && r.mode().equals("train") && !Double.isNaN(r.peakMib())) {
+                ours.computeIfAbsent(String.join("|", r.kind(), r.model(), "" + r.batch(), r.device()), k -> new ArrayList<>()).add(r);
+            }
+        }
+        if (ours.isEmpty()) return "";
+        sb.append(String.format(Locale.ROOT, "peak device memory of a training step%n%-8s %-10s %5s  %-36s %11s %15s %7s%n", "kind", "model",
+                "batch", "cnn4j device", "cnn4j MiB", "pytorch MiB", "ratio"));
+        for (List<Row> runs : ours.values()) {
+            Row first = runs.get(0);
+            List<Double> mine = new ArrayList<>(), theirs = new ArrayList<>();
+            for (Row r : runs) {
+                mine.add(r.peakMib());
+                for (Row t : rows) {
+                    if (t.implementation().equals("pytorch-eager") && t.mode().equals("train") && t.round() == r.round()
+                            && t.kind().equals(r.kind()) && t.model().equals(r.model()) && t.batch() == r.batch() && !Double.isNaN(t.peakMib())) {
+                        theirs.add(t.peakMib());
+                    }
+                }
+            }
+            double m = median(mine);
+            String other = theirs.isEmpty() ? "-" : String.format(Locale.ROOT, "%.1f", median(theirs));
+            String ratio = theirs.isEmpty() ? "-" : String.format(Locale.ROOT, "%.2fx", m / median(theirs));
+            sb.append(String.format(Locale.ROOT, "%-8s %-10s %5d  %-36s %11.1f %15s %7s%n", first.kind(), first.model(), first.batch(),
+                    first.device().length() > 36 ? first.device().substring(0, 36) : first.device(), m, other, ratio));
         }
         return sb.toString();
     }

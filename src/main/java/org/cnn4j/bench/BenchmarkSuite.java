@@ -16,7 +16,8 @@ import org.cnn4j.backend.cuda.CudaBackend;
 /**
  * cnn4j's half of benchmarks/run: every built-in model at its benchmark batch, on the CPU and on
  * the GPU when one is usable (in TF32 and in strict float32), timed by {@link TrainStepBenchmark},
- * written as CSV rows {@code implementation,device,model,batch,mode,ms_per_step,images_per_second}.
+ * written as CSV rows {@code implementation,device,model,batch,mode,ms_per_step,images_per_second,peak_mib} (the
+ * peak device memory of the training step on a GPU; empty otherwise).
  *
  * <p>Usage: {@code BenchmarkSuite OUT.csv [windows] [steps] [model:batch,...]}, by default
  * {@code 5 5 fmnist-cnn:256,vgg-small:128,lenet5:256}.
@@ -27,7 +28,7 @@ public final class BenchmarkSuite {
         int windows = args.length > 1 ? Integer.parseInt(args[1]) : 5;
         int steps = args.length > 2 ? Integer.parseInt(args[2]) : 5;
         String models = args.length > 3 ? args[3] : "fmnist-cnn:256,vgg-small:128,lenet5:256";
-        List<String> rows = new ArrayList<>(List.of("implementation,device,model,batch,mode,ms_per_step,images_per_second"));
+        List<String> rows = new ArrayList<>(List.of("implementation,device,model,batch,mode,ms_per_step,images_per_second,peak_mib"));
         List<Backend> backends = new ArrayList<>(List.of(new CpuBackend(Runtime.getRuntime().availableProcessors())));
         try {
             backends.add(CudaBackend.open(CudaBackend.Options.defaults()));
@@ -41,8 +42,8 @@ public final class BenchmarkSuite {
                 for (String spec : models.split(",")) {
                     String[] parts = spec.split(":");
                     TrainStepBenchmark.Result r = TrainStepBenchmark.measure(parts[0], Integer.parseInt(parts[1]), windows, steps, backend);
-                    rows.add(row(device, r, "train", r.trainSeconds()));
-                    rows.add(row(device, r, "infer", r.inferSeconds()));
+                    rows.add(row(device, r, "train", r.trainSeconds(), r.peakBytes()));
+                    rows.add(row(device, r, "infer", r.inferSeconds(), -1));
                     System.out.println(rows.get(rows.size() - 2) + "\n" + rows.get(rows.size() - 1));
                 }
             }
@@ -54,8 +55,8 @@ public final class BenchmarkSuite {
         }
     }
 
-    private static String row(String device, TrainStepBenchmark.Result r, String mode, double seconds) {
-        return String.format(Locale.ROOT, "cnn4j,%s,%s,%d,%s,%.3f,%.1f", device.replace(',', ';'), r.model(), r.batch(), mode, seconds * 1e3,
-                r.batch() / seconds);
+    private static String row(String device, TrainStepBenchmark.Result r, String mode, double seconds, long peakBytes) {
+        return String.format(Locale.ROOT, "cnn4j,%s,%s,%d,%s,%.3f,%.1f,%s", device.replace(',', ';'), r.model(), r.batch(), mode, seconds * 1e3,
+                r.batch() / seconds, peakBytes < 0 ? "" : String.format(Locale.ROOT, "%.1f", peakBytes / 1048576.0));
     }
 }

@@ -8,6 +8,7 @@ import java.util.Random;
 
 import org.cnn4j.backend.Backend;
 import org.cnn4j.backend.Devices;
+import org.cnn4j.backend.cuda.CudaBackend;
 import org.cnn4j.model.Models;
 import org.cnn4j.model.Sequential;
 import org.cnn4j.optim.Sgd;
@@ -47,12 +48,18 @@ public final class TrainStepBenchmark {
         }
     }
 
-    /** One model on one device: median seconds per training step and per inference pass, and forward MACs per step. */
-    public record Result(String model, int batch, String device, double trainSeconds, double inferSeconds, double macs) {
+    /**
+     * One model on one device: median seconds per training step and per inference pass, forward
+     * MACs per step, and the peak device memory from building the model through the timed training
+     * steps (-1 where the backend does not track it: the CPU).
+     */
+    public record Result(String model, int batch, String device, double trainSeconds, double inferSeconds, double macs, long peakBytes) {
     }
 
     /** Builds the model on the backend and times its training step and inference pass. */
     public static Result measure(String name, int batch, int windows, int steps, Backend backend) {
+        CudaBackend gpu = backend instanceof CudaBackend g ? g : null;
+        if (gpu != null) gpu.resetPeakMemory();
         Sequential model = Models.byName(name).seed(1).build(backend);
         Shape input = model.inputShape().batch(batch);
         Random rng = new Random(1);
@@ -64,9 +71,12 @@ public final class TrainStepBenchmark {
         Sgd sgd = new Sgd(0.01).momentum(0.9);
         double macs = (double) model.summary().multiplyAccumulates() * batch;
         double train = medianSeconds(windows, steps, () -> model.trainStep(x, y, sgd));
+        long peak = gpu == null ? -1 : gpu.peakMemory();
         double infer = medianSeconds(windows, steps, () -> model.predict(x));
         model.close();
-        return new Result(name, batch, backend.name(), train, infer, macs);
+        x.close();
+        y.close();
+        return new Result(name, batch, backend.name(), train, infer, macs, peak);
     }
 
     private static void report(Result r, String what, double seconds, double flops, double speedup) {

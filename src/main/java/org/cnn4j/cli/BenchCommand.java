@@ -8,7 +8,9 @@ import java.util.concurrent.Callable;
 
 import org.cnn4j.backend.Backend;
 import org.cnn4j.backend.Devices;
+import org.cnn4j.backend.cuda.CudaBackend;
 import org.cnn4j.bench.LayerTimes;
+import org.cnn4j.bench.TrainStepBenchmark;
 import org.cnn4j.model.Models;
 import org.cnn4j.model.Sequential;
 import org.cnn4j.train.Reports;
@@ -44,6 +46,7 @@ final class BenchCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         List<String> names = new ArrayList<>();
         List<List<LayerTimes.Timing>> results = new ArrayList<>();
+        List<String> memory = new ArrayList<>();
         for (String device : devices) {
             Devices.Choice choice = Devices.Choice.parse(device);
             Backend backend;
@@ -53,13 +56,22 @@ final class BenchCommand implements Callable<Integer> {
                 System.out.println("skipping " + device + ": " + e.getMessage());
                 continue;
             }
-            try (backend; Sequential m = Models.byName(model).seed(1).build(backend)) {
-                names.add(backend.name());
-                results.add(LayerTimes.measure(m, batch, windows, repeats));
+            try (backend) {
+                try (Sequential m = Models.byName(model).seed(1).build(backend)) {
+                    names.add(backend.name());
+                    results.add(LayerTimes.measure(m, batch, windows, repeats));
+                }
+                if (backend instanceof CudaBackend) {
+                    // A fresh model's training steps alone, as torch.cuda.max_memory_allocated counts them.
+                    long peak = TrainStepBenchmark.measure(model, batch, 1, 3, backend).peakBytes();
+                    memory.add(String.format(Locale.ROOT, "peak device memory of a training step on %s: %.1f MiB "
+                            + "(PyTorch's for the same model and batch: benchmarks/run)", backend.name(), peak / 1048576.0));
+                }
             }
         }
         if (results.isEmpty()) throw new IllegalStateException("no device could run the benchmark");
         print(names, results);
+        memory.forEach(System.out::println);
         if (chart != null) chart(names, results);
         return 0;
     }

@@ -44,4 +44,18 @@ class BenchmarkReportTest {
         assertTrue(table.matches("(?s).*cpu\\s+fmnist-cnn\\s+256 train .*2400\\s+pytorch-eager\\s+1500\\s+2\\.00x \\(1\\.60-2\\.00 over 3 rounds\\).*"),
                 table);
     }
+
+    @Test
+    void peakMemoryIsSetAgainstPytorchEagerOnTheSameModelAndMathMode() {
+        List<BenchmarkReport.Row> rows = List.of(
+                new BenchmarkReport.Row("cnn4j", "cpu(2 threads)", "fmnist-cnn", 256, "train", 100, 2560, 1, Double.NaN),
+                new BenchmarkReport.Row("cnn4j", "cuda(NVIDIA H100) TF32", "fmnist-cnn", 256, "train", 1, 256000, 1, 180),
+                new BenchmarkReport.Row("cnn4j", "cuda(NVIDIA H100) TF32", "fmnist-cnn", 256, "infer", 1, 256000, 1, Double.NaN),
+                new BenchmarkReport.Row("pytorch-eager", "NVIDIA H100 TF32", "fmnist-cnn", 256, "train", 2, 128000, 1, 240),
+                new BenchmarkReport.Row("pytorch-graph", "NVIDIA H100 TF32", "fmnist-cnn", 256, "train", 0.5, 512000, 1, 300),
+                new BenchmarkReport.Row("pytorch-eager", "NVIDIA H100 FP32", "fmnist-cnn", 256, "train", 2, 128000, 1, 999));
+        String table = BenchmarkReport.memoryTable(rows);
+        assertTrue(table.matches("(?s)peak device memory.*\ngpu tf32\\s+fmnist-cnn\\s+256\\s+cuda\\(NVIDIA H100\\) TF32\\s+180\\.0\\s+240\\.0\\s+0\\.75x\n"), table);
+        assertTrue(BenchmarkReport.memoryTable(rows.subList(0, 1)).isEmpty(), "no GPU rows, no memory table");
+    }
 }

@@ -114,6 +114,11 @@ public final class CudaBackend implements Backend {
         return memory.peak();
     }
 
+    /** Starts {@link #peakMemory} over from the bytes in use now (as torch.cuda.reset_peak_memory_stats). */
+    public void resetPeakMemory() {
+        memory.resetPeak();
+    }
+
     // ---------------------------------------------------------------- plumbing
 
     /** The calling thread needs the device's context current before any driver call. */

@@ -70,9 +70,14 @@ final class DeviceMemory implements AutoCloseable {
         return inUse;
     }
 
-    /** The most bytes in tensors at any one time. */
+    /** The most bytes in tensors at any one time since the start or the last {@link #resetPeak}. */
     long peak() {
         return peak;
+    }
+
+    /** Starts the peak over from the bytes in use now. */
+    void resetPeak() {
+        peak = inUse;
     }
 
     @Override

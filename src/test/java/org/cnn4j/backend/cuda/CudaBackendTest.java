@@ -319,6 +319,10 @@ class CudaBackendTest {
         long before = strict.peakMemory();
         for (int i = 0; i < 50; i++) strict.allocate(Shape.of(1000, 100)).close();
         assertTrue(strict.peakMemory() - before <= 400_000 + 512, "freed blocks are reused: peak grew by " + (strict.peakMemory() - before));
+        strict.resetPeakMemory();
+        assertEquals(strict.memoryInUse(), strict.peakMemory(), "the peak starts over from what is in use");
+        strict.allocate(Shape.of(1000, 100)).close();
+        assertEquals(strict.memoryInUse() + 400_384, strict.peakMemory(), "one 400,000-byte block (rounded to 512) at the peak");
     }
 
     /**
