@@ -251,6 +251,10 @@ public final class CpuBackend extends HostBackend {
     public void activationForward(Activation fn, Tensor y, Tensor x) {
         Check.sameSize("activationForward", "y", y, x);
         float[] yd = f(y), xd = f(x);
+        if (Sgemm.VECTOR && VectorActivations.serves(fn)) {
+            parallel.forRange(x.size(), ELEMENT_GRAIN, (lo, hi) -> VectorActivations.forward(fn, yd, xd, lo, hi));
+            return;
+        }
         parallel.forRange(x.size(), ELEMENT_GRAIN, (lo, hi) -> {
             switch (fn) {
                 case IDENTITY -> System.arraycopy(xd, lo, yd, lo, hi - lo);
