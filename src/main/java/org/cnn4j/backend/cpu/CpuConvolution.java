@@ -25,10 +25,12 @@ final class CpuConvolution {
     private static final int FILTER_CHUNKS = 16;
 
     /**
-     * Whether convolutions with few taps and stride 1 take {@link DirectConvolution}'s path (needs the
-     * vector kernel; {@code -Dcnn4j.direct=false} turns it off). Measured on 2 AVX-512 cores, the
-     * two settings alternated three times with TrainStepBenchmark: fmnist-cnn (batch 256) training
-     * 3,203-3,620 → 3,576-3,843 images/s; lenet5 (batch 256) 61-67 → 51-59 ms a step.
+     * Whether stride-1 convolutions take {@link DirectConvolution}'s path where it pays (needs the
+     * vector kernel; {@code -Dcnn4j.direct=false} turns it off). Measured on 2 AVX-512 cores with
+     * TrainStepBenchmark, alternated: with first layers only, fmnist-cnn (batch 256) training
+     * 3,203-3,620 → 3,576-3,843 images/s and lenet5 61-67 → 51-59 ms a step; with the rules of
+     * {@link DirectConvolution} (forward and data gradient of most stride-1 layers), vgg-small
+     * (batch 128) 1,273 → 1,043 ms and lenet5 39-41 → 32-36 ms.
      */
     static final boolean DIRECT = Sgemm.VECTOR && Boolean.parseBoolean(System.getProperty("cnn4j.direct", "true"));
 
@@ -51,7 +53,7 @@ final class CpuConvolution {
 
     /** y = the convolution, plus bias(k) on each filter's planes when bias is not null (added to the finished sum). */
     void forward(float[] y, float[] x, float[] w, float[] bias, int n, ConvGeometry g) {
-        if (direct != null && DirectConvolution.applies(g)) {
+        if (direct != null && DirectConvolution.forwardPays(g)) {
             direct.forward(y, x, w, bias, n, g);
             return;
         }
@@ -77,6 +79,10 @@ final class CpuConvolution {
     }
 
     void backwardData(float[] dx, float[] dy, float[] w, int n, ConvGeometry g) {
+        if (direct != null && DirectConvolution.dataPays(g)) {
+            direct.backwardData(dx, dy, w, n, g);
+            return;
+        }
         int crs = g.c() * g.r() * g.s(), pq = g.p() * g.q(), k = g.k();
         int nb = groupSize(g, n), groups = (n + nb - 1) / nb;
         parallel.forEach(groups, group -> {
@@ -93,7 +99,7 @@ final class CpuConvolution {
      * from the same pass over dy (in double, chunk by chunk in order).
      */
     void backwardFilter(float[] dw, float[] db, float[] x, float[] dy, int n, ConvGeometry g) {
-        if (direct != null && DirectConvolution.applies(g)) {
+        if (direct != null && DirectConvolution.filterPays(g)) {
             direct.backwardFilter(dw, db, x, dy, n, g);
             return;
         }

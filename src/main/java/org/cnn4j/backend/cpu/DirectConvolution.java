@@ -8,9 +8,10 @@ import jdk.incubator.vector.VectorSpecies;
 import org.cnn4j.backend.ConvGeometry;
 
 /**
- * Convolution without im2col for filters with few taps (c·r·s ≤ {@link #MAX_TAPS}) and stride 1,
- * as the first layer of most image models has: there im2col's product has an inner dimension of
- * 9 or 27, so the GEMM kernel spends more time loading and storing C than multiplying.
+ * Convolution without im2col, for stride 1. It serves where im2col's product is a poor GEMM (an
+ * inner dimension of 9 for a first layer, 16 rows for lenet5's C3) or where the extra pass over
+ * memory costs more than the positions this path computes and drops (below); {@link #forwardPays},
+ * {@link #dataPays} and {@link #filterPays} hold the measured rules.
  *
  * <p>Each image is copied, zero-padded, into a plane of width W = w + 2·padW. Output position
  * (pp, qq) then reads tap t = (c, r, s) at offset {@code off[t] = c·H·W + r·dilationH·W +
@@ -25,12 +26,10 @@ import org.cnn4j.backend.ConvGeometry;
  * tile of 4 filters × 2 vectors of positions (the GEMM kernel's shape, with its B rows read in
  * place); the filter kernel holds 4 filters × 2 taps, each accumulator summing lane-wise over
  * positions. Both sum each output in one fixed order; the filter gradient sums fixed chunks of
- * images in chunk order, so nothing depends on the thread count. Backward-data keeps the im2col
- * path: a first layer does not need it.
+ * images in chunk order, so nothing depends on the thread count. The data gradient is the forward
+ * pass of dy with the filters turned 180° and transposed ({@link #dataGeometry}).
  */
 final class DirectConvolution {
-    /** Convolutions with at most this many taps per filter (c·r·s) take this path. */
-    static final int MAX_TAPS = 32;
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length(), MR = 4, NR = 2 * L;
     /** At most this many partial filter gradients are summed, in order. */
@@ -41,14 +40,70 @@ final class DirectConvolution {
     private final Scratch wides = new Scratch();
     private final Scratch packed = new Scratch();
     private final Scratch partials = new Scratch();
+    private final Scratch flipped = new Scratch();
 
     DirectConvolution(Parallel parallel) {
         this.parallel = parallel;
     }
 
-    /** Whether this path serves the geometry: stride 1 and few taps. */
-    static boolean applies(ConvGeometry g) {
-        return g.strideH() == 1 && g.strideW() == 1 && g.c() * g.r() * g.s() <= MAX_TAPS;
+    /**
+     * Whether the forward pass is faster here: stride 1 and at most 1.6 times the positions
+     * computed (whole padded rows, rounded up to the tile). Measured against im2col, 2 threads:
+     * fmnist-cnn conv2 (13×13) 10.6 → 8.0-8.7 ms, vgg-small 32×32 layers 52-55 → 28 ms, 16×16 17-18 →
+     * 13 ms, 8×8 even; lenet5 C3 (ratio 1.6) 2.1-2.6 → 1.3-1.5 ms; C5 (a 1×1 output, ratio 32) 1.2 → 3.7 ms.
+     */
+    static boolean forwardPays(ConvGeometry g) {
+        return g.strideH() == 1 && g.strideW() == 1 && Layout.of(g).wideLength <= 1.6 * g.p() * g.q();
+    }
+
+    /**
+     * Whether the filter gradient is faster here: stride 1, and few taps (c·r·s ≤ 32), few filters
+     * (k ≤ 16: im2col's product then has 16 rows), or long images with little waste. Its kernel
+     * passes over each image once per 4 filters × 2 taps, so short wide rows lose: measured, vgg-small
+     * 32×32 layers 92-102 → 36-40 ms, lenet5 C3 3.3-4.0 → 1.9-2.7 ms; but fmnist-cnn conv2 13-14 → 19
+     * ms, vgg-small 16×16 24-25 → 34-36 ms and 8×8 8-24 → 28-120 ms.
+     */
+    static boolean filterPays(ConvGeometry g) {
+        if (g.strideH() != 1 || g.strideW() != 1) return false;
+        int wide = Layout.of(g).wideLength;
+        return g.c() * g.r() * g.s() <= 32 || g.k() <= 16 || (wide >= 1024 && wide <= 1.25 * g.p() * g.q());
+    }
+
+    /**
+     * The data gradient as a forward convolution: dx is the full correlation of dy with the filters
+     * turned 180° and their in/out channels swapped, i.e. a stride-1 convolution of dy (k channels
+     * of p×q) padded by dilation·(r − 1) − pad, giving c channels of h×w.
+     */
+    static ConvGeometry dataGeometry(ConvGeometry g) {
+        return new ConvGeometry(g.k(), g.p(), g.q(), g.c(), g.r(), g.s(), g.dilationH() * (g.r() - 1) - g.padH(),
+                g.dilationW() * (g.s() - 1) - g.padW(), 1, 1, g.dilationH(), g.dilationW());
+    }
+
+    /**
+     * Whether the data gradient is faster here: stride 1, padding within the filter's reach, and
+     * {@link #forwardPays} for {@link #dataGeometry}. Measured against im2col and col2im, 2 threads:
+     * fmnist-cnn conv2 12.5-14.3 → 11.2 ms, vgg-small 32×32 44-52 → 25 ms, 16×16 18-19 → 13.5 ms,
+     * 8×8 even, lenet5 C3 3.7-3.9 → 2.4 ms.
+     */
+    static boolean dataPays(ConvGeometry g) {
+        return g.strideH() == 1 && g.strideW() == 1 && g.padH() <= g.dilationH() * (g.r() - 1) && g.padW() <= g.dilationW() * (g.s() - 1)
+                && forwardPays(dataGeometry(g));
+    }
+
+    /** dx = the data gradient (overwritten), as {@link #forward} of dy with the turned, transposed filters. */
+    void backwardData(float[] dx, float[] dy, float[] w, int n, ConvGeometry g) {
+        int c = g.c(), k = g.k(), r = g.r(), s = g.s();
+        float[] turned = flipped.get(w.length);
+        for (int f = 0; f < k; f++) {
+            for (int ch = 0; ch < c; ch++) {
+                for (int rr = 0; rr < r; rr++) {
+                    for (int ss = 0; ss < s; ss++) {
+                        turned[((ch * k + f) * r + rr) * s + ss] = w[((f * c + ch) * r + (r - 1 - rr)) * s + (s - 1 - ss)];
+                    }
+                }
+            }
+        }
+        forward(dx, dy, turned, null, n, dataGeometry(g));
     }
 
     /** The padded image's layout and the taps' offsets in it. */

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
 
@@ -18,7 +19,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The direct convolution (few taps, stride 1) against a double-precision loop over the definition,
- * forward, filter and bias gradients, on random data with the outputs poisoned by NaN first. Tolerance
+ * forward, data, filter and bias gradients, on random data with the outputs poisoned by NaN first. Tolerance
  * 1e-5 of the data's scale: each output is a float sum of at most 32·(images·positions) products,
  * rounded once per fused multiply-add. Also: a bias is added to the finished sums (bitwise what a
  * separate pass gives), the filter gradient adds to what dw held, and neither depends on the
@@ -32,14 +33,28 @@ class DirectConvolutionTest {
                 Arguments.of(new ConvGeometry(1, 12, 12, 6, 5, 5, 2, 2, 1, 1, 1, 1), 37),   // lenet5 c1 shape, odd taps, 37 images
                 Arguments.of(new ConvGeometry(2, 11, 13, 5, 3, 2, 2, 1, 1, 1, 2, 3), 4),    // dilation, rectangular, uneven padding
                 Arguments.of(new ConvGeometry(7, 5, 6, 3, 1, 1, 0, 0, 1, 1, 1, 1), 2),      // 1×1 filters
-                Arguments.of(new ConvGeometry(1, 3, 3, 1, 3, 3, 0, 0, 1, 1, 1, 1), 1));     // a single output
+                Arguments.of(new ConvGeometry(1, 3, 3, 1, 3, 3, 0, 0, 1, 1, 1, 1), 1),      // a single output
+                Arguments.of(new ConvGeometry(32, 13, 13, 64, 3, 3, 0, 0, 1, 1, 1, 1), 2),  // fmnist-cnn conv2: 288 taps
+                Arguments.of(new ConvGeometry(6, 14, 14, 16, 5, 5, 0, 0, 1, 1, 1, 1), 3),   // lenet5 C3: 150 taps
+                Arguments.of(new ConvGeometry(8, 6, 6, 12, 3, 3, 1, 1, 1, 1, 1, 1), 2));    // padded, many taps
     }
 
     @Test
-    void appliesOnlyToStrideOneAndFewTaps() {
-        assertTrue(DirectConvolution.applies(new ConvGeometry(3, 32, 32, 64, 3, 3, 1, 1, 1, 1, 1, 1)));
-        assertFalse(DirectConvolution.applies(new ConvGeometry(32, 13, 13, 64, 3, 3, 0, 0, 1, 1, 1, 1)));
-        assertFalse(DirectConvolution.applies(new ConvGeometry(1, 28, 28, 8, 3, 3, 0, 0, 2, 2, 1, 1)));
+    void servesTheShapesWhereItWasMeasuredFaster() {
+        ConvGeometry fmnistConv1 = new ConvGeometry(1, 28, 28, 32, 3, 3, 0, 0, 1, 1, 1, 1);
+        ConvGeometry fmnistConv2 = new ConvGeometry(32, 13, 13, 64, 3, 3, 0, 0, 1, 1, 1, 1);
+        ConvGeometry vgg32 = new ConvGeometry(64, 32, 32, 64, 3, 3, 1, 1, 1, 1, 1, 1);
+        ConvGeometry vgg16 = new ConvGeometry(64, 16, 16, 128, 3, 3, 1, 1, 1, 1, 1, 1);
+        ConvGeometry lenetC3 = new ConvGeometry(6, 14, 14, 16, 5, 5, 0, 0, 1, 1, 1, 1);
+        ConvGeometry lenetC5 = new ConvGeometry(16, 5, 5, 120, 5, 5, 0, 0, 1, 1, 1, 1);
+        ConvGeometry strided = new ConvGeometry(1, 28, 28, 8, 3, 3, 0, 0, 2, 2, 1, 1);
+        for (ConvGeometry g : List.of(fmnistConv1, fmnistConv2, vgg32, vgg16, lenetC3)) assertTrue(DirectConvolution.forwardPays(g), g.toString());
+        for (ConvGeometry g : List.of(lenetC5, strided)) assertFalse(DirectConvolution.forwardPays(g), g.toString());
+        for (ConvGeometry g : List.of(fmnistConv1, vgg32, lenetC3)) assertTrue(DirectConvolution.filterPays(g), g.toString());
+        for (ConvGeometry g : List.of(fmnistConv2, vgg16, lenetC5, strided)) assertFalse(DirectConvolution.filterPays(g), g.toString());
+        assertEquals(new ConvGeometry(64, 11, 11, 32, 3, 3, 2, 2, 1, 1, 1, 1), DirectConvolution.dataGeometry(fmnistConv2));
+        assertTrue(DirectConvolution.dataPays(vgg32));
+        assertFalse(DirectConvolution.dataPays(new ConvGeometry(4, 9, 9, 4, 3, 3, 3, 3, 1, 1, 1, 1)), "padding beyond the filter's reach");
     }
 
     @ParameterizedTest
@@ -53,12 +68,14 @@ class DirectConvolutionTest {
         double[] yRef = new double[ySize], dwRef = new double[w.length], dbRef = new double[g.k()];
         for (int i = 0; i < w.length; i++) dwRef[i] = dw0[i];
         for (int f = 0; f < g.k(); f++) dbRef[f] = db0[f];
-        reference(g, n, x, w, dy, yRef, dwRef);
+        double[] dxRef = new double[x.length];
+        reference(g, n, x, w, dy, yRef, dwRef, dxRef);
         for (int i = 0; i < ySize; i++) dbRef[i / (g.p() * g.q()) % g.k()] += dy[i];
 
         float[] bias = gaussian(rng, g.k());
         float[] y = new float[ySize], yb = new float[ySize], dw1 = dw0.clone(), dw2 = dw0.clone(), dw3 = dw0.clone();
-        float[] db1 = db0.clone(), db3 = db0.clone();
+        float[] db1 = db0.clone(), db3 = db0.clone(), dx = new float[x.length];
+        Arrays.fill(dx, Float.NaN);
         Arrays.fill(y, Float.NaN);
         Arrays.fill(yb, Float.NaN);
         try (Parallel one = new Parallel(1); Parallel three = new Parallel(3)) {
@@ -67,6 +84,10 @@ class DirectConvolutionTest {
             new DirectConvolution(one).backwardFilter(dw1, db1, x, dy, n, g);
             new DirectConvolution(three).backwardFilter(dw2, null, x, dy, n, g);
             new DirectConvolution(three).backwardFilter(dw3, db3, x, dy, n, g);
+            if (g.padH() <= g.dilationH() * (g.r() - 1) && g.padW() <= g.dilationW() * (g.s() - 1)) {
+                new DirectConvolution(three).backwardData(dx, dy, w, n, g);
+                assertClose(dxRef, dx, "dx for " + g);
+            }
         }
         assertClose(yRef, y, "y for " + g);
         int pq = g.p() * g.q();
@@ -82,7 +103,7 @@ class DirectConvolutionTest {
     }
 
     /** y = x ⋆ w (cross-correlation, as cuDNN and PyTorch); dw += Σ over images and positions of dy·x, in double. */
-    private static void reference(ConvGeometry g, int n, float[] x, float[] w, float[] dy, double[] y, double[] dw) {
+    private static void reference(ConvGeometry g, int n, float[] x, float[] w, float[] dy, double[] y, double[] dw, double[] dx) {
         int p = g.p(), q = g.q();
         for (int i = 0; i < n; i++) {
             for (int f = 0; f < g.k(); f++) {
@@ -99,6 +120,7 @@ class DirectConvolutionTest {
                                     int tap = ((f * g.c() + c) * g.r() + r) * g.s() + s;
                                     sum += w[tap] * xv;
                                     dw[tap] += dy[out] * xv;
+                                    dx[((i * g.c() + c) * g.h() + ih) * g.w() + iw] += w[tap] * (double) dy[out];
                                 }
                             }
                         }
