@@ -1,6 +1,8 @@
 package org.cnn4j.backend.cpu;
 
 import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -41,6 +43,7 @@ final class DirectConvolution {
     private final Scratch packed = new Scratch();
     private final Scratch partials = new Scratch();
     private final Scratch flipped = new Scratch();
+    private final Scratch biases = new Scratch();
 
     DirectConvolution(Parallel parallel) {
         this.parallel = parallel;
@@ -53,7 +56,7 @@ final class DirectConvolution {
      * 13 ms, 8×8 even; lenet5 C3 (ratio 1.6) 2.1-2.6 → 1.3-1.5 ms; C5 (a 1×1 output, ratio 32) 1.2 → 3.7 ms.
      */
     static boolean forwardPays(ConvGeometry g) {
-        return g.strideH() == 1 && g.strideW() == 1 && Layout.of(g).wideLength <= 1.6 * g.p() * g.q();
+        return g.strideH() == 1 && g.strideW() == 1 && wideLength(g) <= 1.6 * g.p() * g.q();
     }
 
     /**
@@ -65,7 +68,7 @@ final class DirectConvolution {
      */
     static boolean filterPays(ConvGeometry g) {
         if (g.strideH() != 1 || g.strideW() != 1) return false;
-        int wide = Layout.of(g).wideLength;
+        int wide = wideLength(g);
         return g.c() * g.r() * g.s() <= 32 || g.k() <= 16 || (wide >= 1024 && wide <= 1.25 * g.p() * g.q());
     }
 
@@ -107,10 +110,22 @@ final class DirectConvolution {
     }
 
     /** The padded image's layout and the taps' offsets in it. */
+    /** Positions computed per filter and image: whole padded rows, rounded up to the tile. */
+    private static int wideLength(ConvGeometry g) {
+        return VectorSgemm.roundUp(g.p() * (g.w() + 2 * g.padW()), NR);
+    }
+
+    /** The layout of each geometry met, made once (a step then allocates nothing here). */
+    private final Map<ConvGeometry, Layout> layouts = new ConcurrentHashMap<>();
+
+    private Layout layout(ConvGeometry g) {
+        return layouts.computeIfAbsent(g, Layout::of);
+    }
+
     private record Layout(int planeW, int planeSize, int wideLength, int paddedLength, int[] offsets) {
         static Layout of(ConvGeometry g) {
             int planeW = g.w() + 2 * g.padW(), planeH = g.h() + 2 * g.padH(), planeSize = planeW * planeH;
-            int wideLength = VectorSgemm.roundUp(g.p() * planeW, NR);
+            int wideLength = DirectConvolution.wideLength(g);
             int[] offsets = new int[g.c() * g.r() * g.s()];
             int t = 0;
             for (int c = 0; c < g.c(); c++) {
@@ -126,10 +141,11 @@ final class DirectConvolution {
 
     /** y = the convolution, plus bias(f) on filter f's planes when bias is not null (added to the finished sum). */
     void forward(float[] y, float[] x, float[] w, float[] bias, int n, ConvGeometry g) {
-        Layout lay = Layout.of(g);
+        Layout lay = layout(g);
         int k = g.k(), taps = lay.offsets.length, strips = (k + MR - 1) / MR, p = g.p(), q = g.q(), pq = p * q;
         float[] pw = packFilters(w, k, taps, strips);
-        float[] pb = new float[strips * MR];
+        float[] pb = biases.get(strips * MR);
+        Arrays.fill(pb, 0, strips * MR, 0f);
         if (bias != null) System.arraycopy(bias, 0, pb, 0, k);
         parallel.forEach(n, image -> {
             float[] xp = padded.get(lay.paddedLength), wide = wides.get(strips * MR * lay.wideLength);
@@ -150,7 +166,7 @@ final class DirectConvolution {
 
     /** dw += the filter gradient; db += dy summed over images and positions when db is not null (lane sums of the wide dy). */
     void backwardFilter(float[] dw, float[] db, float[] x, float[] dy, int n, ConvGeometry g) {
-        Layout lay = Layout.of(g);
+        Layout lay = layout(g);
         int k = g.k(), taps = lay.offsets.length, strips = (k + MR - 1) / MR, tapPairs = (taps + 1) / 2;
         int p = g.p(), q = g.q(), pq = p * q;
         int chunks = Math.min(n, FILTER_CHUNKS), perChunk = (n + chunks - 1) / chunks;
