@@ -32,6 +32,7 @@ import static jcuda.driver.JCudaDriver.cuStreamCreate;
 import static jcuda.driver.JCudaDriver.cuStreamDestroy;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 
+import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -124,7 +125,7 @@ final class CudaDriver implements AutoCloseable {
     private final class Staging {
         final long bytes;
         final Pointer host = new Pointer();
-        final java.nio.ByteBuffer buffer;
+        final ByteBuffer buffer;
         final Event copied = new Event(false);
 
         Staging(long bytes) {

@@ -46,7 +46,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * bitwise. cuDNN and cuBLAS in strict float32 sum in another order: 1e-5 of the data's scale.
  * TF32 convolutions round inputs to 10 mantissa bits (relative error 2^-11 per product): 1e-2 of
  * the scale. Forward sigmoid/tanh and the softmax cross-entropy use ex2/lg2.approx against the
- * CPU's (the Vector API's float tanh and exp, within a few ulps; Math.tanh in double without the module): 1e-5.
+ * CPU's (the Vector API's float tanh and exp, within a few ulps; Math.tanh in double without
+ * that module): 1e-5.
  */
 @Tag("gpu")
 class CudaBackendTest {
