@@ -269,6 +269,8 @@ final class DirectConvolution {
                                       float[] pb, int bAt) {
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
         FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
+        // The tile update of VectorSgemm's kernel, written again rather than shared: a helper taking
+        // the eight accumulators would not be inlined, and C2 would box them on every call.
         for (int t = 0; t < taps; t++) {
             int o = off[t] + i0;
             FloatVector b0 = FloatVector.fromArray(S, xp, o), b1 = FloatVector.fromArray(S, xp, o + L);
