@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -89,13 +90,7 @@ public final class BenchmarkReport {
     static String table(List<Row> rows) {
         StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%-8s %-10s %5s %-5s  %-36s %12s  %-14s %12s %7s%n",
                 "kind", "model", "batch", "mode", "cnn4j device", "cnn4j img/s", "pytorch best", "img/s", "ratio"));
-        Map<String, List<Row>> ourRuns = new LinkedHashMap<>();
-        for (Row r : rows) {
-            if (r.implementation().equals("cnn4j")) {
-                ourRuns.computeIfAbsent(String.join("|", r.kind(), r.model(), "" + r.batch(), r.mode(), r.device()), k -> new ArrayList<>()).add(r);
-            }
-        }
-        for (List<Row> runs : ourRuns.values()) {
+        for (List<Row> runs : ourRuns(rows, r -> true).values()) {
             Row first = runs.get(0);
             List<Double> ours = new ArrayList<>(), theirs = new ArrayList<>(), ratios = new ArrayList<>();
             Map<String, Integer> bestNames = new LinkedHashMap<>();
@@ -113,7 +108,7 @@ public final class BenchmarkReport {
                 ratio += String.format(Locale.ROOT, " (%.2f-%.2f over %d rounds)", Collections.min(ratios), Collections.max(ratios), ratios.size());
             }
             sb.append(String.format(Locale.ROOT, "%-8s %-10s %5d %-5s  %-36s %12.0f  %-14s %12s %7s%n", first.kind(), first.model(),
-                    first.batch(), first.mode(), first.device().length() > 36 ? first.device().substring(0, 36) : first.device(), median(ours),
+                    first.batch(), first.mode(), shortDevice(first), median(ours),
                     bestName, theirs.isEmpty() ? "-" : String.format(Locale.ROOT, "%.0f", median(theirs)), ratio));
         }
         return sb.toString();
@@ -126,12 +121,7 @@ public final class BenchmarkReport {
      */
     static String memoryTable(List<Row> rows) {
         StringBuilder sb = new StringBuilder();
-        Map<String, List<Row>> ours = new LinkedHashMap<>();
-        for (Row r : rows) {
-            if (r.implementation().equals("cnn4j") && r.mode().equals("train") && !Double.isNaN(r.peakMib())) {
-                ours.computeIfAbsent(String.join("|", r.kind(), r.model(), "" + r.batch(), r.device()), k -> new ArrayList<>()).add(r);
-            }
-        }
+        Map<String, List<Row>> ours = ourRuns(rows, r -> r.mode().equals("train") && !Double.isNaN(r.peakMib()));
         if (ours.isEmpty()) return "";
         sb.append(String.format(Locale.ROOT, "peak device memory of a training step%n%-8s %-10s %5s  %-36s %11s %15s %7s%n", "kind", "model",
                 "batch", "cnn4j device", "cnn4j MiB", "pytorch MiB", "ratio"));
@@ -141,8 +131,7 @@ public final class BenchmarkReport {
             for (Row r : runs) {
                 mine.add(r.peakMib());
                 for (Row t : rows) {
-                    if (t.implementation().equals("pytorch-eager") && t.mode().equals("train") && t.round() == r.round()
-                            && t.kind().equals(r.kind()) && t.model().equals(r.model()) && t.batch() == r.batch() && !Double.isNaN(t.peakMib())) {
+                    if (t.implementation().equals("pytorch-eager") && sameMeasurement(t, r) && t.batch() == r.batch() && !Double.isNaN(t.peakMib())) {
                         theirs.add(t.peakMib());
                     }
                 }
@@ -151,17 +140,36 @@ public final class BenchmarkReport {
             String other = theirs.isEmpty() ? "-" : String.format(Locale.ROOT, "%.1f", median(theirs));
             String ratio = theirs.isEmpty() ? "-" : String.format(Locale.ROOT, "%.2fx", m / median(theirs));
             sb.append(String.format(Locale.ROOT, "%-8s %-10s %5d  %-36s %11.1f %15s %7s%n", first.kind(), first.model(), first.batch(),
-                    first.device().length() > 36 ? first.device().substring(0, 36) : first.device(), m, other, ratio));
+                    shortDevice(first), m, other, ratio));
         }
         return sb.toString();
+    }
+
+    /** cnn4j's rows that {@code keep} accepts, by kind, model, batch, mode and device, each with its rounds in order. */
+    private static Map<String, List<Row>> ourRuns(List<Row> rows, Predicate<Row> keep) {
+        Map<String, List<Row>> runs = new LinkedHashMap<>();
+        for (Row r : rows) {
+            if (r.implementation().equals("cnn4j") && keep.test(r)) {
+                runs.computeIfAbsent(String.join("|", r.kind(), r.model(), "" + r.batch(), r.mode(), r.device()), k -> new ArrayList<>()).add(r);
+            }
+        }
+        return runs;
+    }
+
+    /** Whether two rows measure the same thing in the same round: kind (and math mode), model and mode. */
+    private static boolean sameMeasurement(Row a, Row b) {
+        return a.round() == b.round() && a.kind().equals(b.kind()) && a.model().equals(b.model()) && a.mode().equals(b.mode());
+    }
+
+    private static String shortDevice(Row r) {
+        return r.device().length() > 36 ? r.device().substring(0, 36) : r.device();
     }
 
     /** PyTorch's fastest row of the same round, kind, model and mode, or null. */
     private static Row pytorchBest(List<Row> rows, Row ours) {
         Row best = null;
         for (Row r : rows) {
-            if (r.implementation().startsWith("pytorch") && r.round() == ours.round() && r.kind().equals(ours.kind())
-                    && r.model().equals(ours.model()) && r.mode().equals(ours.mode())
+            if (r.implementation().startsWith("pytorch") && sameMeasurement(r, ours)
                     && (best == null || r.imagesPerSecond() > best.imagesPerSecond())) {
                 best = r;
             }

@@ -135,8 +135,7 @@ public final class CpuBackend extends HostBackend {
 
     @Override
     public void convForward(Tensor y, Tensor x, Tensor w, ConvGeometry g) {
-        Check.conv("convForward", y, x, w, g);
-        convolution.forward(f(y), f(x), f(w), null, x.shape().n(), g);
+        convForward(y, x, w, null, g);
     }
 
     /** The bias is added as the convolution's result is written out, instead of in a second pass over y. */

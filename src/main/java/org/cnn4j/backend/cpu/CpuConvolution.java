@@ -108,12 +108,12 @@ final class CpuConvolution {
         int nb = groupSize(g, n), groups = (n + nb - 1) / nb;
         int chunks = Math.min(groups, FILTER_CHUNKS), perChunk = (groups + chunks - 1) / chunks;
         float[] partial = partials.get(chunks * wSize);
-        double[] biasPartial = partials.doubles(chunks * k);
+        double[] biasPartial = db == null ? null : partials.doubles(chunks * k);
         boolean transposed = transposedFilterGradient(k, crs);
         parallel.forEach(chunks, chunk -> {
             int off = chunk * wSize;
             Arrays.fill(partial, off, off + wSize, 0f);
-            Arrays.fill(biasPartial, chunk * k, (chunk + 1) * k, 0);
+            if (db != null) Arrays.fill(biasPartial, chunk * k, (chunk + 1) * k, 0);
             for (int group = chunk * perChunk; group < Math.min(groups, (chunk + 1) * perChunk); group++) {
                 int first = group * nb, count = Math.min(nb, n - first), width = count * pq;
                 float[] col = cols.get(crs * width), delta = rows.get(k * width);

@@ -89,8 +89,8 @@ final class DirectConvolution {
      * 8×8 even, lenet5 C3 3.7-3.9 → 2.4 ms.
      */
     static boolean dataPays(ConvGeometry g) {
-        return g.strideH() == 1 && g.strideW() == 1 && g.padH() <= g.dilationH() * (g.r() - 1) && g.padW() <= g.dilationW() * (g.s() - 1)
-                && forwardPays(dataGeometry(g));
+        return g.strideH() == 1 && g.strideW() == 1 && g.padH() <= g.dilationH() * (g.r() - 1)
+                && g.padW() <= g.dilationW() * (g.s() - 1) && forwardPays(dataGeometry(g));
     }
 
     /** dx = the data gradient (overwritten), as {@link #forward} of dy with the turned, transposed filters. */
@@ -109,7 +109,6 @@ final class DirectConvolution {
         forward(dx, dy, turned, null, n, dataGeometry(g));
     }
 
-    /** The padded image's layout and the taps' offsets in it. */
     /** Positions computed per filter and image: whole padded rows, rounded up to the tile. */
     private static int wideLength(ConvGeometry g) {
         return VectorSgemm.roundUp(g.p() * (g.w() + 2 * g.padW()), NR);
@@ -122,6 +121,7 @@ final class DirectConvolution {
         return layouts.computeIfAbsent(g, Layout::of);
     }
 
+    /** The padded image's layout and the taps' offsets in it. */
     private record Layout(int planeW, int planeSize, int wideLength, int paddedLength, int[] offsets) {
         static Layout of(ConvGeometry g) {
             int planeW = g.w() + 2 * g.padW(), planeH = g.h() + 2 * g.padH(), planeSize = planeW * planeH;
@@ -144,16 +144,18 @@ final class DirectConvolution {
         Layout lay = layout(g);
         int k = g.k(), taps = lay.offsets.length, strips = (k + MR - 1) / MR, p = g.p(), q = g.q(), pq = p * q;
         float[] pw = packFilters(w, k, taps, strips);
-        float[] pb = biases.get(strips * MR);
-        Arrays.fill(pb, 0, strips * MR, 0f);
-        if (bias != null) System.arraycopy(bias, 0, pb, 0, k);
+        float[] pb = bias == null ? null : biases.get(strips * MR);
+        if (bias != null) {
+            System.arraycopy(bias, 0, pb, 0, k);
+            Arrays.fill(pb, k, strips * MR, 0f);
+        }
         parallel.forEach(n, image -> {
             float[] xp = padded.get(lay.paddedLength), wide = wides.get(strips * MR * lay.wideLength);
             pad(xp, x, image, g, lay);
             for (int fs = 0; fs < strips; fs++) {
                 int out = fs * MR * lay.wideLength;
                 for (int i0 = 0; i0 < lay.wideLength; i0 += NR) {
-                    forwardKernel(pw, fs * taps * MR, taps, xp, lay.offsets, i0, wide, out + i0, lay.wideLength, bias == null ? null : pb, fs * MR);
+                    forwardKernel(pw, fs * taps * MR, taps, xp, lay.offsets, i0, wide, out + i0, lay.wideLength, pb, fs * MR);
                 }
             }
             for (int f = 0; f < k; f++) {

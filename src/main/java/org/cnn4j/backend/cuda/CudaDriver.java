@@ -227,7 +227,6 @@ final class CudaDriver implements AutoCloseable {
     void copyToDevice(DevicePointer dst, float[] src) {
         long bytes = 4L * src.length;
         Staging s = staging(bytes);
-        s.buffer.clear();
         s.buffer.asFloatBuffer().put(src);
         stagedCopy(dst, s, bytes);
     }
@@ -235,22 +234,22 @@ final class CudaDriver implements AutoCloseable {
     void copyToDevice(DevicePointer dst, int[] src) {
         long bytes = 4L * src.length;
         Staging s = staging(bytes);
-        s.buffer.clear();
         s.buffer.asIntBuffer().put(src);
         stagedCopy(dst, s, bytes);
     }
 
-    /** The next staging buffer, at least {@code bytes} long, once its previous copy has finished. */
+    /** The next staging buffer, at least {@code bytes} long and cleared, once its previous copy has finished. */
     private Staging staging(long bytes) {
         int i = nextStaging;
         nextStaging ^= 1;
         Staging s = staging[i];
         if (s != null && s.bytes >= bytes) {
             s.copied.synchronize();
+            s.buffer.clear();
             return s;
         }
         if (s != null) s.free();
-        staging[i] = null;
+        staging[i] = null; // freed: not to be freed again if the bigger allocation fails
         staging[i] = new Staging(Math.max(Math.max(bytes, STAGING_MIN_BYTES), s == null ? 0 : 2 * s.bytes));
         return staging[i];
     }
