@@ -51,6 +51,13 @@ public interface Backend extends AutoCloseable {
     /** Overwrites {@code dst} with {@code values} (one value per element). */
     void write(Tensor dst, float[] values);
 
+    /** Overwrites {@code dst} with {@code values}, rounded on float backends. */
+    default void write(Tensor dst, double[] values) {
+        float[] f = new float[values.length];
+        for (int i = 0; i < f.length; i++) f[i] = (float) values[i];
+        write(dst, f);
+    }
+
     /** Overwrites the INT32 tensor {@code dst} with {@code values}. */
     void writeInts(Tensor dst, int[] values);
 
@@ -199,22 +206,78 @@ public interface Backend extends AutoCloseable {
     /** lambda · Σ_j Ω(alpha(j,·)) for the given penalty. */
     double combinationPenalty(Tensor alpha, CombinationPenalty penalty, double lambda);
 
+    // ---------------------------------------------------------------- step results kept on the backend
+
+    /**
+     * Appends one training step's results to a log kept on the backend, so that a step need not
+     * wait for the host to read its loss: with i = cursor(0), log(i, 0) = the mean of
+     * perSampleLoss (n) (summed in double, rounded once) and log(i, 1) = the number of rows of
+     * logits (n, classes) whose {@link #argmax} is the row's label, or −1 when labels is null; then
+     * cursor(0) = i + 1. When i is past log's last row nothing is written but the cursor still
+     * counts, so that the reader can tell the log overflowed. log is (rows, 2), cursor INT32 (1).
+     */
+    void recordStep(Tensor log, Tensor cursor, Tensor perSampleLoss, Tensor logits, Tensor labels);
+
     // ---------------------------------------------------------------- optimizers
 
     /**
-     * SGD as PyTorch defines it: g = dw + weightDecay·w; v = momentum·v + g;
+     * SGD as PyTorch defines it, with lr and weightDecay from row {@code row} of {@code rates}
+     * ({@link StepRates}): g = dw + weightDecay·w; v = momentum·v + g;
      * step = nesterov ? g + momentum·v : v (just g when momentum is 0, and velocity may be null);
      * w −= lr · step.
      */
-    void sgdStep(Tensor w, Tensor velocity, Tensor dw, double lr, double momentum, double weightDecay, boolean nesterov);
+    void sgdStep(Tensor w, Tensor velocity, Tensor dw, Tensor rates, int row, double momentum, boolean nesterov);
+
+    /** {@link #sgdStep(Tensor, Tensor, Tensor, Tensor, int, double, boolean)} with the rates given here. */
+    default void sgdStep(Tensor w, Tensor velocity, Tensor dw, double lr, double momentum, double weightDecay, boolean nesterov) {
+        try (Tensor rates = upload(Shape.of(1, StepRates.COLUMNS), StepRates.sgd(lr, weightDecay, 1))) {
+            sgdStep(w, velocity, dw, rates, 0, momentum, nesterov);
+        }
+    }
 
     /**
-     * Adam (Kingma and Ba) at step t ≥ 1, as PyTorch: g = dw (+ weightDecay·w unless decoupled);
-     * m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; w −= lr · (m/(1−β1^t)) / (sqrt(v/(1−β2^t)) + eps);
-     * decoupled (AdamW) first multiplies w by (1 − lr·weightDecay).
+     * Adam (Kingma and Ba) at step t ≥ 1, as PyTorch, with lr, weightDecay, t and the derived
+     * constants from row {@code row} of {@code rates} ({@link StepRates}): g = dw (+ weightDecay·w
+     * unless decoupled); m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²;
+     * w −= lr · (m/(1−β1^t)) / (sqrt(v/(1−β2^t)) + eps); decoupled (AdamW) first multiplies w by
+     * (1 − lr·weightDecay).
      */
-    void adamStep(Tensor w, Tensor m, Tensor v, Tensor dw, double lr, double beta1, double beta2, double eps,
-                  double weightDecay, boolean decoupled, int t);
+    void adamStep(Tensor w, Tensor m, Tensor v, Tensor dw, Tensor rates, int row, double beta1, double beta2, double eps, boolean decoupled);
+
+    /** {@link #adamStep(Tensor, Tensor, Tensor, Tensor, Tensor, int, double, double, double, boolean)} with the rates given here. */
+    default void adamStep(Tensor w, Tensor m, Tensor v, Tensor dw, double lr, double beta1, double beta2, double eps,
+                          double weightDecay, boolean decoupled, int t) {
+        try (Tensor rates = upload(Shape.of(1, StepRates.COLUMNS), StepRates.adam(lr, weightDecay, t, beta1, beta2, decoupled))) {
+            adamStep(w, m, v, dw, rates, 0, beta1, beta2, eps, decoupled);
+        }
+    }
+
+    // ---------------------------------------------------------------- graphs
+
+    /**
+     * Records the device work that {@code work} issues, without running it, as a graph that
+     * {@link Graph#replay} runs again with one launch: how a small training step escapes the cost
+     * of launching its kernels one by one. The work must issue the same operations on the same
+     * tensors every time and must not allocate or free backend memory or copy to or from the host.
+     * Returns null on backends without graphs (the host backends run each operation as it is
+     * called). Throws IllegalStateException, naming the cause, when the work cannot be recorded.
+     */
+    default Graph capture(Runnable work) {
+        return null;
+    }
+
+    /** Recorded work: see {@link #capture}. Closing frees it; closing twice is harmless. */
+    interface Graph extends AutoCloseable {
+        /**
+         * Queues the recorded work once more and returns true; or, when backend memory was
+         * allocated or freed since the recording (so that an address in it may be stale), does
+         * nothing and returns false: record again then.
+         */
+        boolean replay();
+
+        @Override
+        void close();
+    }
 
     /**
      * Waits until every operation issued so far has finished (for timing). Host backends finish

@@ -107,4 +107,21 @@ public final class Check {
         if (dy != null) shape(op, "gradient", dy, y.shape());
         return n;
     }
+
+    /** A step log (rows, 2) and INT32 cursor (1) for losses (n), logits (n, classes) and INT32 labels (n) or null; returns n. */
+    public static int stepLog(Tensor log, Tensor cursor, Tensor loss, Tensor logits, Tensor labels) {
+        String op = "recordStep";
+        int n = rowsOf(op, "logits", logits);
+        if (log.shape().rank() != 2 || log.shape().columns() != 2) {
+            throw new IllegalArgumentException(op + ": log has shape " + log.shape() + ", expected (steps, 2)");
+        }
+        shape(op, "cursor", cursor, Shape.of(1));
+        dtype(op, "cursor", cursor, DType.INT32);
+        shape(op, "loss", loss, Shape.of(n));
+        if (labels != null) {
+            shape(op, "labels", labels, Shape.of(n));
+            dtype(op, "labels", labels, DType.INT32);
+        }
+        return n;
+    }
 }

@@ -56,6 +56,12 @@ public final class Dropout extends Layer {
         return dx;
     }
 
+    /** The mask changes with the step, and the step is a kernel argument: no replays. */
+    @Override
+    public boolean sameWorkEveryStep() {
+        return p == 0;
+    }
+
     @Override
     protected long multiplyAccumulates() {
         return 0;

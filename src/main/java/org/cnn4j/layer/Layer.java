@@ -210,6 +210,15 @@ public abstract class Layer {
         this.computeInputGradient = on;
     }
 
+    /**
+     * Whether this layer's training passes issue the same backend work at every step, so that a
+     * recording of one step ({@link org.cnn4j.backend.Backend#capture}) may be replayed for the
+     * next: true unless the work depends on the step number (dropout's mask does).
+     */
+    public boolean sameWorkEveryStep() {
+        return true;
+    }
+
     /** A regularisation term this layer adds to the loss (its gradient is added in backward); 0 for most layers. */
     public double penalty() {
         return 0;

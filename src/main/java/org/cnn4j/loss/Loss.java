@@ -56,6 +56,16 @@ public abstract class Loss {
 
     /** Mean loss of the batch; with {@code computeGradient}, also ∂E/∂prediction. */
     public final double forward(Tensor prediction, Tensor target, boolean computeGradient) {
+        Tensor losses = perSample(prediction, target, computeGradient);
+        return backend.sum(losses) / losses.size();
+    }
+
+    /**
+     * Each sample's loss, as a tensor (n) on the backend, without reading it back to the host; with
+     * {@code computeGradient}, also ∂E/∂prediction for {@link #gradient()}. The tensors are reused
+     * from call to call while n stays the same.
+     */
+    public final Tensor perSample(Tensor prediction, Tensor target, boolean computeGradient) {
         if (backend == null) throw new IllegalStateException(describe() + " is not part of a model yet");
         int n = prediction.shape().rows();
         if (prediction.shape().columns() != predictionShape.size()) {
@@ -74,7 +84,7 @@ public abstract class Loss {
             grad = gradient;
         }
         compute(perSample, grad, matrix, target, 1.0 / n);
-        return backend.sum(perSample) / n;
+        return perSample;
     }
 
     /** Writes each sample's loss and, when dy is not null, gradScale · ∂E_i/∂y. */

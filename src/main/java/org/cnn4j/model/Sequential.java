@@ -185,6 +185,11 @@ public final class Sequential implements AutoCloseable {
         return step;
     }
 
+    /** Counts a training step taken outside {@link #trainStep} (by a {@link GraphedStep}). */
+    void stepTaken() {
+        step++;
+    }
+
     /** Sets the count of training steps taken, when resuming from a checkpoint (dropout masks depend on it). */
     public void resumeAt(long step) {
         if (step < 0) throw new IllegalArgumentException("step must be >= 0, got " + step);

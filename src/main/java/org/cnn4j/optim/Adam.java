@@ -2,6 +2,7 @@ package org.cnn4j.optim;
 
 import java.util.Map;
 
+import org.cnn4j.backend.StepRates;
 import org.cnn4j.layer.Parameter;
 import org.cnn4j.tensor.Tensor;
 
@@ -49,8 +50,13 @@ public final class Adam extends Optimizer {
     }
 
     @Override
-    protected void update(Parameter p, Tensor[] state, double lr, double weightDecay, int step) {
-        p.value().backend().adamStep(p.value(), state[0], state[1], p.gradient(), lr, beta1, beta2, eps, weightDecay, decoupled, step);
+    protected double[] rates(double lr, double weightDecay, int step) {
+        return StepRates.adam(lr, weightDecay, step, beta1, beta2, decoupled);
+    }
+
+    @Override
+    protected void update(Parameter p, Tensor[] state, Tensor rates, int row) {
+        p.value().backend().adamStep(p.value(), state[0], state[1], p.gradient(), rates, row, beta1, beta2, eps, decoupled);
     }
 
     @Override

@@ -6,8 +6,11 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
+import org.cnn4j.backend.Backend;
+import org.cnn4j.backend.StepRates;
 import org.cnn4j.io.Settings;
 import org.cnn4j.layer.Parameter;
+import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
 
 /**
@@ -20,6 +23,7 @@ public abstract class Optimizer {
     private double weightDecay;
     private int steps;
     private final Map<Parameter, Tensor[]> state = new IdentityHashMap<>();
+    private Tensor rates;
 
     protected Optimizer(double learningRate) {
         learningRate(learningRate);
@@ -56,12 +60,48 @@ public abstract class Optimizer {
         return steps;
     }
 
-    /** Applies one update to every parameter. */
+    /** Applies one update to every parameter: {@link #prepare}, then {@link #apply}. */
     public final void step(List<Parameter> parameters) {
+        prepare(parameters);
+        apply(parameters);
+    }
+
+    /**
+     * The host's half of a step: counts it, makes any missing state, and writes every parameter's
+     * {@link StepRates} row for it (the rate times the parameter's multipliers) into one tensor on
+     * the parameters' backend, with one write.
+     */
+    public final void prepare(List<Parameter> parameters) {
+        if (parameters.isEmpty()) return;
         steps++;
-        for (Parameter p : parameters) {
-            Tensor[] s = state.computeIfAbsent(p, k -> newState(k.value()));
-            update(p, s, learningRate * p.learningRateMultiplier(), weightDecay * p.weightDecayMultiplier(), steps);
+        Backend backend = parameters.get(0).value().backend();
+        if (rates == null || rates.backend() != backend || rates.shape().rows() != parameters.size()) {
+            if (rates != null) rates.close();
+            rates = backend.allocate(Shape.of(parameters.size(), StepRates.COLUMNS));
+        }
+        double[] rows = new double[parameters.size() * StepRates.COLUMNS];
+        for (int i = 0; i < parameters.size(); i++) {
+            Parameter p = parameters.get(i);
+            state.computeIfAbsent(p, k -> newState(k.value()));
+            double[] row = rates(learningRate * p.learningRateMultiplier(), weightDecay * p.weightDecayMultiplier(), steps);
+            System.arraycopy(row, 0, rows, i * StepRates.COLUMNS, StepRates.COLUMNS);
+        }
+        backend.write(rates, rows);
+    }
+
+    /**
+     * The device's half of the step that {@link #prepare} set up for the same parameters: one update
+     * per parameter, reading its rates from the backend. It issues no host work, so it can be
+     * recorded in a graph ({@link Backend#capture}) and replayed after each {@code prepare}.
+     */
+    public final void apply(List<Parameter> parameters) {
+        if (parameters.isEmpty()) return;
+        if (rates == null || rates.shape().rows() != parameters.size()) {
+            throw new IllegalStateException(describe() + ": apply() without prepare() for these " + parameters.size() + " parameters");
+        }
+        for (int i = 0; i < parameters.size(); i++) {
+            Parameter p = parameters.get(i);
+            update(p, state.get(p), rates, i);
         }
     }
 
@@ -123,7 +163,11 @@ public abstract class Optimizer {
     /** Fresh state tensors for a parameter value (zeros on its backend). */
     protected abstract Tensor[] newState(Tensor value);
 
-    protected abstract void update(Parameter p, Tensor[] state, double lr, double weightDecay, int step);
+    /** The {@link StepRates} row of a step for a parameter with these effective rates. */
+    protected abstract double[] rates(double lr, double weightDecay, int step);
+
+    /** Updates one parameter, its rates in row {@code row} of {@code rates}. */
+    protected abstract void update(Parameter p, Tensor[] state, Tensor rates, int row);
 
     public abstract String describe();
 

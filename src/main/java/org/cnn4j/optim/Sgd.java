@@ -2,6 +2,7 @@ package org.cnn4j.optim;
 
 import java.util.Map;
 
+import org.cnn4j.backend.StepRates;
 import org.cnn4j.layer.Parameter;
 import org.cnn4j.tensor.Tensor;
 
@@ -40,10 +41,15 @@ public final class Sgd extends Optimizer {
     }
 
     @Override
-    protected void update(Parameter p, Tensor[] state, double lr, double weightDecay, int step) {
+    protected double[] rates(double lr, double weightDecay, int step) {
         if (nesterov && momentum == 0) throw new IllegalStateException("Nesterov momentum needs momentum > 0");
+        return StepRates.sgd(lr, weightDecay, step);
+    }
+
+    @Override
+    protected void update(Parameter p, Tensor[] state, Tensor rates, int row) {
         Tensor velocity = state.length == 0 ? null : state[0];
-        p.value().backend().sgdStep(p.value(), velocity, p.gradient(), lr, velocity == null ? 0 : momentum, weightDecay, nesterov);
+        p.value().backend().sgdStep(p.value(), velocity, p.gradient(), rates, row, velocity == null ? 0 : momentum, nesterov);
     }
 
     @Override

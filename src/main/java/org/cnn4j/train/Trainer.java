@@ -2,6 +2,7 @@ package org.cnn4j.train;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
@@ -22,6 +23,7 @@ import org.cnn4j.io.Safetensors;
 import org.cnn4j.io.Settings;
 import org.cnn4j.layer.Parameter;
 import org.cnn4j.layer.Pass;
+import org.cnn4j.model.GraphedStep;
 import org.cnn4j.model.Sequential;
 import org.cnn4j.optim.Optimizer;
 import org.cnn4j.tensor.Shape;
@@ -43,6 +45,9 @@ public final class Trainer {
     private static final Logger log = LoggerFactory.getLogger(Trainer.class);
     static final String TRAINING_KEY = "cnn4j.training";
     private static final String STATE_PREFIX = "optimizer/";
+    /** Steps whose results stay on the device before they are read back, at most. */
+    private static final int RESULT_WINDOW = 64;
+    private static final long REPORT_MILLIS = 250;
 
     /**
      * How to train. {@code cropPadding} > 0 and {@code flip} turn on augmentation (random crop of
@@ -119,39 +124,30 @@ public final class Trainer {
         if (test != null) checkFits(test);
         DataLoader loader = DataLoader.of(train, options.batchSize()).shuffle(options.seed()).normalization(data.normalization())
                 .randomCrop(options.cropPadding()).horizontalFlip(options.flip());
-        Map<Integer, Tensor[]> inputs = new HashMap<>();
+        Map<Integer, GraphedStep> steps = new HashMap<>();
         try {
             for (int epoch = history.size(); epoch < options.epochs(); epoch++) {
                 double lr = options.schedule().rate(baseLearningRate, epoch, options.epochs());
                 optimizer.learningRate(lr);
-                int batches = loader.batches();
-                for (TrainingListener l : listeners) l.epochStarted(epoch + 1, options.epochs(), batches);
-                long start = System.nanoTime();
-                double lossSum = 0;
-                long correct = 0, seen = 0;
+                Progress progress = new Progress(epoch + 1, loader.batches(), lr);
+                for (TrainingListener l : listeners) l.epochStarted(epoch + 1, options.epochs(), progress.batches);
+                GraphedStep current = null;
                 try (DataLoader.Epoch batchesOfEpoch = loader.epoch(epoch)) {
                     while (batchesOfEpoch.hasNext()) {
                         Batch batch = batchesOfEpoch.next();
-                        Tensor[] xy = inputs.computeIfAbsent(batch.size(), n -> allocate(batch.shape(), n));
-                        model.backend().write(xy[0], batch.x());
-                        model.backend().writeInts(xy[1], batch.y());
-                        Sequential.StepResult r = model.trainStep(xy[0], xy[1], optimizer);
-                        if (!Double.isFinite(r.loss())) {
-                            throw new TrainingDivergedException(model.step() - 1, epoch + 1, batch.index(), batches, r.loss(), lr);
-                        }
-                        lossSum += r.loss() * r.samples();
-                        correct += r.correct();
-                        seen += r.samples();
-                        double elapsed = (System.nanoTime() - start) * 1e-9;
-                        TrainingListener.Step step = new TrainingListener.Step(epoch + 1, batch.index(), batches, model.step(), r.loss(),
-                                r.accuracy(), lossSum / seen, seen / elapsed);
-                        for (TrainingListener l : listeners) l.stepDone(step);
+                        GraphedStep step = steps.computeIfAbsent(batch.size(), n -> new GraphedStep(model, optimizer, n, RESULT_WINDOW));
+                        if (current != null && current != step) progress.report(current.results());
+                        current = step;
+                        step.run(batch.x(), batch.y());
+                        progress.started(batch.index(), model.step() - 1);
+                        if (step.pending() == RESULT_WINDOW || progress.due()) progress.report(step.results());
                     }
                 }
-                double seconds = (System.nanoTime() - start) * 1e-9;
+                if (current != null) progress.report(current.results());
+                double seconds = progress.seconds();
                 Evaluation eval = test == null ? null : evaluate(model, test, data, options.batchSize());
-                EpochMetrics m = new EpochMetrics(epoch + 1, lr, lossSum / seen, (double) correct / seen,
-                        eval == null ? Double.NaN : eval.loss(), eval == null ? Double.NaN : eval.accuracy(), seconds, seen / seconds);
+                EpochMetrics m = new EpochMetrics(epoch + 1, lr, progress.lossSum / progress.seen, (double) progress.correct / progress.seen,
+                        eval == null ? Double.NaN : eval.loss(), eval == null ? Double.NaN : eval.accuracy(), seconds, progress.seen / seconds);
                 history.add(m);
                 log.debug(String.format(Locale.ROOT, "epoch %d/%d: train loss %.4f accuracy %.4f, test loss %.4f accuracy %.4f, %.1f s (%.0f images/s)",
                         m.epoch(), options.epochs(), m.trainLoss(), m.trainAccuracy(), m.testLoss(), m.testAccuracy(), seconds, m.imagesPerSecond()));
@@ -159,13 +155,56 @@ public final class Trainer {
                 for (TrainingListener l : listeners) l.epochDone(m, eval, this);
             }
         } finally {
-            for (Tensor[] xy : inputs.values()) for (Tensor t : xy) t.close();
+            for (GraphedStep step : steps.values()) step.close();
         }
         return List.copyOf(history);
     }
 
-    private Tensor[] allocate(Shape shape, int n) {
-        return new Tensor[] {model.backend().allocate(shape), model.backend().allocateInts(Shape.of(n))};
+    /**
+     * One epoch's running totals. Steps report their results in bulk (every {@value #RESULT_WINDOW}
+     * steps, or sooner when {@value #REPORT_MILLIS} ms have passed, so that a progress bar on a slow
+     * device still moves), and the listeners hear of each step, in order, as its result arrives.
+     */
+    private final class Progress {
+        final int epoch, batches;
+        final double lr;
+        final long start = System.nanoTime();
+        final ArrayDeque<long[]> unreported = new ArrayDeque<>(); // {batch index, model step}
+        long lastReport = start, correct, seen;
+        double lossSum;
+
+        Progress(int epoch, int batches, double lr) {
+            this.epoch = epoch;
+            this.batches = batches;
+            this.lr = lr;
+        }
+
+        void started(int batch, long step) {
+            unreported.add(new long[] {batch, step});
+        }
+
+        boolean due() {
+            return System.nanoTime() - lastReport > REPORT_MILLIS * 1_000_000L;
+        }
+
+        double seconds() {
+            return (System.nanoTime() - start) * 1e-9;
+        }
+
+        void report(List<Sequential.StepResult> results) {
+            lastReport = System.nanoTime();
+            double elapsed = seconds();
+            for (Sequential.StepResult r : results) {
+                long[] at = unreported.remove();
+                if (!Double.isFinite(r.loss())) throw new TrainingDivergedException(at[1], epoch, (int) at[0], batches, r.loss(), lr);
+                lossSum += r.loss() * r.samples();
+                correct += r.correct();
+                seen += r.samples();
+                TrainingListener.Step step = new TrainingListener.Step(epoch, (int) at[0], batches, at[1] + 1, r.loss(), r.accuracy(),
+                        lossSum / seen, seen / elapsed);
+                for (TrainingListener l : listeners) l.stepDone(step);
+            }
+        }
     }
 
     private void checkFits(Dataset d) {

@@ -345,6 +345,71 @@ class BackendAgreementTest {
         }
     }
 
+    /**
+     * The step log against a loop written here: losses summed in double, the argmax with the first
+     * maximum winning (ties are planted), −1 without labels, and a full log that keeps counting.
+     */
+    @Test
+    void theStepLogRecordsMeanLossAndCorrectCount() {
+        Random rng = new Random(5);
+        int n = 37, classes = 6;
+        double[] loss = Data.uniform(rng, n), logits = Data.uniform(rng, n * classes);
+        for (int i = 0; i < n; i += 3) logits[i * classes + 4] = logits[i * classes + 1]; // ties: the first should win
+        int[] labels = new int[n];
+        for (int i = 0; i < n; i++) labels[i] = rng.nextInt(classes);
+        labels[0] = 1;
+        double sum = 0;
+        int correct = 0;
+        for (int i = 0; i < n; i++) {
+            sum += (float) loss[i];
+            int best = 0;
+            for (int j = 1; j < classes; j++) if ((float) logits[i * classes + j] > (float) logits[i * classes + best]) best = j;
+            if (best == labels[i]) correct++;
+        }
+        assertTrue(correct > 0 && correct < n, "a count that can be wrong both ways: " + correct);
+        for (Backend b : List.of(Backends.CPU, REF)) {
+            Tensor log = b.allocate(Shape.of(2, 2)), cursor = b.allocateInts(Shape.of(1));
+            b.fill(log, Float.NaN);
+            Tensor l = b.upload(Shape.of(n), loss), x = b.upload(Shape.of(n, classes), logits), y = b.uploadInts(Shape.of(n), labels);
+            b.recordStep(log, cursor, l, x, y);
+            b.recordStep(log, cursor, l, x, null);
+            b.recordStep(log, cursor, l, x, y); // past the end: not written, still counted
+            double[] out = log.toDoubleArray();
+            assertEquals((float) (sum / n), out[0], 1e-6, b.name());
+            assertEquals(correct, out[1], b.name());
+            assertEquals((float) (sum / n), out[2], 1e-6, b.name());
+            assertEquals(-1, out[3], b.name());
+            assertEquals(3, cursor.toIntArray()[0], b.name());
+            var e = assertThrows(IllegalArgumentException.class, () -> b.recordStep(log, cursor, l, x, b.uploadInts(Shape.of(n - 1), new int[n - 1])));
+            assertTrue(e.getMessage().contains("recordStep: labels has shape (36), expected (37)"), e.getMessage());
+        }
+    }
+
+    /** Rates rows scale per parameter: two rows of one tensor, two different updates. */
+    @Test
+    void optimizerStepsReadTheirOwnRowOfRates() {
+        for (Backend b : List.of(Backends.CPU, REF)) {
+            Tensor rates = b.allocate(Shape.of(2, StepRates.COLUMNS));
+            double[] rows = new double[2 * StepRates.COLUMNS];
+            System.arraycopy(StepRates.sgd(0.5, 0, 1), 0, rows, 0, StepRates.COLUMNS);
+            System.arraycopy(StepRates.adam(0.25, 0.1, 2, 0.9, 0.99, true), 0, rows, StepRates.COLUMNS, StepRates.COLUMNS);
+            b.write(rates, rows);
+            Tensor w = b.upload(Shape.of(2), new double[] {1, -2}), dw = b.upload(Shape.of(2), new double[] {0.5, 4});
+            b.sgdStep(w, null, dw, rates, 0, 0, false);
+            assertArrayEquals(new double[] {0.75, -4}, w.toDoubleArray(), 1e-7, b.name());
+            Tensor m = b.allocate(Shape.of(2)), v = b.allocate(Shape.of(2));
+            b.adamStep(w, m, v, dw, rates, 1, 0.9, 0.99, 0, true);
+            // m = 0.1 g, v = 0.01 g², t = 2: m̂ = 0.1g/0.19, v̂ = 0.01g²/0.0199; w = w(1 − 0.025) − 0.25 m̂/sqrt(v̂).
+            for (int i = 0; i < 2; i++) {
+                double w0 = new double[] {0.75, -4}[i], g = new double[] {0.5, 4}[i];
+                double expected = w0 * (1 - 0.025) - 0.25 * (0.1 * g / 0.19) / Math.sqrt(0.01 * g * g / 0.0199);
+                assertEquals(expected, w.toDoubleArray()[i], 1e-6, b.name() + " element " + i);
+            }
+            var e = assertThrows(IllegalArgumentException.class, () -> b.sgdStep(w, null, dw, rates, 2, 0, false));
+            assertTrue(e.getMessage().contains("sgdStep: row 2 is outside the 2 rows of the rates"), e.getMessage());
+        }
+    }
+
     @Test
     void everyBackendRejectsTensorsOfAnotherBackend() {
         Tensor onRef = REF.allocate(Shape.of(2, 3));

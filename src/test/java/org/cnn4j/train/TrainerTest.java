@@ -17,7 +17,9 @@ import java.util.function.Supplier;
 
 import javax.imageio.ImageIO;
 
+import org.cnn4j.data.Batch;
 import org.cnn4j.data.DataInfo;
+import org.cnn4j.data.DataLoader;
 import org.cnn4j.data.Dataset;
 import org.cnn4j.data.SyntheticShapes;
 import org.cnn4j.io.FileFormatException;
@@ -34,6 +36,8 @@ import org.cnn4j.model.Sequential;
 import org.cnn4j.optim.Adam;
 import org.cnn4j.optim.Optimizer;
 import org.cnn4j.optim.Sgd;
+import org.cnn4j.tensor.Shape;
+import org.cnn4j.tensor.Tensor;
 import org.cnn4j.testing.Backends;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -141,12 +145,27 @@ class TrainerTest {
     }
 
     @Test
-    void aDivergingRunStopsAtOnceNamingTheStep() {
+    void aDivergingRunStopsNamingTheFirstStepWithoutAFiniteLoss() {
         Trainer t = new Trainer(model(1), new Sgd(1e6).momentum(0.9), Trainer.Options.of(3, 32));
         TrainingDivergedException e = assertThrows(TrainingDivergedException.class, () -> t.fit(TRAIN, TEST));
         assertTrue(e.getMessage().matches("training diverged: the loss is (NaN|Infinity) at step \\d+ \\(epoch 1, batch \\d+ of 10, .*"), e.getMessage());
-        assertEquals(t.model().step() - 1, e.step());
         assertTrue(t.history().isEmpty());
+        // The same run, one step at a time, reading every loss: its first bad step is the one named.
+        Sequential same = model(1);
+        Sgd sgd = new Sgd(1e6).momentum(0.9);
+        DataLoader loader = DataLoader.of(TRAIN, 32).shuffle(0).normalization(DataInfo.of(TRAIN).normalization());
+        long firstBad = -1;
+        try (DataLoader.Epoch epoch = loader.epoch(0); Tensor x = same.backend().allocate(same.inputShape().batch(32));
+             Tensor y = same.backend().allocateInts(Shape.of(32))) {
+            while (epoch.hasNext() && firstBad < 0) {
+                Batch b = epoch.next();
+                same.backend().write(x, b.x());
+                same.backend().writeInts(y, b.y());
+                if (!Double.isFinite(same.trainStep(x, y, sgd).loss())) firstBad = same.step() - 1;
+            }
+        }
+        assertEquals(firstBad, e.step());
+        assertTrue(e.getMessage().contains("at step " + firstBad + " (epoch 1, batch " + (firstBad + 1) + " of 10"), e.getMessage());
     }
 
     @Test

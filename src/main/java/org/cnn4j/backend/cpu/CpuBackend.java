@@ -13,6 +13,7 @@ import org.cnn4j.backend.ConvGeometry;
 import org.cnn4j.backend.CounterRng;
 import org.cnn4j.backend.PenaltyMath;
 import org.cnn4j.backend.PoolGeometry;
+import org.cnn4j.backend.StepRates;
 import org.cnn4j.tensor.DType;
 import org.cnn4j.tensor.FloatTensor;
 import org.cnn4j.tensor.Shape;
@@ -466,11 +467,34 @@ public final class CpuBackend extends HostBackend {
     // ---------------------------------------------------------------- optimizers
 
     @Override
-    public void sgdStep(Tensor w, Tensor velocity, Tensor dw, double lr, double momentum, double weightDecay, boolean nesterov) {
+    public void recordStep(Tensor log, Tensor cursor, Tensor perSampleLoss, Tensor logits, Tensor labels) {
+        int n = Check.stepLog(log, cursor, perSampleLoss, logits, labels);
+        float[] loss = f(perSampleLoss), x = f(logits);
+        int[] at = ints(cursor), truth = labels == null ? null : ints(labels);
+        int classes = logits.shape().columns(), correct = 0;
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            sum += loss[i];
+            if (truth == null) continue;
+            int best = 0, off = i * classes;
+            for (int j = 1; j < classes; j++) if (x[off + j] > x[off + best]) best = j;
+            if (best == truth[i]) correct++;
+        }
+        int row = at[0]++;
+        if (row < log.shape().rows()) {
+            float[] out = f(log);
+            out[2 * row] = (float) (sum / n);
+            out[2 * row + 1] = truth == null ? -1 : correct;
+        }
+    }
+
+    @Override
+    public void sgdStep(Tensor w, Tensor velocity, Tensor dw, Tensor rates, int row, double momentum, boolean nesterov) {
         Check.sameSize("sgdStep", "dw", dw, w);
         if (momentum != 0) Check.sameSize("sgdStep", "velocity", velocity, w);
-        float[] wd = f(w), g = f(dw), v = momentum != 0 ? f(velocity) : null;
-        float rate = (float) lr, mu = (float) momentum, decay = (float) weightDecay;
+        int at = StepRates.offset("sgdStep", rates, row);
+        float[] wd = f(w), g = f(dw), v = momentum != 0 ? f(velocity) : null, r = f(rates);
+        float rate = r[at + StepRates.LEARNING_RATE], mu = (float) momentum, decay = r[at + StepRates.WEIGHT_DECAY];
         parallel.forRange(w.size(), ELEMENT_GRAIN, (lo, hi) -> {
             for (int i = lo; i < hi; i++) {
                 float grad = g[i] + decay * wd[i];
@@ -484,17 +508,16 @@ public final class CpuBackend extends HostBackend {
     }
 
     @Override
-    public void adamStep(Tensor w, Tensor m, Tensor v, Tensor dw, double lr, double beta1, double beta2, double eps,
-                         double weightDecay, boolean decoupled, int t) {
+    public void adamStep(Tensor w, Tensor m, Tensor v, Tensor dw, Tensor rates, int row, double beta1, double beta2, double eps,
+                         boolean decoupled) {
         Check.sameSize("adamStep", "dw", dw, w);
         Check.sameSize("adamStep", "m", m, w);
         Check.sameSize("adamStep", "v", v, w);
-        if (t < 1) throw new IllegalArgumentException("adamStep: step t must be >= 1, got " + t);
-        float[] wd = f(w), g = f(dw), md = f(m), vd = f(v);
-        float b1 = (float) beta1, b2 = (float) beta2, e = (float) eps, decay = (float) weightDecay;
-        float stepSize = (float) (lr / (1 - Math.pow(beta1, t)));
-        float correction2 = (float) Math.sqrt(1 - Math.pow(beta2, t));
-        float shrink = decoupled ? (float) (1 - lr * weightDecay) : 1f;
+        int at = StepRates.offset("adamStep", rates, row);
+        float[] wd = f(w), g = f(dw), md = f(m), vd = f(v), r = f(rates);
+        float b1 = (float) beta1, b2 = (float) beta2, e = (float) eps, decay = r[at + StepRates.WEIGHT_DECAY];
+        float stepSize = r[at + StepRates.ADAM_STEP_SIZE], correction2 = r[at + StepRates.ADAM_CORRECTION2];
+        float shrink = decoupled ? r[at + StepRates.ADAM_SHRINK] : 1f;
         parallel.forRange(w.size(), ELEMENT_GRAIN, (lo, hi) -> {
             for (int i = lo; i < hi; i++) {
                 float grad = decoupled ? g[i] : g[i] + decay * wd[i];

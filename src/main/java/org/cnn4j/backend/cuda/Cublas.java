@@ -3,6 +3,7 @@ package org.cnn4j.backend.cuda;
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.cnn4j.backend.cuda.NativeLibrary.call;
 
 import java.lang.foreign.Arena;
@@ -19,7 +20,7 @@ final class Cublas implements AutoCloseable {
     private static final int OP_N = 0, OP_T = 1, DEFAULT_MATH = 0;
     private final NativeLibrary lib;
     private final Arena arena = Arena.ofShared();
-    private final MethodHandle destroy, sgemm, statusString, setStream;
+    private final MethodHandle destroy, sgemm, statusString, setStream, setWorkspace;
     private final MemorySegment handle, alpha, beta;
     private boolean closed;
 
@@ -34,6 +35,8 @@ final class Cublas implements AutoCloseable {
                 ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
         // cublasSetStream_v2(handle, cudaStream_t streamId)
         setStream = lib.function("cublasSetStream_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+        // cublasSetWorkspace_v2(handle, void *workspace, size_t workspaceSizeInBytes)
+        setWorkspace = lib.function("cublasSetWorkspace_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG));
         MemorySegment out = arena.allocate(ADDRESS);
         check(call(create, out), "cublasCreate_v2", "");
         handle = out.get(ADDRESS, 0);
@@ -46,9 +49,14 @@ final class Cublas implements AutoCloseable {
         return lib.file().toString();
     }
 
-    /** Makes cuBLAS issue its work to this CUDA stream. */
-    void useStream(long stream) {
+    /**
+     * Makes cuBLAS issue its work to this CUDA stream, with this device buffer as its workspace
+     * (set after the stream, which resets it): a workspace of cnn4j's own keeps cuBLAS from
+     * allocating one of its own inside a recorded CUDA graph.
+     */
+    void useStream(long stream, long workspace, long workspaceBytes) {
         check(call(setStream, handle, MemorySegment.ofAddress(stream)), "cublasSetStream_v2", "");
+        check(call(setWorkspace, handle, MemorySegment.ofAddress(workspace), workspaceBytes), "cublasSetWorkspace_v2", workspaceBytes + " bytes");
     }
 
     private void check(int status, String call, String detail) {

@@ -9,6 +9,7 @@ import org.cnn4j.backend.Check;
 import org.cnn4j.backend.CombinationPenalty;
 import org.cnn4j.backend.ConvGeometry;
 import org.cnn4j.backend.PoolGeometry;
+import org.cnn4j.backend.StepRates;
 import org.cnn4j.backend.cpu.CpuBackend;
 import org.cnn4j.tensor.DType;
 import org.cnn4j.tensor.FloatTensor;
@@ -31,6 +32,8 @@ import org.slf4j.LoggerFactory;
 public final class CudaBackend implements Backend {
     private static final Logger log = LoggerFactory.getLogger(CudaBackend.class);
     private static final int THREADS = 256, MAX_BLOCKS = 65535;
+    /** cuBLAS's workspace: plenty for the dense layers' products (split-K included). */
+    private static final long CUBLAS_WORKSPACE_BYTES = 4L << 20;
 
     /**
      * @param workspaceLimit the most bytes of cuDNN workspace one convolution may use (one buffer, shared)
@@ -54,7 +57,7 @@ public final class CudaBackend implements Backend {
     private DeviceMemory memory;
     private Cudnn cudnn;
     private Cublas cublas;
-    private DevicePointer workspace, status;
+    private DevicePointer workspace, status, cublasWorkspace;
     private long workspaceBytes;
     private CpuBackend host;
     private final ThreadLocal<Boolean> contextCurrent = ThreadLocal.withInitial(() -> false);
@@ -81,8 +84,9 @@ public final class CudaBackend implements Backend {
             cudnn = new Cudnn(NativeLibrary.open("cuDNN", "cnn4j.cudnn", "CNN4J_CUDNN", List.of("libcudnn.so.9", "libcudnn.so.8")));
             cublas = new Cublas(NativeLibrary.open("cuBLAS", "cnn4j.cublas", "CNN4J_CUBLAS", List.of("libcublas.so.13", "libcublas.so.12")));
             cudnn.useStream(driver.streamAddress());
-            cublas.useStream(driver.streamAddress());
             status = memory.allocate(4, "the loss's label check");
+            cublasWorkspace = memory.allocate(CUBLAS_WORKSPACE_BYTES, "cuBLAS's workspace");
+            cublas.useStream(driver.streamAddress(), cublasWorkspace.address(), CUBLAS_WORKSPACE_BYTES);
         } catch (RuntimeException | Error e) {
             close();
             throw e;
@@ -507,6 +511,7 @@ public final class CudaBackend implements Backend {
         launch("softmax_cross_entropy", n, t(loss, "softmaxCrossEntropy", "loss").pointer(),
                 dx == null ? null : t(dx, "softmaxCrossEntropy", "dx").pointer(), t(logits, "softmaxCrossEntropy", "logits").pointer(),
                 t(labels, "softmaxCrossEntropy", "labels").pointer(), status, n, classes, (float) gradScale, dx == null ? 0 : 1);
+        if (driver.capturing()) return; // no read-back inside a graph: the capturer checked the labels
         int[] firstBad = new int[1];
         driver.copyToHost(firstBad, status);
         if (firstBad[0] < n) Check.labels("softmaxCrossEntropy", downloadInts(labels), 0, n, classes); // throws, naming the label
@@ -557,33 +562,97 @@ public final class CudaBackend implements Backend {
         return host.combinationPenalty(ha, penalty, lambda);
     }
 
+    // ---------------------------------------------------------------- step log
+
+    @Override
+    public void recordStep(Tensor log, Tensor cursor, Tensor perSampleLoss, Tensor logits, Tensor labels) {
+        current();
+        int n = Check.stepLog(log, cursor, perSampleLoss, logits, labels);
+        // One block of exactly 256 threads: the kernel's reduction tree assumes it.
+        driver.launch("record_step", 1, 256, 0, t(log, "recordStep", "log").pointer(), t(cursor, "recordStep", "cursor").pointer(),
+                t(perSampleLoss, "recordStep", "perSampleLoss").pointer(), t(logits, "recordStep", "logits").pointer(),
+                labels == null ? null : t(labels, "recordStep", "labels").pointer(), n, logits.shape().columns(), log.shape().rows());
+    }
+
     // ---------------------------------------------------------------- optimizers
 
     @Override
-    public void sgdStep(Tensor w, Tensor velocity, Tensor dw, double lr, double momentum, double weightDecay, boolean nesterov) {
+    public void sgdStep(Tensor w, Tensor velocity, Tensor dw, Tensor rates, int row, double momentum, boolean nesterov) {
         current();
         Check.sameSize("sgdStep", "dw", dw, w);
         if (momentum != 0) Check.sameSize("sgdStep", "velocity", velocity, w);
+        long at = 4L * StepRates.offset("sgdStep", rates, row);
         int flags = (momentum != 0 ? 1 : 0) | (nesterov ? 2 : 0);
         launch("sgd_step", w.size(), t(w, "sgdStep", "w").pointer(), momentum != 0 ? t(velocity, "sgdStep", "velocity").pointer() : null,
-                t(dw, "sgdStep", "dw").pointer(), w.size(), (float) lr, (float) momentum, (float) weightDecay, flags);
+                t(dw, "sgdStep", "dw").pointer(), w.size(), a(rates, "sgdStep", "rates") + at, (float) momentum, flags);
     }
 
     @Override
-    public void adamStep(Tensor w, Tensor m, Tensor v, Tensor dw, double lr, double beta1, double beta2, double eps, double weightDecay,
-                         boolean decoupled, int step) {
+    public void adamStep(Tensor w, Tensor m, Tensor v, Tensor dw, Tensor rates, int row, double beta1, double beta2, double eps,
+                         boolean decoupled) {
         current();
         Check.sameSize("adamStep", "dw", dw, w);
         Check.sameSize("adamStep", "m", m, w);
         Check.sameSize("adamStep", "v", v, w);
-        if (step < 1) throw new IllegalArgumentException("adamStep: step t must be >= 1, got " + step);
-        // The same float constants as the CPU backend, computed in double and rounded once.
-        float stepSize = (float) (lr / (1 - Math.pow(beta1, step)));
-        float correction2 = (float) Math.sqrt(1 - Math.pow(beta2, step));
-        float shrink = decoupled ? (float) (1 - lr * weightDecay) : 1f;
+        long at = 4L * StepRates.offset("adamStep", rates, row);
         launch("adam_step", w.size(), t(w, "adamStep", "w").pointer(), t(m, "adamStep", "m").pointer(), t(v, "adamStep", "v").pointer(),
-                t(dw, "adamStep", "dw").pointer(), w.size(), (float) beta1, (float) beta2, (float) eps, (float) weightDecay, stepSize,
-                correction2, shrink, decoupled ? 1 : 0);
+                t(dw, "adamStep", "dw").pointer(), w.size(), a(rates, "adamStep", "rates") + at, (float) beta1, (float) beta2, (float) eps,
+                decoupled ? 1 : 0);
+    }
+
+    // ---------------------------------------------------------------- graphs
+
+    /**
+     * Records the work by CUDA stream capture and instantiates it as an executable graph. While it
+     * records, device memory is frozen and host copies are refused, so a step that would allocate,
+     * free, upload or download fails here with the reason instead of recording stale addresses;
+     * the softmax cross-entropy skips its label read-back then (whoever captures checks labels on
+     * the host). A graph knows the allocator's generation at its recording and refuses to replay
+     * once memory has been allocated or freed since.
+     */
+    @Override
+    public Graph capture(Runnable work) {
+        current();
+        driver.beginCapture();
+        try {
+            memory.freeze("while a step is recorded as a CUDA graph");
+            work.run();
+        } catch (RuntimeException e) {
+            try {
+                driver.endCapture(false);
+            } catch (RuntimeException alsoFailed) {
+                e.addSuppressed(alsoFailed);
+            }
+            throw new IllegalStateException("cannot record the step as a CUDA graph: " + e.getMessage(), e);
+        } finally {
+            memory.thaw();
+        }
+        CudaDriver.Graph graph;
+        try {
+            graph = driver.endCapture(true);
+        } catch (CudaException e) {
+            throw new IllegalStateException("cannot record the step as a CUDA graph: " + e.getMessage(), e);
+        }
+        long generation = memory.generation();
+        return new Graph() {
+            private boolean closed;
+
+            @Override
+            public boolean replay() {
+                if (closed) throw new IllegalStateException("the graph is closed");
+                current();
+                if (memory.generation() != generation) return false;
+                graph.launch();
+                return true;
+            }
+
+            @Override
+            public void close() {
+                if (closed) return;
+                closed = true;
+                if (!CudaBackend.this.closed) graph.close();
+            }
+        };
     }
 
     @Override
@@ -598,6 +667,7 @@ public final class CudaBackend implements Backend {
         if (memory != null) {
             if (workspace != null) memory.release(workspace, workspaceBytes);
             if (status != null) memory.release(status, 4);
+            if (cublasWorkspace != null) memory.release(cublasWorkspace, CUBLAS_WORKSPACE_BYTES);
             memory.close();
         }
         closed = true;

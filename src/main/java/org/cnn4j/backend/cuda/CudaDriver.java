@@ -14,6 +14,10 @@ import static jcuda.driver.JCudaDriver.cuEventDestroy;
 import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
 import static jcuda.driver.JCudaDriver.cuEventRecord;
 import static jcuda.driver.JCudaDriver.cuEventSynchronize;
+import static jcuda.driver.JCudaDriver.cuGraphDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphExecDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphInstantiate;
+import static jcuda.driver.JCudaDriver.cuGraphLaunch;
 import static jcuda.driver.JCudaDriver.cuInit;
 import static jcuda.driver.JCudaDriver.cuLaunchKernel;
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
@@ -28,8 +32,10 @@ import static jcuda.driver.JCudaDriver.cuMemsetD32Async;
 import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
 import static jcuda.driver.JCudaDriver.cuModuleLoadData;
 import static jcuda.driver.JCudaDriver.cuModuleUnload;
+import static jcuda.driver.JCudaDriver.cuStreamBeginCapture;
 import static jcuda.driver.JCudaDriver.cuStreamCreate;
 import static jcuda.driver.JCudaDriver.cuStreamDestroy;
+import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 
 import java.nio.ByteBuffer;
@@ -47,9 +53,12 @@ import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUevent;
 import jcuda.driver.CUevent_flags;
 import jcuda.driver.CUfunction;
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUresult;
 import jcuda.driver.CUstream;
+import jcuda.driver.CUstreamCaptureMode;
 import jcuda.driver.CUstream_flags;
 import jcuda.driver.JCudaDriver;
 
@@ -64,6 +73,10 @@ import jcuda.driver.JCudaDriver;
  * into one, the DMA copy is queued and an event recorded, and the call returns while the device
  * copies (and finishes earlier work), so the host can prepare the next batch meanwhile; a buffer
  * is reused only after its event has passed. Downloads wait for the stream.
+ *
+ * <p>Work issued to the stream can be recorded instead of run ({@link #beginCapture}, stream
+ * capture) and replayed as one graph launch. While recording, copies to and from the host are
+ * refused with an error that says so, since a graph would replay them from stale host buffers.
  */
 final class CudaDriver implements AutoCloseable {
     /** The smallest pinned staging buffer. */
@@ -78,7 +91,7 @@ final class CudaDriver implements AutoCloseable {
     private final Map<String, CUfunction> functions = new HashMap<>();
     private final Staging[] staging = new Staging[2];
     private int nextStaging;
-    private boolean closed;
+    private boolean capturing, closed;
 
     /** A JCuda stream whose raw handle can be handed to cuDNN and cuBLAS. */
     static final class Stream extends CUstream {
@@ -240,6 +253,7 @@ final class CudaDriver implements AutoCloseable {
 
     /** The next staging buffer, at least {@code bytes} long and cleared, once its previous copy has finished. */
     private Staging staging(long bytes) {
+        refuseWhileCapturing("an upload from the host");
         int i = nextStaging;
         nextStaging ^= 1;
         Staging s = staging[i];
@@ -261,12 +275,14 @@ final class CudaDriver implements AutoCloseable {
 
     /** Copies to the host once the stream's earlier work is done; returns when the values are there. */
     void copyToHost(float[] dst, DevicePointer src) {
+        refuseWhileCapturing("a download to the host");
         long bytes = 4L * dst.length;
         check(cuMemcpyDtoHAsync(Pointer.to(dst), src, bytes, stream), "cuMemcpyDtoHAsync(" + bytes + " bytes)");
         synchronize();
     }
 
     void copyToHost(int[] dst, DevicePointer src) {
+        refuseWhileCapturing("a download to the host");
         long bytes = 4L * dst.length;
         check(cuMemcpyDtoHAsync(Pointer.to(dst), src, bytes, stream), "cuMemcpyDtoHAsync(" + bytes + " bytes)");
         synchronize();
@@ -283,7 +299,68 @@ final class CudaDriver implements AutoCloseable {
 
     /** Waits until all work issued to the stream has run; reports an earlier asynchronous failure. */
     void synchronize() {
+        refuseWhileCapturing("waiting for the device");
         check(cuStreamSynchronize(stream), "cuStreamSynchronize");
+    }
+
+    // ---------------------------------------------------------------- graphs
+
+    /** An instantiated graph of recorded work, launched on the stream as one unit. */
+    final class Graph implements AutoCloseable {
+        private final CUgraphExec exec = new CUgraphExec();
+        private boolean closed;
+
+        private Graph(CUgraph graph) {
+            check(cuGraphInstantiate(exec, graph, 0), "cuGraphInstantiate");
+        }
+
+        /** Queues the recorded work on the stream. */
+        void launch() {
+            check(cuGraphLaunch(exec, stream), "cuGraphLaunch");
+        }
+
+        @Override
+        public void close() {
+            if (closed) return;
+            closed = true;
+            cuGraphExecDestroy(exec);
+        }
+    }
+
+    /**
+     * From now on, work issued on this thread to the stream is recorded, not run (thread-local
+     * capture mode: other threads' unsafe calls are not disturbed), until {@link #endCapture}.
+     */
+    void beginCapture() {
+        if (capturing) throw new IllegalStateException("already recording a graph");
+        check(cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL), "cuStreamBeginCapture");
+        capturing = true;
+    }
+
+    /**
+     * Stops recording. With {@code keep}, returns the recorded work as an executable graph (failing
+     * with CUDA's reason when the capture was invalidated); without, discards it and returns null.
+     * The stream is out of capture mode afterwards either way.
+     */
+    Graph endCapture(boolean keep) {
+        capturing = false;
+        CUgraph graph = new CUgraph();
+        int result = cuStreamEndCapture(stream, graph);
+        try {
+            check(result, "cuStreamEndCapture");
+            return keep ? new Graph(graph) : null;
+        } finally {
+            if (result == CUresult.CUDA_SUCCESS) cuGraphDestroy(graph);
+        }
+    }
+
+    /** Whether the stream is recording a graph (see {@link #beginCapture}). */
+    boolean capturing() {
+        return capturing;
+    }
+
+    private void refuseWhileCapturing(String what) {
+        if (capturing) throw new IllegalStateException(what + " inside a step recorded as a CUDA graph");
     }
 
     // ---------------------------------------------------------------- kernels

@@ -17,7 +17,8 @@ final class DeviceMemory implements AutoCloseable {
     private static final long GRANULE = 512;
     private final CudaDriver driver;
     private final Map<Long, ArrayDeque<DevicePointer>> pool = new HashMap<>();
-    private long inUse, peak;
+    private long inUse, peak, generation;
+    private String frozen;
 
     DeviceMemory(CudaDriver driver) {
         this.driver = driver;
@@ -29,6 +30,8 @@ final class DeviceMemory implements AutoCloseable {
 
     /** A block of at least {@code bytes}; {@code what} names its use in an out-of-memory message. */
     DevicePointer allocate(long bytes, String what) {
+        if (frozen != null) throw new IllegalStateException(what + " allocated " + bytes + " bytes of device memory " + frozen);
+        generation++;
         long size = rounded(bytes);
         ArrayDeque<DevicePointer> free = pool.get(size);
         DevicePointer p = free == null ? null : free.poll();
@@ -50,6 +53,8 @@ final class DeviceMemory implements AutoCloseable {
     }
 
     void release(DevicePointer p, long bytes) {
+        if (frozen != null) throw new IllegalStateException("a tensor of " + bytes + " bytes was freed " + frozen);
+        generation++;
         long size = rounded(bytes);
         pool.computeIfAbsent(size, k -> new ArrayDeque<>()).push(p);
         inUse -= size;
@@ -63,6 +68,23 @@ final class DeviceMemory implements AutoCloseable {
             for (DevicePointer p : blocks) driver.free(p);
         }
         pool.clear();
+    }
+
+    /**
+     * Counts every allocation and release: equal generations mean no block changed hands in
+     * between, so addresses recorded at the first are still owned by the same tensors.
+     */
+    long generation() {
+        return generation;
+    }
+
+    /** Refuses every allocation and release until {@link #thaw}; {@code why} ends the error message. */
+    void freeze(String why) {
+        frozen = why;
+    }
+
+    void thaw() {
+        frozen = null;
     }
 
     /** Bytes in tensors now. */

@@ -21,7 +21,7 @@ public final class Kernels {
                     "subsample_forward", "subsample_backward_data", "subsample_backward_params"),
             "elementwise.ptx", List.of("fill", "multiply", "dropout_forward", "argmax"),
             "optimizers.ptx", List.of("sgd_step", "adam_step"),
-            "losses.ptx", List.of("softmax_cross_entropy"));
+            "losses.ptx", List.of("softmax_cross_entropy", "record_step"));
 
     private Kernels() {
     }

@@ -10,6 +10,7 @@ import org.cnn4j.backend.ConvGeometry;
 import org.cnn4j.backend.CounterRng;
 import org.cnn4j.backend.PenaltyMath;
 import org.cnn4j.backend.PoolGeometry;
+import org.cnn4j.backend.StepRates;
 import org.cnn4j.tensor.DType;
 import org.cnn4j.tensor.DoubleTensor;
 import org.cnn4j.tensor.Shape;
@@ -67,6 +68,13 @@ public final class ReferenceBackend extends HostBackend {
         double[] out = d(dst);
         checkLength("write", dst, values.length);
         for (int i = 0; i < out.length; i++) out[i] = values[i];
+    }
+
+    @Override
+    public void write(Tensor dst, double[] values) {
+        double[] out = d(dst);
+        checkLength("write", dst, values.length);
+        System.arraycopy(values, 0, out, 0, out.length);
     }
 
     @Override
@@ -497,8 +505,31 @@ public final class ReferenceBackend extends HostBackend {
     // ---------------------------------------------------------------- optimizers
 
     @Override
-    public void sgdStep(Tensor w, Tensor velocity, Tensor dw, double lr, double momentum, double weightDecay, boolean nesterov) {
+    public void recordStep(Tensor log, Tensor cursor, Tensor perSampleLoss, Tensor logits, Tensor labels) {
+        int n = Check.stepLog(log, cursor, perSampleLoss, logits, labels);
+        double[] loss = d(perSampleLoss), x = d(logits);
+        int[] at = ints(cursor), truth = labels == null ? null : ints(labels);
+        int classes = logits.shape().columns(), correct = 0;
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            sum += loss[i];
+            if (truth == null) continue;
+            int best = 0;
+            for (int j = 1; j < classes; j++) if (x[i * classes + j] > x[i * classes + best]) best = j;
+            if (best == truth[i]) correct++;
+        }
+        int row = at[0]++;
+        if (row < log.shape().rows()) {
+            d(log)[2 * row] = sum / n;
+            d(log)[2 * row + 1] = truth == null ? -1 : correct;
+        }
+    }
+
+    @Override
+    public void sgdStep(Tensor w, Tensor velocity, Tensor dw, Tensor rates, int row, double momentum, boolean nesterov) {
         Check.sameSize("sgdStep", "dw", dw, w);
+        int at = StepRates.offset("sgdStep", rates, row);
+        double lr = d(rates)[at + StepRates.LEARNING_RATE], weightDecay = d(rates)[at + StepRates.WEIGHT_DECAY];
         double[] wd = d(w), g = d(dw), v = momentum != 0 ? d(velocity) : null;
         for (int i = 0; i < wd.length; i++) {
             double grad = g[i] + weightDecay * wd[i];
@@ -510,10 +541,14 @@ public final class ReferenceBackend extends HostBackend {
         }
     }
 
+    /** Adam from lr, weightDecay and t alone: the derived columns of the rates are the other backends' business. */
     @Override
-    public void adamStep(Tensor w, Tensor m, Tensor v, Tensor dw, double lr, double beta1, double beta2, double eps,
-                         double weightDecay, boolean decoupled, int t) {
+    public void adamStep(Tensor w, Tensor m, Tensor v, Tensor dw, Tensor rates, int row, double beta1, double beta2, double eps,
+                         boolean decoupled) {
         Check.sameSize("adamStep", "dw", dw, w);
+        int at = StepRates.offset("adamStep", rates, row);
+        double lr = d(rates)[at + StepRates.LEARNING_RATE], weightDecay = d(rates)[at + StepRates.WEIGHT_DECAY];
+        double t = d(rates)[at + StepRates.STEP];
         if (t < 1) throw new IllegalArgumentException("adamStep: step t must be >= 1, got " + t);
         double[] wd = d(w), g = d(dw), md = d(m), vd = d(v);
         for (int i = 0; i < wd.length; i++) {

@@ -408,4 +408,73 @@ class CudaBackendTest {
             }
         }
     }
+
+    /** The step log: the mean loss rounds once from a double sum (the GPU's order differs), the count is exact. */
+    @Test
+    void theStepLogAgreesWithTheCpu() {
+        Random rng = new Random(12);
+        int n = 300, classes = 10; // more rows than the kernel's 256 threads
+        Pair loss = Pair.of(strict, Shape.of(n), Data.uniform(rng, n)), logits = Pair.of(strict, Shape.of(n, classes), Data.gaussian(rng, n * classes, 2));
+        Pair labels = Pair.ints(strict, Shape.of(n), Data.labels(rng, n, classes));
+        Pair log = Pair.poisoned(strict, Shape.of(2, 2)), cursor = Pair.ints(strict, Shape.of(1), new int[1]);
+        for (int i = 0; i < 3; i++) {
+            strict.recordStep(log.gpu, cursor.gpu, loss.gpu, logits.gpu, i == 1 ? null : labels.gpu);
+            CPU.recordStep(log.cpu, cursor.cpu, loss.cpu, logits.cpu, i == 1 ? null : labels.cpu);
+        }
+        log.assertNear("step log", 1e-7);
+        cursor.assertBitwise("the cursor counts past the log's end");
+        assertEquals(log.cpu.toFloatArray()[1], log.gpu.toFloatArray()[1], "correct count");
+        assertEquals(-1f, log.gpu.toFloatArray()[3], "no labels");
+    }
+
+    /** The whole step recorded as a CUDA graph and replayed: the losses of eager CPU steps from the same weights. */
+    @Test
+    void aGraphedTrainingStepMatchesTheCpuAndReplays() {
+        Dataset data = SyntheticShapes.generate(12 * 64, 28, 10, 4);
+        float[] images = data.images(data.statistics());
+        for (CudaBackend gpu : List.of(strict, tf32)) {
+            Sequential onCpu = Models.fmnistCnn().seed(5).build(CPU);
+            Sequential onGpu = onCpu.copyTo(gpu);
+            Sgd cpuSgd = new Sgd(0.05).momentum(0.9).weightDecay(5e-4), gpuSgd = new Sgd(0.05).momentum(0.9).weightDecay(5e-4);
+            double[] expected = new double[12];
+            List<Sequential.StepResult> actual = new java.util.ArrayList<>();
+            try (Tensor x = CPU.allocate(Shape.of(64, 1, 28, 28)); Tensor y = CPU.allocateInts(Shape.of(64));
+                 org.cnn4j.model.GraphedStep step = new org.cnn4j.model.GraphedStep(onGpu, gpuSgd, 64, 5)) {
+                for (int i = 0; i < 12; i++) {
+                    if (i == 6) { // a schedule's change: the replayed update kernels read the new rate
+                        cpuSgd.learningRate(0.01);
+                        gpuSgd.learningRate(0.01);
+                    }
+                    float[] pixels = java.util.Arrays.copyOfRange(images, i * 64 * 784, (i + 1) * 64 * 784);
+                    int[] classes = java.util.Arrays.copyOfRange(data.labels(), i * 64, (i + 1) * 64);
+                    CPU.write(x, pixels);
+                    CPU.writeInts(y, classes);
+                    expected[i] = onCpu.trainStep(x, y, cpuSgd).loss();
+                    step.run(pixels, classes);
+                }
+                actual.addAll(step.results());
+                assertEquals(11, step.replays(), "every step after the first replays the graph on " + gpu.name());
+            }
+            double tol = gpu == strict ? 1e-3 : 2e-2;
+            assertClose("12 graphed steps on " + gpu.name(), expected, actual.stream().mapToDouble(Sequential.StepResult::loss).toArray(), tol, tol);
+            onGpu.close();
+        }
+    }
+
+    @Test
+    void recordingRefusesHostCopiesAndAllocationsAndLeavesTheBackendUsable() {
+        Tensor t = strict.upload(Shape.of(4), new float[] {1, 2, 3, 4});
+        String m = assertThrows(IllegalStateException.class, () -> strict.capture(() -> strict.downloadFloats(t))).getMessage();
+        assertTrue(m.contains("a download to the host inside a step recorded as a CUDA graph"), m);
+        m = assertThrows(IllegalStateException.class, () -> strict.capture(() -> strict.allocate(Shape.of(3)))).getMessage();
+        assertTrue(m.contains("allocated 12 bytes of device memory while a step is recorded as a CUDA graph"), m);
+        Tensor y = strict.allocate(Shape.of(4));
+        try (Backend.Graph g = strict.capture(() -> strict.activationForward(Activation.RELU, y, t))) {
+            strict.write(t, new float[] {-1, 5, -3, 7});
+            assertTrue(g.replay());
+            assertArrayEquals(new float[] {0, 5, 0, 7}, y.toFloatArray(), "the replay reads the tensor's current values");
+            strict.allocate(Shape.of(1)).close();
+            assertTrue(!g.replay(), "stale once memory changed hands");
+        }
+    }
 }

@@ -116,12 +116,12 @@ class CudaBindingsTest {
     @Test
     void cublasGemmIsTheTransposedColumnMajorCall() throws Throwable {
         try (Cublas cublas = new Cublas(stubAs("cuBLAS"))) {
-            cublas.useStream(0xdef0);
+            cublas.useStream(0xdef0, 0x7700, 4 << 20);
             // Row-major C (2x3) = A (2x4) * B^T, B stored 3x4.
             cublas.gemm(false, true, 2, 3, 4, 0.5f, 0x10, 4, 0x20, 4, 0.25f, 0x30);
             cublas.gemm(true, false, 5, 6, 7, 1f, 0x40, 5, 0x50, 6, 0f, 0x60);
             String calls = log();
-            assertTrue(calls.contains("cublasSetMathMode 0") && calls.contains("cublasSetStream 0xdef0"), calls);
+            assertTrue(calls.contains("cublasSetMathMode 0") && calls.contains("cublasSetStream 0xdef0\ncublasSetWorkspace 0x7700 4194304"), calls);
             assertTrue(calls.contains("sgemm 1 0 m 3 n 2 k 4 alpha 0.5 A 0x20 lda 4 B 0x10 ldb 4 beta 0.25 C 0x30 ldc 3"), calls);
             assertTrue(calls.contains("sgemm 0 1 m 6 n 5 k 7 alpha 1 A 0x50 lda 6 B 0x40 ldb 5 beta 0 C 0x60 ldc 6"), calls);
             String error = assertThrows(CudaException.class, () -> cublas.gemm(false, false, 0, 1, 1, 1f, 1, 1, 1, 1, 0f, 1)).getMessage();

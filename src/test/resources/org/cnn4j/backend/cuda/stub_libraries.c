@@ -201,6 +201,14 @@ int cublasSetStream_v2(void *handle, void *stream) {
     return handle == BLAS ? 0 : 7;
 }
 
+/* cublas_api.h: cublasSetWorkspace_v2(cublasHandle_t, void *workspace, size_t workspaceSizeInBytes) */
+int cublasSetWorkspace_v2(void *handle, void *workspace, size_t bytes) {
+    char line[96];
+    snprintf(line, sizeof line, "cublasSetWorkspace %p %zu", workspace, bytes);
+    note(line);
+    return handle == BLAS ? 0 : 7;
+}
+
 int cublasSetMathMode(void *handle, int mode) {
     char line[64];
     snprintf(line, sizeof line, "cublasSetMathMode %d", mode);
