@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """PyTorch's side of benchmarks/run: the built-in cnn4j models with identical layers and shapes,
 timed as cnn4j's TrainStepBenchmark times them -- a training step (zero_grad, forward,
-cross-entropy, backward, SGD-momentum step, the loss read back on the host) and an inference pass
-(forward and the predicted classes read back) -- warm-up first, then the median of timed windows.
+cross-entropy, backward, SGD-momentum step) and an inference pass (forward and the predicted
+classes read back) -- warm-up first, then the median of timed windows. Training steps do not
+read their loss back one by one (that would make the host wait for the device every step): each
+window ends by waiting for the device and reading the last loss, as cnn4j reads its step log.
 On a GPU it times eager mode and the whole step captured as one CUDA graph (torch.cuda.CUDAGraph),
 with cudnn.benchmark on, in TF32 (as PyTorch's convolution default) or strict float32 (--fp32).
 
@@ -66,14 +68,17 @@ def vgg_small():
 MODELS = {"fmnist-cnn": fmnist_cnn, "lenet5": lenet5, "vgg-small": vgg_small}
 
 
-def median_seconds(step, windows, steps):
+def median_seconds(step, windows, steps, finish=lambda: None):
+    """Median over windows of the mean time per step; finish() ends each window inside the clock."""
     for _ in range(max(3, steps)):
         step()
+    finish()
     times = []
     for _ in range(windows):
         t0 = time.perf_counter()
         for _ in range(steps):
             step()
+        finish()
         times.append((time.perf_counter() - t0) / steps)
     return statistics.median(times)
 
@@ -95,18 +100,23 @@ def measure(name, batch, device, windows, steps):
     y = torch.randint(0, 10, (batch,), device=device)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
+    last = {}
+
     def train():
         opt.zero_grad(set_to_none=False)
         loss = F.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
-        return loss.item()
+        last["loss"] = loss
+
+    def finish():
+        last["loss"].item()  # waits for the device
 
     def infer():
         with torch.no_grad():
             return model(x).argmax(1).cpu()
 
-    rows = [("pytorch-eager", "train", median_seconds(train, windows, steps), peak_mib(device))]
+    rows = [("pytorch-eager", "train", median_seconds(train, windows, steps, finish), peak_mib(device))]
     rows.append(("pytorch-eager", "infer", median_seconds(infer, windows, steps), ""))
     if device.type == "cuda":
         rows += graphed(model, opt, x, y, windows, steps, device)
@@ -123,8 +133,10 @@ def graphed(model, opt, x, y, windows, steps, device):
             F.cross_entropy(model(x), y).backward()
             opt.step()
     torch.cuda.current_stream().wait_stream(side)
+    # PyTorch's documented whole-network capture: gradients set to None before the capture, so
+    # that backward inside the graph writes them afresh and a replay needs no zero_grad launches.
     train_graph = torch.cuda.CUDAGraph()
-    opt.zero_grad(set_to_none=False)
+    opt.zero_grad(set_to_none=True)
     with torch.cuda.graph(train_graph):
         static_loss = F.cross_entropy(model(x), y)
         static_loss.backward()
@@ -135,15 +147,16 @@ def graphed(model, opt, x, y, windows, steps, device):
             static_classes = model(x).argmax(1)
 
     def train():
-        opt.zero_grad(set_to_none=False)
         train_graph.replay()
-        return static_loss.item()
+
+    def finish():
+        static_loss.item()  # waits for the device
 
     def infer():
         infer_graph.replay()
         return static_classes.cpu()
 
-    train_seconds = median_seconds(train, windows, steps)
+    train_seconds = median_seconds(train, windows, steps, finish)
     return [("pytorch-graph", "train", train_seconds, peak_mib(device)),
             ("pytorch-graph", "infer", median_seconds(infer, windows, steps), "")]
 

@@ -44,7 +44,8 @@ public final class BenchmarkSuite {
                     TrainStepBenchmark.Result r = TrainStepBenchmark.measure(parts[0], Integer.parseInt(parts[1]), windows, steps, backend);
                     rows.add(row(device, r, "train", r.trainSeconds(), r.peakBytes()));
                     rows.add(row(device, r, "infer", r.inferSeconds(), -1));
-                    System.out.println(rows.get(rows.size() - 2) + "\n" + rows.get(rows.size() - 1));
+                    System.out.println(rows.get(rows.size() - 2) + (r.graphReplays() > 0 ? "  (replayed as a CUDA graph)" : "") + "\n"
+                            + rows.get(rows.size() - 1));
                 }
             }
         } finally {

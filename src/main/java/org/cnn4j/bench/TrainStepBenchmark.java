@@ -9,11 +9,11 @@ import java.util.Random;
 import org.cnn4j.backend.Backend;
 import org.cnn4j.backend.Devices;
 import org.cnn4j.backend.cuda.CudaBackend;
+import org.cnn4j.model.GraphedStep;
 import org.cnn4j.model.Models;
 import org.cnn4j.model.Sequential;
 import org.cnn4j.optim.Sgd;
 import org.cnn4j.tensor.Shape;
-import org.cnn4j.tensor.Tensor;
 
 /**
  * Times a built-in model's training step (forward, backward, SGD-momentum update) and inference
@@ -21,8 +21,11 @@ import org.cnn4j.tensor.Tensor;
  * data, on one or more devices in the same run: warm-up steps first, then several timed windows,
  * and the median reported, with each device's speed over the first one's. One fixed-format line
  * per measurement; the FLOP count is 2 per multiply-accumulate of the forward pass, times 3 for a
- * training step (forward, backward-data, backward-filter). Every timed step ends with a value
- * read back on the host (the loss, the classes), so GPU work is finished when the clock stops.
+ * training step (forward, backward-data, backward-filter).
+ *
+ * <p>The training step is the trainer's: a {@link GraphedStep}, replayed as a CUDA graph on a GPU,
+ * which keeps its losses on the device; each timed window ends by reading them all back, so the
+ * work is finished when the clock stops. Every inference pass reads its classes back.
  *
  * <p>Usage: {@code TrainStepBenchmark [model] [batch] [windows] [steps-per-window] [device...]},
  * by default {@code fmnist-cnn 256 5 5 cpu}; e.g. {@code vgg-small 128 5 10 cpu gpu}. Run
@@ -41,7 +44,7 @@ public final class TrainStepBenchmark {
             try (Backend backend = Devices.open(Devices.Choice.parse(device), 0)) {
                 Result r = measure(name, batch, windows, steps, backend);
                 Result base = results.isEmpty() ? r : results.get(0);
-                report(r, "train", r.trainSeconds(), r.macs() * 6, base.trainSeconds() / r.trainSeconds());
+                report(r, r.graphReplays() > 0 ? "train (graph)" : "train", r.trainSeconds(), r.macs() * 6, base.trainSeconds() / r.trainSeconds());
                 report(r, "infer", r.inferSeconds(), r.macs() * 2, base.inferSeconds() / r.inferSeconds());
                 results.add(r);
             }
@@ -51,9 +54,11 @@ public final class TrainStepBenchmark {
     /**
      * One model on one device: median seconds per training step and per inference pass, forward
      * MACs per step, and the peak device memory from building the model through the timed training
-     * steps (-1 where the backend does not track it: the CPU).
+     * steps (-1 where the backend does not track it: the CPU), and how many training steps
+     * replayed a recorded graph (0 where the backend has none).
      */
-    public record Result(String model, int batch, String device, double trainSeconds, double inferSeconds, double macs, long peakBytes) {
+    public record Result(String model, int batch, String device, double trainSeconds, double inferSeconds, double macs, long peakBytes,
+                         long graphReplays) {
     }
 
     /** Builds the model on the backend and times its training step and inference pass. */
@@ -67,30 +72,38 @@ public final class TrainStepBenchmark {
         for (int i = 0; i < pixels.length; i++) pixels[i] = (float) rng.nextGaussian();
         int[] labels = new int[batch];
         for (int i = 0; i < batch; i++) labels[i] = rng.nextInt(model.outputShape().size());
-        Tensor x = backend.upload(input, pixels), y = backend.uploadInts(Shape.of(batch), labels);
         Sgd sgd = new Sgd(0.01).momentum(0.9);
         double macs = (double) model.summary().multiplyAccumulates() * batch;
-        double train = medianSeconds(windows, steps, () -> model.trainStep(x, y, sgd));
-        long peak = gpu == null ? -1 : gpu.peakMemory();
-        double infer = medianSeconds(windows, steps, () -> model.predict(x));
+        double train, infer;
+        long peak, replays;
+        try (GraphedStep step = new GraphedStep(model, sgd, batch, Math.max(3, steps))) {
+            step.run(pixels, labels);
+            train = medianSeconds(windows, steps, step::run, step::results);
+            peak = gpu == null ? -1 : gpu.peakMemory();
+            replays = step.replays();
+            infer = medianSeconds(windows, steps, () -> model.predict(step.input()), () -> { });
+        }
         model.close();
-        x.close();
-        y.close();
-        return new Result(name, batch, backend.name(), train, infer, macs, peak);
+        return new Result(name, batch, backend.name(), train, infer, macs, peak, replays);
     }
 
     private static void report(Result r, String what, double seconds, double flops, double speedup) {
-        System.out.printf(Locale.ROOT, "%-10s batch %4d  %-40s %s  %8.2f ms/step  %9.0f images/s  %7.1f GFLOP/s  %6.2fx%n",
+        System.out.printf(Locale.ROOT, "%-10s batch %4d  %-40s %-13s  %8.2f ms/step  %9.0f images/s  %7.1f GFLOP/s  %6.2fx%n",
                 r.model(), r.batch(), r.device(), what, seconds * 1e3, r.batch() / seconds, flops / seconds / 1e9, speedup);
     }
 
-    /** Median over windows of the mean time per step in each window, after one warm-up window. */
-    private static double medianSeconds(int windows, int steps, Runnable step) {
+    /**
+     * Median over windows of the mean time per step in each window, after one warm-up window; each
+     * window ends with {@code finish} (waiting for the work to be done), inside the clock.
+     */
+    private static double medianSeconds(int windows, int steps, Runnable step, Runnable finish) {
         for (int i = 0; i < Math.max(3, steps); i++) step.run();
+        finish.run();
         double[] perStep = new double[windows];
         for (int wdw = 0; wdw < windows; wdw++) {
             long t0 = System.nanoTime();
             for (int i = 0; i < steps; i++) step.run();
+            finish.run();
             perStep[wdw] = (System.nanoTime() - t0) / 1e9 / steps;
         }
         Arrays.sort(perStep);
