@@ -3,7 +3,9 @@ package org.cnn4j.backend;
 /**
  * Elementwise activation functions with their derivatives, written here once in double precision
  * as the definition every backend follows. The derivative is expressed through the input x and the
- * output y = f(x), whichever is cheaper: backends keep both.
+ * output y = f(x), whichever is cheaper: backends keep both. It is also a function of y alone
+ * (ReLU's: y > 0 exactly where x > 0), so a layer that applies f in place, keeping only y, passes
+ * y for x.
  */
 public enum Activation {
     /** f(x) = x. */

@@ -91,6 +91,16 @@ public interface Backend extends AutoCloseable {
         if (b != null) addBias(y, b);
     }
 
+    /**
+     * The convolution with bias, then y = f(y) in place: a convolution layer and the activation
+     * after it in one call, so that backends can apply f as the results are written out instead of
+     * in another pass over y, and the model keeps one tensor instead of two.
+     */
+    default void convForward(Tensor y, Tensor x, Tensor w, Tensor b, Activation f, ConvGeometry g) {
+        convForward(y, x, w, b, g);
+        if (f != Activation.IDENTITY) activationForward(f, y, y);
+    }
+
     /** dx = the full convolution of dy with the filters rotated 180° (transposed convolution). Overwrites dx. */
     void convBackwardData(Tensor dx, Tensor dy, Tensor w, ConvGeometry g);
 
@@ -151,7 +161,10 @@ public interface Backend extends AutoCloseable {
     /** y = f(x). y and x may be the same tensor. */
     void activationForward(Activation f, Tensor y, Tensor x);
 
-    /** dx = dy ∘ f'(x), given x and y = f(x). Overwrites dx; dx may be dy. */
+    /**
+     * dx = dy ∘ f'(x), given x and y = f(x). Overwrites dx; dx may be dy. Every {@link Activation}'s
+     * derivative can be had from y alone, so x may be y when x is gone (see {@link Activation}).
+     */
     void activationBackward(Activation f, Tensor dx, Tensor dy, Tensor x, Tensor y);
 
     /** Row-wise softmax of x (n, classes), computed stably (max subtracted). */

@@ -14,6 +14,7 @@ import org.cnn4j.tensor.Tensor;
 public class ActivationLayer extends Layer {
     private final Activation function;
     private Tensor x, y;
+    private boolean fused;
 
     public ActivationLayer(Activation function) {
         this.function = function;
@@ -41,11 +42,24 @@ public class ActivationLayer extends Layer {
 
     @Override
     protected final Shape build(Shape input, Random rng) {
+        fused = false;
         return input;
+    }
+
+    /** Leaves the work to the layer before, which applies this function itself (see {@link Fusion}): both passes pass through. */
+    void fuseIntoPrevious() {
+        requireBound();
+        fused = true;
+    }
+
+    /** Whether the layer before applies this function (and this layer passes values through). */
+    public boolean fused() {
+        return fused;
     }
 
     @Override
     protected final Tensor forwardPass(Tensor x, Pass pass) {
+        if (fused) return x;
         this.x = x;
         y = buffer("y", x.shape());
         backend().activationForward(function, y, x);
@@ -55,6 +69,7 @@ public class ActivationLayer extends Layer {
     @Override
     protected final Tensor backwardPass(Tensor dy) {
         if (!computeInputGradient()) return null;
+        if (fused) return dy;
         Tensor dx = buffer("dx", x.shape());
         backend().activationBackward(function, dx, dy, x, y);
         return dx;

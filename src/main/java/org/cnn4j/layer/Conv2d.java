@@ -3,6 +3,7 @@ package org.cnn4j.layer;
 import java.util.Map;
 import java.util.Random;
 
+import org.cnn4j.backend.Activation;
 import org.cnn4j.backend.ConvGeometry;
 import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
@@ -23,7 +24,8 @@ public final class Conv2d extends Layer {
 
     private ConvGeometry geometry;
     private Parameter w, b;
-    private Tensor x;
+    private Tensor x, y;
+    private Activation fused = Activation.IDENTITY;
 
     /** A square kernel×kernel convolution from inChannels to outChannels maps. */
     public Conv2d(int inChannels, int outChannels, int kernel) {
@@ -114,6 +116,7 @@ public final class Conv2d extends Layer {
 
     @Override
     protected Shape build(Shape input, Random rng) {
+        fused = Activation.IDENTITY;
         if (input.rank() != 3 || input.dim(0) != inChannels) {
             throw new IllegalArgumentException("layer '" + name() + "' (" + describe() + ") expects input (n, " + inChannels
                     + ", h, w) but gets " + batchShape(input));
@@ -132,16 +135,34 @@ public final class Conv2d extends Layer {
         return Shape.of(outChannels, geometry.p(), geometry.q());
     }
 
+    /**
+     * Takes over the activation layer that follows (see {@link Fusion}): the forward pass returns
+     * f(convolution + bias), and the backward pass first turns dy into dy ∘ f'(y).
+     */
+    void fuse(Activation f) {
+        requireBound();
+        fused = f;
+    }
+
     @Override
     protected Tensor forwardPass(Tensor x, Pass pass) {
         this.x = x;
-        Tensor y = buffer("y", outputShape().batch(x.shape().n()));
-        backend().convForward(y, x, w.value(), b == null ? null : b.value(), geometry);
+        y = buffer("y", outputShape().batch(x.shape().n()));
+        if (fused == Activation.IDENTITY) {
+            backend().convForward(y, x, w.value(), b == null ? null : b.value(), geometry);
+        } else {
+            backend().convForward(y, x, w.value(), b == null ? null : b.value(), fused, geometry);
+        }
         return y;
     }
 
     @Override
     protected Tensor backwardPass(Tensor dy) {
+        if (fused != Activation.IDENTITY) {
+            Tensor dz = buffer("dz", dy.shape());
+            backend().activationBackward(fused, dz, dy, y, y); // f' from y alone (Activation)
+            dy = dz;
+        }
         backend().convBackwardFilter(w.gradient(), b == null ? null : b.gradient(), x, dy, geometry);
         if (!computeInputGradient()) return null;
         Tensor dx = buffer("dx", x.shape());

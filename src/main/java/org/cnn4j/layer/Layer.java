@@ -265,7 +265,7 @@ public abstract class Layer {
         return List.copyOf(parameters);
     }
 
-    private void requireBound() {
+    final void requireBound() {
         if (backend == null) throw new IllegalStateException(describe() + " is not part of a model yet");
     }
 

@@ -7,6 +7,7 @@ import java.util.Locale;
 import java.util.Set;
 
 import org.cnn4j.backend.Backend;
+import org.cnn4j.layer.Fusion;
 import org.cnn4j.layer.Layer;
 import org.cnn4j.layer.Parameter;
 import org.cnn4j.layer.Pass;
@@ -260,6 +261,8 @@ public final class Sequential implements AutoCloseable {
         private final List<String> names = new ArrayList<>();
         private Loss loss;
         private long seed = 0;
+        /** -Dcnn4j.fuse=false turns fusion off by default (to measure what it brings). */
+        private boolean fuse = !"false".equals(System.getProperty("cnn4j.fuse"));
 
         private Builder() {
         }
@@ -292,6 +295,15 @@ public final class Sequential implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Whether each convolution takes over the activation layer after it ({@link Fusion}; on by
+         * default): the same results with a pass less each way and a tensor less per pair.
+         */
+        public Builder fuseActivations(boolean on) {
+            this.fuse = on;
+            return this;
+        }
+
         public Sequential build(Backend backend) {
             if (inputShape == null) throw new IllegalStateException("model has no input shape: call input(c, h, w) first");
             if (loss == null) throw new IllegalStateException("model has no loss: call loss(...) first");
@@ -307,6 +319,7 @@ public final class Sequential implements AutoCloseable {
                     bound++;
                 }
                 loss.bind(backend, shape);
+                if (fuse) Fusion.fuse(layers);
             } catch (RuntimeException e) {
                 // Unbind what was bound, so that the same layers can go into a corrected model.
                 for (int i = 0; i < bound; i++) layers.get(i).release();

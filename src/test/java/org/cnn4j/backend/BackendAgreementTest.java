@@ -99,6 +99,19 @@ class BackendAgreementTest {
         cpu.fill(fused, Float.NaN);
         cpu.convForward(fused, x.cpu, w.cpu, b.cpu, g);
         assertArrayEquals(y.cpu.toFloatArray(), fused.toFloatArray(), "fused conv forward + bias " + g);
+        // With an activation applied as the results are written out (ReLU), or after (the others):
+        // bitwise the conv + bias above followed by the activation's own pass.
+        for (Activation f : Activation.values()) {
+            Tensor separate = cpu.allocate(y.cpu.shape());
+            cpu.activationForward(f, separate, y.cpu);
+            cpu.fill(fused, Float.NaN);
+            cpu.convForward(fused, x.cpu, w.cpu, b.cpu, f, g);
+            assertArrayEquals(separate.toFloatArray(), fused.toFloatArray(), "conv + bias + " + f + " " + g);
+            cpu.convForward(fused, x.cpu, w.cpu, null, f, g);
+            cpu.convForward(separate, x.cpu, w.cpu, g);
+            cpu.activationForward(f, separate, separate);
+            assertArrayEquals(separate.toFloatArray(), fused.toFloatArray(), "conv + " + f + " without bias " + g);
+        }
 
         Pair dx = Pair.poisoned(cpu, x.cpu.shape());
         cpu.convBackwardData(dx.cpu, dy.cpu, w.cpu, g);

@@ -142,9 +142,17 @@ public final class CpuBackend extends HostBackend {
     /** The bias is added as the convolution's result is written out, instead of in a second pass over y. */
     @Override
     public void convForward(Tensor y, Tensor x, Tensor w, Tensor b, ConvGeometry g) {
+        convForward(y, x, w, b, Activation.IDENTITY, g);
+    }
+
+    /** ReLU is applied as the results are written out, as max(v, 0) like {@link #activationForward}: bitwise the two passes. */
+    @Override
+    public void convForward(Tensor y, Tensor x, Tensor w, Tensor b, Activation fn, ConvGeometry g) {
         Check.conv("convForward", y, x, w, g);
         if (b != null) biasPlane("convForward", y, b);
-        convolution.forward(f(y), f(x), f(w), b == null ? null : f(b), x.shape().n(), g);
+        boolean relu = fn == Activation.RELU;
+        convolution.forward(f(y), f(x), f(w), b == null ? null : f(b), relu, x.shape().n(), g);
+        if (!relu && fn != Activation.IDENTITY) activationForward(fn, y, y);
     }
 
     @Override

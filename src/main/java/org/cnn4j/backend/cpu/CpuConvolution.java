@@ -52,10 +52,13 @@ final class CpuConvolution {
         return Math.max(1, Math.min(n, Sgemm.NC / (g.p() * g.q())));
     }
 
-    /** y = the convolution, plus bias(k) on each filter's planes when bias is not null (added to the finished sum). */
-    void forward(float[] y, float[] x, float[] w, float[] bias, int n, ConvGeometry g) {
+    /**
+     * y = the convolution, plus bias(k) on each filter's planes when bias is not null (added to the
+     * finished sum), then max(y, 0) with {@code relu}.
+     */
+    void forward(float[] y, float[] x, float[] w, float[] bias, boolean relu, int n, ConvGeometry g) {
         if (direct != null && DirectConvolution.forwardPays(g)) {
-            direct.forward(y, x, w, bias, n, g);
+            direct.forward(y, x, w, bias, relu, n, g);
             return;
         }
         int crs = g.c() * g.r() * g.s(), pq = g.p() * g.q(), k = g.k();
@@ -68,10 +71,12 @@ final class CpuConvolution {
             for (int i = 0; i < count; i++) {
                 for (int f = 0; f < k; f++) {
                     int src = f * width + i * pq, dst = ((first + i) * k + f) * pq;
-                    if (bias == null) {
+                    float add = bias == null ? 0f : bias[f];
+                    if (relu) {
+                        for (int j = 0; j < pq; j++) y[dst + j] = Math.max(out[src + j] + add, 0f); // + 0 changes only −0, which max makes +0
+                    } else if (bias == null) {
                         System.arraycopy(out, src, y, dst, pq);
                     } else {
-                        float add = bias[f];
                         for (int j = 0; j < pq; j++) y[dst + j] = out[src + j] + add;
                     }
                 }

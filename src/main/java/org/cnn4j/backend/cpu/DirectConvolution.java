@@ -106,7 +106,7 @@ final class DirectConvolution {
                 }
             }
         }
-        forward(dx, dy, turned, null, n, dataGeometry(g));
+        forward(dx, dy, turned, null, false, n, dataGeometry(g));
     }
 
     /** Positions computed per filter and image: whole padded rows, rounded up to the tile. */
@@ -139,8 +139,8 @@ final class DirectConvolution {
         }
     }
 
-    /** y = the convolution, plus bias(f) on filter f's planes when bias is not null (added to the finished sum). */
-    void forward(float[] y, float[] x, float[] w, float[] bias, int n, ConvGeometry g) {
+    /** y = the convolution, plus bias(f) on filter f's planes when bias is not null (added to the finished sum), then max(y, 0) with relu. */
+    void forward(float[] y, float[] x, float[] w, float[] bias, boolean relu, int n, ConvGeometry g) {
         Layout lay = layout(g);
         int k = g.k(), taps = lay.offsets.length, strips = (k + MR - 1) / MR, p = g.p(), q = g.q(), pq = p * q;
         float[] pw = packFilters(w, k, taps, strips);
@@ -160,7 +160,12 @@ final class DirectConvolution {
             }
             for (int f = 0; f < k; f++) {
                 for (int pp = 0; pp < p; pp++) {
-                    System.arraycopy(wide, f * lay.wideLength + pp * lay.planeW, y, (image * k + f) * pq + pp * q, q);
+                    int from = f * lay.wideLength + pp * lay.planeW, to = (image * k + f) * pq + pp * q;
+                    if (relu) {
+                        for (int j = 0; j < q; j++) y[to + j] = Math.max(wide[from + j], 0f);
+                    } else {
+                        System.arraycopy(wide, from, y, to, q);
+                    }
                 }
             }
         });

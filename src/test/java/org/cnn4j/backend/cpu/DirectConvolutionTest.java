@@ -79,8 +79,8 @@ class DirectConvolutionTest {
         Arrays.fill(y, Float.NaN);
         Arrays.fill(yb, Float.NaN);
         try (Parallel one = new Parallel(1); Parallel three = new Parallel(3)) {
-            new DirectConvolution(three).forward(y, x, w, null, n, g);
-            new DirectConvolution(one).forward(yb, x, w, bias, n, g);
+            new DirectConvolution(three).forward(y, x, w, null, false, n, g);
+            new DirectConvolution(one).forward(yb, x, w, bias, false, n, g);
             new DirectConvolution(one).backwardFilter(dw1, db1, x, dy, n, g);
             new DirectConvolution(three).backwardFilter(dw2, null, x, dy, n, g);
             new DirectConvolution(three).backwardFilter(dw3, db3, x, dy, n, g);
