@@ -59,6 +59,7 @@ public final class CudaBackend implements Backend {
     private Cublas cublas;
     private DevicePointer workspace, status, cublasWorkspace;
     private long workspaceBytes;
+    private boolean fusedConvolutions = !"false".equals(System.getProperty("cnn4j.cudnnFusion"));
     private CpuBackend host;
     private final ThreadLocal<Boolean> contextCurrent = ThreadLocal.withInitial(() -> false);
     private boolean closed;
@@ -315,6 +316,33 @@ public final class CudaBackend implements Backend {
         int n = x.shape().n();
         Cudnn.Choice c = algorithm(g, n, Cudnn.Direction.FORWARD);
         cudnn.convolutionForward(g, n, c, a(x, "convForward", "x"), a(w, "convForward", "w"), a(y, "convForward", "y"), workspaceAddress());
+    }
+
+    /**
+     * Convolution, bias and ReLU in one cuDNN call (cudnnConvolutionBiasActivationForward), with the
+     * forward algorithm chosen for the plain convolution; other activations, or no bias, as the
+     * convolution and then the activation kernel in place. Should cuDNN refuse the fused call, the
+     * backend says so once and keeps to the separate calls.
+     */
+    @Override
+    public void convForward(Tensor y, Tensor x, Tensor w, Tensor b, Activation f, ConvGeometry g) {
+        if (f != Activation.RELU || b == null || !fusedConvolutions) {
+            Backend.super.convForward(y, x, w, b, f, g);
+            return;
+        }
+        current();
+        Check.conv("convForward", y, x, w, g);
+        biasShape("convForward", y, b);
+        int n = x.shape().n();
+        Cudnn.Choice c = algorithm(g, n, Cudnn.Direction.FORWARD);
+        try {
+            cudnn.convolutionBiasReluForward(g, n, c, a(x, "convForward", "x"), a(w, "convForward", "w"), a(b, "convForward", "b"),
+                    a(y, "convForward", "y"), workspaceAddress());
+        } catch (CudaException e) {
+            fusedConvolutions = false;
+            log.warn("cuDNN refused convolution + bias + ReLU in one call ({}); using separate calls from now on", e.getMessage());
+            Backend.super.convForward(y, x, w, b, f, g);
+        }
     }
 
     @Override

@@ -1,6 +1,7 @@
 package org.cnn4j.backend.cuda;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -33,6 +34,7 @@ final class Cudnn implements AutoCloseable {
     private static final int FLOAT = 0, NCHW = 0, CROSS_CORRELATION = 1;
     static final int DEFAULT_MATH = 0, FMA_MATH = 3;
     private static final int SOFTMAX_ACCURATE = 1, SOFTMAX_MODE_INSTANCE = 0;
+    private static final int ACTIVATION_RELU = 1, NOT_PROPAGATE_NAN = 0;
     /** cudnnConvolution{Fwd,BwdData,BwdFilter}AlgoPerf_t: algo, status, time, (pad), memory, determinism, mathType, reserved[3]. */
     private static final long PERF_SIZE = 48, PERF_ALGO = 0, PERF_STATUS = 4, PERF_MEMORY = 16, PERF_DETERMINISM = 24, PERF_MATH = 28;
     private static final int MAX_ALGOS = 16;
@@ -49,11 +51,13 @@ final class Cudnn implements AutoCloseable {
     private final MemorySegment one, zero;
     private final MethodHandle getErrorString, getVersion, destroy, createTensor, setTensor4d, destroyTensor, createFilter,
             setFilter4d, destroyFilter, createConv, setConv2d, setConvMath, destroyConv, addTensor, softmaxForward, softmaxBackward,
-            convForward, convBackwardData, convBackwardFilter, convBackwardBias, findForward, findBackwardData, findBackwardFilter, setStream;
+            convForward, convBackwardData, convBackwardFilter, convBackwardBias, findForward, findBackwardData, findBackwardFilter, setStream,
+            convBiasActivation, createActivation, setActivation, destroyActivation;
     private final Map<Shape, MemorySegment> tensors = new HashMap<>();
     private final Map<Shape, MemorySegment> filters = new HashMap<>();
     private final Map<String, MemorySegment> convolutions = new HashMap<>();
     private final Map<String, Choice> choices = new HashMap<>();
+    private MemorySegment reluDescriptor;
     private boolean closed;
 
     Cudnn(NativeLibrary lib) {
@@ -105,6 +109,16 @@ final class Cudnn implements AutoCloseable {
         // cudnnFindConvolutionBackwardFilterAlgorithm(handle, xDesc, dyDesc, convDesc, dwDesc, requested, *returned, perf)
         findBackwardFilter = lib.function("cudnnFindConvolutionBackwardFilterAlgorithm",
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS));
+
+        // cudnnConvolutionBiasActivationForward(handle, alpha1, xDesc, x, wDesc, w, convDesc, algo, workSpace, wsBytes,
+        //                                       alpha2, zDesc, z, biasDesc, bias, activationDesc, yDesc, y)
+        convBiasActivation = lib.function("cudnnConvolutionBiasActivationForward", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS,
+                ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                ADDRESS));
+        createActivation = lib.function("cudnnCreateActivationDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        // cudnnSetActivationDescriptor(desc, mode, reluNanOpt, double coef)
+        setActivation = lib.function("cudnnSetActivationDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_DOUBLE));
+        destroyActivation = lib.function("cudnnDestroyActivationDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS));
 
         // cudnnSetStream(handle, cudaStream_t streamId)
         setStream = lib.function("cudnnSetStream", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
@@ -250,6 +264,28 @@ final class Cudnn implements AutoCloseable {
                 "cudnnConvolutionForward", g + " batch " + n + " algo " + c.algo());
     }
 
+    /**
+     * y = max(conv(x, w) + b, 0) in one call (cudnnConvolutionBiasActivationForward with alpha2 = 0,
+     * so z, given as y, is not read): the convolution layer and its ReLU without two more passes.
+     */
+    void convolutionBiasReluForward(ConvGeometry g, int n, Choice c, long x, long w, long b, long y, long workspace) {
+        MemorySegment conv = convolution(g, Direction.FORWARD, c.mathType());
+        check(call(convBiasActivation, handle, one, inputs(g, n), device(x), filters(g), device(w), conv, c.algo(), device(workspace),
+                c.workspace(), zero, outputs(g, n), device(y), tensor(Shape.of(1, g.k(), 1, 1)), device(b), relu(), outputs(g, n), device(y)),
+                "cudnnConvolutionBiasActivationForward", g + " batch " + n + " algo " + c.algo());
+    }
+
+    private MemorySegment relu() {
+        if (reluDescriptor == null) {
+            MemorySegment out = arena.allocate(ADDRESS);
+            check(call(createActivation, out), "cudnnCreateActivationDescriptor", "");
+            MemorySegment d = out.get(ADDRESS, 0);
+            check(call(setActivation, d, ACTIVATION_RELU, NOT_PROPAGATE_NAN, 0.0), "cudnnSetActivationDescriptor", "ReLU");
+            reluDescriptor = d;
+        }
+        return reluDescriptor;
+    }
+
     /** dx = conv^T(dy, w) (overwrite). */
     void convolutionBackwardData(ConvGeometry g, int n, Choice c, long w, long dy, long dx, long workspace) {
         MemorySegment conv = convolution(g, Direction.BACKWARD_DATA, c.mathType());
@@ -299,6 +335,7 @@ final class Cudnn implements AutoCloseable {
         for (MemorySegment d : tensors.values()) call(destroyTensor, d);
         for (MemorySegment d : filters.values()) call(destroyFilter, d);
         for (MemorySegment d : convolutions.values()) call(destroyConv, d);
+        if (reluDescriptor != null) call(destroyActivation, reluDescriptor);
         call(destroy, handle);
         arena.close();
     }

@@ -139,6 +139,12 @@ class CudaBackendTest {
             gpu.addBias(y.gpu, b.gpu);
             CPU.addBias(y.cpu, b.cpu);
             y.assertNear("conv forward + bias " + g + " on " + gpu.name(), tol);
+            for (Activation f : List.of(Activation.RELU, Activation.TANH)) { // ReLU: one cuDNN call; the others: conv, then the kernel
+                Pair fused = Pair.poisoned(gpu, dy.cpu.shape());
+                gpu.convForward(fused.gpu, x.gpu, w.gpu, b.gpu, f, g);
+                CPU.convForward(fused.cpu, x.cpu, w.cpu, b.cpu, f, g);
+                fused.assertNear("conv + bias + " + f + " " + g + " on " + gpu.name(), tol);
+            }
             Pair dx = Pair.poisoned(gpu, x.cpu.shape());
             gpu.convBackwardData(dx.gpu, dy.gpu, w.gpu, g);
             CPU.convBackwardData(dx.cpu, dy.cpu, w.cpu, g);

@@ -72,6 +72,17 @@ int cudnnDestroyTensorDescriptor(void *d) { (void) d; note("destroyTensor"); ret
 int cudnnDestroyFilterDescriptor(void *d) { (void) d; note("destroyFilter"); return 0; }
 int cudnnDestroyConvolutionDescriptor(void *d) { (void) d; note("destroyConv"); return 0; }
 
+/* cudnn_ops.h: cudnnCreateActivationDescriptor(cudnnActivationDescriptor_t *),
+   cudnnSetActivationDescriptor(desc, cudnnActivationMode_t mode, cudnnNanPropagation_t reluNanOpt, double coef) */
+int cudnnCreateActivationDescriptor(void **d) { return create(d, "createActivation"); }
+int cudnnDestroyActivationDescriptor(void *d) { (void) d; note("destroyActivation"); return 0; }
+int cudnnSetActivationDescriptor(void *d, int mode, int nanOpt, double coef) {
+    char line[128];
+    snprintf(line, sizeof line, "setActivation %p mode %d nan %d coef %g", d, mode, nanOpt, coef);
+    note(line);
+    return 0;
+}
+
 int cudnnSetTensor4dDescriptor(void *d, int format, int type, int n, int c, int h, int w) {
     char line[128];
     snprintf(line, sizeof line, "setTensor4d %p format %d type %d %d %d %d %d", d, format, type, n, c, h, w);
@@ -157,6 +168,18 @@ int cudnnConvolutionBackwardBias(void *h, const float *alpha, void *dyd, void *d
     char line[128];
     (void) dyd; (void) dbd;
     snprintf(line, sizeof line, "convBackwardBias alpha %g dy %p beta %g db %p", *alpha, dy, *beta, db);
+    note(line);
+    return h == HANDLE ? 0 : 2000;
+}
+
+/* cudnn_cnn.h: y = act(alpha1 * conv(x, w) + alpha2 * z + bias) */
+int cudnnConvolutionBiasActivationForward(void *h, const float *alpha1, void *xd, void *x, void *wd, void *w, void *cd, int algo,
+                                          void *ws, size_t wsBytes, const float *alpha2, void *zd, void *z, void *bd, void *bias,
+                                          void *ad, void *yd, void *y) {
+    char line[256];
+    (void) xd; (void) wd; (void) cd; (void) zd; (void) bd; (void) yd;
+    snprintf(line, sizeof line, "convBiasActivation alpha1 %g in %p %p algo %d workspace %p %zu alpha2 %g z %p bias %p activation %p out %p",
+             *alpha1, x, w, algo, ws, wsBytes, *alpha2, z, bias, ad, y);
     note(line);
     return h == HANDLE ? 0 : 2000;
 }
