@@ -73,7 +73,9 @@ class BackendAgreementTest {
                 new ConvGeometry(3, 14, 12, 4, 3, 2, 2, 1, 1, 1, 2, 3),
                 ConvGeometry.square(16, 7, 7, 8, 1, 0, 1, 1),
                 ConvGeometry.square(8, 8, 8, 4, 1, 0, 2, 1),
-                ConvGeometry.square(32, 13, 13, 64, 3, 0, 1, 1));
+                ConvGeometry.square(32, 13, 13, 64, 3, 0, 1, 1),
+                ConvGeometry.square(16, 5, 5, 12, 5, 0, 1, 1),             // the filter covers the image: a dense product
+                new ConvGeometry(3, 4, 6, 5, 4, 6, 0, 0, 2, 3, 1, 1));
         return cpus().flatMap(cpu -> shapes.stream().map(g -> Arguments.of(cpu, g)));
     }
 

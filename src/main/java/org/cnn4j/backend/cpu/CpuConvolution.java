@@ -53,10 +53,34 @@ final class CpuConvolution {
     }
 
     /**
+     * Whether each filter covers the whole (unpadded) input, giving one output position: then the
+     * convolution is a dense layer on the flattened images, y (n×k) = x (n×crs) · wᵀ, and runs as one
+     * multi-threaded product without im2col (LeNet-5's C5; measured on 2 cores, 256 images of
+     * 16×5×5 into 120, three rounds each: forward 1.09-1.19 → 0.50-0.75 ms, data gradient
+     * 0.92-1.15 → 0.34-0.50 ms, filter gradient 1.48-2.45 → 0.52-0.65 ms).
+     */
+    static boolean dense(ConvGeometry g) {
+        return g.r() == g.h() && g.s() == g.w() && g.padH() == 0 && g.padW() == 0 && g.dilationH() == 1 && g.dilationW() == 1;
+    }
+
+    /**
      * y = the convolution, plus bias(k) on each filter's planes when bias is not null (added to the
      * finished sum), then max(y, 0) with {@code relu}.
      */
     void forward(float[] y, float[] x, float[] w, float[] bias, boolean relu, int n, ConvGeometry g) {
+        if (dense(g)) {
+            int k = g.k(), crs = g.c() * g.r() * g.s();
+            Sgemm.multiply(parallel, y, 0, k, x, 0, crs, false, w, 0, crs, true, n, k, crs, 1f, 0f);
+            if (bias != null || relu) {
+                for (int i = 0; i < n; i++) {
+                    for (int f = 0; f < k; f++) {
+                        float v = bias == null ? y[i * k + f] : y[i * k + f] + bias[f];
+                        y[i * k + f] = relu ? Math.max(v, 0f) : v;
+                    }
+                }
+            }
+            return;
+        }
         if (direct != null && DirectConvolution.forwardPays(g)) {
             direct.forward(y, x, w, bias, relu, n, g);
             return;
@@ -85,6 +109,11 @@ final class CpuConvolution {
     }
 
     void backwardData(float[] dx, float[] dy, float[] w, int n, ConvGeometry g) {
+        if (dense(g)) { // dx (n×crs) = dy (n×k) · w (k×crs)
+            int k = g.k(), crs = g.c() * g.r() * g.s();
+            Sgemm.multiply(parallel, dx, 0, crs, dy, 0, k, false, w, 0, crs, false, n, crs, k, 1f, 0f);
+            return;
+        }
         if (direct != null && DirectConvolution.dataPays(g)) {
             direct.backwardData(dx, dy, w, n, g);
             return;
@@ -105,6 +134,18 @@ final class CpuConvolution {
      * from the same pass over dy (in double, chunk by chunk in order).
      */
     void backwardFilter(float[] dw, float[] db, float[] x, float[] dy, int n, ConvGeometry g) {
+        if (dense(g)) { // dw (k×crs) += dyᵀ (k×n) · x (n×crs); db(f) += Σ_i dy(i, f) in double
+            int k = g.k(), crs = g.c() * g.r() * g.s();
+            Sgemm.multiply(parallel, dw, 0, crs, dy, 0, k, true, x, 0, crs, false, k, crs, n, 1f, 1f);
+            if (db != null) {
+                for (int f = 0; f < k; f++) {
+                    double sum = 0;
+                    for (int i = 0; i < n; i++) sum += dy[i * k + f];
+                    db[f] += (float) sum;
+                }
+            }
+            return;
+        }
         if (direct != null && DirectConvolution.filterPays(g)) {
             direct.backwardFilter(dw, db, x, dy, n, g);
             return;
