@@ -146,20 +146,24 @@ class GraphedStepTest {
         }
     }
 
+    /** trainStep against a GraphedStep recording with the fake, on the same batches: they must agree; returns the step. */
+    private static GraphedStep trainedAlike(int batches, boolean dropout, int window, FakeGraphs fake, Runnable between) {
+        List<Object[]> data = batches(batches);
+        Sequential reference = model(Backends.CPU, dropout), model = model(Backends.CPU, dropout);
+        List<Sequential.StepResult> expected = eager(reference, optimizer("sgd"), data);
+        Optimizer o = optimizer("sgd");
+        GraphedStep step = new GraphedStep(model, o, BATCH, window, fake::capture);
+        assertSameTraining(reference, expected, model, graphed(step, o, data, between));
+        return step;
+    }
+
     @Test
     void recordsOnTheSecondRunReplaysAfterwardsAndRecordsAgainWhenMemoryChanged() {
-        List<Object[]> data = batches(9);
-        Sequential reference = model(Backends.CPU, false);
-        List<Sequential.StepResult> expected = eager(reference, optimizer("sgd"), data);
         FakeGraphs fake = new FakeGraphs();
-        Sequential model = model(Backends.CPU, false);
-        Optimizer o = optimizer("sgd");
         int[] run = {0};
-        try (GraphedStep step = new GraphedStep(model, o, BATCH, 4, fake::capture)) {
-            List<Sequential.StepResult> actual = graphed(step, o, data, () -> {
-                if (++run[0] == 5) fake.memoryChanges++; // as an evaluation between epochs would
-            });
-            assertSameTraining(reference, expected, model, actual);
+        try (GraphedStep step = trainedAlike(9, false, 4, fake, () -> {
+            if (++run[0] == 5) fake.memoryChanges++; // as an evaluation between epochs would
+        })) {
             // Runs 1 and 6 eager (the first, and the first after the allocation); 2 and 7 recorded and replayed.
             assertEquals(2, fake.captures);
             assertEquals(7, step.replays());
@@ -169,15 +173,9 @@ class GraphedStepTest {
 
     @Test
     void aStepThatCannotBeRecordedRunsEagerlyFromThenOn() {
-        List<Object[]> data = batches(5);
-        Sequential reference = model(Backends.CPU, false);
-        List<Sequential.StepResult> expected = eager(reference, optimizer("sgd"), data);
         FakeGraphs fake = new FakeGraphs();
         fake.refuse = true;
-        Sequential model = model(Backends.CPU, false);
-        Optimizer o = optimizer("sgd");
-        try (GraphedStep step = new GraphedStep(model, o, BATCH, 2, fake::capture)) {
-            assertSameTraining(reference, expected, model, graphed(step, o, data, () -> { }));
+        try (GraphedStep step = trainedAlike(5, false, 2, fake, () -> { })) {
             assertEquals(1, fake.captures, "one attempt, then no more");
             assertEquals(0, step.replays());
         }
@@ -185,15 +183,10 @@ class GraphedStepTest {
 
     @Test
     void dropoutIsNeverRecordedSinceItsMaskChangesEveryStep() {
-        List<Object[]> data = batches(5);
-        Sequential reference = model(Backends.CPU, true);
-        List<Sequential.StepResult> expected = eager(reference, optimizer("sgd"), data);
         FakeGraphs fake = new FakeGraphs();
-        Sequential model = model(Backends.CPU, true);
-        Optimizer o = optimizer("sgd");
-        try (GraphedStep step = new GraphedStep(model, o, BATCH, 8, fake::capture)) {
-            assertSameTraining(reference, expected, model, graphed(step, o, data, () -> { }));
+        try (GraphedStep step = trainedAlike(5, true, 8, fake, () -> { })) {
             assertEquals(0, fake.captures);
+            assertEquals(0, step.replays());
         }
     }
 
