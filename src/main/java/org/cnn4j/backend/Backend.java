@@ -273,10 +273,22 @@ public interface Backend extends AutoCloseable {
      * of launching its kernels one by one. The work must issue the same operations on the same
      * tensors every time and must not allocate or free backend memory or copy to or from the host.
      * Returns null on backends without graphs (the host backends run each operation as it is
-     * called). Throws IllegalStateException, naming the cause, when the work cannot be recorded.
+     * called). Throws IllegalStateException, naming the cause, when the work cannot be recorded:
+     * {@link MemoryChangedWhileRecording} when it allocated or freed memory.
      */
     default Graph capture(Runnable work) {
         return null;
+    }
+
+    /**
+     * Thrown by {@link #capture} when the work allocated or freed backend memory while it was being
+     * recorded: it did not find all its tensors in place (a batch of another size ran in between,
+     * say). Run it once more eagerly, and record it after that.
+     */
+    final class MemoryChangedWhileRecording extends IllegalStateException {
+        public MemoryChangedWhileRecording(String message) {
+            super(message);
+        }
     }
 
     /** Recorded work: see {@link #capture}. Closing frees it; closing twice is harmless. */

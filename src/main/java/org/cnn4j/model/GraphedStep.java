@@ -29,7 +29,8 @@ import org.slf4j.LoggerFactory;
  * update kernels ({@link Optimizer#apply}). The first run is eager: it allocates what the step
  * needs and lets cuDNN choose its algorithms. The next is recorded. A graph goes stale when device
  * memory is allocated or freed between two runs (another batch size, an evaluation); the step then
- * runs eagerly once more and is recorded again. Where there are no graphs (the CPU), or where the
+ * runs eagerly once more and is recorded again. (A recording that meets an allocation is likewise
+ * dropped for an eager run; any other refusal, logged once, leaves the step eager for good.) Where there are no graphs (the CPU), or where the
  * work changes from step to step (dropout), every run is eager, through the same code.
  *
  * <p>{@link #results} reads the log back, one copy for up to {@code window} steps; {@link #run}
@@ -135,6 +136,10 @@ public final class GraphedStep implements AutoCloseable {
         if (!warm || graphsOff || !sameWorkEveryStep) return false;
         try {
             graph = recorder.apply(this::work);
+        } catch (Backend.MemoryChangedWhileRecording e) {
+            warm = false; // another step moved the tensors since this one last ran: run eagerly, record next time
+            log.debug("not recorded yet: {}", e.getMessage());
+            return false;
         } catch (IllegalStateException e) {
             graphsOff = true;
             log.warn("the training step runs without a graph: {}", e.getMessage());

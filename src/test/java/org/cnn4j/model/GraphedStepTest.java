@@ -124,12 +124,16 @@ class GraphedStepTest {
 
     /** Pretend graphs for the CPU: replay runs the recorded work again; a graph is stale once memory has changed since its recording. */
     private static final class FakeGraphs {
-        int captures, memoryChanges;
+        int captures, memoryChanges, allocatingRecordings;
         boolean refuse;
 
         Backend.Graph capture(Runnable work) {
             captures++;
             if (refuse) throw new IllegalStateException("this pretend device refuses to record");
+            if (allocatingRecordings > 0) {
+                allocatingRecordings--;
+                throw new Backend.MemoryChangedWhileRecording("the work allocated while recorded");
+            }
             int at = memoryChanges;
             return new Backend.Graph() {
                 @Override
@@ -178,6 +182,17 @@ class GraphedStepTest {
         try (GraphedStep step = trainedAlike(5, false, 2, fake, () -> { })) {
             assertEquals(1, fake.captures, "one attempt, then no more");
             assertEquals(0, step.replays());
+        }
+    }
+
+    @Test
+    void aRecordingThatMeetsAnAllocationIsTriedAgainAfterAnEagerRun() {
+        FakeGraphs fake = new FakeGraphs();
+        fake.allocatingRecordings = 1;
+        try (GraphedStep step = trainedAlike(6, false, 4, fake, () -> { })) {
+            // Run 1 eager; run 2's recording meets an allocation, so it runs eagerly; run 3 records; 3-6 replay.
+            assertEquals(2, fake.captures);
+            assertEquals(4, step.replays());
         }
     }
 

@@ -651,6 +651,7 @@ public final class CudaBackend implements Backend {
             } catch (RuntimeException alsoFailed) {
                 e.addSuppressed(alsoFailed);
             }
+            if (e instanceof MemoryChangedWhileRecording) throw e;
             throw new IllegalStateException("cannot record the step as a CUDA graph: " + e.getMessage(), e);
         } finally {
             memory.thaw();

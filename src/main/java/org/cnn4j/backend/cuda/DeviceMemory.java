@@ -4,6 +4,8 @@ import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Map;
 
+import org.cnn4j.backend.Backend;
+
 /**
  * A caching allocator, as PyTorch's: a freed block goes back to a pool by size and is handed out
  * again, so a training step, which frees and asks for the same sizes every time, stops calling
@@ -30,7 +32,7 @@ final class DeviceMemory implements AutoCloseable {
 
     /** A block of at least {@code bytes}; {@code what} names its use in an out-of-memory message. */
     DevicePointer allocate(long bytes, String what) {
-        if (frozen != null) throw new IllegalStateException(what + " allocated " + bytes + " bytes of device memory " + frozen);
+        if (frozen != null) throw new Backend.MemoryChangedWhileRecording(what + " allocated " + bytes + " bytes of device memory " + frozen);
         generation++;
         long size = rounded(bytes);
         ArrayDeque<DevicePointer> free = pool.get(size);
@@ -53,7 +55,7 @@ final class DeviceMemory implements AutoCloseable {
     }
 
     void release(DevicePointer p, long bytes) {
-        if (frozen != null) throw new IllegalStateException("a tensor of " + bytes + " bytes was freed " + frozen);
+        if (frozen != null) throw new Backend.MemoryChangedWhileRecording("a tensor of " + bytes + " bytes was freed " + frozen);
         generation++;
         long size = rounded(bytes);
         pool.computeIfAbsent(size, k -> new ArrayDeque<>()).push(p);
