@@ -35,8 +35,11 @@ import org.slf4j.LoggerFactory;
  * Trains a classifier for a number of epochs: shuffled, normalised (optionally augmented) batches
  * from a {@link DataLoader}, the learning rate from a {@link Schedule}, evaluation on a test set
  * after each epoch (loss, accuracy, confusion matrix), a checkpoint after each epoch when asked,
- * and {@link TrainingListener}s to observe it all. Stops at once with a
- * {@link TrainingDivergedException} when the loss is not finite.
+ * and {@link TrainingListener}s to observe it all. Steps run through a {@link GraphedStep} (a CUDA
+ * graph on a GPU), whose losses are read back in bulk, every {@value #RESULT_WINDOW} steps or
+ * {@value #REPORT_MILLIS} ms: listeners hear of each step then, in order. A loss that is not finite
+ * stops training with a {@link TrainingDivergedException} naming the first such step, at the next
+ * read-back, before the epoch ends and so before any checkpoint.
  *
  * <p>On the CPU backend a run is deterministic: the same seed gives bitwise the same weights, and a
  * run resumed from a checkpoint ({@link #resume}) ends exactly as the uninterrupted run would.

@@ -1,6 +1,9 @@
 package org.cnn4j.train;
 
-/** The loss became NaN or infinite: training stops at once, naming the step, rather than going on with garbage. */
+/**
+ * The loss became NaN or infinite: training stops, naming the first step where it did, rather than
+ * going on with garbage (at the next read-back of the step losses, a few steps later at most).
+ */
 public final class TrainingDivergedException extends RuntimeException {
     private final long step;
 
