@@ -38,7 +38,7 @@ public final class Sequential implements AutoCloseable {
     private final Loss loss;
     private final long seed;
     private long step;
-    private Tensor predictions;
+    private Tensor predictions, stepLog, cursor;
     private boolean inputGradient;
 
     private Sequential(Backend backend, Shape inputShape, List<Layer> layers, Loss loss, long seed) {
@@ -98,25 +98,24 @@ public final class Sequential implements AutoCloseable {
     /**
      * One training step: zero the gradients, forward in training mode, loss, backward, and the
      * optimizer's update. Returns the loss, and the number of correct predictions when the target
-     * holds class labels.
+     * holds class labels; both are counted on the backend ({@link Backend#recordStep}) and read
+     * back with one copy once the step has been issued.
      */
     public StepResult trainStep(Tensor x, Tensor target, Optimizer optimizer) {
         zeroGradients();
         Tensor output = forward(x, Pass.training(step));
-        double value = loss(output, target, true);
-        int correct = target.dtype() == DType.INT32 ? countCorrect(output, target) : -1;
+        double penalty = record(output, target, true);
         backward();
         optimizer.step(parameters());
         step++;
-        return new StepResult(value, correct, x.shape().rows());
+        return readRecord(penalty, x.shape().rows());
     }
 
     /** Loss and correct count on a batch in inference mode, without touching gradients. */
     public StepResult evaluate(Tensor x, Tensor target) {
         Tensor output = forward(x, Pass.INFERENCE);
-        double value = loss(output, target, false);
-        int correct = target.dtype() == DType.INT32 ? countCorrect(output, target) : -1;
-        return new StepResult(value, correct, x.shape().rows());
+        double penalty = record(output, target, false);
+        return readRecord(penalty, x.shape().rows());
     }
 
     /** The predicted class (largest output) of each sample, in inference mode. */
@@ -128,14 +127,25 @@ public final class Sequential implements AutoCloseable {
         return classes.toIntArray();
     }
 
-    private int countCorrect(Tensor output, Tensor labels) {
+    /** Each sample's loss (and, when asked, its gradient) into a one-row step log; returns the layers' penalties. */
+    private double record(Tensor output, Tensor target, boolean computeGradient) {
+        Tensor losses = loss.perSample(output, target, computeGradient);
+        if (stepLog == null) {
+            stepLog = backend.allocate(Shape.of(1, 2));
+            cursor = backend.allocateInts(Shape.of(1));
+        }
+        backend.writeInts(cursor, new int[1]);
         int n = output.shape().rows();
-        Tensor classes = predictionBuffer(n);
-        backend.argmax(classes, output.reshape(Shape.of(n, output.shape().columns())));
-        int[] predicted = classes.toIntArray(), truth = labels.toIntArray();
-        int correct = 0;
-        for (int i = 0; i < n; i++) if (predicted[i] == truth[i]) correct++;
-        return correct;
+        backend.recordStep(stepLog, cursor, losses, output.reshape(Shape.of(n, output.shape().size() / n)),
+                target.dtype() == DType.INT32 ? target : null);
+        double penalty = 0;
+        for (Layer layer : layers) penalty += layer.penalty();
+        return penalty;
+    }
+
+    private StepResult readRecord(double penalty, int samples) {
+        float[] logged = backend.downloadFloats(stepLog);
+        return new StepResult(logged[0] + penalty, (int) logged[1], samples);
     }
 
     private Tensor predictionBuffer(int n) {
@@ -233,6 +243,7 @@ public final class Sequential implements AutoCloseable {
     @Override
     public void close() {
         for (Layer layer : layers) layer.release();
+        for (Tensor t : new Tensor[] {predictions, stepLog, cursor}) if (t != null) t.close();
     }
 
     @Override
