@@ -112,6 +112,20 @@ final class VectorSgemm {
                               float alpha) {
         for (int s = 0; s < strips; s++) {
             int cols = Math.min(NR, nc - s * NR);
+            if (transB) {
+                // op(B) = Bᵀ: each of the strip's columns is a contiguous run of a row of B, so read
+                // along it and write down the strip (L1-resident), rather than gather a row at a time
+                for (int j = 0; j < NR; j++) {
+                    int out = s * kc * NR + j;
+                    if (j >= cols) {
+                        for (int p = 0; p < kc; p++) dst[out + p * NR] = 0f;
+                        continue;
+                    }
+                    int src = bOff + (j0 + s * NR + j) * ldb + p0;
+                    for (int p = 0; p < kc; p++) dst[out + p * NR] = alpha * b[src + p];
+                }
+                continue;
+            }
             for (int p = 0; p < kc; p++) {
                 int out = (s * kc + p) * NR;
                 if (!transB && cols == NR) {
