@@ -127,21 +127,14 @@ final class VectorSgemm {
                 continue;
             }
             for (int p = 0; p < kc; p++) {
-                int out = (s * kc + p) * NR;
-                if (!transB && cols == NR) {
+                int out = (s * kc + p) * NR, src = bOff + (p0 + p) * ldb + j0 + s * NR;
+                if (cols == NR) {
                     // a whole strip row: two vector copies (the scalar loop cost a fifth of a 64-row product)
-                    int src = bOff + (p0 + p) * ldb + j0 + s * NR;
                     FloatVector.fromArray(S, b, src).mul(alpha).intoArray(dst, out);
                     FloatVector.fromArray(S, b, src + L).mul(alpha).intoArray(dst, out + L);
                     continue;
                 }
-                if (!transB) {
-                    int src = bOff + (p0 + p) * ldb + j0 + s * NR;
-                    for (int j = 0; j < cols; j++) dst[out + j] = alpha * b[src + j];
-                } else {
-                    int src = bOff + (j0 + s * NR) * ldb + p0 + p;
-                    for (int j = 0; j < cols; j++) dst[out + j] = alpha * b[src + j * ldb];
-                }
+                for (int j = 0; j < cols; j++) dst[out + j] = alpha * b[src + j];
                 for (int j = cols; j < NR; j++) dst[out + j] = 0f;
             }
         }
