@@ -108,6 +108,23 @@ class TrainerTest {
         assertFalse(java.util.Arrays.equals(weights(a.model()), weights(c.model())), "another data seed, other weights");
     }
 
+    /**
+     * Scaled tanh, subsampling and sigmoid, trained twice in one JVM: the first run starts cold and
+     * the second runs compiled code, and the weights must still be the same bits (the vector tanh
+     * once took the JDK's vector library when compiled and Math.tanh before, and this failed).
+     */
+    @Test
+    void aTanhAndSigmoidModelIsBitwiseReproducibleColdOrWarm() throws IOException {
+        java.util.function.Supplier<Sequential> lenet = () -> Sequential.builder().input(1, SIZE, SIZE)
+                .add(new Conv2d(1, 4, 3).padding(1)).add(new org.cnn4j.layer.ScaledTanh()).add(new org.cnn4j.layer.Subsampling(2))
+                .add(new org.cnn4j.layer.Sigmoid()).add(new Flatten()).add(new Dense(4 * 6 * 6, CLASSES))
+                .loss(new SoftmaxCrossEntropy()).seed(2).build(Backends.CPU);
+        Trainer a = new Trainer(lenet.get(), optimizer("sgd"), options(2)), b = new Trainer(lenet.get(), optimizer("sgd"), options(2));
+        List<EpochMetrics> ha = a.fit(TRAIN, TEST), hb = b.fit(TRAIN, TEST);
+        assertArrayEquals(weights(a.model()), weights(b.model()));
+        assertEquals(figures(ha), figures(hb));
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"sgd", "adam"})
     void aResumedRunEndsAsTheUninterruptedOne(String kind) throws IOException {
