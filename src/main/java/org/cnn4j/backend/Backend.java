@@ -70,6 +70,11 @@ public interface Backend extends AutoCloseable {
     /** Sets every element of {@code y} to {@code value}. */
     void fill(Tensor y, double value);
 
+    /** {@link #fill} for each tensor; backends may do them all in one launch (a model's gradients before a step). */
+    default void fill(java.util.List<Tensor> ys, double value) {
+        for (Tensor y : ys) fill(y, value);
+    }
+
     /** y = x (same number of elements). */
     void copy(Tensor y, Tensor x);
 
@@ -240,6 +245,16 @@ public interface Backend extends AutoCloseable {
      * w −= lr · step.
      */
     void sgdStep(Tensor w, Tensor velocity, Tensor dw, Tensor rates, int row, double momentum, boolean nesterov);
+
+    /**
+     * {@link #sgdStep(Tensor, Tensor, Tensor, Tensor, int, double, boolean)} for parameter i of the
+     * lists with row i of rates (velocities may be null without momentum); backends may update them
+     * all in one launch, with the same arithmetic.
+     */
+    default void sgdSteps(java.util.List<Tensor> w, java.util.List<Tensor> velocity, java.util.List<Tensor> dw, Tensor rates, double momentum,
+                          boolean nesterov) {
+        for (int i = 0; i < w.size(); i++) sgdStep(w.get(i), velocity.get(i), dw.get(i), rates, i, momentum, nesterov);
+    }
 
     /** {@link #sgdStep(Tensor, Tensor, Tensor, Tensor, int, double, boolean)} with the rates given here. */
     default void sgdStep(Tensor w, Tensor velocity, Tensor dw, double lr, double momentum, double weightDecay, boolean nesterov) {

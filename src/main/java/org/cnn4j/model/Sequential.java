@@ -92,7 +92,7 @@ public final class Sequential implements AutoCloseable {
 
     /** Sets every parameter gradient to zero. */
     public void zeroGradients() {
-        for (Parameter p : parameters()) backend.fill(p.gradient(), 0);
+        backend.fill(parameters().stream().map(Parameter::gradient).toList(), 0);
     }
 
     /**

@@ -99,10 +99,12 @@ public abstract class Optimizer {
         if (rates == null || rates.shape().rows() != parameters.size()) {
             throw new IllegalStateException(describe() + ": apply() without prepare() for these " + parameters.size() + " parameters");
         }
-        for (int i = 0; i < parameters.size(); i++) {
-            Parameter p = parameters.get(i);
-            update(p, state.get(p), rates, i);
-        }
+        update(parameters, parameters.stream().map(state::get).toList(), rates);
+    }
+
+    /** Updates every parameter, parameter i with its state and row i of the rates: one at a time unless the kind does better. */
+    protected void update(List<Parameter> parameters, List<Tensor[]> states, Tensor rates) {
+        for (int i = 0; i < parameters.size(); i++) update(parameters.get(i), states.get(i), rates, i);
     }
 
     /** The optimizer's state tensors for a parameter (for checkpoints), or null before its first step. */

@@ -1,5 +1,6 @@
 package org.cnn4j.optim;
 
+import java.util.List;
 import java.util.Map;
 
 import org.cnn4j.backend.StepRates;
@@ -44,6 +45,14 @@ public final class Sgd extends Optimizer {
     protected double[] rates(double lr, double weightDecay, int step) {
         if (nesterov && momentum == 0) throw new IllegalStateException("Nesterov momentum needs momentum > 0");
         return StepRates.sgd(lr, weightDecay, step);
+    }
+
+    /** All parameters in one call, which the GPU runs as one launch. */
+    @Override
+    protected void update(List<Parameter> parameters, List<Tensor[]> states, Tensor rates) {
+        List<Tensor> velocities = states.stream().map(s -> s.length == 0 ? null : s[0]).toList();
+        parameters.get(0).value().backend().sgdSteps(parameters.stream().map(Parameter::value).toList(), velocities,
+                parameters.stream().map(Parameter::gradient).toList(), rates, momentum, nesterov);
     }
 
     @Override

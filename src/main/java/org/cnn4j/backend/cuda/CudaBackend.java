@@ -1,5 +1,6 @@
 package org.cnn4j.backend.cuda;
 
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -60,6 +61,9 @@ public final class CudaBackend implements Backend {
     private DevicePointer workspace, status, cublasWorkspace;
     private long workspaceBytes;
     private boolean fusedConvolutions = !"false".equals(System.getProperty("cnn4j.cudnnFusion"));
+    /** Clearing the gradients and the SGD update as one launch each over a chunk table (-Dcnn4j.multiTensor=false: a launch per tensor). */
+    private static final boolean MULTI_TENSOR = !"false".equals(System.getProperty("cnn4j.multiTensor"));
+    private final Map<ChunkTables.Key, ChunkTable> tables = new HashMap<>();
     private CpuBackend host;
     private final ThreadLocal<Boolean> contextCurrent = ThreadLocal.withInitial(() -> false);
     private boolean closed;
@@ -263,6 +267,24 @@ public final class CudaBackend implements Backend {
     public void fill(Tensor y, double value) {
         current();
         launch("fill", y.size(), t(y, "fill", "y").pointer(), y.size(), (float) value);
+    }
+
+    /** All the tensors in one launch over a chunk table (one per distinct list, kept on the device). */
+    @Override
+    public void fill(List<Tensor> ys, double value) {
+        if (!MULTI_TENSOR || ys.stream().anyMatch(y -> y.dtype() != DType.FLOAT32)) {
+            Backend.super.fill(ys, value);
+            return;
+        }
+        current();
+        long[][] fields = new long[ys.size()][];
+        long[] sizes = new long[ys.size()];
+        for (int i = 0; i < ys.size(); i++) {
+            fields[i] = new long[] {a(ys.get(i), "fill", "y")};
+            sizes[i] = ys.get(i).size();
+        }
+        ChunkTable t = table(ChunkTables.chunks(fields, sizes), 3);
+        if (t.chunks() > 0) driver.launch("fill_chunks", t.chunks(), THREADS, 0, t.pointer(), (float) value);
     }
 
     @Override
@@ -615,6 +637,50 @@ public final class CudaBackend implements Backend {
                 t(dw, "sgdStep", "dw").pointer(), w.size(), a(rates, "sgdStep", "rates") + at, (float) momentum, flags);
     }
 
+    /** Every parameter in one launch over a chunk table: the same arithmetic as {@link #sgdStep}, bitwise. */
+    @Override
+    public void sgdSteps(List<Tensor> w, List<Tensor> velocity, List<Tensor> dw, Tensor rates, double momentum, boolean nesterov) {
+        if (!MULTI_TENSOR) {
+            Backend.super.sgdSteps(w, velocity, dw, rates, momentum, nesterov);
+            return;
+        }
+        current();
+        long[][] fields = new long[w.size()][];
+        long[] sizes = new long[w.size()];
+        for (int i = 0; i < w.size(); i++) {
+            Check.sameSize("sgdSteps", "dw", dw.get(i), w.get(i));
+            if (momentum != 0) Check.sameSize("sgdSteps", "velocity", velocity.get(i), w.get(i));
+            long rowAddress = a(rates, "sgdSteps", "rates") + 4L * StepRates.offset("sgdSteps", rates, i);
+            fields[i] = new long[] {a(w.get(i), "sgdSteps", "w"), momentum != 0 ? a(velocity.get(i), "sgdSteps", "velocity") : 0,
+                    a(dw.get(i), "sgdSteps", "dw"), rowAddress};
+            sizes[i] = w.get(i).size();
+        }
+        ChunkTable t = table(ChunkTables.chunks(fields, sizes), 6);
+        int flags = (momentum != 0 ? 1 : 0) | (nesterov ? 2 : 0);
+        if (t.chunks() > 0) driver.launch("sgd_steps", t.chunks(), THREADS, 0, t.pointer(), (float) momentum, flags);
+    }
+
+    /** A chunk table on the device, made the first time its contents are met (in an eager step, not in a recording). */
+    private ChunkTable table(long[] rows, int width) {
+        ChunkTables.Key key = new ChunkTables.Key(rows);
+        ChunkTable t = tables.get(key);
+        if (t != null) return t;
+        if (tables.size() >= 64) { // the tensors have moved many times: start over
+            for (ChunkTable old : tables.values()) memory.release(old.pointer(), old.bytes());
+            tables.clear();
+        }
+        long bytes = Math.max(8, 8L * rows.length);
+        DevicePointer p = memory.allocate(bytes, "a chunk table");
+        if (rows.length > 0) driver.copyToDevice(p, ChunkTables.words(rows));
+        t = new ChunkTable(p, bytes, rows.length / width);
+        tables.put(key, t);
+        return t;
+    }
+
+    /** A chunk table in device memory: its block, its size, and its rows (the launch's blocks). */
+    private record ChunkTable(DevicePointer pointer, long bytes, int chunks) {
+    }
+
     @Override
     public void adamStep(Tensor w, Tensor m, Tensor v, Tensor dw, Tensor rates, int row, double beta1, double beta2, double eps,
                          boolean decoupled) {
@@ -697,6 +763,7 @@ public final class CudaBackend implements Backend {
             if (workspace != null) memory.release(workspace, workspaceBytes);
             if (status != null) memory.release(status, 4);
             if (cublasWorkspace != null) memory.release(cublasWorkspace, CUBLAS_WORKSPACE_BYTES);
+            for (ChunkTable t : tables.values()) memory.release(t.pointer(), t.bytes());
             memory.close();
         }
         closed = true;

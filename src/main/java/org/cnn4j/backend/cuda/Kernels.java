@@ -19,8 +19,8 @@ public final class Kernels {
             "activations.ptx", List.of("activation_forward", "activation_backward"),
             "pooling.ptx", List.of("max_pool_forward", "max_pool_backward", "avg_pool_forward", "avg_pool_backward",
                     "subsample_forward", "subsample_backward_data", "subsample_backward_params"),
-            "elementwise.ptx", List.of("fill", "multiply", "dropout_forward", "argmax"),
-            "optimizers.ptx", List.of("sgd_step", "adam_step"),
+            "elementwise.ptx", List.of("fill", "multiply", "dropout_forward", "argmax", "fill_chunks"),
+            "optimizers.ptx", List.of("sgd_step", "adam_step", "sgd_steps"),
             "losses.ptx", List.of("softmax_cross_entropy", "record_step"));
 
     private Kernels() {

@@ -313,6 +313,37 @@ class CudaBackendTest {
         }
     }
 
+    /** One launch for many tensors (chunk tables): the per-tensor kernels' results, bitwise, across chunk boundaries. */
+    @Test
+    void multiTensorFillAndSgdAgreeBitwise() {
+        Random rng = new Random(13);
+        int[] sizes = {10, 4096, 4097, 20_000, 1};
+        for (double momentum : new double[] {0, 0.9}) {
+            List<Pair> w = new java.util.ArrayList<>(), v = new java.util.ArrayList<>(), dw = new java.util.ArrayList<>();
+            double[] rows = new double[sizes.length * org.cnn4j.backend.StepRates.COLUMNS];
+            for (int i = 0; i < sizes.length; i++) {
+                w.add(Pair.random(strict, Shape.of(sizes[i]), rng));
+                v.add(momentum == 0 ? null : Pair.random(strict, Shape.of(sizes[i]), rng));
+                dw.add(Pair.random(strict, Shape.of(sizes[i]), rng));
+                System.arraycopy(org.cnn4j.backend.StepRates.sgd(0.01 * (i + 1), 1e-3 * i, 3), 0, rows, i * org.cnn4j.backend.StepRates.COLUMNS,
+                        org.cnn4j.backend.StepRates.COLUMNS);
+            }
+            Tensor ratesGpu = strict.allocate(Shape.of(sizes.length, org.cnn4j.backend.StepRates.COLUMNS));
+            Tensor ratesCpu = CPU.allocate(ratesGpu.shape());
+            strict.write(ratesGpu, rows);
+            CPU.write(ratesCpu, rows);
+            strict.sgdSteps(w.stream().map(Pair::gpu).toList(), v.stream().map(p -> p == null ? null : p.gpu()).toList(),
+                    dw.stream().map(Pair::gpu).toList(), ratesGpu, momentum, true);
+            for (int i = 0; i < sizes.length; i++) {
+                CPU.sgdStep(w.get(i).cpu(), v.get(i) == null ? null : v.get(i).cpu(), dw.get(i).cpu(), ratesCpu, i, momentum, true);
+                w.get(i).assertBitwise("multi-tensor sgd w " + i + ", momentum " + momentum);
+                if (v.get(i) != null) v.get(i).assertBitwise("multi-tensor sgd velocity " + i);
+            }
+            strict.fill(dw.stream().map(Pair::gpu).toList(), 0);
+            for (Pair g : dw) assertArrayEquals(new float[g.gpu().size()], g.gpu().toFloatArray(), "cleared in one launch");
+        }
+    }
+
     @Test
     void memoryIsReusedAndCopiesRoundTrip() {
         float[] values = new float[1000];
