@@ -1,5 +1,7 @@
 package org.cnn4j.backend;
 
+import java.util.List;
+
 import org.cnn4j.tensor.DType;
 import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
@@ -71,7 +73,7 @@ public interface Backend extends AutoCloseable {
     void fill(Tensor y, double value);
 
     /** {@link #fill} for each tensor; backends may do them all in one launch (a model's gradients before a step). */
-    default void fill(java.util.List<Tensor> ys, double value) {
+    default void fill(List<Tensor> ys, double value) {
         for (Tensor y : ys) fill(y, value);
     }
 
@@ -251,7 +253,7 @@ public interface Backend extends AutoCloseable {
      * lists with row i of rates (velocities may be null without momentum); backends may update them
      * all in one launch, with the same arithmetic.
      */
-    default void sgdSteps(java.util.List<Tensor> w, java.util.List<Tensor> velocity, java.util.List<Tensor> dw, Tensor rates, double momentum,
+    default void sgdSteps(List<Tensor> w, List<Tensor> velocity, List<Tensor> dw, Tensor rates, double momentum,
                           boolean nesterov) {
         for (int i = 0; i < w.size(); i++) sgdStep(w.get(i), velocity.get(i), dw.get(i), rates, i, momentum, nesterov);
     }
