@@ -50,20 +50,21 @@ final class VectorActivations {
     /** y[i] = fn(x[i]) for lo ≤ i < hi. */
     static void forward(Activation fn, float[] y, float[] x, int lo, int hi) {
         switch (fn) {
-            case TANH -> tanh(y, x, lo, hi, 1f, 1f);
-            case SCALED_TANH -> tanh(y, x, lo, hi, B, A);
-            case SIGMOID -> sigmoid(y, x, lo, hi);
+            case TANH -> forward(false, y, x, lo, hi, 1f, 1f);
+            case SCALED_TANH -> forward(false, y, x, lo, hi, B, A);
+            case SIGMOID -> forward(true, y, x, lo, hi, 1f, 1f);
             default -> throw new IllegalArgumentException("no vector kernel for " + fn);
         }
     }
 
     /**
-     * y = outScale · tanh(inScale · x), lane by lane as {@link #tanhLane} (a scale of 1 changes
-     * nothing). One method with the exp written out: helpers taking vectors are not always inlined,
-     * and then every vector is boxed (a scaled tanh ran 5× slower so). The last partial vector goes
-     * through a small buffer, the same operations on it.
+     * y = outScale · tanh(inScale · x) lane by lane as {@link #tanhLane} (a scale of 1 changes
+     * nothing), or with {@code sigmoid} y = 1 / (e^−x + 1) as {@link #sigmoidLane}. One method with
+     * the exp written out once: helpers taking vectors are not always inlined, and then every vector
+     * is boxed (a scaled tanh ran 5× slower so). The last partial vector goes through a small buffer,
+     * the same operations on it.
      */
-    private static void tanh(float[] y, float[] x, int lo, int hi, float inScale, float outScale) {
+    private static void forward(boolean sigmoid, float[] y, float[] x, int lo, int hi, float inScale, float outScale) {
         float[] tail = null;
         for (int i = lo; i < hi; i += L) {
             boolean whole = i + L <= hi;
@@ -72,12 +73,9 @@ final class VectorActivations {
                 System.arraycopy(x, i, tail, 0, hi - i);
             }
             FloatVector v = FloatVector.fromArray(S, whole ? x : tail, whole ? i : 0).mul(inScale);
-            FloatVector ax = v.abs(), z = ax.mul(ax);
-            FloatVector p = z.fma(T0, T1).fma(z, FloatVector.broadcast(S, T2)).fma(z, FloatVector.broadcast(S, T3))
-                    .fma(z, FloatVector.broadcast(S, T4));
-            FloatVector small = ax.mul(z).fma(p, ax);
-            // e^(2|x|), as expLane
-            FloatVector c = ax.add(ax).blend(0f, ax.test(VectorOperators.IS_NAN)).min(EXP_LIMIT);
+            FloatVector ax = v.abs();
+            // e^t as expLane, for t = −x (sigmoid) or 2|x| (tanh)
+            FloatVector c = (sigmoid ? v.neg() : ax.add(ax)).blend(0f, v.test(VectorOperators.IS_NAN)).max(-EXP_LIMIT).min(EXP_LIMIT);
             FloatVector fx = c.fma(LOG2E, 0.5f);
             FloatVector nf = (FloatVector) ((IntVector) fx.convert(VectorOperators.F2I, 0)).convert(VectorOperators.I2F, 0);
             nf = nf.sub(FloatVector.broadcast(S, 1f), nf.compare(VectorOperators.GT, fx));
@@ -86,40 +84,19 @@ final class VectorActivations {
             FloatVector q = r.fma(Q0, Q1).fma(r, FloatVector.broadcast(S, Q2)).fma(r, FloatVector.broadcast(S, Q3))
                     .fma(r, FloatVector.broadcast(S, Q4)).fma(r, FloatVector.broadcast(S, Q5));
             FloatVector e = q.fma(rr, r).add(1f).mul(n.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats());
-            FloatVector large = FloatVector.broadcast(S, 1f).sub(FloatVector.broadcast(S, 2f).div(e.add(1f)));
-            FloatVector t = large.blend(small, ax.compare(VectorOperators.LT, SMALL));
-            FloatVector signed = t.reinterpretAsInts().and(0x7FFFFFFF).or(v.reinterpretAsInts().and(0x80000000)).reinterpretAsFloats();
-            FloatVector out = signed.blend(v, v.test(VectorOperators.IS_NAN)).mul(outScale);
-            if (whole) {
-                out.intoArray(y, i);
+            FloatVector out;
+            if (sigmoid) {
+                out = FloatVector.broadcast(S, 1f).div(e.add(1f));
             } else {
-                out.intoArray(tail, 0);
-                System.arraycopy(tail, 0, y, i, hi - i);
+                FloatVector z = ax.mul(ax);
+                FloatVector p = z.fma(T0, T1).fma(z, FloatVector.broadcast(S, T2)).fma(z, FloatVector.broadcast(S, T3))
+                        .fma(z, FloatVector.broadcast(S, T4));
+                FloatVector small = ax.mul(z).fma(p, ax);
+                FloatVector large = FloatVector.broadcast(S, 1f).sub(FloatVector.broadcast(S, 2f).div(e.add(1f)));
+                FloatVector t = large.blend(small, ax.compare(VectorOperators.LT, SMALL));
+                out = t.reinterpretAsInts().and(0x7FFFFFFF).or(v.reinterpretAsInts().and(0x80000000)).reinterpretAsFloats();
             }
-        }
-    }
-
-    /** y = 1 / (e^−x + 1), lane by lane as {@link #sigmoidLane}, written out as {@link #tanh} is. */
-    private static void sigmoid(float[] y, float[] x, int lo, int hi) {
-        float[] tail = null;
-        for (int i = lo; i < hi; i += L) {
-            boolean whole = i + L <= hi;
-            if (!whole) {
-                tail = new float[L];
-                System.arraycopy(x, i, tail, 0, hi - i);
-            }
-            FloatVector v = FloatVector.fromArray(S, whole ? x : tail, whole ? i : 0);
-            // e^(−x), as expLane
-            FloatVector c = v.neg().blend(0f, v.test(VectorOperators.IS_NAN)).max(-EXP_LIMIT).min(EXP_LIMIT);
-            FloatVector fx = c.fma(LOG2E, 0.5f);
-            FloatVector nf = (FloatVector) ((IntVector) fx.convert(VectorOperators.F2I, 0)).convert(VectorOperators.I2F, 0);
-            nf = nf.sub(FloatVector.broadcast(S, 1f), nf.compare(VectorOperators.GT, fx));
-            IntVector n = (IntVector) nf.convert(VectorOperators.F2I, 0);
-            FloatVector r = c.sub(nf.mul(C1)).sub(nf.mul(C2)), rr = r.mul(r);
-            FloatVector q = r.fma(Q0, Q1).fma(r, FloatVector.broadcast(S, Q2)).fma(r, FloatVector.broadcast(S, Q3))
-                    .fma(r, FloatVector.broadcast(S, Q4)).fma(r, FloatVector.broadcast(S, Q5));
-            FloatVector e = q.fma(rr, r).add(1f).mul(n.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats());
-            FloatVector out = FloatVector.broadcast(S, 1f).div(e.add(1f)).blend(v, v.test(VectorOperators.IS_NAN));
+            out = out.blend(v, v.test(VectorOperators.IS_NAN)).mul(outScale);
             if (whole) {
                 out.intoArray(y, i);
             } else {
