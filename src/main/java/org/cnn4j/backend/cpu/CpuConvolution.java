@@ -41,10 +41,17 @@ final class CpuConvolution {
     private final Scratch cols = new Scratch();
     private final Scratch rows = new Scratch();
     private final Scratch partials = new Scratch();
+    private final boolean packedIm2col;
 
     CpuConvolution(Parallel parallel) {
+        this(parallel, !"false".equals(System.getProperty("cnn4j.packedIm2col")));
+    }
+
+    /** With the gathered, packed columns of the im2col filter gradient on or off (tests compare the two). */
+    CpuConvolution(Parallel parallel, boolean packedIm2col) {
         this.parallel = parallel;
         this.direct = DIRECT ? new DirectConvolution(parallel) : null;
+        this.packedIm2col = packedIm2col;
     }
 
     /** Images per group: enough for about NC columns, at least 1, at most n. */
@@ -155,19 +162,27 @@ final class CpuConvolution {
         int chunks = Math.min(groups, FILTER_CHUNKS), perChunk = (groups + chunks - 1) / chunks;
         float[] partial = partials.get(chunks * wSize);
         double[] biasPartial = db == null ? null : partials.doubles(chunks * k);
-        boolean transposed = transposedFilterGradient(k, crs);
+        boolean transposed = transposedFilterGradient(k, crs), packed = packedIm2col && direct != null && !transposed;
         parallel.forEach(chunks, chunk -> {
             int off = chunk * wSize;
             Arrays.fill(partial, off, off + wSize, 0f);
             if (db != null) Arrays.fill(biasPartial, chunk * k, (chunk + 1) * k, 0);
             for (int group = chunk * perChunk; group < Math.min(groups, (chunk + 1) * perChunk); group++) {
                 int first = group * nb, count = Math.min(nb, n - first), width = count * pq;
-                float[] col = cols.get(crs * width), delta = rows.get(k * width);
-                im2colGroup(col, x, first, count, g);
+                float[] delta = rows.get(k * width);
                 gather(delta, dy, first, count, k, pq);
                 if (db != null) {
                     for (int f = 0; f < k; f++) biasPartial[chunk * k + f] += sum(delta, f * width, width);
                 }
+                if (packed) {
+                    // partial (k × crs) += delta · colᵀ, colᵀ gathered straight into the kernel's packed panels
+                    float[] panels = cols.get(width * VectorSgemm.paddedWidth(crs));
+                    direct.packedColumns(panels, x, first, count, g);
+                    VectorSgemm.accumulatePacked(partial, off, crs, delta, 0, width, false, panels, k, crs, width);
+                    continue;
+                }
+                float[] col = cols.get(crs * width);
+                im2colGroup(col, x, first, count, g);
                 if (transposed) {
                     // partialᵀ (crs × k) += col · deltaᵀ: k, not crs, runs along the vector kernel's rows
                     Sgemm.multiply(partial, off, k, col, 0, width, false, delta, 0, width, true, crs, k, width, 1f, 1f);

@@ -251,6 +251,44 @@ final class DirectConvolution {
         return pw;
     }
 
+    /**
+     * The columns of images first … first+count−1 as {@link VectorSgemm#accumulatePacked} reads
+     * op(B) = colᵀ: for each block of {@link Sgemm#KC} positions and each strip of NR taps, the kc × NR
+     * block of col(tap, position), 0 for taps past c·r·s. Each image is padded once; a position's NR
+     * taps are then NR values of the padded image at the taps' offsets from the position, gathered
+     * two vectors at a time and stored contiguously. The same numbers as im2col and packing.
+     */
+    void packedColumns(float[] dst, float[] x, int first, int count, ConvGeometry g) {
+        Layout lay = layout(g);
+        int taps = lay.offsets.length, padded = VectorSgemm.paddedWidth(taps), pq = g.p() * g.q();
+        int zeroPlane = g.c() * lay.planeSize, length = Math.max(lay.paddedLength, zeroPlane + lay.planeSize);
+        int[] gather = gatherOffsets.computeIfAbsent(g, k -> {
+            int[] o = Arrays.copyOf(lay.offsets, padded);
+            Arrays.fill(o, taps, padded, zeroPlane); // past the last tap: a plane of zeros
+            return o;
+        });
+        float[] xp = gatherPadded.get(length);
+        int width = count * pq;
+        for (int i = 0; i < count; i++) {
+            pad(xp, x, first + i, g, lay);
+            Arrays.fill(xp, lay.paddedLength, length, 0f);
+            for (int pp = 0; pp < g.p(); pp++) {
+                for (int qq = 0; qq < g.q(); qq++) {
+                    int position = i * pq + pp * g.q() + qq, p0 = position / Sgemm.KC * Sgemm.KC;
+                    int kc = Math.min(Sgemm.KC, width - p0), at = p0 * padded + (position - p0) * NR;
+                    int base = pp * g.strideH() * lay.planeW + qq * g.strideW();
+                    for (int strip = 0; strip < padded; strip += NR) {
+                        FloatVector.fromArray(S, xp, base, gather, strip).intoArray(dst, at + strip * kc);
+                        FloatVector.fromArray(S, xp, base, gather, strip + L).intoArray(dst, at + strip * kc + L);
+                    }
+                }
+            }
+        }
+    }
+
+    private final Map<ConvGeometry, int[]> gatherOffsets = new ConcurrentHashMap<>();
+    private final Scratch gatherPadded = new Scratch();
+
     /** xp = the image's planes with their zero border, then zeros to the padded length. */
     private static void pad(float[] xp, float[] x, int image, ConvGeometry g, Layout lay) {
         int hw = g.h() * g.w(), src = image * g.c() * hw;

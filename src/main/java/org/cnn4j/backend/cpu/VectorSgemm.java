@@ -37,24 +37,54 @@ final class VectorSgemm {
         float[][] buffers = BUFFERS.get();
         int mc = i1 - i0, mStrips = (mc + MR - 1) / MR, nStrips = (nc + NR - 1) / NR;
         if (buffers[0].length < mStrips * MR * Sgemm.KC) buffers[0] = new float[mStrips * MR * Sgemm.KC];
-        float[] packedA = buffers[0], packedB = buffers[1], tile = buffers[2];
+        float[] packedA = buffers[0], packedB = buffers[1];
         for (int p0 = 0; p0 < k; p0 += Sgemm.KC) {
             int kc = Math.min(Sgemm.KC, k - p0);
             packB(packedB, b, bOff, ldb, transB, p0, kc, j0, nc, nStrips, alpha);
             packA(packedA, a, aOff, lda, transA, p0, kc, i0, mc, mStrips);
-            for (int js = 0; js < nStrips; js++) {
-                int cols = Math.min(NR, nc - js * NR);
-                for (int is = 0; is < mStrips; is++) {
-                    int rows = Math.min(MR, mc - is * MR);
-                    int row = cOff + (i0 + is * MR) * ldc + j0 + js * NR;
-                    if (rows == MR && cols == NR) {
-                        kernel(packedA, is * MR * kc, packedB, js * NR * kc, kc, c, row, ldc);
-                    } else {
-                        java.util.Arrays.fill(tile, 0f);
-                        kernel(packedA, is * MR * kc, packedB, js * NR * kc, kc, tile, 0, NR);
-                        for (int r = 0; r < rows; r++) {
-                            for (int j = 0; j < cols; j++) c[row + r * ldc + j] += tile[r * NR + j];
-                        }
+            tiles(c, cOff + i0 * ldc + j0, ldc, packedA, packedB, 0, kc, mc, nc, buffers[2]);
+        }
+    }
+
+    /**
+     * C (m×n) += op(A)·B with B packed already, all n columns at once, as {@link #packB} would:
+     * panel p0 (every {@link Sgemm#KC} rows of B) at p0·{@link #paddedWidth}(n), its strip s at
+     * s·kc·NR. A producer that writes B in this layout in the first place saves writing it plainly and
+     * packing it again (the im2col filter gradient does). The sums run as in {@link #accumulate}.
+     */
+    static void accumulatePacked(float[] c, int cOff, int ldc, float[] a, int aOff, int lda, boolean transA, float[] packedB, int m,
+                                 int n, int k) {
+        float[][] buffers = BUFFERS.get();
+        int mStrips = (m + MR - 1) / MR;
+        if (buffers[0].length < mStrips * MR * Sgemm.KC) buffers[0] = new float[mStrips * MR * Sgemm.KC];
+        float[] packedA = buffers[0];
+        for (int p0 = 0; p0 < k; p0 += Sgemm.KC) {
+            int kc = Math.min(Sgemm.KC, k - p0);
+            packA(packedA, a, aOff, lda, transA, p0, kc, 0, m, mStrips);
+            tiles(c, cOff, ldc, packedA, packedB, p0 * paddedWidth(n), kc, m, n, buffers[2]);
+        }
+    }
+
+    /** Columns of a packed B panel for n columns: whole strips. */
+    static int paddedWidth(int n) {
+        return roundUp(n, NR);
+    }
+
+    /** C[0..mc, 0..nc) at cAt += packed A (mc × kc) · the packed B panel at bAt (kc × nc), tile by tile. */
+    private static void tiles(float[] c, int cAt, int ldc, float[] packedA, float[] packedB, int bAt, int kc, int mc, int nc, float[] tile) {
+        int mStrips = (mc + MR - 1) / MR, nStrips = (nc + NR - 1) / NR;
+        for (int js = 0; js < nStrips; js++) {
+            int cols = Math.min(NR, nc - js * NR);
+            for (int is = 0; is < mStrips; is++) {
+                int rows = Math.min(MR, mc - is * MR);
+                int row = cAt + is * MR * ldc + js * NR;
+                if (rows == MR && cols == NR) {
+                    kernel(packedA, is * MR * kc, packedB, bAt + js * NR * kc, kc, c, row, ldc);
+                } else {
+                    java.util.Arrays.fill(tile, 0f);
+                    kernel(packedA, is * MR * kc, packedB, bAt + js * NR * kc, kc, tile, 0, NR);
+                    for (int r = 0; r < rows; r++) {
+                        for (int j = 0; j < cols; j++) c[row + r * ldc + j] += tile[r * NR + j];
                     }
                 }
             }
