@@ -157,10 +157,7 @@ public final class GraphedStep implements AutoCloseable {
     private double work() {
         model.zeroGradients();
         Tensor output = model.forward(x, Pass.training(model.step()));
-        Tensor losses = model.lossFunction().perSample(output, labels, true);
-        backend.recordStep(stepLog, cursor, losses, output.reshape(Shape.of(batchSize, classes)), labels);
-        double penalty = 0;
-        for (Layer layer : model.layers()) penalty += layer.penalty();
+        double penalty = model.record(output, labels, true, stepLog, cursor);
         model.backward();
         optimizer.apply(parameters);
         return penalty;

@@ -72,7 +72,12 @@ public final class Sequential implements AutoCloseable {
      * every layer's penalty. With {@code computeGradient}, prepares {@link #backward()}.
      */
     public double loss(Tensor output, Tensor target, boolean computeGradient) {
-        double value = loss.forward(output, target, computeGradient);
+        return loss.forward(output, target, computeGradient) + penalty();
+    }
+
+    /** Σ of the layers' penalties: the part of the objective computed on the host (0 for most models). */
+    private double penalty() {
+        double value = 0;
         for (Layer layer : layers) value += layer.penalty();
         return value;
     }
@@ -127,20 +132,27 @@ public final class Sequential implements AutoCloseable {
         return classes.toIntArray();
     }
 
-    /** Each sample's loss (and, when asked, its gradient) into a one-row step log; returns the layers' penalties. */
+    /** {@link #record(Tensor, Tensor, boolean, Tensor, Tensor)} into a one-row step log of the model's own. */
     private double record(Tensor output, Tensor target, boolean computeGradient) {
-        Tensor losses = loss.perSample(output, target, computeGradient);
         if (stepLog == null) {
             stepLog = backend.allocate(Shape.of(1, 2));
             cursor = backend.allocateInts(Shape.of(1));
         }
         backend.writeInts(cursor, new int[1]);
+        return record(output, target, computeGradient, stepLog, cursor);
+    }
+
+    /**
+     * Each sample's loss of the last forward pass (and, when asked, its gradient for
+     * {@link #backward()}), and the batch's mean loss and correct count appended to a step log
+     * ({@link Backend#recordStep}); returns the layers' penalties, which the log leaves out.
+     */
+    double record(Tensor output, Tensor target, boolean computeGradient, Tensor log, Tensor logCursor) {
+        Tensor losses = loss.perSample(output, target, computeGradient);
         int n = output.shape().rows();
-        backend.recordStep(stepLog, cursor, losses, output.reshape(Shape.of(n, output.shape().size() / n)),
+        backend.recordStep(log, logCursor, losses, output.reshape(Shape.of(n, output.shape().size() / n)),
                 target.dtype() == DType.INT32 ? target : null);
-        double penalty = 0;
-        for (Layer layer : layers) penalty += layer.penalty();
-        return penalty;
+        return penalty();
     }
 
     private StepResult readRecord(double penalty, int samples) {

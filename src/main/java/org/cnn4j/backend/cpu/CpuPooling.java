@@ -56,6 +56,17 @@ final class CpuPooling {
         maxForwardTaps(y, mask, x, planes, g);
     }
 
+    /**
+     * −1 when v takes the window from the current maximum, else 0: when current − v is negative and
+     * not −0 (v strictly greater; ±0 is a tie, and a NaN difference with its sign bit set counts, as
+     * in {@link VectorPooling}). A mask rather than a branch: a random comparison mispredicts half
+     * the time.
+     */
+    private static int takes(float current, float v) {
+        int bits = Float.floatToRawIntBits(current - v);
+        return (bits >> 31) & -(((bits & 0x7FFFFFFF) + 0x7FFFFFFF) >>> 31);
+    }
+
     /** 2×2 windows, stride 2, no padding: the common case, and the one the single-pass kernel serves. */
     static boolean isPlain2x2(PoolGeometry g) {
         return g.windowH() == 2 && g.windowW() == 2 && g.strideH() == 2 && g.strideW() == 2 && g.padH() == 0 && g.padW() == 0;
@@ -82,8 +93,7 @@ final class CpuPooling {
                         for (int t = 1; t < 4; t++) {
                             int i = i00 + (t >> 1) * w + (t & 1);
                             float v = x[in + i];
-                            int bits = Float.floatToRawIntBits(best - v);
-                            int take = (bits >> 31) & -(((bits & 0x7FFFFFFF) + 0x7FFFFFFF) >>> 31);
+                            int take = takes(best, v);
                             best = Math.max(best, v);
                             idx += (i - idx) & take;
                         }
@@ -127,9 +137,7 @@ final class CpuPooling {
                             for (int oq = oqLo; oq < oqHi; oq++) {
                                 int idx = row + oq * g.strideW();
                                 float v = x[in + idx], current = y[o + oq];
-                                int bits = Float.floatToRawIntBits(current - v);
-                                // −1 when current − v is negative and not −0 (v strictly greater), else 0.
-                                int take = (bits >> 31) & -(((bits & 0x7FFFFFFF) + 0x7FFFFFFF) >>> 31);
+                                int take = takes(current, v);
                                 y[o + oq] = Math.max(current, v);
                                 mask[o + oq] += (idx - mask[o + oq]) & take;
                             }

@@ -33,7 +33,8 @@ import org.cnn4j.backend.ConvGeometry;
  */
 final class DirectConvolution {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
-    private static final int L = S.length(), MR = 4, NR = 2 * L;
+    /** VectorSgemm's tile: its kernel's shape, and the packed layout {@link #packedColumns} writes for it. */
+    private static final int L = S.length(), MR = VectorSgemm.MR, NR = VectorSgemm.NR;
     /** At most this many partial filter gradients are summed, in order. */
     private static final int FILTER_CHUNKS = 16;
 
@@ -260,14 +261,14 @@ final class DirectConvolution {
      */
     void packedColumns(float[] dst, float[] x, int first, int count, ConvGeometry g) {
         Layout lay = layout(g);
-        int taps = lay.offsets.length, padded = VectorSgemm.paddedWidth(taps), pq = g.p() * g.q();
+        int taps = lay.offsets.length, tapColumns = VectorSgemm.paddedWidth(taps), pq = g.p() * g.q();
         int zeroPlane = g.c() * lay.planeSize, length = Math.max(lay.paddedLength, zeroPlane + lay.planeSize);
         int[] gather = gatherOffsets.computeIfAbsent(g, k -> {
-            int[] o = Arrays.copyOf(lay.offsets, padded);
-            Arrays.fill(o, taps, padded, zeroPlane); // past the last tap: a plane of zeros
+            int[] o = Arrays.copyOf(lay.offsets, tapColumns);
+            Arrays.fill(o, taps, tapColumns, zeroPlane); // past the last tap: a plane of zeros
             return o;
         });
-        float[] xp = gatherPadded.get(length);
+        float[] xp = padded.get(length);
         int width = count * pq;
         for (int i = 0; i < count; i++) {
             pad(xp, x, first + i, g, lay);
@@ -275,9 +276,9 @@ final class DirectConvolution {
             for (int pp = 0; pp < g.p(); pp++) {
                 for (int qq = 0; qq < g.q(); qq++) {
                     int position = i * pq + pp * g.q() + qq, p0 = position / Sgemm.KC * Sgemm.KC;
-                    int kc = Math.min(Sgemm.KC, width - p0), at = p0 * padded + (position - p0) * NR;
+                    int kc = Math.min(Sgemm.KC, width - p0), at = p0 * tapColumns + (position - p0) * NR;
                     int base = pp * g.strideH() * lay.planeW + qq * g.strideW();
-                    for (int strip = 0; strip < padded; strip += NR) {
+                    for (int strip = 0; strip < tapColumns; strip += NR) {
                         FloatVector.fromArray(S, xp, base, gather, strip).intoArray(dst, at + strip * kc);
                         FloatVector.fromArray(S, xp, base, gather, strip + L).intoArray(dst, at + strip * kc + L);
                     }
@@ -287,7 +288,6 @@ final class DirectConvolution {
     }
 
     private final Map<ConvGeometry, int[]> gatherOffsets = new ConcurrentHashMap<>();
-    private final Scratch gatherPadded = new Scratch();
 
     /** xp = the image's planes with their zero border, then zeros to the padded length. */
     private static void pad(float[] xp, float[] x, int image, ConvGeometry g, Layout lay) {
