@@ -16,7 +16,7 @@ import java.lang.invoke.MethodHandle;
  * strict float32 (CUBLAS_DEFAULT_MATH: no TF32 in dense layers, as PyTorch by default). Signatures
  * follow cublas_api.h. Every call is checked and a failure names the call and cuBLAS's status text.
  */
-final class Cublas implements AutoCloseable {
+final class Cublas implements Blas {
     private static final int OP_N = 0, OP_T = 1, DEFAULT_MATH = 0;
     private final NativeLibrary lib;
     private final Arena arena = Arena.ofShared();
@@ -45,7 +45,8 @@ final class Cublas implements AutoCloseable {
         beta = arena.allocate(JAVA_FLOAT);
     }
 
-    String library() {
+    @Override
+    public String library() {
         return lib.file().toString();
     }
 
@@ -54,7 +55,8 @@ final class Cublas implements AutoCloseable {
      * (set after the stream, which resets it): a workspace of cnn4j's own keeps cuBLAS from
      * allocating one of its own inside a recorded CUDA graph.
      */
-    void useStream(long stream, long workspace, long workspaceBytes) {
+    @Override
+    public void useStream(long stream, long workspace, long workspaceBytes) {
         check(call(setStream, handle, MemorySegment.ofAddress(stream)), "cublasSetStream_v2", "");
         check(call(setWorkspace, handle, MemorySegment.ofAddress(workspace), workspaceBytes), "cublasSetWorkspace_v2", workspaceBytes + " bytes");
     }
@@ -68,7 +70,8 @@ final class Cublas implements AutoCloseable {
      * {@code aColumns} values per row and B {@code bColumns}. cuBLAS is column-major, so this asks it
      * for Cᵀ = op(B)ᵀ·op(A)ᵀ: the same memory read the other way round.
      */
-    void gemm(boolean transA, boolean transB, int m, int n, int k, float a, long aAddress, int aColumns, long bAddress, int bColumns,
+    @Override
+    public void gemm(boolean transA, boolean transB, int m, int n, int k, float a, long aAddress, int aColumns, long bAddress, int bColumns,
               float b, long cAddress) {
         alpha.set(JAVA_FLOAT, 0, a);
         beta.set(JAVA_FLOAT, 0, b);

@@ -3,6 +3,7 @@ package org.cnn4j.backend.cuda;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 import org.cnn4j.backend.Activation;
 import org.cnn4j.backend.Backend;
@@ -54,10 +55,10 @@ public final class CudaBackend implements Backend {
     }
 
     private final Options options;
-    private final CudaDriver driver;
+    private final GpuDriver driver;
     private DeviceMemory memory;
-    private Cudnn cudnn;
-    private Cublas cublas;
+    private Dnn cudnn;
+    private Blas cublas;
     private DevicePointer workspace, status, cublasWorkspace;
     private long workspaceBytes;
     private boolean fusedConvolutions = !"false".equals(System.getProperty("cnn4j.cudnnFusion"));
@@ -74,20 +75,23 @@ public final class CudaBackend implements Backend {
      * message says what was tried.
      */
     public static CudaBackend open(Options options) {
-        return new CudaBackend(options);
+        return new CudaBackend(options, new CudaDriver(options.device()),
+                () -> new Cudnn(NativeLibrary.open("cuDNN", "cnn4j.cudnn", "CNN4J_CUDNN", List.of("libcudnn.so.9", "libcudnn.so.8"))),
+                () -> new Cublas(NativeLibrary.open("cuBLAS", "cnn4j.cublas", "CNN4J_CUBLAS", List.of("libcublas.so.13", "libcublas.so.12"))));
     }
 
-    private CudaBackend(Options options) {
+    /** Over a given driver and libraries, opened in this order (the tests pass an emulator's). */
+    CudaBackend(Options options, GpuDriver driver, Supplier<Dnn> dnn, Supplier<Blas> blas) {
         this.options = options;
-        this.driver = new CudaDriver(options.device());
+        this.driver = driver;
         try {
             contextCurrent.set(true);
             memory = new DeviceMemory(driver);
             for (Map.Entry<String, List<String>> e : Kernels.ENTRIES.entrySet()) {
                 driver.loadModule(e.getKey(), Kernels.source(e.getKey()), e.getValue());
             }
-            cudnn = new Cudnn(NativeLibrary.open("cuDNN", "cnn4j.cudnn", "CNN4J_CUDNN", List.of("libcudnn.so.9", "libcudnn.so.8")));
-            cublas = new Cublas(NativeLibrary.open("cuBLAS", "cnn4j.cublas", "CNN4J_CUBLAS", List.of("libcublas.so.13", "libcublas.so.12")));
+            cudnn = dnn.get();
+            cublas = blas.get();
             cudnn.useStream(driver.streamAddress());
             status = memory.allocate(4, "the loss's label check");
             cublasWorkspace = memory.allocate(CUBLAS_WORKSPACE_BYTES, "cuBLAS's workspace");
@@ -304,15 +308,15 @@ public final class CudaBackend implements Backend {
     // ---------------------------------------------------------------- convolution
 
     private int mathType() {
-        return options.tf32() ? Cudnn.DEFAULT_MATH : Cudnn.FMA_MATH;
+        return options.tf32() ? Dnn.DEFAULT_MATH : Dnn.FMA_MATH;
     }
 
     /**
      * The algorithm for one convolution with a workspace to run it: the measured fastest within the
      * limit; when that workspace cannot be had, the fastest that needs none.
      */
-    private Cudnn.Choice algorithm(ConvGeometry g, int n, Cudnn.Direction d) {
-        Cudnn.Choice c = cudnn.choose(g, n, d, mathType(), options.workspaceLimit(), options.deterministic());
+    private Dnn.Choice algorithm(ConvGeometry g, int n, Dnn.Direction d) {
+        Dnn.Choice c = cudnn.choose(g, n, d, mathType(), options.workspaceLimit(), options.deterministic());
         if (c.workspace() > workspaceBytes) {
             try {
                 DevicePointer bigger = memory.allocate(c.workspace(), "the cuDNN workspace for " + d + " " + g);
@@ -336,7 +340,7 @@ public final class CudaBackend implements Backend {
         current();
         Check.conv("convForward", y, x, w, g);
         int n = x.shape().n();
-        Cudnn.Choice c = algorithm(g, n, Cudnn.Direction.FORWARD);
+        Dnn.Choice c = algorithm(g, n, Dnn.Direction.FORWARD);
         cudnn.convolutionForward(g, n, c, a(x, "convForward", "x"), a(w, "convForward", "w"), a(y, "convForward", "y"), workspaceAddress());
     }
 
@@ -356,7 +360,7 @@ public final class CudaBackend implements Backend {
         Check.conv("convForward", y, x, w, g);
         biasShape("convForward", y, b);
         int n = x.shape().n();
-        Cudnn.Choice c = algorithm(g, n, Cudnn.Direction.FORWARD);
+        Dnn.Choice c = algorithm(g, n, Dnn.Direction.FORWARD);
         try {
             cudnn.convolutionBiasReluForward(g, n, c, a(x, "convForward", "x"), a(w, "convForward", "w"), a(b, "convForward", "b"),
                     a(y, "convForward", "y"), workspaceAddress());
@@ -372,7 +376,7 @@ public final class CudaBackend implements Backend {
         current();
         Check.conv("convBackwardData", dy, dx, w, g);
         int n = dx.shape().n();
-        Cudnn.Choice c = algorithm(g, n, Cudnn.Direction.BACKWARD_DATA);
+        Dnn.Choice c = algorithm(g, n, Dnn.Direction.BACKWARD_DATA);
         cudnn.convolutionBackwardData(g, n, c, a(w, "convBackwardData", "w"), a(dy, "convBackwardData", "dy"),
                 a(dx, "convBackwardData", "dx"), workspaceAddress());
     }
@@ -382,7 +386,7 @@ public final class CudaBackend implements Backend {
         current();
         Check.conv("convBackwardFilter", dy, x, dw, g);
         int n = x.shape().n();
-        Cudnn.Choice c = algorithm(g, n, Cudnn.Direction.BACKWARD_FILTER);
+        Dnn.Choice c = algorithm(g, n, Dnn.Direction.BACKWARD_FILTER);
         cudnn.convolutionBackwardFilter(g, n, c, a(x, "convBackwardFilter", "x"), a(dy, "convBackwardFilter", "dy"),
                 a(dw, "convBackwardFilter", "dw"), workspaceAddress());
     }
@@ -722,7 +726,7 @@ public final class CudaBackend implements Backend {
         } finally {
             memory.thaw();
         }
-        CudaDriver.Graph graph;
+        GpuDriver.Recording graph;
         try {
             graph = driver.endCapture(true);
         } catch (CudaException e) {

@@ -78,7 +78,7 @@ import jcuda.driver.JCudaDriver;
  * capture) and replayed as one graph launch. While recording, copies to and from the host are
  * refused with an error that says so, since a graph would replay them from stale host buffers.
  */
-final class CudaDriver implements AutoCloseable {
+final class CudaDriver implements GpuDriver {
     /** The smallest pinned staging buffer. */
     private static final long STAGING_MIN_BYTES = 1 << 20;
 
@@ -181,7 +181,8 @@ final class CudaDriver implements AutoCloseable {
     }
 
     /** The raw handle of the stream all work goes to (for cudnnSetStream and cublasSetStream). */
-    long streamAddress() {
+    @Override
+    public long streamAddress() {
         return stream.address();
     }
 
@@ -201,26 +202,30 @@ final class CudaDriver implements AutoCloseable {
     }
 
     /** "NVIDIA H100 80GB HBM3 (sm_90, driver 13.0)". */
-    String description() {
+    @Override
+    public String description() {
         return name + " (sm_" + major + minor + ", driver " + driverVersion / 1000 + "." + driverVersion % 1000 / 10 + ")";
     }
 
     /** Makes this device's context current on the calling thread (each thread needs it once). */
-    void makeCurrent() {
+    @Override
+    public void makeCurrent() {
         check(cuCtxSetCurrent(context), "cuCtxSetCurrent");
     }
 
     // ---------------------------------------------------------------- memory
 
     /** {free, total} bytes of device memory. */
-    long[] memoryInfo() {
+    @Override
+    public long[] memoryInfo() {
         long[] free = new long[1], total = new long[1];
         check(cuMemGetInfo(free, total), "cuMemGetInfo");
         return new long[] {free[0], total[0]};
     }
 
     /** Allocates, or returns null when the device is out of memory (other failures throw). */
-    DevicePointer tryAllocate(long bytes) {
+    @Override
+    public DevicePointer tryAllocate(long bytes) {
         DevicePointer p = new DevicePointer();
         int result = cuMemAlloc(p, bytes);
         if (result == CUresult.CUDA_ERROR_OUT_OF_MEMORY) return null;
@@ -228,7 +233,8 @@ final class CudaDriver implements AutoCloseable {
         return p;
     }
 
-    void free(DevicePointer p) {
+    @Override
+    public void free(DevicePointer p) {
         check(cuMemFree(p), "cuMemFree");
     }
 
@@ -237,14 +243,16 @@ final class CudaDriver implements AutoCloseable {
      * waiting for it. (A copy straight from a Java array would be from pageable memory, for which
      * the driver first waits for the whole stream.)
      */
-    void copyToDevice(DevicePointer dst, float[] src) {
+    @Override
+    public void copyToDevice(DevicePointer dst, float[] src) {
         long bytes = 4L * src.length;
         Staging s = staging(bytes);
         s.buffer.asFloatBuffer().put(src);
         stagedCopy(dst, s, bytes);
     }
 
-    void copyToDevice(DevicePointer dst, int[] src) {
+    @Override
+    public void copyToDevice(DevicePointer dst, int[] src) {
         long bytes = 4L * src.length;
         Staging s = staging(bytes);
         s.buffer.asIntBuffer().put(src);
@@ -274,31 +282,36 @@ final class CudaDriver implements AutoCloseable {
     }
 
     /** Copies to the host once the stream's earlier work is done; returns when the values are there. */
-    void copyToHost(float[] dst, DevicePointer src) {
+    @Override
+    public void copyToHost(float[] dst, DevicePointer src) {
         refuseWhileCapturing("a download to the host");
         long bytes = 4L * dst.length;
         check(cuMemcpyDtoHAsync(Pointer.to(dst), src, bytes, stream), "cuMemcpyDtoHAsync(" + bytes + " bytes)");
         synchronize();
     }
 
-    void copyToHost(int[] dst, DevicePointer src) {
+    @Override
+    public void copyToHost(int[] dst, DevicePointer src) {
         refuseWhileCapturing("a download to the host");
         long bytes = 4L * dst.length;
         check(cuMemcpyDtoHAsync(Pointer.to(dst), src, bytes, stream), "cuMemcpyDtoHAsync(" + bytes + " bytes)");
         synchronize();
     }
 
-    void copy(DevicePointer dst, DevicePointer src, long bytes) {
+    @Override
+    public void copy(DevicePointer dst, DevicePointer src, long bytes) {
         check(cuMemcpyDtoDAsync(dst, src, bytes, stream), "cuMemcpyDtoDAsync(" + bytes + " bytes)");
     }
 
     /** Sets {@code count} 32-bit words to {@code bits}. */
-    void fill32(DevicePointer dst, int bits, long count) {
+    @Override
+    public void fill32(DevicePointer dst, int bits, long count) {
         check(cuMemsetD32Async(dst, bits, count, stream), "cuMemsetD32Async(" + count + " words)");
     }
 
     /** Waits until all work issued to the stream has run; reports an earlier asynchronous failure. */
-    void synchronize() {
+    @Override
+    public void synchronize() {
         refuseWhileCapturing("waiting for the device");
         check(cuStreamSynchronize(stream), "cuStreamSynchronize");
     }
@@ -306,7 +319,7 @@ final class CudaDriver implements AutoCloseable {
     // ---------------------------------------------------------------- graphs
 
     /** An instantiated graph of recorded work, launched on the stream as one unit. */
-    final class Graph implements AutoCloseable {
+    final class Graph implements GpuDriver.Recording {
         private final CUgraphExec exec = new CUgraphExec();
         private boolean closed;
 
@@ -315,7 +328,8 @@ final class CudaDriver implements AutoCloseable {
         }
 
         /** Queues the recorded work on the stream. */
-        void launch() {
+        @Override
+        public void launch() {
             check(cuGraphLaunch(exec, stream), "cuGraphLaunch");
         }
 
@@ -331,7 +345,8 @@ final class CudaDriver implements AutoCloseable {
      * From now on, work issued on this thread to the stream is recorded, not run (thread-local
      * capture mode: other threads' unsafe calls are not disturbed), until {@link #endCapture}.
      */
-    void beginCapture() {
+    @Override
+    public void beginCapture() {
         if (capturing) throw new IllegalStateException("already recording a graph");
         check(cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL), "cuStreamBeginCapture");
         capturing = true;
@@ -342,7 +357,8 @@ final class CudaDriver implements AutoCloseable {
      * with CUDA's reason when the capture was invalidated); without, discards it and returns null.
      * The stream is out of capture mode afterwards either way.
      */
-    Graph endCapture(boolean keep) {
+    @Override
+    public Graph endCapture(boolean keep) {
         capturing = false;
         CUgraph graph = new CUgraph();
         int result = cuStreamEndCapture(stream, graph);
@@ -355,7 +371,8 @@ final class CudaDriver implements AutoCloseable {
     }
 
     /** Whether the stream is recording a graph (see {@link #beginCapture}). */
-    boolean capturing() {
+    @Override
+    public boolean capturing() {
         return capturing;
     }
 
@@ -366,7 +383,8 @@ final class CudaDriver implements AutoCloseable {
     // ---------------------------------------------------------------- kernels
 
     /** Loads a PTX module (the driver compiles it for this GPU) and registers its entry points. */
-    void loadModule(String file, String ptx, List<String> entries) {
+    @Override
+    public void loadModule(String file, String ptx, List<String> entries) {
         CUmodule module = new CUmodule();
         check(cuModuleLoadData(module, ptx), "cuModuleLoadData(" + file + ")");
         modules.add(module);
@@ -381,7 +399,8 @@ final class CudaDriver implements AutoCloseable {
      * Launches a kernel on a 1-D grid. Arguments: a {@link DevicePointer} or Long (a device address
      * or a 64-bit integer), Integer (32 bits), Float; null stands for a null pointer.
      */
-    void launch(String kernel, int blocks, int threads, int sharedBytes, Object... args) {
+    @Override
+    public void launch(String kernel, int blocks, int threads, int sharedBytes, Object... args) {
         CUfunction f = functions.get(kernel);
         if (f == null) throw new IllegalStateException("no kernel '" + kernel + "' is loaded");
         Pointer[] params = new Pointer[args.length];

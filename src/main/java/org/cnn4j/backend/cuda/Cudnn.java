@@ -28,22 +28,15 @@ import org.slf4j.LoggerFactory;
  * makes. Signatures follow cudnn_graph.h, cudnn_ops.h and cudnn_cnn.h of cuDNN 9. Every call is
  * checked: a failure names the call, the shapes and cuDNN's error string.
  */
-final class Cudnn implements AutoCloseable {
+final class Cudnn implements Dnn {
     private static final Logger log = LoggerFactory.getLogger(Cudnn.class);
     // Enumerations (cudnn_graph.h / cudnn_ops.h).
     private static final int FLOAT = 0, NCHW = 0, CROSS_CORRELATION = 1;
-    static final int DEFAULT_MATH = 0, FMA_MATH = 3;
     private static final int SOFTMAX_ACCURATE = 1, SOFTMAX_MODE_INSTANCE = 0;
     private static final int ACTIVATION_RELU = 1, NOT_PROPAGATE_NAN = 0;
     /** cudnnConvolution{Fwd,BwdData,BwdFilter}AlgoPerf_t: algo, status, time, (pad), memory, determinism, mathType, reserved[3]. */
     private static final long PERF_SIZE = 48, PERF_ALGO = 0, PERF_STATUS = 4, PERF_MEMORY = 16, PERF_DETERMINISM = 24, PERF_MATH = 28;
     private static final int MAX_ALGOS = 16;
-
-    enum Direction { FORWARD, BACKWARD_DATA, BACKWARD_FILTER }
-
-    /** The algorithm chosen for one convolution shape and direction, with its math type and workspace. */
-    record Choice(int algo, int mathType, long workspace) {
-    }
 
     private final NativeLibrary lib;
     private final Arena arena = Arena.ofShared();
@@ -133,12 +126,14 @@ final class Cudnn implements AutoCloseable {
     }
 
     /** Makes cuDNN issue its work (and its algorithm searches) to this CUDA stream. */
-    void useStream(long stream) {
+    @Override
+    public void useStream(long stream) {
         check(call(setStream, handle, MemorySegment.ofAddress(stream)), "cudnnSetStream", "");
     }
 
     /** cuDNN's version number, e.g. 91400 for 9.14.0. */
-    long version() {
+    @Override
+    public long version() {
         try {
             return (long) getVersion.invoke();
         } catch (Throwable t) {
@@ -146,7 +141,8 @@ final class Cudnn implements AutoCloseable {
         }
     }
 
-    String library() {
+    @Override
+    public String library() {
         return lib.file().toString();
     }
 
@@ -216,7 +212,8 @@ final class Cudnn implements AutoCloseable {
      * cached: the first of cuDNN's timed results that succeeded, fits the workspace limit and,
      * in deterministic mode, is deterministic.
      */
-    Choice choose(ConvGeometry g, int n, Direction d, int mathType, long workspaceLimit, boolean deterministic) {
+    @Override
+    public Choice choose(ConvGeometry g, int n, Direction d, int mathType, long workspaceLimit, boolean deterministic) {
         String key = g + "/" + n + "/" + d + "/" + mathType + "/" + workspaceLimit + "/" + deterministic;
         Choice cached = choices.get(key);
         if (cached != null) return cached;
@@ -257,7 +254,8 @@ final class Cudnn implements AutoCloseable {
     // ---------------------------------------------------------------- operations
 
     /** y = conv(x, w) (beta 0: overwrite). */
-    void convolutionForward(ConvGeometry g, int n, Choice c, long x, long w, long y, long workspace) {
+    @Override
+    public void convolutionForward(ConvGeometry g, int n, Choice c, long x, long w, long y, long workspace) {
         MemorySegment conv = convolution(g, Direction.FORWARD, c.mathType());
         check(call(convForward, handle, one, inputs(g, n), device(x), filters(g),
                 device(w), conv, c.algo(), device(workspace), c.workspace(), zero, outputs(g, n), device(y)),
@@ -268,7 +266,8 @@ final class Cudnn implements AutoCloseable {
      * y = max(conv(x, w) + b, 0) in one call (cudnnConvolutionBiasActivationForward with alpha2 = 0,
      * so z, given as y, is not read): the convolution layer and its ReLU without two more passes.
      */
-    void convolutionBiasReluForward(ConvGeometry g, int n, Choice c, long x, long w, long b, long y, long workspace) {
+    @Override
+    public void convolutionBiasReluForward(ConvGeometry g, int n, Choice c, long x, long w, long b, long y, long workspace) {
         MemorySegment conv = convolution(g, Direction.FORWARD, c.mathType());
         check(call(convBiasActivation, handle, one, inputs(g, n), device(x), filters(g), device(w), conv, c.algo(), device(workspace),
                 c.workspace(), zero, outputs(g, n), device(y), tensor(Shape.of(1, g.k(), 1, 1)), device(b), relu(), outputs(g, n), device(y)),
@@ -287,7 +286,8 @@ final class Cudnn implements AutoCloseable {
     }
 
     /** dx = conv^T(dy, w) (overwrite). */
-    void convolutionBackwardData(ConvGeometry g, int n, Choice c, long w, long dy, long dx, long workspace) {
+    @Override
+    public void convolutionBackwardData(ConvGeometry g, int n, Choice c, long w, long dy, long dx, long workspace) {
         MemorySegment conv = convolution(g, Direction.BACKWARD_DATA, c.mathType());
         check(call(convBackwardData, handle, one, filters(g), device(w),
                 outputs(g, n), device(dy), conv, c.algo(), device(workspace), c.workspace(), zero,
@@ -296,7 +296,8 @@ final class Cudnn implements AutoCloseable {
     }
 
     /** dw += x ⋆ dy (beta 1: accumulate, as the Backend's rule asks). */
-    void convolutionBackwardFilter(ConvGeometry g, int n, Choice c, long x, long dy, long dw, long workspace) {
+    @Override
+    public void convolutionBackwardFilter(ConvGeometry g, int n, Choice c, long x, long dy, long dw, long workspace) {
         MemorySegment conv = convolution(g, Direction.BACKWARD_FILTER, c.mathType());
         check(call(convBackwardFilter, handle, one, inputs(g, n), device(x),
                 outputs(g, n), device(dy), conv, c.algo(), device(workspace), c.workspace(), one,
@@ -305,25 +306,29 @@ final class Cudnn implements AutoCloseable {
     }
 
     /** y(n,k,...) += b(k). */
-    void addBias(Shape y, long yAddress, int k, long b) {
+    @Override
+    public void addBias(Shape y, long yAddress, int k, long b) {
         check(call(addTensor, handle, one, tensor(Shape.of(1, k, 1, 1)), device(b), one, tensor(y), device(yAddress)),
                 "cudnnAddTensor", "bias (" + k + ") onto " + y);
     }
 
     /** db(k) += sum of dy over batch and space. */
-    void biasBackward(Shape dy, long dyAddress, int k, long db) {
+    @Override
+    public void biasBackward(Shape dy, long dyAddress, int k, long db) {
         check(call(convBackwardBias, handle, one, tensor(dy), device(dyAddress), one, tensor(Shape.of(1, k, 1, 1)), device(db)),
                 "cudnnConvolutionBackwardBias", "dy " + dy);
     }
 
     /** Row-wise softmax of (n, classes). */
-    void softmaxForward(Shape s, long x, long y) {
+    @Override
+    public void softmaxForward(Shape s, long x, long y) {
         check(call(softmaxForward, handle, SOFTMAX_ACCURATE, SOFTMAX_MODE_INSTANCE, one, tensor(s), device(x), zero, tensor(s), device(y)),
                 "cudnnSoftmaxForward", s.toString());
     }
 
     /** dx = y ∘ (dy − Σ dy·y) per row. */
-    void softmaxBackward(Shape s, long y, long dy, long dx) {
+    @Override
+    public void softmaxBackward(Shape s, long y, long dy, long dx) {
         check(call(softmaxBackward, handle, SOFTMAX_ACCURATE, SOFTMAX_MODE_INSTANCE, one, tensor(s), device(y), tensor(s), device(dy), zero,
                 tensor(s), device(dx)), "cudnnSoftmaxBackward", s.toString());
     }

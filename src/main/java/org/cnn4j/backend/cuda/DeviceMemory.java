@@ -17,12 +17,12 @@ import org.cnn4j.backend.Backend;
  */
 final class DeviceMemory implements AutoCloseable {
     private static final long GRANULE = 512;
-    private final CudaDriver driver;
+    private final GpuDriver driver;
     private final Map<Long, ArrayDeque<DevicePointer>> pool = new HashMap<>();
     private long inUse, peak, generation;
     private String frozen;
 
-    DeviceMemory(CudaDriver driver) {
+    DeviceMemory(GpuDriver driver) {
         this.driver = driver;
     }
 

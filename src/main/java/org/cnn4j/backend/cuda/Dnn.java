@@ -1,0 +1,62 @@
+package org.cnn4j.backend.cuda;
+
+import org.cnn4j.backend.ConvGeometry;
+import org.cnn4j.tensor.Shape;
+
+/**
+ * The cuDNN operations the CUDA backend uses, on device addresses in NCHW order. {@link Cudnn}
+ * implements them through {@code java.lang.foreign}; the tests also run the backend over an
+ * emulator.
+ */
+interface Dnn extends AutoCloseable {
+    /** cudnnMathType_t: tensor cores (TF32) allowed, or strict float32. */
+    int DEFAULT_MATH = 0, FMA_MATH = 3;
+
+    enum Direction { FORWARD, BACKWARD_DATA, BACKWARD_FILTER }
+
+    /** The algorithm chosen for one convolution shape and direction, with its math type and workspace. */
+    record Choice(int algo, int mathType, long workspace) {
+    }
+
+    /** Makes the library issue its work (and its algorithm searches) to this CUDA stream. */
+    void useStream(long stream);
+
+    /** The library's version number, e.g. 91400 for cuDNN 9.14.0. */
+    long version();
+
+    /** The file the library was loaded from. */
+    String library();
+
+    /**
+     * The fastest algorithm for a convolution, measured once per (geometry, batch, direction) and
+     * cached, within the workspace limit and, in deterministic mode, deterministic.
+     */
+    Choice choose(ConvGeometry g, int n, Direction d, int mathType, long workspaceLimit, boolean deterministic);
+
+    /** y = conv(x, w) (overwrite). */
+    void convolutionForward(ConvGeometry g, int n, Choice c, long x, long w, long y, long workspace);
+
+    /** y = max(conv(x, w) + b, 0) in one call. */
+    void convolutionBiasReluForward(ConvGeometry g, int n, Choice c, long x, long w, long b, long y, long workspace);
+
+    /** dx = conv^T(dy, w) (overwrite). */
+    void convolutionBackwardData(ConvGeometry g, int n, Choice c, long w, long dy, long dx, long workspace);
+
+    /** dw += x ⋆ dy (accumulate, as the Backend's rule asks). */
+    void convolutionBackwardFilter(ConvGeometry g, int n, Choice c, long x, long dy, long dw, long workspace);
+
+    /** y(n,k,...) += b(k). */
+    void addBias(Shape y, long yAddress, int k, long b);
+
+    /** db(k) += sum of dy over batch and space. */
+    void biasBackward(Shape dy, long dyAddress, int k, long db);
+
+    /** Row-wise softmax of (n, classes). */
+    void softmaxForward(Shape s, long x, long y);
+
+    /** dx = y ∘ (dy − Σ dy·y) per row (overwrite). */
+    void softmaxBackward(Shape s, long y, long dy, long dx);
+
+    @Override
+    void close();
+}

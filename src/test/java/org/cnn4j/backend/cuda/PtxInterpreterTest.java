@@ -1,0 +1,184 @@
+package org.cnn4j.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+
+import org.cnn4j.backend.Activation;
+import org.cnn4j.backend.cpu.CpuBackend;
+import org.cnn4j.tensor.Shape;
+import org.cnn4j.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The PTX interpreter behind the emulated GPU: PTX semantics where Java's differ (NaN in max,
+ * copysign's operand order, unsigned comparisons, widening products, barriers over shared memory),
+ * the faults it reports where a GPU would go on silently, and that a wrong kernel does show up in
+ * the emulated suite's comparisons.
+ */
+class PtxInterpreterTest {
+    private static final String HEADER = ".version 7.0\n.target sm_60\n.address_size 64\n";
+
+    private static float[] run(String ptx, String kernel, int blocks, int threads, float[] in, int outSize, Object... more) {
+        EmulatedGpu gpu = new EmulatedGpu(1 << 20);
+        gpu.loadModule("test.ptx", HEADER + ptx, List.of(kernel));
+        DevicePointer x = gpu.tryAllocate(4L * Math.max(1, in.length)), y = gpu.tryAllocate(4L * outSize);
+        if (in.length > 0) gpu.copyToDevice(x, in);
+        Object[] args = new Object[2 + more.length];
+        args[0] = y;
+        args[1] = x;
+        System.arraycopy(more, 0, args, 2, more.length);
+        gpu.launch(kernel, blocks, threads, 0, args);
+        float[] out = new float[outSize];
+        gpu.copyToHost(out, y);
+        return out;
+    }
+
+    @Test
+    void arithmeticFollowsPtxWhereJavaDiffers() {
+        String ptx = """
+                .visible .entry k(.param .u64 y_param, .param .u64 x_param)
+                {
+                    .reg .b64 y, x, wide;
+                    .reg .b32 big, small;
+                    .reg .f32 a, b, r;
+                    .reg .pred p;
+                    ld.param.u64 y, [y_param];
+                    ld.param.u64 x, [x_param];
+                    ld.global.f32 a, [x];
+                    ld.global.f32 b, [x+4];
+                    max.f32 r, a, b;                 // NaN, 2: 2
+                    st.global.f32 [y], r;
+                    mov.f32 a, 0fC0400000;           // -3
+                    copysign.f32 r, a, b;            // b = 2 with the sign of a: -2
+                    st.global.f32 [y+4], r;
+                    mov.u32 big, 4294967295;         // 0xFFFFFFFF: huge unsigned, -1 signed
+                    mov.u32 small, 1;
+                    setp.lt.u32 p, small, big;       // unsigned: 1 < 4294967295
+                    selp.f32 r, 0f3F800000, 0f00000000, p;
+                    st.global.f32 [y+8], r;
+                    setp.lt.s32 p, small, big;       // signed: 1 < -1 is false
+                    selp.f32 r, 0f3F800000, 0f00000000, p;
+                    st.global.f32 [y+12], r;
+                    mul.wide.u32 wide, big, big;     // (2^32 - 1)^2 needs 64 bits
+                    shr.u64 wide, wide, 40;
+                    cvt.rn.f32.u64 r, wide;
+                    st.global.f32 [y+16], r;
+                    ret;
+                }
+                """;
+        float[] out = run(ptx, "k", 1, 1, new float[] {Float.NaN, 2}, 5);
+        assertArrayEquals(new float[] {2, -2, 1, 0, (float) (((1L << 32) - 1) * ((1L << 32) - 1) >>> 40)}, out);
+    }
+
+    @Test
+    void barriersOrderSharedMemoryAcrossTheBlock() {
+        // Each thread stores its index, the block syncs, each thread reads its mirror's: without the barrier
+        // (threads run one after another) the early threads would read uninitialised (NaN) shared memory.
+        String ptx = """
+                .visible .entry k(.param .u64 y_param, .param .u64 x_param)
+                {
+                    .reg .b64 y, addr, mirror;
+                    .reg .b32 tid, n, m;
+                    .reg .f32 v;
+                    .shared .align 4 .f32 slots[64];
+                    ld.param.u64 y, [y_param];
+                    mov.u32 tid, %tid.x;
+                    mov.u32 n, %ntid.x;
+                    cvt.rn.f32.u32 v, tid;
+                    mul.wide.u32 addr, tid, 4;
+                    mov.u64 mirror, slots;
+                    add.s64 mirror, mirror, addr;
+                    st.shared.f32 [mirror], v;
+                    bar.sync 0;
+                    sub.s32 m, n, tid;
+                    sub.s32 m, m, 1;
+                    mul.wide.u32 mirror, m, 4;
+                    mov.u64 addr, slots;
+                    add.s64 addr, addr, mirror;
+                    ld.shared.f32 v, [addr];
+                    mul.wide.u32 addr, tid, 4;
+                    add.s64 addr, y, addr;
+                    st.global.f32 [addr], v;
+                    ret;
+                }
+                """;
+        float[] out = run(ptx, "k", 1, 64, new float[0], 64);
+        for (int t = 0; t < 64; t++) assertEquals(63 - t, out[t], "thread " + t);
+    }
+
+    @Test
+    void whatAGpuWouldSurviveSilentlyIsAFault() {
+        String overrun = """
+                .visible .entry k(.param .u64 y_param, .param .u64 x_param, .param .u32 n_param)
+                {
+                    .reg .b64 y, addr;
+                    .reg .b32 i, n;
+                    .reg .f32 v;
+                    ld.param.u64 y, [y_param];
+                    ld.param.u32 n, [n_param];
+                    mov.u32 i, %tid.x;
+                    mul.wide.u32 addr, i, 4;
+                    add.s64 addr, y, addr;
+                    mov.f32 v, 0f3F800000;
+                    st.global.f32 [addr], v;         // no bound check: thread n writes past the end
+                    ret;
+                }
+                """;
+        String m = assertThrows(PtxInterpreter.Fault.class, () -> run(overrun, "k", 1, 9, new float[1], 8, 8)).getMessage();
+        assertTrue(m.contains("k (block 0 of 1, thread 8 of 9)") && m.contains("st.global.f32 [addr], v") && m.contains("outside device memory"), m);
+
+        String unset = """
+                .visible .entry k(.param .u64 y_param, .param .u64 x_param)
+                {
+                    .reg .b64 y;
+                    .reg .f32 v;
+                    ld.param.u64 y, [y_param];
+                    st.global.f32 [y], v;
+                    ret;
+                }
+                """;
+        m = assertThrows(PtxInterpreter.Fault.class, () -> run(unset, "k", 1, 1, new float[1], 1)).getMessage();
+        assertTrue(m.contains("reads a register that was never written"), m);
+
+        m = assertThrows(IllegalArgumentException.class, () -> run(overrun, "k", 1, 1, new float[1], 8, 8L)).getMessage();
+        assertTrue(m.contains("parameter 2 (n_param) is .u32, got Long 8"), m);
+        m = assertThrows(IllegalArgumentException.class, () -> run(overrun, "k", 1, 1, new float[1], 8)).getMessage();
+        assertTrue(m.contains("k takes 3 parameters [y_param, x_param, n_param], got 2 arguments"), m);
+    }
+
+    @Test
+    void aWrongKernelShowsInTheComparisonWithTheCpu() {
+        // ReLU written as min(x, 0) instead of max(x, 0): the emulated backend must disagree with the CPU.
+        String ptx = Kernels.source("activations.ptx");
+        String broken = ptx.replace("@k max.f32 r, v, 0f00000000;", "@k min.f32 r, v, 0f00000000;");
+        assertTrue(!broken.equals(ptx), "the mutation applies to the current kernel");
+        EmulatedGpu brokenGpu = new EmulatedGpu(1 << 24) {
+            @Override
+            public void loadModule(String file, String source, List<String> entries) {
+                super.loadModule(file, file.equals("activations.ptx") ? broken : source, entries);
+            }
+        };
+        try (CudaBackend right = EmulatedGpu.backend(CudaBackend.Options.defaults());
+             CudaBackend wrong = new CudaBackend(CudaBackend.Options.defaults(), brokenGpu, brokenGpu::dnn, brokenGpu::blas);
+             CpuBackend cpu = new CpuBackend(1)) {
+            float[] values = {-2, -0.5f, 0, 0.25f, 3};
+            float[] expected = new float[5];
+            Tensor onCpu = cpu.upload(Shape.of(5), values), outCpu = cpu.allocate(Shape.of(5));
+            cpu.activationForward(Activation.RELU, outCpu, onCpu);
+            System.arraycopy(outCpu.toFloatArray(), 0, expected, 0, 5);
+            for (CudaBackend b : List.of(right, wrong)) {
+                Tensor x = b.upload(Shape.of(5), values), y = b.allocate(Shape.of(5));
+                b.activationForward(Activation.RELU, y, x);
+                if (b == right) {
+                    assertArrayEquals(expected, y.toFloatArray(), "the real kernel");
+                } else {
+                    assertTrue(!java.util.Arrays.equals(expected, y.toFloatArray()), "the broken kernel is caught");
+                }
+            }
+        }
+    }
+}
