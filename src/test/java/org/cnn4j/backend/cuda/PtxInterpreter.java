@@ -26,9 +26,12 @@ import java.util.regex.Pattern;
  *
  * <p>It is strict where a GPU is silent: a global load or store outside every live allocation or
  * misaligned, a shared access outside the declared arrays, a read of a register no instruction has
- * written, integer division by zero, a barrier inside a function, or launch arguments that do not
- * match the kernel's parameters (count and width) all fail with a {@link Fault} that names the
- * kernel, the block and thread, and the instruction.
+ * written, integer division by zero, a barrier inside a function, launch arguments that do not
+ * match the kernel's parameters (count and width), and a data race (two threads of a launch storing
+ * to the same global word, or one reading the other's store, unordered by a barrier of their
+ * block) all fail with a {@link Fault} that names the kernel, the block and thread, and the
+ * instruction. Blocks run in parallel on the common pool; the threads of a block run one after
+ * another, from barrier to barrier.
  */
 final class PtxInterpreter {
     /** Global memory as the emulated device holds it: allocations, each a little-endian buffer. */
@@ -37,8 +40,15 @@ final class PtxInterpreter {
         Region region(long address, long bytes);
     }
 
-    /** One allocation: its first address, its size and its contents. */
-    record Region(long start, long size, ByteBuffer data) {
+    /**
+     * One allocation: its first address, its size, its contents, and for each 4-byte word the last
+     * launch, thread and barrier count that stored to it (for finding data races).
+     */
+    record Region(long start, long size, ByteBuffer data, long[] writers) {
+        Region(long start, long size, ByteBuffer data) {
+            this(start, size, data, new long[(int) ((size + 3) / 4)]);
+        }
+
         boolean holds(long address, long bytes) {
             return address >= start && address + bytes <= start + size;
         }
@@ -161,6 +171,7 @@ final class PtxInterpreter {
     }
 
     private final Map<String, Function> functions = new LinkedHashMap<>();
+    private static final java.util.concurrent.atomic.AtomicLong LAUNCHES = new java.util.concurrent.atomic.AtomicLong();
 
     /** Parses a PTX module; throws IllegalArgumentException naming the line it does not understand. */
     PtxInterpreter(String source) {
@@ -535,9 +546,10 @@ final class PtxInterpreter {
                 default -> throw new IllegalStateException();
             }
         }
+        long launch = LAUNCHES.incrementAndGet() & 0xFFFFFF;
         // Blocks are independent (a GPU runs them in any order, at once): they run on the common pool.
         java.util.stream.IntStream.range(0, blocks).parallel()
-                .forEach(block -> new Block(f, block, blocks, threads, f.sharedBytes + dynamicShared, params, global).run());
+                .forEach(block -> new Block(f, block, blocks, threads, f.sharedBytes + dynamicShared, params, global, launch).run());
     }
 
     /** One thread's registers in one function. */
@@ -561,11 +573,15 @@ final class PtxInterpreter {
         final int block, blocks, threads;
         final ByteBuffer shared, params;
         final Memory global;
+        /** This launch's number (24 bits), stamped on the words it stores to. */
+        final long launch;
+        int epoch;
         /** The allocations this block touched last (a block's threads read a few tensors over and over). */
         final Region[] recent = new Region[4];
         int tid, nextRecent;
 
-        Block(Function kernel, int block, int blocks, int threads, int sharedBytes, ByteBuffer params, Memory global) {
+        Block(Function kernel, int block, int blocks, int threads, int sharedBytes, ByteBuffer params, Memory global, long launch) {
+            this.launch = launch;
             this.kernel = kernel;
             this.block = block;
             this.blocks = blocks;
@@ -592,6 +608,7 @@ final class PtxInterpreter {
                     }
                 }
                 if (waiting == 0) return;
+                epoch++; // every live thread has reached the barrier
             }
         }
 
@@ -717,14 +734,41 @@ final class PtxInterpreter {
                     }
                     case CALL -> call(fr, in);
                     case MOV, CVTA -> set(fr, in, value(fr, in, in.in[0]));
-                    case LD -> set(fr, in, load(fr, in, address(fr, in), t.bytes));
-                    case ST -> store(fr, in, address(fr, in), t.bytes, value(fr, in, in.in[0]));
+                    case LD -> {
+                        long address = address(fr, in);
+                        if (in.space == Space.GLOBAL) race(fr, in, address, t.bytes, false);
+                        set(fr, in, load(fr, in, address, t.bytes));
+                    }
+                    case ST -> {
+                        long address = address(fr, in);
+                        if (in.space == Space.GLOBAL) race(fr, in, address, t.bytes, true);
+                        store(fr, in, address, t.bytes, value(fr, in, in.in[0]));
+                    }
                     case ATOM_MIN, ATOM_ADD -> atomic(fr, in);
                     case SETP -> set(fr, in, compare(in, value(fr, in, in.in[0]), value(fr, in, in.in[1])) ? 1 : 0);
                     case SELP -> set(fr, in, value(fr, in, in.in[2]) != 0 ? value(fr, in, in.in[0]) : value(fr, in, in.in[1]));
                     case CVT -> set(fr, in, convert(fr, in, value(fr, in, in.in[0])));
                     default -> set(fr, in, arithmetic(fr, in));
                 }
+            }
+        }
+
+        /**
+         * A data race: this thread reads or writes a global address that another thread of the
+         * launch wrote, unordered (not the same block with a barrier in between). A GPU runs the two
+         * in any order, or at once; here they would have run one after the other, hiding it.
+         */
+        void race(Frame fr, Insn in, long address, int bytes, boolean write) {
+            Region r = region(fr, in, address, bytes);
+            int word = (int) ((address - r.start()) >>> 2);
+            long me = (long) block * threads + tid, previous = r.writers()[word];
+            if (write) r.writers()[word] = launch << 40 | me << 14 | Math.min(epoch, (1 << 14) - 1);
+            if (previous >>> 40 != launch) return; // not written in this launch
+            long other = previous >>> 14 & ((1L << 26) - 1);
+            boolean ordered = other == me || other / threads == block && (previous & ((1 << 14) - 1)) < epoch;
+            if (!ordered) {
+                throw fault(fr, in, (write ? "writes" : "reads") + " 0x" + Long.toHexString(address) + ", which thread " + other % threads + " of block "
+                        + other / threads + " wrote in the same launch without a barrier between: a data race");
             }
         }
 

@@ -150,6 +150,56 @@ class PtxInterpreterTest {
         assertTrue(m.contains("k takes 3 parameters [y_param, x_param, n_param], got 2 arguments"), m);
     }
 
+    /** Threads of one launch that store to the same word, or read one another's stores, unordered by a barrier. */
+    @Test
+    void dataRacesAreFaults() {
+        String sameWord = """
+                .visible .entry k(.param .u64 y_param, .param .u64 x_param)
+                {
+                    .reg .b64 y;
+                    .reg .f32 v;
+                    ld.param.u64 y, [y_param];
+                    mov.f32 v, 0f3F800000;
+                    st.global.f32 [y], v;
+                    ret;
+                }
+                """;
+        String m = assertThrows(PtxInterpreter.Fault.class, () -> run(sameWord, "k", 1, 2, new float[1], 1)).getMessage();
+        assertTrue(m.contains("thread 1 of 2") && m.contains("which thread 0 of block 0 wrote in the same launch without a barrier between"), m);
+        m = assertThrows(PtxInterpreter.Fault.class, () -> run(sameWord, "k", 2, 1, new float[1], 1)).getMessage();
+        assertTrue(m.contains("of 2, thread 0 of 1") && m.contains("a data race"), m);
+
+        // Each thread stores its word, then reads its neighbour's: ordered by the barrier within a block, a race across blocks.
+        String neighbour = """
+                .visible .entry k(.param .u64 y_param, .param .u64 x_param, .param .u32 n_param)
+                {
+                    .reg .b64 y, addr;
+                    .reg .b32 i, n, j, tmp;
+                    .reg .f32 v;
+                    ld.param.u64 y, [y_param];
+                    ld.param.u32 n, [n_param];
+                    mov.u32 i, %ctaid.x;
+                    mov.u32 tmp, %ntid.x;
+                    mov.u32 j, %tid.x;
+                    mad.lo.u32 i, i, tmp, j;
+                    cvt.rn.f32.u32 v, i;
+                    mul.wide.u32 addr, i, 4;
+                    add.s64 addr, y, addr;
+                    st.global.f32 [addr], v;
+                    bar.sync 0;
+                    add.u32 j, i, 1;
+                    rem.u32 j, j, n;
+                    mul.wide.u32 addr, j, 4;
+                    add.s64 addr, y, addr;
+                    ld.global.f32 v, [addr];
+                    ret;
+                }
+                """;
+        run(neighbour, "k", 1, 8, new float[1], 8, 8);
+        m = assertThrows(PtxInterpreter.Fault.class, () -> run(neighbour, "k", 2, 4, new float[1], 8, 8)).getMessage();
+        assertTrue(m.contains("reads") && m.contains("a data race"), m);
+    }
+
     @Test
     void aWrongKernelShowsInTheComparisonWithTheCpu() {
         // ReLU written as min(x, 0) instead of max(x, 0): the emulated backend must disagree with the CPU.
