@@ -2,7 +2,9 @@
 """PyTorch's side of benchmarks/run: the built-in cnn4j models with identical layers and shapes,
 timed as cnn4j's TrainStepBenchmark times them -- a training step (zero_grad, forward,
 cross-entropy, backward, SGD-momentum step) and an inference pass (forward and the predicted
-classes read back) -- warm-up first, then the median of timed windows. Training steps do not
+classes read back) -- warm-up first, then the median of timed windows. The training step is timed
+on a batch already on the device ("train") and fed, each step's batch first copied from host
+memory (page-locked on a GPU, non_blocking) into the step's input ("fed"). Training steps do not
 read their loss back one by one (that would make the host wait for the device every step): each
 window ends by waiting for the device and reading the last loss, as cnn4j reads its step log.
 On a GPU it times eager mode and the whole step captured as one CUDA graph (torch.cuda.CUDAGraph),
@@ -98,6 +100,18 @@ def measure(name, batch, device, windows, steps):
     model = model.to(device)
     x = torch.randn(batch, *shape, device=device)
     y = torch.randint(0, 10, (batch,), device=device)
+    # Two batches in host memory (page-locked on a GPU, as a DataLoader with pin_memory gives them)
+    # for the "fed" rows: each step first copies the next one into x and y, as in training.
+    pin = device.type == "cuda"
+    host = [(torch.randn(batch, *shape).pin_memory() if pin else torch.randn(batch, *shape),
+             torch.randint(0, 10, (batch,)).pin_memory() if pin else torch.randint(0, 10, (batch,))) for _ in range(2)]
+    turn = [0]
+
+    def feed():
+        hx, hy = host[turn[0] & 1]
+        turn[0] += 1
+        x.copy_(hx, non_blocking=True)
+        y.copy_(hy, non_blocking=True)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
     last = {}
@@ -116,14 +130,19 @@ def measure(name, batch, device, windows, steps):
         with torch.no_grad():
             return model(x).argmax(1).cpu()
 
+    def fed():
+        feed()
+        train()
+
     rows = [("pytorch-eager", "train", median_seconds(train, windows, steps, finish), peak_mib(device))]
+    rows.append(("pytorch-eager", "fed", median_seconds(fed, windows, steps, finish), ""))
     rows.append(("pytorch-eager", "infer", median_seconds(infer, windows, steps), ""))
     if device.type == "cuda":
-        rows += graphed(model, opt, x, y, windows, steps, device)
+        rows += graphed(model, opt, x, y, feed, windows, steps, device)
     return rows
 
 
-def graphed(model, opt, x, y, windows, steps, device):
+def graphed(model, opt, x, y, feed, windows, steps, device):
     """The whole training step, and the inference pass, captured once as CUDA graphs and replayed."""
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
@@ -156,8 +175,13 @@ def graphed(model, opt, x, y, windows, steps, device):
         infer_graph.replay()
         return static_classes.cpu()
 
+    def fed():
+        feed()
+        train_graph.replay()
+
     train_seconds = median_seconds(train, windows, steps, finish)
     return [("pytorch-graph", "train", train_seconds, peak_mib(device)),
+            ("pytorch-graph", "fed", median_seconds(fed, windows, steps, finish), ""),
             ("pytorch-graph", "infer", median_seconds(infer, windows, steps), "")]
 
 

@@ -17,7 +17,9 @@ import org.cnn4j.backend.cuda.CudaBackend;
  * cnn4j's half of benchmarks/run: every built-in model at its benchmark batch, on the CPU and on
  * the GPU when one is usable (in TF32 and in strict float32), timed by {@link TrainStepBenchmark},
  * written as CSV rows {@code implementation,device,model,batch,mode,ms_per_step,images_per_second,peak_mib} (the
- * peak device memory of the training step on a GPU; empty otherwise).
+ * peak device memory of the training step on a GPU; empty otherwise). Modes: {@code train} (the step
+ * on a batch already on the device), {@code fed} (each step's batch written from host memory
+ * first, as in training) and {@code infer}.
  *
  * <p>Usage: {@code BenchmarkSuite OUT.csv [windows] [steps] [model:batch,...]}, by default
  * {@code 5 5 fmnist-cnn:256,vgg-small:128,lenet5:256}.
@@ -43,6 +45,7 @@ public final class BenchmarkSuite {
                     String[] parts = spec.split(":");
                     TrainStepBenchmark.Result r = TrainStepBenchmark.measure(parts[0], Integer.parseInt(parts[1]), windows, steps, backend);
                     rows.add(row(device, r, "train", r.trainSeconds(), r.peakBytes()));
+                    rows.add(row(device, r, "fed", r.fedSeconds(), -1));
                     rows.add(row(device, r, "infer", r.inferSeconds(), -1));
                     System.out.println(rows.get(rows.size() - 2) + (r.graphReplays() > 0 ? "  (replayed as a CUDA graph)" : "") + "\n"
                             + rows.get(rows.size() - 1));

@@ -25,7 +25,9 @@ import org.cnn4j.tensor.Shape;
  *
  * <p>The training step is the trainer's: a {@link GraphedStep}, replayed as a CUDA graph on a GPU,
  * which keeps its losses on the device; each timed window ends by reading them all back, so the
- * work is finished when the clock stops. Every inference pass reads its classes back.
+ * work is finished when the clock stops. It is timed twice: on a batch already on the device (the
+ * step alone, as PyTorch's figures are usually given), and fed, each step's batch written from host
+ * memory first (two batches in turn), as in training. Every inference pass reads its classes back.
  *
  * <p>Usage: {@code TrainStepBenchmark [model] [batch] [windows] [steps-per-window] [device...]},
  * by default {@code fmnist-cnn 256 5 5 cpu}; e.g. {@code vgg-small 128 5 10 cpu gpu}. Run
@@ -45,6 +47,7 @@ public final class TrainStepBenchmark {
                 Result r = measure(name, batch, windows, steps, backend);
                 Result base = results.isEmpty() ? r : results.get(0);
                 report(r, r.graphReplays() > 0 ? "train (graph)" : "train", r.trainSeconds(), r.macs() * 6, base.trainSeconds() / r.trainSeconds());
+                report(r, "train (fed)", r.fedSeconds(), r.macs() * 6, base.fedSeconds() / r.fedSeconds());
                 report(r, "infer", r.inferSeconds(), r.macs() * 2, base.inferSeconds() / r.inferSeconds());
                 results.add(r);
             }
@@ -52,13 +55,14 @@ public final class TrainStepBenchmark {
     }
 
     /**
-     * One model on one device: median seconds per training step and per inference pass, forward
+     * One model on one device: median seconds per training step (on a batch already on the device,
+     * and fed a batch from the host each step) and per inference pass, forward
      * MACs per step, and the peak device memory from building the model through the timed training
      * steps (-1 where the backend does not track it: the CPU), and how many training steps
      * replayed a recorded graph (0 where the backend has none).
      */
-    public record Result(String model, int batch, String device, double trainSeconds, double inferSeconds, double macs, long peakBytes,
-                         long graphReplays) {
+    public record Result(String model, int batch, String device, double trainSeconds, double fedSeconds, double inferSeconds, double macs,
+                         long peakBytes, long graphReplays) {
     }
 
     /** Builds the model on the backend and times its training step and inference pass. */
@@ -68,23 +72,30 @@ public final class TrainStepBenchmark {
         Sequential model = Models.byName(name).seed(1).build(backend);
         Shape input = model.inputShape().batch(batch);
         Random rng = new Random(1);
-        float[] pixels = new float[input.size()];
-        for (int i = 0; i < pixels.length; i++) pixels[i] = (float) rng.nextGaussian();
-        int[] labels = new int[batch];
-        for (int i = 0; i < batch; i++) labels[i] = rng.nextInt(model.outputShape().size());
+        float[][] pixels = new float[2][input.size()];
+        int[][] labels = new int[2][batch];
+        for (int b = 0; b < 2; b++) {
+            for (int i = 0; i < pixels[b].length; i++) pixels[b][i] = (float) rng.nextGaussian();
+            for (int i = 0; i < batch; i++) labels[b][i] = rng.nextInt(model.outputShape().size());
+        }
         Sgd sgd = new Sgd(0.01).momentum(0.9);
         double macs = (double) model.summary().multiplyAccumulates() * batch;
-        double train, infer;
+        double train, fed, infer;
         long peak, replays;
         try (GraphedStep step = new GraphedStep(model, sgd, batch, Math.max(3, steps))) {
-            step.run(pixels, labels);
+            step.run(pixels[0], labels[0]);
             train = medianSeconds(windows, steps, step::run, step::results);
             peak = gpu == null ? -1 : gpu.peakMemory();
             replays = step.replays();
+            int[] next = {0};
+            fed = medianSeconds(windows, steps, () -> {
+                int b = next[0]++ & 1;
+                step.run(pixels[b], labels[b]);
+            }, step::results);
             infer = medianSeconds(windows, steps, () -> model.predict(step.input()), () -> { });
         }
         model.close();
-        return new Result(name, batch, backend.name(), train, infer, macs, peak, replays);
+        return new Result(name, batch, backend.name(), train, fed, infer, macs, peak, replays);
     }
 
     private static void report(Result r, String what, double seconds, double flops, double speedup) {
