@@ -118,13 +118,17 @@ public final class CudaBackend implements Backend {
         return options;
     }
 
-    /** Bytes of device memory in tensors now, and at most so far (the caching allocator's view). */
+    /**
+     * Bytes of device memory in tensors now, and at most so far (the caching allocator's view),
+     * each with the driver's upload staging buffers added (device memory cnn4j holds, as PyTorch's
+     * max_memory_allocated counts what its allocator holds).
+     */
     public long memoryInUse() {
-        return memory.inUse();
+        return memory.inUse() + driver.deviceStagingBytes();
     }
 
     public long peakMemory() {
-        return memory.peak();
+        return memory.peak() + driver.deviceStagingBytes();
     }
 
     /** Starts {@link #peakMemory} over from the bytes in use now (as torch.cuda.reset_peak_memory_stats). */

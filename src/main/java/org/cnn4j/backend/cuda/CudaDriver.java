@@ -37,6 +37,7 @@ import static jcuda.driver.JCudaDriver.cuStreamCreate;
 import static jcuda.driver.JCudaDriver.cuStreamDestroy;
 import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
+import static jcuda.driver.JCudaDriver.cuStreamWaitEvent;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -74,6 +75,13 @@ import jcuda.driver.JCudaDriver;
  * copies (and finishes earlier work), so the host can prepare the next batch meanwhile; a buffer
  * is reused only after its event has passed. Downloads wait for the stream.
  *
+ * <p>Uploads of {@value #AHEAD_MIN_BYTES} bytes or more (a batch) also overlap the stream's work:
+ * the DMA copy goes, on a second stream, into a device staging buffer (two in turn), and the stream
+ * then only waits for it and copies device to device, a few microseconds, instead of waiting for
+ * its earlier work and then the whole transfer. The copy stream never touches a tensor, only its
+ * staging buffers, each of which it refills only after the stream has copied it out (events both
+ * ways). {@code -Dcnn4j.uploadAhead=false} turns this off.
+ *
  * <p>Work issued to the stream can be recorded instead of run ({@link #beginCapture}, stream
  * capture) and replayed as one graph launch. While recording, copies to and from the host are
  * refused with an error that says so, since a graph would replay them from stale host buffers.
@@ -91,6 +99,12 @@ final class CudaDriver implements GpuDriver {
     private final Map<String, CUfunction> functions = new HashMap<>();
     private final Staging[] staging = new Staging[2];
     private int nextStaging;
+    /** Uploads at least this big overlap the stream's work (see the class comment). */
+    static final long AHEAD_MIN_BYTES = 64 << 10;
+    private static final boolean UPLOAD_AHEAD = !"false".equals(System.getProperty("cnn4j.uploadAhead"));
+    private final Stream copyStream = new Stream();
+    private final Ahead[] ahead = new Ahead[2];
+    private int nextAhead;
     private boolean capturing, closed;
 
     /** A JCuda stream whose raw handle can be handed to cuDNN and cuBLAS. */
@@ -111,7 +125,17 @@ final class CudaDriver implements GpuDriver {
 
         /** Marks the stream's current end: the event passes when all work issued so far has run. */
         void record() {
-            check(cuEventRecord(event, stream), "cuEventRecord");
+            record(stream);
+        }
+
+        /** Marks the current end of another stream. */
+        void record(CUstream on) {
+            check(cuEventRecord(event, on), "cuEventRecord");
+        }
+
+        /** Makes {@code waiting} wait, on the device, until this event has passed. */
+        void delay(CUstream waiting) {
+            check(cuStreamWaitEvent(waiting, event, 0), "cuStreamWaitEvent");
         }
 
         /** Waits on the host until the event has passed. */
@@ -155,6 +179,39 @@ final class CudaDriver implements GpuDriver {
     }
 
     /**
+     * A pinned host buffer and a device buffer of the same size, for uploads that overlap the
+     * stream's work: {@code loaded} passes when the copy stream has filled the device buffer,
+     * {@code consumed} when the stream has copied it out.
+     */
+    private final class Ahead {
+        final long bytes;
+        final Pointer host = new Pointer();
+        final ByteBuffer buffer;
+        final DevicePointer device = new DevicePointer();
+        final Event loaded = new Event(false), consumed = new Event(false);
+
+        Ahead(long bytes) {
+            this.bytes = bytes;
+            check(cuMemAllocHost(host, bytes), "cuMemAllocHost(" + bytes + " bytes)");
+            buffer = host.getByteBuffer(0, bytes).order(ByteOrder.nativeOrder());
+            int result = cuMemAlloc(device, bytes);
+            if (result != CUresult.CUDA_SUCCESS) {
+                cuMemFreeHost(host);
+                check(result, "cuMemAlloc(" + bytes + " bytes, an upload staging buffer)");
+            }
+        }
+
+        void free() {
+            consumed.synchronize();
+            loaded.synchronize();
+            loaded.close();
+            consumed.close();
+            cuMemFree(device);
+            cuMemFreeHost(host);
+        }
+    }
+
+    /**
      * Opens device {@code ordinal}. Throws UnsatisfiedLinkError when JCuda's native library or
      * libcuda cannot be loaded, CudaException when the driver has no usable device.
      */
@@ -178,6 +235,7 @@ final class CudaDriver implements GpuDriver {
         check(cuDevicePrimaryCtxRetain(context, device), "cuDevicePrimaryCtxRetain");
         check(cuCtxSetCurrent(context), "cuCtxSetCurrent");
         check(cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+        check(cuStreamCreate(copyStream, CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate(the upload stream)");
     }
 
     /** The raw handle of the stream all work goes to (for cudnnSetStream and cublasSetStream). */
@@ -246,6 +304,12 @@ final class CudaDriver implements GpuDriver {
     @Override
     public void copyToDevice(DevicePointer dst, float[] src) {
         long bytes = 4L * src.length;
+        if (UPLOAD_AHEAD && bytes >= AHEAD_MIN_BYTES) {
+            Ahead a = ahead(bytes);
+            a.buffer.asFloatBuffer().put(src);
+            copyAhead(dst, a, bytes);
+            return;
+        }
         Staging s = staging(bytes);
         s.buffer.asFloatBuffer().put(src);
         stagedCopy(dst, s, bytes);
@@ -254,6 +318,12 @@ final class CudaDriver implements GpuDriver {
     @Override
     public void copyToDevice(DevicePointer dst, int[] src) {
         long bytes = 4L * src.length;
+        if (UPLOAD_AHEAD && bytes >= AHEAD_MIN_BYTES) {
+            Ahead a = ahead(bytes);
+            a.buffer.asIntBuffer().put(src);
+            copyAhead(dst, a, bytes);
+            return;
+        }
         Staging s = staging(bytes);
         s.buffer.asIntBuffer().put(src);
         stagedCopy(dst, s, bytes);
@@ -274,6 +344,45 @@ final class CudaDriver implements GpuDriver {
         staging[i] = null; // freed: not to be freed again if the bigger allocation fails
         staging[i] = new Staging(Math.max(Math.max(bytes, STAGING_MIN_BYTES), s == null ? 0 : 2 * s.bytes));
         return staging[i];
+    }
+
+    /** The next pair of upload buffers, at least {@code bytes} long, once its host buffer's previous copy has finished. */
+    private Ahead ahead(long bytes) {
+        refuseWhileCapturing("an upload from the host");
+        int i = nextAhead;
+        nextAhead ^= 1;
+        Ahead a = ahead[i];
+        if (a != null && a.bytes >= bytes) {
+            a.loaded.synchronize();
+            a.buffer.clear();
+            return a;
+        }
+        if (a != null) a.free();
+        ahead[i] = null; // freed: not to be freed again if the bigger allocation fails
+        ahead[i] = new Ahead(Math.max(bytes, a == null ? 0 : 2 * a.bytes));
+        return ahead[i];
+    }
+
+    /**
+     * Host to device staging on the copy stream, once the stream has copied out what the buffer
+     * held before; then, on the stream, once that transfer is done, staging to {@code dst}.
+     */
+    private void copyAhead(DevicePointer dst, Ahead a, long bytes) {
+        a.consumed.delay(copyStream);
+        check(cuMemcpyHtoDAsync(a.device, a.host, bytes, copyStream), "cuMemcpyHtoDAsync(" + bytes + " bytes, pinned, upload stream)");
+        a.loaded.record(copyStream);
+        a.loaded.delay(stream);
+        check(cuMemcpyDtoDAsync(dst, a.device, bytes, stream), "cuMemcpyDtoDAsync(" + bytes + " bytes, from upload staging)");
+        a.consumed.record();
+    }
+
+    @Override
+    public long deviceStagingBytes() {
+        long total = 0;
+        for (Ahead a : ahead) {
+            if (a != null) total += a.bytes;
+        }
+        return total;
     }
 
     private void stagedCopy(DevicePointer dst, Staging s, long bytes) {
@@ -428,6 +537,11 @@ final class CudaDriver implements GpuDriver {
         for (Staging s : staging) {
             if (s != null) s.free();
         }
+        for (Ahead a : ahead) {
+            if (a != null) a.free();
+        }
+        cuStreamSynchronize(copyStream);
+        cuStreamDestroy(copyStream);
         cuStreamDestroy(stream);
         for (CUmodule m : modules) cuModuleUnload(m);
         cuDevicePrimaryCtxRelease(device);

@@ -30,6 +30,9 @@ interface GpuDriver extends AutoCloseable {
 
     void copyToDevice(DevicePointer dst, int[] src);
 
+    /** Bytes of device memory the driver holds for itself (upload staging buffers), outside the backend's tensors. */
+    long deviceStagingBytes();
+
     /** Copies to the host once the stream's earlier work is done; returns when the values are there. */
     void copyToHost(float[] dst, DevicePointer src);
 

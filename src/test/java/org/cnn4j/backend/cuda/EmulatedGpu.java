@@ -156,6 +156,11 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
     }
 
     @Override
+    public long deviceStagingBytes() {
+        return 0; // uploads land directly
+    }
+
+    @Override
     public void copyToHost(float[] dst, DevicePointer src) {
         refuseWhileCapturing("a download to the host");
         System.arraycopy(floats(src.address(), dst.length), 0, dst, 0, dst.length);
