@@ -535,4 +535,85 @@ abstract class CudaBackendSuite {
         }
         onGpu.close();
     }
+
+    /**
+     * The graphed step with each optimizer and with dropout (which keeps the step eager: its masks
+     * change every step), against eager CPU steps from the same weights: Adam's bias corrections and
+     * Nesterov momentum are read from the rates tensor at each replay, a learning-rate change after
+     * the fourth step is followed, and dropout draws the CPU's masks. Strict float32, a small model.
+     */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({"sgd,false", "adam,false", "sgd,true", "adam,true"})
+    void graphedStepsWithEachOptimizerAndDropoutMatchTheCpu(String kind, boolean dropout) {
+        int batch = 8, size = 12, classes = 4, steps = 9;
+        java.util.function.Function<Backend, Sequential> build = b -> {
+            Sequential.Builder m = Sequential.builder().input(1, size, size).add(new org.cnn4j.layer.Conv2d(1, 5, 3))
+                    .add(new org.cnn4j.layer.ReLU()).add(new org.cnn4j.layer.MaxPool2d(2)).add(new org.cnn4j.layer.Flatten());
+            if (dropout) m.add(new org.cnn4j.layer.Dropout(0.25));
+            return m.add(new org.cnn4j.layer.Dense(5 * 5 * 5, classes)).loss(new org.cnn4j.loss.SoftmaxCrossEntropy()).seed(3).build(b);
+        };
+        java.util.function.Supplier<org.cnn4j.optim.Optimizer> optimizer = () -> kind.equals("adam")
+                ? new Adam(2e-3).decoupled(true).weightDecay(0.01) : new Sgd(0.05).momentum(0.9).nesterov(true).weightDecay(1e-3);
+        Random rng = new Random(8);
+        Sequential onCpu = build.apply(CPU), onGpu = build.apply(strict);
+        org.cnn4j.optim.Optimizer cpuOpt = optimizer.get(), gpuOpt = optimizer.get();
+        double[] expected = new double[steps];
+        List<Sequential.StepResult> actual;
+        try (Tensor x = CPU.allocate(onCpu.inputShape().batch(batch)); Tensor y = CPU.allocateInts(Shape.of(batch));
+             org.cnn4j.model.GraphedStep step = new org.cnn4j.model.GraphedStep(onGpu, gpuOpt, batch, 4)) {
+            for (int i = 0; i < steps; i++) {
+                if (i == 4) {
+                    cpuOpt.learningRate(cpuOpt.learningRate() / 2);
+                    gpuOpt.learningRate(gpuOpt.learningRate() / 2);
+                }
+                float[] pixels = new float[batch * size * size];
+                for (int j = 0; j < pixels.length; j++) pixels[j] = (float) rng.nextGaussian();
+                int[] labels = Data.labels(rng, batch, classes);
+                CPU.write(x, pixels);
+                CPU.writeInts(y, labels);
+                expected[i] = onCpu.trainStep(x, y, cpuOpt).loss();
+                step.run(pixels, labels);
+            }
+            actual = step.results();
+            assertEquals(dropout ? 0 : steps - 1, step.replays(), "replays on " + strict.name());
+        }
+        assertClose(kind + (dropout ? " with dropout" : "") + ", graphed on " + strict.name(), expected,
+                actual.stream().mapToDouble(Sequential.StepResult::loss).toArray(), 1e-4, 1e-4);
+        for (int i = 0; i < onCpu.parameters().size(); i++) {
+            assertClose("weights " + onCpu.parameters().get(i).name(), onCpu.parameters().get(i).value().toDoubleArray(),
+                    onGpu.parameters().get(i).value().toFloatArray(), 1e-4, 1e-4);
+        }
+        onCpu.close();
+        onGpu.close();
+    }
+
+    /**
+     * A checkpoint written from the GPU (parameters and optimizer state read back from the device)
+     * resumes on the GPU as the uninterrupted run goes on, and on the CPU as closely as the two
+     * backends agree.
+     */
+    @Test
+    void aCheckpointFromTheGpuResumesOnTheGpuAndOnTheCpu(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws java.io.IOException {
+        int batch = batch();
+        Dataset train = SyntheticShapes.generate(200 * batch / 64, 28, 10, 8), test = SyntheticShapes.generate(64 * batch / 64, 28, 10, 9);
+        org.cnn4j.train.Trainer.Options options = org.cnn4j.train.Trainer.Options.of(3, batch).seed(2);
+        Sequential straightModel = Models.fmnistCnn().seed(4).build(strict);
+        org.cnn4j.train.Trainer straight = new org.cnn4j.train.Trainer(straightModel, new Sgd(0.05).momentum(0.9), options);
+        List<org.cnn4j.train.EpochMetrics> expected = straight.fit(train, test);
+        java.nio.file.Path checkpoint = dir.resolve("checkpoint.safetensors");
+        Sequential firstModel = Models.fmnistCnn().seed(4).build(strict);
+        new org.cnn4j.train.Trainer(firstModel, new Sgd(0.05).momentum(0.9), options.epochs(2)).checkpointTo(checkpoint).fit(train, test);
+        for (Backend b : List.of(strict, CPU)) {
+            org.cnn4j.train.Trainer resumed = org.cnn4j.train.Trainer.resume(checkpoint, b).epochs(3);
+            List<org.cnn4j.train.EpochMetrics> actual = resumed.fit(train, test);
+            double tol = b == strict ? 1e-5 : 1e-3;
+            assertEquals(expected.get(2).trainLoss(), actual.get(2).trainLoss(), tol * Math.max(1, expected.get(2).trainLoss()),
+                    "the third epoch's loss, resumed on " + b.name());
+            assertClose("weights resumed on " + b.name(), straightModel.parameters().getFirst().value().toDoubleArray(),
+                    resumed.model().parameters().getFirst().value().toFloatArray(), tol, tol);
+            resumed.model().close();
+        }
+        straightModel.close();
+        firstModel.close();
+    }
 }

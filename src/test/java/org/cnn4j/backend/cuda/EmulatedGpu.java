@@ -74,8 +74,8 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
             throw new IllegalStateException("a " + bytes + "-byte access at 0x" + Long.toHexString(address) + " lies outside device memory in use ("
                     + where + ")");
         }
-        last = e.getValue();
-        return last;
+        last = e.getValue(); // a hint shared by the blocks running in parallel: never read back here
+        return e.getValue();
     }
 
     float[] floats(long address, int count) {
