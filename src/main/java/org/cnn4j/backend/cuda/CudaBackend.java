@@ -565,11 +565,12 @@ public final class CudaBackend implements Backend {
         current();
         int n = Check.loss("softmaxCrossEntropy", loss, dx, logits, labels, Shape.of(logits.shape().rows()));
         int classes = logits.shape().columns();
-        driver.fill32(status, n, 1);
+        boolean checked = !driver.capturing(); // inside a graph nothing reads the label check back: no reset either, one node fewer
+        if (checked) driver.fill32(status, n, 1);
         launch("softmax_cross_entropy", n, t(loss, "softmaxCrossEntropy", "loss").pointer(),
                 dx == null ? null : t(dx, "softmaxCrossEntropy", "dx").pointer(), t(logits, "softmaxCrossEntropy", "logits").pointer(),
                 t(labels, "softmaxCrossEntropy", "labels").pointer(), status, n, classes, (float) gradScale, dx == null ? 0 : 1);
-        if (driver.capturing()) return; // no read-back inside a graph: the capturer checked the labels
+        if (!checked) return; // no read-back inside a graph: the capturer checked the labels
         int[] firstBad = new int[1];
         driver.copyToHost(firstBad, status);
         if (firstBad[0] < n) Check.labels("softmaxCrossEntropy", downloadInts(labels), 0, n, classes); // throws, naming the label

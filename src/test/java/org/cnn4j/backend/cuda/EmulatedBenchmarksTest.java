@@ -36,4 +36,28 @@ class EmulatedBenchmarksTest {
             for (LayerTimes.Timing t : times) assertTrue(t.forwardMs() >= 0 && t.backwardMs() >= 0, t.toString());
         }
     }
+
+    /**
+     * What a recorded training step holds, operation by operation (each a node of the CUDA graph, and
+     * on a GPU a launch: the cost that bounds a small step): fmnist-cnn's, as a guard against
+     * launches creeping in. Zeroing the gradients and the SGD update are one launch each; each
+     * convolution with its ReLU one cuDNN call; no memory is set or copied.
+     */
+    @Test
+    void theRecordedFmnistStepHoldsTheseOperations() {
+        EmulatedGpu gpu = new EmulatedGpu(1L << 30);
+        try (CudaBackend backend = new CudaBackend(CudaBackend.Options.defaults(), gpu, gpu::dnn, gpu::blas);
+             Sequential m = Models.byName("fmnist-cnn").seed(1).build(backend);
+             org.cnn4j.model.GraphedStep step = new org.cnn4j.model.GraphedStep(m, new org.cnn4j.optim.Sgd(0.01).momentum(0.9), 2, 4)) {
+            float[] x = new float[m.inputShape().batch(2).size()];
+            for (int i = 0; i < 3; i++) step.run(x, new int[2]);
+            assertEquals(2, step.replays());
+            String forward = "fill_chunks, cudnn convolutionBiasReluForward, max_pool_forward, cudnn convolutionBiasReluForward, max_pool_forward, "
+                    + "cublasSgemm, cudnn addBias, activation_forward, cublasSgemm, cudnn addBias, softmax_cross_entropy, record_step";
+            String backward = "cublasSgemm, cudnn biasBackward, cublasSgemm, activation_backward, cublasSgemm, cudnn biasBackward, cublasSgemm, "
+                    + "max_pool_backward, activation_backward, cudnn convolutionBackwardFilter, cudnn biasBackward, cudnn convolutionBackwardData, "
+                    + "max_pool_backward, activation_backward, cudnn convolutionBackwardFilter, cudnn biasBackward, sgd_steps";
+            assertEquals(forward + ", " + backward, String.join(", ", gpu.lastRecording()));
+        }
+    }
 }

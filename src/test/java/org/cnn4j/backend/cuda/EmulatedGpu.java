@@ -38,7 +38,9 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
     private final Map<String, PtxInterpreter> kernels = new HashMap<>();
     private long next = BASE, used, launches, replays;
     private Region last;
+    /** While capturing: the work issued, and what each piece is (a kernel's name, "memcpy", "cudnn convolutionForward"...). */
     private List<Runnable> recording;
+    private List<String> recordingNames;
 
     /** A device with {@code capacity} bytes of memory. */
     EmulatedGpu(long capacity) {
@@ -54,6 +56,13 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
     /** Kernels run (eagerly or in a replay) so far. */
     long launches() {
         return launches;
+    }
+
+    private List<String> lastRecording = List.of();
+
+    /** What the last recording kept holds, in order: a name per operation (a graph's nodes). */
+    List<String> lastRecording() {
+        return lastRecording;
     }
 
     /** Recordings replayed so far. */
@@ -131,9 +140,10 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
     // ---------------------------------------------------------------- the stream
 
     /** Runs the work now, or records it while capturing. */
-    void issue(Runnable work) {
+    void issue(String what, Runnable work) {
         if (recording != null) {
             recording.add(work);
+            recordingNames.add(what);
         } else {
             work.run();
         }
@@ -175,7 +185,7 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
     @Override
     public void copy(DevicePointer dst, DevicePointer src, long bytes) {
         long to = dst.address(), from = src.address();
-        issue(() -> {
+        issue("memcpy", () -> {
             Region s = region(from, bytes), d = region(to, bytes);
             ByteBuffer values = s.data().slice((int) (from - s.start()), (int) bytes);
             d.data().put((int) (to - d.start()), values, 0, (int) bytes);
@@ -185,7 +195,7 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
     @Override
     public void fill32(DevicePointer dst, int bits, long count) {
         long to = dst.address();
-        issue(() -> {
+        issue("memset", () -> {
             int[] words = new int[(int) count];
             java.util.Arrays.fill(words, bits);
             put(to, words);
@@ -211,7 +221,7 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
         PtxInterpreter module = kernels.get(kernel);
         if (module == null) throw new IllegalStateException("no kernel '" + kernel + "' is loaded");
         Object[] recorded = args.clone();
-        issue(() -> {
+        issue(kernel, () -> {
             launches++;
             module.launch(kernel, blocks, threads, sharedBytes, this, recorded);
         });
@@ -221,12 +231,16 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
     public void beginCapture() {
         if (recording != null) throw new IllegalStateException("already recording a graph");
         recording = new ArrayList<>();
+        recordingNames = new ArrayList<>();
     }
 
     @Override
     public Recording endCapture(boolean keep) {
         List<Runnable> work = List.copyOf(recording);
+        List<String> names = List.copyOf(recordingNames);
         recording = null;
+        recordingNames = null;
+        lastRecording = names;
         if (!keep) return null;
         return new Recording() {
             private boolean closed;
@@ -234,7 +248,7 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
             @Override
             public void launch() {
                 if (closed) throw new IllegalStateException("the graph is closed");
-                issue(() -> {
+                issue("graph", () -> {
                     replays++;
                     for (Runnable r : work) r.run();
                 });
@@ -289,7 +303,7 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
             @Override
             public void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha, long aAddress, int aColumns, long bAddress,
                              int bColumns, float beta, long cAddress) {
-                issue(() -> {
+                issue("cublasSgemm", () -> {
                     float[] a = floats(aAddress, m * k), b = floats(bAddress, k * n), c = floats(cAddress, m * n);
                     for (int i = 0; i < m; i++) {
                         for (int j = 0; j < n; j++) {
@@ -342,7 +356,7 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
 
             @Override
             public void convolutionForward(ConvGeometry g, int n, Choice c, long x, long w, long y, long workspace) {
-                issue(() -> {
+                issue("cudnn convolutionForward", () -> {
                     workspace(c, workspace);
                     put(y, convolve(g, n, c, x, w, 0, false));
                 });
@@ -350,7 +364,7 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
 
             @Override
             public void convolutionBiasReluForward(ConvGeometry g, int n, Choice c, long x, long w, long b, long y, long workspace) {
-                issue(() -> {
+                issue("cudnn convolutionBiasReluForward", () -> {
                     workspace(c, workspace);
                     put(y, convolve(g, n, c, x, w, b, true));
                 });
@@ -358,7 +372,7 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
 
             @Override
             public void convolutionBackwardData(ConvGeometry g, int n, Choice c, long w, long dy, long dx, long workspace) {
-                issue(() -> {
+                issue("cudnn convolutionBackwardData", () -> {
                     workspace(c, workspace);
                     float[] filters = tf32(c, floats(w, g.k() * g.c() * g.r() * g.s())), grad = tf32(c, floats(dy, n * g.k() * g.p() * g.q()));
                     double[] out = new double[n * g.c() * g.h() * g.w()];
@@ -369,7 +383,7 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
 
             @Override
             public void convolutionBackwardFilter(ConvGeometry g, int n, Choice c, long x, long dy, long dw, long workspace) {
-                issue(() -> {
+                issue("cudnn convolutionBackwardFilter", () -> {
                     workspace(c, workspace);
                     float[] in = tf32(c, floats(x, n * g.c() * g.h() * g.w())), grad = tf32(c, floats(dy, n * g.k() * g.p() * g.q()));
                     float[] old = floats(dw, g.k() * g.c() * g.r() * g.s());
@@ -382,7 +396,7 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
 
             @Override
             public void addBias(Shape y, long yAddress, int k, long b) {
-                issue(() -> {
+                issue("cudnn addBias", () -> {
                     float[] values = floats(yAddress, y.size()), bias = floats(b, k);
                     int spatial = y.size() / y.dim(0) / k;
                     for (int i = 0; i < values.length; i++) values[i] += bias[i / spatial % k];
@@ -392,7 +406,7 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
 
             @Override
             public void biasBackward(Shape dy, long dyAddress, int k, long db) {
-                issue(() -> {
+                issue("cudnn biasBackward", () -> {
                     float[] grad = floats(dyAddress, dy.size()), old = floats(db, k);
                     int spatial = dy.size() / dy.dim(0) / k;
                     double[] sum = new double[k];
@@ -404,7 +418,7 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
 
             @Override
             public void softmaxForward(Shape s, long x, long y) {
-                issue(() -> {
+                issue("cudnn softmaxForward", () -> {
                     int rows = s.dim(0), cols = s.size() / rows;
                     float[] in = floats(x, s.size()), out = new float[in.length];
                     for (int r = 0; r < rows; r++) {
@@ -419,7 +433,7 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
 
             @Override
             public void softmaxBackward(Shape s, long y, long dy, long dx) {
-                issue(() -> {
+                issue("cudnn softmaxBackward", () -> {
                     int rows = s.dim(0), cols = s.size() / rows;
                     float[] out = floats(y, s.size()), grad = floats(dy, s.size()), result = new float[out.length];
                     for (int r = 0; r < rows; r++) {
