@@ -104,8 +104,8 @@ public interface Backend extends AutoCloseable {
      * in another pass over y, and the model keeps one tensor instead of two.
      */
     default void convForward(Tensor y, Tensor x, Tensor w, Tensor b, Activation f, ConvGeometry g) {
-        convForward(y, x, w, b, g);
-        if (f != Activation.IDENTITY) activationForward(f, y, y);
+        convForward(y, x, w, g);
+        biasActivation(y, b, f);
     }
 
     /** dx = the full convolution of dy with the filters rotated 180° (transposed convolution). Overwrites dx. */
@@ -126,6 +126,15 @@ public interface Backend extends AutoCloseable {
     /** y(n,k,…) += b(k) for every position of channel k. y may be (n,k,h,w) or (n,k). */
     void addBias(Tensor y, Tensor b);
 
+    /**
+     * y = f(y + b) in place, b per channel as in {@link #addBias} (null: no bias): a layer's bias and
+     * the activation after it, which a backend can apply in one pass over y.
+     */
+    default void biasActivation(Tensor y, Tensor b, Activation f) {
+        if (b != null) addBias(y, b);
+        if (f != Activation.IDENTITY) activationForward(f, y, y);
+    }
+
     /** db(k) += Σ over batch and positions of dy(n,k,…). Accumulates. */
     void biasBackward(Tensor db, Tensor dy);
 
@@ -136,6 +145,16 @@ public interface Backend extends AutoCloseable {
 
     /** dx(i) = Σ dy(o) over the outputs o whose mask points at i (correct for overlapping windows). Overwrites dx. */
     void maxPoolBackward(Tensor dx, Tensor dy, Tensor mask, PoolGeometry g);
+
+    /**
+     * {@link #maxPoolBackward(Tensor, Tensor, Tensor, PoolGeometry)}, then the backward pass of a
+     * ReLU whose output x was the pooling's input: dx(i) ∘= (x(i) > 0), rounded as
+     * {@link #activationBackward} rounds it, so that backends can do both in one pass.
+     */
+    default void maxPoolBackward(Tensor dx, Tensor dy, Tensor mask, Tensor reluOutput, PoolGeometry g) {
+        maxPoolBackward(dx, dy, mask, g);
+        activationBackward(Activation.RELU, dx, dx, reluOutput, reluOutput);
+    }
 
     /** y = mean over each window (divisor windowH·windowW, padding included). */
     void avgPoolForward(Tensor y, Tensor x, PoolGeometry g);

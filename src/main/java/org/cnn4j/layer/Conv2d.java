@@ -26,6 +26,8 @@ public final class Conv2d extends Layer {
     private Parameter w, b;
     private Tensor x, y;
     private Activation fused = Activation.IDENTITY;
+    /** Whether the max pooling after the fused ReLU does the ReLU's backward pass (see {@link Fusion}). */
+    private boolean activationBackwardDoneAfter;
 
     /** A square kernel×kernel convolution from inChannels to outChannels maps. */
     public Conv2d(int inChannels, int outChannels, int kernel) {
@@ -117,6 +119,7 @@ public final class Conv2d extends Layer {
     @Override
     protected Shape build(Shape input, Random rng) {
         fused = Activation.IDENTITY;
+        activationBackwardDoneAfter = false;
         if (input.rank() != 3 || input.dim(0) != inChannels) {
             throw new IllegalArgumentException("layer '" + name() + "' (" + describe() + ") expects input (n, " + inChannels
                     + ", h, w) but gets " + batchShape(input));
@@ -144,6 +147,12 @@ public final class Conv2d extends Layer {
         fused = f;
     }
 
+    /** Leaves the fused activation's backward pass to the layer after (a max pooling that applies it as it gathers). */
+    void leaveActivationBackward() {
+        requireBound();
+        activationBackwardDoneAfter = true;
+    }
+
     @Override
     protected Tensor forwardPass(Tensor x, Pass pass) {
         this.x = x;
@@ -158,7 +167,7 @@ public final class Conv2d extends Layer {
 
     @Override
     protected Tensor backwardPass(Tensor dy) {
-        if (fused != Activation.IDENTITY) {
+        if (fused != Activation.IDENTITY && !activationBackwardDoneAfter) {
             Tensor dz = buffer("dz", dy.shape());
             backend().activationBackward(fused, dz, dy, y, y); // f' from y alone (Activation)
             dy = dz;

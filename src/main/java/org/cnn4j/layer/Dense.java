@@ -3,6 +3,7 @@ package org.cnn4j.layer;
 import java.util.Map;
 import java.util.Random;
 
+import org.cnn4j.backend.Activation;
 import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
 
@@ -18,7 +19,8 @@ public final class Dense extends Layer {
     private boolean bias = true;
     private Init init = Init.DEFAULT;
     private Parameter w, b;
-    private Tensor x;
+    private Tensor x, y;
+    private Activation fused = Activation.IDENTITY;
 
     public Dense(int in, int out) {
         if (in < 1 || out < 1) throw new IllegalArgumentException("Dense needs positive sizes, got " + in + "→" + out);
@@ -53,6 +55,7 @@ public final class Dense extends Layer {
 
     @Override
     protected Shape build(Shape input, Random rng) {
+        fused = Activation.IDENTITY;
         if (input.size() != in) {
             throw new IllegalArgumentException("layer '" + name() + "' (" + describe() + ") expects " + in
                     + " input features per sample but gets " + batchShape(input) + " = " + input.size() + " features");
@@ -66,14 +69,28 @@ public final class Dense extends Layer {
     protected Tensor forwardPass(Tensor x, Pass pass) {
         int n = x.shape().rows();
         this.x = x.shape().rank() == 2 ? x : x.reshape(Shape.of(n, in));
-        Tensor y = buffer("y", Shape.of(n, out));
+        y = buffer("y", Shape.of(n, out));
         backend().gemm(false, true, 1, this.x, w.value(), 0, y);
-        if (b != null) backend().addBias(y, b.value());
+        if (b != null || fused != Activation.IDENTITY) backend().biasActivation(y, b == null ? null : b.value(), fused);
         return y;
+    }
+
+    /**
+     * Takes over the activation layer that follows (see {@link Fusion}): the forward pass returns
+     * f(x·wᵀ + b), and the backward pass first turns dy into dy ∘ f'(y).
+     */
+    void fuse(Activation f) {
+        requireBound();
+        fused = f;
     }
 
     @Override
     protected Tensor backwardPass(Tensor dy) {
+        if (fused != Activation.IDENTITY) {
+            Tensor dz = buffer("dz", dy.shape());
+            backend().activationBackward(fused, dz, dy, y, y); // f' from y alone (Activation)
+            dy = dz;
+        }
         backend().gemm(true, false, 1, dy, x, 1, w.gradient());
         if (b != null) backend().biasBackward(b.gradient(), dy);
         if (!computeInputGradient()) return null;

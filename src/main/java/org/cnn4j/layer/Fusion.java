@@ -2,14 +2,22 @@ package org.cnn4j.layer;
 
 import java.util.List;
 
+import org.cnn4j.backend.Activation;
+
 /**
- * Merges each convolution with the activation layer right after it: the convolution applies the
- * function as it writes its output ({@link org.cnn4j.backend.Backend#convForward(org.cnn4j.tensor.Tensor,
- * org.cnn4j.tensor.Tensor, org.cnn4j.tensor.Tensor, org.cnn4j.tensor.Tensor, org.cnn4j.backend.Activation,
- * org.cnn4j.backend.ConvGeometry)}) and multiplies dy by f'(y) in its backward pass, and the
- * activation layer passes values and gradients through. It saves a pass over the activations each
- * way and one activation tensor per pair; the arithmetic is the same, so the results are too
- * (bitwise on the CPU). The layers stay as they are in the model, its file and its summary.
+ * Merges each convolution or dense layer with the activation layer right after it: the layer
+ * applies the function with its bias in one pass over its output (a convolution even as it writes
+ * it: {@link org.cnn4j.backend.Backend#convForward(org.cnn4j.tensor.Tensor, org.cnn4j.tensor.Tensor,
+ * org.cnn4j.tensor.Tensor, org.cnn4j.tensor.Tensor, org.cnn4j.backend.Activation,
+ * org.cnn4j.backend.ConvGeometry)}; a dense layer through
+ * {@link org.cnn4j.backend.Backend#biasActivation}) and multiplies dy by f'(y) in its backward pass,
+ * and the activation layer passes values and gradients through. It saves a pass over the
+ * activations each way (on a GPU, a launch) and one activation tensor per pair. When a max pooling
+ * follows a convolution's ReLU, the pooling's backward pass also does the ReLU's
+ * ({@link org.cnn4j.backend.Backend#maxPoolBackward(org.cnn4j.tensor.Tensor, org.cnn4j.tensor.Tensor,
+ * org.cnn4j.tensor.Tensor, org.cnn4j.tensor.Tensor, org.cnn4j.backend.PoolGeometry)}: one kernel on a
+ * GPU). The arithmetic is the same, so the results are too (bitwise on the CPU). The layers stay as
+ * they are in the model, its file and its summary.
  */
 public final class Fusion {
     private Fusion() {
@@ -18,8 +26,16 @@ public final class Fusion {
     /** Fuses the pairs of a bound model's layers, in order. */
     public static void fuse(List<Layer> layers) {
         for (int i = 0; i + 1 < layers.size(); i++) {
-            if (layers.get(i) instanceof Conv2d conv && layers.get(i + 1) instanceof ActivationLayer act) {
+            if (!(layers.get(i + 1) instanceof ActivationLayer act)) continue;
+            if (layers.get(i) instanceof Conv2d conv) {
                 conv.fuse(act.function());
+                act.fuseIntoPrevious();
+                if (act.function() == Activation.RELU && i + 2 < layers.size() && layers.get(i + 2) instanceof MaxPool2d pool) {
+                    pool.takeReluBackward();
+                    conv.leaveActivationBackward();
+                }
+            } else if (layers.get(i) instanceof Dense dense) {
+                dense.fuse(act.function());
                 act.fuseIntoPrevious();
             }
         }

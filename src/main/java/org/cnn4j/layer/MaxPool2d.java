@@ -1,5 +1,8 @@
 package org.cnn4j.layer;
 
+import java.util.Random;
+
+import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
 
 /**
@@ -9,6 +12,8 @@ import org.cnn4j.tensor.Tensor;
  */
 public final class MaxPool2d extends Pool2d {
     private Tensor mask;
+    /** Whether this layer's backward pass also does that of the ReLU before it (see {@link Fusion}). */
+    private boolean reluBackward;
 
     /** window×window windows with stride window. */
     public MaxPool2d(int window) {
@@ -25,6 +30,18 @@ public final class MaxPool2d extends Pool2d {
     }
 
     @Override
+    protected Shape build(Shape input, Random rng) {
+        reluBackward = false;
+        return super.build(input, rng);
+    }
+
+    /** Takes over the backward pass of the ReLU (fused into a convolution) whose output is this layer's input. */
+    void takeReluBackward() {
+        requireBound();
+        reluBackward = true;
+    }
+
+    @Override
     protected Tensor forwardPass(Tensor x, Pass pass) {
         this.x = x;
         Tensor y = buffer("y", outputShape().batch(x.shape().n()));
@@ -37,7 +54,11 @@ public final class MaxPool2d extends Pool2d {
     protected Tensor backwardPass(Tensor dy) {
         if (!computeInputGradient()) return null;
         Tensor dx = buffer("dx", x.shape());
-        backend().maxPoolBackward(dx, dy, mask, geometry);
+        if (reluBackward) {
+            backend().maxPoolBackward(dx, dy, mask, x, geometry);
+        } else {
+            backend().maxPoolBackward(dx, dy, mask, geometry);
+        }
         return dx;
     }
 

@@ -24,10 +24,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * A convolution that takes over the activation after it computes what the two layers compute
- * apart: on the CPU the same outputs, input gradients and training steps bit for bit, for every
- * activation (ReLU fused into the convolution's write-out, the others applied in place); and its
- * gradients pass a finite-difference check in double precision.
+ * A convolution or dense layer that takes over the activation after it computes what the two
+ * layers compute apart: on the CPU the same outputs, input gradients and training steps bit for
+ * bit, for every activation (ReLU fused into the convolution's write-out, the others applied in
+ * place); and its gradients pass a finite-difference check in double precision.
  */
 class FusionTest {
     private static final int N = 4, CLASSES = 3;
@@ -36,7 +36,7 @@ class FusionTest {
         return Sequential.builder().input(2, 9, 9)
                 .add(new Conv2d(2, 4, 3).padding(1)).add(new ActivationLayer(f)).add(new MaxPool2d(2))
                 .add(new Conv2d(4, 5, 3)).add(new ActivationLayer(f))
-                .add(new Flatten()).add(new Dense(5 * 2 * 2, CLASSES))
+                .add(new Flatten()).add(new Dense(5 * 2 * 2, 6)).add(new ActivationLayer(f)).add(new Dense(6, CLASSES))
                 .loss(new SoftmaxCrossEntropy()).seed(7).fuseActivations(fuse).build(backend);
     }
 
@@ -44,7 +44,8 @@ class FusionTest {
     @EnumSource(Activation.class)
     void fusedLayersComputeWhatTheLayersComputeApart(Activation f) {
         Sequential fused = model(Backends.CPU, f, true), apart = model(Backends.CPU, f, false);
-        assertTrue(((ActivationLayer) fused.layers().get(1)).fused() && ((ActivationLayer) fused.layers().get(4)).fused());
+        assertTrue(((ActivationLayer) fused.layers().get(1)).fused() && ((ActivationLayer) fused.layers().get(4)).fused()
+                && ((ActivationLayer) fused.layers().get(7)).fused(), "both convolutions' and the dense layer's activations");
         assertFalse(((ActivationLayer) apart.layers().get(1)).fused());
         fused.computeInputGradient(true);
         apart.computeInputGradient(true);

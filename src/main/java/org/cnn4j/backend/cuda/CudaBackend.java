@@ -447,7 +447,20 @@ public final class CudaBackend implements Backend {
         Check.shape("maxPoolBackward", "mask", mask, dy.shape());
         int planes = dx.shape().n() * g.c();
         launch("max_pool_backward", dx.size(), args(new Object[] {t(dx, "maxPoolBackward", "dx").pointer(),
-                t(dy, "maxPoolBackward", "dy").pointer(), t(mask, "maxPoolBackward", "mask").pointer()}, sizes(planes, g)));
+                t(dy, "maxPoolBackward", "dy").pointer(), t(mask, "maxPoolBackward", "mask").pointer()}, sizes(planes, g), (Object) null));
+    }
+
+    /** The gather and the ReLU's backward in one kernel. */
+    @Override
+    public void maxPoolBackward(Tensor dx, Tensor dy, Tensor mask, Tensor reluOutput, PoolGeometry g) {
+        current();
+        Check.pool("maxPoolBackward", dy, dx, g);
+        Check.shape("maxPoolBackward", "mask", mask, dy.shape());
+        Check.shape("maxPoolBackward", "reluOutput", reluOutput, dx.shape());
+        int planes = dx.shape().n() * g.c();
+        launch("max_pool_backward", dx.size(), args(new Object[] {t(dx, "maxPoolBackward", "dx").pointer(),
+                t(dy, "maxPoolBackward", "dy").pointer(), t(mask, "maxPoolBackward", "mask").pointer()}, sizes(planes, g),
+                t(reluOutput, "maxPoolBackward", "reluOutput").pointer()));
     }
 
     @Override
@@ -510,6 +523,17 @@ public final class CudaBackend implements Backend {
         Check.sameSize("activationForward", "y", y, x);
         launch("activation_forward", x.size(), t(y, "activationForward", "y").pointer(), t(x, "activationForward", "x").pointer(), x.size(),
                 f.ordinal());
+    }
+
+    /** One kernel: bias and activation in one pass over y. */
+    @Override
+    public void biasActivation(Tensor y, Tensor b, Activation f) {
+        current();
+        if (b != null) biasShape("biasActivation", y, b);
+        int channels = b != null ? b.size() : y.shape().dim(1);
+        int spatial = y.size() / y.shape().dim(0) / channels;
+        launch("bias_activation", y.size(), t(y, "biasActivation", "y").pointer(), b == null ? null : t(b, "biasActivation", "b").pointer(),
+                y.size(), channels, spatial, f.ordinal());
     }
 
     @Override

@@ -177,6 +177,10 @@ abstract class CudaBackendSuite {
         strict.maxPoolBackward(dx.gpu, dy.gpu, mask.gpu, g);
         CPU.maxPoolBackward(dx.cpu, dy.cpu, mask.cpu, g);
         dx.assertBitwise("max pool backward " + g);
+        Pair dxRelu = Pair.poisoned(strict, in);
+        strict.maxPoolBackward(dxRelu.gpu, dy.gpu, mask.gpu, x.gpu, g);
+        CPU.maxPoolBackward(dxRelu.cpu, dy.cpu, mask.cpu, x.cpu, g);
+        dxRelu.assertBitwise("max pool backward with the ReLU's before it " + g);
 
         Pair avg = Pair.poisoned(strict, out);
         strict.avgPoolForward(avg.gpu, x.gpu, g);
@@ -224,6 +228,19 @@ abstract class CudaBackendSuite {
         strict.activationBackward(f, dx.gpu, dy.gpu, x.gpu, yOnGpu);
         CPU.activationBackward(f, dx.cpu, dy.cpu, x.cpu, y.cpu);
         dx.assertBitwise(f + " backward");
+        // A layer's bias and activation in one pass, on (n, k) and (n, k, h, w), with and without a bias.
+        for (Shape shape : List.of(Shape.of(7, 333), Shape.of(3, 5, 4, 6))) {
+            for (boolean withBias : new boolean[] {true, false}) {
+                Pair z = Pair.of(strict, shape, Data.gaussian(rng, shape.size(), 3)), bias = Pair.random(strict, Shape.of(shape.dim(1)), rng);
+                strict.biasActivation(z.gpu, withBias ? bias.gpu : null, f);
+                CPU.biasActivation(z.cpu, withBias ? bias.cpu : null, f);
+                if (f == Activation.IDENTITY || f == Activation.RELU) {
+                    z.assertBitwise(f + " with bias " + withBias + " on " + shape);
+                } else {
+                    z.assertNear(f + " with bias " + withBias + " on " + shape, STRICT);
+                }
+            }
+        }
     }
 
     @Test
