@@ -207,6 +207,14 @@ class BackendAgreementTest {
         cpu.maxPoolBackward(dx.cpu, dy.cpu, maskCpu, g);
         REF.maxPoolBackward(dx.ref, dy.ref, maskRef, g);
         dx.assertAgree("max pool backward " + g);
+        Pair dxRelu = Pair.poisoned(cpu, in); // with the backward of a ReLU whose output was x (the reference: the default, two passes)
+        cpu.maxPoolBackward(dxRelu.cpu, dy.cpu, maskCpu, x.cpu, g);
+        REF.maxPoolBackward(dxRelu.ref, dy.ref, maskRef, x.ref, g);
+        dxRelu.assertAgree("max pool backward with a ReLU's " + g);
+        Tensor twoPasses = cpu.allocate(in);
+        cpu.maxPoolBackward(twoPasses, dy.cpu, maskCpu, g);
+        cpu.activationBackward(org.cnn4j.backend.Activation.RELU, twoPasses, twoPasses, x.cpu, x.cpu);
+        assertArrayEquals(twoPasses.toFloatArray(), dxRelu.cpu.toFloatArray(), "one pass, bitwise the two");
 
         y = Pair.poisoned(cpu, out);
         dx = Pair.poisoned(cpu, in);

@@ -148,14 +148,21 @@ final class CpuPooling {
         });
     }
 
-    /** dx = 0, then dx[mask[o]] += dy[o] for every output o of the plane. */
-    void maxBackward(float[] dx, float[] dy, int[] mask, int planes, PoolGeometry g) {
+    /**
+     * dx = 0, then dx[mask[o]] += dy[o] for every output o of the plane; with {@code relu} (the
+     * pooling's input, a ReLU's output; else null), then dx ∘= (relu > 0) while the plane is in
+     * cache, as CpuBackend.activationBackward computes the ReLU's backward (bitwise).
+     */
+    void maxBackward(float[] dx, float[] dy, int[] mask, float[] relu, int planes, PoolGeometry g) {
         int hw = g.h() * g.w(), pq = g.p() * g.q();
         parallel.forRange(planes, grain(g), (lo, hi) -> {
             for (int plane = lo; plane < hi; plane++) {
                 int in = plane * hw, out = plane * pq;
                 Arrays.fill(dx, in, in + hw, 0f);
                 for (int o = 0; o < pq; o++) dx[in + mask[out + o]] += dy[out + o];
+                if (relu != null) {
+                    for (int i = in; i < in + hw; i++) dx[i] = dx[i] * Math.signum(Math.max(relu[i], 0f));
+                }
             }
         });
     }
