@@ -97,14 +97,11 @@ final class CudaDriver implements GpuDriver {
     private final int major, minor, driverVersion;
     private final List<CUmodule> modules = new ArrayList<>();
     private final Map<String, CUfunction> functions = new HashMap<>();
-    private final Staging[] staging = new Staging[2];
-    private int nextStaging;
+    private final Ring direct = new Ring(false), ahead = new Ring(true);
     /** Uploads at least this big overlap the stream's work (see the class comment). */
     static final long AHEAD_MIN_BYTES = 64 << 10;
     private static final boolean UPLOAD_AHEAD = !"false".equals(System.getProperty("cnn4j.uploadAhead"));
     private final Stream copyStream = new Stream();
-    private final Ahead[] ahead = new Ahead[2];
-    private int nextAhead;
     private boolean capturing, closed;
 
     /** A JCuda stream whose raw handle can be handed to cuDNN and cuBLAS. */
@@ -158,56 +155,85 @@ final class CudaDriver implements GpuDriver {
         }
     }
 
-    /** A page-locked host buffer for uploads, and the event after its last copy. */
-    private final class Staging {
+    /**
+     * A page-locked host buffer for uploads and the event after its last copy from it; for uploads
+     * that overlap the stream's work ({@code ahead}), also a device buffer of the same size, which
+     * the copy stream fills ({@code copied} then passes) and the stream copies out ({@code consumed}).
+     */
+    private final class Upload {
         final long bytes;
         final Pointer host = new Pointer();
         final ByteBuffer buffer;
-        final Event copied = new Event(false);
+        final DevicePointer device;
+        final Event copied = new Event(false), consumed;
 
-        Staging(long bytes) {
+        Upload(long bytes, boolean ahead) {
             this.bytes = bytes;
             check(cuMemAllocHost(host, bytes), "cuMemAllocHost(" + bytes + " bytes)");
             buffer = host.getByteBuffer(0, bytes).order(ByteOrder.nativeOrder());
+            device = ahead ? new DevicePointer() : null;
+            consumed = ahead ? new Event(false) : null;
+            if (ahead) {
+                int result = cuMemAlloc(device, bytes);
+                if (result != CUresult.CUDA_SUCCESS) {
+                    cuMemFreeHost(host);
+                    check(result, "cuMemAlloc(" + bytes + " bytes, an upload staging buffer)");
+                }
+            }
         }
 
         void free() {
             copied.synchronize();
             copied.close();
+            if (device != null) {
+                consumed.synchronize();
+                consumed.close();
+                cuMemFree(device);
+            }
             cuMemFreeHost(host);
         }
     }
 
-    /**
-     * A pinned host buffer and a device buffer of the same size, for uploads that overlap the
-     * stream's work: {@code loaded} passes when the copy stream has filled the device buffer,
-     * {@code consumed} when the stream has copied it out.
-     */
-    private final class Ahead {
-        final long bytes;
-        final Pointer host = new Pointer();
-        final ByteBuffer buffer;
-        final DevicePointer device = new DevicePointer();
-        final Event loaded = new Event(false), consumed = new Event(false);
+    /** Two upload buffers used in turn, each growing (doubling) when a bigger upload comes. */
+    private final class Ring {
+        final boolean ahead;
+        final Upload[] slots = new Upload[2];
+        int next;
 
-        Ahead(long bytes) {
-            this.bytes = bytes;
-            check(cuMemAllocHost(host, bytes), "cuMemAllocHost(" + bytes + " bytes)");
-            buffer = host.getByteBuffer(0, bytes).order(ByteOrder.nativeOrder());
-            int result = cuMemAlloc(device, bytes);
-            if (result != CUresult.CUDA_SUCCESS) {
-                cuMemFreeHost(host);
-                check(result, "cuMemAlloc(" + bytes + " bytes, an upload staging buffer)");
+        Ring(boolean ahead) {
+            this.ahead = ahead;
+        }
+
+        /** The next buffer, at least {@code bytes} long and cleared, once its previous copy from the host has finished. */
+        Upload take(long bytes) {
+            refuseWhileCapturing("an upload from the host");
+            int i = next;
+            next ^= 1;
+            Upload u = slots[i];
+            if (u != null && u.bytes >= bytes) {
+                u.copied.synchronize();
+                u.buffer.clear();
+                return u;
             }
+            if (u != null) u.free();
+            slots[i] = null; // freed: not to be freed again if the bigger allocation fails
+            long least = ahead ? bytes : Math.max(bytes, STAGING_MIN_BYTES);
+            slots[i] = new Upload(Math.max(least, u == null ? 0 : 2 * u.bytes), ahead);
+            return slots[i];
+        }
+
+        long deviceBytes() {
+            long total = 0;
+            for (Upload u : slots) {
+                if (u != null && u.device != null) total += u.bytes;
+            }
+            return total;
         }
 
         void free() {
-            consumed.synchronize();
-            loaded.synchronize();
-            loaded.close();
-            consumed.close();
-            cuMemFree(device);
-            cuMemFreeHost(host);
+            for (Upload u : slots) {
+                if (u != null) u.free();
+            }
         }
     }
 
@@ -303,91 +329,44 @@ final class CudaDriver implements GpuDriver {
      */
     @Override
     public void copyToDevice(DevicePointer dst, float[] src) {
-        long bytes = 4L * src.length;
-        if (UPLOAD_AHEAD && bytes >= AHEAD_MIN_BYTES) {
-            Ahead a = ahead(bytes);
-            a.buffer.asFloatBuffer().put(src);
-            copyAhead(dst, a, bytes);
-            return;
-        }
-        Staging s = staging(bytes);
-        s.buffer.asFloatBuffer().put(src);
-        stagedCopy(dst, s, bytes);
+        Upload u = upload(4L * src.length);
+        u.buffer.asFloatBuffer().put(src);
+        send(dst, u, 4L * src.length);
     }
 
     @Override
     public void copyToDevice(DevicePointer dst, int[] src) {
-        long bytes = 4L * src.length;
-        if (UPLOAD_AHEAD && bytes >= AHEAD_MIN_BYTES) {
-            Ahead a = ahead(bytes);
-            a.buffer.asIntBuffer().put(src);
-            copyAhead(dst, a, bytes);
-            return;
-        }
-        Staging s = staging(bytes);
-        s.buffer.asIntBuffer().put(src);
-        stagedCopy(dst, s, bytes);
+        Upload u = upload(4L * src.length);
+        u.buffer.asIntBuffer().put(src);
+        send(dst, u, 4L * src.length);
     }
 
-    /** The next staging buffer, at least {@code bytes} long and cleared, once its previous copy has finished. */
-    private Staging staging(long bytes) {
-        refuseWhileCapturing("an upload from the host");
-        int i = nextStaging;
-        nextStaging ^= 1;
-        Staging s = staging[i];
-        if (s != null && s.bytes >= bytes) {
-            s.copied.synchronize();
-            s.buffer.clear();
-            return s;
-        }
-        if (s != null) s.free();
-        staging[i] = null; // freed: not to be freed again if the bigger allocation fails
-        staging[i] = new Staging(Math.max(Math.max(bytes, STAGING_MIN_BYTES), s == null ? 0 : 2 * s.bytes));
-        return staging[i];
-    }
-
-    /** The next pair of upload buffers, at least {@code bytes} long, once its host buffer's previous copy has finished. */
-    private Ahead ahead(long bytes) {
-        refuseWhileCapturing("an upload from the host");
-        int i = nextAhead;
-        nextAhead ^= 1;
-        Ahead a = ahead[i];
-        if (a != null && a.bytes >= bytes) {
-            a.loaded.synchronize();
-            a.buffer.clear();
-            return a;
-        }
-        if (a != null) a.free();
-        ahead[i] = null; // freed: not to be freed again if the bigger allocation fails
-        ahead[i] = new Ahead(Math.max(bytes, a == null ? 0 : 2 * a.bytes));
-        return ahead[i];
+    private Upload upload(long bytes) {
+        return (UPLOAD_AHEAD && bytes >= AHEAD_MIN_BYTES ? ahead : direct).take(bytes);
     }
 
     /**
-     * Host to device staging on the copy stream, once the stream has copied out what the buffer
-     * held before; then, on the stream, once that transfer is done, staging to {@code dst}.
+     * Directly: host to {@code dst} on the stream. Ahead: host to the device buffer on the copy
+     * stream, once the stream has copied out what it held before; then, on the stream, once that
+     * transfer is done, device buffer to {@code dst}.
      */
-    private void copyAhead(DevicePointer dst, Ahead a, long bytes) {
-        a.consumed.delay(copyStream);
-        check(cuMemcpyHtoDAsync(a.device, a.host, bytes, copyStream), "cuMemcpyHtoDAsync(" + bytes + " bytes, pinned, upload stream)");
-        a.loaded.record(copyStream);
-        a.loaded.delay(stream);
-        check(cuMemcpyDtoDAsync(dst, a.device, bytes, stream), "cuMemcpyDtoDAsync(" + bytes + " bytes, from upload staging)");
-        a.consumed.record();
+    private void send(DevicePointer dst, Upload u, long bytes) {
+        if (u.device == null) {
+            check(cuMemcpyHtoDAsync(dst, u.host, bytes, stream), "cuMemcpyHtoDAsync(" + bytes + " bytes, pinned)");
+            u.copied.record();
+            return;
+        }
+        u.consumed.delay(copyStream);
+        check(cuMemcpyHtoDAsync(u.device, u.host, bytes, copyStream), "cuMemcpyHtoDAsync(" + bytes + " bytes, pinned, upload stream)");
+        u.copied.record(copyStream);
+        u.copied.delay(stream);
+        check(cuMemcpyDtoDAsync(dst, u.device, bytes, stream), "cuMemcpyDtoDAsync(" + bytes + " bytes, from upload staging)");
+        u.consumed.record();
     }
 
     @Override
     public long deviceStagingBytes() {
-        long total = 0;
-        for (Ahead a : ahead) {
-            if (a != null) total += a.bytes;
-        }
-        return total;
-    }
-
-    private void stagedCopy(DevicePointer dst, Staging s, long bytes) {
-        check(cuMemcpyHtoDAsync(dst, s.host, bytes, stream), "cuMemcpyHtoDAsync(" + bytes + " bytes, pinned)");
-        s.copied.record();
+        return ahead.deviceBytes();
     }
 
     /** Copies to the host once the stream's earlier work is done; returns when the values are there. */
@@ -534,12 +513,8 @@ final class CudaDriver implements GpuDriver {
         if (closed) return;
         closed = true;
         cuCtxSynchronize();
-        for (Staging s : staging) {
-            if (s != null) s.free();
-        }
-        for (Ahead a : ahead) {
-            if (a != null) a.free();
-        }
+        direct.free();
+        ahead.free();
         cuStreamSynchronize(copyStream);
         cuStreamDestroy(copyStream);
         cuStreamDestroy(stream);
