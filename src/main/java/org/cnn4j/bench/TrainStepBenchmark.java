@@ -84,15 +84,18 @@ public final class TrainStepBenchmark {
         long peak, replays;
         try (GraphedStep step = new GraphedStep(model, sgd, batch, Math.max(3, steps))) {
             step.run(pixels[0], labels[0]);
-            train = medianSeconds(windows, steps, step::run, step::results);
-            peak = gpu == null ? -1 : gpu.peakMemory();
-            replays = step.replays();
             int[] next = {0};
-            fed = medianSeconds(windows, steps, () -> {
+            Runnable fedStep = () -> {
                 int b = next[0]++ & 1;
                 step.run(pixels[b], labels[b]);
-            }, step::results);
-            infer = medianSeconds(windows, steps, () -> model.predict(step.input()), () -> { });
+            };
+            // The two training modes take turns window by window, so that neither is timed less warm than the other.
+            double[] both = medianSeconds(windows, steps, List.of(step::run, fedStep), step::results);
+            train = both[0];
+            fed = both[1];
+            peak = gpu == null ? -1 : gpu.peakMemory();
+            replays = step.replays();
+            infer = medianSeconds(windows, steps, List.of(() -> model.predict(step.input())), () -> { })[0];
         }
         model.close();
         return new Result(name, batch, backend.name(), train, fed, infer, macs, peak, replays);
@@ -104,20 +107,29 @@ public final class TrainStepBenchmark {
     }
 
     /**
-     * Median over windows of the mean time per step in each window, after one warm-up window; each
-     * window ends with {@code finish} (waiting for the work to be done), inside the clock.
+     * For each kind of step, the median over windows of the mean time per step in a window, after a
+     * warm-up window of each; the kinds take turns window by window. Each window ends with
+     * {@code finish} (waiting for the work to be done), inside the clock.
      */
-    private static double medianSeconds(int windows, int steps, Runnable step, Runnable finish) {
-        for (int i = 0; i < Math.max(3, steps); i++) step.run();
-        finish.run();
-        double[] perStep = new double[windows];
-        for (int wdw = 0; wdw < windows; wdw++) {
-            long t0 = System.nanoTime();
-            for (int i = 0; i < steps; i++) step.run();
+    private static double[] medianSeconds(int windows, int steps, List<Runnable> kinds, Runnable finish) {
+        for (Runnable step : kinds) {
+            for (int i = 0; i < Math.max(3, steps); i++) step.run();
             finish.run();
-            perStep[wdw] = (System.nanoTime() - t0) / 1e9 / steps;
         }
-        Arrays.sort(perStep);
-        return perStep[windows / 2];
+        double[][] perStep = new double[kinds.size()][windows];
+        for (int wdw = 0; wdw < windows; wdw++) {
+            for (int k = 0; k < kinds.size(); k++) {
+                long t0 = System.nanoTime();
+                for (int i = 0; i < steps; i++) kinds.get(k).run();
+                finish.run();
+                perStep[k][wdw] = (System.nanoTime() - t0) / 1e9 / steps;
+            }
+        }
+        double[] medians = new double[kinds.size()];
+        for (int k = 0; k < kinds.size(); k++) {
+            Arrays.sort(perStep[k]);
+            medians[k] = perStep[k][windows / 2];
+        }
+        return medians;
     }
 }
