@@ -11,9 +11,9 @@ import org.cnn4j.backend.Backend;
  * again, so a training step, which frees and asks for the same sizes every time, stops calling
  * cuMemAlloc after its first pass. Sizes round up to 512 bytes. When the device is full the
  * pool's blocks are released to the driver and the allocation is tried once more; then it fails
- * with the bytes asked for and the bytes free. All work runs on the driver's one stream, so a block
- * released while kernels still read it is safe to hand out again: whatever the next owner queues
- * runs after them.
+ * with the bytes asked for and the bytes free. All work on tensors runs on the driver's one stream
+ * (its upload stream touches only the driver's own staging buffers), so a block released while
+ * kernels still read it is safe to hand out again: whatever the next owner queues runs after them.
  */
 final class DeviceMemory implements AutoCloseable {
     private static final long GRANULE = 512;
