@@ -147,13 +147,13 @@ public interface Backend extends AutoCloseable {
     void maxPoolBackward(Tensor dx, Tensor dy, Tensor mask, PoolGeometry g);
 
     /**
-     * {@link #maxPoolBackward(Tensor, Tensor, Tensor, PoolGeometry)}, then the backward pass of a
-     * ReLU whose output x was the pooling's input: dx(i) ∘= (x(i) > 0), rounded as
-     * {@link #activationBackward} rounds it, so that backends can do both in one pass.
+     * {@link #maxPoolBackward(Tensor, Tensor, Tensor, PoolGeometry)}, then, unless reluOutput is
+     * null, the backward pass of a ReLU whose output x was the pooling's input: dx(i) ∘= (x(i) > 0),
+     * rounded as {@link #activationBackward} rounds it, so that backends can do both in one pass.
      */
     default void maxPoolBackward(Tensor dx, Tensor dy, Tensor mask, Tensor reluOutput, PoolGeometry g) {
         maxPoolBackward(dx, dy, mask, g);
-        activationBackward(Activation.RELU, dx, dx, reluOutput, reluOutput);
+        if (reluOutput != null) activationBackward(Activation.RELU, dx, dx, reluOutput, reluOutput);
     }
 
     /** y = mean over each window (divisor windowH·windowW, padding included). */

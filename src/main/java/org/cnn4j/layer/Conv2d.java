@@ -167,11 +167,7 @@ public final class Conv2d extends Layer {
 
     @Override
     protected Tensor backwardPass(Tensor dy) {
-        if (fused != Activation.IDENTITY && !activationBackwardDoneAfter) {
-            Tensor dz = buffer("dz", dy.shape());
-            backend().activationBackward(fused, dz, dy, y, y); // f' from y alone (Activation)
-            dy = dz;
-        }
+        if (fused != Activation.IDENTITY && !activationBackwardDoneAfter) dy = throughActivation(fused, dy, y);
         backend().convBackwardFilter(w.gradient(), b == null ? null : b.gradient(), x, dy, geometry);
         if (!computeInputGradient()) return null;
         Tensor dx = buffer("dx", x.shape());

@@ -86,11 +86,7 @@ public final class Dense extends Layer {
 
     @Override
     protected Tensor backwardPass(Tensor dy) {
-        if (fused != Activation.IDENTITY) {
-            Tensor dz = buffer("dz", dy.shape());
-            backend().activationBackward(fused, dz, dy, y, y); // f' from y alone (Activation)
-            dy = dz;
-        }
+        if (fused != Activation.IDENTITY) dy = throughActivation(fused, dy, y);
         backend().gemm(true, false, 1, dy, x, 1, w.gradient());
         if (b != null) backend().biasBackward(b.gradient(), dy);
         if (!computeInputGradient()) return null;

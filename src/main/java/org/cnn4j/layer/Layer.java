@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.function.Supplier;
 
+import org.cnn4j.backend.Activation;
 import org.cnn4j.backend.Backend;
 import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
@@ -121,6 +122,16 @@ public abstract class Layer {
     /** A layer-owned tensor, reused while its shape stays the same (typically until the batch size changes). */
     protected final Tensor buffer(String key, Shape shape) {
         return reuse(key, shape, false);
+    }
+
+    /**
+     * dy ∘ f'(y) in this layer's buffer "dz": the backward pass of an activation this layer took over
+     * (see {@link Fusion}), with f' from its output y alone.
+     */
+    protected final Tensor throughActivation(Activation f, Tensor dy, Tensor y) {
+        Tensor dz = buffer("dz", dy.shape());
+        backend().activationBackward(f, dz, dy, y, y);
+        return dz;
     }
 
     /** Like {@link #buffer} for INT32 tensors. */

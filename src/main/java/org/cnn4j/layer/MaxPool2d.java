@@ -54,11 +54,7 @@ public final class MaxPool2d extends Pool2d {
     protected Tensor backwardPass(Tensor dy) {
         if (!computeInputGradient()) return null;
         Tensor dx = buffer("dx", x.shape());
-        if (reluBackward) {
-            backend().maxPoolBackward(dx, dy, mask, x, geometry);
-        } else {
-            backend().maxPoolBackward(dx, dy, mask, geometry);
-        }
+        backend().maxPoolBackward(dx, dy, mask, reluBackward ? x : null, geometry);
         return dx;
     }
 

@@ -212,18 +212,16 @@ public final class CpuBackend extends HostBackend {
 
     @Override
     public void maxPoolBackward(Tensor dx, Tensor dy, Tensor mask, PoolGeometry g) {
-        Check.pool("maxPoolBackward", dy, dx, g);
-        Check.shape("maxPoolBackward", "mask", mask, dy.shape());
-        pooling.maxBackward(f(dx), f(dy), ints(mask), null, dx.shape().n() * g.c(), g);
+        maxPoolBackward(dx, dy, mask, null, g);
     }
 
-    /** The gather and the ReLU's backward plane by plane, in one parallel pass. */
+    /** The gather and, with reluOutput (else null), the ReLU's backward plane by plane, in one parallel pass. */
     @Override
     public void maxPoolBackward(Tensor dx, Tensor dy, Tensor mask, Tensor reluOutput, PoolGeometry g) {
         Check.pool("maxPoolBackward", dy, dx, g);
         Check.shape("maxPoolBackward", "mask", mask, dy.shape());
-        Check.shape("maxPoolBackward", "reluOutput", reluOutput, dx.shape());
-        pooling.maxBackward(f(dx), f(dy), ints(mask), f(reluOutput), dx.shape().n() * g.c(), g);
+        if (reluOutput != null) Check.shape("maxPoolBackward", "reluOutput", reluOutput, dx.shape());
+        pooling.maxBackward(f(dx), f(dy), ints(mask), reluOutput == null ? null : f(reluOutput), dx.shape().n() * g.c(), g);
     }
 
     @Override

@@ -442,25 +442,20 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void maxPoolBackward(Tensor dx, Tensor dy, Tensor mask, PoolGeometry g) {
-        current();
-        Check.pool("maxPoolBackward", dy, dx, g);
-        Check.shape("maxPoolBackward", "mask", mask, dy.shape());
-        int planes = dx.shape().n() * g.c();
-        launch("max_pool_backward", dx.size(), args(new Object[] {t(dx, "maxPoolBackward", "dx").pointer(),
-                t(dy, "maxPoolBackward", "dy").pointer(), t(mask, "maxPoolBackward", "mask").pointer()}, sizes(planes, g), (Object) null));
+        maxPoolBackward(dx, dy, mask, null, g);
     }
 
-    /** The gather and the ReLU's backward in one kernel. */
+    /** The gather and, with reluOutput (else null), the ReLU's backward in one kernel. */
     @Override
     public void maxPoolBackward(Tensor dx, Tensor dy, Tensor mask, Tensor reluOutput, PoolGeometry g) {
         current();
         Check.pool("maxPoolBackward", dy, dx, g);
         Check.shape("maxPoolBackward", "mask", mask, dy.shape());
-        Check.shape("maxPoolBackward", "reluOutput", reluOutput, dx.shape());
+        if (reluOutput != null) Check.shape("maxPoolBackward", "reluOutput", reluOutput, dx.shape());
         int planes = dx.shape().n() * g.c();
         launch("max_pool_backward", dx.size(), args(new Object[] {t(dx, "maxPoolBackward", "dx").pointer(),
                 t(dy, "maxPoolBackward", "dy").pointer(), t(mask, "maxPoolBackward", "mask").pointer()}, sizes(planes, g),
-                t(reluOutput, "maxPoolBackward", "reluOutput").pointer()));
+                reluOutput == null ? null : t(reluOutput, "maxPoolBackward", "reluOutput").pointer()));
     }
 
     @Override

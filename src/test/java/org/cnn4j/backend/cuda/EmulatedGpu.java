@@ -36,11 +36,14 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
     private final long capacity;
     private final TreeMap<Long, Region> blocks = new TreeMap<>();
     private final Map<String, PtxInterpreter> kernels = new HashMap<>();
-    private long next = BASE, used, launches, replays;
+    private long next = BASE, used;
     private Region last;
     /** While capturing: the work issued, and what each piece is (a kernel's name, "memcpy", "cudnn convolutionForward"...). */
-    private List<Runnable> recording;
-    private List<String> recordingNames;
+    private List<Work> recording;
+
+    /** A piece of issued work and what it is. */
+    private record Work(String name, Runnable run) {
+    }
 
     /** A device with {@code capacity} bytes of memory. */
     EmulatedGpu(long capacity) {
@@ -53,21 +56,11 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
         return new CudaBackend(options, gpu, gpu::dnn, gpu::blas);
     }
 
-    /** Kernels run (eagerly or in a replay) so far. */
-    long launches() {
-        return launches;
-    }
-
     private List<String> lastRecording = List.of();
 
     /** What the last recording kept holds, in order: a name per operation (a graph's nodes). */
     List<String> lastRecording() {
         return lastRecording;
-    }
-
-    /** Recordings replayed so far. */
-    long replays() {
-        return replays;
     }
 
     // ---------------------------------------------------------------- memory
@@ -142,8 +135,7 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
     /** Runs the work now, or records it while capturing. */
     void issue(String what, Runnable work) {
         if (recording != null) {
-            recording.add(work);
-            recordingNames.add(what);
+            recording.add(new Work(what, work));
         } else {
             work.run();
         }
@@ -221,26 +213,20 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
         PtxInterpreter module = kernels.get(kernel);
         if (module == null) throw new IllegalStateException("no kernel '" + kernel + "' is loaded");
         Object[] recorded = args.clone();
-        issue(kernel, () -> {
-            launches++;
-            module.launch(kernel, blocks, threads, sharedBytes, this, recorded);
-        });
+        issue(kernel, () -> module.launch(kernel, blocks, threads, sharedBytes, this, recorded));
     }
 
     @Override
     public void beginCapture() {
         if (recording != null) throw new IllegalStateException("already recording a graph");
         recording = new ArrayList<>();
-        recordingNames = new ArrayList<>();
     }
 
     @Override
     public Recording endCapture(boolean keep) {
-        List<Runnable> work = List.copyOf(recording);
-        List<String> names = List.copyOf(recordingNames);
+        List<Work> work = List.copyOf(recording);
         recording = null;
-        recordingNames = null;
-        lastRecording = names;
+        lastRecording = work.stream().map(Work::name).toList();
         if (!keep) return null;
         return new Recording() {
             private boolean closed;
@@ -249,8 +235,7 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
             public void launch() {
                 if (closed) throw new IllegalStateException("the graph is closed");
                 issue("graph", () -> {
-                    replays++;
-                    for (Runnable r : work) r.run();
+                    for (Work w : work) w.run().run();
                 });
             }
 

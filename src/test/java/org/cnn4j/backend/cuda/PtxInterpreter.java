@@ -689,27 +689,25 @@ final class PtxInterpreter {
 
         void store(Frame fr, Insn in, long address, int bytes, long bits) {
             if (address % bytes != 0) throw fault(fr, in, "misaligned " + bytes + "-byte store at 0x" + Long.toHexString(address));
-            if (in.space == Space.SHARED) {
-                if (address < 0 || address + bytes > shared.capacity()) {
-                    throw fault(fr, in, bytes + "-byte shared store at " + address + " is outside the " + shared.capacity() + " bytes there are");
+            switch (in.space) {
+                case SHARED -> write(shared, (int) address, bytes, bits, fr, in, "shared");
+                case GLOBAL -> {
+                    Region r = region(fr, in, address, bytes);
+                    write(r.data(), (int) (address - r.start()), bytes, bits, fr, in, "global");
                 }
-                switch (bytes) {
-                    case 1 -> shared.put((int) address, (byte) bits);
-                    case 2 -> shared.putShort((int) address, (short) bits);
-                    case 4 -> shared.putInt((int) address, (int) bits);
-                    default -> shared.putLong((int) address, bits);
-                }
-            } else if (in.space == Space.GLOBAL) {
-                Region r = region(fr, in, address, bytes);
-                int at = (int) (address - r.start());
-                switch (bytes) {
-                    case 1 -> r.data().put(at, (byte) bits);
-                    case 2 -> r.data().putShort(at, (short) bits);
-                    case 4 -> r.data().putInt(at, (int) bits);
-                    default -> r.data().putLong(at, bits);
-                }
-            } else {
-                throw fault(fr, in, "stores to parameter space");
+                default -> throw fault(fr, in, "stores to parameter space");
+            }
+        }
+
+        void write(ByteBuffer b, int address, int bytes, long bits, Frame fr, Insn in, String space) {
+            if (address < 0 || address + bytes > b.capacity()) {
+                throw fault(fr, in, bytes + "-byte " + space + " store at " + address + " is outside the " + b.capacity() + " bytes there are");
+            }
+            switch (bytes) {
+                case 1 -> b.put(address, (byte) bits);
+                case 2 -> b.putShort(address, (short) bits);
+                case 4 -> b.putInt(address, (int) bits);
+                default -> b.putLong(address, bits);
             }
         }
 
