@@ -9,9 +9,11 @@ read their loss back one by one (that would make the host wait for the device ev
 window ends by waiting for the device and reading the last loss, as cnn4j reads its step log.
 On a GPU it times eager mode and the whole step captured as one CUDA graph (torch.cuda.CUDAGraph),
 with cudnn.benchmark on, in TF32 (as PyTorch's convolution default) or strict float32 (--fp32).
+With --channels-last the model's parameters and batches are NHWC (torch.channels_last), the
+rows' implementation ends in "-nhwc": PyTorch's side of bin/cnn4j-conv-layouts.
 
 Usage: /usr/bin/python3 benchmarks/torch_reference.py --device cpu|cuda [--windows 5] [--steps 5]
-       [--models fmnist-cnn:256,vgg-small:128,lenet5:256] [--fp32] --out FILE.csv
+       [--models fmnist-cnn:256,vgg-small:128,lenet5:256] [--fp32] [--channels-last] --out FILE.csv
 Writes CSV rows: implementation,device,model,batch,mode,ms_per_step,images_per_second,peak_mib
 """
 import argparse
@@ -90,20 +92,22 @@ def peak_mib(device):
     return f"{torch.cuda.max_memory_allocated(device) / 2**20:.1f}" if device.type == "cuda" else ""
 
 
-def measure(name, batch, device, windows, steps):
+def measure(name, batch, device, windows, steps, channels_last=False):
     """Rows (implementation, mode, seconds, peak MiB of device memory: after the eager training
     step for eager, after capturing and replaying the graphs for graphed; '' for inference)."""
     torch.manual_seed(1)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     model, shape = MODELS[name]()
-    model = model.to(device)
-    x = torch.randn(batch, *shape, device=device)
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(device, memory_format=layout)
+    x = torch.randn(batch, *shape, device=device).contiguous(memory_format=layout)
     y = torch.randint(0, 10, (batch,), device=device)
     # Two batches in host memory (page-locked on a GPU, as a DataLoader with pin_memory gives them)
     # for the "fed" rows: each step first copies the next one into x and y, as in training.
     pin = device.type == "cuda"
-    host = [(torch.randn(batch, *shape).pin_memory() if pin else torch.randn(batch, *shape),
+    host = [(torch.randn(batch, *shape).contiguous(memory_format=layout).pin_memory() if pin
+             else torch.randn(batch, *shape).contiguous(memory_format=layout),
              torch.randint(0, 10, (batch,)).pin_memory() if pin else torch.randint(0, 10, (batch,))) for _ in range(2)]
     turn = [0]
 
@@ -192,6 +196,7 @@ def main():
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--models", default="fmnist-cnn:256,vgg-small:128,lenet5:256")
     p.add_argument("--fp32", action="store_true", help="strict float32 convolutions on the GPU (no TF32)")
+    p.add_argument("--channels-last", action="store_true", help="NHWC parameters and batches (torch.channels_last)")
     p.add_argument("--out", required=True)
     a = p.parse_args()
     device = torch.device(a.device)
@@ -208,7 +213,8 @@ def main():
         w.writerow(["implementation", "device", "model", "batch", "mode", "ms_per_step", "images_per_second", "peak_mib"])
         for spec in a.models.split(","):
             name, batch = spec.split(":")
-            for impl, mode, seconds, peak in measure(name, int(batch), device, a.windows, a.steps):
+            for impl, mode, seconds, peak in measure(name, int(batch), device, a.windows, a.steps, a.channels_last):
+                impl += "-nhwc" if a.channels_last else ""
                 w.writerow([impl, label, name, batch, mode, f"{seconds * 1e3:.3f}", f"{int(batch) / seconds:.1f}", peak])
                 print(f"{impl:14s} {label:10s} {name:10s} batch {batch:>4s} {mode}  {seconds * 1e3:8.2f} ms/step  "
                       f"{int(batch) / seconds:9.0f} images/s", flush=True)

@@ -75,9 +75,13 @@ public final class CudaBackend implements Backend {
      * message says what was tried.
      */
     public static CudaBackend open(Options options) {
-        return new CudaBackend(options, new CudaDriver(options.device()),
-                () -> new Cudnn(NativeLibrary.open("cuDNN", "cnn4j.cudnn", "CNN4J_CUDNN", List.of("libcudnn.so.9", "libcudnn.so.8"))),
+        return new CudaBackend(options, new CudaDriver(options.device()), () -> new Cudnn(cudnnLibrary()),
                 () -> new Cublas(NativeLibrary.open("cuBLAS", "cnn4j.cublas", "CNN4J_CUBLAS", List.of("libcublas.so.13", "libcublas.so.12"))));
+    }
+
+    /** libcudnn: the file -Dcnn4j.cudnn or CNN4J_CUDNN names, else version 9 or 8 where the loader and CUDA look. */
+    static NativeLibrary cudnnLibrary() {
+        return NativeLibrary.open("cuDNN", "cnn4j.cudnn", "CNN4J_CUDNN", List.of("libcudnn.so.9", "libcudnn.so.8"));
     }
 
     /** Over a given driver and libraries, opened in this order (the tests pass an emulator's). */
@@ -91,6 +95,7 @@ public final class CudaBackend implements Backend {
                 driver.loadModule(e.getKey(), Kernels.source(e.getKey()), e.getValue());
             }
             cudnn = dnn.get();
+            if (cudnn.layout() != Dnn.Layout.NCHW) throw new IllegalArgumentException("the CUDA backend keeps its tensors in NCHW, not " + cudnn.layout());
             cublas = blas.get();
             cudnn.useStream(driver.streamAddress());
             status = memory.allocate(4, "the loss's label check");

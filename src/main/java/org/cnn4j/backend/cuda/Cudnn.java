@@ -25,13 +25,14 @@ import org.slf4j.LoggerFactory;
  * cuDNN 9 (or 8) through {@code java.lang.foreign}: the handle, cached tensor, filter and
  * convolution descriptors, the convolution algorithms chosen once per shape by measurement
  * ({@code cudnnFindConvolution*Algorithm}) under a workspace limit, and the calls the CUDA backend
- * makes. Signatures follow cudnn_graph.h, cudnn_ops.h and cudnn_cnn.h of cuDNN 9. Every call is
+ * makes. Every descriptor of an instance is in one {@link Dnn.Layout}: the backend's NCHW, or NHWC
+ * for {@link ConvLayoutBenchmark}. Signatures follow cudnn_graph.h, cudnn_ops.h and cudnn_cnn.h of cuDNN 9. Every call is
  * checked: a failure names the call, the shapes and cuDNN's error string.
  */
 final class Cudnn implements Dnn {
     private static final Logger log = LoggerFactory.getLogger(Cudnn.class);
     // Enumerations (cudnn_graph.h / cudnn_ops.h).
-    private static final int FLOAT = 0, NCHW = 0, CROSS_CORRELATION = 1;
+    private static final int FLOAT = 0, CROSS_CORRELATION = 1;
     private static final int SOFTMAX_ACCURATE = 1, SOFTMAX_MODE_INSTANCE = 0;
     private static final int ACTIVATION_RELU = 1, NOT_PROPAGATE_NAN = 0;
     /** cudnnConvolution{Fwd,BwdData,BwdFilter}AlgoPerf_t: algo, status, time, (pad), memory, determinism, mathType, reserved[3]. */
@@ -39,6 +40,7 @@ final class Cudnn implements Dnn {
     private static final int MAX_ALGOS = 16;
 
     private final NativeLibrary lib;
+    private final Layout layout;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment handle;
     private final MemorySegment one, zero;
@@ -54,7 +56,13 @@ final class Cudnn implements Dnn {
     private boolean closed;
 
     Cudnn(NativeLibrary lib) {
+        this(lib, Layout.NCHW);
+    }
+
+    /** With every tensor and filter descriptor in the given layout. */
+    Cudnn(NativeLibrary lib, Layout layout) {
         this.lib = lib;
+        this.layout = layout;
         getErrorString = lib.function("cudnnGetErrorString", FunctionDescriptor.of(ADDRESS, JAVA_INT));
         getVersion = lib.function("cudnnGetVersion", FunctionDescriptor.of(JAVA_LONG));
         MethodHandle create = lib.function("cudnnCreate", FunctionDescriptor.of(JAVA_INT, ADDRESS));
@@ -131,6 +139,11 @@ final class Cudnn implements Dnn {
         check(call(setStream, handle, MemorySegment.ofAddress(stream)), "cudnnSetStream", "");
     }
 
+    @Override
+    public Layout layout() {
+        return layout;
+    }
+
     /** cuDNN's version number, e.g. 91400 for 9.14.0. */
     @Override
     public long version() {
@@ -162,21 +175,21 @@ final class Cudnn implements Dnn {
         return out.get(ADDRESS, 0);
     }
 
-    /** An NCHW float tensor descriptor (cached); rank-2 shapes (n, k) become (n, k, 1, 1). */
+    /** A float tensor descriptor of dimensions (n, c, h, w) in this layout (cached); rank-2 shapes (n, k) become (n, k, 1, 1). */
     MemorySegment tensor(Shape s) {
         Shape four = s.rank() == 4 ? s : Shape.of(s.dim(0), s.size() / s.dim(0), 1, 1);
         return tensors.computeIfAbsent(four, k -> {
             MemorySegment d = created(createTensor, "cudnnCreateTensorDescriptor");
-            check(call(setTensor4d, d, NCHW, FLOAT, k.dim(0), k.dim(1), k.dim(2), k.dim(3)), "cudnnSetTensor4dDescriptor", k.toString());
+            check(call(setTensor4d, d, layout.format, FLOAT, k.dim(0), k.dim(1), k.dim(2), k.dim(3)), "cudnnSetTensor4dDescriptor", k.toString());
             return d;
         });
     }
 
-    /** A KCRS float filter descriptor (cached). */
+    /** A float filter descriptor of dimensions (k, c, r, s) in this layout (KCRS or KRSC in memory; cached). */
     MemorySegment filter(Shape s) {
         return filters.computeIfAbsent(s, k -> {
             MemorySegment d = created(createFilter, "cudnnCreateFilterDescriptor");
-            check(call(setFilter4d, d, FLOAT, NCHW, k.dim(0), k.dim(1), k.dim(2), k.dim(3)), "cudnnSetFilter4dDescriptor", k.toString());
+            check(call(setFilter4d, d, FLOAT, layout.format, k.dim(0), k.dim(1), k.dim(2), k.dim(3)), "cudnnSetFilter4dDescriptor", k.toString());
             return d;
         });
     }

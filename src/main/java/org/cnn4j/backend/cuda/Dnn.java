@@ -4,9 +4,9 @@ import org.cnn4j.backend.ConvGeometry;
 import org.cnn4j.tensor.Shape;
 
 /**
- * The cuDNN operations the CUDA backend uses, on device addresses in NCHW order. {@link Cudnn}
- * implements them through {@code java.lang.foreign}; the tests also run the backend over an
- * emulator.
+ * The cuDNN operations the CUDA backend uses, on device addresses, every tensor in one
+ * {@link Layout} (the backend's is NCHW). {@link Cudnn} implements them through
+ * {@code java.lang.foreign}; the tests also run the backend over an emulator.
  */
 interface Dnn extends AutoCloseable {
     /** cudnnMathType_t: tensor cores (TF32) allowed, or strict float32. */
@@ -14,12 +14,30 @@ interface Dnn extends AutoCloseable {
 
     enum Direction { FORWARD, BACKWARD_DATA, BACKWARD_FILTER }
 
+    /**
+     * Where a tensor's channels lie in memory (cudnnTensorFormat_t). NCHW: tensors (n, c, h, w),
+     * filters (k, c, r, s). NHWC: tensors (n, h, w, c), filters (k, r, s, c), channels innermost,
+     * the order tensor cores read. A rank-2 (n, k) tensor is the same memory in both.
+     */
+    enum Layout {
+        NCHW(0), NHWC(1);
+
+        final int format;
+
+        Layout(int format) {
+            this.format = format;
+        }
+    }
+
     /** The algorithm chosen for one convolution shape and direction, with its math type and workspace. */
     record Choice(int algo, int mathType, long workspace) {
     }
 
     /** Makes the library issue its work (and its algorithm searches) to this CUDA stream. */
     void useStream(long stream);
+
+    /** The layout of every tensor and filter this instance describes. */
+    Layout layout();
 
     /** The library's version number, e.g. 91400 for cuDNN 9.14.0. */
     long version();

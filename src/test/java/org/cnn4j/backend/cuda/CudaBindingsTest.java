@@ -1,6 +1,7 @@
 package org.cnn4j.backend.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -119,6 +120,21 @@ class CudaBindingsTest {
         assertTrue(log().contains("cudnnDestroy\n") && !log().contains("BAD HANDLE"), log());
         assertEquals(1, log().split("createActivation", -1).length - 1, "one ReLU descriptor, made once and kept");
         assertTrue(log().contains("destroyActivation"), log());
+    }
+
+    @Test
+    void nhwcDescriptorsCarryTheNhwcFormat() throws Throwable {
+        ConvGeometry g = ConvGeometry.square(3, 8, 8, 4, 3, 1, 2, 1);
+        try (Cudnn cudnn = new Cudnn(stubAs("cuDNN"), Dnn.Layout.NHWC)) {
+            Cudnn.Choice c = cudnn.choose(g, 2, Cudnn.Direction.FORWARD, Cudnn.DEFAULT_MATH, 1L << 30, false);
+            cudnn.convolutionForward(g, 2, c, 0x1000, 0x2000, 0x3000, 0x4000);
+            String calls = log();
+            // cudnnTensorFormat_t: CUDNN_TENSOR_NHWC = 1, for the tensors (n, c, h, w) and the filter (k, c, r, s) alike.
+            for (String expected : List.of("format 1 type 0 2 3 8 8", "type 0 format 1 4 3 3 3", "format 1 type 0 2 4 4 4")) {
+                assertTrue(calls.contains(expected), "expected «" + expected + "» in:\n" + calls);
+            }
+            assertFalse(calls.contains("format 0"), calls);
+        }
     }
 
     @Test

@@ -315,9 +315,23 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
     static final long WORKSPACE = 4096;
 
     Dnn dnn() {
+        return dnn(Dnn.Layout.NCHW);
+    }
+
+    /**
+     * cuDNN with every tensor and filter in {@code layout}: an NHWC tensor (n, c, h, w) is stored
+     * as (n, h, w, c) and an NHWC filter (k, c, r, s) as (k, r, s, c), as cudnnTensorFormat_t says.
+     * Operands are read into NCHW order, computed as in NCHW, and written back in the layout.
+     */
+    Dnn dnn(Dnn.Layout layout) {
         return new Dnn() {
             @Override
             public void useStream(long stream) {
+            }
+
+            @Override
+            public Layout layout() {
+                return layout;
             }
 
             @Override
@@ -339,11 +353,21 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
                 if (c.workspace() > 0) region(workspace, c.workspace()); // the algorithm's workspace must be there
             }
 
+            /** An (a, b, c, d) tensor or filter, read in NCHW order. */
+            private float[] read(long address, int a, int b, int c, int d) {
+                return nchw(layout, floats(address, a * b * c * d), a, b, c, d);
+            }
+
+            /** Writes an (a, b, c, d) tensor given in NCHW order in the layout. */
+            private void write(long address, float[] values, int a, int b, int c, int d) {
+                put(address, inLayout(layout, values, a, b, c, d));
+            }
+
             @Override
             public void convolutionForward(ConvGeometry g, int n, Choice c, long x, long w, long y, long workspace) {
                 issue("cudnn convolutionForward", () -> {
                     workspace(c, workspace);
-                    put(y, convolve(g, n, c, x, w, 0, false));
+                    write(y, convolve(g, n, c, read(x, n, g.c(), g.h(), g.w()), read(w, g.k(), g.c(), g.r(), g.s()), 0, false), n, g.k(), g.p(), g.q());
                 });
             }
 
@@ -351,7 +375,7 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
             public void convolutionBiasReluForward(ConvGeometry g, int n, Choice c, long x, long w, long b, long y, long workspace) {
                 issue("cudnn convolutionBiasReluForward", () -> {
                     workspace(c, workspace);
-                    put(y, convolve(g, n, c, x, w, b, true));
+                    write(y, convolve(g, n, c, read(x, n, g.c(), g.h(), g.w()), read(w, g.k(), g.c(), g.r(), g.s()), b, true), n, g.k(), g.p(), g.q());
                 });
             }
 
@@ -359,10 +383,10 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
             public void convolutionBackwardData(ConvGeometry g, int n, Choice c, long w, long dy, long dx, long workspace) {
                 issue("cudnn convolutionBackwardData", () -> {
                     workspace(c, workspace);
-                    float[] filters = tf32(c, floats(w, g.k() * g.c() * g.r() * g.s())), grad = tf32(c, floats(dy, n * g.k() * g.p() * g.q()));
+                    float[] filters = tf32(c, read(w, g.k(), g.c(), g.r(), g.s())), grad = tf32(c, read(dy, n, g.k(), g.p(), g.q()));
                     double[] out = new double[n * g.c() * g.h() * g.w()];
                     taps(g, n, Pass.DATA, null, filters, grad, out);
-                    put(dx, rounded(out));
+                    write(dx, rounded(out), n, g.c(), g.h(), g.w());
                 });
             }
 
@@ -370,21 +394,25 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
             public void convolutionBackwardFilter(ConvGeometry g, int n, Choice c, long x, long dy, long dw, long workspace) {
                 issue("cudnn convolutionBackwardFilter", () -> {
                     workspace(c, workspace);
-                    float[] in = tf32(c, floats(x, n * g.c() * g.h() * g.w())), grad = tf32(c, floats(dy, n * g.k() * g.p() * g.q()));
-                    float[] old = floats(dw, g.k() * g.c() * g.r() * g.s());
+                    float[] in = tf32(c, read(x, n, g.c(), g.h(), g.w())), grad = tf32(c, read(dy, n, g.k(), g.p(), g.q()));
+                    float[] old = read(dw, g.k(), g.c(), g.r(), g.s());
                     double[] sum = new double[old.length];
                     taps(g, n, Pass.FILTER, in, null, grad, sum);
                     for (int i = 0; i < old.length; i++) sum[i] += old[i]; // beta 1: accumulate
-                    put(dw, rounded(sum));
+                    write(dw, rounded(sum), g.k(), g.c(), g.r(), g.s());
                 });
+            }
+
+            /** The channel of element i of a tensor of this shape with k channels. */
+            private int channel(Shape s, int k, int i) {
+                return layout == Layout.NHWC ? i % k : i / (s.size() / s.dim(0) / k) % k;
             }
 
             @Override
             public void addBias(Shape y, long yAddress, int k, long b) {
                 issue("cudnn addBias", () -> {
                     float[] values = floats(yAddress, y.size()), bias = floats(b, k);
-                    int spatial = y.size() / y.dim(0) / k;
-                    for (int i = 0; i < values.length; i++) values[i] += bias[i / spatial % k];
+                    for (int i = 0; i < values.length; i++) values[i] += bias[channel(y, k, i)];
                     put(yAddress, values);
                 });
             }
@@ -393,14 +421,12 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
             public void biasBackward(Shape dy, long dyAddress, int k, long db) {
                 issue("cudnn biasBackward", () -> {
                     float[] grad = floats(dyAddress, dy.size()), old = floats(db, k);
-                    int spatial = dy.size() / dy.dim(0) / k;
                     double[] sum = new double[k];
-                    for (int i = 0; i < grad.length; i++) sum[i / spatial % k] += grad[i];
+                    for (int i = 0; i < grad.length; i++) sum[channel(dy, k, i)] += grad[i];
                     for (int i = 0; i < k; i++) sum[i] += old[i];
                     put(db, rounded(sum));
                 });
             }
-
             @Override
             public void softmaxForward(Shape s, long x, long y) {
                 issue("cudnn softmaxForward", () -> {
@@ -483,8 +509,9 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
         }
     }
 
-    private float[] convolve(ConvGeometry g, int n, Dnn.Choice c, long x, long w, long b, boolean biasRelu) {
-        float[] in = tf32(c, floats(x, n * g.c() * g.h() * g.w())), filters = tf32(c, floats(w, g.k() * g.c() * g.r() * g.s()));
+    /** y = conv(x, w), or max(conv(x, w) + b, 0), on NCHW arrays. */
+    private float[] convolve(ConvGeometry g, int n, Dnn.Choice c, float[] x, float[] w, long b, boolean biasRelu) {
+        float[] in = tf32(c, x), filters = tf32(c, w);
         double[] out = new double[n * g.k() * g.p() * g.q()];
         taps(g, n, Pass.FORWARD, in, filters, null, out);
         if (biasRelu) {
@@ -493,6 +520,31 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
             for (int i = 0; i < out.length; i++) out[i] = Math.max(0, out[i] + bias[i / spatial % g.k()]);
         }
         return rounded(out);
+    }
+
+    /**
+     * An (n, c, h, w) tensor or (k, c, r, s) filter stored in {@code layout}, in NCHW order: in
+     * NHWC the channel is the fastest-moving index, element (i, j, y, x) at ((i·h + y)·w + x)·c + j.
+     */
+    static float[] nchw(Dnn.Layout layout, float[] stored, int n, int c, int h, int w) {
+        if (layout == Dnn.Layout.NCHW) return stored;
+        float[] out = new float[stored.length];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < c; j++)
+                for (int y = 0; y < h; y++)
+                    for (int x = 0; x < w; x++) out[((i * c + j) * h + y) * w + x] = stored[((i * h + y) * w + x) * c + j];
+        return out;
+    }
+
+    /** The inverse of {@link #nchw}. */
+    static float[] inLayout(Dnn.Layout layout, float[] nchw, int n, int c, int h, int w) {
+        if (layout == Dnn.Layout.NCHW) return nchw;
+        float[] out = new float[nchw.length];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < c; j++)
+                for (int y = 0; y < h; y++)
+                    for (int x = 0; x < w; x++) out[((i * h + y) * w + x) * c + j] = nchw[((i * c + j) * h + y) * w + x];
+        return out;
     }
 
     /** With tensor cores allowed, inputs keep 10 mantissa bits (TF32, rounded to nearest), as on an Ampere or newer GPU. */

@@ -1,0 +1,68 @@
+package org.cnn4j.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
+import java.util.List;
+
+import org.cnn4j.layer.Layer;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The NCHW-against-NHWC convolution benchmark, run end to end on the emulated GPU (whose cuDNN
+ * reads and writes NHWC as cudnnTensorFormat_t defines it): both layouts must give the same
+ * results, and a layout the library does not honour must show as a mismatch. Times mean nothing here.
+ */
+class ConvLayoutBenchmarkTest {
+
+    @Test
+    void channelsMoveInnermostAndBack() {
+        // (1, 2, 1, 3): channel a = {a0, a1, a2}, channel b = {b0, b1, b2}.
+        float[] nchw = {1, 2, 3, 10, 20, 30};
+        float[] nhwc = {1, 10, 2, 20, 3, 30};
+        assertArrayEquals(nhwc, ConvLayoutBenchmark.channelsLast(nchw, 1, 2, 1, 3));
+        assertArrayEquals(nchw, ConvLayoutBenchmark.channelsFirst(nhwc, 1, 2, 1, 3));
+        assertArrayEquals(nchw, EmulatedGpu.nchw(Dnn.Layout.NHWC, nhwc, 1, 2, 1, 3), "the emulator reads NHWC the same way");
+        float[] big = new float[2 * 3 * 4 * 5];
+        for (int i = 0; i < big.length; i++) big[i] = i;
+        assertArrayEquals(big, ConvLayoutBenchmark.channelsFirst(ConvLayoutBenchmark.channelsLast(big, 2, 3, 4, 5), 2, 3, 4, 5));
+        assertArrayEquals(ConvLayoutBenchmark.channelsLast(big, 2, 3, 4, 5), EmulatedGpu.inLayout(Dnn.Layout.NHWC, big, 2, 3, 4, 5));
+    }
+
+    @Test
+    void everyPassOfEveryConvolutionIsTimedInBothLayoutsAndAgrees() {
+        EmulatedGpu gpu = new EmulatedGpu(1L << 30);
+        List<Layer> convs = ConvLayoutBenchmark.convolutions("fmnist-cnn");
+        List<ConvLayoutBenchmark.Row> rows = ConvLayoutBenchmark.measure(convs, 3, 1, 2, gpu, gpu::dnn);
+        assertEquals(convs.size() * 2 * 3, rows.size(), "two layers, two math modes, three passes: " + rows);
+        for (ConvLayoutBenchmark.Row r : rows) {
+            assertTrue(r.agrees() && r.difference() < 1e-6, r.toString());
+            assertTrue(r.nchw().graphed() && r.nhwc().graphed() && r.nchw().micros() > 0 && r.nhwc().micros() > 0, r.toString());
+            assertEquals(r.tf32() ? Dnn.DEFAULT_MATH : Dnn.FMA_MATH, r.nhwc().mathType(), r.toString());
+        }
+        String table = ConvLayoutBenchmark.table(rows);
+        assertTrue(table.contains("conv") && table.contains("backward-filter") && table.contains("every pass"), table);
+    }
+
+    @Test
+    void aLayoutTheLibraryIgnoresShowsAsAMismatch() {
+        EmulatedGpu gpu = new EmulatedGpu(1L << 30);
+        // Claims NHWC, computes as NCHW: what a descriptor left in the wrong format would do.
+        Dnn lying = (Dnn) Proxy.newProxyInstance(Dnn.class.getClassLoader(), new Class<?>[] {Dnn.class}, (proxy, method, args) -> {
+            if (method.getName().equals("layout")) return Dnn.Layout.NHWC;
+            try {
+                return method.invoke(gpu.dnn(Dnn.Layout.NCHW), args);
+            } catch (InvocationTargetException e) {
+                throw e.getCause();
+            }
+        });
+        List<ConvLayoutBenchmark.Row> rows = ConvLayoutBenchmark.measure(ConvLayoutBenchmark.convolutions("fmnist-cnn").subList(0, 1), 2, 1, 1,
+                gpu, layout -> layout == Dnn.Layout.NHWC ? lying : gpu.dnn(layout));
+        for (ConvLayoutBenchmark.Row r : rows) assertFalse(r.agrees(), "caught: " + r);
+        assertTrue(ConvLayoutBenchmark.table(rows).contains(" !"), ConvLayoutBenchmark.table(rows));
+    }
+}
