@@ -36,7 +36,13 @@ final class Cudnn implements Dnn {
     private static final int SOFTMAX_ACCURATE = 1, SOFTMAX_MODE_INSTANCE = 0;
     private static final int ACTIVATION_RELU = 1, NOT_PROPAGATE_NAN = 0;
     /** cudnnConvolution{Fwd,BwdData,BwdFilter}AlgoPerf_t: algo, status, time, (pad), memory, determinism, mathType, reserved[3]. */
-    private static final long PERF_SIZE = 48, PERF_ALGO = 0, PERF_STATUS = 4, PERF_MEMORY = 16, PERF_DETERMINISM = 24, PERF_MATH = 28;
+    private static final long PERF_SIZE = 48, PERF_ALGO = 0, PERF_STATUS = 4, PERF_TIME = 8, PERF_MEMORY = 16, PERF_DETERMINISM = 24, PERF_MATH = 28;
+    /**
+     * Algorithms within this fraction of the fastest one's measured time count as equally fast
+     * (cudnnFind times each once: its figures differ by a few percent from run to run); of those,
+     * the one with the least workspace is taken, since the workspace counts in the peak memory.
+     */
+    static final double TIE = 0.05;
     private static final int MAX_ALGOS = 16;
 
     private final NativeLibrary lib;
@@ -222,8 +228,8 @@ final class Cudnn implements Dnn {
 
     /**
      * The fastest algorithm for a convolution, measured once per (geometry, batch, direction) and
-     * cached: the first of cuDNN's timed results that succeeded, fits the workspace limit and,
-     * in deterministic mode, is deterministic.
+     * cached: of cuDNN's timed results that succeeded, fit the workspace limit and, in deterministic
+     * mode, are deterministic, the fastest, or one within {@link #TIE} of it that needs less workspace.
      */
     @Override
     public Choice choose(ConvGeometry g, int n, Direction d, int mathType, long workspaceLimit, boolean deterministic) {
@@ -244,13 +250,17 @@ final class Cudnn implements Dnn {
             }
             List<String> seen = new ArrayList<>();
             Choice choice = null;
+            float fastest = Float.NaN;
             for (int i = 0; i < returned.get(JAVA_INT, 0); i++) {
                 long at = i * PERF_SIZE;
                 int algo = perf.get(JAVA_INT, at + PERF_ALGO), status = perf.get(JAVA_INT, at + PERF_STATUS);
+                float time = perf.get(JAVA_FLOAT, at + PERF_TIME);
                 long memory = perf.get(JAVA_LONG, at + PERF_MEMORY);
                 boolean det = perf.get(JAVA_INT, at + PERF_DETERMINISM) == 1;
                 seen.add(algo + (status == 0 ? "" : "!") + "/" + memory + "B" + (det ? "/det" : ""));
-                if (choice == null && status == 0 && memory <= workspaceLimit && (!deterministic || det)) {
+                if (status != 0 || memory > workspaceLimit || (deterministic && !det)) continue;
+                if (choice == null) fastest = time; // cuDNN lists them fastest first
+                if (choice == null || (time <= fastest * (1 + TIE) && memory < choice.workspace())) {
                     choice = new Choice(algo, perf.get(JAVA_INT, at + PERF_MATH), memory);
                 }
             }
