@@ -304,7 +304,13 @@ public final class ConvLayoutBenchmark {
                 for (int i = 0; i < repeats; i++) call(ws);
                 graph = driver.endCapture(true);
             } catch (RuntimeException e) {
-                if (driver.capturing()) driver.endCapture(false);
+                if (driver.capturing()) {
+                    try {
+                        driver.endCapture(false); // fails again when the capture was invalidated; the stream leaves capture mode either way
+                    } catch (RuntimeException alsoFailed) {
+                        e.addSuppressed(alsoFailed);
+                    }
+                }
                 log.warn("{} {} in {}: capture failed ({}); timing the calls one by one", direction, o.g, dnn.layout(), e.getMessage());
             }
             try {

@@ -48,21 +48,47 @@ class ConvLayoutBenchmarkTest {
         assertTrue(table.contains("conv") && table.contains("backward-filter") && table.contains("every pass"), table);
     }
 
-    @Test
-    void aLayoutTheLibraryIgnoresShowsAsAMismatch() {
-        EmulatedGpu gpu = new EmulatedGpu(1L << 30);
-        // Claims NHWC, computes as NCHW: what a descriptor left in the wrong format would do.
-        Dnn lying = (Dnn) Proxy.newProxyInstance(Dnn.class.getClassLoader(), new Class<?>[] {Dnn.class}, (proxy, method, args) -> {
-            if (method.getName().equals("layout")) return Dnn.Layout.NHWC;
+    /** {@code dnn} with {@code change} applied first to every call: it returns a value to answer with, or null to go on. */
+    private static Dnn altered(Dnn dnn, java.util.function.Function<java.lang.reflect.Method, Object> change) {
+        return (Dnn) Proxy.newProxyInstance(Dnn.class.getClassLoader(), new Class<?>[] {Dnn.class}, (proxy, method, args) -> {
+            Object answer = change.apply(method);
+            if (answer != null) return answer;
             try {
-                return method.invoke(gpu.dnn(Dnn.Layout.NCHW), args);
+                return method.invoke(dnn, args);
             } catch (InvocationTargetException e) {
                 throw e.getCause();
             }
         });
+    }
+
+    @Test
+    void aLayoutTheLibraryIgnoresShowsAsAMismatch() {
+        EmulatedGpu gpu = new EmulatedGpu(1L << 30);
+        // Claims NHWC, computes as NCHW: what a descriptor left in the wrong format would do.
+        Dnn lying = altered(gpu.dnn(Dnn.Layout.NCHW), m -> m.getName().equals("layout") ? Dnn.Layout.NHWC : null);
         List<ConvLayoutBenchmark.Row> rows = ConvLayoutBenchmark.measure(ConvLayoutBenchmark.convolutions("fmnist-cnn").subList(0, 1), 2, 1, 1,
                 gpu, layout -> layout == Dnn.Layout.NHWC ? lying : gpu.dnn(layout));
         for (ConvLayoutBenchmark.Row r : rows) assertFalse(r.agrees(), "caught: " + r);
         assertTrue(ConvLayoutBenchmark.table(rows).contains(" !"), ConvLayoutBenchmark.table(rows));
+    }
+
+    @Test
+    void passesThatCannotBeCapturedAreTimedCallByCall() {
+        EmulatedGpu gpu = new EmulatedGpu(1L << 30);
+        // As cuDNN would refuse some algorithm while the stream records (CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED).
+        java.util.function.Function<Dnn.Layout, Dnn> refusing = layout -> altered(gpu.dnn(layout), m -> {
+            if (m.getName().startsWith("convolutionBackwardFilter") && gpu.capturing()) throw new CudaException("not while capturing");
+            return null;
+        });
+        List<ConvLayoutBenchmark.Row> rows = ConvLayoutBenchmark.measure(ConvLayoutBenchmark.convolutions("fmnist-cnn").subList(0, 1), 2, 1, 1,
+                gpu, refusing);
+        for (ConvLayoutBenchmark.Row r : rows) {
+            boolean filter = r.pass().equals("backward-filter");
+            assertEquals(!filter, r.nchw().graphed(), r.toString());
+            assertEquals(!filter, r.nhwc().graphed(), r.toString());
+            assertTrue(r.agrees() && r.nchw().micros() > 0, r.toString());
+        }
+        assertFalse(gpu.capturing(), "the stream left capture mode");
+        assertTrue(ConvLayoutBenchmark.table(rows).contains("could not be captured"), ConvLayoutBenchmark.table(rows));
     }
 }
