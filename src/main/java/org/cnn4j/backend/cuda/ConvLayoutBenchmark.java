@@ -337,21 +337,26 @@ public final class ConvLayoutBenchmark {
 
     /** (a, b, c, d) in NCHW order to (a, c, d, b): channels last. */
     static float[] channelsLast(float[] v, int a, int b, int c, int d) {
-        float[] out = new float[v.length];
-        int plane = c * d;
-        for (int i = 0; i < a; i++)
-            for (int j = 0; j < b; j++)
-                for (int s = 0; s < plane; s++) out[(i * plane + s) * b + j] = v[(i * b + j) * plane + s];
-        return out;
+        return moveChannels(v, a, b, c * d, true);
     }
 
     /** The inverse of {@link #channelsLast}. */
     static float[] channelsFirst(float[] v, int a, int b, int c, int d) {
+        return moveChannels(v, a, b, c * d, false);
+    }
+
+    /** Element (i, j, s) of (a, b, plane) goes to (i, s, j) of (a, plane, b), or back. */
+    private static float[] moveChannels(float[] v, int a, int b, int plane, boolean last) {
         float[] out = new float[v.length];
-        int plane = c * d;
-        for (int i = 0; i < a; i++)
-            for (int j = 0; j < b; j++)
-                for (int s = 0; s < plane; s++) out[(i * b + j) * plane + s] = v[(i * plane + s) * b + j];
+        for (int i = 0; i < a; i++) {
+            for (int j = 0; j < b; j++) {
+                for (int s = 0; s < plane; s++) {
+                    int first = (i * b + j) * plane + s, second = (i * plane + s) * b + j;
+                    if (last) out[second] = v[first];
+                    else out[first] = v[second];
+                }
+            }
+        }
         return out;
     }
 }

@@ -527,23 +527,23 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
      * NHWC the channel is the fastest-moving index, element (i, j, y, x) at ((i·h + y)·w + x)·c + j.
      */
     static float[] nchw(Dnn.Layout layout, float[] stored, int n, int c, int h, int w) {
-        if (layout == Dnn.Layout.NCHW) return stored;
-        float[] out = new float[stored.length];
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < c; j++)
-                for (int y = 0; y < h; y++)
-                    for (int x = 0; x < w; x++) out[((i * c + j) * h + y) * w + x] = stored[((i * h + y) * w + x) * c + j];
-        return out;
+        return layout == Dnn.Layout.NCHW ? stored : reorder(stored, n, c, h, w, false);
     }
 
     /** The inverse of {@link #nchw}. */
     static float[] inLayout(Dnn.Layout layout, float[] nchw, int n, int c, int h, int w) {
-        if (layout == Dnn.Layout.NCHW) return nchw;
-        float[] out = new float[nchw.length];
+        return layout == Dnn.Layout.NCHW ? nchw : reorder(nchw, n, c, h, w, true);
+    }
+
+    private static float[] reorder(float[] from, int n, int c, int h, int w, boolean toNhwc) {
+        float[] out = new float[from.length];
         for (int i = 0; i < n; i++)
             for (int j = 0; j < c; j++)
                 for (int y = 0; y < h; y++)
-                    for (int x = 0; x < w; x++) out[((i * h + y) * w + x) * c + j] = nchw[((i * c + j) * h + y) * w + x];
+                    for (int x = 0; x < w; x++) {
+                        int nchw = ((i * c + j) * h + y) * w + x, nhwc = ((i * h + y) * w + x) * c + j;
+                        out[toNhwc ? nhwc : nchw] = from[toNhwc ? nchw : nhwc];
+                    }
         return out;
     }
 
