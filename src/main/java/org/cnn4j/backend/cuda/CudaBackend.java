@@ -64,6 +64,8 @@ public final class CudaBackend implements Backend {
     private boolean fusedConvolutions = !"false".equals(System.getProperty("cnn4j.cudnnFusion"));
     /** Clearing the gradients and the SGD update as one launch each over a chunk table (-Dcnn4j.multiTensor=false: a launch per tensor). */
     private static final boolean MULTI_TENSOR = !"false".equals(System.getProperty("cnn4j.multiTensor"));
+    /** Max-pool backward over non-overlapping windows by output cells (-Dcnn4j.poolCells=false: the general gather). */
+    private boolean poolCells = !"false".equals(System.getProperty("cnn4j.poolCells"));
     private final Map<ChunkTables.Key, ChunkTable> tables = new HashMap<>();
     private CpuBackend host;
     private final ThreadLocal<Boolean> contextCurrent = ThreadLocal.withInitial(() -> false);
@@ -458,9 +460,25 @@ public final class CudaBackend implements Backend {
         Check.shape("maxPoolBackward", "mask", mask, dy.shape());
         if (reluOutput != null) Check.shape("maxPoolBackward", "reluOutput", reluOutput, dx.shape());
         int planes = dx.shape().n() * g.c();
-        launch("max_pool_backward", dx.size(), args(new Object[] {t(dx, "maxPoolBackward", "dx").pointer(),
-                t(dy, "maxPoolBackward", "dy").pointer(), t(mask, "maxPoolBackward", "mask").pointer()}, sizes(planes, g),
-                reluOutput == null ? null : t(reluOutput, "maxPoolBackward", "reluOutput").pointer()));
+        Object[] tensors = {t(dx, "maxPoolBackward", "dx").pointer(), t(dy, "maxPoolBackward", "dy").pointer(),
+                t(mask, "maxPoolBackward", "mask").pointer()};
+        Object relu = reluOutput == null ? null : t(reluOutput, "maxPoolBackward", "reluOutput").pointer();
+        if (poolCells && disjoint(g)) { // one thread per output, writing its cell of inputs
+            launch("max_pool_backward_cells", dy.size(), args(tensors, new Object[] {planes, g.h(), g.w(), g.p(), g.q(), g.strideH(), g.strideW()},
+                    relu));
+        } else { // one thread per input, gathering from every window that covers it
+            launch("max_pool_backward", dx.size(), args(tensors, sizes(planes, g), relu));
+        }
+    }
+
+    /** Turns the cell kernel for non-overlapping max pooling on or off (the tests run both kernels on the same windows). */
+    void usePoolCells(boolean on) {
+        poolCells = on;
+    }
+
+    /** Whether no input lies in two windows and none is padding: each input then has one output to look at, or none. */
+    static boolean disjoint(PoolGeometry g) {
+        return g.padH() == 0 && g.padW() == 0 && g.strideH() >= g.windowH() && g.strideW() >= g.windowW();
     }
 
     @Override

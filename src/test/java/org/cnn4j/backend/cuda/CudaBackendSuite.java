@@ -158,7 +158,9 @@ abstract class CudaBackendSuite {
 
     static Stream<PoolGeometry> poolings() {
         return Stream.of(PoolGeometry.square(32, 26, 26, 2, 2), PoolGeometry.square(3, 9, 9, 3, 2), PoolGeometry.square(2, 7, 8, 2, 2),
-                new PoolGeometry(4, 11, 9, 3, 2, 2, 1, 1, 1), new PoolGeometry(2, 6, 6, 2, 2, 1, 1, 0, 0), PoolGeometry.square(6, 28, 28, 2, 2));
+                new PoolGeometry(4, 11, 9, 3, 2, 2, 1, 1, 1), new PoolGeometry(2, 6, 6, 2, 2, 1, 1, 0, 0), PoolGeometry.square(6, 28, 28, 2, 2),
+                // windows apart (stride 3 > window 2), and unequal sides with rows and columns left over
+                PoolGeometry.square(3, 10, 11, 2, 3), new PoolGeometry(2, 9, 10, 3, 2, 3, 2, 0, 0));
     }
 
     @ParameterizedTest
@@ -173,14 +175,23 @@ abstract class CudaBackendSuite {
         CPU.maxPoolForward(y.cpu, mask.cpu, x.cpu, g);
         y.assertBitwise("max pool " + g);
         mask.assertBitwise("max pool mask " + g);
-        Pair dx = Pair.poisoned(strict, in);
-        strict.maxPoolBackward(dx.gpu, dy.gpu, mask.gpu, g);
-        CPU.maxPoolBackward(dx.cpu, dy.cpu, mask.cpu, g);
-        dx.assertBitwise("max pool backward " + g);
-        Pair dxRelu = Pair.poisoned(strict, in);
-        strict.maxPoolBackward(dxRelu.gpu, dy.gpu, mask.gpu, x.gpu, g);
-        CPU.maxPoolBackward(dxRelu.cpu, dy.cpu, mask.cpu, x.cpu, g);
-        dxRelu.assertBitwise("max pool backward with the ReLU's before it " + g);
+        // Windows that do not overlap go to the cell kernel; both kernels are checked on them.
+        for (boolean cells : CudaBackend.disjoint(g) ? new boolean[] {true, false} : new boolean[] {true}) {
+            String kernel = CudaBackend.disjoint(g) ? (cells ? " (by cells)" : " (by gathering)") : "";
+            strict.usePoolCells(cells);
+            try {
+                Pair dx = Pair.poisoned(strict, in);
+                strict.maxPoolBackward(dx.gpu, dy.gpu, mask.gpu, g);
+                CPU.maxPoolBackward(dx.cpu, dy.cpu, mask.cpu, g);
+                dx.assertBitwise("max pool backward " + g + kernel);
+                Pair dxRelu = Pair.poisoned(strict, in);
+                strict.maxPoolBackward(dxRelu.gpu, dy.gpu, mask.gpu, x.gpu, g);
+                CPU.maxPoolBackward(dxRelu.cpu, dy.cpu, mask.cpu, x.cpu, g);
+                dxRelu.assertBitwise("max pool backward with the ReLU's before it " + g + kernel);
+            } finally {
+                strict.usePoolCells(true);
+            }
+        }
 
         Pair avg = Pair.poisoned(strict, out);
         strict.avgPoolForward(avg.gpu, x.gpu, g);

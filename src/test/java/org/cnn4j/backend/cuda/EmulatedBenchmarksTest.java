@@ -57,8 +57,8 @@ class EmulatedBenchmarksTest {
             String forward = "fill_chunks, cudnn convolutionBiasReluForward, max_pool_forward, cudnn convolutionBiasReluForward, max_pool_forward, "
                     + "cublasSgemm, bias_activation, cublasSgemm, bias_activation, softmax_cross_entropy, record_step";
             String backward = "cublasSgemm, cudnn biasBackward, cublasSgemm, activation_backward, cublasSgemm, cudnn biasBackward, cublasSgemm, "
-                    + "max_pool_backward, cudnn convolutionBackwardFilter, cudnn biasBackward, cudnn convolutionBackwardData, "
-                    + "max_pool_backward, cudnn convolutionBackwardFilter, cudnn biasBackward, sgd_steps";
+                    + "max_pool_backward_cells, cudnn convolutionBackwardFilter, cudnn biasBackward, cudnn convolutionBackwardData, "
+                    + "max_pool_backward_cells, cudnn convolutionBackwardFilter, cudnn biasBackward, sgd_steps";
             assertEquals(forward + ", " + backward, String.join(", ", gpu.lastRecording()));
         }
     }
