@@ -64,7 +64,7 @@ public final class CudaBackend implements Backend {
     private boolean fusedConvolutions = !"false".equals(System.getProperty("cnn4j.cudnnFusion"));
     /** Clearing the gradients and the SGD update as one launch each over a chunk table (-Dcnn4j.multiTensor=false: a launch per tensor). */
     private static final boolean MULTI_TENSOR = !"false".equals(System.getProperty("cnn4j.multiTensor"));
-    /** Max-pool backward over non-overlapping windows by output cells (-Dcnn4j.poolCells=false: the general gather). */
+    /** Pooling backward passes over non-overlapping windows by output cells (-Dcnn4j.poolCells=false: the general gathers). */
     private boolean poolCells = !"false".equals(System.getProperty("cnn4j.poolCells"));
     private final Map<ChunkTables.Key, ChunkTable> tables = new HashMap<>();
     private CpuBackend host;
@@ -471,7 +471,7 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    /** Turns the cell kernel for non-overlapping max pooling on or off (the tests run both kernels on the same windows). */
+    /** Turns the cell kernels for non-overlapping windows on or off (the tests run both kinds of kernel on the same windows). */
     void usePoolCells(boolean on) {
         poolCells = on;
     }
@@ -495,8 +495,19 @@ public final class CudaBackend implements Backend {
         current();
         Check.pool("avgPoolBackward", dy, dx, g);
         int planes = dx.shape().n() * g.c();
-        launch("avg_pool_backward", dx.size(), args(new Object[] {t(dx, "avgPoolBackward", "dx").pointer(),
-                t(dy, "avgPoolBackward", "dy").pointer()}, sizes(planes, g), 1f / (g.windowH() * g.windowW())));
+        DevicePointer dxp = t(dx, "avgPoolBackward", "dx").pointer(), dyp = t(dy, "avgPoolBackward", "dy").pointer();
+        float scale = 1f / (g.windowH() * g.windowW());
+        if (poolCells && disjoint(g)) {
+            spreadCells(dxp, dyp, null, planes, g, scale);
+        } else {
+            launch("avg_pool_backward", dx.size(), args(new Object[] {dxp, dyp}, sizes(planes, g), scale));
+        }
+    }
+
+    /** dx = dy·scale, or dy·β(channel), spread over each window, for windows that do not overlap: one thread per output. */
+    private void spreadCells(DevicePointer dx, DevicePointer dy, DevicePointer beta, int planes, PoolGeometry g, float scale) {
+        launch("spread_cells", (long) planes * g.p() * g.q(), dx, dy, beta, planes, g.h(), g.w(), g.p(), g.q(), g.windowH(), g.windowW(),
+                g.strideH(), g.strideW(), scale, g.c());
     }
 
     @Override
@@ -515,9 +526,13 @@ public final class CudaBackend implements Backend {
         Check.shape("subsampleBackward", "dx", dx, x.shape());
         Check.shape("subsampleBackward", "beta", beta, dbeta.shape());
         int planes = x.shape().n() * g.c();
-        DevicePointer dyp = t(dy, "subsampleBackward", "dy").pointer();
-        launch("subsample_backward_data", dx.size(), args(new Object[] {t(dx, "subsampleBackward", "dx").pointer(), dyp,
-                t(beta, "subsampleBackward", "beta").pointer()}, sizes(planes, g), g.c()));
+        DevicePointer dxp = t(dx, "subsampleBackward", "dx").pointer(), dyp = t(dy, "subsampleBackward", "dy").pointer();
+        DevicePointer betap = t(beta, "subsampleBackward", "beta").pointer();
+        if (poolCells && disjoint(g)) {
+            spreadCells(dxp, dyp, betap, planes, g, 1f);
+        } else {
+            launch("subsample_backward_data", dx.size(), args(new Object[] {dxp, dyp, betap}, sizes(planes, g), g.c()));
+        }
         // One block of exactly 256 threads per channel: the kernel's reduction tree assumes it.
         driver.launch("subsample_backward_params", g.c(), 256, 0, args(new Object[] {t(dbeta, "subsampleBackward", "dbeta").pointer(),
                 t(db, "subsampleBackward", "db").pointer(), dyp, t(x, "subsampleBackward", "x").pointer()}, sizes(planes, g), g.c()));

@@ -17,7 +17,7 @@ public final class Kernels {
     /** Each file and its entry points (the kernels a backend may launch). */
     public static final Map<String, List<String>> ENTRIES = Map.of(
             "activations.ptx", List.of("activation_forward", "bias_activation", "activation_backward"),
-            "pooling.ptx", List.of("max_pool_forward", "max_pool_backward", "max_pool_backward_cells", "avg_pool_forward", "avg_pool_backward",
+            "pooling.ptx", List.of("max_pool_forward", "max_pool_backward", "max_pool_backward_cells", "avg_pool_forward", "avg_pool_backward", "spread_cells",
                     "subsample_forward", "subsample_backward_data", "subsample_backward_params"),
             "elementwise.ptx", List.of("fill", "multiply", "dropout_forward", "argmax", "fill_chunks"),
             "optimizers.ptx", List.of("sgd_step", "adam_step", "sgd_steps"),

@@ -175,7 +175,16 @@ abstract class CudaBackendSuite {
         CPU.maxPoolForward(y.cpu, mask.cpu, x.cpu, g);
         y.assertBitwise("max pool " + g);
         mask.assertBitwise("max pool mask " + g);
-        // Windows that do not overlap go to the cell kernel; both kernels are checked on them.
+        Pair avg = Pair.poisoned(strict, out);
+        strict.avgPoolForward(avg.gpu, x.gpu, g);
+        CPU.avgPoolForward(avg.cpu, x.cpu, g);
+        avg.assertBitwise("avg pool " + g);
+        Pair beta = Pair.random(strict, Shape.of(g.c()), rng), b = Pair.random(strict, Shape.of(g.c()), rng), sub = Pair.poisoned(strict, out);
+        strict.subsampleForward(sub.gpu, x.gpu, beta.gpu, b.gpu, g);
+        CPU.subsampleForward(sub.cpu, x.cpu, beta.cpu, b.cpu, g);
+        sub.assertBitwise("subsample " + g);
+
+        // Windows that do not overlap go to the cell kernels; both kinds of kernel are checked on them.
         for (boolean cells : CudaBackend.disjoint(g) ? new boolean[] {true, false} : new boolean[] {true}) {
             String kernel = CudaBackend.disjoint(g) ? (cells ? " (by cells)" : " (by gathering)") : "";
             strict.usePoolCells(cells);
@@ -188,30 +197,20 @@ abstract class CudaBackendSuite {
                 strict.maxPoolBackward(dxRelu.gpu, dy.gpu, mask.gpu, x.gpu, g);
                 CPU.maxPoolBackward(dxRelu.cpu, dy.cpu, mask.cpu, x.cpu, g);
                 dxRelu.assertBitwise("max pool backward with the ReLU's before it " + g + kernel);
+                Pair dxAvg = Pair.poisoned(strict, in);
+                strict.avgPoolBackward(dxAvg.gpu, dy.gpu, g);
+                CPU.avgPoolBackward(dxAvg.cpu, dy.cpu, g);
+                dxAvg.assertBitwise("avg pool backward " + g + kernel);
+                Pair dxSub = Pair.poisoned(strict, in), dbeta = Pair.random(strict, Shape.of(g.c()), rng), db = Pair.random(strict, Shape.of(g.c()), rng);
+                strict.subsampleBackward(dxSub.gpu, dbeta.gpu, db.gpu, dy.gpu, x.gpu, beta.gpu, g);
+                CPU.subsampleBackward(dxSub.cpu, dbeta.cpu, db.cpu, dy.cpu, x.cpu, beta.cpu, g);
+                dxSub.assertBitwise("subsample backward data " + g + kernel);
+                dbeta.assertNear("subsample dbeta " + g, STRICT);
+                db.assertNear("subsample db " + g, STRICT);
             } finally {
                 strict.usePoolCells(true);
             }
         }
-
-        Pair avg = Pair.poisoned(strict, out);
-        strict.avgPoolForward(avg.gpu, x.gpu, g);
-        CPU.avgPoolForward(avg.cpu, x.cpu, g);
-        avg.assertBitwise("avg pool " + g);
-        Pair dxAvg = Pair.poisoned(strict, in);
-        strict.avgPoolBackward(dxAvg.gpu, dy.gpu, g);
-        CPU.avgPoolBackward(dxAvg.cpu, dy.cpu, g);
-        dxAvg.assertBitwise("avg pool backward " + g);
-
-        Pair beta = Pair.random(strict, Shape.of(g.c()), rng), b = Pair.random(strict, Shape.of(g.c()), rng), sub = Pair.poisoned(strict, out);
-        strict.subsampleForward(sub.gpu, x.gpu, beta.gpu, b.gpu, g);
-        CPU.subsampleForward(sub.cpu, x.cpu, beta.cpu, b.cpu, g);
-        sub.assertBitwise("subsample " + g);
-        Pair dxSub = Pair.poisoned(strict, in), dbeta = Pair.random(strict, Shape.of(g.c()), rng), db = Pair.random(strict, Shape.of(g.c()), rng);
-        strict.subsampleBackward(dxSub.gpu, dbeta.gpu, db.gpu, dy.gpu, x.gpu, beta.gpu, g);
-        CPU.subsampleBackward(dxSub.cpu, dbeta.cpu, db.cpu, dy.cpu, x.cpu, beta.cpu, g);
-        dxSub.assertBitwise("subsample backward data " + g);
-        dbeta.assertNear("subsample dbeta " + g, STRICT);
-        db.assertNear("subsample db " + g, STRICT);
     }
 
     @Test
