@@ -59,7 +59,9 @@ public final class CudaBackend implements Backend {
     private DeviceMemory memory;
     private Dnn cudnn;
     private Blas cublas;
-    private DevicePointer workspace, status, cublasWorkspace;
+    private DevicePointer workspace, status, cublasWorkspace, partials;
+    /** Pairs of double partial sums in {@link #partials}: per-block sums of reductions split over many blocks. */
+    private static final int PARTIAL_PAIRS = 4096;
     private long workspaceBytes;
     private boolean fusedConvolutions = !"false".equals(System.getProperty("cnn4j.cudnnFusion"));
     /** Clearing the gradients and the SGD update as one launch each over a chunk table (-Dcnn4j.multiTensor=false: a launch per tensor). */
@@ -101,6 +103,7 @@ public final class CudaBackend implements Backend {
             cublas = blas.get();
             cudnn.useStream(driver.streamAddress());
             status = memory.allocate(4, "the loss's label check");
+            partials = memory.allocate(16L * PARTIAL_PAIRS, "partial sums of split reductions");
             cublasWorkspace = memory.allocate(CUBLAS_WORKSPACE_BYTES, "cuBLAS's workspace");
             cublas.useStream(driver.streamAddress(), cublasWorkspace.address(), CUBLAS_WORKSPACE_BYTES);
         } catch (RuntimeException | Error e) {
@@ -471,6 +474,17 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    /**
+     * Blocks per channel for a per-channel reduction over {@code perChannel} values: enough blocks in
+     * all to fill a large GPU (about 256), no block with fewer than 256 values, at most 32, and the
+     * partial sums within {@link #PARTIAL_PAIRS}. LeNet-5's S2 (6 channels, 50,176 values each at
+     * batch 256): 32 blocks each instead of one.
+     */
+    static int parts(int channels, long perChannel) {
+        long byWork = Math.max(1, perChannel / 256);
+        return (int) Math.max(1, Math.min(Math.min(32, byWork), Math.min((256 + channels - 1) / channels, PARTIAL_PAIRS / channels)));
+    }
+
     /** Turns the cell kernels for non-overlapping windows on or off (the tests run both kinds of kernel on the same windows). */
     void usePoolCells(boolean on) {
         poolCells = on;
@@ -533,9 +547,18 @@ public final class CudaBackend implements Backend {
         } else {
             launch("subsample_backward_data", dx.size(), args(new Object[] {dxp, dyp, betap}, sizes(planes, g), g.c()));
         }
-        // One block of exactly 256 threads per channel: the kernel's reduction tree assumes it.
-        driver.launch("subsample_backward_params", g.c(), 256, 0, args(new Object[] {t(dbeta, "subsampleBackward", "dbeta").pointer(),
-                t(db, "subsampleBackward", "db").pointer(), dyp, t(x, "subsampleBackward", "x").pointer()}, sizes(planes, g), g.c()));
+        // Blocks of exactly 256 threads (the kernels' reduction tree assumes it): a few per channel, each
+        // summing its share into the partial sums, then one thread per channel adding them up in order;
+        // where one block per channel keeps the GPU busy, that block does it all.
+        DevicePointer xp = t(x, "subsampleBackward", "x").pointer();
+        DevicePointer dbetap = t(dbeta, "subsampleBackward", "dbeta").pointer(), dbp = t(db, "subsampleBackward", "db").pointer();
+        int parts = parts(g.c(), (long) x.shape().n() * g.p() * g.q());
+        if (parts > 1) {
+            driver.launch("subsample_params_partial", g.c() * parts, 256, 0, args(new Object[] {partials, dyp, xp}, sizes(planes, g), g.c(), parts));
+            launch("subsample_params_finish", g.c(), dbetap, dbp, partials, g.c(), parts);
+        } else {
+            driver.launch("subsample_backward_params", g.c(), 256, 0, args(new Object[] {dbetap, dbp, dyp, xp}, sizes(planes, g), g.c()));
+        }
     }
 
     // ---------------------------------------------------------------- dense algebra
@@ -828,6 +851,7 @@ public final class CudaBackend implements Backend {
         if (memory != null) {
             if (workspace != null) memory.release(workspace, workspaceBytes);
             if (status != null) memory.release(status, 4);
+            if (partials != null) memory.release(partials, 16L * PARTIAL_PAIRS);
             if (cublasWorkspace != null) memory.release(cublasWorkspace, CUBLAS_WORKSPACE_BYTES);
             for (ChunkTable t : tables.values()) memory.release(t.pointer(), t.bytes());
             memory.close();

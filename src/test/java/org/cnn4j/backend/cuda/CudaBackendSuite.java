@@ -213,6 +213,31 @@ abstract class CudaBackendSuite {
         }
     }
 
+    /** LeNet-5's S2 at batch 64: each channel's sums split over 32 blocks, then added up in order. */
+    @Test
+    void subsamplingParameterGradientsSplitOverBlocksAndRepeatBitwise() {
+        PoolGeometry g = PoolGeometry.square(6, 28, 28, 2, 2);
+        int n = 64;
+        assertEquals(32, CudaBackend.parts(g.c(), (long) n * g.p() * g.q()), "blocks per channel");
+        assertEquals(1, CudaBackend.parts(300, 100_000), "one block per channel fills the GPU already");
+        Random rng = new Random(6);
+        Shape in = Shape.of(n, g.c(), g.h(), g.w()), out = Shape.of(n, g.c(), g.p(), g.q());
+        Pair x = Pair.random(strict, in, rng), dy = Pair.random(strict, out, rng), beta = Pair.random(strict, Shape.of(g.c()), rng);
+        double[] start = Pair.random(strict, Shape.of(g.c()), rng).cpu.toDoubleArray();
+        float[][] results = new float[4][];
+        for (int run = 0; run < 2; run++) {
+            Pair dx = Pair.poisoned(strict, in), dbeta = Pair.of(strict, Shape.of(g.c()), start), db = Pair.of(strict, Shape.of(g.c()), start);
+            strict.subsampleBackward(dx.gpu, dbeta.gpu, db.gpu, dy.gpu, x.gpu, beta.gpu, g);
+            CPU.subsampleBackward(dx.cpu, dbeta.cpu, db.cpu, dy.cpu, x.cpu, beta.cpu, g);
+            dbeta.assertNear("dbeta over 32 blocks a channel", STRICT);
+            db.assertNear("db over 32 blocks a channel", STRICT);
+            results[2 * run] = dbeta.gpu.toFloatArray();
+            results[2 * run + 1] = db.gpu.toFloatArray();
+        }
+        assertArrayEquals(results[0], results[2], "the same sums in the same order: the same bits (dbeta)");
+        assertArrayEquals(results[1], results[3], "the same sums in the same order: the same bits (db)");
+    }
+
     @Test
     void maxPoolTiesPickTheFirstMaximumAndOverlapsGather() {
         PoolGeometry g = PoolGeometry.square(1, 5, 5, 3, 1); // windows overlap; constant input: every window ties
