@@ -474,17 +474,6 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    /**
-     * Blocks per channel for a per-channel reduction over {@code perChannel} values: enough blocks in
-     * all to fill a large GPU (about 256), no block with fewer than 256 values, at most 32, and the
-     * partial sums within {@link #PARTIAL_PAIRS}. LeNet-5's S2 (6 channels, 50,176 values each at
-     * batch 256): 32 blocks each instead of one.
-     */
-    static int parts(int channels, long perChannel) {
-        long byWork = Math.max(1, perChannel / 256);
-        return (int) Math.max(1, Math.min(Math.min(32, byWork), Math.min((256 + channels - 1) / channels, PARTIAL_PAIRS / channels)));
-    }
-
     /** Turns the cell kernels for non-overlapping windows on or off (the tests run both kinds of kernel on the same windows). */
     void usePoolCells(boolean on) {
         poolCells = on;
@@ -559,6 +548,17 @@ public final class CudaBackend implements Backend {
         } else {
             driver.launch("subsample_backward_params", g.c(), 256, 0, args(new Object[] {dbetap, dbp, dyp, xp}, sizes(planes, g), g.c()));
         }
+    }
+
+    /**
+     * Blocks per channel for a per-channel reduction over {@code perChannel} values: enough blocks in
+     * all to fill a large GPU (about 256), no block with fewer than 256 values, at most 32, and the
+     * partial sums within {@link #PARTIAL_PAIRS}. LeNet-5's S2 (6 channels, 50,176 values each at
+     * batch 256): 32 blocks each instead of one.
+     */
+    static int parts(int channels, long perChannel) {
+        long byWork = Math.max(1, perChannel / 256);
+        return (int) Math.max(1, Math.min(Math.min(32, byWork), Math.min((256 + channels - 1) / channels, PARTIAL_PAIRS / channels)));
     }
 
     // ---------------------------------------------------------------- dense algebra
