@@ -11,15 +11,14 @@ import org.cnn4j.backend.ConvGeometry;
 import org.cnn4j.backend.Devices;
 import org.cnn4j.backend.cpu.CpuBackend;
 import org.cnn4j.layer.Conv2d;
-import org.cnn4j.layer.Layer;
 import org.cnn4j.model.Models;
 import org.cnn4j.model.Sequential;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Should cnn4j keep its feature maps in NHWC on the GPU? Times cuDNN's three convolution passes
- * of each convolution layer of a built-in model with every tensor in NCHW (the CUDA backend's
+ * Should cnn4j keep its feature maps in NHWC on the GPU? Times cuDNN's convolution passes of each
+ * convolution layer of a built-in model (the three of a training step; no data gradient for a first layer) with every tensor in NCHW (the CUDA backend's
  * layout) and again in NHWC (channels innermost, the order tensor cores read), in TF32 and in
  * strict float32, each with the algorithm {@code cudnnFind} measures fastest in that layout.
  *
@@ -47,16 +46,38 @@ public final class ConvLayoutBenchmark {
 
     /**
      * One pass of one convolution layer in one math mode in both layouts, and the largest
-     * difference between their results relative to the largest NCHW value.
+     * difference between their results relative to the largest NCHW value. A layout cuDNN could not
+     * run (no algorithm for it, say) has a null timing, the reason in {@code failure}, and the
+     * difference NaN.
      */
-    public record Row(String layer, ConvGeometry geometry, String pass, boolean tf32, Timing nchw, Timing nhwc, double difference) {
-        /** NCHW time over NHWC time: above 1, NHWC is faster. */
+    public record Row(String layer, ConvGeometry geometry, String pass, boolean tf32, Timing nchw, Timing nhwc, double difference,
+                      String failure) {
+        /** NCHW time over NHWC time: above 1, NHWC is faster; NaN when either did not run. */
         public double speedup() {
-            return nchw.micros / nhwc.micros;
+            return nchw == null || nhwc == null ? Double.NaN : nchw.micros / nhwc.micros;
         }
 
+        /** Whether both layouts ran and gave the same result within the math mode's tolerance. */
         public boolean agrees() {
             return difference <= (tf32 ? TF32 : STRICT);
+        }
+
+        /** Whether both ran and their results differ beyond the tolerance: a wrong result, not a missing one. */
+        public boolean disagrees() {
+            return failure == null && !agrees();
+        }
+    }
+
+    /** One pass in one layout: its result in NCHW order and its timing, or why cuDNN could not run it. */
+    private record Outcome(float[] result, Timing timing, String failure) {
+        static Outcome of(Dnn dnn, Operands o, Dnn.Direction d, int mathType, Workspace workspace, GpuDriver driver, int windows, int repeats) {
+            try {
+                Run run = new Run(dnn, o, d, mathType, workspace, driver);
+                return new Outcome(run.result(), run.time(windows, repeats), null);
+            } catch (CudaException e) {
+                log.warn("{} {} in {}: {}", d, o.g, dnn.layout(), e.getMessage());
+                return new Outcome(null, null, dnn.layout() + ": " + e.getMessage());
+            }
         }
     }
 
@@ -68,7 +89,7 @@ public final class ConvLayoutBenchmark {
         int batch = args.length > 1 ? Integer.parseInt(args[1]) : 128;
         int windows = args.length > 2 ? Integer.parseInt(args[2]) : 5;
         int repeats = args.length > 3 ? Integer.parseInt(args[3]) : 20;
-        List<Layer> layers = convolutions(model);
+        List<Convolution> layers = convolutions(model);
         GpuDriver driver;
         try {
             driver = new CudaDriver(0);
@@ -83,21 +104,29 @@ public final class ConvLayoutBenchmark {
             System.out.println("cuDNN convolutions of " + model + ", batch " + batch + ", on " + driver.description() + ":");
         }
         System.out.print(table(rows));
-        if (!rows.stream().allMatch(Row::agrees)) {
+        if (rows.stream().anyMatch(Row::disagrees)) {
             System.out.println("a pass's NHWC result differs from its NCHW result beyond the tolerance (marked !)");
             System.exit(1);
         }
     }
 
-    /** The convolution layers of a built-in model, by name. */
-    public static List<Layer> convolutions(String model) {
+    /**
+     * A convolution layer of a model: its name, geometry, and whether a training step computes its
+     * data gradient (not for the model's first layer, whose input is the batch).
+     */
+    public record Convolution(String name, ConvGeometry geometry, boolean dataGradient) {
+    }
+
+    /** The convolution layers of a built-in model. */
+    public static List<Convolution> convolutions(String model) {
         try (CpuBackend cpu = new CpuBackend(1); Sequential m = Models.byName(model).seed(1).build(cpu)) {
-            return m.layers().stream().filter(l -> l instanceof Conv2d).toList();
+            return m.layers().stream().filter(l -> l instanceof Conv2d)
+                    .map(l -> new Convolution(l.name(), ((Conv2d) l).geometry(), l != m.layers().getFirst())).toList();
         }
     }
 
-    /** Measures every pass of each convolution layer in both math modes and both layouts. */
-    static List<Row> measure(List<Layer> layers, int batch, int windows, int repeats, GpuDriver driver,
+    /** Measures each pass a training step runs of each convolution layer, in both math modes and both layouts. */
+    static List<Row> measure(List<Convolution> layers, int batch, int windows, int repeats, GpuDriver driver,
             Function<Dnn.Layout, Dnn> cudnn) {
         List<Row> rows = new ArrayList<>();
         try (DeviceMemory memory = new DeviceMemory(driver); Dnn nchw = cudnn.apply(Dnn.Layout.NCHW); Dnn nhwc = cudnn.apply(Dnn.Layout.NHWC)) {
@@ -105,16 +134,19 @@ public final class ConvLayoutBenchmark {
             nhwc.useStream(driver.streamAddress());
             Workspace workspace = new Workspace(memory);
             try {
-                for (Layer layer : layers) {
-                    ConvGeometry g = ((Conv2d) layer).geometry();
+                for (Convolution layer : layers) {
+                    ConvGeometry g = layer.geometry();
                     try (Operands a = new Operands(g, batch, memory, driver, nchw.layout()); Operands b = new Operands(g, batch, memory, driver, nhwc.layout())) {
                         for (boolean tf32 : new boolean[] {true, false}) {
                             for (Dnn.Direction d : Dnn.Direction.values()) {
-                                Run first = new Run(nchw, a, d, tf32 ? Dnn.DEFAULT_MATH : Dnn.FMA_MATH, workspace, driver);
-                                Run second = new Run(nhwc, b, d, first.mathType, workspace, driver);
-                                double difference = difference(first.result(), second.result());
-                                rows.add(new Row(layer.name(), g, d.name().toLowerCase(Locale.ROOT).replace('_', '-'), tf32,
-                                        first.time(windows, repeats), second.time(windows, repeats), difference));
+                                if (d == Dnn.Direction.BACKWARD_DATA && !layer.dataGradient()) continue;
+                                int math = tf32 ? Dnn.DEFAULT_MATH : Dnn.FMA_MATH;
+                                Outcome first = Outcome.of(nchw, a, d, math, workspace, driver, windows, repeats);
+                                Outcome second = Outcome.of(nhwc, b, d, math, workspace, driver, windows, repeats);
+                                boolean both = first.failure() == null && second.failure() == null;
+                                rows.add(new Row(layer.name(), g, d.name().toLowerCase(Locale.ROOT).replace('_', '-'), tf32, first.timing(),
+                                        second.timing(), both ? difference(first.result(), second.result()) : Double.NaN,
+                                        first.failure() != null ? first.failure() : second.failure()));
                             }
                         }
                     }
@@ -131,23 +163,32 @@ public final class ConvLayoutBenchmark {
         StringBuilder out = new StringBuilder(String.format(Locale.ROOT, "%-8s %-15s %-5s %10s %10s %8s  %-22s %-22s %s%n",
                 "layer", "pass", "math", "NCHW us", "NHWC us", "speedup", "NCHW algo/math/ws", "NHWC algo/math/ws", "difference"));
         for (Row r : rows) {
-            out.append(String.format(Locale.ROOT, "%-8s %-15s %-5s %10.1f %10.1f %7.2fx  %-22s %-22s %.1e%s%n", r.layer(), r.pass(),
-                    r.tf32() ? "tf32" : "fp32", r.nchw().micros(), r.nhwc().micros(), r.speedup(), algorithm(r.nchw()), algorithm(r.nhwc()),
-                    r.difference(), r.agrees() ? "" : " !"));
+            boolean both = r.failure() == null;
+            out.append(String.format(Locale.ROOT, "%-8s %-15s %-5s %10s %10s %8s  %-22s %-22s %s%s%n", r.layer(), r.pass(),
+                    r.tf32() ? "tf32" : "fp32", micros(r.nchw()), micros(r.nhwc()), both ? String.format(Locale.ROOT, "%.2fx", r.speedup()) : "-",
+                    algorithm(r.nchw()), algorithm(r.nhwc()), both ? String.format(Locale.ROOT, "%.1e", r.difference()) : "-",
+                    r.disagrees() ? " !" : ""));
         }
         for (boolean tf32 : new boolean[] {true, false}) {
-            double a = rows.stream().filter(r -> r.tf32() == tf32).mapToDouble(r -> r.nchw().micros()).sum();
-            double b = rows.stream().filter(r -> r.tf32() == tf32).mapToDouble(r -> r.nhwc().micros()).sum();
+            List<Row> both = rows.stream().filter(r -> r.tf32() == tf32 && r.failure() == null).toList();
+            double a = both.stream().mapToDouble(r -> r.nchw().micros()).sum(), b = both.stream().mapToDouble(r -> r.nhwc().micros()).sum();
             out.append(String.format(Locale.ROOT, "%-8s %-15s %-5s %10.1f %10.1f %7.2fx%n", "all", "every pass", tf32 ? "tf32" : "fp32", a, b, a / b));
         }
-        if (rows.stream().anyMatch(r -> !r.nchw().graphed() || !r.nhwc().graphed())) {
+        rows.stream().filter(r -> r.failure() != null).forEach(r -> out.append(String.format(Locale.ROOT,
+                "%s %s %s left out of the sums, cuDNN could not run it in %s%n", r.layer(), r.pass(), r.tf32() ? "tf32" : "fp32", r.failure())));
+        if (rows.stream().flatMap(r -> java.util.stream.Stream.of(r.nchw(), r.nhwc())).anyMatch(t -> t != null && !t.graphed())) {
             out.append("some passes could not be captured in a graph and were timed call by call (see the log)\n");
         }
         return out.toString();
     }
 
+    private static String micros(Timing t) {
+        return t == null ? "-" : String.format(Locale.ROOT, "%.1f", t.micros());
+    }
+
     /** "1/tc/4096B": the algorithm, the math type its measurement reported (cudnnMathType_t) and its workspace. */
     private static String algorithm(Timing t) {
+        if (t == null) return "-";
         String math = switch (t.mathType()) {
             case 0 -> "default";
             case 1 -> "tc";
@@ -262,13 +303,11 @@ public final class ConvLayoutBenchmark {
         private final Dnn.Choice choice;
         private final Workspace workspace;
         private final GpuDriver driver;
-        final int mathType;
 
         Run(Dnn dnn, Operands o, Dnn.Direction direction, int mathType, Workspace workspace, GpuDriver driver) {
             this.dnn = dnn;
             this.o = o;
             this.direction = direction;
-            this.mathType = mathType;
             this.driver = driver;
             this.workspace = workspace;
             choice = dnn.choose(o.g, o.n, direction, mathType, CudaBackend.Options.defaults().workspaceLimit(), false);
