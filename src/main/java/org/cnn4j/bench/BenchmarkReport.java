@@ -80,6 +80,10 @@ public final class BenchmarkReport {
                         r.msPerStep(), r.imagesPerSecond(), Double.isNaN(r.peakMib()) ? "" : String.format(Locale.ROOT, "%.1f", r.peakMib()));
             }
         }
+        if (rows.stream().noneMatch(r -> r.implementation().equals("cnn4j"))) {
+            System.out.println("no cnn4j measurements to report (no usable device among those asked for); wrote " + dir.resolve("results.csv"));
+            return;
+        }
         System.out.println(table(rows));
         String memory = memoryTable(rows);
         if (!memory.isEmpty()) System.out.println(memory);

@@ -21,8 +21,8 @@ import org.cnn4j.backend.cuda.CudaBackend;
  * on a batch already on the device), {@code fed} (each step's batch written from host memory
  * first, as in training) and {@code infer}.
  *
- * <p>Usage: {@code BenchmarkSuite OUT.csv [windows] [steps] [model:batch,...]}, by default
- * {@code 5 5 fmnist-cnn:256,vgg-small:128,lenet5:256}.
+ * <p>Usage: {@code BenchmarkSuite OUT.csv [windows] [steps] [model:batch,...] [devices]}, by default
+ * {@code 5 5 fmnist-cnn:256,vgg-small:128,lenet5:256 cpu,gpu}.
  */
 public final class BenchmarkSuite {
     public static void main(String[] args) throws IOException {
@@ -30,13 +30,20 @@ public final class BenchmarkSuite {
         int windows = args.length > 1 ? Integer.parseInt(args[1]) : 5;
         int steps = args.length > 2 ? Integer.parseInt(args[2]) : 5;
         String models = args.length > 3 ? args[3] : "fmnist-cnn:256,vgg-small:128,lenet5:256";
+        List<String> devices = List.of((args.length > 4 ? args[4] : "cpu,gpu").split(","));
+        for (String d : devices) {
+            if (!d.equals("cpu") && !d.equals("gpu")) throw new IllegalArgumentException("unknown device '" + d + "': cpu or gpu");
+        }
         List<String> rows = new ArrayList<>(List.of("implementation,device,model,batch,mode,ms_per_step,images_per_second,peak_mib"));
-        List<Backend> backends = new ArrayList<>(List.of(new CpuBackend(Runtime.getRuntime().availableProcessors())));
-        try {
-            backends.add(CudaBackend.open(CudaBackend.Options.defaults()));
-            backends.add(CudaBackend.open(CudaBackend.Options.defaults().strictFloat32()));
-        } catch (LinkageError | RuntimeException e) {
-            System.out.println("GPU half skipped: " + Devices.reason(e));
+        List<Backend> backends = new ArrayList<>();
+        if (devices.contains("cpu")) backends.add(new CpuBackend(Runtime.getRuntime().availableProcessors()));
+        if (devices.contains("gpu")) {
+            try {
+                backends.add(CudaBackend.open(CudaBackend.Options.defaults()));
+                backends.add(CudaBackend.open(CudaBackend.Options.defaults().strictFloat32()));
+            } catch (LinkageError | RuntimeException e) {
+                System.out.println("GPU half skipped: " + Devices.reason(e));
+            }
         }
         try {
             for (Backend backend : backends) {

@@ -1,16 +1,33 @@
 package org.cnn4j.bench;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The benchmark table sets cnn4j against PyTorch's best run of the same model, mode, device kind
  * and math mode, within each round, and reports the median over rounds with the range.
  */
 class BenchmarkReportTest {
+    @TempDir
+    Path dir;
+
+    /** A GPU-only run on a machine without a usable GPU: nothing of cnn4j's to set against PyTorch, and no chart to draw. */
+    @Test
+    void aRunWithoutMeasurementsOfOursSaysSoAndWritesTheCsv() throws Exception {
+        Path cnn4j = dir.resolve("cnn4j-1.csv");
+        Files.writeString(cnn4j, "implementation,device,model,batch,mode,ms_per_step,images_per_second,peak_mib\n");
+        BenchmarkReport.main(new String[] {dir.toString(), cnn4j.toString()});
+        assertEquals(List.of("round,implementation,device,model,batch,mode,ms_per_step,images_per_second,peak_mib"),
+                Files.readAllLines(dir.resolve("results.csv")));
+        assertTrue(Files.notExists(dir.resolve("results.png")));
+    }
     @Test
     void ratioIsOursOverPytorchsBestOnTheSameKindOfDeviceAndMathMode() {
         List<BenchmarkReport.Row> rows = List.of(
