@@ -102,6 +102,10 @@ public final class ConvLayoutBenchmark {
         try (driver) {
             rows = measure(layers, batch, windows, repeats, driver, layout -> new Cudnn(CudaBackend.cudnnLibrary(), layout));
             System.out.println("cuDNN convolutions of " + model + ", batch " + batch + ", on " + driver.description() + ":");
+        } catch (CudaException e) { // cuDNN missing, say: the message says what was tried
+            System.out.println("cannot measure: " + e.getMessage());
+            System.exit(2);
+            return;
         }
         System.out.print(table(rows));
         if (rows.stream().anyMatch(Row::disagrees)) {
