@@ -62,4 +62,38 @@ class EmulatedBenchmarksTest {
             assertEquals(forward + ", " + backward, String.join(", ", gpu.lastRecording()));
         }
     }
+
+    /**
+     * Max-pool backward by cells against the general gather, on vgg-small's pool1 (64 planes of
+     * 32×32 per image) with the ReLU folded in: what the threads execute, counted by the PTX
+     * interpreter. Not a timing; an integer division costs a GPU a dozen or more instructions, so
+     * the divisions are counted apart. Per input: the gather 98.8 instructions of which 8 divisions,
+     * the cells 32.3 of which 1.
+     */
+    @Test
+    void theCellKernelsExecuteFewerInstructionsAndDivisions() {
+        EmulatedGpu gpu = new EmulatedGpu(1L << 30);
+        try (CudaBackend backend = new CudaBackend(CudaBackend.Options.defaults(), gpu, gpu::dnn, gpu::blas)) {
+            org.cnn4j.backend.PoolGeometry pool1 = org.cnn4j.backend.PoolGeometry.square(64, 32, 32, 2, 2);
+            org.cnn4j.tensor.Shape in = org.cnn4j.tensor.Shape.of(2, 64, 32, 32), out = org.cnn4j.tensor.Shape.of(2, 64, 16, 16);
+            java.util.Random rng = new java.util.Random(1);
+            org.cnn4j.tensor.Tensor x = backend.upload(in, org.cnn4j.testing.Data.gaussian(rng, in.size(), 1));
+            org.cnn4j.tensor.Tensor y = backend.allocate(out), mask = backend.allocateInts(out), dx = backend.allocate(in);
+            org.cnn4j.tensor.Tensor dy = backend.upload(out, org.cnn4j.testing.Data.gaussian(rng, out.size(), 1));
+            backend.maxPoolForward(y, mask, x, pool1);
+            for (boolean cells : new boolean[] {false, true}) {
+                backend.usePoolCells(cells);
+                backend.maxPoolBackward(dx, dy, mask, x, pool1);
+            }
+            backend.synchronize();
+            PtxInterpreter.Counts gather = gpu.counts("max_pool_backward"), byCells = gpu.counts("max_pool_backward_cells");
+            String report = String.format(java.util.Locale.ROOT, "vgg-small pool1 backward, per input: gather %.1f instructions, %.1f divisions; "
+                    + "cells %.1f instructions, %.2f divisions", (double) gather.instructions() / in.size(), (double) gather.divisions() / in.size(),
+                    (double) byCells.instructions() / in.size(), (double) byCells.divisions() / in.size());
+            org.slf4j.LoggerFactory.getLogger(EmulatedBenchmarksTest.class).info(report);
+            assertEquals(in.size(), gather.globalStores(), "the gather stores each input once");
+            assertEquals(in.size(), byCells.globalStores(), "so do the cells");
+            assertTrue(byCells.instructions() < gather.instructions() && byCells.divisions() * 8 <= gather.divisions(), report);
+        }
+    }
 }

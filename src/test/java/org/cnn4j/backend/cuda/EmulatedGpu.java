@@ -208,6 +208,13 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
         }
     }
 
+    /** What a kernel's launches executed so far (see {@link PtxInterpreter.Counts}). */
+    PtxInterpreter.Counts counts(String kernel) {
+        PtxInterpreter module = kernels.get(kernel);
+        if (module == null) throw new IllegalStateException("no kernel '" + kernel + "' is loaded");
+        return module.counts(kernel);
+    }
+
     @Override
     public void launch(String kernel, int blocks, int threads, int sharedBytes, Object... args) {
         PtxInterpreter module = kernels.get(kernel);

@@ -173,6 +173,25 @@ final class PtxInterpreter {
     private final Map<String, Function> functions = new LinkedHashMap<>();
     private static final java.util.concurrent.atomic.AtomicLong LAUNCHES = new java.util.concurrent.atomic.AtomicLong();
 
+    /**
+     * What a kernel's threads executed, summed over its launches: instructions (those a false guard
+     * skipped not counted), integer divisions and remainders among them, and global loads and stores.
+     * A proxy for cost on a GPU (where an integer division is a sequence of a dozen or more
+     * instructions), not a timing.
+     */
+    record Counts(long instructions, long divisions, long globalLoads, long globalStores) {
+        Counts plus(Counts o) {
+            return new Counts(instructions + o.instructions, divisions + o.divisions, globalLoads + o.globalLoads, globalStores + o.globalStores);
+        }
+    }
+
+    private final Map<String, Counts> counts = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** The counts of one kernel's launches so far (zero when it never ran). */
+    Counts counts(String kernel) {
+        return counts.getOrDefault(kernel, new Counts(0, 0, 0, 0));
+    }
+
     /** Parses a PTX module; throws IllegalArgumentException naming the line it does not understand. */
     PtxInterpreter(String source) {
         String text = source.replaceAll("(?s)/\\*.*?\\*/", " ").replaceAll("//[^\n]*", "");
@@ -549,7 +568,11 @@ final class PtxInterpreter {
         long launch = LAUNCHES.incrementAndGet() & 0xFFFFFF;
         // Blocks are independent (a GPU runs them in any order, at once): they run on the common pool.
         java.util.stream.IntStream.range(0, blocks).parallel()
-                .forEach(block -> new Block(f, block, blocks, threads, f.sharedBytes + dynamicShared, params, global, launch).run());
+                .forEach(block -> {
+                    Block b = new Block(f, block, blocks, threads, f.sharedBytes + dynamicShared, params, global, launch);
+                    b.run();
+                    counts.merge(kernel, new Counts(b.instructions, b.divisions, b.loads, b.stores), Counts::plus);
+                });
     }
 
     /** One thread's registers in one function. */
@@ -579,6 +602,8 @@ final class PtxInterpreter {
         /** The allocations this block touched last (a block's threads read a few tensors over and over). */
         final Region[] recent = new Region[4];
         int tid, nextRecent;
+        /** What this block's threads executed (see {@link Counts}). */
+        long instructions, divisions, loads, stores;
 
         Block(Function kernel, int block, int blocks, int threads, int sharedBytes, ByteBuffer params, Memory global, long launch) {
             this.launch = launch;
@@ -721,6 +746,7 @@ final class PtxInterpreter {
                     if ((fr.r[in.guard] != 0) == in.guardNegated) continue;
                 }
                 Type t = in.type;
+                instructions++;
                 switch (in.op) {
                     case BRA -> fr.pc = in.target;
                     case RET -> {
@@ -734,19 +760,28 @@ final class PtxInterpreter {
                     case MOV, CVTA -> set(fr, in, value(fr, in, in.in[0]));
                     case LD -> {
                         long address = address(fr, in);
-                        if (in.space == Space.GLOBAL) race(fr, in, address, t.bytes, false);
+                        if (in.space == Space.GLOBAL) {
+                            race(fr, in, address, t.bytes, false);
+                            loads++;
+                        }
                         set(fr, in, load(fr, in, address, t.bytes));
                     }
                     case ST -> {
                         long address = address(fr, in);
-                        if (in.space == Space.GLOBAL) race(fr, in, address, t.bytes, true);
+                        if (in.space == Space.GLOBAL) {
+                            race(fr, in, address, t.bytes, true);
+                            stores++;
+                        }
                         store(fr, in, address, t.bytes, value(fr, in, in.in[0]));
                     }
                     case ATOM_MIN, ATOM_ADD -> atomic(fr, in);
                     case SETP -> set(fr, in, compare(in, value(fr, in, in.in[0]), value(fr, in, in.in[1])) ? 1 : 0);
                     case SELP -> set(fr, in, value(fr, in, in.in[2]) != 0 ? value(fr, in, in.in[0]) : value(fr, in, in.in[1]));
                     case CVT -> set(fr, in, convert(fr, in, value(fr, in, in.in[0])));
-                    default -> set(fr, in, arithmetic(fr, in));
+                    default -> {
+                        if ((in.op == Op.DIV || in.op == Op.REM) && !t.floating) divisions++;
+                        set(fr, in, arithmetic(fr, in));
+                    }
                 }
             }
         }
