@@ -33,8 +33,8 @@ import org.slf4j.LoggerFactory;
  * in NHWC, and those are bandwidth-bound passes whose cost does not depend on the layout.
  *
  * <p>Usage: {@code ConvLayoutBenchmark [model] [batch] [windows] [repeats]}, by default
- * {@code vgg-small 128 5 20}. Run through benchmarks/conv-layouts, or bin/cnn4j-conv-layouts in the
- * bundle; without a usable GPU it says so and exits with status 2.
+ * {@code vgg-small 128 5 20}. Run through benchmarks/conv-layouts, bin/cnn4j-conv-layouts in the
+ * bundle, or {@code cnn4j bench --layouts}; without a usable GPU it says so and exits with status 2.
  */
 public final class ConvLayoutBenchmark {
     private static final Logger log = LoggerFactory.getLogger(ConvLayoutBenchmark.class);
@@ -89,28 +89,43 @@ public final class ConvLayoutBenchmark {
         int batch = args.length > 1 ? Integer.parseInt(args[1]) : 128;
         int windows = args.length > 2 ? Integer.parseInt(args[2]) : 5;
         int repeats = args.length > 3 ? Integer.parseInt(args[3]) : 20;
+        Result result;
+        try {
+            result = run(model, batch, windows, repeats);
+        } catch (IllegalStateException e) {
+            System.out.println(e.getMessage());
+            System.exit(2);
+            return;
+        }
+        System.out.println("cuDNN convolutions of " + model + ", batch " + batch + ", on " + result.device() + ":");
+        System.out.print(table(result.rows()));
+        if (result.rows().stream().anyMatch(Row::disagrees)) {
+            System.out.println("a pass's NHWC result differs from its NCHW result beyond the tolerance (marked !)");
+            System.exit(1);
+        }
+    }
+
+    /** The rows of one run and the GPU they were measured on. */
+    public record Result(String device, List<Row> rows) {
+    }
+
+    /**
+     * Measures a built-in model's convolutions on GPU 0; fails with IllegalStateException, saying
+     * why, when there is no usable GPU or no cuDNN.
+     */
+    public static Result run(String model, int batch, int windows, int repeats) {
         List<Convolution> layers = convolutions(model);
         GpuDriver driver;
         try {
             driver = new CudaDriver(0);
-        } catch (UnsatisfiedLinkError | CudaException e) {
-            System.out.println("no usable GPU, nothing to measure: " + Devices.reason(e));
-            System.exit(2);
-            return;
+        } catch (LinkageError | CudaException e) { // LinkageError: no libcuda, or JCuda failed to load earlier in this JVM
+            throw new IllegalStateException("no usable GPU, nothing to measure: " + Devices.reason(e), e);
         }
-        List<Row> rows;
         try (driver) {
-            rows = measure(layers, batch, windows, repeats, driver, layout -> new Cudnn(CudaBackend.cudnnLibrary(), layout));
-            System.out.println("cuDNN convolutions of " + model + ", batch " + batch + ", on " + driver.description() + ":");
+            return new Result(driver.description(), measure(layers, batch, windows, repeats, driver,
+                    layout -> new Cudnn(CudaBackend.cudnnLibrary(), layout)));
         } catch (CudaException e) { // cuDNN missing, say: the message says what was tried
-            System.out.println("cannot measure: " + e.getMessage());
-            System.exit(2);
-            return;
-        }
-        System.out.print(table(rows));
-        if (rows.stream().anyMatch(Row::disagrees)) {
-            System.out.println("a pass's NHWC result differs from its NCHW result beyond the tolerance (marked !)");
-            System.exit(1);
+            throw new IllegalStateException("cannot measure: " + e.getMessage(), e);
         }
     }
 
