@@ -60,8 +60,19 @@ public final class CudaBackend implements Backend {
     private Dnn cudnn;
     private Blas cublas;
     private DevicePointer workspace, status, cublasWorkspace, partials;
-    /** Pairs of double partial sums in {@link #partials}: per-block sums of reductions split over many blocks. */
-    private static final int PARTIAL_PAIRS = 4096;
+    /**
+     * Doubles in {@link #partials} (1 MiB): per-block sums of reductions split over many blocks, and
+     * the per-plane sums max-pool backward leaves for the bias gradient of the convolution below.
+     */
+    private static final int PARTIAL_DOUBLES = 1 << 17, PARTIAL_PAIRS = PARTIAL_DOUBLES / 2;
+    /** Counts the operations issued (each public operation calls {@link #current} first). */
+    private long operations;
+    /** What {@link #partials} holds after a max-pool backward pass that summed its planes, or null. */
+    private PlaneSums planeSums;
+
+    /** Per-plane sums of {@code dx} (shape (n, c, h, w)) in {@link #partials}, left by operation number {@code operation}. */
+    private record PlaneSums(CudaTensor.Storage dx, Shape shape, long operation) {
+    }
     private long workspaceBytes;
     private boolean fusedConvolutions = !"false".equals(System.getProperty("cnn4j.cudnnFusion"));
     /** Clearing the gradients and the SGD update as one launch each over a chunk table (-Dcnn4j.multiTensor=false: a launch per tensor). */
@@ -103,7 +114,7 @@ public final class CudaBackend implements Backend {
             cublas = blas.get();
             cudnn.useStream(driver.streamAddress());
             status = memory.allocate(4, "the loss's label check");
-            partials = memory.allocate(16L * PARTIAL_PAIRS, "partial sums of split reductions");
+            partials = memory.allocate(8L * PARTIAL_DOUBLES, "partial sums of split reductions");
             cublasWorkspace = memory.allocate(CUBLAS_WORKSPACE_BYTES, "cuBLAS's workspace");
             cublas.useStream(driver.streamAddress(), cublasWorkspace.address(), CUBLAS_WORKSPACE_BYTES);
         } catch (RuntimeException | Error e) {
@@ -151,6 +162,7 @@ public final class CudaBackend implements Backend {
     /** The calling thread needs the device's context current before any driver call. */
     private void current() {
         if (closed) throw new IllegalStateException(name() + " is closed");
+        operations++;
         if (!contextCurrent.get()) {
             driver.makeCurrent();
             contextCurrent.set(true);
@@ -405,6 +417,26 @@ public final class CudaBackend implements Backend {
                 a(dw, "convBackwardFilter", "dw"), workspaceAddress());
     }
 
+    /**
+     * The filter gradient through cuDNN and, with db, the bias gradient. When the operation just
+     * before was the max-pool backward pass that wrote dy, its per-plane sums are there already:
+     * one small kernel adds them per channel instead of a cuDNN pass over dy.
+     */
+    @Override
+    public void convBackwardFilter(Tensor dw, Tensor db, Tensor x, Tensor dy, ConvGeometry g) {
+        current();
+        PlaneSums sums = planeSums;
+        boolean fresh = db != null && sums != null && sums.operation() == operations - 1 && sums.dx() == t(dy, "convBackwardFilter", "dy").storage()
+                && sums.shape().equals(dy.shape()) && dy.shape().rank() == 4;
+        convBackwardFilter(dw, x, dy, g);
+        if (fresh) {
+            biasShape("convBackwardFilter", dy, db);
+            launch("plane_sums_to_bias", db.size(), a(db, "convBackwardFilter", "db"), partials, dy.shape().n(), db.size());
+        } else if (db != null) {
+            biasBackward(db, dy);
+        }
+    }
+
     @Override
     public void addBias(Tensor y, Tensor b) {
         current();
@@ -466,9 +498,13 @@ public final class CudaBackend implements Backend {
         Object[] tensors = {t(dx, "maxPoolBackward", "dx").pointer(), t(dy, "maxPoolBackward", "dy").pointer(),
                 t(mask, "maxPoolBackward", "mask").pointer()};
         Object relu = reluOutput == null ? null : t(reluOutput, "maxPoolBackward", "reluOutput").pointer();
-        if (poolCells && disjoint(g)) { // one thread per output, writing its cell of inputs
-            launch("max_pool_backward_cells", dy.size(), args(tensors, new Object[] {planes, g.h(), g.w(), g.p(), g.q(), g.strideH(), g.strideW()},
-                    relu));
+        if (poolCells && disjoint(g)) {
+            // A lane per output writing its cell of inputs, a warp per plane; the planes' sums of dx, for
+            // the bias gradient of a convolution below (see convBackwardFilter), where they fit.
+            boolean sums = planes <= PARTIAL_DOUBLES;
+            driver.launch("max_pool_backward_cells", Math.min((planes + 7) / 8, MAX_BLOCKS), 256, 0, args(tensors,
+                    new Object[] {planes, g.h(), g.w(), g.p(), g.q(), g.strideH(), g.strideW()}, relu, sums ? partials : null));
+            planeSums = sums ? new PlaneSums(t(dx, "maxPoolBackward", "dx").storage(), dx.shape(), operations) : null;
         } else { // one thread per input, gathering from every window that covers it
             launch("max_pool_backward", dx.size(), args(tensors, sizes(planes, g), relu));
         }
@@ -851,7 +887,7 @@ public final class CudaBackend implements Backend {
         if (memory != null) {
             if (workspace != null) memory.release(workspace, workspaceBytes);
             if (status != null) memory.release(status, 4);
-            if (partials != null) memory.release(partials, 16L * PARTIAL_PAIRS);
+            if (partials != null) memory.release(partials, 8L * PARTIAL_DOUBLES);
             if (cublasWorkspace != null) memory.release(cublasWorkspace, CUBLAS_WORKSPACE_BYTES);
             for (ChunkTable t : tables.values()) memory.release(t.pointer(), t.bytes());
             memory.close();

@@ -213,6 +213,35 @@ abstract class CudaBackendSuite {
         }
     }
 
+    /**
+     * A convolution's bias gradient from the per-plane sums its max pooling's backward pass left
+     * (the pass just before), and from a pass over dy when another operation came in between: both
+     * against the CPU.
+     */
+    @Test
+    void biasGradientsFromPoolingPlaneSumsAgree() {
+        ConvGeometry conv = ConvGeometry.square(3, 12, 12, 5, 3, 0, 1, 1);
+        PoolGeometry pool = PoolGeometry.square(5, 10, 10, 2, 2);
+        int n = 3;
+        Random rng = new Random(11);
+        Shape in = Shape.of(n, 3, 12, 12), mid = Shape.of(n, 5, 10, 10), out = Shape.of(n, 5, 5, 5);
+        Pair x = Pair.random(strict, in, rng), y = Pair.random(strict, mid, rng), dyPool = Pair.random(strict, out, rng);
+        Pair pooled = Pair.poisoned(strict, out), mask = new Pair(strict.allocateInts(out), CPU.allocateInts(out));
+        strict.maxPoolForward(pooled.gpu, mask.gpu, y.gpu, pool);
+        CPU.maxPoolForward(pooled.cpu, mask.cpu, y.cpu, pool);
+        for (boolean between : new boolean[] {false, true}) {
+            Pair dy = Pair.poisoned(strict, mid), dw = Pair.random(strict, Shape.of(5, 3, 3, 3), rng), db = Pair.random(strict, Shape.of(5), rng);
+            strict.maxPoolBackward(dy.gpu, dyPool.gpu, mask.gpu, y.gpu, pool);
+            CPU.maxPoolBackward(dy.cpu, dyPool.cpu, mask.cpu, y.cpu, pool);
+            if (between) strict.synchronize(); // any operation in between: the sums are no longer taken
+            strict.convBackwardFilter(dw.gpu, db.gpu, x.gpu, dy.gpu, conv);
+            CPU.convBackwardFilter(dw.cpu, db.cpu, x.cpu, dy.cpu, conv);
+            dy.assertBitwise("pooling's data gradient with the ReLU's");
+            dw.assertNear("filter gradient", STRICT);
+            db.assertNear("bias gradient " + (between ? "from a pass over dy" : "from the pooling's plane sums"), STRICT);
+        }
+    }
+
     /** LeNet-5's S2 at batch 64: each channel's sums split over 32 blocks, then added up in order. */
     @Test
     void subsamplingParameterGradientsSplitOverBlocksAndRepeatBitwise() {
