@@ -77,7 +77,11 @@ public final class CudaBackend implements Backend {
     private boolean fusedConvolutions = !"false".equals(System.getProperty("cnn4j.cudnnFusion"));
     /** Clearing the gradients and the SGD update as one launch each over a chunk table (-Dcnn4j.multiTensor=false: a launch per tensor). */
     private static final boolean MULTI_TENSOR = !"false".equals(System.getProperty("cnn4j.multiTensor"));
-    /** Pooling backward passes over non-overlapping windows by output cells (-Dcnn4j.poolCells=false: the general gathers). */
+    /**
+     * Pooling backward passes over non-overlapping windows by output cells, and the warp-per-plane
+     * kernels that leave a convolution's bias gradient summed by plane (-Dcnn4j.poolCells=false: the
+     * general gathers, the element-wise activation backward, cuDNN's bias gradient).
+     */
     private boolean poolCells = !"false".equals(System.getProperty("cnn4j.poolCells"));
     private final Map<ChunkTables.Key, ChunkTable> tables = new HashMap<>();
     private CpuBackend host;
@@ -419,8 +423,9 @@ public final class CudaBackend implements Backend {
 
     /**
      * The filter gradient through cuDNN and, with db, the bias gradient. When the operation just
-     * before was the max-pool backward pass that wrote dy, its per-plane sums are there already:
-     * one small kernel adds them per channel instead of a cuDNN pass over dy.
+     * before wrote dy a warp per plane (a max-pool backward pass by cells, or an activation's
+     * backward pass), its per-plane sums are there already: one small kernel adds them per channel
+     * instead of a cuDNN pass over dy.
      */
     @Override
     public void convBackwardFilter(Tensor dw, Tensor db, Tensor x, Tensor dy, ConvGeometry g) {
@@ -498,19 +503,18 @@ public final class CudaBackend implements Backend {
         Object[] tensors = {t(dx, "maxPoolBackward", "dx").pointer(), t(dy, "maxPoolBackward", "dy").pointer(),
                 t(mask, "maxPoolBackward", "mask").pointer()};
         Object relu = reluOutput == null ? null : t(reluOutput, "maxPoolBackward", "reluOutput").pointer();
-        if (poolCells && disjoint(g)) {
-            // A lane per output writing its cell of inputs, a warp per plane; the planes' sums of dx, for
-            // the bias gradient of a convolution below (see convBackwardFilter), where they fit.
-            boolean sums = planes <= PARTIAL_DOUBLES;
+        if (disjoint(g) && warpPerPlane(planes, (long) g.p() * g.q())) {
+            // A lane per output writing its cell of inputs, a warp per plane, and the planes' sums of dx
+            // for the bias gradient of a convolution below (see convBackwardFilter).
             driver.launch("max_pool_backward_cells", Math.min((planes + 7) / 8, MAX_BLOCKS), 256, 0, args(tensors,
-                    new Object[] {planes, g.h(), g.w(), g.p(), g.q(), g.strideH(), g.strideW()}, relu, sums ? partials : null));
-            planeSums = sums ? new PlaneSums(t(dx, "maxPoolBackward", "dx").storage(), dx.shape(), operations) : null;
+                    new Object[] {planes, g.h(), g.w(), g.p(), g.q(), g.strideH(), g.strideW()}, relu, partials));
+            planeSums = new PlaneSums(t(dx, "maxPoolBackward", "dx").storage(), dx.shape(), operations);
         } else { // one thread per input, gathering from every window that covers it
             launch("max_pool_backward", dx.size(), args(tensors, sizes(planes, g), relu));
         }
     }
 
-    /** Turns the cell kernels for non-overlapping windows on or off (the tests run both kinds of kernel on the same windows). */
+    /** Turns the cell and plane kernels on or off (the tests run both kinds of kernel on the same data). */
     void usePoolCells(boolean on) {
         poolCells = on;
     }
@@ -634,8 +638,27 @@ public final class CudaBackend implements Backend {
         Check.sameSize("activationBackward", "dx", dx, x);
         Check.sameSize("activationBackward", "dy", dy, x);
         Check.sameSize("activationBackward", "y", y, x);
-        launch("activation_backward", x.size(), t(dx, "activationBackward", "dx").pointer(), t(dy, "activationBackward", "dy").pointer(),
-                t(x, "activationBackward", "x").pointer(), t(y, "activationBackward", "y").pointer(), x.size(), f.ordinal());
+        DevicePointer dxp = t(dx, "activationBackward", "dx").pointer(), dyp = t(dy, "activationBackward", "dy").pointer();
+        DevicePointer xp = t(x, "activationBackward", "x").pointer(), yp = t(y, "activationBackward", "y").pointer();
+        Shape s = dx.shape();
+        long planes = s.rank() == 4 ? (long) s.dim(0) * s.dim(1) : 0, hw = s.rank() == 4 ? (long) s.dim(2) * s.dim(3) : 0;
+        if (warpPerPlane(planes, hw)) {
+            // A warp per plane, also summing each plane for the bias gradient of a convolution below (see convBackwardFilter).
+            driver.launch("activation_backward_planes", (int) Math.min((planes + 7) / 8, MAX_BLOCKS), 256, 0, dxp, dyp, xp, yp, (int) planes,
+                    (int) hw, f.ordinal(), partials);
+            planeSums = new PlaneSums(t(dx, "activationBackward", "dx").storage(), s, operations);
+        } else {
+            launch("activation_backward", x.size(), dxp, dyp, xp, yp, x.size(), f.ordinal());
+        }
+    }
+
+    /**
+     * Whether planes × hw values go a warp per plane (the kernels that also sum each plane): planes
+     * that fit {@link #partials}, and no more than 2,048 values a plane, 64 for each lane (a few
+     * large planes would leave the GPU to a few warps).
+     */
+    private boolean warpPerPlane(long planes, long hw) {
+        return poolCells && planes > 0 && planes <= PARTIAL_DOUBLES && hw <= 2048;
     }
 
     @Override

@@ -16,7 +16,7 @@ public final class Kernels {
 
     /** Each file and its entry points (the kernels a backend may launch). */
     public static final Map<String, List<String>> ENTRIES = Map.of(
-            "activations.ptx", List.of("activation_forward", "bias_activation", "activation_backward"),
+            "activations.ptx", List.of("activation_forward", "bias_activation", "activation_backward", "activation_backward_planes"),
             "pooling.ptx", List.of("max_pool_forward", "max_pool_backward", "max_pool_backward_cells", "avg_pool_forward", "avg_pool_backward", "spread_cells",
                     "subsample_forward", "subsample_backward_data", "subsample_backward_params", "subsample_params_partial",
                     "subsample_params_finish", "plane_sums_to_bias"),

@@ -214,9 +214,9 @@ abstract class CudaBackendSuite {
     }
 
     /**
-     * A convolution's bias gradient from the per-plane sums its max pooling's backward pass left
-     * (the pass just before), and from a pass over dy when another operation came in between: both
-     * against the CPU.
+     * A convolution's bias gradient from the per-plane sums that the backward pass just before left
+     * (a max pooling's, an activation's), and from a pass over dy when another operation came in
+     * between: all against the CPU.
      */
     @Test
     void biasGradientsFromPoolingPlaneSumsAgree() {
@@ -229,16 +229,25 @@ abstract class CudaBackendSuite {
         Pair pooled = Pair.poisoned(strict, out), mask = new Pair(strict.allocateInts(out), CPU.allocateInts(out));
         strict.maxPoolForward(pooled.gpu, mask.gpu, y.gpu, pool);
         CPU.maxPoolForward(pooled.cpu, mask.cpu, y.cpu, pool);
-        for (boolean between : new boolean[] {false, true}) {
-            Pair dy = Pair.poisoned(strict, mid), dw = Pair.random(strict, Shape.of(5, 3, 3, 3), rng), db = Pair.random(strict, Shape.of(5), rng);
-            strict.maxPoolBackward(dy.gpu, dyPool.gpu, mask.gpu, y.gpu, pool);
-            CPU.maxPoolBackward(dy.cpu, dyPool.cpu, mask.cpu, y.cpu, pool);
-            if (between) strict.synchronize(); // any operation in between: the sums are no longer taken
-            strict.convBackwardFilter(dw.gpu, db.gpu, x.gpu, dy.gpu, conv);
-            CPU.convBackwardFilter(dw.cpu, db.cpu, x.cpu, dy.cpu, conv);
-            dy.assertBitwise("pooling's data gradient with the ReLU's");
-            dw.assertNear("filter gradient", STRICT);
-            db.assertNear("bias gradient " + (between ? "from a pass over dy" : "from the pooling's plane sums"), STRICT);
+        Pair dyAct = Pair.random(strict, mid, rng);
+        for (boolean pooling : new boolean[] {true, false}) {
+            for (boolean between : new boolean[] {false, true}) {
+                Pair dy = Pair.poisoned(strict, mid), dw = Pair.random(strict, Shape.of(5, 3, 3, 3), rng), db = Pair.random(strict, Shape.of(5), rng);
+                if (pooling) {
+                    strict.maxPoolBackward(dy.gpu, dyPool.gpu, mask.gpu, y.gpu, pool);
+                    CPU.maxPoolBackward(dy.cpu, dyPool.cpu, mask.cpu, y.cpu, pool);
+                } else { // the convolution's tanh, whose backward pass sums the planes too
+                    strict.activationBackward(Activation.TANH, dy.gpu, dyAct.gpu, y.gpu, y.gpu);
+                    CPU.activationBackward(Activation.TANH, dy.cpu, dyAct.cpu, y.cpu, y.cpu);
+                }
+                if (between) strict.synchronize(); // any operation in between: the sums are no longer taken
+                strict.convBackwardFilter(dw.gpu, db.gpu, x.gpu, dy.gpu, conv);
+                CPU.convBackwardFilter(dw.cpu, db.cpu, x.cpu, dy.cpu, conv);
+                String what = (pooling ? "under a max pooling" : "under a tanh") + (between ? ", from a pass over dy" : ", from the plane sums");
+                dy.assertBitwise("the convolution's output gradient " + what);
+                dw.assertNear("filter gradient " + what, STRICT);
+                db.assertNear("bias gradient " + what, STRICT);
+            }
         }
     }
 
@@ -281,17 +290,19 @@ abstract class CudaBackendSuite {
     @EnumSource(Activation.class)
     void activations(Activation f) {
         Random rng = new Random(f.ordinal());
-        Shape s = Shape.of(7, 333);
-        double[] values = Data.gaussian(rng, s.size(), 3);
-        Pair x = Pair.of(strict, s, values), y = Pair.poisoned(strict, s), dy = Pair.random(strict, s, rng), dx = Pair.poisoned(strict, s);
-        strict.activationForward(f, y.gpu, x.gpu);
-        CPU.activationForward(f, y.cpu, x.cpu);
-        y.assertNear(f + " forward", STRICT);
-        // Backward from the same y on both sides: the kernel rounds as the CPU does.
-        Tensor yOnGpu = strict.upload(s, y.cpu.toFloatArray());
-        strict.activationBackward(f, dx.gpu, dy.gpu, x.gpu, yOnGpu);
-        CPU.activationBackward(f, dx.cpu, dy.cpu, x.cpu, y.cpu);
-        dx.assertBitwise(f + " backward");
+        // (n, k): element by element; (n, c, h, w): a warp per plane (when the plane kernels are on).
+        for (Shape s : List.of(Shape.of(7, 333), Shape.of(3, 5, 13, 11))) {
+            double[] values = Data.gaussian(rng, s.size(), 3);
+            Pair x = Pair.of(strict, s, values), y = Pair.poisoned(strict, s), dy = Pair.random(strict, s, rng), dx = Pair.poisoned(strict, s);
+            strict.activationForward(f, y.gpu, x.gpu);
+            CPU.activationForward(f, y.cpu, x.cpu);
+            y.assertNear(f + " forward on " + s, STRICT);
+            // Backward from the same y on both sides: the kernel rounds as the CPU does.
+            Tensor yOnGpu = strict.upload(s, y.cpu.toFloatArray());
+            strict.activationBackward(f, dx.gpu, dy.gpu, x.gpu, yOnGpu);
+            CPU.activationBackward(f, dx.cpu, dy.cpu, x.cpu, y.cpu);
+            dx.assertBitwise(f + " backward on " + s);
+        }
         // A layer's bias and activation in one pass, on (n, k) and (n, k, h, w), with and without a bias.
         for (Shape shape : List.of(Shape.of(7, 333), Shape.of(3, 5, 4, 6))) {
             for (boolean withBias : new boolean[] {true, false}) {
