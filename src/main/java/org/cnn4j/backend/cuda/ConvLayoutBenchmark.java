@@ -18,9 +18,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Should cnn4j keep its feature maps in NHWC on the GPU? Times cuDNN's convolution passes of each
- * convolution layer of a built-in model (the three of a training step; no data gradient for a first layer) with every tensor in NCHW (the CUDA backend's
- * layout) and again in NHWC (channels innermost, the order tensor cores read), in TF32 and in
- * strict float32, each with the algorithm {@code cudnnFind} measures fastest in that layout.
+ * convolution layer of a built-in model (those a training step runs: no data gradient for a first
+ * layer) with every tensor in NCHW (the CUDA backend's layout) and again in NHWC (channels
+ * innermost, the order tensor cores read), in TF32 and in strict float32, each with the algorithm
+ * {@code cudnnFind} measures fastest in that layout.
  *
  * <p>Both layouts compute the same random data (the host writes the NHWC copies), and each pass's
  * NHWC result, read back into NCHW order, must match the NCHW one within 1e-5 of its largest

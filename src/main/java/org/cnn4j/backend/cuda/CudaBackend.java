@@ -62,17 +62,18 @@ public final class CudaBackend implements Backend {
     private DevicePointer workspace, status, cublasWorkspace, partials;
     /**
      * Doubles in {@link #partials} (1 MiB): per-block sums of reductions split over many blocks, and
-     * the per-plane sums max-pool backward leaves for the bias gradient of the convolution below.
+     * the per-plane sums that backward passes leave for the bias gradient of the convolution below.
      */
     private static final int PARTIAL_DOUBLES = 1 << 17, PARTIAL_PAIRS = PARTIAL_DOUBLES / 2;
     /** Counts the operations issued (each public operation calls {@link #current} first). */
     private long operations;
-    /** What {@link #partials} holds after a max-pool backward pass that summed its planes, or null. */
+    /** What {@link #partials} holds after a backward pass that summed its planes (max pooling's, an activation's), or null. */
     private PlaneSums planeSums;
 
     /** Per-plane sums of {@code dx} (shape (n, c, h, w)) in {@link #partials}, left by operation number {@code operation}. */
     private record PlaneSums(CudaTensor.Storage dx, Shape shape, long operation) {
     }
+
     private long workspaceBytes;
     private boolean fusedConvolutions = !"false".equals(System.getProperty("cnn4j.cudnnFusion"));
     /** Clearing the gradients and the SGD update as one launch each over a chunk table (-Dcnn4j.multiTensor=false: a launch per tensor). */
