@@ -433,7 +433,7 @@ public final class CudaBackend implements Backend {
         current();
         PlaneSums sums = planeSums;
         boolean fresh = db != null && sums != null && sums.operation() == operations - 1 && sums.dx() == t(dy, "convBackwardFilter", "dy").storage()
-                && sums.shape().equals(dy.shape()) && dy.shape().rank() == 4;
+                && sums.shape().equals(dy.shape()); // the sums' shape is (n, c, h, w)
         convBackwardFilter(dw, x, dy, g);
         if (fresh) {
             biasShape("convBackwardFilter", dy, db);
@@ -507,9 +507,8 @@ public final class CudaBackend implements Backend {
         if (disjoint(g) && warpPerPlane(planes, (long) g.p() * g.q())) {
             // A lane per output writing its cell of inputs, a warp per plane, and the planes' sums of dx
             // for the bias gradient of a convolution below (see convBackwardFilter).
-            driver.launch("max_pool_backward_cells", Math.min((planes + 7) / 8, MAX_BLOCKS), 256, 0, args(tensors,
-                    new Object[] {planes, g.h(), g.w(), g.p(), g.q(), g.strideH(), g.strideW()}, relu, partials));
-            planeSums = new PlaneSums(t(dx, "maxPoolBackward", "dx").storage(), dx.shape(), operations);
+            summingPlanes("max_pool_backward_cells", planes, dx, args(tensors, new Object[] {planes, g.h(), g.w(), g.p(), g.q(), g.strideH(),
+                    g.strideW()}, relu, partials));
         } else { // one thread per input, gathering from every window that covers it
             launch("max_pool_backward", dx.size(), args(tensors, sizes(planes, g), relu));
         }
@@ -645,12 +644,20 @@ public final class CudaBackend implements Backend {
         long planes = s.rank() == 4 ? (long) s.dim(0) * s.dim(1) : 0, hw = s.rank() == 4 ? (long) s.dim(2) * s.dim(3) : 0;
         if (warpPerPlane(planes, hw)) {
             // A warp per plane, also summing each plane for the bias gradient of a convolution below (see convBackwardFilter).
-            driver.launch("activation_backward_planes", (int) Math.min((planes + 7) / 8, MAX_BLOCKS), 256, 0, dxp, dyp, xp, yp, (int) planes,
-                    (int) hw, f.ordinal(), partials);
-            planeSums = new PlaneSums(t(dx, "activationBackward", "dx").storage(), s, operations);
+            summingPlanes("activation_backward_planes", (int) planes, dx, dxp, dyp, xp, yp, (int) planes, (int) hw, f.ordinal(), partials);
         } else {
             launch("activation_backward", x.size(), dxp, dyp, xp, yp, x.size(), f.ordinal());
         }
+    }
+
+    /**
+     * Launches a warp-per-plane kernel (blocks of 256 threads, eight planes each, grid-stride over
+     * groups) that writes dx and leaves its planes' sums in {@link #partials}, and notes them for the
+     * convolution's bias gradient (see {@link #convBackwardFilter(Tensor, Tensor, Tensor, Tensor, ConvGeometry)}).
+     */
+    private void summingPlanes(String kernel, int planes, Tensor dx, Object... args) {
+        driver.launch(kernel, Math.min((planes + 7) / 8, MAX_BLOCKS), 256, 0, args);
+        planeSums = new PlaneSums(t(dx, kernel, "dx").storage(), dx.shape(), operations);
     }
 
     /**
