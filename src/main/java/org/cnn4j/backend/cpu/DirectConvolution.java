@@ -52,7 +52,7 @@ final class DirectConvolution {
 
     /**
      * Whether the forward pass is faster here: stride 1 and at most 1.6 times the positions
-     * computed (whole padded rows, rounded up to the tile). Measured against im2col, 2 threads:
+     * computed (whole padded rows, rounded up to a vector). Measured against im2col, 2 threads:
      * fmnist-cnn conv2 (13×13) 10.6 → 8.0-8.7 ms, vgg-small 32×32 layers 52-55 → 28 ms, 16×16 17-18 →
      * 13 ms, 8×8 even; lenet5 C3 (ratio 1.6) 2.1-2.6 → 1.3-1.5 ms; C5 (a 1×1 output, ratio 32) 1.2 → 3.7 ms.
      */
@@ -110,9 +110,12 @@ final class DirectConvolution {
         forward(dx, dy, turned, null, false, n, dataGeometry(g));
     }
 
-    /** Positions computed per filter and image: whole padded rows, rounded up to the tile. */
+    /**
+     * Positions computed per filter and image: whole padded rows, rounded up to a vector (the last
+     * vector, where the tile's two do not fit, goes through {@link #forwardTail}).
+     */
     private static int wideLength(ConvGeometry g) {
-        return VectorSgemm.roundUp(g.p() * (g.w() + 2 * g.padW()), NR);
+        return VectorSgemm.roundUp(g.p() * (g.w() + 2 * g.padW()), L);
     }
 
     /** The layout of each geometry met, made once (a step then allocates nothing here). */
@@ -155,8 +158,12 @@ final class DirectConvolution {
             pad(xp, x, image, g, lay);
             for (int fs = 0; fs < strips; fs++) {
                 int out = fs * MR * lay.wideLength;
-                for (int i0 = 0; i0 < lay.wideLength; i0 += NR) {
+                int i0 = 0;
+                for (; i0 + NR <= lay.wideLength; i0 += NR) {
                     forwardKernel(pw, fs * taps * MR, taps, xp, lay.offsets, i0, wide, out + i0, lay.wideLength, pb, fs * MR);
+                }
+                if (i0 < lay.wideLength) { // one vector of positions left
+                    forwardTail(pw, fs * taps * MR, taps, xp, lay.offsets, i0, wide, out + i0, lay.wideLength, pb, fs * MR);
                 }
             }
             for (int f = 0; f < k; f++) {
@@ -352,6 +359,30 @@ final class DirectConvolution {
         c21.intoArray(wide, out + 2 * ld + L);
         c30.intoArray(wide, out + 3 * ld);
         c31.intoArray(wide, out + 3 * ld + L);
+    }
+
+    /** {@link #forwardKernel} for one vector of positions: the same sums in the same order. */
+    private static void forwardTail(float[] pw, int at, int taps, float[] xp, int[] off, int i0, float[] wide, int out, int ld,
+                                    float[] pb, int bAt) {
+        FloatVector c0 = FloatVector.zero(S), c1 = FloatVector.zero(S), c2 = FloatVector.zero(S), c3 = FloatVector.zero(S);
+        for (int t = 0; t < taps; t++) {
+            FloatVector b = FloatVector.fromArray(S, xp, off[t] + i0);
+            int ap = at + t * MR;
+            c0 = FloatVector.broadcast(S, pw[ap]).fma(b, c0);
+            c1 = FloatVector.broadcast(S, pw[ap + 1]).fma(b, c1);
+            c2 = FloatVector.broadcast(S, pw[ap + 2]).fma(b, c2);
+            c3 = FloatVector.broadcast(S, pw[ap + 3]).fma(b, c3);
+        }
+        if (pb != null) {
+            c0 = c0.add(pb[bAt]);
+            c1 = c1.add(pb[bAt + 1]);
+            c2 = c2.add(pb[bAt + 2]);
+            c3 = c3.add(pb[bAt + 3]);
+        }
+        c0.intoArray(wide, out);
+        c1.intoArray(wide, out + ld);
+        c2.intoArray(wide, out + 2 * ld);
+        c3.intoArray(wide, out + 3 * ld);
     }
 
     /**

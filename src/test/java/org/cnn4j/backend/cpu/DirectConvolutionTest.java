@@ -36,7 +36,7 @@ class DirectConvolutionTest {
                 Arguments.of(new ConvGeometry(1, 3, 3, 1, 3, 3, 0, 0, 1, 1, 1, 1), 1),      // a single output
                 Arguments.of(new ConvGeometry(32, 13, 13, 64, 3, 3, 0, 0, 1, 1, 1, 1), 2),  // fmnist-cnn conv2: 288 taps
                 Arguments.of(new ConvGeometry(6, 14, 14, 16, 5, 5, 0, 0, 1, 1, 1, 1), 3),   // lenet5 C3: 150 taps
-                Arguments.of(new ConvGeometry(8, 6, 6, 12, 3, 3, 1, 1, 1, 1, 1, 1), 2));    // padded, many taps
+                Arguments.of(new ConvGeometry(8, 6, 6, 12, 3, 3, 1, 1, 1, 1, 1, 1), 2));    // padded, many taps; rows of 3 vectors: a tail
     }
 
     @Test
