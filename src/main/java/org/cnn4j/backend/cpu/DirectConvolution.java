@@ -54,7 +54,8 @@ final class DirectConvolution {
      * Whether the forward pass is faster here: stride 1 and at most 1.6 times the positions
      * computed (whole padded rows, rounded up to a vector). Measured against im2col, 2 threads:
      * fmnist-cnn conv2 (13×13) 10.6 → 8.0-8.7 ms, vgg-small 32×32 layers 52-55 → 28 ms, 16×16 17-18 →
-     * 13 ms, 8×8 even; lenet5 C3 (ratio 1.6) 2.1-2.6 → 1.3-1.5 ms; C5 (a 1×1 output, ratio 32) 1.2 → 3.7 ms.
+     * 13 ms, 8×8 even; lenet5 C3 (ratio 1.6 then, rows rounded up to two vectors; 1.44 now) 2.1-2.6 → 1.3-1.5 ms;
+     * C5 (a 1×1 output, ratio 32) 1.2 → 3.7 ms.
      */
     static boolean forwardPays(ConvGeometry g) {
         return g.strideH() == 1 && g.strideW() == 1 && wideLength(g) <= 1.6 * g.p() * g.q();
