@@ -19,7 +19,8 @@ import org.cnn4j.backend.ConvGeometry;
  * where DY (k × g·pq) gathers the group's dy. Groups are sized so that g·pq is about one
  * {@link Sgemm#NC}: single small images (11×11 outputs) would leave the GEMM's rows too short to
  * vectorise well. The filter gradient is summed in fixed chunks of groups, added in chunk order,
- * so it is the same whatever the number of threads.
+ * or, for large layers, with its columns shared between the threads ({@link #splitByTaps}); either
+ * way it is the same whatever the number of threads.
  */
 final class CpuConvolution {
     /** At most this many partial filter gradients are summed (bounds memory; fixes the summation order). */
@@ -41,17 +42,22 @@ final class CpuConvolution {
     private final Scratch cols = new Scratch();
     private final Scratch rows = new Scratch();
     private final Scratch partials = new Scratch();
-    private final boolean packedIm2col;
+    private final boolean packedIm2col, byTaps;
 
     CpuConvolution(Parallel parallel) {
-        this(parallel, !"false".equals(System.getProperty("cnn4j.packedIm2col")));
+        this(parallel, !"false".equals(System.getProperty("cnn4j.packedIm2col")),
+                !"false".equals(System.getProperty("cnn4j.filterByTaps")));
     }
 
-    /** With the gathered, packed columns of the im2col filter gradient on or off (tests compare the two). */
-    CpuConvolution(Parallel parallel, boolean packedIm2col) {
+    /**
+     * With the gathered, packed columns of the im2col filter gradient on or off, and its split by
+     * taps where {@link #splitByTaps} holds on or off (tests and benchmarks compare them).
+     */
+    CpuConvolution(Parallel parallel, boolean packedIm2col, boolean byTaps) {
         this.parallel = parallel;
         this.direct = DIRECT ? new DirectConvolution(parallel) : null;
         this.packedIm2col = packedIm2col;
+        this.byTaps = byTaps;
     }
 
     /** Images per group: enough for about NC columns, at least 1, at most n. */
@@ -97,7 +103,7 @@ final class CpuConvolution {
         parallel.forEach(groups, group -> {
             int first = group * nb, count = Math.min(nb, n - first), width = count * pq;
             float[] col = cols.get(crs * width), out = rows.get(k * width);
-            im2colGroup(col, x, first, count, g);
+            im2colGroup(col, x, first, count, g, 0, crs);
             Sgemm.multiply(out, 0, width, w, 0, crs, false, col, 0, width, false, k, width, crs, 1f, 0f);
             for (int i = 0; i < count; i++) {
                 for (int f = 0; f < k; f++) {
@@ -158,11 +164,15 @@ final class CpuConvolution {
             return;
         }
         int crs = g.c() * g.r() * g.s(), pq = g.p() * g.q(), k = g.k(), wSize = k * crs;
+        boolean transposed = transposedFilterGradient(k, crs), packed = packedIm2col && direct != null && !transposed;
+        if (byTaps && !transposed && splitByTaps(g)) {
+            filterGradientByTaps(dw, db, x, dy, n, g, packed);
+            return;
+        }
         int nb = groupSize(g, n), groups = (n + nb - 1) / nb;
         int chunks = Math.min(groups, FILTER_CHUNKS), perChunk = (groups + chunks - 1) / chunks;
         float[] partial = partials.get(chunks * wSize);
         double[] biasPartial = db == null ? null : partials.doubles(chunks * k);
-        boolean transposed = transposedFilterGradient(k, crs), packed = packedIm2col && direct != null && !transposed;
         parallel.forEach(chunks, chunk -> {
             int off = chunk * wSize;
             Arrays.fill(partial, off, off + wSize, 0f);
@@ -177,12 +187,12 @@ final class CpuConvolution {
                 if (packed) {
                     // partial (k × crs) += delta · colᵀ, colᵀ gathered straight into the kernel's packed panels
                     float[] panels = cols.get(width * VectorSgemm.paddedWidth(crs));
-                    direct.packedColumns(panels, x, first, count, g);
+                    direct.packedColumns(panels, x, first, count, g, 0, crs);
                     VectorSgemm.accumulatePacked(partial, off, crs, delta, 0, width, false, panels, k, crs, width);
                     continue;
                 }
                 float[] col = cols.get(crs * width);
-                im2colGroup(col, x, first, count, g);
+                im2colGroup(col, x, first, count, g, 0, crs);
                 if (transposed) {
                     // partialᵀ (crs × k) += col · deltaᵀ: k, not crs, runs along the vector kernel's rows
                     Sgemm.multiply(partial, off, k, col, 0, width, false, delta, 0, width, true, crs, k, width, 1f, 1f);
@@ -208,6 +218,61 @@ final class CpuConvolution {
         }
     }
 
+    /**
+     * Whether the im2col filter gradient is split between the threads by taps rather than by chunks
+     * of images: when one chunk's partial gradient (k·c·r·s floats) outgrows a core's 1 MiB L2, every
+     * block of {@link Sgemm#KC} positions sweeps it from further out, and the 16 partials are cleared
+     * and added besides. A rule of the layer's shape alone, so the summation order never depends on
+     * the thread count. Measured on 2 threads, batch 128, the two splits alternated in one JVM, 14
+     * passes each (fastest and median, ms): vgg-small 256→256 8×8 (2.4 MB) 62/73-75 → 52-54/66, 128→256
+     * 8×8 (1.2 MB) 30-34/35 → 29-32/34; split by taps too, the 16×16 layers (0.3 and 0.6 MB) and
+     * fmnist-cnn's conv2 (9 strips of taps shared 5 : 4) ran even, and vgg-small's 64→64 32×32 layer
+     * ran 76 ms against 73 by {@link DirectConvolution}. TrainStepBenchmark vgg-small batch 128,
+     * {@code benchmarks/switch-ab cnn4j.filterByTaps vgg-small 128 4}: training 760-906 → 738-788 ms
+     * a step, faster in each of the 4 rounds (by 3-13%).
+     */
+    static boolean splitByTaps(ConvGeometry g) {
+        return (long) g.k() * g.c() * g.r() * g.s() * Float.BYTES > (1 << 20);
+    }
+
+    /**
+     * dw += the filter gradient with dw's columns (taps) shared between the threads in whole strips
+     * of the vector kernel: each task gathers every group's dy, writes only its own taps' columns
+     * (packed straight into the kernel's panels, or by im2col) and adds group after group into its
+     * columns of dw, so every element is summed in one order however the columns are shared. The
+     * first task also sums the bias gradient, in double, from the dy it gathers.
+     */
+    private void filterGradientByTaps(float[] dw, float[] db, float[] x, float[] dy, int n, ConvGeometry g, boolean packed) {
+        int crs = g.c() * g.r() * g.s(), pq = g.p() * g.q(), k = g.k();
+        int nb = groupSize(g, n), groups = (n + nb - 1) / nb;
+        int nr = Sgemm.VECTOR ? VectorSgemm.NR : 1, strips = (crs + nr - 1) / nr, parts = Math.min(strips, parallel.threads());
+        double[] biasSum = db == null ? null : partials.doubles(k);
+        if (biasSum != null) Arrays.fill(biasSum, 0, k, 0);
+        parallel.forEach(parts, part -> {
+            int t0 = strips * part / parts * nr, t1 = Math.min(crs, strips * (part + 1) / parts * nr), taps = t1 - t0;
+            float[] delta = rows.get(k * nb * pq);
+            for (int group = 0; group < groups; group++) {
+                int first = group * nb, count = Math.min(nb, n - first), width = count * pq;
+                gather(delta, dy, first, count, k, pq);
+                if (biasSum != null && part == 0) {
+                    for (int f = 0; f < k; f++) biasSum[f] += sum(delta, f * width, width);
+                }
+                if (packed) {
+                    float[] panels = cols.get(width * VectorSgemm.paddedWidth(taps));
+                    direct.packedColumns(panels, x, first, count, g, t0, t1);
+                    VectorSgemm.accumulatePacked(dw, t0, crs, delta, 0, width, false, panels, k, taps, width);
+                } else {
+                    float[] col = cols.get(taps * width);
+                    im2colGroup(col, x, first, count, g, t0, t1);
+                    Sgemm.multiply(dw, t0, crs, delta, 0, width, false, col, 0, width, true, k, taps, width, 1f, 1f);
+                }
+            }
+        });
+        if (db != null) {
+            for (int f = 0; f < k; f++) db[f] += (float) biasSum[f];
+        }
+    }
+
     /** Σ v[from … from+length) in double, four running sums (one chain would wait on the adder every element). */
     static double sum(float[] v, int from, int length) {
         double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
@@ -227,16 +292,16 @@ final class CpuConvolution {
      * columns {@link VectorSgemm#NR} at a time, so the product runs with whichever of k and c·r·s
      * wastes fewer of them as its columns (conv1 of fmnist-cnn: crs = 9 wastes 23 of 32, k = 32 none).
      */
-    private static boolean transposedFilterGradient(int k, int crs) {
+    static boolean transposedFilterGradient(int k, int crs) {
         if (!Sgemm.VECTOR) return false;
         int nr = VectorSgemm.NR;
         return (crs + nr - 1) / nr * nr - crs > (k + nr - 1) / nr * nr - k;
     }
 
-    /** col (crs × count·pq) = the columns of images first … first+count−1, side by side. */
-    private static void im2colGroup(float[] col, float[] x, int first, int count, ConvGeometry g) {
+    /** col ((to − from) × count·pq) = rows from … to−1 of the columns of images first … first+count−1, side by side. */
+    private static void im2colGroup(float[] col, float[] x, int first, int count, ConvGeometry g, int from, int to) {
         int pq = g.p() * g.q(), xSize = g.c() * g.h() * g.w();
-        for (int i = 0; i < count; i++) im2col(col, i * pq, count * pq, x, (first + i) * xSize, g);
+        for (int i = 0; i < count; i++) im2col(col, i * pq, count * pq, x, (first + i) * xSize, g, from, to);
     }
 
     /** delta (k × count·pq) = the dy planes of images first … first+count−1, side by side. */
@@ -248,17 +313,18 @@ final class CpuConvolution {
     }
 
     /**
-     * Writes one image's columns: col[(c·r + rr)·s + ss][colOff + p·q + qq] (rows ldCol apart)
-     * = x(c, p·sh − ph + rr·dh, q·sw − pw + ss·dw), 0 outside the image.
+     * Writes rows from … to−1 of one image's columns: row (c·r + rr)·s + ss, at col[colOff + (row −
+     * from)·ldCol + p·q + qq], = x(c, p·sh − ph + rr·dh, q·sw − pw + ss·dw), 0 outside the image.
      */
-    static void im2col(float[] col, int colOff, int ldCol, float[] x, int xOff, ConvGeometry g) {
+    static void im2col(float[] col, int colOff, int ldCol, float[] x, int xOff, ConvGeometry g, int from, int to) {
         int h = g.h(), w = g.w(), p = g.p(), q = g.q();
         int row = 0;
         for (int c = 0; c < g.c(); c++) {
             int plane = xOff + c * h * w;
             for (int rr = 0; rr < g.r(); rr++) {
                 for (int ss = 0; ss < g.s(); ss++, row++) {
-                    int dst = colOff + row * ldCol;
+                    if (row < from || row >= to) continue;
+                    int dst = colOff + (row - from) * ldCol;
                     int colShift = ss * g.dilationW() - g.padW();
                     for (int pp = 0; pp < p; pp++) {
                         int ih = pp * g.strideH() - g.padH() + rr * g.dilationH();

@@ -261,19 +261,23 @@ final class DirectConvolution {
     }
 
     /**
-     * The columns of images first … first+count−1 as {@link VectorSgemm#accumulatePacked} reads
-     * op(B) = colᵀ: for each block of {@link Sgemm#KC} positions and each strip of NR taps, the kc × NR
-     * block of col(tap, position), 0 for taps past c·r·s. Each image is padded once; a position's NR
-     * taps are then NR values of the padded image at the taps' offsets from the position, gathered
-     * two vectors at a time and stored contiguously. The same numbers as im2col and packing.
+     * Columns from … to−1 (taps; from a whole number of strips of NR) of images first … first+count−1
+     * as {@link VectorSgemm#accumulatePacked} reads op(B) = colᵀ for those columns: for each block of
+     * {@link Sgemm#KC} positions and each strip of NR taps, the kc × NR block of col(tap, position),
+     * 0 for taps past c·r·s. Each image is padded once; a position's NR taps are then NR values of
+     * the padded image at the taps' offsets from the position, gathered two vectors at a time and
+     * stored contiguously. The same numbers as im2col and packing.
      */
-    void packedColumns(float[] dst, float[] x, int first, int count, ConvGeometry g) {
+    void packedColumns(float[] dst, float[] x, int first, int count, ConvGeometry g, int from, int to) {
         Layout lay = layout(g);
-        int taps = lay.offsets.length, tapColumns = VectorSgemm.paddedWidth(taps), pq = g.p() * g.q();
+        int taps = lay.offsets.length, tapColumns = VectorSgemm.paddedWidth(to - from), pq = g.p() * g.q();
+        if (from % NR != 0 || from < 0 || to > taps || from >= to) {
+            throw new IllegalArgumentException("tap range [" + from + ", " + to + ") of " + taps + " must start on a strip of " + NR);
+        }
         int zeroPlane = g.c() * lay.planeSize, length = Math.max(lay.paddedLength, zeroPlane + lay.planeSize);
         int[] gather = gatherOffsets.computeIfAbsent(g, k -> {
-            int[] o = Arrays.copyOf(lay.offsets, tapColumns);
-            Arrays.fill(o, taps, tapColumns, zeroPlane); // past the last tap: a plane of zeros
+            int[] o = Arrays.copyOf(lay.offsets, VectorSgemm.paddedWidth(taps));
+            Arrays.fill(o, taps, o.length, zeroPlane); // past the last tap: a plane of zeros
             return o;
         });
         float[] xp = padded.get(length);
@@ -287,8 +291,8 @@ final class DirectConvolution {
                     int kc = Math.min(Sgemm.KC, width - p0), at = p0 * tapColumns + (position - p0) * NR;
                     int base = pp * g.strideH() * lay.planeW + qq * g.strideW();
                     for (int strip = 0; strip < tapColumns; strip += NR) {
-                        FloatVector.fromArray(S, xp, base, gather, strip).intoArray(dst, at + strip * kc);
-                        FloatVector.fromArray(S, xp, base, gather, strip + L).intoArray(dst, at + strip * kc + L);
+                        FloatVector.fromArray(S, xp, base, gather, from + strip).intoArray(dst, at + strip * kc);
+                        FloatVector.fromArray(S, xp, base, gather, from + strip + L).intoArray(dst, at + strip * kc + L);
                     }
                 }
             }

@@ -27,7 +27,7 @@ class PackedColumnsTest {
                 new ConvGeometry(7, 11, 9, 40, 3, 2, 2, 1, 2, 1, 1, 2),
                 ConvGeometry.square(7, 10, 10, 40, 3, 1, 2, 1));
         try (Parallel two = new Parallel(2)) {
-            CpuConvolution packed = new CpuConvolution(two, true), plain = new CpuConvolution(two, false);
+            CpuConvolution packed = new CpuConvolution(two, true, true), plain = new CpuConvolution(two, false, true);
             for (ConvGeometry g : shapes) {
                 Random rng = new Random(g.hashCode());
                 int n = 7;
