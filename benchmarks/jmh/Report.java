@@ -2,9 +2,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
+import org.cnn4j.jmh.ConvBenchmark;
 import org.cnn4j.jmh.PeakFmaBenchmark;
 
-/** Turns JMH's CSV (µs per call) into GFLOP/s and the fraction of the measured FMA peak. */
+/** Turns JMH's CSV (µs per call) into GFLOP/s and the fraction of the measured FMA peak (per core, or two cores for the convolutions). */
 public class Report {
     public static void main(String[] args) throws Exception {
         List<String> lines = Files.readAllLines(Path.of(args[0]));
@@ -20,6 +21,14 @@ public class Report {
         }
         for (String line : lines.subList(1, lines.size())) {
             String[] c = line.replace("\"", "").split(",");
+            int pass = c[0].lastIndexOf("ConvBenchmark.");
+            if (pass >= 0) { // the last field: the layer's c-hw-k (split drops the empty shape column after it)
+                String layer = c[c.length - 1];
+                double gflops = ConvBenchmark.flops(layer) / (Double.parseDouble(c[4]) * 1e3);
+                rows.append(String.format("conv %-9s %-15s %8.1f GFLOP/s  (%4.1f%% of two cores' measured peak)%n", layer,
+                        c[0].substring(pass + "ConvBenchmark.".length()), gflops, 100 * gflops / (2 * peak)));
+                continue;
+            }
             if (!c[0].endsWith("SgemmBenchmark.gemm")) continue;
             String[] mnk = {c[c.length - 3], c[c.length - 2], c[c.length - 1]};
             double flops = 2.0 * Double.parseDouble(mnk[0]) * Double.parseDouble(mnk[1]) * Double.parseDouble(mnk[2]);

@@ -26,7 +26,7 @@ import org.cnn4j.backend.ConvGeometry;
  * </pre>
  * where dyw is dy laid out wide with zeros at the dropped positions. The forward kernel holds a
  * tile of 4 filters × 2 vectors of positions (the GEMM kernel's shape, with its B rows read in
- * place); the filter kernel holds 4 filters × 2 taps, each accumulator summing lane-wise over
+ * place); the filter kernel holds 4 filters × 4 taps, each accumulator summing lane-wise over
  * positions. Both sum each output in one fixed order; the filter gradient sums fixed chunks of
  * images in chunk order, so nothing depends on the thread count. The data gradient is the forward
  * pass of dy with the filters turned 180° and transposed ({@link #dataGeometry}).
@@ -64,7 +64,7 @@ final class DirectConvolution {
     /**
      * Whether the filter gradient is faster here: stride 1, and few taps (c·r·s ≤ 32), few filters
      * (k ≤ 16: im2col's product then has 16 rows), or long images with little waste. Its kernel
-     * passes over each image once per 4 filters × 2 taps, so short wide rows lose: measured, vgg-small
+     * passes over each image once per 4 filters × 2 taps (4 taps since), so short wide rows lose: measured, vgg-small
      * 32×32 layers 92-102 → 36-40 ms, lenet5 C3 3.3-4.0 → 1.9-2.7 ms; but fmnist-cnn conv2 13-14 → 19
      * ms, vgg-small 16×16 24-25 → 34-36 ms and 8×8 8-24 → 28-120 ms.
      */
@@ -183,10 +183,10 @@ final class DirectConvolution {
     /** dw += the filter gradient; db += dy summed over images and positions when db is not null (lane sums of the wide dy). */
     void backwardFilter(float[] dw, float[] db, float[] x, float[] dy, int n, ConvGeometry g) {
         Layout lay = layout(g);
-        int k = g.k(), taps = lay.offsets.length, strips = (k + MR - 1) / MR, tapPairs = (taps + 1) / 2;
+        int k = g.k(), taps = lay.offsets.length, strips = (k + MR - 1) / MR, tapQuads = (taps + 3) / 4;
         int p = g.p(), q = g.q(), pq = p * q;
         int chunks = Math.min(n, FILTER_CHUNKS), perChunk = (n + chunks - 1) / chunks;
-        int filterSize = strips * tapPairs * 8 * L, chunkSize = filterSize + (db == null ? 0 : k * L);
+        int filterSize = strips * tapQuads * 16 * L, chunkSize = filterSize + (db == null ? 0 : k * L);
         float[] partial = partials.get(chunks * chunkSize);
         parallel.forEach(chunks, chunk -> {
             float[] xp = padded.get(lay.paddedLength), dyw = wides.get(strips * MR * lay.wideLength);
@@ -203,11 +203,12 @@ final class DirectConvolution {
                 if (db != null) {
                     for (int f = 0; f < k; f++) laneSums(dyw, f * lay.wideLength, lay.wideLength, partial, acc + filterSize + f * L);
                 }
+                int[] off = lay.offsets;
                 for (int fs = 0; fs < strips; fs++) {
-                    for (int tp = 0; tp < tapPairs; tp++) {
-                        int t0 = 2 * tp, t1 = Math.min(taps - 1, t0 + 1);
-                        filterKernel(dyw, fs * MR * lay.wideLength, lay.wideLength, xp, lay.offsets[t0], lay.offsets[t1],
-                                partial, acc + (fs * tapPairs + tp) * 8 * L);
+                    for (int tq = 0; tq < tapQuads; tq++) {
+                        int t0 = 4 * tq, last = taps - 1; // past the last tap, repeat it (those sums are never read)
+                        filterKernel(dyw, fs * MR * lay.wideLength, lay.wideLength, xp, off[t0], off[Math.min(last, t0 + 1)],
+                                off[Math.min(last, t0 + 2)], off[Math.min(last, t0 + 3)], partial, acc + (fs * tapQuads + tq) * 16 * L);
                     }
                 }
             }
@@ -226,7 +227,7 @@ final class DirectConvolution {
             for (int f = 0; f < k; f++) {
                 int fs = f / MR, r = f % MR;
                 for (int t = 0; t < taps; t++) {
-                    int at = acc + ((fs * tapPairs + t / 2) * 8 + r * 2 + t % 2) * L;
+                    int at = acc + ((fs * tapQuads + t / 4) * 16 + r * 4 + t % 4) * L;
                     float sum = 0f;
                     for (int lane = 0; lane < L; lane++) sum += partial[at + lane];
                     dw[f * taps + t] += sum;
@@ -391,34 +392,63 @@ final class DirectConvolution {
     }
 
     /**
-     * acc[(r·2 + u)·L + lane] += Σ_i dyw[row + r·ld + i]·xp[off_u + i] over i ≡ lane (mod L), for 4
-     * filters r and the two taps u; the lane sums are kept across images and reduced at the end.
+     * acc[(r·4 + u)·L + lane] += Σ_i dyw[row + r·ld + i]·xp[off_u + i] over i ≡ lane (mod L), for 4
+     * filters r and four taps u; the lane sums are kept across images and reduced at the end. Sixteen
+     * accumulators take eight loads a step (four of dy, four of x) for sixteen fused multiply-adds:
+     * with 4 filters × 2 taps it was six loads for eight, and the loads, not the multiply-adds, set
+     * the pace. Measured with {@code benchmarks/jmh/run -p layer=64-32-64} (vgg-small's 64→64 32×32
+     * layer, batch 128, 2 threads): 130 → 153-157 GFLOP/s, of a measured peak of 229-233. Six taps
+     * (24 accumulators) ran no faster than four.
      */
-    private static void filterKernel(float[] dyw, int row, int ld, float[] xp, int off0, int off1, float[] acc, int at) {
+    private static void filterKernel(float[] dyw, int row, int ld, float[] xp, int off0, int off1, int off2, int off3,
+                                     float[] acc, int at) {
         FloatVector s00 = FloatVector.fromArray(S, acc, at), s01 = FloatVector.fromArray(S, acc, at + L);
-        FloatVector s10 = FloatVector.fromArray(S, acc, at + 2 * L), s11 = FloatVector.fromArray(S, acc, at + 3 * L);
-        FloatVector s20 = FloatVector.fromArray(S, acc, at + 4 * L), s21 = FloatVector.fromArray(S, acc, at + 5 * L);
-        FloatVector s30 = FloatVector.fromArray(S, acc, at + 6 * L), s31 = FloatVector.fromArray(S, acc, at + 7 * L);
+        FloatVector s02 = FloatVector.fromArray(S, acc, at + 2 * L), s03 = FloatVector.fromArray(S, acc, at + 3 * L);
+        FloatVector s10 = FloatVector.fromArray(S, acc, at + 4 * L), s11 = FloatVector.fromArray(S, acc, at + 5 * L);
+        FloatVector s12 = FloatVector.fromArray(S, acc, at + 6 * L), s13 = FloatVector.fromArray(S, acc, at + 7 * L);
+        FloatVector s20 = FloatVector.fromArray(S, acc, at + 8 * L), s21 = FloatVector.fromArray(S, acc, at + 9 * L);
+        FloatVector s22 = FloatVector.fromArray(S, acc, at + 10 * L), s23 = FloatVector.fromArray(S, acc, at + 11 * L);
+        FloatVector s30 = FloatVector.fromArray(S, acc, at + 12 * L), s31 = FloatVector.fromArray(S, acc, at + 13 * L);
+        FloatVector s32 = FloatVector.fromArray(S, acc, at + 14 * L), s33 = FloatVector.fromArray(S, acc, at + 15 * L);
         for (int i = 0; i < ld; i += L) {
             FloatVector x0 = FloatVector.fromArray(S, xp, off0 + i), x1 = FloatVector.fromArray(S, xp, off1 + i);
-            FloatVector d0 = FloatVector.fromArray(S, dyw, row + i), d1 = FloatVector.fromArray(S, dyw, row + ld + i);
-            FloatVector d2 = FloatVector.fromArray(S, dyw, row + 2 * ld + i), d3 = FloatVector.fromArray(S, dyw, row + 3 * ld + i);
-            s00 = d0.fma(x0, s00);
-            s01 = d0.fma(x1, s01);
-            s10 = d1.fma(x0, s10);
-            s11 = d1.fma(x1, s11);
-            s20 = d2.fma(x0, s20);
-            s21 = d2.fma(x1, s21);
-            s30 = d3.fma(x0, s30);
-            s31 = d3.fma(x1, s31);
+            FloatVector x2 = FloatVector.fromArray(S, xp, off2 + i), x3 = FloatVector.fromArray(S, xp, off3 + i);
+            FloatVector d = FloatVector.fromArray(S, dyw, row + i);
+            s00 = d.fma(x0, s00);
+            s01 = d.fma(x1, s01);
+            s02 = d.fma(x2, s02);
+            s03 = d.fma(x3, s03);
+            d = FloatVector.fromArray(S, dyw, row + ld + i);
+            s10 = d.fma(x0, s10);
+            s11 = d.fma(x1, s11);
+            s12 = d.fma(x2, s12);
+            s13 = d.fma(x3, s13);
+            d = FloatVector.fromArray(S, dyw, row + 2 * ld + i);
+            s20 = d.fma(x0, s20);
+            s21 = d.fma(x1, s21);
+            s22 = d.fma(x2, s22);
+            s23 = d.fma(x3, s23);
+            d = FloatVector.fromArray(S, dyw, row + 3 * ld + i);
+            s30 = d.fma(x0, s30);
+            s31 = d.fma(x1, s31);
+            s32 = d.fma(x2, s32);
+            s33 = d.fma(x3, s33);
         }
         s00.intoArray(acc, at);
         s01.intoArray(acc, at + L);
-        s10.intoArray(acc, at + 2 * L);
-        s11.intoArray(acc, at + 3 * L);
-        s20.intoArray(acc, at + 4 * L);
-        s21.intoArray(acc, at + 5 * L);
-        s30.intoArray(acc, at + 6 * L);
-        s31.intoArray(acc, at + 7 * L);
+        s02.intoArray(acc, at + 2 * L);
+        s03.intoArray(acc, at + 3 * L);
+        s10.intoArray(acc, at + 4 * L);
+        s11.intoArray(acc, at + 5 * L);
+        s12.intoArray(acc, at + 6 * L);
+        s13.intoArray(acc, at + 7 * L);
+        s20.intoArray(acc, at + 8 * L);
+        s21.intoArray(acc, at + 9 * L);
+        s22.intoArray(acc, at + 10 * L);
+        s23.intoArray(acc, at + 11 * L);
+        s30.intoArray(acc, at + 12 * L);
+        s31.intoArray(acc, at + 13 * L);
+        s32.intoArray(acc, at + 14 * L);
+        s33.intoArray(acc, at + 15 * L);
     }
 }
