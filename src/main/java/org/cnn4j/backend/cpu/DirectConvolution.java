@@ -64,9 +64,9 @@ final class DirectConvolution {
     /**
      * Whether the filter gradient is faster here: stride 1, and few taps (c·r·s ≤ 32), few filters
      * (k ≤ 16: im2col's product then has 16 rows), or long images with little waste. Its kernel
-     * passes over each image once per 4 filters × 2 taps (4 taps since), so short wide rows lose: measured, vgg-small
-     * 32×32 layers 92-102 → 36-40 ms, lenet5 C3 3.3-4.0 → 1.9-2.7 ms; but fmnist-cnn conv2 13-14 → 19
-     * ms, vgg-small 16×16 24-25 → 34-36 ms and 8×8 8-24 → 28-120 ms.
+     * passes over each image once per 4 filters × 4 taps, so short wide rows lose: measured with 2
+     * taps a pass, vgg-small 32×32 layers 92-102 → 36-40 ms, lenet5 C3 3.3-4.0 → 1.9-2.7 ms; but
+     * fmnist-cnn conv2 13-14 → 19 ms, vgg-small 16×16 24-25 → 34-36 ms and 8×8 8-24 → 28-120 ms.
      */
     static boolean filterPays(ConvGeometry g) {
         if (g.strideH() != 1 || g.strideW() != 1) return false;
