@@ -50,9 +50,9 @@ public class ConvBenchmark {
         g = ConvGeometry.square(c, hw, hw, k, 3, 1, 1, 1);
         cpu = new CpuBackend(2);
         Random rng = new Random(1);
-        x = cpu.upload(Shape.of(BATCH, c, hw, hw), random(rng, BATCH * c * hw * hw));
-        w = cpu.upload(Shape.of(k, c, 3, 3), random(rng, k * c * 9));
-        dy = cpu.upload(Shape.of(BATCH, k, hw, hw), random(rng, BATCH * k * hw * hw));
+        x = cpu.upload(Shape.of(BATCH, c, hw, hw), SgemmBenchmark.random(rng, BATCH * c * hw * hw));
+        w = cpu.upload(Shape.of(k, c, 3, 3), SgemmBenchmark.random(rng, k * c * 9));
+        dy = cpu.upload(Shape.of(BATCH, k, hw, hw), SgemmBenchmark.random(rng, BATCH * k * hw * hw));
         y = cpu.allocate(Shape.of(BATCH, k, hw, hw));
         dx = cpu.allocate(Shape.of(BATCH, c, hw, hw));
         dw = cpu.allocate(Shape.of(k, c, 3, 3));
@@ -68,12 +68,6 @@ public class ConvBenchmark {
         String[] s = layer.split("-");
         double c = Double.parseDouble(s[0]), hw = Double.parseDouble(s[1]), k = Double.parseDouble(s[2]);
         return 2.0 * BATCH * k * hw * hw * c * 9;
-    }
-
-    private static float[] random(Random rng, int n) {
-        float[] v = new float[n];
-        for (int i = 0; i < n; i++) v[i] = (float) rng.nextGaussian();
-        return v;
     }
 
     @Benchmark

@@ -55,7 +55,8 @@ public class SgemmBenchmark {
         cpu.close();
     }
 
-    private static float[] random(Random rng, int n) {
+    /** n standard Gaussian floats (also ConvBenchmark's inputs). */
+    static float[] random(Random rng, int n) {
         float[] v = new float[n];
         for (int i = 0; i < n; i++) v[i] = (float) rng.nextGaussian();
         return v;
