@@ -184,20 +184,13 @@ final class CpuConvolution {
                 if (db != null) {
                     for (int f = 0; f < k; f++) biasPartial[chunk * k + f] += sum(delta, f * width, width);
                 }
-                if (packed) {
-                    // partial (k × crs) += delta · colᵀ, colᵀ gathered straight into the kernel's packed panels
-                    float[] panels = cols.get(width * VectorSgemm.paddedWidth(crs));
-                    direct.packedColumns(panels, x, first, count, g, 0, crs);
-                    VectorSgemm.accumulatePacked(partial, off, crs, delta, 0, width, false, panels, k, crs, width);
-                    continue;
-                }
-                float[] col = cols.get(crs * width);
-                im2colGroup(col, x, first, count, g, 0, crs);
                 if (transposed) {
                     // partialᵀ (crs × k) += col · deltaᵀ: k, not crs, runs along the vector kernel's rows
+                    float[] col = cols.get(crs * width);
+                    im2colGroup(col, x, first, count, g, 0, crs);
                     Sgemm.multiply(partial, off, k, col, 0, width, false, delta, 0, width, true, crs, k, width, 1f, 1f);
                 } else {
-                    Sgemm.multiply(partial, off, crs, delta, 0, width, false, col, 0, width, true, k, crs, width, 1f, 1f);
+                    addFilterProduct(partial, off, delta, x, first, count, g, 0, crs, packed);
                 }
             }
         });
@@ -249,7 +242,7 @@ final class CpuConvolution {
         double[] biasSum = db == null ? null : partials.doubles(k);
         if (biasSum != null) Arrays.fill(biasSum, 0, k, 0);
         parallel.forEach(parts, part -> {
-            int t0 = strips * part / parts * nr, t1 = Math.min(crs, strips * (part + 1) / parts * nr), taps = t1 - t0;
+            int t0 = strips * part / parts * nr, t1 = Math.min(crs, strips * (part + 1) / parts * nr);
             float[] delta = rows.get(k * nb * pq);
             for (int group = 0; group < groups; group++) {
                 int first = group * nb, count = Math.min(nb, n - first), width = count * pq;
@@ -257,19 +250,31 @@ final class CpuConvolution {
                 if (biasSum != null && part == 0) {
                     for (int f = 0; f < k; f++) biasSum[f] += sum(delta, f * width, width);
                 }
-                if (packed) {
-                    float[] panels = cols.get(width * VectorSgemm.paddedWidth(taps));
-                    direct.packedColumns(panels, x, first, count, g, t0, t1);
-                    VectorSgemm.accumulatePacked(dw, t0, crs, delta, 0, width, false, panels, k, taps, width);
-                } else {
-                    float[] col = cols.get(taps * width);
-                    im2colGroup(col, x, first, count, g, t0, t1);
-                    Sgemm.multiply(dw, t0, crs, delta, 0, width, false, col, 0, width, true, k, taps, width, 1f, 1f);
-                }
+                addFilterProduct(dw, t0, delta, x, first, count, g, t0, t1, packed);
             }
         });
         if (db != null) {
             for (int f = 0; f < k; f++) db[f] += (float) biasSum[f];
+        }
+    }
+
+    /**
+     * The columns from … to−1 of dw (k × c·r·s) for images first … first+count−1, added into c: c[cOff
+     * + f·c·r·s + j − from] += Σ over positions of delta(f, position)·col(j, position), with delta the
+     * images' gathered dy ({@link #gather}) and colᵀ gathered straight into the vector kernel's packed
+     * panels when packed, else written by im2col.
+     */
+    private void addFilterProduct(float[] c, int cOff, float[] delta, float[] x, int first, int count, ConvGeometry g,
+                                  int from, int to, boolean packed) {
+        int crs = g.c() * g.r() * g.s(), k = g.k(), width = count * g.p() * g.q(), taps = to - from;
+        if (packed) {
+            float[] panels = cols.get(width * VectorSgemm.paddedWidth(taps));
+            direct.packedColumns(panels, x, first, count, g, from, to);
+            VectorSgemm.accumulatePacked(c, cOff, crs, delta, 0, width, false, panels, k, taps, width);
+        } else {
+            float[] col = cols.get(taps * width);
+            im2colGroup(col, x, first, count, g, from, to);
+            Sgemm.multiply(c, cOff, crs, delta, 0, width, false, col, 0, width, true, k, taps, width, 1f, 1f);
         }
     }
 

@@ -183,7 +183,8 @@ final class DirectConvolution {
     /** dw += the filter gradient; db += dy summed over images and positions when db is not null (lane sums of the wide dy). */
     void backwardFilter(float[] dw, float[] db, float[] x, float[] dy, int n, ConvGeometry g) {
         Layout lay = layout(g);
-        int k = g.k(), taps = lay.offsets.length, strips = (k + MR - 1) / MR, tapQuads = (taps + 3) / 4;
+        int[] off = lay.offsets;
+        int k = g.k(), taps = off.length, strips = (k + MR - 1) / MR, tapQuads = (taps + 3) / 4;
         int p = g.p(), q = g.q(), pq = p * q;
         int chunks = Math.min(n, FILTER_CHUNKS), perChunk = (n + chunks - 1) / chunks;
         int filterSize = strips * tapQuads * 16 * L, chunkSize = filterSize + (db == null ? 0 : k * L);
@@ -203,7 +204,6 @@ final class DirectConvolution {
                 if (db != null) {
                     for (int f = 0; f < k; f++) laneSums(dyw, f * lay.wideLength, lay.wideLength, partial, acc + filterSize + f * L);
                 }
-                int[] off = lay.offsets;
                 for (int fs = 0; fs < strips; fs++) {
                     for (int tq = 0; tq < tapQuads; tq++) {
                         int t0 = 4 * tq, last = taps - 1; // past the last tap, repeat it (those sums are never read)
