@@ -298,8 +298,11 @@ final class CpuConvolution {
      * wastes fewer of them as its columns (conv1 of fmnist-cnn: crs = 9 wastes 23 of 32, k = 32 none).
      */
     static boolean transposedFilterGradient(int k, int crs) {
-        if (!Sgemm.VECTOR) return false;
-        int nr = VectorSgemm.NR;
+        return Sgemm.VECTOR && transposedFilterGradient(k, crs, VectorSgemm.NR);
+    }
+
+    /** {@link #transposedFilterGradient(int, int)} for a kernel of {@code nr} columns a strip (its rule on any machine). */
+    static boolean transposedFilterGradient(int k, int crs, int nr) {
         return (crs + nr - 1) / nr * nr - crs > (k + nr - 1) / nr * nr - k;
     }
 

@@ -13,18 +13,23 @@ import org.junit.jupiter.api.Test;
 /**
  * The im2col filter gradient shared between threads by taps ({@link CpuConvolution#splitByTaps}):
  * against a double-precision loop, bitwise the same for 1, 2 and 3 threads and with packed or
- * im2col columns, and close to the split by chunks of images. The layer has 300 filters of 99·3·3 taps
- * (over the 1 MiB rule), a tap count that is not a whole number of strips, padding, and a batch
- * that ends inside a block of positions.
+ * im2col columns, and close to the split by chunks of images. The layer has 300 filters of 103·3·3
+ * taps (over the 1 MiB rule), padding, and a batch that ends inside a block of positions. Its 927
+ * taps are one short of a whole number of strips for every strip width the vector kernel can have
+ * (8, 16 or 32 columns: 128-, 256- and 512-bit vectors), fewer wasted columns than its 300 filters
+ * leave, so the product is not transposed whatever the machine and the split by taps applies.
  */
 class FilterGradientByTapsTest {
-    private static final ConvGeometry G = ConvGeometry.square(99, 7, 7, 300, 3, 1, 1, 1);
+    private static final ConvGeometry G = ConvGeometry.square(103, 7, 7, 300, 3, 1, 1, 1);
 
     @Test
     void matchesTheDefinitionWhateverTheThreadsAndColumns() {
         assumeTrue(Sgemm.VECTOR && CpuConvolution.DIRECT, "needs the vector kernel");
         assertTrue(CpuConvolution.splitByTaps(G), "the layer is large enough to be split by taps");
-        assertTrue(!CpuConvolution.transposedFilterGradient(G.k(), G.c() * 9), "and its product is not transposed");
+        for (int nr : new int[] {8, 16, 32}) {
+            assertTrue(!CpuConvolution.transposedFilterGradient(G.k(), G.c() * 9, nr), "its product is not transposed, " + nr + " columns a strip");
+        }
+        assertTrue(!CpuConvolution.transposedFilterGradient(G.k(), G.c() * 9), "nor on this machine's vector width");
         assertTrue(!CpuConvolution.splitByTaps(ConvGeometry.square(128, 16, 16, 128, 3, 1, 1, 1)),
                 "vgg-small's 128→128 layer (0.6 MB) is not");
         int n = 5, crs = G.c() * 9, pq = G.p() * G.q();
