@@ -66,14 +66,15 @@ public final class SquaredError extends Loss {
             throw new IllegalArgumentException(describe() + ": labels must have shape (n), got " + labels.shape());
         }
         int[] label = labels.toIntArray();
-        float[] rows = new float[n * classes];
-        Arrays.fill(rows, (float) off);
+        // double, so that a backend in double trains against exactly on and off (0.8, not 0.800000011920929)
+        double[] rows = new double[n * classes];
+        Arrays.fill(rows, off);
         for (int i = 0; i < n; i++) {
             if (label[i] < 0 || label[i] >= classes) {
                 throw new IllegalArgumentException(describe() + ": label " + label[i] + " at batch index " + i
                         + " is outside the " + classes + " classes [0, " + classes + ")");
             }
-            rows[i * classes + label[i]] = (float) on;
+            rows[i * classes + label[i]] = on;
         }
         if (oneHot == null || !oneHot.shape().equals(shape)) oneHot = backend().allocate(shape);
         backend().write(oneHot, rows);

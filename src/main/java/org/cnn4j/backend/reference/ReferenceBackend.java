@@ -419,13 +419,18 @@ public final class ReferenceBackend extends HostBackend {
         int m = logits.shape().columns();
         int[] label = ints(labels);
         Check.labels("softmaxCrossEntropy", label, 0, n, m);
-        DoubleTensor probs = allocate(logits.shape());
-        softmaxForward(probs, logits);
-        double[] pd = probs.data(), ld = d(loss);
+        double[] x = d(logits), ld = d(loss);
         for (int i = 0; i < n; i++) {
-            ld[i] = -Math.log(pd[i * m + label[i]]);
+            int off = i * m;
+            // logsumexp(x_i) − x_i[label]: finite however small the label's probability (−log(softmax) is +∞ once it underflows)
+            double max = x[off];
+            for (int j = 1; j < m; j++) max = Math.max(max, x[off + j]);
+            double sum = 0;
+            for (int j = 0; j < m; j++) sum += Math.exp(x[off + j] - max);
+            double logSum = max + Math.log(sum);
+            ld[i] = logSum - x[off + label[i]];
             if (dx != null) {
-                for (int j = 0; j < m; j++) d(dx)[i * m + j] = gradScale * (pd[i * m + j] - (j == label[i] ? 1 : 0));
+                for (int j = 0; j < m; j++) d(dx)[off + j] = gradScale * (Math.exp(x[off + j] - logSum) - (j == label[i] ? 1 : 0));
             }
         }
     }
