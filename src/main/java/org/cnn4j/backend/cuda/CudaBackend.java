@@ -393,6 +393,8 @@ public final class CudaBackend implements Backend {
         int n = x.shape().n();
         Dnn.Choice c = algorithm(g, n, Dnn.Direction.FORWARD);
         try {
+            // y is also the call's z (weight 0): zeros, never a recycled block's NaN
+            driver.fill32(t(y, "convForward", "y").pointer(), 0, y.size());
             cudnn.convolutionBiasReluForward(g, n, c, a(x, "convForward", "x"), a(w, "convForward", "w"), a(b, "convForward", "b"),
                     a(y, "convForward", "y"), workspaceAddress());
         } catch (CudaException e) {

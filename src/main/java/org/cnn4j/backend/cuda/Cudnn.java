@@ -34,7 +34,7 @@ final class Cudnn implements Dnn {
     // Enumerations (cudnn_graph.h / cudnn_ops.h).
     private static final int FLOAT = 0, CROSS_CORRELATION = 1;
     private static final int SOFTMAX_ACCURATE = 1, SOFTMAX_MODE_INSTANCE = 0;
-    private static final int ACTIVATION_RELU = 1, NOT_PROPAGATE_NAN = 0;
+    private static final int ACTIVATION_RELU = 1, PROPAGATE_NAN = 1;
     /** cudnnConvolution{Fwd,BwdData,BwdFilter}AlgoPerf_t: algo, status, time, (pad), memory, determinism, mathType, reserved[3]. */
     private static final long PERF_SIZE = 48, PERF_ALGO = 0, PERF_STATUS = 4, PERF_TIME = 8, PERF_MEMORY = 16, PERF_DETERMINISM = 24, PERF_MATH = 28;
     /**
@@ -286,8 +286,10 @@ final class Cudnn implements Dnn {
     }
 
     /**
-     * y = max(conv(x, w) + b, 0) in one call (cudnnConvolutionBiasActivationForward with alpha2 = 0,
-     * so z, given as y, is not read): the convolution layer and its ReLU without two more passes.
+     * y = max(conv(x, w) + b, 0) in one call (cudnnConvolutionBiasActivationForward: act(alpha1·conv
+     * + alpha2·z + b) with alpha2 = 0 and z given as y, which the caller has zero-filled, since
+     * nothing promises that cuDNN skips z when alpha2 is 0, and 0·NaN is NaN): the convolution layer
+     * and its ReLU without two more passes. The ReLU propagates NaN, as the CPU's max(x, 0) does.
      */
     @Override
     public void convolutionBiasReluForward(ConvGeometry g, int n, Choice c, long x, long w, long b, long y, long workspace) {
@@ -302,7 +304,7 @@ final class Cudnn implements Dnn {
             MemorySegment out = arena.allocate(ADDRESS);
             check(call(createActivation, out), "cudnnCreateActivationDescriptor", "");
             MemorySegment d = out.get(ADDRESS, 0);
-            check(call(setActivation, d, ACTIVATION_RELU, NOT_PROPAGATE_NAN, 0.0), "cudnnSetActivationDescriptor", "ReLU");
+            check(call(setActivation, d, ACTIVATION_RELU, PROPAGATE_NAN, 0.0), "cudnnSetActivationDescriptor", "ReLU");
             reluDescriptor = d;
         }
         return reluDescriptor;

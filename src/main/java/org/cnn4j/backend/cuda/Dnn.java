@@ -54,7 +54,10 @@ interface Dnn extends AutoCloseable {
     /** y = conv(x, w) (overwrite). */
     void convolutionForward(ConvGeometry g, int n, Choice c, long x, long w, long y, long workspace);
 
-    /** y = max(conv(x, w) + b, 0) in one call. */
+    /**
+     * y = max(conv(x, w) + b, 0) in one call, NaN propagated. y must hold zeros (or finite values):
+     * it is also the call's z input, weighted by 0 but possibly read.
+     */
     void convolutionBiasReluForward(ConvGeometry g, int n, Choice c, long x, long w, long b, long y, long workspace);
 
     /** dx = conv^T(dy, w) (overwrite). */

@@ -100,6 +100,23 @@ abstract class CudaBackendSuite {
             assertClose(what, expected, gpu.toDoubleArray(), tolerance * Math.max(1, maxAbs(expected)), tolerance);
         }
 
+        /** NaN where the CPU has NaN, the same infinities, and the finite values within the tolerance of their scale. */
+        void assertSpecialsThenNear(String what, double tolerance) {
+            double[] expected = cpu.toDoubleArray(), actual = gpu.toDoubleArray();
+            double scale = 1;
+            for (int i = 0; i < expected.length; i++) {
+                double e = expected[i], a = actual[i];
+                if (Double.isNaN(e) || Double.isInfinite(e)) {
+                    assertEquals(e, a, what + " [" + i + "]: the CPU has " + e);
+                    expected[i] = actual[i] = 0; // equal: out of the comparison of finite values
+                } else {
+                    assertTrue(Double.isFinite(a), what + " [" + i + "]: the CPU has " + e + ", the GPU " + a);
+                    scale = Math.max(scale, Math.abs(e));
+                }
+            }
+            assertClose(what, expected, actual, tolerance * scale, tolerance);
+        }
+
         void assertBitwise(String what) {
             if (cpu.dtype() == org.cnn4j.tensor.DType.INT32) {
                 assertArrayEquals(cpu.toIntArray(), gpu.toIntArray(), what);
@@ -313,6 +330,65 @@ abstract class CudaBackendSuite {
                     z.assertBitwise(f + " with bias " + withBias + " on " + shape);
                 } else {
                     z.assertNear(f + " with bias " + withBias + " on " + shape, STRICT);
+                }
+            }
+        }
+    }
+
+    /**
+     * NaN and ±∞ pass through the activations, the fused convolution's ReLU and max pooling as on
+     * the CPU: a NaN is never hidden as 0 (PTX's max.f32 drops a NaN operand; the kernels test for it).
+     */
+    @Test
+    void nanAndInfinityPassThroughActivationsAndPoolingAsOnTheCpu() {
+        Random rng = new Random(13);
+        Shape s = Shape.of(2, 3, 6, 6);
+        double[] values = Data.gaussian(rng, s.size(), 3);
+        for (int i = 0; i < values.length; i += 7) values[i] = i % 3 == 0 ? Double.NaN : i % 3 == 1 ? Double.POSITIVE_INFINITY : Double.NEGATIVE_INFINITY;
+        values[0] = Double.NaN; // the first tap of a window, and a window whose later taps are larger
+        Pair x = Pair.of(strict, s, values), dy = Pair.random(strict, s, rng);
+        for (Activation f : Activation.values()) {
+            Pair y = Pair.poisoned(strict, s), dx = Pair.poisoned(strict, s);
+            strict.activationForward(f, y.gpu, x.gpu);
+            CPU.activationForward(f, y.cpu, x.cpu);
+            y.assertSpecialsThenNear(f + " forward with NaN and ±∞", STRICT);
+            Tensor yOnGpu = strict.upload(s, y.cpu.toFloatArray());
+            strict.activationBackward(f, dx.gpu, dy.gpu, x.gpu, yOnGpu);
+            CPU.activationBackward(f, dx.cpu, dy.cpu, x.cpu, y.cpu);
+            dx.assertBitwise(f + " backward with NaN and ±∞");
+            Pair z = Pair.of(strict, s, values);
+            strict.biasActivation(z.gpu, null, f);
+            CPU.biasActivation(z.cpu, null, f);
+            z.assertSpecialsThenNear(f + " in place with NaN and ±∞", STRICT);
+        }
+        ConvGeometry g = ConvGeometry.square(3, 6, 6, 4, 3, 1, 1, 1);
+        Pair w = Pair.random(strict, Shape.of(4, 3, 3, 3), rng), b = Pair.random(strict, Shape.of(4), rng);
+        Pair finite = Pair.random(strict, s, rng), fused = Pair.poisoned(strict, Shape.of(2, 4, 6, 6));
+        strict.convForward(fused.gpu, finite.gpu, w.gpu, b.gpu, Activation.RELU, g);
+        CPU.convForward(fused.cpu, finite.cpu, w.cpu, b.cpu, Activation.RELU, g);
+        fused.assertSpecialsThenNear("conv + bias + ReLU into a NaN-filled y: finite", STRICT);
+        Pair nanIn = Pair.of(strict, s, values), fusedNan = Pair.poisoned(strict, Shape.of(2, 4, 6, 6));
+        strict.convForward(fusedNan.gpu, nanIn.gpu, w.gpu, b.gpu, Activation.RELU, g);
+        CPU.convForward(fusedNan.cpu, nanIn.cpu, w.cpu, b.cpu, Activation.RELU, g);
+        fusedNan.assertSpecialsThenNear("conv + bias + ReLU of an input with NaN and ±∞", STRICT);
+
+        for (PoolGeometry pool : List.of(PoolGeometry.square(3, 6, 6, 2, 2), PoolGeometry.square(3, 6, 6, 3, 1))) {
+            Shape out = Shape.of(2, 3, pool.p(), pool.q());
+            Pair y = Pair.poisoned(strict, out), mask = new Pair(strict.allocateInts(out), CPU.allocateInts(out));
+            strict.maxPoolForward(y.gpu, mask.gpu, x.gpu, pool);
+            CPU.maxPoolForward(y.cpu, mask.cpu, x.cpu, pool);
+            y.assertBitwise("max pool with NaN and ±∞ " + pool);
+            mask.assertBitwise("max pool mask with NaN and ±∞ " + pool);
+            Pair dyPool = Pair.random(strict, out, rng);
+            for (boolean cells : new boolean[] {true, false}) {
+                strict.usePoolCells(cells);
+                try {
+                    Pair dx = Pair.poisoned(strict, s);
+                    strict.maxPoolBackward(dx.gpu, dyPool.gpu, mask.gpu, x.gpu, pool);
+                    CPU.maxPoolBackward(dx.cpu, dyPool.cpu, mask.cpu, x.cpu, pool);
+                    dx.assertBitwise("max pool backward through a ReLU's NaN and ±∞ " + pool + (cells ? " (cells)" : ""));
+                } finally {
+                    strict.usePoolCells(true);
                 }
             }
         }

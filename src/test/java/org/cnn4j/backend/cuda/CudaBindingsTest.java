@@ -107,14 +107,14 @@ class CudaBindingsTest {
                     "format 0 type 0 2 3 8 8", "type 0 format 0 4 3 3 3", "format 0 type 0 2 4 4 4",
                     "pad 1 1 stride 2 2 dilation 1 1 mode 1 type 0", "findForward requested 16", "findBackwardFilter requested 16",
                     "convForward alpha 1 in 0x1000 0x2000 algo 7 workspace 0x4000 2048 beta 0 out 0x3000",
-                    "mode 1 nan 0 coef 0",
+                    "mode 1 nan 1 coef 0",
                     "convBiasActivation alpha1 1 in 0x1000 0x2000 algo 7 workspace 0x4000 2048 alpha2 0 z 0x3000 bias 0x7000 activation 0x",
                     "convBackwardFilter alpha 1 in 0x1000 0x5000 algo 6 workspace 0x4000 8192 beta 1 out 0x6000",
                     "addTensor alpha 1 a 0x7000 beta 1 c 0x3000", "convBackwardBias alpha 1 dy 0x5000 beta 1 db 0x8000",
                     "softmaxForward algo 1 mode 0 alpha 1 x 0x9000 beta 0 y 0xa000", "format 0 type 0 2 10 1 1")) {
                 assertTrue(calls.contains(expected), "expected «" + expected + "» in:\n" + calls);
             }
-            assertTrue(calls.matches("(?s).*createActivation (0x[0-9a-f]+)\n.*setActivation \\1 mode 1 nan 0 coef 0\n.*activation \\1 out 0x3000\n.*"),
+            assertTrue(calls.matches("(?s).*createActivation (0x[0-9a-f]+)\n.*setActivation \\1 mode 1 nan 1 coef 0\n.*activation \\1 out 0x3000\n.*"),
                     "the ReLU descriptor is made, set and passed:\n" + calls);
             // The execution descriptor carries the chosen algorithm's math type.
             assertTrue(calls.matches("(?s).*setMath 0x[0-9a-f]+ 1.*") && calls.matches("(?s).*setMath 0x[0-9a-f]+ 3.*"), calls);

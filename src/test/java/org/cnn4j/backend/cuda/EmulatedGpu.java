@@ -382,7 +382,11 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
             public void convolutionBiasReluForward(ConvGeometry g, int n, Choice c, long x, long w, long b, long y, long workspace) {
                 issue("cudnn convolutionBiasReluForward", () -> {
                     workspace(c, workspace);
-                    write(y, convolve(g, n, c, read(x, n, g.c(), g.h(), g.w()), read(w, g.k(), g.c(), g.r(), g.s()), b, true), n, g.k(), g.p(), g.q());
+                    // cuDNN's act(alpha1·conv + alpha2·z + b) with z = y, alpha2 = 0: z is read, and 0·NaN is NaN
+                    float[] z = read(y, n, g.k(), g.p(), g.q()), out = convolve(g, n, c, read(x, n, g.c(), g.h(), g.w()),
+                            read(w, g.k(), g.c(), g.r(), g.s()), b, true);
+                    for (int i = 0; i < out.length; i++) out[i] += 0f * z[i];
+                    write(y, out, n, g.k(), g.p(), g.q());
                 });
             }
 
@@ -524,6 +528,7 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
         if (biasRelu) {
             float[] bias = floats(b, g.k());
             int spatial = g.p() * g.q();
+            // CUDNN_PROPAGATE_NAN: a NaN stays NaN (Math.max keeps it)
             for (int i = 0; i < out.length; i++) out[i] = Math.max(0, out[i] + bias[i / spatial % g.k()]);
         }
         return rounded(out);
