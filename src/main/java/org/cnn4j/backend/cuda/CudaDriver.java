@@ -39,8 +39,10 @@ import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 import static jcuda.driver.JCudaDriver.cuStreamWaitEvent;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -51,6 +53,7 @@ import jcuda.Pointer;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
+import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUevent;
 import jcuda.driver.CUevent_flags;
 import jcuda.driver.CUfunction;
@@ -73,7 +76,10 @@ import jcuda.driver.JCudaDriver;
  * default stream. Uploads go through two pinned staging buffers in turn: the values are copied
  * into one, the DMA copy is queued and an event recorded, and the call returns while the device
  * copies (and finishes earlier work), so the host can prepare the next batch meanwhile; a buffer
- * is reused only after its event has passed. Downloads wait for the stream.
+ * is reused only after its event has passed. Downloads go through a pinned buffer too
+ * ({@link PinnedStaging}): the device copies into it, the stream is synchronised, and then the
+ * values are copied into the array. A staging buffer holds at most {@value PinnedStaging#MAX_BYTES}
+ * bytes; bigger transfers go in chunks.
  *
  * <p>Uploads of {@value #AHEAD_MIN_BYTES} bytes or more (a batch) also overlap the stream's work:
  * the DMA copy goes, on a second stream, into a device staging buffer (two in turn), and the stream
@@ -87,9 +93,6 @@ import jcuda.driver.JCudaDriver;
  * refused with an error that says so, since a graph would replay them from stale host buffers.
  */
 final class CudaDriver implements GpuDriver {
-    /** The smallest pinned staging buffer. */
-    private static final long STAGING_MIN_BYTES = 1 << 20;
-
     private final CUdevice device = new CUdevice();
     private final CUcontext context = new CUcontext();
     private final Stream stream = new Stream();
@@ -98,6 +101,28 @@ final class CudaDriver implements GpuDriver {
     private final List<CUmodule> modules = new ArrayList<>();
     private final Map<String, CUfunction> functions = new HashMap<>();
     private final Ring direct = new Ring(false), ahead = new Ring(true);
+    private final PinnedStaging downloads = new PinnedStaging(new PinnedStaging.Host() {
+        @Override
+        public MemorySegment allocatePinned(long bytes) {
+            return CudaDriver.allocatePinned(bytes);
+        }
+
+        @Override
+        public void freePinned(MemorySegment pinned) {
+            cuMemFreeHost(new HostPointer(pinned.address()));
+        }
+
+        @Override
+        public void copyToPinnedAsync(MemorySegment pinned, DevicePointer src, long offset, long bytes) {
+            check(cuMemcpyDtoHAsync(new HostPointer(pinned.address()), src.withByteOffset(offset), bytes, stream),
+                    "cuMemcpyDtoHAsync(" + bytes + " bytes, pinned)");
+        }
+
+        @Override
+        public void synchronize() {
+            CudaDriver.this.synchronize();
+        }
+    });
     /** Uploads at least this big overlap the stream's work (see the class comment). */
     static final long AHEAD_MIN_BYTES = 64 << 10;
     private static final boolean UPLOAD_AHEAD = !"false".equals(System.getProperty("cnn4j.uploadAhead"));
@@ -109,6 +134,27 @@ final class CudaDriver implements GpuDriver {
         long address() {
             return getNativePointer();
         }
+    }
+
+    /** A JCuda host pointer made from, or giving, a raw address (page-locked memory seen as a MemorySegment). */
+    private static final class HostPointer extends Pointer {
+        HostPointer() {
+        }
+
+        HostPointer(long address) {
+            super(address);
+        }
+
+        long address() {
+            return getNativePointer();
+        }
+    }
+
+    /** {@code bytes} of page-locked host memory (cuMemAllocHost), as a segment. */
+    private static MemorySegment allocatePinned(long bytes) {
+        HostPointer p = new HostPointer();
+        check(cuMemAllocHost(p, bytes), "cuMemAllocHost(" + bytes + " bytes)");
+        return MemorySegment.ofAddress(p.address()).reinterpret(bytes);
     }
 
     /** A CUDA event: marks a point in the stream, to wait for or to time. */
@@ -162,24 +208,39 @@ final class CudaDriver implements GpuDriver {
      */
     private final class Upload {
         final long bytes;
-        final Pointer host = new Pointer();
-        final ByteBuffer buffer;
+        final MemorySegment host;
         final DevicePointer device;
-        final Event copied = new Event(false), consumed;
+        final Event copied, consumed;
 
+        /** Takes the buffers and events one by one; if one fails, frees those taken before rethrowing. */
         Upload(long bytes, boolean ahead) {
             this.bytes = bytes;
-            check(cuMemAllocHost(host, bytes), "cuMemAllocHost(" + bytes + " bytes)");
-            buffer = host.getByteBuffer(0, bytes).order(ByteOrder.nativeOrder());
-            device = ahead ? new DevicePointer() : null;
-            consumed = ahead ? new Event(false) : null;
-            if (ahead) {
-                int result = cuMemAlloc(device, bytes);
-                if (result != CUresult.CUDA_SUCCESS) {
-                    cuMemFreeHost(host);
-                    check(result, "cuMemAlloc(" + bytes + " bytes, an upload staging buffer)");
+            MemorySegment h = null;
+            Event e1 = null, e2 = null;
+            DevicePointer d = null;
+            try {
+                h = allocatePinned(bytes);
+                e1 = new Event(false);
+                if (ahead) {
+                    e2 = new Event(false);
+                    DevicePointer p = new DevicePointer();
+                    check(cuMemAlloc(p, bytes), "cuMemAlloc(" + bytes + " bytes, an upload staging buffer)");
+                    d = p;
                 }
+            } catch (RuntimeException failure) {
+                if (e2 != null) e2.close();
+                if (e1 != null) e1.close();
+                if (h != null) cuMemFreeHost(new HostPointer(h.address()));
+                throw failure;
             }
+            host = h;
+            copied = e1;
+            consumed = e2;
+            device = d;
+        }
+
+        Pointer hostPointer() {
+            return new HostPointer(host.address());
         }
 
         void free() {
@@ -190,7 +251,7 @@ final class CudaDriver implements GpuDriver {
                 consumed.close();
                 cuMemFree(device);
             }
-            cuMemFreeHost(host);
+            cuMemFreeHost(hostPointer());
         }
     }
 
@@ -204,7 +265,7 @@ final class CudaDriver implements GpuDriver {
             this.ahead = ahead;
         }
 
-        /** The next buffer, at least {@code bytes} long and cleared, once its previous copy from the host has finished. */
+        /** The next buffer, at least {@code bytes} long ({@code bytes} at most the cap), once its previous copy from the host has finished. */
         Upload take(long bytes) {
             refuseWhileCapturing("an upload from the host");
             int i = next;
@@ -212,13 +273,14 @@ final class CudaDriver implements GpuDriver {
             Upload u = slots[i];
             if (u != null && u.bytes >= bytes) {
                 u.copied.synchronize();
-                u.buffer.clear();
                 return u;
             }
             if (u != null) u.free();
             slots[i] = null; // freed: not to be freed again if the bigger allocation fails
-            long least = ahead ? bytes : Math.max(bytes, STAGING_MIN_BYTES);
-            slots[i] = new Upload(Math.max(least, u == null ? 0 : 2 * u.bytes), ahead);
+            long current = u == null ? 0 : u.bytes;
+            long size = ahead ? Math.min(PinnedStaging.MAX_BYTES, Math.max(bytes, 2 * current))
+                    : PinnedStaging.bufferBytes(bytes, current, PinnedStaging.MAX_BYTES);
+            slots[i] = new Upload(size, ahead);
             return slots[i];
         }
 
@@ -323,22 +385,29 @@ final class CudaDriver implements GpuDriver {
     }
 
     /**
-     * Queues the copy of src to dst on the stream, through a pinned buffer, and returns without
-     * waiting for it. (A copy straight from a Java array would be from pageable memory, for which
-     * the driver first waits for the whole stream.)
+     * Queues the copy of src to dst on the stream, through pinned buffers (chunks of at most
+     * {@value PinnedStaging#MAX_BYTES} bytes), and returns without waiting for it. (A copy straight
+     * from a Java array would be from pageable memory, for which the driver first waits for the
+     * whole stream.)
      */
     @Override
     public void copyToDevice(DevicePointer dst, float[] src) {
-        Upload u = upload(4L * src.length);
-        u.buffer.asFloatBuffer().put(src);
-        send(dst, u, 4L * src.length);
+        for (long at = 0; at < 4L * src.length; at += PinnedStaging.MAX_BYTES) {
+            long bytes = Math.min(PinnedStaging.MAX_BYTES, 4L * src.length - at);
+            Upload u = upload(bytes);
+            MemorySegment.copy(src, (int) (at / 4), u.host, JAVA_FLOAT, 0, (int) (bytes / 4));
+            send(dst.withByteOffset(at), u, bytes);
+        }
     }
 
     @Override
     public void copyToDevice(DevicePointer dst, int[] src) {
-        Upload u = upload(4L * src.length);
-        u.buffer.asIntBuffer().put(src);
-        send(dst, u, 4L * src.length);
+        for (long at = 0; at < 4L * src.length; at += PinnedStaging.MAX_BYTES) {
+            long bytes = Math.min(PinnedStaging.MAX_BYTES, 4L * src.length - at);
+            Upload u = upload(bytes);
+            MemorySegment.copy(src, (int) (at / 4), u.host, JAVA_INT, 0, (int) (bytes / 4));
+            send(dst.withByteOffset(at), u, bytes);
+        }
     }
 
     private Upload upload(long bytes) {
@@ -350,14 +419,14 @@ final class CudaDriver implements GpuDriver {
      * stream, once the stream has copied out what it held before; then, on the stream, once that
      * transfer is done, device buffer to {@code dst}.
      */
-    private void send(DevicePointer dst, Upload u, long bytes) {
+    private void send(CUdeviceptr dst, Upload u, long bytes) {
         if (u.device == null) {
-            check(cuMemcpyHtoDAsync(dst, u.host, bytes, stream), "cuMemcpyHtoDAsync(" + bytes + " bytes, pinned)");
+            check(cuMemcpyHtoDAsync(dst, u.hostPointer(), bytes, stream), "cuMemcpyHtoDAsync(" + bytes + " bytes, pinned)");
             u.copied.record();
             return;
         }
         u.consumed.delay(copyStream);
-        check(cuMemcpyHtoDAsync(u.device, u.host, bytes, copyStream), "cuMemcpyHtoDAsync(" + bytes + " bytes, pinned, upload stream)");
+        check(cuMemcpyHtoDAsync(u.device, u.hostPointer(), bytes, copyStream), "cuMemcpyHtoDAsync(" + bytes + " bytes, pinned, upload stream)");
         u.copied.record(copyStream);
         u.copied.delay(stream);
         check(cuMemcpyDtoDAsync(dst, u.device, bytes, stream), "cuMemcpyDtoDAsync(" + bytes + " bytes, from upload staging)");
@@ -373,17 +442,13 @@ final class CudaDriver implements GpuDriver {
     @Override
     public void copyToHost(float[] dst, DevicePointer src) {
         refuseWhileCapturing("a download to the host");
-        long bytes = 4L * dst.length;
-        check(cuMemcpyDtoHAsync(Pointer.to(dst), src, bytes, stream), "cuMemcpyDtoHAsync(" + bytes + " bytes)");
-        synchronize();
+        downloads.download(dst, src);
     }
 
     @Override
     public void copyToHost(int[] dst, DevicePointer src) {
         refuseWhileCapturing("a download to the host");
-        long bytes = 4L * dst.length;
-        check(cuMemcpyDtoHAsync(Pointer.to(dst), src, bytes, stream), "cuMemcpyDtoHAsync(" + bytes + " bytes)");
-        synchronize();
+        downloads.download(dst, src);
     }
 
     @Override
@@ -515,6 +580,7 @@ final class CudaDriver implements GpuDriver {
         cuCtxSynchronize();
         direct.free();
         ahead.free();
+        downloads.close();
         cuStreamSynchronize(copyStream);
         cuStreamDestroy(copyStream);
         cuStreamDestroy(stream);

@@ -41,9 +41,10 @@ class EmulatedBenchmarksTest {
      * What a recorded training step holds, operation by operation (each a node of the CUDA graph, and
      * on a GPU a launch: the cost that bounds a small step): fmnist-cnn's, as a guard against
      * launches creeping in. Zeroing the gradients and the SGD update are one launch each; each
-     * convolution with its bias and ReLU one cuDNN call, each dense layer's bias and activation one
-     * kernel, each max pooling's backward pass with the ReLU's before it one kernel; no memory is set
-     * or copied.
+     * convolution with its bias and ReLU one cuDNN call after a memset of its output (which is also
+     * the call's z input: zeros, never a recycled block's NaN), each dense layer's bias and activation
+     * one kernel, each max pooling's backward pass with the ReLU's before it one kernel; no memory is
+     * copied and no other is set.
      */
     @Test
     void theRecordedFmnistStepHoldsTheseOperations() {
@@ -54,7 +55,7 @@ class EmulatedBenchmarksTest {
             float[] x = new float[m.inputShape().batch(2).size()];
             for (int i = 0; i < 3; i++) step.run(x, new int[2]);
             assertEquals(2, step.replays());
-            String forward = "fill_chunks, cudnn convolutionBiasReluForward, max_pool_forward, cudnn convolutionBiasReluForward, max_pool_forward, "
+            String forward = "fill_chunks, memset, cudnn convolutionBiasReluForward, max_pool_forward, memset, cudnn convolutionBiasReluForward, max_pool_forward, "
                     + "cublasSgemm, bias_activation, cublasSgemm, bias_activation, softmax_cross_entropy, record_step";
             String backward = "cublasSgemm, cudnn biasBackward, cublasSgemm, activation_backward, cublasSgemm, cudnn biasBackward, cublasSgemm, "
                     + "max_pool_backward_cells, cudnn convolutionBackwardFilter, plane_sums_to_bias, cudnn convolutionBackwardData, "

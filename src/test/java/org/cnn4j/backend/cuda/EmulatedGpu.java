@@ -1,5 +1,8 @@
 package org.cnn4j.backend.cuda;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -25,7 +28,9 @@ import org.cnn4j.tensor.Shape;
  * live allocation (freed blocks are gone, and allocations are separated by gaps), kernel arguments
  * match the kernel's parameters, no two threads of a kernel race on a global word, a
  * convolution's workspace is as large as its algorithm asked, and new allocations read as NaN until
- * written. What it cannot check: the JCuda and foreign-function bindings (CudaBindingsTest checks
+ * written, and a download's values reach host memory only when the stream is synchronised (as
+ * an asynchronous copy into page-locked memory does), so a download read before that sees stale
+ * values. What it cannot check: the JCuda and foreign-function bindings (CudaBindingsTest checks
  * those against stub libraries), timing, races within a warp through shared memory (a block's
  * threads run one after another between barriers), and the hardware's approximate instructions
  * (computed correctly rounded).
@@ -40,6 +45,41 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
     private Region last;
     /** While capturing: the work issued, and what each piece is (a kernel's name, "memcpy", "cudnn convolutionForward"...). */
     private List<Work> recording;
+    /** Page-locked host buffers by address, and the copies into them that land at the next synchronise. */
+    private final Map<Long, Arena> pinned = new HashMap<>();
+    private final List<Runnable> landing = new ArrayList<>();
+    private final PinnedStaging downloads = new PinnedStaging(new PinnedStaging.Host() {
+        @Override
+        public MemorySegment allocatePinned(long bytes) {
+            Arena arena = Arena.ofShared();
+            MemorySegment m = arena.allocate(bytes, 256);
+            m.fill((byte) 0xFF); // NaN until a copy lands
+            pinned.put(m.address(), arena);
+            return m;
+        }
+
+        @Override
+        public void freePinned(MemorySegment m) {
+            Arena arena = pinned.remove(m.address());
+            if (arena == null) throw new IllegalArgumentException("cuMemFreeHost(0x" + Long.toHexString(m.address()) + "): not page-locked memory");
+            arena.close();
+        }
+
+        @Override
+        public void copyToPinnedAsync(MemorySegment m, DevicePointer src, long offset, long bytes) {
+            refuseWhileCapturing("a download to the host");
+            if (!pinned.containsKey(m.address())) throw new IllegalArgumentException("cuMemcpyDtoHAsync into memory that is not page-locked");
+            Region r = region(src.address() + offset, bytes);
+            byte[] values = new byte[(int) bytes];
+            r.data().get((int) (src.address() + offset - r.start()), values);
+            landing.add(() -> MemorySegment.copy(values, 0, m, ValueLayout.JAVA_BYTE, 0, values.length));
+        }
+
+        @Override
+        public void synchronize() {
+            EmulatedGpu.this.synchronize();
+        }
+    });
 
     /** A piece of issued work and what it is. */
     private record Work(String name, Runnable run) {
@@ -90,13 +130,6 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
     void put(long address, float[] values) {
         Region b = region(address, 4L * values.length);
         b.data().slice((int) (address - b.start()), 4 * values.length).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(values);
-    }
-
-    private int[] ints(long address, int count) {
-        Region b = region(address, 4L * count);
-        int[] out = new int[count];
-        b.data().slice((int) (address - b.start()), 4 * count).order(ByteOrder.LITTLE_ENDIAN).asIntBuffer().get(out);
-        return out;
     }
 
     private void put(long address, int[] values) {
@@ -165,13 +198,18 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
     @Override
     public void copyToHost(float[] dst, DevicePointer src) {
         refuseWhileCapturing("a download to the host");
-        System.arraycopy(floats(src.address(), dst.length), 0, dst, 0, dst.length);
+        downloads.download(dst, src);
     }
 
     @Override
     public void copyToHost(int[] dst, DevicePointer src) {
         refuseWhileCapturing("a download to the host");
-        System.arraycopy(ints(src.address(), dst.length), 0, dst, 0, dst.length);
+        downloads.download(dst, src);
+    }
+
+    /** Bytes of page-locked host memory the downloads hold. */
+    long pinnedBytes() {
+        return downloads.heldBytes();
     }
 
     @Override
@@ -197,6 +235,8 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
     @Override
     public void synchronize() {
         refuseWhileCapturing("waiting for the device");
+        for (Runnable copy : landing) copy.run();
+        landing.clear();
     }
 
     @Override
@@ -274,6 +314,7 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
 
     @Override
     public void close() {
+        downloads.close();
         blocks.clear();
         last = null;
     }
