@@ -34,8 +34,13 @@ import org.slf4j.LoggerFactory;
 public final class CudaBackend implements Backend {
     private static final Logger log = LoggerFactory.getLogger(CudaBackend.class);
     private static final int THREADS = 256, MAX_BLOCKS = 65535;
-    /** cuBLAS's workspace: plenty for the dense layers' products (split-K included). */
-    private static final long CUBLAS_WORKSPACE_BYTES = 4L << 20;
+    /**
+     * The workspace handed to cuBLAS for a device of compute capability {@code major.minor}: 32 MiB
+     * from 9.0 (Hopper) on, 4 MiB below, as cuBLAS recommends for each.
+     */
+    static long cublasWorkspaceBytes(int major, int minor) {
+        return major >= 9 ? 32L << 20 : 4L << 20;
+    }
 
     /**
      * @param workspaceLimit the most bytes of cuDNN workspace one convolution may use (one buffer, shared)
@@ -74,7 +79,9 @@ public final class CudaBackend implements Backend {
     private record PlaneSums(CudaTensor.Storage dx, Shape shape, long operation) {
     }
 
-    private long workspaceBytes;
+    private long workspaceBytes, cublasWorkspaceBytes;
+    /** Algorithms chosen by cuDNN's heuristics where the search could not allocate, by shape and direction. */
+    private final Map<String, Dnn.Choice> unsearched = new HashMap<>();
     private boolean fusedConvolutions = !"false".equals(System.getProperty("cnn4j.cudnnFusion"));
     /** Clearing the gradients and the SGD update as one launch each over a chunk table (-Dcnn4j.multiTensor=false: a launch per tensor). */
     private static final boolean MULTI_TENSOR = !"false".equals(System.getProperty("cnn4j.multiTensor"));
@@ -120,8 +127,10 @@ public final class CudaBackend implements Backend {
             cudnn.useStream(driver.streamAddress());
             status = memory.allocate(4, "the loss's label check");
             partials = memory.allocate(8L * PARTIAL_DOUBLES, "partial sums of split reductions");
-            cublasWorkspace = memory.allocate(CUBLAS_WORKSPACE_BYTES, "cuBLAS's workspace");
-            cublas.useStream(driver.streamAddress(), cublasWorkspace.address(), CUBLAS_WORKSPACE_BYTES);
+            int[] cc = driver.computeCapability();
+            cublasWorkspaceBytes = cublasWorkspaceBytes(cc[0], cc[1]);
+            cublasWorkspace = memory.allocate(cublasWorkspaceBytes, "cuBLAS's workspace");
+            cublas.useStream(driver.streamAddress(), cublasWorkspace.address(), cublasWorkspaceBytes);
         } catch (RuntimeException | Error e) {
             close();
             throw e;
@@ -344,10 +353,29 @@ public final class CudaBackend implements Backend {
 
     /**
      * The algorithm for one convolution with a workspace to run it: the measured fastest within the
-     * limit; when that workspace cannot be had, the fastest that needs none.
+     * limit; when that workspace cannot be had, the fastest measured that needs none. When the
+     * search itself cannot allocate (cuDNN times each algorithm in buffers of its own), the
+     * allocator's cached blocks go back to the driver and the search runs once more; if it still
+     * cannot, cuDNN's heuristics pick one that needs no workspace, kept for that shape.
      */
     private Dnn.Choice algorithm(ConvGeometry g, int n, Dnn.Direction d) {
-        Dnn.Choice c = cudnn.choose(g, n, d, mathType(), options.workspaceLimit(), options.deterministic());
+        String key = g + "/" + n + "/" + d;
+        Dnn.Choice c = unsearched.get(key);
+        if (c != null) return c;
+        try {
+            c = cudnn.choose(g, n, d, mathType(), options.workspaceLimit(), options.deterministic());
+        } catch (Dnn.SearchOutOfMemory full) {
+            memory.emptyCache();
+            try {
+                c = cudnn.choose(g, n, d, mathType(), options.workspaceLimit(), options.deterministic());
+            } catch (Dnn.SearchOutOfMemory still) {
+                c = cudnn.chooseWithoutSearch(g, n, d, mathType(), options.deterministic());
+                log.warn("cuDNN's algorithm search for {} {} batch {} cannot allocate, even with the memory cache emptied ({}); "
+                        + "using algorithm {}, which needs no workspace, as cuDNN's heuristics rank it", d, g, n, still.getMessage(), c.algo());
+                unsearched.put(key, c);
+                return c;
+            }
+        }
         if (c.workspace() > workspaceBytes) {
             try {
                 DevicePointer bigger = memory.allocate(c.workspace(), "the cuDNN workspace for " + d + " " + g);
@@ -921,7 +949,7 @@ public final class CudaBackend implements Backend {
             if (workspace != null) memory.release(workspace, workspaceBytes);
             if (status != null) memory.release(status, 4);
             if (partials != null) memory.release(partials, 8L * PARTIAL_DOUBLES);
-            if (cublasWorkspace != null) memory.release(cublasWorkspace, CUBLAS_WORKSPACE_BYTES);
+            if (cublasWorkspace != null) memory.release(cublasWorkspace, cublasWorkspaceBytes);
             for (ChunkTable t : tables.values()) memory.release(t.pointer(), t.bytes());
             memory.close();
         }

@@ -353,6 +353,11 @@ final class CudaDriver implements GpuDriver {
         return name + " (sm_" + major + minor + ", driver " + driverVersion / 1000 + "." + driverVersion % 1000 / 10 + ")";
     }
 
+    @Override
+    public int[] computeCapability() {
+        return new int[] {major, minor};
+    }
+
     /** Makes this device's context current on the calling thread (each thread needs it once). */
     @Override
     public void makeCurrent() {

@@ -53,11 +53,22 @@ final class Cudnn implements Dnn {
     private final MethodHandle getErrorString, getVersion, destroy, createTensor, setTensor4d, destroyTensor, createFilter,
             setFilter4d, destroyFilter, createConv, setConv2d, setConvMath, destroyConv, addTensor, softmaxForward, softmaxBackward,
             convForward, convBackwardData, convBackwardFilter, convBackwardBias, findForward, findBackwardData, findBackwardFilter, setStream,
+            heuristicForward, heuristicBackwardData, heuristicBackwardFilter,
             convBiasActivation, createActivation, setActivation, destroyActivation;
     private final Map<Shape, MemorySegment> tensors = new HashMap<>();
     private final Map<Shape, MemorySegment> filters = new HashMap<>();
     private final Map<String, MemorySegment> convolutions = new HashMap<>();
-    private final Map<String, Choice> choices = new HashMap<>();
+    private final Map<String, List<Perf>> measured = new HashMap<>();
+    /** cudnnStatus_t: the search could not allocate its buffers (host or device). */
+    private static final int INTERNAL_ERROR_HOST_ALLOCATION_FAILED = 4003, INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED = 4004;
+
+    /** One algorithm's line of a cudnnFind or heuristic result. */
+    private record Perf(int algo, int status, float time, long memory, boolean deterministic, int mathType) {
+        @Override
+        public String toString() {
+            return algo + (status == 0 ? "" : "!") + "/" + memory + "B" + (deterministic ? "/det" : "") + (mathType == FMA_MATH ? "" : "/math" + mathType);
+        }
+    }
     private MemorySegment reluDescriptor;
     private boolean closed;
 
@@ -115,6 +126,13 @@ final class Cudnn implements Dnn {
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS));
         // cudnnFindConvolutionBackwardFilterAlgorithm(handle, xDesc, dyDesc, convDesc, dwDesc, requested, *returned, perf)
         findBackwardFilter = lib.function("cudnnFindConvolutionBackwardFilterAlgorithm",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS));
+        // cudnnGetConvolution{Forward,BackwardData,BackwardFilter}Algorithm_v7: the same arguments as the three finds
+        heuristicForward = lib.function("cudnnGetConvolutionForwardAlgorithm_v7",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS));
+        heuristicBackwardData = lib.function("cudnnGetConvolutionBackwardDataAlgorithm_v7",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS));
+        heuristicBackwardFilter = lib.function("cudnnGetConvolutionBackwardFilterAlgorithm_v7",
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS));
 
         // cudnnConvolutionBiasActivationForward(handle, alpha1, xDesc, x, wDesc, w, convDesc, algo, workSpace, wsBytes,
@@ -227,50 +245,87 @@ final class Cudnn implements Dnn {
     // ---------------------------------------------------------------- algorithms
 
     /**
-     * The fastest algorithm for a convolution, measured once per (geometry, batch, direction) and
-     * cached: of cuDNN's timed results that succeeded, fit the workspace limit and, in deterministic
-     * mode, are deterministic, the fastest, or one within {@link #TIE} of it that needs less workspace.
+     * The fastest algorithm for a convolution, measured once per (geometry, batch, direction, math)
+     * and cached: of cuDNN's timed results that succeeded, fit the workspace limit, in deterministic
+     * mode are deterministic and in strict float32 report FMA math, the fastest, or one within
+     * {@link #TIE} of it that needs less workspace.
      */
     @Override
     public Choice choose(ConvGeometry g, int n, Direction d, int mathType, long workspaceLimit, boolean deterministic) {
-        String key = g + "/" + n + "/" + d + "/" + mathType + "/" + workspaceLimit + "/" + deterministic;
-        Choice cached = choices.get(key);
-        if (cached != null) return cached;
+        String key = g + "/" + n + "/" + d + "/" + mathType;
+        List<Perf> perfs = measured.get(key);
+        if (perfs == null) {
+            perfs = results(g, n, d, mathType, true);
+            measured.put(key, perfs);
+        }
+        Choice choice = null;
+        float fastest = Float.NaN;
+        for (Perf p : perfs) { // cuDNN lists them fastest first
+            if (!acceptable(p, mathType, deterministic) || p.memory() > workspaceLimit) continue;
+            if (choice == null) fastest = p.time();
+            if (choice == null || (p.time() <= fastest * (1 + TIE) && p.memory() < choice.workspace())) {
+                choice = new Choice(p.algo(), p.mathType(), p.memory());
+            }
+        }
+        String detail = d + " " + g + " batch " + n;
+        if (choice == null) {
+            throw new CudaException("no cuDNN algorithm for " + detail + " fits a workspace of " + workspaceLimit + " bytes"
+                    + (deterministic ? " deterministically" : "") + (mathType == FMA_MATH ? " in strict float32 (FMA math)" : "")
+                    + "; measured: " + perfs);
+        }
+        log.debug("cuDNN {}: algorithm {} (math {}, workspace {} B) of {}", detail, choice.algo(), choice.mathType(), choice.workspace(), perfs);
+        return choice;
+    }
+
+    /** The heuristics' first algorithm that succeeds without workspace (see {@link Dnn#chooseWithoutSearch}). */
+    @Override
+    public Choice chooseWithoutSearch(ConvGeometry g, int n, Direction d, int mathType, boolean deterministic) {
+        List<Perf> perfs = results(g, n, d, mathType, false);
+        for (Perf p : perfs) {
+            if (acceptable(p, mathType, deterministic) && p.memory() == 0) return new Choice(p.algo(), p.mathType(), 0);
+        }
+        throw new CudaException("no cuDNN algorithm for " + d + " " + g + " batch " + n + " runs without workspace"
+                + (deterministic ? " deterministically" : "") + (mathType == FMA_MATH ? " in strict float32 (FMA math)" : "")
+                + "; cuDNN's heuristics list: " + perfs);
+    }
+
+    /** Whether a result may be used: it succeeded, is deterministic if that is asked, and uses FMA math if strict float32 is. */
+    private static boolean acceptable(Perf p, int mathType, boolean deterministic) {
+        return p.status() == 0 && (!deterministic || p.deterministic()) && (mathType != FMA_MATH || p.mathType() == FMA_MATH);
+    }
+
+    /** cudnnFind's timed results ({@code timed}) or the heuristics' ranking, in cuDNN's order. */
+    private List<Perf> results(ConvGeometry g, int n, Direction d, int mathType, boolean timed) {
         MemorySegment conv = convolution(g, d, mathType);
         try (Arena call = Arena.ofConfined()) {
             MemorySegment returned = call.allocate(JAVA_INT), perf = call.allocate(PERF_SIZE * MAX_ALGOS, 8);
             String detail = d + " " + g + " batch " + n;
-            switch (d) {
-                case FORWARD -> check(call(findForward, handle, inputs(g, n), filters(g), conv, outputs(g, n), MAX_ALGOS, returned, perf),
-                        "cudnnFindConvolutionForwardAlgorithm", detail);
-                case BACKWARD_DATA -> check(call(findBackwardData, handle, filters(g), outputs(g, n), conv, inputs(g, n), MAX_ALGOS, returned, perf),
-                        "cudnnFindConvolutionBackwardDataAlgorithm", detail);
-                case BACKWARD_FILTER -> check(call(findBackwardFilter, handle, inputs(g, n), outputs(g, n), conv, filters(g), MAX_ALGOS, returned, perf),
-                        "cudnnFindConvolutionBackwardFilterAlgorithm", detail);
+            String name = switch (d) {
+                case FORWARD -> timed ? "cudnnFindConvolutionForwardAlgorithm" : "cudnnGetConvolutionForwardAlgorithm_v7";
+                case BACKWARD_DATA -> timed ? "cudnnFindConvolutionBackwardDataAlgorithm" : "cudnnGetConvolutionBackwardDataAlgorithm_v7";
+                case BACKWARD_FILTER -> timed ? "cudnnFindConvolutionBackwardFilterAlgorithm" : "cudnnGetConvolutionBackwardFilterAlgorithm_v7";
+            };
+            int status = switch (d) {
+                case FORWARD -> call(timed ? findForward : heuristicForward, handle, inputs(g, n), filters(g), conv, outputs(g, n), MAX_ALGOS,
+                        returned, perf);
+                case BACKWARD_DATA -> call(timed ? findBackwardData : heuristicBackwardData, handle, filters(g), outputs(g, n), conv, inputs(g, n),
+                        MAX_ALGOS, returned, perf);
+                case BACKWARD_FILTER -> call(timed ? findBackwardFilter : heuristicBackwardFilter, handle, inputs(g, n), outputs(g, n), conv,
+                        filters(g), MAX_ALGOS, returned, perf);
+            };
+            if (timed && (status == INTERNAL_ERROR_HOST_ALLOCATION_FAILED || status == INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED)) {
+                throw new SearchOutOfMemory(name + " (" + detail + ") could not allocate (status " + status + ")");
             }
-            List<String> seen = new ArrayList<>();
-            Choice choice = null;
-            float fastest = Float.NaN;
-            for (int i = 0; i < returned.get(JAVA_INT, 0); i++) {
+            check(status, name, detail);
+            int count = returned.get(JAVA_INT, 0);
+            if (count < 0 || count > MAX_ALGOS) throw new CudaException(name + " (" + detail + ") returned " + count + " results, asked for " + MAX_ALGOS);
+            List<Perf> perfs = new ArrayList<>();
+            for (int i = 0; i < count; i++) {
                 long at = i * PERF_SIZE;
-                int algo = perf.get(JAVA_INT, at + PERF_ALGO), status = perf.get(JAVA_INT, at + PERF_STATUS);
-                float time = perf.get(JAVA_FLOAT, at + PERF_TIME);
-                long memory = perf.get(JAVA_LONG, at + PERF_MEMORY);
-                boolean det = perf.get(JAVA_INT, at + PERF_DETERMINISM) == 1;
-                seen.add(algo + (status == 0 ? "" : "!") + "/" + memory + "B" + (det ? "/det" : ""));
-                if (status != 0 || memory > workspaceLimit || (deterministic && !det)) continue;
-                if (choice == null) fastest = time; // cuDNN lists them fastest first
-                if (choice == null || (time <= fastest * (1 + TIE) && memory < choice.workspace())) {
-                    choice = new Choice(algo, perf.get(JAVA_INT, at + PERF_MATH), memory);
-                }
+                perfs.add(new Perf(perf.get(JAVA_INT, at + PERF_ALGO), perf.get(JAVA_INT, at + PERF_STATUS), perf.get(JAVA_FLOAT, at + PERF_TIME),
+                        perf.get(JAVA_LONG, at + PERF_MEMORY), perf.get(JAVA_INT, at + PERF_DETERMINISM) == 1, perf.get(JAVA_INT, at + PERF_MATH)));
             }
-            if (choice == null) {
-                throw new CudaException("no cuDNN algorithm for " + detail + " fits a workspace of " + workspaceLimit + " bytes"
-                        + (deterministic ? " deterministically" : "") + "; measured: " + seen);
-            }
-            log.debug("cuDNN {}: algorithm {} (math {}, workspace {} B) of {}", detail, choice.algo(), choice.mathType(), choice.workspace(), seen);
-            choices.put(key, choice);
-            return choice;
+            return List.copyOf(perfs);
         }
     }
 

@@ -46,10 +46,30 @@ interface Dnn extends AutoCloseable {
     String library();
 
     /**
+     * cuDNN's algorithm search ran out of memory (it allocates its own buffers to time each
+     * algorithm): the caller may free memory and retry, or take {@link #chooseWithoutSearch}.
+     */
+    final class SearchOutOfMemory extends RuntimeException {
+        SearchOutOfMemory(String message) {
+            super(message);
+        }
+    }
+
+    /**
      * The fastest algorithm for a convolution, measured once per (geometry, batch, direction) and
-     * cached, within the workspace limit and, in deterministic mode, deterministic.
+     * cached, within the workspace limit and, in deterministic mode, deterministic. With
+     * {@link #FMA_MATH} (strict float32), only an algorithm that reports FMA math is taken: one
+     * that reports tensor-core math is refused, whatever was asked. Throws {@link SearchOutOfMemory}
+     * when the search itself cannot allocate.
      */
     Choice choose(ConvGeometry g, int n, Direction d, int mathType, long workspaceLimit, boolean deterministic);
+
+    /**
+     * The algorithm cuDNN's heuristics rank first among those that need no workspace (and, in
+     * deterministic mode, are deterministic; with {@link #FMA_MATH}, use FMA math): no trial runs,
+     * no allocation, for when the search cannot run.
+     */
+    Choice chooseWithoutSearch(ConvGeometry g, int n, Direction d, int mathType, boolean deterministic);
 
     /** y = conv(x, w) (overwrite). */
     void convolutionForward(ConvGeometry g, int n, Choice c, long x, long w, long y, long workspace);

@@ -11,6 +11,9 @@ interface GpuDriver extends AutoCloseable {
     /** "NVIDIA H100 80GB HBM3 (sm_90, driver 13.0)". */
     String description();
 
+    /** The device's compute capability {major, minor}, e.g. {9, 0} for an H100 or H200. */
+    int[] computeCapability();
+
     /** Makes this device's context current on the calling thread (each thread needs it once). */
     void makeCurrent();
 

@@ -40,7 +40,7 @@ class CudaBindingsTest {
     @TempDir
     static Path dir;
     private static Path stub;
-    private static MethodHandle log, clear;
+    private static MethodHandle log, clear, failFinds;
 
     @BeforeAll
     static void buildStub() throws IOException, InterruptedException {
@@ -60,6 +60,8 @@ class CudaBindingsTest {
         Linker linker = Linker.nativeLinker();
         log = linker.downcallHandle(lookup.find("stub_log").orElseThrow(), FunctionDescriptor.of(ValueLayout.ADDRESS));
         clear = linker.downcallHandle(lookup.find("stub_clear").orElseThrow(), FunctionDescriptor.ofVoid());
+        failFinds = linker.downcallHandle(lookup.find("stub_fail_finds").orElseThrow(),
+                FunctionDescriptor.ofVoid(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
     }
 
     @BeforeEach
@@ -93,7 +95,7 @@ class CudaBindingsTest {
             assertEquals(new Cudnn.Choice(6, 3, 8192), deterministic, "the fastest deterministic one");
             String none = assertThrows(CudaException.class,
                     () -> cudnn.choose(g, 2, Cudnn.Direction.BACKWARD_DATA, Cudnn.DEFAULT_MATH, 0, false)).getMessage();
-            assertTrue(none.contains("fits a workspace of 0 bytes") && none.contains("measured: [1/1099511627776B/det, 5/4096B, 7/2048B, 2/1024B, 6/8192B/det]"), none);
+            assertTrue(none.contains("fits a workspace of 0 bytes") && none.contains("measured: [1/1099511627776B/det/math1, 5/4096B/math1, 7/2048B/math1, 2/1024B/math0, 6/8192B/det]"), none);
 
             cudnn.convolutionForward(g, 2, fastest, 0x1000, 0x2000, 0x3000, 0x4000);
             cudnn.convolutionBiasReluForward(g, 2, fastest, 0x1000, 0x2000, 0x7000, 0x3000, 0x4000);
@@ -124,6 +126,49 @@ class CudaBindingsTest {
         assertTrue(log().contains("cudnnDestroy\n") && !log().contains("BAD HANDLE"), log());
         assertEquals(1, log().split("createActivation", -1).length - 1, "one ReLU descriptor, made once and kept");
         assertTrue(log().contains("destroyActivation"), log());
+    }
+
+    @Test
+    void strictFloat32TakesOnlyAnAlgorithmThatReportsFmaMath() throws Throwable {
+        ConvGeometry g = ConvGeometry.square(3, 8, 8, 4, 3, 1, 2, 1);
+        try (Cudnn cudnn = new Cudnn(stubAs("cuDNN"))) {
+            // The stub's results: 5 and 7 (fast, little workspace) report tensor-core math, 2 default math, 6 FMA.
+            assertEquals(new Cudnn.Choice(6, 3, 8192), cudnn.choose(g, 2, Cudnn.Direction.FORWARD, Cudnn.FMA_MATH, 1L << 30, false),
+                    "strict float32: the only result with CUDNN_FMA_MATH, though slower");
+            assertEquals(new Cudnn.Choice(7, 1, 2048), cudnn.choose(g, 2, Cudnn.Direction.FORWARD, Cudnn.DEFAULT_MATH, 1L << 30, false),
+                    "TF32 allowed: the fast one");
+            String refused = assertThrows(CudaException.class,
+                    () -> cudnn.choose(g, 2, Cudnn.Direction.FORWARD, Cudnn.FMA_MATH, 4096, false)).getMessage();
+            assertTrue(refused.contains("in strict float32 (FMA math)") && refused.contains("5/4096B/math1"), refused);
+            assertEquals(2, log().split("findForward", -1).length - 1, "one search per shape and math type (FMA, default), whatever the limits");
+
+            assertEquals(new Cudnn.Choice(4, 3, 0), cudnn.chooseWithoutSearch(g, 2, Cudnn.Direction.BACKWARD_DATA, Cudnn.FMA_MATH, false),
+                    "without search, strict: the heuristics' first FMA one without workspace");
+            assertEquals(new Cudnn.Choice(0, 1, 0), cudnn.chooseWithoutSearch(g, 2, Cudnn.Direction.BACKWARD_DATA, Cudnn.DEFAULT_MATH, false));
+            assertEquals(new Cudnn.Choice(4, 3, 0), cudnn.chooseWithoutSearch(g, 2, Cudnn.Direction.BACKWARD_FILTER, Cudnn.DEFAULT_MATH, true));
+            assertTrue(log().contains("heuristicBackwardData requested 16") && log().contains("heuristicBackwardFilter requested 16"), log());
+        }
+    }
+
+    @Test
+    void aSearchThatCannotAllocateSaysSoAndOtherFailuresStayErrors() throws Throwable {
+        ConvGeometry g = ConvGeometry.square(3, 8, 8, 4, 3, 1, 2, 1);
+        try (Cudnn cudnn = new Cudnn(stubAs("cuDNN"))) {
+            failFinds.invoke(1, 4004); // CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED
+            Dnn.SearchOutOfMemory oom = assertThrows(Dnn.SearchOutOfMemory.class,
+                    () -> cudnn.choose(g, 2, Cudnn.Direction.FORWARD, Cudnn.DEFAULT_MATH, 1L << 30, false));
+            assertTrue(oom.getMessage().contains("cudnnFindConvolutionForwardAlgorithm") && oom.getMessage().contains("4004"), oom.getMessage());
+            assertEquals(new Cudnn.Choice(7, 1, 2048), cudnn.choose(g, 2, Cudnn.Direction.FORWARD, Cudnn.DEFAULT_MATH, 1L << 30, false),
+                    "the retry searches again: a failed search is not cached");
+            failFinds.invoke(1, 4003); // CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED
+            assertThrows(Dnn.SearchOutOfMemory.class, () -> cudnn.choose(g, 2, Cudnn.Direction.BACKWARD_DATA, Cudnn.DEFAULT_MATH, 1L << 30, false));
+            failFinds.invoke(1, 2000);
+            CudaException bad = assertThrows(CudaException.class,
+                    () -> cudnn.choose(g, 2, Cudnn.Direction.BACKWARD_FILTER, Cudnn.DEFAULT_MATH, 1L << 30, false));
+            assertTrue(bad.getMessage().contains("CUDNN_STATUS_BAD_PARAM"), bad.getMessage());
+        } finally {
+            failFinds.invoke(0, 0);
+        }
     }
 
     @Test

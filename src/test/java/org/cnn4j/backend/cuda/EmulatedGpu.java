@@ -45,6 +45,8 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
     private Region last;
     /** While capturing: the work issued, and what each piece is (a kernel's name, "memcpy", "cudnn convolutionForward"...). */
     private List<Work> recording;
+    private int[] computeCapability = {9, 0};
+    private long cublasWorkspaceBytes;
     /** Page-locked host buffers by address, and the copies into them that land at the next synchronise. */
     private final Map<Long, Arena> pinned = new HashMap<>();
     private final List<Runnable> landing = new ArrayList<>();
@@ -303,6 +305,22 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
         return "emulated GPU (PTX interpreter)";
     }
 
+    /** Reports compute capability {@code major.minor} from now on (9.0 unless set). */
+    EmulatedGpu computeCapability(int major, int minor) {
+        computeCapability = new int[] {major, minor};
+        return this;
+    }
+
+    @Override
+    public int[] computeCapability() {
+        return computeCapability.clone();
+    }
+
+    /** The workspace the backend last handed to cuBLAS, in bytes. */
+    long cublasWorkspaceBytes() {
+        return cublasWorkspaceBytes;
+    }
+
     @Override
     public void makeCurrent() {
     }
@@ -331,6 +349,7 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
             @Override
             public void useStream(long stream, long workspace, long workspaceBytes) {
                 region(workspace, workspaceBytes);
+                cublasWorkspaceBytes = workspaceBytes;
             }
 
             @Override
@@ -395,6 +414,11 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
             @Override
             public Choice choose(ConvGeometry g, int n, Direction d, int mathType, long workspaceLimit, boolean deterministic) {
                 return workspaceLimit >= WORKSPACE ? new Choice(0, mathType, WORKSPACE) : new Choice(1, mathType, 0);
+            }
+
+            @Override
+            public Choice chooseWithoutSearch(ConvGeometry g, int n, Direction d, int mathType, boolean deterministic) {
+                return new Choice(1, mathType, 0);
             }
 
             private void workspace(Choice c, long workspace) {

@@ -112,11 +112,19 @@ int cudnnSetConvolutionMathType(void *d, int math) {
     return 0;
 }
 
+/* The next `find_failures` finds return `find_failure_status` (an allocation failure, say) instead of results. */
+static int find_failures, find_failure_status;
+void stub_fail_finds(int times, int status) { find_failures = times; find_failure_status = status; }
+
 static int find(void *handle, const char *what, int requested, int *returned, perf_t *perf) {
     char line[64];
     if (handle != HANDLE) return 2000;
     snprintf(line, sizeof line, "%s requested %d", what, requested);
     note(line);
+    if (find_failures > 0) {
+        find_failures--;
+        return find_failure_status;
+    }
     memset(perf, 0, sizeof(perf_t) * 5);
     /* fastest first, as cuDNN sorts them: too much workspace; non-deterministic; 3% slower with less
        workspace; 25% slower with less again; deterministic */
@@ -140,6 +148,35 @@ int cudnnFindConvolutionBackwardDataAlgorithm(void *h, void *w, void *dy, void *
 int cudnnFindConvolutionBackwardFilterAlgorithm(void *h, void *x, void *dy, void *c, void *dw, int req, int *ret, perf_t *perf) {
     (void) x; (void) dy; (void) c; (void) dw;
     return find(h, "findBackwardFilter", req, ret, perf);
+}
+
+/* cuDNN's heuristics (no timing): the first needs workspace; then none, non-deterministic, tensor-core math; none,
+   deterministic, FMA; none, deterministic, default math */
+static int heuristic(void *handle, const char *what, int requested, int *returned, perf_t *perf) {
+    char line[64];
+    if (handle != HANDLE) return 2000;
+    snprintf(line, sizeof line, "%s requested %d", what, requested);
+    note(line);
+    memset(perf, 0, sizeof(perf_t) * 4);
+    perf[0].algo = 3; perf[0].time = -1; perf[0].memory = 4096; perf[0].determinism = 1; perf[0].mathType = 3;
+    perf[1].algo = 0; perf[1].time = -1; perf[1].memory = 0; perf[1].determinism = 0; perf[1].mathType = 1;
+    perf[2].algo = 4; perf[2].time = -1; perf[2].memory = 0; perf[2].determinism = 1; perf[2].mathType = 3;
+    perf[3].algo = 1; perf[3].time = -1; perf[3].memory = 0; perf[3].determinism = 1; perf[3].mathType = 0;
+    *returned = 4;
+    return 0;
+}
+
+int cudnnGetConvolutionForwardAlgorithm_v7(void *h, void *x, void *w, void *c, void *y, int req, int *ret, perf_t *perf) {
+    (void) x; (void) w; (void) c; (void) y;
+    return heuristic(h, "heuristicForward", req, ret, perf);
+}
+int cudnnGetConvolutionBackwardDataAlgorithm_v7(void *h, void *w, void *dy, void *c, void *dx, int req, int *ret, perf_t *perf) {
+    (void) w; (void) dy; (void) c; (void) dx;
+    return heuristic(h, "heuristicBackwardData", req, ret, perf);
+}
+int cudnnGetConvolutionBackwardFilterAlgorithm_v7(void *h, void *x, void *dy, void *c, void *dw, int req, int *ret, perf_t *perf) {
+    (void) x; (void) dy; (void) c; (void) dw;
+    return heuristic(h, "heuristicBackwardFilter", req, ret, perf);
 }
 
 static int run(void *handle, const char *what, const float *alpha, void *a, void *b, int algo, void *ws, size_t wsBytes,
