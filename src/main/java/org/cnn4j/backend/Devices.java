@@ -81,7 +81,9 @@ public final class Devices {
                 System.getProperty("os.arch"), rt.availableProcessors(), System.getProperty("os.name"), System.getProperty("os.version"),
                 Runtime.version(), rt.maxMemory() >> 20));
         try (CudaBackend gpu = CudaBackend.open(CudaBackend.Options.defaults())) {
-            lines.add("gpu: " + gpu.name() + " — available");
+            List<String> about = gpu.describe();
+            lines.add("gpu: " + about.getFirst() + " — available");
+            about.stream().skip(1).map(l -> "  " + l).forEach(lines::add);
         } catch (LinkageError | RuntimeException e) {
             lines.add("gpu: not available — " + reason(e));
         }

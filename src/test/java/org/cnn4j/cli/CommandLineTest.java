@@ -123,7 +123,15 @@ class CommandLineTest {
         assertTrue(r.out().contains("PASSED: worst relative error"), r.out());
         r = run("devices");
         assertEquals(0, r.code());
-        assertTrue(r.out().contains("cpu:") && r.out().contains("gpu: not available"), r.out());
+        assertTrue(r.out().contains("cpu:"), r.out());
+        List<String> gpu = r.out().lines().dropWhile(l -> !l.startsWith("gpu:")).toList();
+        if (gpu.getFirst().startsWith("gpu: not available")) {
+            assertEquals(1, gpu.size(), "without a GPU, one line says why:\n" + r.out());
+            assertTrue(gpu.getFirst().matches("gpu: not available — .*(cannot|not found|no CUDA device).*"), gpu.getFirst());
+        } else {
+            String all = String.join("\n", gpu);
+            assertTrue(all.contains("compute capability") && all.contains("CUDA driver: ") && all.contains("cuDNN ") && all.contains("cuBLAS "), all);
+        }
     }
 
     @Test

@@ -9,6 +9,9 @@ interface Blas extends AutoCloseable {
     /** The file the library was loaded from. */
     String library();
 
+    /** The library's version number, e.g. 130000 for cuBLAS 13.0.0. */
+    long version();
+
     /** Issues the work to this CUDA stream, with this device buffer as the library's workspace. */
     void useStream(long stream, long workspace, long workspaceBytes);
 

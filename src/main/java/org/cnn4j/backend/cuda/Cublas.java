@@ -20,7 +20,7 @@ final class Cublas implements Blas {
     private static final int OP_N = 0, OP_T = 1, DEFAULT_MATH = 0;
     private final NativeLibrary lib;
     private final Arena arena = Arena.ofShared();
-    private final MethodHandle destroy, sgemm, statusString, setStream, setWorkspace;
+    private final MethodHandle destroy, sgemm, statusString, setStream, setWorkspace, getVersion;
     private final MemorySegment handle, alpha, beta;
     private boolean closed;
 
@@ -37,6 +37,8 @@ final class Cublas implements Blas {
         setStream = lib.function("cublasSetStream_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
         // cublasSetWorkspace_v2(handle, void *workspace, size_t workspaceSizeInBytes)
         setWorkspace = lib.function("cublasSetWorkspace_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG));
+        // cublasGetVersion_v2(handle, int *version)
+        getVersion = lib.function("cublasGetVersion_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
         MemorySegment out = arena.allocate(ADDRESS);
         check(call(create, out), "cublasCreate_v2", "");
         handle = out.get(ADDRESS, 0);
@@ -48,6 +50,16 @@ final class Cublas implements Blas {
     @Override
     public String library() {
         return lib.file().toString();
+    }
+
+    /** major·10000 + minor·100 + patch, as cublasGetVersion_v2 reports it. */
+    @Override
+    public long version() {
+        try (Arena call = Arena.ofConfined()) {
+            MemorySegment v = call.allocate(JAVA_INT);
+            check(call(getVersion, handle, v), "cublasGetVersion_v2", "");
+            return v.get(JAVA_INT, 0);
+        }
     }
 
     /**

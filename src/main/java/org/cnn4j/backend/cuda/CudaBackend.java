@@ -2,6 +2,7 @@ package org.cnn4j.backend.cuda;
 
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.function.Supplier;
 
@@ -103,12 +104,29 @@ public final class CudaBackend implements Backend {
      */
     public static CudaBackend open(Options options) {
         return new CudaBackend(options, new CudaDriver(options.device()), () -> new Cudnn(cudnnLibrary()),
-                () -> new Cublas(NativeLibrary.open("cuBLAS", "cnn4j.cublas", "CNN4J_CUBLAS", List.of("libcublas.so.13", "libcublas.so.12"))));
+                () -> new Cublas(cublasLibrary()));
     }
 
-    /** libcudnn: the file -Dcnn4j.cudnn or CNN4J_CUDNN names, else version 9 or 8 where the loader and CUDA look. */
+    /**
+     * cuDNN 9's sub-libraries that it loads itself at run time, in the order they depend on each
+     * other: a libcudnn.so.9 found in a folder (a Python wheel's, say) must have them beside it.
+     */
+    static final List<String> CUDNN9_PARTS = List.of("libcudnn_graph.so.9", "libcudnn_engines_precompiled.so.9", "libcudnn_heuristic.so.9",
+            "libcudnn_ops.so.9", "libcudnn_cnn.so.9");
+
+    /**
+     * libcudnn: the file -Dcnn4j.cudnn or CNN4J_CUDNN names, else version 9 or 8 where the loader and
+     * CUDA look, else in a Python environment's NVIDIA wheels.
+     */
     static NativeLibrary cudnnLibrary() {
-        return NativeLibrary.open("cuDNN", "cnn4j.cudnn", "CNN4J_CUDNN", List.of("libcudnn.so.9", "libcudnn.so.8"));
+        return NativeLibrary.open("cuDNN", "cnn4j.cudnn", "CNN4J_CUDNN", List.of("libcudnn.so.9", "libcudnn.so.8"),
+                Map.of("libcudnn.so.9", CUDNN9_PARTS), NativeLibrary.wheelFolders());
+    }
+
+    /** libcublas: as {@link #cudnnLibrary}, version 13 or 12, with its libcublasLt beside it when found in a folder. */
+    static NativeLibrary cublasLibrary() {
+        return NativeLibrary.open("cuBLAS", "cnn4j.cublas", "CNN4J_CUBLAS", List.of("libcublas.so.13", "libcublas.so.12"),
+                Map.of("libcublas.so.13", List.of("libcublasLt.so.13"), "libcublas.so.12", List.of("libcublasLt.so.12")), NativeLibrary.wheelFolders());
     }
 
     /** Over a given driver and libraries, opened in this order (the tests pass an emulator's). */
@@ -137,6 +155,27 @@ public final class CudaBackend implements Backend {
         }
         log.info("CUDA backend on {}: cuDNN {} ({}), cuBLAS ({}), convolutions {}{}", driver.description(), cudnn.version(), cudnn.library(),
                 cublas.library(), options.tf32() ? "TF32 allowed" : "strict float32", options.deterministic() ? ", deterministic" : "");
+    }
+
+    /**
+     * What this backend runs on, a line each: the device (name, compute capability, memory), the
+     * CUDA driver and its file, cuDNN's and cuBLAS's versions and the files they were loaded from.
+     */
+    public List<String> describe() {
+        current();
+        long[] memory = driver.memoryInfo();
+        int[] cc = driver.computeCapability();
+        return List.of(
+                String.format(Locale.ROOT, "%s, compute capability %d.%d, %.1f GiB of memory (%.1f GiB free)", driver.description(), cc[0], cc[1],
+                        memory[1] / (double) (1L << 30), memory[0] / (double) (1L << 30)),
+                "CUDA driver: " + NativeLibrary.mapped("libcuda.so").map(Object::toString).orElse("libcuda not mapped (an emulated device)"),
+                "cuDNN " + versionText(cudnn.version(), cudnn.version() >= 90000 ? 10000 : 1000) + ": " + cudnn.library(),
+                "cuBLAS " + versionText(cublas.version(), 10000) + ": " + cublas.library());
+    }
+
+    /** 91400 → "9.14.0" (major·10000 + minor·100 + patch; cuDNN 8 has major·1000). */
+    static String versionText(long version, long majorUnit) {
+        return version / majorUnit + "." + version % majorUnit / 100 + "." + version % 100;
     }
 
     @Override

@@ -11,14 +11,23 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Stream;
 
 /**
  * A native library found and opened for {@code java.lang.foreign}: first a file named by a system
  * property or an environment variable, then the dynamic loader's own search by soname (ld.so
- * cache, LD_LIBRARY_PATH), then the usual CUDA install folders. When nothing loads, the exception
- * lists every place tried and why it failed.
+ * cache, LD_LIBRARY_PATH), then the usual CUDA install folders, then NVIDIA's Python wheels
+ * ({@code …/site-packages/nvidia/<package>/lib}, as PyTorch installs cuDNN and cuBLAS) in every
+ * Python environment in sight: each {@code python3} on PATH, {@code VIRTUAL_ENV},
+ * {@code CONDA_PREFIX}, {@code /opt/*}{@code /.venv} and the user's {@code ~/.local}. When
+ * nothing loads, the exception lists every place tried and why it failed.
+ *
+ * <p>A library found in a folder may need companions there that it loads itself at run time
+ * (cuDNN 9's sub-libraries): those are checked for and loaded from the same folder first, so that
+ * the library's own lookup by soname finds them already loaded.
  */
 final class NativeLibrary {
     private static final Linker LINKER = Linker.nativeLinker();
@@ -47,6 +56,62 @@ final class NativeLibrary {
         return new ArrayList<>(dirs);
     }
 
+    /** The Python environments' wheel folders ({@code nvidia/<package>/lib}) under the process's environment. */
+    static List<Path> wheelFolders() {
+        return wheelFolders(System.getenv(), Path.of(System.getProperty("user.home", "/root")));
+    }
+
+    /**
+     * Every {@code site-packages/nvidia/<package>/lib} (and {@code dist-packages}) folder of the
+     * Python environments that {@code env} points at: the prefix of each {@code python3} on PATH
+     * (the folder above its bin, as given and with links resolved), VIRTUAL_ENV, CONDA_PREFIX,
+     * each {@code /opt/<name>/.venv}, and {@code home/.local}.
+     */
+    static List<Path> wheelFolders(Map<String, String> env, Path home) {
+        Set<Path> prefixes = new LinkedHashSet<>();
+        for (String dir : env.getOrDefault("PATH", "").split(":")) {
+            if (dir.isEmpty()) continue;
+            Path python = Path.of(dir, "python3");
+            if (!Files.isExecutable(python)) continue;
+            prefixes.add(python.getParent().getParent());
+            try {
+                prefixes.add(python.toRealPath().getParent().getParent());
+            } catch (Exception e) {
+                // a dangling link: the prefix as given remains
+            }
+        }
+        for (String var : List.of("VIRTUAL_ENV", "CONDA_PREFIX")) {
+            String v = env.get(var);
+            if (v != null && !v.isBlank()) prefixes.add(Path.of(v));
+        }
+        try (Stream<Path> opts = Files.list(Path.of("/opt"))) {
+            opts.map(p -> p.resolve(".venv")).filter(Files::isDirectory).sorted().forEach(prefixes::add);
+        } catch (Exception e) {
+            // no /opt to list
+        }
+        prefixes.add(home.resolve(".local"));
+        Set<Path> folders = new LinkedHashSet<>();
+        for (Path prefix : prefixes) {
+            if (prefix == null) continue;
+            for (String lib : List.of("lib", "lib64")) {
+                try (Stream<Path> pythons = Files.list(prefix.resolve(lib))) {
+                    pythons.filter(p -> p.getFileName().toString().startsWith("python3")).sorted().forEach(py -> {
+                        for (String packages : List.of("site-packages", "dist-packages")) {
+                            try (Stream<Path> nvidia = Files.list(py.resolve(packages).resolve("nvidia"))) {
+                                nvidia.map(p -> p.resolve("lib")).filter(Files::isDirectory).sorted().forEach(folders::add);
+                            } catch (Exception e) {
+                                // no NVIDIA wheels in this environment
+                            }
+                        }
+                    });
+                } catch (Exception e) {
+                    // no such lib folder
+                }
+            }
+        }
+        return new ArrayList<>(folders);
+    }
+
     /**
      * Opens the first of {@code sonames} that loads.
      *
@@ -54,10 +119,20 @@ final class NativeLibrary {
      * @param env      environment variable naming a file (e.g. CNN4J_CUDNN)
      */
     static NativeLibrary open(String what, String property, String env, List<String> sonames) {
+        return open(what, property, env, sonames, Map.of(), wheelFolders());
+    }
+
+    /**
+     * Opens the first of {@code sonames} that loads, looking in the wheel folders given after the
+     * usual places. A library found in a folder (not by the loader's own search) whose soname has
+     * {@code companions} must have them beside it: they are loaded from there, in order, first.
+     */
+    static NativeLibrary open(String what, String property, String env, List<String> sonames, Map<String, List<String>> companions,
+                              List<Path> wheels) {
         List<String> tried = new ArrayList<>();
         for (String explicit : new String[] {System.getProperty(property), System.getenv(env)}) {
             if (explicit == null || explicit.isBlank()) continue;
-            NativeLibrary lib = tryPath(what, Path.of(explicit), tried);
+            NativeLibrary lib = tryPath(what, Path.of(explicit), companions, tried);
             if (lib != null) return lib;
         }
         for (String soname : sonames) {
@@ -67,17 +142,39 @@ final class NativeLibrary {
                 tried.add(soname + " (loader search: " + e.getMessage() + ")");
             }
         }
-        for (Path dir : usualFolders()) {
+        List<Path> folders = new ArrayList<>(usualFolders());
+        folders.addAll(wheels);
+        for (Path dir : folders) {
             for (String soname : sonames) {
                 Path f = dir.resolve(soname);
                 if (Files.exists(f)) {
-                    NativeLibrary lib = tryPath(what, f, tried);
+                    NativeLibrary lib = tryPath(what, f, companions, tried);
                     if (lib != null) return lib;
                 }
             }
         }
-        throw new CudaException(what + " not found: tried " + String.join("; ", tried) + "; and " + sonames + " in "
-                + usualFolders() + ". Set -D" + property + "=/path/to/lib or " + env + ".");
+        throw new CudaException(what + " not found: tried " + String.join("; ", tried) + "; and " + sonames + " in " + usualFolders()
+                + (wheels.isEmpty() ? " (no Python environment with NVIDIA's wheels found)" : " and the Python wheels' " + wheels) + ". Set -D"
+                + property + "=/path/to/lib or " + env + ".");
+    }
+
+    /** Loads {@code f}, after the companions its file name calls for (from its folder); null, with the reason noted, if any fails. */
+    private static NativeLibrary tryPath(String what, Path f, Map<String, List<String>> companions, List<String> tried) {
+        List<String> needed = companions.getOrDefault(f.getFileName().toString(), List.of());
+        List<String> missing = needed.stream().filter(c -> !Files.exists(f.resolveSibling(c))).toList();
+        if (!missing.isEmpty()) {
+            tried.add(f + " (its companions " + missing + " are not beside it)");
+            return null;
+        }
+        for (String c : needed) {
+            try {
+                SymbolLookup.libraryLookup(f.resolveSibling(c), Arena.global());
+            } catch (IllegalArgumentException e) {
+                tried.add(f + " (its companion " + c + " does not load: " + e.getMessage() + ")");
+                return null;
+            }
+        }
+        return tryPath(what, f, tried);
     }
 
     private static NativeLibrary tryPath(String what, Path f, List<String> tried) {
@@ -89,8 +186,22 @@ final class NativeLibrary {
         }
     }
 
+    /**
+     * The file loaded: the path it was opened by or, for one the loader found by soname, the path
+     * the process has mapped (from /proc/self/maps), or the soname where that cannot be read.
+     */
     Path file() {
-        return file;
+        return file.isAbsolute() ? file : mapped(file.getFileName().toString()).orElse(file);
+    }
+
+    /** The first file mapped into this process whose name starts with {@code name} (Linux's /proc/self/maps). */
+    static Optional<Path> mapped(String name) {
+        try (Stream<String> maps = Files.lines(Path.of("/proc/self/maps"))) {
+            return maps.map(l -> l.indexOf('/') < 0 ? "" : l.substring(l.indexOf('/')).strip())
+                    .filter(f -> !f.isEmpty() && Path.of(f).getFileName().toString().startsWith(name)).findFirst().map(Path::of);
+        } catch (Exception e) {
+            return Optional.empty();
+        }
     }
 
     /** Calls a C function that returns a status code (int). */

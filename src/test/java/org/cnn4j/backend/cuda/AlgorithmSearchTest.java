@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
+import java.util.List;
 import java.util.SplittableRandom;
 
 import org.cnn4j.backend.ConvGeometry;
@@ -129,6 +130,18 @@ class AlgorithmSearchTest {
             try (CudaBackend gpu = new CudaBackend(CudaBackend.Options.defaults(), device, device::dnn, device::blas)) {
                 assertEquals(cc[0] >= 9 ? 32L << 20 : 4L << 20, device.cublasWorkspaceBytes(), "sm_" + cc[0] + cc[1]);
             }
+        }
+    }
+
+    @Test
+    void theBackendDescribesItsDeviceAndLibraries() {
+        EmulatedGpu device = new EmulatedGpu(3L << 30).computeCapability(9, 0);
+        try (CudaBackend gpu = new CudaBackend(CudaBackend.Options.defaults(), device, device::dnn, device::blas)) {
+            List<String> lines = gpu.describe();
+            assertEquals(4, lines.size(), String.valueOf(lines));
+            assertTrue(lines.get(0).startsWith("emulated GPU (PTX interpreter), compute capability 9.0, 3.0 GiB of memory ("), lines.get(0));
+            assertTrue(lines.get(1).startsWith("CUDA driver: "), lines.get(1));
+            assertTrue(lines.get(2).startsWith("cuDNN ") && lines.get(3).equals("cuBLAS 13.0.0: emulated cuBLAS"), String.valueOf(lines));
         }
     }
 }

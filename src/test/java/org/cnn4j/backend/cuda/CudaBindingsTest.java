@@ -19,6 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import org.cnn4j.backend.ConvGeometry;
@@ -190,6 +191,8 @@ class CudaBindingsTest {
     void cublasGemmIsTheTransposedColumnMajorCall() throws Throwable {
         try (Cublas cublas = new Cublas(stubAs("cuBLAS"))) {
             cublas.useStream(0xdef0, 0x7700, 4 << 20);
+            assertEquals(130100, cublas.version());
+            assertEquals("13.1.0", CudaBackend.versionText(cublas.version(), 10000));
             // Row-major C (2x3) = A (2x4) * B^T, B stored 3x4.
             cublas.gemm(false, true, 2, 3, 4, 0.5f, 0x10, 4, 0x20, 4, 0.25f, 0x30);
             cublas.gemm(true, false, 5, 6, 7, 1f, 0x40, 5, 0x50, 6, 0f, 0x60);
@@ -211,5 +214,57 @@ class CudaBindingsTest {
                 && m.contains("-Dcnn4j.test.none="), m);
         String f = assertThrows(CudaException.class, () -> stubAs("cuDNN").function("cudnnNoSuchThing", FunctionDescriptor.ofVoid())).getMessage();
         assertTrue(f.contains("has no function cudnnNoSuchThing"), f);
+    }
+
+    /** A Python environment at {@code prefix} with the stub as NVIDIA's cuDNN wheel installs it, and its sub-libraries beside it. */
+    private static Path wheel(Path prefix, List<String> parts) throws IOException {
+        Path lib = Files.createDirectories(prefix.resolve("lib/python3.12/site-packages/nvidia/cudnn/lib"));
+        Files.copy(stub, lib.resolve("libcnn4jtest_cudnn.so.9"));
+        for (String part : parts) Files.copy(stub, lib.resolve(part));
+        Path bin = Files.createDirectories(prefix.resolve("bin"));
+        Path python = Files.writeString(bin.resolve("python3"), "#!/bin/sh\n");
+        python.toFile().setExecutable(true);
+        return lib;
+    }
+
+    @Test
+    void cudnnLaidOutAsAPythonWheelIsFoundWithItsSubLibraries() throws IOException {
+        List<String> parts = List.of("libcnn4jtest_cudnn_graph.so.9", "libcnn4jtest_cudnn_ops.so.9", "libcnn4jtest_cudnn_cnn.so.9");
+        Map<String, List<String>> companions = Map.of("libcnn4jtest_cudnn.so.9", parts);
+        Path home = Files.createDirectories(dir.resolve("home"));
+
+        Path venv = dir.resolve("venv"), lib = wheel(venv, parts);
+        List<Path> onPath = NativeLibrary.wheelFolders(Map.of("PATH", "/nowhere:" + venv.resolve("bin")), home);
+        assertTrue(onPath.contains(lib), "the python3 on PATH leads to its wheels: " + onPath);
+        NativeLibrary found = NativeLibrary.open("cuDNN", "cnn4j.test.none", "CNN4J_TEST_NONE", List.of("libcnn4jtest_cudnn.so.9"), companions, onPath);
+        assertEquals(lib.resolve("libcnn4jtest_cudnn.so.9"), found.file());
+        try (Cudnn cudnn = new Cudnn(found)) {
+            assertEquals(91400, cudnn.version(), "and it works through the bindings");
+        }
+        for (String part : parts) {
+            assertTrue(NativeLibrary.mapped(part).isPresent(), part + " is loaded, from the same folder");
+            assertEquals(lib.resolve(part), NativeLibrary.mapped(part).orElseThrow());
+        }
+
+        Path conda = dir.resolve("conda"), condaLib = wheel(conda, parts);
+        assertTrue(NativeLibrary.wheelFolders(Map.of("CONDA_PREFIX", conda.toString()), home).contains(condaLib));
+        assertTrue(NativeLibrary.wheelFolders(Map.of("VIRTUAL_ENV", venv.toString()), home).contains(lib));
+        Path user = wheel(home.resolve(".local"), parts);
+        assertTrue(NativeLibrary.wheelFolders(Map.of(), home).contains(user), "the user's own pip install --user");
+
+        Path broken = dir.resolve("broken"), brokenLib = wheel(broken, parts);
+        Files.delete(brokenLib.resolve("libcnn4jtest_cudnn_cnn.so.9"));
+        String m = assertThrows(CudaException.class, () -> NativeLibrary.open("cuDNN", "cnn4j.test.none", "CNN4J_TEST_NONE",
+                List.of("libcnn4jtest_cudnn.so.9"), companions, List.of(brokenLib))).getMessage();
+        assertTrue(m.contains(brokenLib.resolve("libcnn4jtest_cudnn.so.9") + " (its companions [libcnn4jtest_cudnn_cnn.so.9] are not beside it)"), m);
+        assertTrue(m.contains("and the Python wheels' [" + brokenLib + "]"), m);
+    }
+
+    @Test
+    void theRealCudnnAndCublasSearchesKnowTheirCompanions() {
+        assertEquals(List.of("libcudnn_graph.so.9", "libcudnn_engines_precompiled.so.9", "libcudnn_heuristic.so.9", "libcudnn_ops.so.9",
+                "libcudnn_cnn.so.9"), CudaBackend.CUDNN9_PARTS);
+        assertEquals("9.14.0", CudaBackend.versionText(91400, 10000));
+        assertEquals("8.9.2", CudaBackend.versionText(8902, 1000));
     }
 }

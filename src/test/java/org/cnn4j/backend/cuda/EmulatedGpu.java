@@ -347,6 +347,11 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
             }
 
             @Override
+            public long version() {
+                return 130000;
+            }
+
+            @Override
             public void useStream(long stream, long workspace, long workspaceBytes) {
                 region(workspace, workspaceBytes);
                 cublasWorkspaceBytes = workspaceBytes;

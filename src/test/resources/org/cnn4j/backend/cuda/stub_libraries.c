@@ -254,6 +254,7 @@ int cudnnSoftmaxBackward(void *h, int algo, int mode, const float *alpha, void *
 static void *const BLAS = (void *) 0x5678;
 
 int cublasCreate_v2(void **handle) { *handle = BLAS; note("cublasCreate"); return 0; }
+int cublasGetVersion_v2(void *handle, int *version) { *version = 130100; return handle == BLAS ? 0 : 7; }
 int cublasDestroy_v2(void *handle) { note("cublasDestroy"); return handle == BLAS ? 0 : 7; }
 const char *cublasGetStatusString(int status) { return status == 7 ? "CUBLAS_STATUS_INVALID_VALUE" : "CUBLAS_STATUS_OTHER"; }
 
