@@ -85,6 +85,12 @@ public final class CudaBackend implements Backend {
     private final Map<String, Dnn.Choice> unsearched = new HashMap<>();
     private boolean fusedConvolutions = !"false".equals(System.getProperty("cnn4j.cudnnFusion"));
     /** Clearing the gradients and the SGD update as one launch each over a chunk table (-Dcnn4j.multiTensor=false: a launch per tensor). */
+    /**
+     * Zero-fills the fused convolution's output, which is also cuDNN's z input (weight 0), before the
+     * call. -Dcnn4j.zeroFusedZ=false leaves it as it is, only for the GPU report's probe of whether
+     * cuDNN reads z: with it off, a NaN left in y by an earlier use of its memory may come through.
+     */
+    private static final boolean ZERO_FUSED_Z = !"false".equals(System.getProperty("cnn4j.zeroFusedZ"));
     private static final boolean MULTI_TENSOR = !"false".equals(System.getProperty("cnn4j.multiTensor"));
     /**
      * Pooling backward passes over non-overlapping windows by output cells, and the warp-per-plane
@@ -461,7 +467,7 @@ public final class CudaBackend implements Backend {
         Dnn.Choice c = algorithm(g, n, Dnn.Direction.FORWARD);
         try {
             // y is also the call's z (weight 0): zeros, never a recycled block's NaN
-            driver.fill32(t(y, "convForward", "y").pointer(), 0, y.size());
+            if (ZERO_FUSED_Z) driver.fill32(t(y, "convForward", "y").pointer(), 0, y.size());
             cudnn.convolutionBiasReluForward(g, n, c, a(x, "convForward", "x"), a(w, "convForward", "w"), a(b, "convForward", "b"),
                     a(y, "convForward", "y"), workspaceAddress());
         } catch (CudaException e) {

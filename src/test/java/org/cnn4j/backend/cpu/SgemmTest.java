@@ -3,6 +3,7 @@ package org.cnn4j.backend.cpu;
 import static org.cnn4j.testing.Close.assertClose;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import java.util.Random;
 import java.util.stream.Stream;
@@ -27,6 +28,7 @@ class SgemmTest {
 
     @Test
     void theVectorKernelIsInUseInTheseTests() {
+        assumeFalse("false".equals(System.getProperty("cnn4j.vector")), "-Dcnn4j.vector=false: the scalar kernels are under test");
         assertTrue(Sgemm.VECTOR, "surefire runs with --add-modules jdk.incubator.vector");
     }
 
