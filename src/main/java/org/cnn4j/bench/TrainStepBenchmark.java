@@ -43,7 +43,15 @@ public final class TrainStepBenchmark {
         List<String> devices = args.length > 4 ? Arrays.asList(args).subList(4, args.length) : List.of("cpu");
         List<Result> results = new ArrayList<>();
         for (String device : devices) {
-            try (Backend backend = Devices.open(Devices.Choice.parse(device), 0)) {
+            Backend opened;
+            try {
+                opened = Devices.open(Devices.Choice.parse(device), 0);
+            } catch (IllegalArgumentException | IllegalStateException e) {
+                System.err.println("train-step: " + e.getMessage());
+                System.exit(1);
+                return;
+            }
+            try (Backend backend = opened) {
                 Result r = measure(name, batch, windows, steps, backend);
                 Result base = results.isEmpty() ? r : results.get(0);
                 report(r, r.graphReplays() > 0 ? "train (graph)" : "train", r.trainSeconds(), r.macs() * 6, base.trainSeconds() / r.trainSeconds());
