@@ -59,6 +59,7 @@ final class Cudnn implements Dnn {
     private final Map<Shape, MemorySegment> filters = new HashMap<>();
     private final Map<String, MemorySegment> convolutions = new HashMap<>();
     private final Map<String, List<Perf>> measured = new HashMap<>();
+    private final Map<String, Choice> choices = new HashMap<>();
     /** cudnnStatus_t: the search could not allocate its buffers (host or device). */
     private static final int INTERNAL_ERROR_HOST_ALLOCATION_FAILED = 4003, INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED = 4004;
 
@@ -253,6 +254,8 @@ final class Cudnn implements Dnn {
     @Override
     public Choice choose(ConvGeometry g, int n, Direction d, int mathType, long workspaceLimit, boolean deterministic) {
         String key = g + "/" + n + "/" + d + "/" + mathType;
+        Choice cached = choices.get(key + "/" + workspaceLimit + "/" + deterministic);
+        if (cached != null) return cached;
         List<Perf> perfs = measured.get(key);
         if (perfs == null) {
             perfs = results(g, n, d, mathType, true);
@@ -274,6 +277,7 @@ final class Cudnn implements Dnn {
                     + "; measured: " + perfs);
         }
         log.debug("cuDNN {}: algorithm {} (math {}, workspace {} B) of {}", detail, choice.algo(), choice.mathType(), choice.workspace(), perfs);
+        choices.put(key + "/" + workspaceLimit + "/" + deterministic, choice);
         return choice;
     }
 

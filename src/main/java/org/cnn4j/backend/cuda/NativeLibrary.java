@@ -22,7 +22,7 @@ import java.util.stream.Stream;
  * cache, LD_LIBRARY_PATH), then the usual CUDA install folders, then NVIDIA's Python wheels
  * ({@code …/site-packages/nvidia/<package>/lib}, as PyTorch installs cuDNN and cuBLAS) in every
  * Python environment in sight: each {@code python3} on PATH, {@code VIRTUAL_ENV},
- * {@code CONDA_PREFIX}, {@code /opt/*}{@code /.venv} and the user's {@code ~/.local}. When
+ * {@code CONDA_PREFIX}, {@code /opt/*}{@code /.venv}, {@code /usr/local} and the user's {@code ~/.local}. When
  * nothing loads, the exception lists every place tried and why it failed.
  *
  * <p>A library found in a folder may need companions there that it loads itself at run time
@@ -65,7 +65,7 @@ final class NativeLibrary {
      * Every {@code site-packages/nvidia/<package>/lib} (and {@code dist-packages}) folder of the
      * Python environments that {@code env} points at: the prefix of each {@code python3} on PATH
      * (the folder above its bin, as given and with links resolved), VIRTUAL_ENV, CONDA_PREFIX,
-     * each {@code /opt/<name>/.venv}, and {@code home/.local}.
+     * each {@code /opt/<name>/.venv}, {@code /usr/local} and {@code home/.local}.
      */
     static List<Path> wheelFolders(Map<String, String> env, Path home) {
         Set<Path> prefixes = new LinkedHashSet<>();
@@ -89,6 +89,7 @@ final class NativeLibrary {
         } catch (Exception e) {
             // no /opt to list
         }
+        prefixes.add(Path.of("/usr/local")); // pip install as root on Debian and Ubuntu
         prefixes.add(home.resolve(".local"));
         Set<Path> folders = new LinkedHashSet<>();
         for (Path prefix : prefixes) {
