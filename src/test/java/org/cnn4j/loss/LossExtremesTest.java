@@ -3,6 +3,8 @@ package org.cnn4j.loss;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.stream.Stream;
+
 import org.cnn4j.backend.Backend;
 import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
@@ -16,7 +18,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * cross-entropy finite when the label's probability underflows to zero.
  */
 class LossExtremesTest {
-    static java.util.stream.Stream<Backend> backends() {
+    static Stream<Backend> backends() {
         return Backends.all();
     }
 
@@ -38,22 +40,24 @@ class LossExtremesTest {
         assertEquals((perSample[0] + perSample[1]) / 2, mean, 1e-15, "mean loss");
     }
 
-    @ParameterizedTest
+    @ParameterizedTest(autoCloseArguments = false) // the backends are shared by every test
     @MethodSource("backends")
     void crossEntropyStaysFiniteWhenTheLabelsProbabilityUnderflows(Backend backend) {
-        Tensor loss = backend.allocate(Shape.of(2)), dx = backend.allocate(Shape.of(2, 2));
-        backend.fill(loss, Float.NaN);
-        backend.fill(dx, Float.NaN);
-        // softmax([800, 0])[1] = e^−800, which is 0 in double and in float
-        Tensor logits = backend.upload(Shape.of(2, 2), new double[] {800, 0, -3, 5});
-        backend.softmaxCrossEntropy(loss, dx, logits, backend.uploadInts(Shape.of(2), new int[] {1, 1}), 0.5);
-        double[] l = loss.toDoubleArray(), d = dx.toDoubleArray();
-        assertEquals(800, l[0], 800 * 1e-6, "loss of logits [800, 0], label 1, on " + backend.name());
-        assertEquals(Math.log1p(Math.exp(-8)), l[1], 1e-6, "loss of logits [-3, 5], label 1");
-        double[] expected = {0.5, -0.5, 0.5 * Math.exp(-8) / (1 + Math.exp(-8)), -0.5 / (1 + Math.exp(8))};
-        for (int j = 0; j < 4; j++) {
-            assertTrue(Double.isFinite(d[j]), "dx[" + j + "] is finite on " + backend.name());
-            assertEquals(expected[j], d[j], 1e-6, "dx[" + j + "] on " + backend.name());
+        try (Tensor loss = backend.allocate(Shape.of(2)); Tensor dx = backend.allocate(Shape.of(2, 2));
+             // softmax([800, 0])[1] = e^−800, which is 0 in double and in float
+             Tensor logits = backend.upload(Shape.of(2, 2), new double[] {800, 0, -3, 5});
+             Tensor labels = backend.uploadInts(Shape.of(2), new int[] {1, 1})) {
+            backend.fill(loss, Float.NaN);
+            backend.fill(dx, Float.NaN);
+            backend.softmaxCrossEntropy(loss, dx, logits, labels, 0.5);
+            double[] l = loss.toDoubleArray(), d = dx.toDoubleArray();
+            assertEquals(800, l[0], 800 * 1e-6, "loss of logits [800, 0], label 1, on " + backend.name());
+            assertEquals(Math.log1p(Math.exp(-8)), l[1], 1e-6, "loss of logits [-3, 5], label 1");
+            double[] expected = {0.5, -0.5, 0.5 * Math.exp(-8) / (1 + Math.exp(-8)), -0.5 / (1 + Math.exp(8))};
+            for (int j = 0; j < 4; j++) {
+                assertTrue(Double.isFinite(d[j]), "dx[" + j + "] is finite on " + backend.name());
+                assertEquals(expected[j], d[j], 1e-6, "dx[" + j + "] on " + backend.name());
+            }
         }
     }
 }

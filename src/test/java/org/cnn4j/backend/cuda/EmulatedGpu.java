@@ -45,7 +45,7 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
     private Region last;
     /** While capturing: the work issued, and what each piece is (a kernel's name, "memcpy", "cudnn convolutionForward"...). */
     private List<Work> recording;
-    private int[] computeCapability = {9, 0};
+    private int[] computeCapability = {8, 0};
     private long cublasWorkspaceBytes;
     /** Page-locked host buffers by address, and the copies into them that land at the next synchronise. */
     private final Map<Long, Arena> pinned = new HashMap<>();
@@ -305,7 +305,7 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
         return "emulated GPU (PTX interpreter)";
     }
 
-    /** Reports compute capability {@code major.minor} from now on (9.0 unless set). */
+    /** Reports compute capability {@code major.minor} from now on (8.0 unless set: the 4 MiB cuBLAS workspace of small test devices). */
     EmulatedGpu computeCapability(int major, int minor) {
         computeCapability = new int[] {major, minor};
         return this;
