@@ -404,8 +404,8 @@ public final class CudaBackend implements Backend {
      * cannot, cuDNN's heuristics pick one that needs no workspace, kept for that shape.
      */
     private Dnn.Choice algorithm(ConvGeometry g, int n, Dnn.Direction d) {
-        String key = g + "/" + n + "/" + d;
-        Dnn.Choice c = unsearched.get(key);
+        // the heuristics' fallbacks are rare: a step's convolutions skip building their key
+        Dnn.Choice c = unsearched.isEmpty() ? null : unsearched.get(g + "/" + n + "/" + d);
         if (c != null) return c;
         try {
             c = cudnn.choose(g, n, d, mathType(), options.workspaceLimit(), options.deterministic());
@@ -417,7 +417,7 @@ public final class CudaBackend implements Backend {
                 c = cudnn.chooseWithoutSearch(g, n, d, mathType(), options.deterministic());
                 log.warn("cuDNN's algorithm search for {} {} batch {} cannot allocate, even with the memory cache emptied ({}); "
                         + "using algorithm {}, which needs no workspace, as cuDNN's heuristics rank it", d, g, n, still.getMessage(), c.algo());
-                unsearched.put(key, c);
+                unsearched.put(g + "/" + n + "/" + d, c);
                 return c;
             }
         }

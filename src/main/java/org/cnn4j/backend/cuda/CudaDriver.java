@@ -397,20 +397,25 @@ final class CudaDriver implements GpuDriver {
      */
     @Override
     public void copyToDevice(DevicePointer dst, float[] src) {
-        for (long at = 0; at < 4L * src.length; at += PinnedStaging.MAX_BYTES) {
-            long bytes = Math.min(PinnedStaging.MAX_BYTES, 4L * src.length - at);
-            Upload u = upload(bytes);
-            MemorySegment.copy(src, (int) (at / 4), u.host, JAVA_FLOAT, 0, (int) (bytes / 4));
-            send(dst.withByteOffset(at), u, bytes);
-        }
+        upload(dst, 4L * src.length, (u, at, bytes) -> MemorySegment.copy(src, (int) (at / 4), u.host, JAVA_FLOAT, 0, (int) (bytes / 4)));
     }
 
     @Override
     public void copyToDevice(DevicePointer dst, int[] src) {
-        for (long at = 0; at < 4L * src.length; at += PinnedStaging.MAX_BYTES) {
-            long bytes = Math.min(PinnedStaging.MAX_BYTES, 4L * src.length - at);
+        upload(dst, 4L * src.length, (u, at, bytes) -> MemorySegment.copy(src, (int) (at / 4), u.host, JAVA_INT, 0, (int) (bytes / 4)));
+    }
+
+    /** Copies {@code bytes} of the source from byte {@code at} into the start of a staging buffer. */
+    private interface Stage {
+        void into(Upload u, long at, long bytes);
+    }
+
+    /** Sends {@code total} bytes to dst in chunks of at most the staging cap, each staged by {@code stage}. */
+    private void upload(DevicePointer dst, long total, Stage stage) {
+        for (long at = 0; at < total; at += PinnedStaging.MAX_BYTES) {
+            long bytes = Math.min(PinnedStaging.MAX_BYTES, total - at);
             Upload u = upload(bytes);
-            MemorySegment.copy(src, (int) (at / 4), u.host, JAVA_INT, 0, (int) (bytes / 4));
+            stage.into(u, at, bytes);
             send(dst.withByteOffset(at), u, bytes);
         }
     }

@@ -253,9 +253,10 @@ final class Cudnn implements Dnn {
      */
     @Override
     public Choice choose(ConvGeometry g, int n, Direction d, int mathType, long workspaceLimit, boolean deterministic) {
-        String key = g + "/" + n + "/" + d + "/" + mathType;
-        Choice cached = choices.get(key + "/" + workspaceLimit + "/" + deterministic);
+        String choiceKey = g + "/" + n + "/" + d + "/" + mathType + "/" + workspaceLimit + "/" + deterministic;
+        Choice cached = choices.get(choiceKey);
         if (cached != null) return cached;
+        String key = g + "/" + n + "/" + d + "/" + mathType;
         List<Perf> perfs = measured.get(key);
         if (perfs == null) {
             perfs = results(g, n, d, mathType, true);
@@ -277,7 +278,7 @@ final class Cudnn implements Dnn {
                     + "; measured: " + perfs);
         }
         log.debug("cuDNN {}: algorithm {} (math {}, workspace {} B) of {}", detail, choice.algo(), choice.mathType(), choice.workspace(), perfs);
-        choices.put(key + "/" + workspaceLimit + "/" + deterministic, choice);
+        choices.put(choiceKey, choice);
         return choice;
     }
 

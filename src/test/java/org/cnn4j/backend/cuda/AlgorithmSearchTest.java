@@ -85,13 +85,18 @@ class AlgorithmSearchTest {
         }
     }
 
+    /** A strict-float32 backend over the device, its cuDNN's searches failing as {@code dnn} says. */
+    private static CudaBackend strictBackend(CountingGpu device, FailingSearches dnn) {
+        return new CudaBackend(CudaBackend.Options.defaults().strictFloat32(), device, () -> dnn.over(device.dnn()), device::blas);
+    }
+
     @Test
     void aSearchOutOfMemoryIsRetriedOnceAfterTheCacheIsEmptied() {
         CountingGpu device = new CountingGpu();
         FailingSearches dnn = new FailingSearches();
         dnn.failures = 1;
         ConvGeometry g = ConvGeometry.square(3, 9, 9, 5, 3, 1, 1, 1);
-        try (CudaBackend gpu = new CudaBackend(CudaBackend.Options.defaults().strictFloat32(), device, () -> dnn.over(device.dnn()), device::blas)) {
+        try (CudaBackend gpu = strictBackend(device, dnn)) {
             gpu.allocate(Shape.of(1000)).close(); // a block for the cache to hold
             int before = device.frees;
             assertTrue(convolveAndCompare(gpu, g, 2) < 1e-5);
@@ -107,7 +112,7 @@ class AlgorithmSearchTest {
         FailingSearches dnn = new FailingSearches();
         dnn.failures = 2;
         ConvGeometry g = ConvGeometry.square(3, 9, 9, 5, 3, 1, 1, 1);
-        try (CudaBackend gpu = new CudaBackend(CudaBackend.Options.defaults().strictFloat32(), device, () -> dnn.over(device.dnn()), device::blas)) {
+        try (CudaBackend gpu = strictBackend(device, dnn)) {
             assertTrue(convolveAndCompare(gpu, g, 2) < 1e-5, "the heuristic algorithm computes the same convolution");
             assertEquals(2, dnn.searches);
             assertEquals(1, dnn.heuristics);
