@@ -32,7 +32,7 @@ public record DataInfo(String dataset, List<String> classNames, Normalization no
     public static DataInfo fromConfig(Settings s) {
         Object names = s.require("classNames");
         if (!(names instanceof List<?> list) || !list.stream().allMatch(x -> x instanceof String)) {
-            throw new IllegalArgumentException(s.owner() + ": classNames must be a list of strings, got " + names);
+            throw new IllegalArgumentException(s.owner() + ": classNames must be a list of strings, got " + org.cnn4j.io.Json.describe(names));
         }
         return new DataInfo(s.string("dataset"), list.stream().map(String.class::cast).toList(),
                 new Normalization(s.numbers("mean"), s.numbers("std")));

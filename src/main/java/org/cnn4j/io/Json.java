@@ -1,6 +1,9 @@
 package org.cnn4j.io;
 
+import java.io.IOException;
+import java.io.StringReader;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -11,17 +14,25 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
 import com.google.gson.JsonPrimitive;
+import com.google.gson.Strictness;
+import com.google.gson.stream.JsonReader;
+import com.google.gson.stream.JsonToken;
+import com.google.gson.stream.MalformedJsonException;
 
 /**
- * Plain values to JSON and back: maps (string keys, order kept), lists, int and double arrays,
- * numbers, booleans, strings. Reading turns a list of integers into an {@code int[]}, a list of
- * numbers into a {@code double[]}, an integral number into an Integer (or Long), others into a Double.
+ * Plain values to JSON and back: maps (string keys, order kept), lists, int, long and double
+ * arrays, numbers, booleans, strings. Reading is strict RFC 8259 JSON, as other readers of the
+ * formats cnn4j writes expect: no comments, no single quotes or unquoted names, no NaN or
+ * Infinity (nor a number too large for a double), no duplicate keys, nothing after the value. An
+ * integer literal reads as an Integer, or a Long when it needs 64 bits, exactly; a list of them as
+ * an {@code int[]} (or {@code long[]}); other numbers as Doubles, a list of numbers as a
+ * {@code double[]}. Writing turns a non-finite double into null, since JSON has no such number.
  */
 public final class Json {
-    private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().serializeSpecialFloatingPointValues().create();
+    private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().create();
+    /** Nesting deeper than this is refused: no file cnn4j reads needs more, and a deep one would exhaust the stack. */
+    static final int MAX_DEPTH = 64;
 
     private Json() {
     }
@@ -30,11 +41,18 @@ public final class Json {
         return GSON.toJson(tree(value));
     }
 
-    /** Parses JSON text; a syntax error becomes an IllegalArgumentException that says where. */
+    /** Parses JSON text; an error becomes an IllegalArgumentException that says what and where. */
     public static Object read(String text) {
-        try {
-            return value(JsonParser.parseString(text));
-        } catch (JsonParseException e) {
+        try (JsonReader reader = new JsonReader(new StringReader(text))) {
+            reader.setStrictness(Strictness.STRICT);
+            Object value = value(reader, 0);
+            if (reader.peek() != JsonToken.END_DOCUMENT) throw new IllegalArgumentException("not valid JSON: more text after the value" + at(reader));
+            return value;
+        } catch (MalformedJsonException | IllegalStateException e) {
+            throw new IllegalArgumentException("not valid JSON: " + e.getMessage(), e);
+        } catch (java.io.EOFException e) {
+            throw new IllegalArgumentException("not valid JSON: the text ends inside a value", e);
+        } catch (IOException e) {
             throw new IllegalArgumentException("not valid JSON: " + e.getMessage(), e);
         }
     }
@@ -43,27 +61,27 @@ public final class Json {
     @SuppressWarnings("unchecked")
     public static Map<String, Object> readObject(String text) {
         Object v = read(text);
-        if (!(v instanceof Map)) throw new IllegalArgumentException("expected a JSON object, got " + text.substring(0, Math.min(40, text.length())));
+        if (!(v instanceof Map)) throw new IllegalArgumentException("expected a JSON object, got " + describe(v));
         return (Map<String, Object>) v;
+    }
+
+    /** A value read by {@link #read} as short JSON text for a message (never a Java object identity). */
+    public static String describe(Object v) {
+        String text = v instanceof String s ? s : write(v);
+        return text.length() <= 80 ? text : text.substring(0, 77) + "...";
     }
 
     static JsonElement tree(Object v) {
         if (v == null) return JsonNull.INSTANCE;
         if (v instanceof JsonElement e) return e;
+        if (v instanceof Double d && !Double.isFinite(d) || v instanceof Float f && !Float.isFinite(f)) return JsonNull.INSTANCE;
         if (v instanceof Number n) return new JsonPrimitive(n);
         if (v instanceof Boolean b) return new JsonPrimitive(b);
         if (v instanceof String s) return new JsonPrimitive(s);
         if (v instanceof Enum<?> e) return new JsonPrimitive(e.name());
-        if (v instanceof int[] a) {
-            JsonArray arr = new JsonArray();
-            for (int x : a) arr.add(x);
-            return arr;
-        }
-        if (v instanceof double[] a) {
-            JsonArray arr = new JsonArray();
-            for (double x : a) arr.add(x);
-            return arr;
-        }
+        if (v instanceof int[] a) return tree(Arrays.stream(a).boxed().toList());
+        if (v instanceof long[] a) return tree(Arrays.stream(a).boxed().toList());
+        if (v instanceof double[] a) return tree(Arrays.stream(a).boxed().toList());
         if (v instanceof Iterable<?> list) {
             JsonArray arr = new JsonArray();
             for (Object x : list) arr.add(tree(x));
@@ -77,30 +95,65 @@ public final class Json {
         throw new IllegalArgumentException("cannot write a " + v.getClass().getSimpleName() + " as JSON");
     }
 
-    static Object value(JsonElement e) {
-        if (e.isJsonNull()) return null;
-        if (e.isJsonObject()) {
-            Map<String, Object> map = new LinkedHashMap<>();
-            for (Map.Entry<String, JsonElement> m : e.getAsJsonObject().entrySet()) map.put(m.getKey(), value(m.getValue()));
-            return map;
-        }
-        if (e.isJsonArray()) {
-            List<Object> items = new ArrayList<>();
-            for (JsonElement x : e.getAsJsonArray()) items.add(value(x));
-            if (items.stream().allMatch(x -> x instanceof Integer)) return items.stream().mapToInt(x -> (Integer) x).toArray();
-            if (!items.isEmpty() && items.stream().allMatch(x -> x instanceof Number)) {
-                return items.stream().mapToDouble(x -> ((Number) x).doubleValue()).toArray();
+    private static Object value(JsonReader reader, int depth) throws IOException {
+        if (depth > MAX_DEPTH) throw new IllegalArgumentException("not valid JSON here: nested deeper than " + MAX_DEPTH + " levels" + at(reader));
+        return switch (reader.peek()) {
+            case BEGIN_OBJECT -> {
+                Map<String, Object> map = new LinkedHashMap<>();
+                reader.beginObject();
+                while (reader.hasNext()) {
+                    String key = reader.nextName();
+                    if (map.containsKey(key)) throw new IllegalArgumentException("not valid JSON here: key '" + key + "' appears twice" + at(reader));
+                    map.put(key, value(reader, depth + 1));
+                }
+                reader.endObject();
+                yield map;
             }
-            return items;
+            case BEGIN_ARRAY -> {
+                List<Object> items = new ArrayList<>();
+                reader.beginArray();
+                while (reader.hasNext()) items.add(value(reader, depth + 1));
+                reader.endArray();
+                yield array(items);
+            }
+            case STRING -> reader.nextString();
+            case NUMBER -> number(reader);
+            case BOOLEAN -> reader.nextBoolean();
+            case NULL -> {
+                reader.nextNull();
+                yield null;
+            }
+            default -> throw new IllegalArgumentException("not valid JSON: unexpected " + reader.peek() + at(reader));
+        };
+    }
+
+    private static Object number(JsonReader reader) throws IOException {
+        String text = reader.nextString();
+        boolean integral = text.chars().allMatch(ch -> ch == '-' || ch >= '0' && ch <= '9');
+        if (integral) {
+            try {
+                long l = Long.parseLong(text);
+                return l == (int) l ? (Object) (int) l : (Object) l;
+            } catch (NumberFormatException e) {
+                // Beyond 64 bits: a double, which no integer setting accepts.
+            }
         }
-        JsonPrimitive p = e.getAsJsonPrimitive();
-        if (p.isBoolean()) return p.getAsBoolean();
-        if (p.isString()) return p.getAsString();
-        double d = p.getAsDouble();
-        String text = p.getAsString();
-        boolean integral = !text.contains(".") && !text.contains("e") && !text.contains("E");
-        if (integral && d >= Integer.MIN_VALUE && d <= Integer.MAX_VALUE) return (int) d;
-        if (integral && Math.abs(d) < 0x1p63) return p.getAsLong();
+        double d = Double.parseDouble(text);
+        if (!Double.isFinite(d)) throw new IllegalArgumentException("not valid JSON here: number " + text + " is beyond a double's range" + at(reader));
         return d;
     }
+
+    private static Object array(List<Object> items) {
+        if (items.stream().allMatch(x -> x instanceof Integer)) return items.stream().mapToInt(x -> (Integer) x).toArray();
+        if (items.stream().allMatch(x -> x instanceof Integer || x instanceof Long)) return items.stream().mapToLong(x -> ((Number) x).longValue()).toArray();
+        if (items.stream().allMatch(x -> x instanceof Number)) return items.stream().mapToDouble(x -> ((Number) x).doubleValue()).toArray();
+        return items;
+    }
+
+    private static String at(JsonReader reader) {
+        String location = reader.toString(); // "JsonReader at line L column C path $.x"
+        int i = location.indexOf(" at ");
+        return i < 0 ? "" : " (" + location.substring(i + 1) + ")";
+    }
+
 }

@@ -30,6 +30,8 @@ import java.util.Map;
 public final class Safetensors {
     /** The safetensors project's own limit on the header. */
     public static final long MAX_HEADER = 100L << 20;
+    /** Tensor data are read through a buffer of this many bytes. */
+    static final int CHUNK = 1 << 20;
     private static final String METADATA = "__metadata__";
 
     private Safetensors() {
@@ -110,11 +112,8 @@ public final class Safetensors {
             }
             checkLayout(file, slots, dataStart, dataLength);
             Map<String, Entry> tensors = new LinkedHashMap<>();
-            for (Slot s : slots) {
-                float[] values = new float[(int) ((s.end - s.begin) / 4)];
-                readFully(ch, dataStart + s.begin, (int) (s.end - s.begin), file).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(values);
-                tensors.put(s.name, new Entry(s.shape, values));
-            }
+            ByteBuffer chunk = ByteBuffer.allocate(CHUNK).order(ByteOrder.LITTLE_ENDIAN);
+            for (Slot s : slots) tensors.put(s.name, new Entry(s.shape, readFloats(ch, dataStart + s.begin, s.end - s.begin, chunk, file)));
             return new Contents(metadata, tensors);
         } catch (java.nio.charset.CharacterCodingException e) {
             throw new FileFormatException(file, 8, "the header is not valid UTF-8");
@@ -137,12 +136,13 @@ public final class Safetensors {
 
     private static Slot slot(Path file, String name, Object raw, long dataLength) throws FileFormatException {
         String where = "tensor '" + name + "'";
-        if (!(raw instanceof Map<?, ?> info)) throw new FileFormatException(file, 8, where + " is not described by an object");
-        if (!"F32".equals(info.get("dtype"))) {
-            throw new FileFormatException(file, 8, where + " has dtype " + info.get("dtype") + "; cnn4j reads F32 tensors only");
+        if (!(raw instanceof Map<?, ?> info)) throw new FileFormatException(file, 8, where + " is not described by an object: " + Json.describe(raw));
+        Object dtype = info.get("dtype");
+        if (!"F32".equals(dtype)) {
+            throw new FileFormatException(file, 8, where + " has dtype " + (dtype == null ? "(none)" : Json.describe(dtype)) + "; cnn4j reads F32 tensors only");
         }
         if (!(info.get("shape") instanceof int[] dims)) {
-            throw new FileFormatException(file, 8, where + " has no valid shape (a list of integers): " + info.get("shape"));
+            throw new FileFormatException(file, 8, where + " has no valid shape (a list of integers below 2^31): " + Json.describe(info.get("shape")));
         }
         long count = 1;
         for (int d : dims) {
@@ -152,7 +152,8 @@ public final class Safetensors {
         }
         long[] offsets = longs(info.get("data_offsets"));
         if (offsets == null || offsets.length != 2 || offsets[0] < 0 || offsets[1] < offsets[0]) {
-            throw new FileFormatException(file, 8, where + " has invalid data_offsets " + info.get("data_offsets") + " (expected [begin, end])");
+            throw new FileFormatException(file, 8, where + " has invalid data_offsets " + Json.describe(info.get("data_offsets"))
+                    + " (expected [begin, end], integers with 0 <= begin <= end < 2^63)");
         }
         if (offsets[1] > dataLength) {
             throw new FileFormatException(file, 8, where + " claims bytes [" + offsets[0] + ", " + offsets[1] + ") but the data section holds only "
@@ -167,9 +168,7 @@ public final class Safetensors {
 
     private static long[] longs(Object raw) {
         if (raw instanceof int[] a) return Arrays.stream(a).asLongStream().toArray();
-        if (raw instanceof List<?> list && list.stream().allMatch(x -> x instanceof Long || x instanceof Integer)) {
-            return list.stream().mapToLong(x -> ((Number) x).longValue()).toArray();
-        }
+        if (raw instanceof long[] a) return a;
         return null;
     }
 
@@ -190,12 +189,29 @@ public final class Safetensors {
         }
     }
 
+    /** Reads {@code bytes} bytes at {@code position} as little-endian floats, a chunk at a time (a tensor may exceed 2 GiB). */
+    private static float[] readFloats(FileChannel ch, long position, long bytes, ByteBuffer chunk, Path file) throws IOException {
+        float[] values = new float[Math.toIntExact(bytes / 4)];
+        for (int done = 0; done < values.length; ) {
+            int n = Math.min(values.length - done, chunk.capacity() / 4);
+            chunk.clear().limit(4 * n);
+            readFully(ch, position + 4L * done, chunk, file);
+            chunk.flip().asFloatBuffer().get(values, done, n);
+            done += n;
+        }
+        return values;
+    }
+
     private static ByteBuffer readFully(FileChannel ch, long position, int length, Path file) throws IOException {
         ByteBuffer buf = ByteBuffer.allocate(length);
+        readFully(ch, position, buf, file);
+        return buf.flip();
+    }
+
+    private static void readFully(FileChannel ch, long position, ByteBuffer buf, Path file) throws IOException {
         while (buf.hasRemaining()) {
             int n = ch.read(buf, position + buf.position());
             if (n < 0) throw new FileFormatException(file, position + buf.position(), "unexpected end of file");
         }
-        return buf.flip();
     }
 }

@@ -52,6 +52,12 @@ public record Settings(String owner, Map<String, Object> values) {
         throw wrong(key, "a number");
     }
 
+    /** A number that may be null (how JSON writes NaN and the infinities), read back as NaN. */
+    public double numberOrNaN(String key) {
+        if (!values.containsKey(key)) require(key);
+        return values.get(key) == null ? Double.NaN : number(key);
+    }
+
     public boolean flag(String key) {
         if (require(key) instanceof Boolean b) return b;
         throw wrong(key, "true or false");
@@ -79,6 +85,7 @@ public record Settings(String owner, Map<String, Object> values) {
         Object v = require(key);
         if (v instanceof double[] a) return a.clone();
         if (v instanceof int[] a) return Arrays.stream(a).asDoubleStream().toArray();
+        if (v instanceof long[] a) return Arrays.stream(a).asDoubleStream().toArray();
         throw wrong(key, "a list of numbers");
     }
 
@@ -91,8 +98,6 @@ public record Settings(String owner, Map<String, Object> values) {
     }
 
     private static String text(Object v) {
-        if (v instanceof int[] a) return Arrays.toString(a);
-        if (v instanceof double[] a) return Arrays.toString(a);
-        return String.valueOf(v);
+        return v == null ? "nothing" : Json.describe(v);
     }
 }

@@ -33,6 +33,6 @@ public record EpochMetrics(int epoch, double learningRate, double trainLoss, dou
 
     static EpochMetrics fromConfig(Settings s) {
         return new EpochMetrics(s.integer("epoch"), s.number("learningRate"), s.number("trainLoss"), s.number("trainAccuracy"),
-                s.number("testLoss"), s.number("testAccuracy"), s.number("seconds"), s.number("imagesPerSecond"));
+                s.numberOrNaN("testLoss"), s.numberOrNaN("testAccuracy"), s.number("seconds"), s.numberOrNaN("imagesPerSecond"));
     }
 }

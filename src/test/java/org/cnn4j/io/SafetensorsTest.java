@@ -124,4 +124,64 @@ class SafetensorsTest {
         String truncated = failure(Arrays.copyOf(good, good.length - 4));
         assertTrue(truncated.contains("tensor 'scalar' claims bytes [32, 36) but the data section holds only 32 bytes"), truncated);
     }
+
+    @Test
+    void theHeaderIsStrictJsonAsOtherReadersWant() throws IOException {
+        String good = "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+        assertEquals(1, Safetensors.read(file(handmade(good, 4))).tensors().size());
+        String duplicate = failure(handmade("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                + "\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4));
+        assertTrue(duplicate.contains("key 'w' appears twice"), duplicate);
+        String innerDuplicate = failure(handmade("{\"w\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4));
+        assertTrue(innerDuplicate.contains("key 'dtype' appears twice"), innerDuplicate);
+        for (String lenient : new String[] {
+                "{/* comment */\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+                "{\"w\":{'dtype':\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+                "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"__metadata__\":{\"x\":NaN}}",
+                "{\"w\":{\"dtype\":\"F32\",shape:[1],\"data_offsets\":[0,4]}}",
+                good + " {}"}) {
+            String m = failure(handmade(lenient, 4));
+            assertTrue(m.contains("the header is not a JSON object: not valid JSON"), lenient + ": " + m);
+        }
+        String huge = failure(handmade("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4e999]}}", 4));
+        assertTrue(huge.contains("beyond a double's range"), huge);
+    }
+
+    @Test
+    void offsetsBeyond2GiBAreIntegersAndMessagesShowValuesNotObjects() throws IOException {
+        String beyond = failure(handmade("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[2147483648,2147483656]}}", 8));
+        assertTrue(beyond.contains("claims bytes [2147483648, 2147483656) but the data section holds only 8 bytes"), beyond);
+        String fraction = failure(handmade("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0.5,8]}}", 8));
+        assertTrue(fraction.contains("invalid data_offsets [0.5,8.0]"), fraction);
+        String over63 = failure(handmade("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,9223372036854775808]}}", 8));
+        assertTrue(over63.contains("invalid data_offsets"), over63);
+        String shape = failure(handmade("{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296],\"data_offsets\":[0,8]}}", 8));
+        assertTrue(shape.contains("no valid shape (a list of integers below 2^31): [4294967296]"), shape);
+        for (String m : new String[] {beyond, fraction, over63, shape}) assertTrue(!m.matches("(?s).*\\[[IJDL][@a-zA-Z.;]*@[0-9a-f]+.*"), m);
+    }
+
+    /** A sparse file of 2 GiB and more: the second tensor starts beyond 2^31 and is read in chunks like any other. */
+    @Test
+    void readsFilesLargerThan2GiB() throws IOException {
+        int big = (1 << 29) + 5; // 2 GiB + 20 bytes of float32
+        String header = "{\"a\":{\"dtype\":\"F32\",\"shape\":[" + big + "],\"data_offsets\":[0," + 4L * big + "]},"
+                + "\"b\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[" + 4L * big + "," + (4L * big + 12) + "]}}";
+        byte[] json = header.getBytes(StandardCharsets.UTF_8);
+        Path f = dir.resolve("big.safetensors");
+        long dataStart = 8 + json.length;
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(f, java.nio.file.StandardOpenOption.CREATE_NEW,
+                java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, json.length), 0);
+            ch.write(ByteBuffer.wrap(json), 8);
+            ByteBuffer last = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putFloat(0, -1.5f).putFloat(4, 7f);
+            ch.write(last, dataStart + 4L * (big - 1)); // a's last value and b's first
+            ch.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putFloat(0, 8f).putFloat(4, 9f), dataStart + 4L * big + 4);
+        }
+        Safetensors.Contents c = Safetensors.read(f);
+        float[] a = c.tensors().get("a").values();
+        assertEquals(big, a.length);
+        assertEquals(-1.5f, a[big - 1]);
+        assertEquals(0f, a[big - 2]);
+        assertArrayEquals(new float[] {7, 8, 9}, c.tensors().get("b").values());
+    }
 }
