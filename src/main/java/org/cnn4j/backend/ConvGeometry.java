@@ -22,6 +22,10 @@ public record ConvGeometry(int c, int h, int w, int k, int r, int s,
             throw new IllegalArgumentException("a " + r + "x" + s + " filter (dilation " + dilationH + "x" + dilationW
                     + ", padding " + padH + "x" + padW + ") does not fit an input of " + h + "x" + w);
         }
+        if (outSize(h, r, padH, strideH, dilationH) > Integer.MAX_VALUE || outSize(w, s, padW, strideW, dilationW) > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("padding " + padH + "x" + padW + " makes the output of an input of " + h + "x" + w
+                    + " larger than 2^31 in a dimension");
+        }
     }
 
     /** A square filter with equal padding, stride and dilation in both directions. */
@@ -29,20 +33,21 @@ public record ConvGeometry(int c, int h, int w, int k, int r, int s,
         return new ConvGeometry(c, h, w, k, f, f, pad, pad, stride, stride, dilation, dilation);
     }
 
-    private static int outSize(int in, int f, int pad, int stride, int dilation) {
-        int span = dilation * (f - 1) + 1;
-        int padded = in + 2 * pad - span;
+    /** The output size, in 64 bits (0 when the filter does not fit; beyond 2^31 for absurd padding, which the constructor refuses). */
+    private static long outSize(int in, int f, int pad, int stride, int dilation) {
+        long span = (long) dilation * (f - 1) + 1;
+        long padded = in + 2L * pad - span;
         return padded < 0 ? 0 : padded / stride + 1;
     }
 
     /** Output height. */
     public int p() {
-        return outSize(h, r, padH, strideH, dilationH);
+        return (int) outSize(h, r, padH, strideH, dilationH);
     }
 
     /** Output width. */
     public int q() {
-        return outSize(w, s, padW, strideW, dilationW);
+        return (int) outSize(w, s, padW, strideW, dilationW);
     }
 
     /** Multiply-accumulates per sample: k·p·q output values, each a dot product of length c·r·s. */

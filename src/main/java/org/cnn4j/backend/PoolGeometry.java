@@ -15,11 +15,11 @@ public record PoolGeometry(int c, int h, int w, int windowH, int windowW, int st
             throw new IllegalArgumentException("pooling sizes must be positive: c=" + c + " h=" + h + " w=" + w
                     + " window " + windowH + "x" + windowW + " stride " + strideH + "x" + strideW);
         }
-        if (padH < 0 || padW < 0 || 2 * padH > windowH || 2 * padW > windowW) {
+        if (padH < 0 || padW < 0 || padH > windowH / 2 || padW > windowW / 2) {
             throw new IllegalArgumentException("pooling padding must be between 0 and half the window: pad "
                     + padH + "x" + padW + " for a " + windowH + "x" + windowW + " window");
         }
-        if (h + 2 * padH < windowH || w + 2 * padW < windowW) {
+        if (h + 2L * padH < windowH || w + 2L * padW < windowW) {
             throw new IllegalArgumentException("a " + windowH + "x" + windowW + " window does not fit an input of "
                     + h + "x" + w + " with padding " + padH + "x" + padW);
         }
@@ -31,10 +31,10 @@ public record PoolGeometry(int c, int h, int w, int windowH, int windowW, int st
     }
 
     public int p() {
-        return (h + 2 * padH - windowH) / strideH + 1;
+        return (int) ((h + 2L * padH - windowH) / strideH + 1);
     }
 
     public int q() {
-        return (w + 2 * padW - windowW) / strideW + 1;
+        return (int) ((w + 2L * padW - windowW) / strideW + 1);
     }
 }

@@ -6,6 +6,8 @@ import java.io.OutputStream;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.LinkOption;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -13,15 +15,31 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Writes a file so that a crash at any moment leaves either the old file or the complete new one:
  * write a temporary file beside it, flush it to disk (fsync), rename it over the target (atomic on
  * POSIX file systems), then fsync the directory so the rename itself survives a power cut. On
  * failure the temporary file is removed and the target is untouched.
+ *
+ * <p>A process killed while writing leaves its temporary file ({@code .NAME.pidPID.RANDOM.partial})
+ * behind; the next write into the same directory removes those whose process is gone (and those
+ * of the older unnamed form, {@code .NAME.RANDOM.partial}, once an hour old), so they do not pile up.
  */
 public final class AtomicFiles {
+    private static final Logger log = LoggerFactory.getLogger(AtomicFiles.class);
+    private static final String PARTIAL = ".partial";
+    private static final Pattern TEMPORARY = Pattern.compile("\\..+?\\.(?:pid(\\d+)\\.)?-?\\d+\\.partial");
+    private static final Duration ORPHAN_AGE = Duration.ofHours(1);
+
     private AtomicFiles() {
     }
 
@@ -34,7 +52,8 @@ public final class AtomicFiles {
     public static void write(Path target, Writer writer) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
         Files.createDirectories(dir);
-        Path temp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".partial");
+        removeStalePartials(dir);
+        Path temp = Files.createTempFile(dir, "." + target.getFileName() + ".pid" + ProcessHandle.current().pid() + ".", PARTIAL);
         try {
             keepPermissions(target, temp);
             try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
@@ -53,6 +72,21 @@ public final class AtomicFiles {
             throw e;
         }
         syncDirectory(dir);
+    }
+
+    /** Removes temporary files that a killed write left in {@code dir} (see the class comment). */
+    static void removeStalePartials(Path dir) {
+        try (DirectoryStream<Path> partials = Files.newDirectoryStream(dir, ".*" + PARTIAL)) {
+            for (Path p : partials) {
+                Matcher m = TEMPORARY.matcher(p.getFileName().toString());
+                if (!m.matches() || !Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) continue;
+                boolean stale = m.group(1) != null ? ProcessHandle.of(Long.parseLong(m.group(1))).isEmpty()
+                        : Files.getLastModifiedTime(p).toInstant().isBefore(Instant.now().minus(ORPHAN_AGE));
+                if (stale && Files.deleteIfExists(p)) log.info("removed {}, left by a write that did not finish", p);
+            }
+        } catch (IOException | NumberFormatException e) {
+            log.debug("could not look for stale temporary files in {}: {}", dir, e.toString());
+        }
     }
 
     /** A temporary file is private (rw-------); the file it becomes gets the old file's permissions, or rw-r--r--. */

@@ -15,6 +15,7 @@ import org.cnn4j.layer.LayerConfig;
 import org.cnn4j.layer.Parameter;
 import org.cnn4j.loss.Loss;
 import org.cnn4j.model.Sequential;
+import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
 
 /**
@@ -33,6 +34,12 @@ import org.cnn4j.tensor.Tensor;
 public final class ModelFile {
     public static final String FORMAT = "1";
     public static final String FORMAT_KEY = "cnn4j.format", ARCHITECTURE_KEY = "cnn4j.architecture", DATA_KEY = "cnn4j.data";
+    /**
+     * The most values a loaded model's input, or any of its layers' outputs, may hold per sample:
+     * 2^26 (256 MiB of float32), hundreds of times what image classifiers use (vgg-small's largest
+     * is 65,536), so that a file cannot make a batch's activations exhaust memory unnoticed.
+     */
+    public static final int MAX_VALUES_PER_SAMPLE = 1 << 26;
 
     private ModelFile() {
     }
@@ -48,6 +55,8 @@ public final class ModelFile {
     /** Saves a model with extra metadata and tensors (a checkpoint's optimizer state, for instance). */
     public static void save(Path file, Sequential model, DataInfo data, Map<String, String> extraMetadata,
                             Map<String, Safetensors.Entry> extraTensors) throws IOException {
+        String mismatch = mismatch(model.inputShape(), model.outputShape(), data);
+        if (mismatch != null) throw new IllegalArgumentException("cannot save " + file + ": " + mismatch);
         Map<String, String> metadata = new LinkedHashMap<>();
         metadata.put(FORMAT_KEY, FORMAT);
         metadata.put(ARCHITECTURE_KEY, Json.write(architecture(model)));
@@ -61,38 +70,81 @@ public final class ModelFile {
         AtomicFiles.write(file, out -> Safetensors.write(out, metadata, tensors));
     }
 
-    /** Reads a model file and builds the model, with its weights, on a backend. */
+    /**
+     * Reads a model file and builds the model, with its weights, on a backend. Nothing is built
+     * before the whole file has been checked: the architecture is planned as shapes alone
+     * ({@link Sequential.Builder#plan()}) and compared with the tensors the file really holds
+     * (each parameter present, with its shape), with {@link #MAX_VALUES_PER_SAMPLE}, and with the
+     * data description (one class name per output, one mean and std per input channel). Only then
+     * is the model allocated, without drawing initial values, and the file's values written in.
+     */
     public static Loaded load(Path file, Backend backend) throws IOException {
         Safetensors.Contents contents = Safetensors.read(file);
         Map<String, String> metadata = contents.metadata();
         if (!FORMAT.equals(metadata.get(FORMAT_KEY))) {
-            throw new FileFormatException(file, "not a cnn4j model file: metadata " + FORMAT_KEY + " is " + metadata.get(FORMAT_KEY)
-                    + ", expected " + FORMAT);
+            throw new FileFormatException(file, "not a cnn4j model file: metadata " + FORMAT_KEY + " is "
+                    + (metadata.containsKey(FORMAT_KEY) ? "'" + metadata.get(FORMAT_KEY) + "'" : "missing") + ", expected '" + FORMAT + "'");
         }
-        Sequential model;
         DataInfo data;
+        Sequential.Builder builder;
+        Sequential.Plan plan;
         try {
             data = DataInfo.fromConfig(new Settings("data description", Json.readObject(require(file, metadata, DATA_KEY))));
-            model = builder(Json.readObject(require(file, metadata, ARCHITECTURE_KEY))).build(backend);
+            builder = builder(Json.readObject(require(file, metadata, ARCHITECTURE_KEY)));
+            plan = builder.plan();
         } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new FileFormatException(file, "bad model description: " + e.getMessage());
+        }
+        check(file, plan, data, contents.tensors());
+        Sequential model;
+        try {
+            model = builder.initialise(false).build(backend);
+        } catch (IllegalArgumentException e) {
             throw new FileFormatException(file, "bad model description: " + e.getMessage());
         }
         Map<String, Safetensors.Entry> others = new LinkedHashMap<>(contents.tensors());
         try {
-            for (Parameter p : model.parameters()) {
-                Safetensors.Entry t = others.remove(p.name());
-                if (t == null) throw new FileFormatException(file, "parameter '" + p.name() + "' of the architecture has no tensor in the file");
-                if (!Arrays.equals(t.shape(), p.value().shape().dims())) {
-                    throw new FileFormatException(file, "tensor '" + p.name() + "' has shape " + Arrays.toString(t.shape())
-                            + " but the architecture needs " + p.value().shape());
-                }
-                backend.write(p.value(), t.values());
-            }
-        } catch (IOException | RuntimeException e) {
+            for (Parameter p : model.parameters()) backend.write(p.value(), others.remove(p.name()).values());
+        } catch (RuntimeException e) {
             model.close();
             throw e;
         }
         return new Loaded(model, data, metadata, others);
+    }
+
+    /** The file's architecture against its tensors, the size limit and its data description; see {@link #load}. */
+    private static void check(Path file, Sequential.Plan plan, DataInfo data, Map<String, Safetensors.Entry> tensors) throws FileFormatException {
+        if (plan.layerNames().isEmpty()) throw new FileFormatException(file, "bad model description: the architecture has no layers");
+        checkSize(file, "the input", plan.input());
+        for (int i = 0; i < plan.layerNames().size(); i++) checkSize(file, "layer '" + plan.layerNames().get(i) + "'", plan.layerOutputs().get(i));
+        for (Map.Entry<String, Shape> p : plan.parameters().entrySet()) {
+            Safetensors.Entry t = tensors.get(p.getKey());
+            if (t == null) {
+                throw new FileFormatException(file, "parameter '" + p.getKey() + "' " + p.getValue() + " of the architecture has no tensor in the file");
+            }
+            if (!Arrays.equals(t.shape(), p.getValue().dims())) {
+                throw new FileFormatException(file, "tensor '" + p.getKey() + "' has shape " + Arrays.toString(t.shape())
+                        + " but the architecture needs " + p.getValue());
+            }
+        }
+        String mismatch = mismatch(plan.input(), plan.output(), data);
+        if (mismatch != null) throw new FileFormatException(file, mismatch);
+    }
+
+    /** What disagrees between a model's shapes and its data description (a class name per output, a mean and std per input channel), or null. */
+    private static String mismatch(Shape input, Shape output, DataInfo data) {
+        int outputs = output.size(), classes = data.classNames().size();
+        if (classes != outputs) return "the data description names " + classes + " classes but the model has " + outputs + " outputs " + output;
+        int channels = input.rank() == 3 ? input.dim(0) : 1, normalised = data.normalization().channels();
+        if (normalised != channels) return "the data description normalises " + normalised + " channels but the model's input " + input + " has " + channels;
+        return null;
+    }
+
+    private static void checkSize(Path file, String what, Shape perSample) throws FileFormatException {
+        if (perSample.size() > MAX_VALUES_PER_SAMPLE) {
+            throw new FileFormatException(file, "bad model description: " + what + " holds " + perSample.size() + " values per sample "
+                    + perSample + ", more than cnn4j's limit of " + MAX_VALUES_PER_SAMPLE);
+        }
     }
 
     private static String require(Path file, Map<String, String> metadata, String key) throws FileFormatException {

@@ -133,8 +133,8 @@ public final class Conv2d extends Layer {
         }
         int fanIn = inChannels * kernelH * kernelW, fanOut = outChannels * kernelH * kernelW;
         Shape wShape = Shape.of(outChannels, inChannels, kernelH, kernelW);
-        w = parameter("weight", wShape, init.weights(wShape.size(), fanIn, fanOut, rng));
-        if (bias) b = parameter("bias", Shape.of(outChannels), init.biases(outChannels, fanIn, rng));
+        w = parameter("weight", wShape, () -> init.weights(wShape.size(), fanIn, fanOut, rng));
+        if (bias) b = parameter("bias", Shape.of(outChannels), () -> init.biases(outChannels, fanIn, rng));
         return Shape.of(outChannels, geometry.p(), geometry.q());
     }
 

@@ -60,8 +60,8 @@ public final class Dense extends Layer {
             throw new IllegalArgumentException("layer '" + name() + "' (" + describe() + ") expects " + in
                     + " input features per sample but gets " + batchShape(input) + " = " + input.size() + " features");
         }
-        w = parameter("weight", Shape.of(out, in), init.weights(out * in, in, out, rng));
-        if (bias) b = parameter("bias", Shape.of(out), init.biases(out, in, rng));
+        w = parameter("weight", Shape.of(out, in), () -> init.weights(out * in, in, out, rng));
+        if (bias) b = parameter("bias", Shape.of(out), () -> init.biases(out, in, rng));
         return Shape.of(out);
     }
 

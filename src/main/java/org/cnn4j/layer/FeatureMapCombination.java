@@ -80,12 +80,15 @@ public final class FeatureMapCombination extends Layer {
         geometry = ConvGeometry.square(inMaps, input.dim(1), input.dim(2), outMaps, kernel, pad, 1, 1);
         Shape kShape = Shape.of(outMaps, inMaps, kernel, kernel);
         int fanIn = kernel * kernel;
-        k = parameter("kernel", kShape, Init.DEFAULT.weights(kShape.size(), fanIn, fanIn, rng));
-        // Logits start near zero: every input map weighs about 1/inMaps, with a little noise to break symmetry.
-        double[] logits = new double[outMaps * inMaps];
-        for (int i = 0; i < logits.length; i++) logits[i] = 0.01 * rng.nextGaussian();
-        c = parameter("mix", Shape.of(outMaps, inMaps), logits);
-        b = parameter("bias", Shape.of(outMaps), new double[outMaps]);
+        k = parameter("kernel", kShape, () -> Init.DEFAULT.weights(kShape.size(), fanIn, fanIn, rng));
+        Shape cShape = Shape.of(outMaps, inMaps);
+        c = parameter("mix", cShape, () -> {
+            // Logits start near zero: every input map weighs about 1/inMaps, with a little noise to break symmetry.
+            double[] logits = new double[cShape.size()];
+            for (int i = 0; i < logits.length; i++) logits[i] = 0.01 * rng.nextGaussian();
+            return logits;
+        });
+        b = parameter("bias", Shape.of(outMaps), () -> new double[outMaps]);
         return Shape.of(outMaps, geometry.p(), geometry.q());
     }
 

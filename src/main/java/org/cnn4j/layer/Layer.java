@@ -1,6 +1,7 @@
 package org.cnn4j.layer;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -33,6 +34,8 @@ public abstract class Layer {
     private double learningRateMultiplier = 1;
     private double weightDecayMultiplier = 1;
     private boolean computeInputGradient = true;
+    private boolean initialise = true;
+    private Map<String, Shape> planned;
     private final List<Parameter> parameters = new ArrayList<>();
     private final Map<String, Tensor> buffers = new HashMap<>();
     private Shape lastOutput;
@@ -91,6 +94,15 @@ public abstract class Layer {
      * model builder.
      */
     public final Shape bind(String name, Backend backend, Shape inputShape, long seed) {
+        return bind(name, backend, inputShape, seed, true);
+    }
+
+    /**
+     * {@link #bind(String, Backend, Shape, long)}, optionally without initialising the parameters:
+     * with {@code initialise} false they are allocated but not drawn, for a caller that writes
+     * every value next (a model loaded from a file).
+     */
+    public final Shape bind(String name, Backend backend, Shape inputShape, long seed, boolean initialise) {
         if (this.backend != null) {
             throw new IllegalStateException("layer '" + this.name + "' (" + describe() + ") is already part of a model;"
                     + " use copy() to add the same configuration twice");
@@ -99,6 +111,7 @@ public abstract class Layer {
         this.backend = backend;
         this.inputShape = inputShape;
         this.seed = seed;
+        this.initialise = initialise;
         try {
             this.outputShape = build(inputShape, new Random(seed));
         } catch (RuntimeException e) {
@@ -108,12 +121,45 @@ public abstract class Layer {
         return outputShape;
     }
 
+    /** What a layer would be at an input shape: its per-sample output shape and its parameters' shapes by full name. */
+    public record Plan(Shape output, Map<String, Shape> parameters) {
+    }
+
+    /**
+     * The output and parameter shapes this layer would have under {@code name} at a per-sample
+     * input shape, checked as {@link #bind} checks them, without a backend and without allocating
+     * or initialising anything: how a model file's architecture is checked against the tensors the
+     * file holds before anything is built. The layer stays unbound.
+     */
+    public final Plan plan(String name, Shape inputShape) {
+        if (backend != null) throw new IllegalStateException("layer '" + this.name + "' is already part of a model; only an unbound layer is planned");
+        Map<String, Shape> shapes = new LinkedHashMap<>();
+        this.name = name;
+        this.planned = shapes;
+        try {
+            Shape output = build(inputShape, new Random(0));
+            return new Plan(output, Collections.unmodifiableMap(shapes));
+        } finally {
+            this.name = null;
+            this.planned = null;
+        }
+    }
+
     /** Checks the per-sample input shape, creates parameters and returns the per-sample output shape. */
     protected abstract Shape build(Shape input, Random rng);
 
-    /** Creates a parameter, with a zero gradient, from its initial values. */
-    protected final Parameter parameter(String suffix, Shape shape, double[] init) {
-        Parameter p = new Parameter(name + "." + suffix, allocating(suffix, shape, () -> backend.upload(shape, init)),
+    /**
+     * Creates a parameter, with a zero gradient, from its initial values (drawn only when the layer
+     * is bound with initialisation). While the layer is only being {@linkplain #plan planned}, notes
+     * the shape and returns null.
+     */
+    protected final Parameter parameter(String suffix, Shape shape, Supplier<double[]> init) {
+        if (planned != null) {
+            planned.put(name + "." + suffix, shape);
+            return null;
+        }
+        Parameter p = new Parameter(name + "." + suffix,
+                allocating(suffix, shape, () -> initialise ? backend.upload(shape, init.get()) : backend.allocate(shape)),
                 allocating(suffix + " gradient", shape, () -> backend.allocate(shape)), learningRateMultiplier, weightDecayMultiplier);
         parameters.add(p);
         return p;

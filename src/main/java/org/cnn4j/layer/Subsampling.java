@@ -47,10 +47,12 @@ public final class Subsampling extends Layer {
         }
         int c = input.dim(0);
         geometry = PoolGeometry.square(c, input.dim(1), input.dim(2), block, block);
-        double[] ones = new double[c];
-        Arrays.fill(ones, 1.0 / (block * block));
-        beta = parameter("beta", Shape.of(c), ones);
-        b = parameter("bias", Shape.of(c), new double[c]);
+        beta = parameter("beta", Shape.of(c), () -> {
+            double[] ones = new double[c];
+            Arrays.fill(ones, 1.0 / ((double) block * block));
+            return ones;
+        });
+        b = parameter("bias", Shape.of(c), () -> new double[c]);
         return Shape.of(c, geometry.p(), geometry.q());
     }
 

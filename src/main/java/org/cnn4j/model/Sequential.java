@@ -1,9 +1,12 @@
 package org.cnn4j.model;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 
 import org.cnn4j.backend.Backend;
@@ -286,6 +289,7 @@ public final class Sequential implements AutoCloseable {
         private long seed = 0;
         /** -Dcnn4j.fuse=false turns fusion off by default (to measure what it brings). */
         private boolean fuse = !"false".equals(System.getProperty("cnn4j.fuse"));
+        private boolean initialise = true;
 
         private Builder() {
         }
@@ -327,18 +331,51 @@ public final class Sequential implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Whether {@link #build} draws the initial parameters from the seed (the default); without,
+         * they are only allocated, for a caller that writes every value next (a model file's loader).
+         */
+        public Builder initialise(boolean on) {
+            this.initialise = on;
+            return this;
+        }
+
+        /**
+         * The model {@link #build} would make, as shapes: each layer's per-sample output and every
+         * parameter's shape by name, checked as {@code build} checks them but without a backend,
+         * allocating or initialising nothing. The layers stay unbound.
+         */
+        public Plan plan() {
+            requireComplete();
+            Shape shape = inputShape;
+            List<String> layerNames = new ArrayList<>();
+            List<Shape> outputs = new ArrayList<>();
+            Map<String, Shape> parameters = new LinkedHashMap<>();
+            Set<String> used = new HashSet<>();
+            for (int i = 0; i < layers.size(); i++) {
+                String name = name(i, used);
+                Layer layer = layers.get(i);
+                Shape input = shape;
+                Layer.Plan p = naming(name, layer, () -> layer.plan(name, input));
+                layerNames.add(name);
+                shape = p.output();
+                outputs.add(shape);
+                parameters.putAll(p.parameters());
+            }
+            return new Plan(inputShape, List.copyOf(layerNames), List.copyOf(outputs), Collections.unmodifiableMap(parameters));
+        }
+
         public Sequential build(Backend backend) {
-            if (inputShape == null) throw new IllegalStateException("model has no input shape: call input(c, h, w) first");
-            if (loss == null) throw new IllegalStateException("model has no loss: call loss(...) first");
+            requireComplete();
             Shape shape = inputShape;
             Set<String> used = new HashSet<>();
             int bound = 0;
             try {
                 for (Layer layer : layers) {
-                    String name = names.get(bound) != null ? names.get(bound)
-                            : layer.getClass().getSimpleName().toLowerCase(Locale.ROOT) + "_" + bound;
-                    if (!used.add(name)) throw new IllegalArgumentException("two layers are named '" + name + "'");
-                    shape = layer.bind(name, backend, shape, seed * 1_000_003L + bound);
+                    String name = name(bound, used);
+                    Shape input = shape;
+                    long layerSeed = seed * 1_000_003L + bound;
+                    shape = naming(name, layer, () -> layer.bind(name, backend, input, layerSeed, initialise));
                     bound++;
                 }
                 loss.bind(backend, shape);
@@ -349,6 +386,36 @@ public final class Sequential implements AutoCloseable {
                 throw e;
             }
             return new Sequential(backend, inputShape, layers, loss, seed);
+        }
+
+        private void requireComplete() {
+            if (inputShape == null) throw new IllegalStateException("model has no input shape: call input(c, h, w) first");
+            if (loss == null) throw new IllegalStateException("model has no loss: call loss(...) first");
+        }
+
+        /** Runs a layer's plan or bind; a shape error that does not say which layer gets the layer's name and kind in front. */
+        private static <T> T naming(String name, Layer layer, java.util.function.Supplier<T> step) {
+            try {
+                return step.get();
+            } catch (IllegalArgumentException e) {
+                if (e.getMessage() != null && e.getMessage().contains("'" + name + "'")) throw e;
+                throw new IllegalArgumentException("layer '" + name + "' (" + layer.describe() + "): " + e.getMessage(), e);
+            }
+        }
+
+        /** Layer i's name: the one given, or its kind and position (e.g. "conv2d_0"); each name once. */
+        private String name(int i, Set<String> used) {
+            String name = names.get(i) != null ? names.get(i) : layers.get(i).getClass().getSimpleName().toLowerCase(Locale.ROOT) + "_" + i;
+            if (!used.add(name)) throw new IllegalArgumentException("two layers are named '" + name + "'");
+            return name;
+        }
+    }
+
+    /** A model's shapes before it is built: see {@link Builder#plan()}. */
+    public record Plan(Shape input, List<String> layerNames, List<Shape> layerOutputs, Map<String, Shape> parameters) {
+        /** The per-sample output of the last layer (the input when there are no layers). */
+        public Shape output() {
+            return layerOutputs.isEmpty() ? input : layerOutputs.get(layerOutputs.size() - 1);
         }
     }
 }

@@ -50,6 +50,16 @@ class ModelFileTest {
 
     static final DataInfo INFO = new DataInfo("test", List.of("a", "b", "c", "d", "e"), new Normalization(new double[] {0.5, 0.25}, new double[] {0.2, 0.3}));
 
+    /** A data description that fits a model: a class per output, a mean and std per input channel. */
+    static DataInfo infoFor(Sequential model) {
+        int channels = model.inputShape().dim(0);
+        double[] mean = new double[channels], std = new double[channels];
+        java.util.Arrays.fill(mean, 0.5);
+        java.util.Arrays.fill(std, 0.25);
+        List<String> classes = java.util.stream.IntStream.range(0, model.outputShape().size()).mapToObj(i -> "class " + i).toList();
+        return new DataInfo("test", classes, new Normalization(mean, std));
+    }
+
     /** A model with every layer kind and non-default settings. */
     static Sequential everyLayer() {
         return Sequential.builder().input(2, 12, 12)
@@ -89,7 +99,7 @@ class ModelFileTest {
         for (String name : Models.NAMES) {
             Path f = dir.resolve(name + ".safetensors");
             Sequential model = Models.byName(name).seed(5).build(Backends.CPU);
-            ModelFile.save(f, model, INFO);
+            ModelFile.save(f, model, infoFor(model));
             assertSameModel(model, ModelFile.load(f, Backends.CPU).model());
         }
     }
@@ -102,7 +112,8 @@ class ModelFileTest {
     private Path edited(String name, java.util.function.Consumer<Map<String, String>> metadata,
                         java.util.function.Consumer<Map<String, Safetensors.Entry>> tensors) throws IOException {
         Path f = dir.resolve(name);
-        ModelFile.save(f, Models.lenet5().build(Backends.CPU), INFO);
+        Sequential lenet5 = Models.lenet5().build(Backends.CPU);
+        ModelFile.save(f, lenet5, infoFor(lenet5));
         Safetensors.Contents c = Safetensors.read(f);
         Map<String, String> m = new LinkedHashMap<>(c.metadata());
         Map<String, Safetensors.Entry> t = new LinkedHashMap<>(c.tensors());
@@ -121,7 +132,7 @@ class ModelFileTest {
         m = failure(edited("c", md -> md.put(ModelFile.ARCHITECTURE_KEY, md.get(ModelFile.ARCHITECTURE_KEY).replace("\"block\":2", "\"block\":\"two\"")), t -> { }));
         assertTrue(m.contains("Subsampling layer: setting 'block' must be an integer, got two"), m);
         m = failure(edited("d", md -> { }, t -> t.remove("c3.weight")));
-        assertTrue(m.contains("parameter 'c3.weight' of the architecture has no tensor in the file"), m);
+        assertTrue(m.contains("parameter 'c3.weight' (16, 6, 5, 5) of the architecture has no tensor in the file"), m);
         m = failure(edited("e", md -> { }, t -> t.put("c1.bias", new Safetensors.Entry(new int[] {7}, new float[7]))));
         assertTrue(m.contains("tensor 'c1.bias' has shape [7] but the architecture needs (6)"), m);
         m = failure(edited("f", md -> md.put(ModelFile.ARCHITECTURE_KEY, "{\"input\": [1, 28, 28], \"seed\": 0, \"layers\": "), t -> { }));
@@ -131,7 +142,8 @@ class ModelFileTest {
     @Test
     void refusesAModelFileWhoseHeaderClaimsOffsetsBeyondItsEnd() throws IOException {
         Path f = dir.resolve("model.safetensors");
-        ModelFile.save(f, Models.fmnistCnn().build(Backends.CPU), INFO);
+        Sequential model = Models.fmnistCnn().build(Backends.CPU);
+        ModelFile.save(f, model, infoFor(model));
         byte[] bytes = Files.readAllBytes(f);
         Files.write(f, java.util.Arrays.copyOf(bytes, bytes.length / 2));
         String m = failure(f);
@@ -142,7 +154,7 @@ class ModelFileTest {
     void aFailedSaveLeavesThePreviousFileIntactAndNoTemporaryFile() throws IOException {
         Path f = dir.resolve("model.safetensors");
         Sequential model = Models.lenet5().seed(1).build(Backends.CPU);
-        ModelFile.save(f, model, INFO);
+        ModelFile.save(f, model, infoFor(model));
         byte[] before = Files.readAllBytes(f);
         // Simulated crash: the writer dies half-way through the new file.
         IOException crash = assertThrows(IOException.class, () -> AtomicFiles.write(f, out -> {
@@ -162,7 +174,7 @@ class ModelFileTest {
         Path f = Path.of(args[0]);
         Sequential model = Models.vggSmall().seed(3).build(new org.cnn4j.backend.cpu.CpuBackend(1));
         for (int i = 0; ; i++) {
-            ModelFile.save(f, model, INFO);
+            ModelFile.save(f, model, infoFor(model));
             Files.writeString(f.resolveSibling("saves"), Integer.toString(i + 1), StandardCharsets.UTF_8);
         }
     }
@@ -188,5 +200,30 @@ class ModelFileTest {
             assertEquals(List.of("conv1_1.weight", "conv1_1.bias"), loaded.model().parameters().subList(0, 2).stream().map(p -> p.name()).toList());
             loaded.model().close();
         }
+        // Whatever the kills left behind, the next save clears it.
+        try (Sequential model = Models.lenet5().build(Backends.CPU)) {
+            ModelFile.save(dir.resolve("next.safetensors"), model, infoFor(model));
+        }
+        try (var files = Files.list(dir)) {
+            assertEquals(List.of(), files.filter(p -> p.toString().endsWith(".partial")).toList());
+        }
+    }
+
+    @Test
+    void aSaveRemovesTheTemporaryFilesOfWritesThatDied() throws Exception {
+        Process gone = new ProcessBuilder("true").start();
+        gone.waitFor();
+        long live = ProcessHandle.current().pid();
+        Path dead = Files.writeString(dir.resolve(".model.safetensors.pid" + gone.pid() + ".123.partial"), "half a model");
+        Path ours = Files.writeString(dir.resolve(".model.safetensors.pid" + live + ".456.partial"), "being written");
+        Path oldStale = Files.writeString(dir.resolve(".checkpoint.safetensors.789.partial"), "from an older cnn4j");
+        Path oldRecent = Files.writeString(dir.resolve(".other.safetensors.790.partial"), "maybe still being written");
+        Path foreign = Files.writeString(dir.resolve("notes.partial"), "not ours");
+        Files.setLastModifiedTime(oldStale, java.nio.file.attribute.FileTime.from(java.time.Instant.now().minus(java.time.Duration.ofHours(2))));
+        try (Sequential model = Models.lenet5().build(Backends.CPU)) {
+            ModelFile.save(dir.resolve("model.safetensors"), model, infoFor(model));
+        }
+        assertTrue(!Files.exists(dead) && !Files.exists(oldStale), "the files of dead writes are gone");
+        assertTrue(Files.exists(ours) && Files.exists(oldRecent) && Files.exists(foreign), "a live write's file and files not ours stay");
     }
 }
