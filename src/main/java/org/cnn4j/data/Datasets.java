@@ -25,6 +25,12 @@ public final class Datasets {
     public static final List<String> CIFAR10_CLASSES = List.of(
             "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck");
 
+    /**
+     * The most bytes of data one dataset file may hold unless the caller says otherwise: 1 GiB,
+     * twenty times Fashion-MNIST's training images and well above CIFAR-10's batches together.
+     */
+    public static final long DEFAULT_MAX_BYTES = 1L << 30;
+
     /** A training set and a test set. */
     public record Split(Dataset train, Dataset test) {
     }
@@ -42,13 +48,18 @@ public final class Datasets {
 
     /** Like {@link #open(String, long)}, with the generated shapes drawn at a model's input shape (c, h, w), h = w. */
     public static Split open(String spec, long seed, Shape synthetic) throws IOException {
+        return open(spec, seed, synthetic, DEFAULT_MAX_BYTES);
+    }
+
+    /** Like {@link #open(String, long, Shape)}, reading no data file of more than {@code maxBytes} bytes. */
+    public static Split open(String spec, long seed, Shape synthetic, long maxBytes) throws IOException {
         return switch (spec.toLowerCase(Locale.ROOT)) {
             case "fashion-mnist" -> {
                 if (!fashionMnistInstalled()) {
                     throw new FileFormatException(DEBIAN_FASHION_MNIST, "Fashion-MNIST is not installed here; install it with "
                             + "'apt-get install dataset-fashion-mnist', or pass a directory holding its IDX files");
                 }
-                yield idx(DEBIAN_FASHION_MNIST);
+                yield idx(DEBIAN_FASHION_MNIST, maxBytes);
             }
             case "synthetic" -> {
                 if (synthetic.rank() != 3 || synthetic.dim(1) != synthetic.dim(2)) {
@@ -62,7 +73,7 @@ public final class Datasets {
                 if (!Files.isDirectory(dir)) {
                     throw new FileFormatException(dir, "not a dataset name (fashion-mnist, synthetic) nor a directory");
                 }
-                yield isCifar10(dir) ? cifar10(dir) : idx(dir);
+                yield isCifar10(dir) ? cifar10(dir, maxBytes) : idx(dir, maxBytes);
             }
         };
     }
@@ -80,15 +91,20 @@ public final class Datasets {
      * their names are Fashion-MNIST's when the directory's name says "fashion", else the digits.
      */
     public static Split idx(Path dir) throws IOException {
+        return idx(dir, DEFAULT_MAX_BYTES);
+    }
+
+    /** {@link #idx(Path)}, reading no file of more than {@code maxBytes} bytes of data. */
+    public static Split idx(Path dir, long maxBytes) throws IOException {
         requireDirectory(dir);
         List<String> names = dir.toAbsolutePath().toString().toLowerCase(Locale.ROOT).contains("fashion") ? FASHION_CLASSES : DIGIT_CLASSES;
         String name = dir.getFileName() == null ? dir.toString() : dir.getFileName().toString();
-        return new Split(idxPair(dir, "train", name + "-train", names), idxPair(dir, "t10k", name + "-test", names));
+        return new Split(idxPair(dir, "train", name + "-train", names, maxBytes), idxPair(dir, "t10k", name + "-test", names, maxBytes));
     }
 
-    private static Dataset idxPair(Path dir, String prefix, String name, List<String> classNames) throws IOException {
+    private static Dataset idxPair(Path dir, String prefix, String name, List<String> classNames, long maxBytes) throws IOException {
         Path imagesFile = require(dir, prefix + "-images-idx3-ubyte"), labelsFile = require(dir, prefix + "-labels-idx1-ubyte");
-        IdxFiles.Contents images = IdxFiles.read(imagesFile, 3), labels = IdxFiles.read(labelsFile, 1);
+        IdxFiles.Contents images = IdxFiles.read(imagesFile, 3, maxBytes), labels = IdxFiles.read(labelsFile, 1, maxBytes);
         int n = images.dims()[0];
         if (labels.dims()[0] != n) {
             throw new FileFormatException(labelsFile, 4, "holds " + labels.dims()[0] + " labels but " + imagesFile.getFileName()
@@ -145,6 +161,11 @@ public final class Datasets {
      * Each record is a label byte and 3×32×32 pixel bytes, red plane, green plane, blue plane.
      */
     public static Split cifar10(Path dir) throws IOException {
+        return cifar10(dir, DEFAULT_MAX_BYTES);
+    }
+
+    /** {@link #cifar10(Path)}, reading no more than {@code maxBytes} bytes of files for either set. */
+    public static Split cifar10(Path dir, long maxBytes) throws IOException {
         requireDirectory(dir);
         Path root = cifarDir(dir);
         List<Path> trainFiles = new ArrayList<>();
@@ -157,11 +178,11 @@ public final class Datasets {
             throw new FileFormatException(root, "expected data_batch_1.bin … data_batch_5.bin and test_batch.bin; this directory holds "
                     + listing(root));
         }
-        return new Split(cifarBatches(trainFiles, "cifar10-train"), cifarBatches(List.of(testFile), "cifar10-test"));
+        return new Split(cifarBatches(trainFiles, "cifar10-train", maxBytes), cifarBatches(List.of(testFile), "cifar10-test", maxBytes));
     }
 
-    private static Dataset cifarBatches(List<Path> files, String name) throws IOException {
-        long total = 0;
+    private static Dataset cifarBatches(List<Path> files, String name, long maxBytes) throws IOException {
+        long total = 0, fileBytes = 0;
         for (Path f : files) {
             long size = Files.size(f);
             if (size == 0 || size % CIFAR_RECORD != 0) {
@@ -169,8 +190,12 @@ public final class Datasets {
                         + CIFAR_RECORD + "-byte CIFAR-10 records (1 label byte + 3072 pixel bytes)");
             }
             total += size / CIFAR_RECORD;
+            fileBytes += size;
+            if (fileBytes > maxBytes || fileBytes > Integer.MAX_VALUE - 16) {
+                throw new FileFormatException(f, name + ": the batch files hold " + fileBytes + " bytes up to this one, more than the limit of "
+                        + Math.min(maxBytes, Integer.MAX_VALUE - 16) + " bytes (which can be raised up to 2 GiB: --max-data)");
+            }
         }
-        if (total * (CIFAR_RECORD - 1) > Integer.MAX_VALUE - 16) throw new IOException(name + ": more than 2 GiB of pixels");
         byte[] pixels = new byte[(int) (total * (CIFAR_RECORD - 1))];
         int[] labels = new int[(int) total];
         int at = 0;

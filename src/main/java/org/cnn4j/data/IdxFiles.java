@@ -15,12 +15,17 @@ import org.cnn4j.io.FileFormatException;
 /**
  * Reads MNIST-format IDX files (MNIST, Fashion-MNIST, EMNIST), raw or gzip-compressed. The header
  * is two zero bytes, a type byte (0x08: unsigned bytes, the only type image datasets use), the
- * number of dimensions, and each dimension as a big-endian int32; the data follow. Every size is
- * checked against the header before it is trusted, and memory grows only as data actually arrive,
- * so a lying header cannot make the reader allocate more than the file holds.
+ * number of dimensions, and each dimension as a big-endian int32; the data follow. No buffer is
+ * sized by the header until the header has been checked against a stated limit ({@code maxBytes})
+ * and against what the file can hold: a raw file's size must match exactly, and a gzip file cannot
+ * expand to more than {@value #MAX_GZIP_RATIO} times its own size (deflate's ceiling is about
+ * 1032:1), so a small file that claims gigabytes is refused before anything is allocated. The data
+ * are then read into that buffer, and must end exactly where the header says.
  */
 public final class IdxFiles {
     private static final int UNSIGNED_BYTE = 0x08;
+    /** The most a gzip stream can expand: deflate's best ratio is 1032:1. */
+    static final int MAX_GZIP_RATIO = 1100;
 
     private IdxFiles() {
     }
@@ -29,8 +34,16 @@ public final class IdxFiles {
     public record Contents(int[] dims, byte[] data) {
     }
 
-    /** Reads an IDX file whose data are unsigned bytes and that has {@code expectedRank} dimensions. */
+    /** {@link #read(Path, int, long)} with {@link Datasets#DEFAULT_MAX_BYTES}. */
     public static Contents read(Path file, int expectedRank) throws IOException {
+        return read(file, expectedRank, Datasets.DEFAULT_MAX_BYTES);
+    }
+
+    /**
+     * Reads an IDX file whose data are unsigned bytes and that has {@code expectedRank} dimensions,
+     * holding at most {@code maxBytes} bytes of data.
+     */
+    public static Contents read(Path file, int expectedRank, long maxBytes) throws IOException {
         if (!Files.isRegularFile(file)) throw new FileFormatException(file, "no such file");
         boolean gzip;
         try (InputStream probe = Files.newInputStream(file)) {
@@ -56,15 +69,24 @@ public final class IdxFiles {
                     throw new FileFormatException(file, 4 + 4L * d, "the header claims more than 2 GiB of data");
                 }
             }
-            long dataStart = 4 + 4L * rank;
-            if (!gzip && Files.size(file) != dataStart + size) {
-                throw new FileFormatException(file, Math.min(Files.size(file), dataStart + size), "the header's dimensions "
-                        + dimsText(dims) + " need " + size + " bytes of data but the file holds " + (Files.size(file) - dataStart)
-                        + (Files.size(file) < dataStart + size ? " (truncated?)" : ""));
+            long dataStart = 4 + 4L * rank, fileSize = Files.size(file);
+            if (size > maxBytes) {
+                throw new FileFormatException(file, 4, "the header's dimensions " + dimsText(dims) + " claim " + size
+                        + " bytes of data, more than the limit of " + maxBytes + " bytes for a data file (which can be raised: --max-data)");
             }
-            byte[] data = in.readNBytes((int) size); // grows in chunks as bytes arrive, never to more than the file holds
-            if (data.length < size) {
-                throw new FileFormatException(file, dataStart + data.length, "data end after " + data.length + " bytes but the header's dimensions "
+            if (!gzip && fileSize != dataStart + size) {
+                throw new FileFormatException(file, Math.min(fileSize, dataStart + size), "the header's dimensions "
+                        + dimsText(dims) + " need " + size + " bytes of data but the file holds " + (fileSize - dataStart)
+                        + (fileSize < dataStart + size ? " (truncated?)" : ""));
+            }
+            if (gzip && dataStart + size > fileSize * MAX_GZIP_RATIO) {
+                throw new FileFormatException(file, 4, "the header's dimensions " + dimsText(dims) + " claim " + size
+                        + " bytes of data, more than a gzip file of " + fileSize + " bytes can hold");
+            }
+            byte[] data = new byte[(int) size];
+            int got = in.readNBytes(data, 0, data.length);
+            if (got < size) {
+                throw new FileFormatException(file, dataStart + got, "data end after " + got + " bytes but the header's dimensions "
                         + dimsText(dims) + " need " + size + " (truncated?)");
             }
             if (in.read() != -1) {

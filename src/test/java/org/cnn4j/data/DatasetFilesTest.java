@@ -136,7 +136,15 @@ class DatasetFilesTest {
         Files.write(negative, idx(new int[] {-1, 28, 28}, new byte[0]));
         assertTrue(failure(longer, 3).contains("need 8 bytes of data but the file holds 9"), failure(longer, 3));
         assertTrue(failure(gzLonger, 3).contains("more data than the header's dimensions 2×2×2"), failure(gzLonger, 3));
-        assertTrue(failure(huge, 3).contains("data end after 10 bytes but the header's dimensions 60000×28×28 need 47040000"), failure(huge, 3));
+        assertTrue(failure(huge, 3).contains("60000×28×28 claim 47040000 bytes of data, more than a gzip file of"), failure(huge, 3));
+        Path short_ = dir.resolve("short");
+        Files.write(short_, gzip(idx(new int[] {10, 10, 10}, new byte[10])));
+        assertTrue(failure(short_, 3).contains("data end after 10 bytes but the header's dimensions 10×10×10 need 1000"), failure(short_, 3));
+        Path plenty = dir.resolve("plenty");
+        Files.write(plenty, idx(new int[] {4, 5, 5}, randomBytes(100, 256)));
+        assertEquals(100, IdxFiles.read(plenty, 3, 100).data().length);
+        String m = assertThrows(FileFormatException.class, () -> IdxFiles.read(plenty, 3, 99)).getMessage();
+        assertTrue(m.contains("4×5×5 claim 100 bytes of data, more than the limit of 99 bytes for a data file"), m);
         assertTrue(failure(negative, 3).contains("dimension 0 is negative"), failure(negative, 3));
         Path overflow = dir.resolve("overflow");
         Files.write(overflow, idx(new int[] {1 << 20, 1 << 10, 1 << 10}, new byte[0]));
