@@ -15,6 +15,7 @@ import org.cnn4j.bench.TrainStepBenchmark;
 import org.cnn4j.model.Models;
 import org.cnn4j.model.Sequential;
 import org.cnn4j.train.Reports;
+import org.cnn4j.train.Trainer;
 import org.knowm.xchart.CategoryChart;
 import org.knowm.xchart.CategoryChartBuilder;
 import picocli.CommandLine.Command;
@@ -49,6 +50,17 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        Checks.range("--batch", batch, 1, Trainer.Options.MAX_BATCH);
+        Checks.range("--windows", windows, 1, 1000);
+        Checks.range("--repeats", repeats, 1, 1000);
+        for (String device : devices) {
+            try {
+                Devices.Choice.parse(device);
+            } catch (IllegalArgumentException e) {
+                throw new Checks.BadOption("--devices: " + e.getMessage());
+            }
+        }
+        if (chart != null && chart.toAbsolutePath().getParent() != null) Checks.writableDirectory("--chart's directory", chart.toAbsolutePath().getParent());
         List<String> names = new ArrayList<>();
         List<List<LayerTimes.Timing>> results = new ArrayList<>();
         List<String> memory = new ArrayList<>();

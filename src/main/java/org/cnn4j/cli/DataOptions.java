@@ -15,8 +15,22 @@ final class DataOptions {
             "when installed, else synthetic (default: ${DEFAULT-VALUE})."})
     String data;
 
-    @Option(names = "--limit", defaultValue = "0", description = "Use only the first N training and N test images (default: all).")
+    @Option(names = "--limit", defaultValue = "0", description = "Use only the first N training and N test images (default: 0, all).")
     int limit;
+
+    @Option(names = "--max-data", defaultValue = "1g", paramLabel = "SIZE",
+            description = "Largest dataset file read, e.g. 512m or 2g: a file whose header claims more is refused (default: ${DEFAULT-VALUE}).")
+    String maxData;
+
+    /** Checks the options' values (see {@link Checks}). */
+    void check() {
+        Checks.range("--limit", limit, 0, Integer.MAX_VALUE);
+        maxBytes();
+    }
+
+    private long maxBytes() {
+        return Checks.bytes("--max-data", maxData, 1, Integer.MAX_VALUE - 16);
+    }
 
     /** The dataset, with generated shapes (when asked for) drawn at the model's input shape. */
     Datasets.Split open(long seed, Shape input) throws IOException {
@@ -31,7 +45,7 @@ final class DataOptions {
                 spec = "synthetic";
             }
         }
-        Datasets.Split split = Datasets.open(spec, seed, input);
+        Datasets.Split split = Datasets.open(spec, seed, input, maxBytes());
         return limit <= 0 ? split : new Datasets.Split(head(split.train()), head(split.test()));
     }
 

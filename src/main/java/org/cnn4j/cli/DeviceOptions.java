@@ -10,7 +10,7 @@ final class DeviceOptions {
     @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or gpu (default: ${DEFAULT-VALUE}).")
     String device;
 
-    @Option(names = "--threads", defaultValue = "0", description = "CPU threads (default: one per core).")
+    @Option(names = "--threads", defaultValue = "0", description = "CPU threads, up to 1024 (default: 0, one per core).")
     int threads;
 
     @Option(names = "--fp32", description = "GPU: strict float32 convolutions (default: TF32 allowed in convolutions, as PyTorch).")
@@ -19,7 +19,21 @@ final class DeviceOptions {
     @Option(names = "--deterministic", description = "GPU: deterministic cuDNN algorithms only.")
     boolean deterministic;
 
+    /** The most CPU threads: far more than any machine's cores, few enough to start. */
+    static final int MAX_THREADS = 1024;
+
+    /** Checks the options' values (see {@link Checks}). */
+    void check() {
+        Checks.range("--threads", threads, 0, MAX_THREADS);
+        try {
+            Devices.Choice.parse(device);
+        } catch (IllegalArgumentException e) {
+            throw new Checks.BadOption("--" + e.getMessage());
+        }
+    }
+
     Backend open() {
+        check();
         CudaBackend.Options gpu = CudaBackend.Options.defaults().deterministic(deterministic);
         return Devices.open(Devices.Choice.parse(device), threads, strict ? gpu.strictFloat32() : gpu);
     }

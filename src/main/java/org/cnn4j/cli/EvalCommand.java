@@ -1,6 +1,7 @@
 package org.cnn4j.cli;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 import org.cnn4j.backend.Backend;
@@ -34,10 +35,21 @@ final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        Checks.range("--batch", batch, 1, Trainer.Options.MAX_BATCH);
+        data.check();
+        device.check();
+        if (out != null) Checks.writableDirectory("--out", out);
         try (Backend backend = device.open()) {
             ModelFile.Loaded loaded = ModelFile.load(model, backend);
             try (var m = loaded.model()) {
+                Checks.fitsInMemory("--batch", batch, m, backend, 1);
                 Datasets.Split split = data.open(0, m.inputShape());
+                List<String> modelClasses = loaded.data().classNames(), dataClasses = split.test().classNames();
+                if (!split.test().sampleShape().equals(m.inputShape()) || !dataClasses.equals(modelClasses)) {
+                    throw new IllegalArgumentException(model + " was trained on images of shape " + m.inputShape() + " in the classes "
+                            + modelClasses + " but " + split.test().name() + " has images of shape " + split.test().sampleShape()
+                            + " in the classes " + dataClasses);
+                }
                 Evaluation e = Trainer.evaluate(m, split.test(), loaded.data(), batch);
                 Reporting.print(System.out, split.test().name(), e, loaded.data().classNames());
                 if (out != null) Reports.writeConfusion(out.resolve(Reports.CONFUSION), e.confusion(), loaded.data().classNames());

@@ -35,6 +35,9 @@ final class GradcheckCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        Checks.range("--batch", batch, 1, 1024);
+        Checks.range("--elements", elements, 1, 1_000_000);
+        Checks.range("--tolerance", tolerance, 0, true, 1);
         try (ReferenceBackend reference = new ReferenceBackend(); Sequential m = ModelSource.open(model, reference, seed)) {
             Random rng = new Random(seed);
             Shape xShape = m.inputShape().batch(batch);

@@ -33,16 +33,28 @@ final class PredictCommand implements Callable<Integer> {
     @Option(names = "--invert", description = "Invert the images first (Fashion-MNIST and MNIST are light objects on black).")
     boolean invert;
 
+    @Option(names = "--max-pixels", defaultValue = "89478485",
+            description = "Largest image, in pixels: a file whose header claims more is refused before decoding (default: ${DEFAULT-VALUE}).")
+    long maxPixels;
+
     @Mixin
     DeviceOptions device;
 
+    /** The most images one command classifies (they go through the model as one batch). */
+    static final int MAX_IMAGES = 4096;
+
     @Override
     public Integer call() throws Exception {
+        Checks.range("--top", top, 1, 1_000_000);
+        Checks.range("the number of images", images.size(), 1, MAX_IMAGES);
+        if (maxPixels < 1 || maxPixels > 1L << 32) throw new Checks.BadOption("--max-pixels must be between 1 and " + (1L << 32) + ", got " + maxPixels);
+        device.check();
         try (Backend backend = device.open()) {
             ModelFile.Loaded loaded = ModelFile.load(model, backend);
             try (Sequential m = loaded.model()) {
+                Checks.fitsInMemory("the number of images", images.size(), m, backend, 1);
                 List<String> names = loaded.data().classNames();
-                float[] x = Images.load(images, m.inputShape(), invert, loaded.data());
+                float[] x = Images.load(images, m.inputShape(), invert, loaded.data(), maxPixels);
                 Tensor input = backend.upload(m.inputShape().batch(images.size()), x);
                 float[] out = m.forward(input, Pass.INFERENCE).toFloatArray();
                 input.close();

@@ -67,13 +67,28 @@ final class TrainCommand implements Callable<Integer> {
     @Mixin
     DeviceOptions device;
 
+    /** The most a learning rate may be: far above any that trains, low enough that an update stays finite. */
+    static final double MAX_LEARNING_RATE = 100;
+
     @Override
     public Integer call() throws Exception {
-        Path dir = out != null ? out : resume != null && resume.toAbsolutePath().getParent() != null
-                ? resume.toAbsolutePath().getParent() : Path.of("runs", model);
+        Checks.range("--batch", batch, 1, Trainer.Options.MAX_BATCH);
+        if (epochs != null) Checks.range("--epochs", epochs, 1, Trainer.Options.MAX_EPOCHS);
+        if (lr != null) Checks.range("--lr", lr, 0, true, MAX_LEARNING_RATE);
+        Checks.range("--momentum", momentum, 0, false, 1);
+        Checks.range("--weight-decay", weightDecay, 0, false, 1);
+        Schedule plan = schedule();
+        if (!optimizer.equalsIgnoreCase("sgd") && !optimizer.equalsIgnoreCase("adam")) {
+            throw new Checks.BadOption("--optimizer must be sgd or adam, got '" + optimizer + "'");
+        }
+        data.check();
+        device.check();
+        Path dir = Checks.writableDirectory("--out", out != null ? out : resume != null && resume.toAbsolutePath().getParent() != null
+                ? resume.toAbsolutePath().getParent() : Path.of("runs", model));
         try (Backend backend = device.open()) {
-            Trainer trainer = resume != null ? Trainer.resume(resume, backend) : newTrainer(backend);
+            Trainer trainer = resume != null ? Trainer.resume(resume, backend) : newTrainer(backend, plan);
             if (epochs != null) trainer.epochs(epochs);
+            Checks.fitsInMemory("--batch", trainer.options().batchSize(), trainer.model(), backend, 2);
             Datasets.Split split = data.open(trainer.options().seed(), trainer.model().inputShape());
             System.out.printf(Locale.ROOT, "training %s on %s (%d images, test %d) on %s: %s, batch %d, %d epochs, schedule %s%s%n",
                     resume != null ? "from " + resume : model, split.train().name(), split.train().size(), split.test().size(),
@@ -92,14 +107,19 @@ final class TrainCommand implements Callable<Integer> {
         return 0;
     }
 
-    private Trainer newTrainer(Backend backend) {
+    private Schedule schedule() {
+        try {
+            return Schedule.parse(schedule);
+        } catch (IllegalArgumentException e) {
+            throw new Checks.BadOption("--schedule: " + e.getMessage());
+        }
+    }
+
+    private Trainer newTrainer(Backend backend, Schedule plan) {
         Sequential m = Models.byName(model).seed(seed).build(backend);
-        Optimizer o = switch (optimizer.toLowerCase(Locale.ROOT)) {
-            case "sgd" -> new Sgd(lr != null ? lr : 0.05).momentum(momentum).weightDecay(weightDecay);
-            case "adam" -> new Adam(lr != null ? lr : 1e-3).weightDecay(weightDecay);
-            default -> throw new IllegalArgumentException("--optimizer must be sgd or adam, got '" + optimizer + "'");
-        };
-        Trainer.Options options = Trainer.Options.of(epochs != null ? epochs : 5, batch).schedule(Schedule.parse(schedule)).seed(seed)
+        Optimizer o = optimizer.equalsIgnoreCase("adam") ? new Adam(lr != null ? lr : 1e-3).weightDecay(weightDecay)
+                : new Sgd(lr != null ? lr : 0.05).momentum(momentum).weightDecay(weightDecay);
+        Trainer.Options options = Trainer.Options.of(epochs != null ? epochs : 5, batch).schedule(plan).seed(seed)
                 .augment(augment ? 4 : 0, augment);
         return new Trainer(m, o, options);
     }

@@ -28,7 +28,9 @@ public sealed interface Schedule {
 
     record Step(int every, double gamma) implements Schedule {
         public Step {
-            if (every < 1 || !(gamma > 0)) throw new IllegalArgumentException("step schedule needs every >= 1 and gamma > 0, got " + every + ", " + gamma);
+            if (every < 1 || !(gamma > 0) || !Double.isFinite(gamma)) {
+                throw new IllegalArgumentException("a step schedule needs EVERY >= 1 and a finite GAMMA > 0, got " + every + " and " + gamma);
+            }
         }
 
         @Override
@@ -54,17 +56,24 @@ public sealed interface Schedule {
         }
     }
 
+    /** The schedule {@link #text()} wrote; anything else is refused with a message that shows the forms. */
     static Schedule parse(String text) {
-        String[] parts = text.trim().toLowerCase(Locale.ROOT).split(":");
+        String[] parts = text.trim().toLowerCase(Locale.ROOT).split(":", -1);
+        String forms = "; use constant, cosine or step:EVERY:GAMMA (e.g. step:10:0.1)";
         try {
             return switch (parts[0]) {
-                case "constant" -> new Constant();
-                case "cosine" -> new Cosine();
-                case "step" -> new Step(parts.length > 1 ? Integer.parseInt(parts[1]) : 10, parts.length > 2 ? Double.parseDouble(parts[2]) : 0.1);
-                default -> throw new IllegalArgumentException("unknown schedule '" + text + "'; use constant, cosine or step:EVERY:GAMMA");
+                case "constant", "cosine" -> {
+                    if (parts.length != 1) throw new IllegalArgumentException("schedule '" + text + "' takes no arguments" + forms);
+                    yield parts[0].equals("constant") ? new Constant() : new Cosine();
+                }
+                case "step" -> {
+                    if (parts.length != 1 && parts.length != 3) throw new IllegalArgumentException("bad schedule '" + text + "'" + forms);
+                    yield parts.length == 1 ? new Step(10, 0.1) : new Step(Integer.parseInt(parts[1]), Double.parseDouble(parts[2]));
+                }
+                default -> throw new IllegalArgumentException("unknown schedule '" + text + "'" + forms);
             };
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("bad schedule '" + text + "'; step takes step:EVERY:GAMMA, e.g. step:10:0.1", e);
+            throw new IllegalArgumentException("bad schedule '" + text + "'" + forms, e);
         }
     }
 }

@@ -57,10 +57,18 @@ public final class Trainer {
      * the padded image, horizontal flip); {@code seed} drives the shuffling and the augmentation.
      */
     public record Options(int epochs, int batchSize, Schedule schedule, long seed, int cropPadding, boolean flip) {
+        /** Limits of a run: a million epochs, batches of 65,536, crops padded by 1,024 pixels at most. */
+        public static final int MAX_EPOCHS = 1_000_000, MAX_BATCH = 1 << 16, MAX_CROP_PADDING = 1024;
+
         public Options {
-            if (epochs < 1) throw new IllegalArgumentException("epochs must be >= 1, got " + epochs);
-            if (batchSize < 1) throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
-            if (cropPadding < 0) throw new IllegalArgumentException("crop padding must be >= 0, got " + cropPadding);
+            if (epochs < 1 || epochs > MAX_EPOCHS) throw new IllegalArgumentException("epochs must be between 1 and " + MAX_EPOCHS + ", got " + epochs);
+            if (batchSize < 1 || batchSize > MAX_BATCH) {
+                throw new IllegalArgumentException("batch size must be between 1 and " + MAX_BATCH + ", got " + batchSize);
+            }
+            if (cropPadding < 0 || cropPadding > MAX_CROP_PADDING) {
+                throw new IllegalArgumentException("crop padding must be between 0 and " + MAX_CROP_PADDING + ", got " + cropPadding);
+            }
+            if (schedule == null) throw new IllegalArgumentException("a schedule is needed");
         }
 
         public static Options of(int epochs, int batchSize) {
@@ -148,7 +156,11 @@ public final class Trainer {
                 }
                 if (current != null) progress.report(current.results());
                 double seconds = progress.seconds();
+                requireFiniteWeights(epoch + 1, lr);
                 Evaluation eval = test == null ? null : evaluate(model, test, data, options.batchSize());
+                if (eval != null && !Double.isFinite(eval.loss())) {
+                    throw new TrainingDivergedException(model.step(), epoch + 1, "the test loss is " + eval.loss(), lr);
+                }
                 EpochMetrics m = new EpochMetrics(epoch + 1, lr, progress.lossSum / progress.seen, (double) progress.correct / progress.seen,
                         eval == null ? Double.NaN : eval.loss(), eval == null ? Double.NaN : eval.accuracy(), seconds, progress.seen / seconds);
                 history.add(m);
@@ -210,6 +222,18 @@ public final class Trainer {
         }
     }
 
+    /**
+     * A step's loss comes from the weights before its update, so an update that breaks the weights
+     * shows in no loss when it is an epoch's last step: look at the weights themselves.
+     */
+    private void requireFiniteWeights(int epoch, double lr) {
+        for (Parameter p : model.parameters()) {
+            for (float v : p.value().toFloatArray()) {
+                if (!Float.isFinite(v)) throw new TrainingDivergedException(model.step(), epoch, "parameter '" + p.name() + "' holds " + v, lr);
+            }
+        }
+    }
+
     private void checkFits(Dataset d) {
         if (!d.sampleShape().equals(model.inputShape())) {
             throw new IllegalArgumentException(d.name() + " has images of shape " + d.sampleShape() + " but the model takes " + model.inputShape());
@@ -224,6 +248,10 @@ public final class Trainer {
 
     /** Mean loss, accuracy and confusion matrix of a model on a dataset, normalised as {@code info} says. */
     public static Evaluation evaluate(Sequential model, Dataset dataset, DataInfo info, int batchSize) {
+        if (!dataset.sampleShape().equals(model.inputShape()) || dataset.classes() != model.outputShape().size()) {
+            throw new IllegalArgumentException(dataset.name() + " has images of shape " + dataset.sampleShape() + " in " + dataset.classes()
+                    + " classes but the model takes " + model.inputShape() + " and has " + model.outputShape().size() + " outputs");
+        }
         Backend backend = model.backend();
         ConfusionMatrix confusion = new ConfusionMatrix(dataset.classes());
         DataLoader loader = DataLoader.of(dataset, batchSize).normalization(info.normalization());

@@ -13,6 +13,13 @@ public final class TrainingDivergedException extends RuntimeException {
         this.step = step;
     }
 
+    /** Every step's loss was finite but {@code what} (the weights, the test loss) is not, at the end of an epoch. */
+    public TrainingDivergedException(long step, int epoch, String what, double learningRate) {
+        super("training diverged: " + what + " after step " + step + " (the end of epoch " + epoch + ", learning rate " + learningRate
+                + "); try a lower learning rate. The last checkpoint, if any, is intact.");
+        this.step = step;
+    }
+
     public long step() {
         return step;
     }

@@ -6,16 +6,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.awt.Color;
 import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
 import javax.imageio.ImageIO;
 
+import org.cnn4j.testing.Cli;
+import org.cnn4j.testing.Cli.Result;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,21 +24,8 @@ class CommandLineTest {
     @TempDir
     static Path dir;
 
-    private record Result(int code, String out, String err) {
-    }
-
-    private static synchronized Result run(String... args) {
-        PrintStream out = System.out, err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream(), e = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-            int code = Cnn4j.run(args);
-            return new Result(code, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
+    private static Result run(String... args) {
+        return Cli.run(args);
     }
 
     private static Result trained;
@@ -159,7 +145,7 @@ class CommandLineTest {
     void clearErrorsWithoutStackTraces() throws IOException {
         Result r = run("train", "--device", "gpu", "--data", "synthetic");
         assertEquals(1, r.code());
-        assertTrue(r.err().contains("cnn4j: --device gpu: no usable GPU"), r.err());
+        assertTrue(r.err().contains("cnn4j train: --device gpu: no usable GPU"), r.err());
         Path broken = dir.resolve("broken.safetensors");
         Files.write(broken, new byte[] {1, 2, 3});
         r = run("eval", broken.toString(), "--data", "synthetic");
