@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 import org.junit.jupiter.api.Test;
@@ -147,17 +148,23 @@ class SafetensorsTest {
         assertTrue(huge.contains("beyond a double's range"), huge);
     }
 
+    /** The message of refusing a hand-written header with {@code dataBytes} bytes behind it, which must contain {@code expected}. */
+    private String refusal(String header, int dataBytes, String expected) throws IOException {
+        String m = failure(handmade(header, dataBytes));
+        assertTrue(m.contains(expected), m);
+        return m;
+    }
+
     @Test
     void offsetsBeyond2GiBAreIntegersAndMessagesShowValuesNotObjects() throws IOException {
-        String beyond = failure(handmade("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[2147483648,2147483656]}}", 8));
-        assertTrue(beyond.contains("claims bytes [2147483648, 2147483656) but the data section holds only 8 bytes"), beyond);
-        String fraction = failure(handmade("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0.5,8]}}", 8));
-        assertTrue(fraction.contains("invalid data_offsets [0.5,8.0]"), fraction);
-        String over63 = failure(handmade("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,9223372036854775808]}}", 8));
-        assertTrue(over63.contains("invalid data_offsets"), over63);
-        String shape = failure(handmade("{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296],\"data_offsets\":[0,8]}}", 8));
-        assertTrue(shape.contains("no valid shape (a list of integers below 2^31): [4294967296]"), shape);
-        for (String m : new String[] {beyond, fraction, over63, shape}) assertTrue(!m.matches("(?s).*\\[[IJDL][@a-zA-Z.;]*@[0-9a-f]+.*"), m);
+        String tensor = "{\"w\":{\"dtype\":\"F32\",\"shape\":%s,\"data_offsets\":%s}}";
+        List<String> messages = List.of(
+                refusal(String.format(tensor, "[2]", "[2147483648,2147483656]"), 8,
+                        "claims bytes [2147483648, 2147483656) but the data section holds only 8 bytes"),
+                refusal(String.format(tensor, "[2]", "[0.5,8]"), 8, "invalid data_offsets [0.5,8.0]"),
+                refusal(String.format(tensor, "[2]", "[0,9223372036854775808]"), 8, "invalid data_offsets"),
+                refusal(String.format(tensor, "[4294967296]", "[0,8]"), 8, "no valid shape (a list of integers below 2^31): [4294967296]"));
+        for (String m : messages) assertTrue(!m.matches("(?s).*\\[[IJDL][@a-zA-Z.;]*@[0-9a-f]+.*"), m);
     }
 
     /** A sparse file of 2 GiB and more: the second tensor starts beyond 2^31 and is read in chunks like any other. */
