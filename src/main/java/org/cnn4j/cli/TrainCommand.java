@@ -83,6 +83,7 @@ final class TrainCommand implements Callable<Integer> {
         }
         data.check();
         device.check();
+        if (resume == null) Models.byName(model); // an unknown name fails before its output directory is made
         Path dir = Checks.writableDirectory("--out", out != null ? out : resume != null && resume.toAbsolutePath().getParent() != null
                 ? resume.toAbsolutePath().getParent() : Path.of("runs", model));
         try (Backend backend = device.open()) {

@@ -143,7 +143,7 @@ class CommandLineTest {
 
     @Test
     void clearErrorsWithoutStackTraces() throws IOException {
-        Result r = run("train", "--device", "gpu", "--data", "synthetic");
+        Result r = run("train", "--device", "gpu", "--data", "synthetic", "--out", dir.resolve("gpu").toString());
         assertEquals(1, r.code());
         assertTrue(r.err().contains("cnn4j train: --device gpu: no usable GPU"), r.err());
         Path broken = dir.resolve("broken.safetensors");
@@ -152,9 +152,10 @@ class CommandLineTest {
         assertEquals(1, r.code());
         assertTrue(r.err().contains("broken.safetensors (at byte 0): the file is 3 bytes, too short"), r.err());
         assertTrue(!r.err().contains("\tat org.cnn4j"), "no stack trace: " + r.err());
-        r = run("train", "--model", "resnet50", "--data", "synthetic");
+        r = run("train", "--model", "resnet50", "--data", "synthetic", "--out", dir.resolve("resnet").toString());
         assertEquals(1, r.code());
         assertTrue(r.err().contains("unknown model 'resnet50'"), r.err());
+        assertTrue(!Files.exists(dir.resolve("resnet")), "no output directory for a model that does not exist");
         r = run("train", "--epochs", "many");
         assertEquals(2, r.code(), "usage error");
     }
