@@ -19,6 +19,9 @@ import org.cnn4j.tensor.Tensor;
  *   <li><b>Accumulation rule:</b> gradients of parameters ({@code dw, db, dbeta, dk, dc})
  *       <em>accumulate</em> (+=) so that several backward passes may add up before a step; data
  *       gradients ({@code dx}) and forward outputs ({@code y}) <em>overwrite</em>.</li>
+ *   <li><b>Meeting rule:</b> where one output feeds several nodes of a model graph, the data
+ *       gradients those nodes pass back <em>add up</em> ({@link #add}) into that output's
+ *       gradient: the same rule as for parameters, applied by the graph, not by the operations.</li>
  *   <li>Labels are INT32 tensors of shape (n); max-pooling masks are INT32 tensors shaped like
  *       the pooled output, holding the flat index {@code row·w + col} of the winner in its input
  *       plane.</li>
@@ -82,6 +85,12 @@ public interface Backend extends AutoCloseable {
 
     /** The sum of all elements, accumulated in double. */
     double sum(Tensor x);
+
+    /**
+     * y = a + b, element by element, over tensors of one size; y may be a or b. A graph adds its
+     * branches with it, and sums the gradients where one output feeds several nodes.
+     */
+    void add(Tensor y, Tensor a, Tensor b);
 
     // ---------------------------------------------------------------- convolution
 

@@ -126,6 +126,16 @@ public final class CpuBackend extends HostBackend {
     }
 
     @Override
+    public void add(Tensor y, Tensor a, Tensor b) {
+        Check.sameSize("add", "a", a, y);
+        Check.sameSize("add", "b", b, y);
+        float[] yd = f(y), ad = f(a), bd = f(b);
+        parallel.forRange(y.size(), ELEMENT_GRAIN, (lo, hi) -> {
+            for (int i = lo; i < hi; i++) yd[i] = ad[i] + bd[i];
+        });
+    }
+
+    @Override
     public double sum(Tensor x) {
         double s = 0;
         for (float v : f(x)) s += v;

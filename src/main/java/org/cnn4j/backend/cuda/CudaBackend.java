@@ -384,6 +384,14 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public void add(Tensor y, Tensor a, Tensor b) {
+        current();
+        Check.sameSize("add", "a", a, y);
+        Check.sameSize("add", "b", b, y);
+        launch("add", y.size(), t(y, "add", "y").pointer(), t(a, "add", "a").pointer(), t(b, "add", "b").pointer(), y.size());
+    }
+
+    @Override
     public double sum(Tensor x) {
         double total = 0;
         for (float v : downloadFloats(x)) total += v;

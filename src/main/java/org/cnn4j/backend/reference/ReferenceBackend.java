@@ -106,6 +106,14 @@ public final class ReferenceBackend extends HostBackend {
     }
 
     @Override
+    public void add(Tensor y, Tensor a, Tensor b) {
+        Check.sameSize("add", "a", a, y);
+        Check.sameSize("add", "b", b, y);
+        double[] yd = d(y), ad = d(a), bd = d(b);
+        for (int i = 0; i < yd.length; i++) yd[i] = ad[i] + bd[i];
+    }
+
+    @Override
     public double sum(Tensor x) {
         double s = 0;
         for (double v : d(x)) s += v;
