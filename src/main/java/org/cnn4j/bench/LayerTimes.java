@@ -8,7 +8,7 @@ import java.util.Random;
 import org.cnn4j.backend.Backend;
 import org.cnn4j.layer.Layer;
 import org.cnn4j.layer.Pass;
-import org.cnn4j.model.Sequential;
+import org.cnn4j.model.Graph;
 import org.cnn4j.tensor.Tensor;
 
 /**
@@ -39,7 +39,7 @@ public final class LayerTimes {
     private LayerTimes() {
     }
 
-    public static List<Timing> measure(Sequential model, int batch, int windows, int repeats) {
+    public static List<Timing> measure(Graph model, int batch, int windows, int repeats) {
         Backend b = model.backend();
         Random rng = new Random(1);
         Tensor x = b.upload(model.inputShape().batch(batch), gaussian(rng, model.inputShape().size() * batch));

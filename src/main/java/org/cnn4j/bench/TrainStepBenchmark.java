@@ -11,7 +11,7 @@ import org.cnn4j.backend.Devices;
 import org.cnn4j.backend.cuda.CudaBackend;
 import org.cnn4j.model.GraphedStep;
 import org.cnn4j.model.Models;
-import org.cnn4j.model.Sequential;
+import org.cnn4j.model.Graph;
 import org.cnn4j.optim.Sgd;
 import org.cnn4j.tensor.Shape;
 
@@ -77,7 +77,7 @@ public final class TrainStepBenchmark {
     public static Result measure(String name, int batch, int windows, int steps, Backend backend) {
         CudaBackend gpu = backend instanceof CudaBackend g ? g : null;
         if (gpu != null) gpu.resetPeakMemory();
-        Sequential model = Models.byName(name).seed(1).build(backend);
+        Graph model = Models.byName(name).seed(1).build(backend);
         Shape input = model.inputShape().batch(batch);
         Random rng = new Random(1);
         float[][] pixels = new float[2][input.size()];

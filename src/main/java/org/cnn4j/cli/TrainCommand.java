@@ -8,7 +8,7 @@ import org.cnn4j.backend.Backend;
 import org.cnn4j.data.Datasets;
 import org.cnn4j.io.ModelFile;
 import org.cnn4j.model.Models;
-import org.cnn4j.model.Sequential;
+import org.cnn4j.model.Graph;
 import org.cnn4j.optim.Adam;
 import org.cnn4j.optim.Optimizer;
 import org.cnn4j.optim.Sgd;
@@ -96,7 +96,7 @@ final class TrainCommand implements Callable<Integer> {
                     backend.name(), trainer.optimizer().describe(), trainer.options().batchSize(), trainer.options().epochs(),
                     trainer.options().schedule().text(), trainer.history().isEmpty() ? "" : ", resuming after epoch " + trainer.history().size());
             trainer.checkpointTo(dir.resolve("checkpoint.safetensors")).listener(Progress.forConsole()).listener(new Reports(dir));
-            try (Sequential trained = trainer.model()) {
+            try (Graph trained = trainer.model()) {
                 trainer.fit(split.train(), split.test());
                 ModelFile.save(dir.resolve("model.safetensors"), trained, trainer.dataInfo());
                 Evaluation test = Trainer.evaluate(trained, split.test(), trainer.dataInfo(), trainer.options().batchSize());
@@ -117,7 +117,7 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     private Trainer newTrainer(Backend backend, Schedule plan) {
-        Sequential m = Models.byName(model).seed(seed).build(backend);
+        Graph m = Models.byName(model).seed(seed).build(backend);
         Optimizer o = optimizer.equalsIgnoreCase("adam") ? new Adam(lr != null ? lr : 1e-3).weightDecay(weightDecay)
                 : new Sgd(lr != null ? lr : 0.05).momentum(momentum).weightDecay(weightDecay);
         Trainer.Options options = Trainer.Options.of(epochs != null ? epochs : 5, batch).schedule(plan).seed(seed)

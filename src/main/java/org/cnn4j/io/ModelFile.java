@@ -14,6 +14,7 @@ import org.cnn4j.layer.Layer;
 import org.cnn4j.layer.LayerConfig;
 import org.cnn4j.layer.Parameter;
 import org.cnn4j.loss.Loss;
+import org.cnn4j.model.Graph;
 import org.cnn4j.model.Sequential;
 import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
@@ -22,9 +23,10 @@ import org.cnn4j.tensor.Tensor;
  * cnn4j's model file: a {@link Safetensors} file whose tensors are the parameters, named as the
  * model names them ({@code conv1.weight}), as float32, and whose metadata hold
  * <ul>
- * <li>{@code cnn4j.format}: {@value #FORMAT};</li>
+ * <li>{@code cnn4j.format}: {@value #FORMAT} (format 1, whose nodes list no inputs and form a chain, still loads);</li>
  * <li>{@code cnn4j.architecture}: JSON {@code {"input": [c, h, w], "seed": s, "layers": [{"name", "type",
- *     settings…}], "loss": {"type", settings…}}} — see {@link LayerConfig};</li>
+ *     "inputs": [names…], settings…}], "loss": {"type", settings…}}}, the nodes in order, each taking
+ *     earlier nodes or {@code "input"} — see {@link LayerConfig} and {@link Graph};</li>
  * <li>{@code cnn4j.data}: JSON {@code {"dataset", "classNames", "mean", "std"}} — see {@link DataInfo}.</li>
  * </ul>
  * A checkpoint is the same file with more metadata and tensors (optimizer state), so a checkpoint
@@ -32,7 +34,9 @@ import org.cnn4j.tensor.Tensor;
  * them, and rebuilds the model from the known layer types. Writes are atomic ({@link AtomicFiles}).
  */
 public final class ModelFile {
-    public static final String FORMAT = "1";
+    /** The format written: 2, whose nodes list their inputs. Format 1 (a chain: no inputs listed) still loads. */
+    public static final String FORMAT = "2";
+    private static final java.util.Set<String> READABLE = java.util.Set.of("1", "2");
     public static final String FORMAT_KEY = "cnn4j.format", ARCHITECTURE_KEY = "cnn4j.architecture", DATA_KEY = "cnn4j.data";
     /**
      * The most values a loaded model's input, or any of its layers' outputs, may hold per sample:
@@ -45,15 +49,15 @@ public final class ModelFile {
     }
 
     /** A model read from a file, with what else the file held. */
-    public record Loaded(Sequential model, DataInfo data, Map<String, String> metadata, Map<String, Safetensors.Entry> otherTensors) {
+    public record Loaded(Graph model, DataInfo data, Map<String, String> metadata, Map<String, Safetensors.Entry> otherTensors) {
     }
 
-    public static void save(Path file, Sequential model, DataInfo data) throws IOException {
+    public static void save(Path file, Graph model, DataInfo data) throws IOException {
         save(file, model, data, Map.of(), Map.of());
     }
 
     /** Saves a model with extra metadata and tensors (a checkpoint's optimizer state, for instance). */
-    public static void save(Path file, Sequential model, DataInfo data, Map<String, String> extraMetadata,
+    public static void save(Path file, Graph model, DataInfo data, Map<String, String> extraMetadata,
                             Map<String, Safetensors.Entry> extraTensors) throws IOException {
         String mismatch = mismatch(model.inputShape(), model.outputShape(), data);
         if (mismatch != null) throw new IllegalArgumentException("cannot save " + file + ": " + mismatch);
@@ -73,7 +77,7 @@ public final class ModelFile {
     /**
      * Reads a model file and builds the model, with its weights, on a backend. Nothing is built
      * before the whole file has been checked: the architecture is planned as shapes alone
-     * ({@link Sequential.Builder#plan()}) and compared with the tensors the file really holds
+     * ({@link Graph.Builder#plan()}) and compared with the tensors the file really holds
      * (each parameter present, with its shape), with {@link #MAX_VALUES_PER_SAMPLE}, and with the
      * data description (one class name per output, one mean and std per input channel). Only then
      * is the model allocated, without drawing initial values, and the file's values written in.
@@ -81,13 +85,13 @@ public final class ModelFile {
     public static Loaded load(Path file, Backend backend) throws IOException {
         Safetensors.Contents contents = Safetensors.read(file);
         Map<String, String> metadata = contents.metadata();
-        if (!FORMAT.equals(metadata.get(FORMAT_KEY))) {
+        if (!metadata.containsKey(FORMAT_KEY) || !READABLE.contains(metadata.get(FORMAT_KEY))) {
             throw new FileFormatException(file, "not a cnn4j model file: metadata " + FORMAT_KEY + " is "
-                    + (metadata.containsKey(FORMAT_KEY) ? "'" + metadata.get(FORMAT_KEY) + "'" : "missing") + ", expected '" + FORMAT + "'");
+                    + (metadata.containsKey(FORMAT_KEY) ? "'" + metadata.get(FORMAT_KEY) + "'" : "missing") + ", expected '1' or '2'");
         }
         DataInfo data;
-        Sequential.Builder builder;
-        Sequential.Plan plan;
+        Graph.Builder builder;
+        Graph.Plan plan;
         try {
             data = DataInfo.fromConfig(new Settings("data description", Json.readObject(require(file, metadata, DATA_KEY))));
             builder = builder(Json.readObject(require(file, metadata, ARCHITECTURE_KEY)));
@@ -96,7 +100,7 @@ public final class ModelFile {
             throw new FileFormatException(file, "bad model description: " + e.getMessage());
         }
         check(file, plan, data, contents.tensors());
-        Sequential model;
+        Graph model;
         try {
             model = builder.initialise(false).build(backend);
         } catch (IllegalArgumentException e) {
@@ -113,7 +117,7 @@ public final class ModelFile {
     }
 
     /** The file's architecture against its tensors, the size limit and its data description; see {@link #load}. */
-    private static void check(Path file, Sequential.Plan plan, DataInfo data, Map<String, Safetensors.Entry> tensors) throws FileFormatException {
+    private static void check(Path file, Graph.Plan plan, DataInfo data, Map<String, Safetensors.Entry> tensors) throws FileFormatException {
         if (plan.layerNames().isEmpty()) throw new FileFormatException(file, "bad model description: the architecture has no layers");
         checkSize(file, "the input", plan.input());
         for (int i = 0; i < plan.layerNames().size(); i++) checkSize(file, "layer '" + plan.layerNames().get(i) + "'", plan.layerOutputs().get(i));
@@ -154,16 +158,18 @@ public final class ModelFile {
     }
 
     /** The model's architecture as plain values (see the class comment). */
-    public static Map<String, Object> architecture(Sequential model) {
+    public static Map<String, Object> architecture(Graph model) {
         Map<String, Object> a = new LinkedHashMap<>();
         a.put("input", model.inputShape().dims());
         a.put("seed", model.seed());
         List<Object> layers = new ArrayList<>();
-        for (Layer layer : model.layers()) {
+        for (int i = 0; i < model.layers().size(); i++) {
+            Layer layer = model.layers().get(i);
             LayerConfig c = layer.config();
             Map<String, Object> l = new LinkedHashMap<>();
             l.put("name", layer.name());
             l.put("type", c.type());
+            l.put("inputs", model.inputsOf(i));
             l.putAll(c.settings());
             layers.add(l);
         }
@@ -173,24 +179,34 @@ public final class ModelFile {
     }
 
     /** A builder for the architecture {@link #architecture} describes. */
-    public static Sequential.Builder builder(Map<String, Object> architecture) {
+    public static Graph.Builder builder(Map<String, Object> architecture) {
         Settings a = new Settings("architecture", architecture);
-        Sequential.Builder b = Sequential.builder().input(a.integers("input", -1)).seed(a.longInteger("seed"));
+        Graph.Builder b = Sequential.builder().input(a.integers("input", -1)).seed(a.longInteger("seed"));
         int index = 0;
         for (Object item : a.list("layers")) {
             Settings s = Settings.of("architecture: layer " + index, item);
             String name = s.string("name"), type = s.string("type");
+            String[] inputs = s.values().containsKey("inputs") ? strings(s, "inputs") : new String[0];
             Map<String, Object> settings = new LinkedHashMap<>(s.values());
             settings.remove("name");
             settings.remove("type");
+            settings.remove("inputs");
             try {
-                b.add(name, new LayerConfig(type, settings).toLayer());
+                b.add(name, new LayerConfig(type, settings).toLayer(), inputs);
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("layer " + index + " ('" + name + "'): " + e.getMessage(), e);
             }
             index++;
         }
         return b.loss(Loss.fromConfig(Settings.of("loss", a.require("loss"))));
+    }
+
+    /** A non-empty list of strings. */
+    private static String[] strings(Settings s, String key) {
+        if (s.require(key) instanceof List<?> list && !list.isEmpty() && list.stream().allMatch(x -> x instanceof String)) {
+            return list.stream().map(String.class::cast).toArray(String[]::new);
+        }
+        throw new IllegalArgumentException(s.owner() + ": setting '" + key + "' must be a list of node names, got " + Json.describe(s.require(key)));
     }
 
     /** The values of a tensor on any backend, as an entry for a file. */

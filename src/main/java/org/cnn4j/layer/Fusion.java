@@ -23,14 +23,25 @@ public final class Fusion {
     private Fusion() {
     }
 
-    /** Fuses the pairs of a bound model's layers, in order. */
+    /** Fuses the pairs of a chain of bound layers, in order. */
     public static void fuse(List<Layer> layers) {
+        boolean[] chained = new boolean[layers.size()];
+        java.util.Arrays.fill(chained, true);
+        fuse(layers, chained);
+    }
+
+    /**
+     * Fuses the pairs of a bound graph's layers where {@code chained[i]}: layer i + 1 takes layer
+     * i's output alone and is its only consumer (a fused activation passes its input through, so
+     * nobody else may read the producer's output, nor the activation's from before it ran).
+     */
+    public static void fuse(List<Layer> layers, boolean[] chained) {
         for (int i = 0; i + 1 < layers.size(); i++) {
-            if (!(layers.get(i + 1) instanceof ActivationLayer act)) continue;
+            if (!chained[i] || !(layers.get(i + 1) instanceof ActivationLayer act)) continue;
             if (layers.get(i) instanceof Conv2d conv) {
                 conv.fuse(act.function());
                 act.fuseIntoPrevious();
-                if (act.function() == Activation.RELU && i + 2 < layers.size() && layers.get(i + 2) instanceof MaxPool2d pool) {
+                if (act.function() == Activation.RELU && i + 2 < layers.size() && chained[i + 1] && layers.get(i + 2) instanceof MaxPool2d pool) {
                     pool.takeReluBackward();
                     conv.leaveActivationBackward();
                 }

@@ -29,6 +29,7 @@ public abstract class Layer {
     private String name;
     private Backend backend;
     private Shape inputShape;
+    private List<Shape> inputShapes;
     private Shape outputShape;
     private long seed;
     private double learningRateMultiplier = 1;
@@ -103,17 +104,23 @@ public abstract class Layer {
      * every value next (a model loaded from a file).
      */
     public final Shape bind(String name, Backend backend, Shape inputShape, long seed, boolean initialise) {
+        return bind(name, backend, List.of(inputShape), seed, initialise);
+    }
+
+    /** Binds a layer to the per-sample shapes of its inputs: one, or two and more for a {@link Merge}. */
+    public final Shape bind(String name, Backend backend, List<Shape> inputShapes, long seed, boolean initialise) {
         if (this.backend != null) {
             throw new IllegalStateException("layer '" + this.name + "' (" + describe() + ") is already part of a model;"
                     + " use copy() to add the same configuration twice");
         }
         this.name = name;
         this.backend = backend;
-        this.inputShape = inputShape;
+        this.inputShape = inputShapes.get(0);
+        this.inputShapes = List.copyOf(inputShapes);
         this.seed = seed;
         this.initialise = initialise;
         try {
-            this.outputShape = build(inputShape, new Random(seed));
+            this.outputShape = build(inputShapes, new Random(seed));
         } catch (RuntimeException e) {
             release(); // left unbound, so the same layer can go into a corrected model
             throw e;
@@ -132,12 +139,17 @@ public abstract class Layer {
      * file holds before anything is built. The layer stays unbound.
      */
     public final Plan plan(String name, Shape inputShape) {
+        return plan(name, List.of(inputShape));
+    }
+
+    /** {@link #plan(String, Shape)} for the shapes of all of this layer's inputs. */
+    public final Plan plan(String name, List<Shape> inputShapes) {
         if (backend != null) throw new IllegalStateException("layer '" + this.name + "' is already part of a model; only an unbound layer is planned");
         Map<String, Shape> shapes = new LinkedHashMap<>();
         this.name = name;
         this.planned = shapes;
         try {
-            Shape output = build(inputShape, new Random(0));
+            Shape output = build(inputShapes, new Random(0));
             return new Plan(output, Collections.unmodifiableMap(shapes));
         } finally {
             this.name = null;
@@ -147,6 +159,12 @@ public abstract class Layer {
 
     /** Checks the per-sample input shape, creates parameters and returns the per-sample output shape. */
     protected abstract Shape build(Shape input, Random rng);
+
+    /** The shapes of all inputs: one for this layer (a {@link Merge} takes several). */
+    Shape build(List<Shape> inputs, Random rng) {
+        if (inputs.size() != 1) throw new IllegalArgumentException("takes one input, got " + inputs.size());
+        return build(inputs.get(0), rng);
+    }
 
     /**
      * Creates a parameter, with a zero gradient, from its initial values (drawn only when the layer
@@ -236,22 +254,64 @@ public abstract class Layer {
             throw new IllegalArgumentException("layer '" + name + "' (" + describe() + ") expects input of shape "
                     + batchShape(inputShape) + ", got " + x.shape());
         }
-        Tensor y = forwardPass(x, pass);
-        lastOutput = y.shape();
-        return y;
+        return produced(forwardPass(x, pass));
     }
 
     /** dx, given dy = ∂E/∂y for the last forward pass; adds into the parameter gradients. Returns null when dx is not needed. */
     public final Tensor backward(Tensor dy) {
+        checkGradient(dy);
+        return backwardPass(dy);
+    }
+
+    /**
+     * The output for a batch of each input: {@link #forward(Tensor, Pass)} for a layer of one
+     * input, the merge of them all for a {@link Merge}.
+     */
+    public Tensor forward(List<Tensor> xs, Pass pass) {
+        if (xs.size() != 1) throw new IllegalArgumentException("layer '" + name + "' (" + describe() + ") takes one input, got " + xs.size());
+        return forward(xs.get(0), pass);
+    }
+
+    /**
+     * The gradient of each input given dy, in input order ({@link #backward(Tensor)} for a layer of
+     * one input); an entry is null where the gradient is not needed.
+     */
+    public List<Tensor> backwardAll(Tensor dy) {
+        return Collections.singletonList(backward(dy));
+    }
+
+    /** Checks a merge's inputs as {@link #forward(Tensor, Pass)} checks one, then remembers the output's shape. */
+    final void checkInputs(List<Tensor> xs) {
         requireBound();
-        if (lastOutput == null) {
-            throw new IllegalStateException("layer '" + name + "': backward before any forward pass");
+        if (xs.size() != inputShapes.size()) {
+            throw new IllegalArgumentException("layer '" + name + "' (" + describe() + ") takes " + inputShapes.size() + " inputs, got " + xs.size());
         }
+        for (int i = 0; i < xs.size(); i++) {
+            Tensor x = xs.get(i);
+            if (x.backend() != backend) {
+                throw new IllegalArgumentException("layer '" + name + "' runs on " + backend.name() + " but its input " + i + " lives on " + x.backend().name());
+            }
+            if (x.shape().rank() != inputShapes.get(i).rank() + 1 || !x.shape().sample().equals(inputShapes.get(i))) {
+                throw new IllegalArgumentException("layer '" + name + "' (" + describe() + ") expects input " + i + " of shape "
+                        + batchShape(inputShapes.get(i)) + ", got " + x.shape());
+            }
+        }
+    }
+
+    /** Notes the shape of the output just produced, which the backward pass checks its gradient against. */
+    final Tensor produced(Tensor y) {
+        lastOutput = y.shape();
+        return y;
+    }
+
+    /** Checks dy against the last output, as {@link #backward(Tensor)} does. */
+    final void checkGradient(Tensor dy) {
+        requireBound();
+        if (lastOutput == null) throw new IllegalStateException("layer '" + name + "': backward before any forward pass");
         if (!dy.shape().equals(lastOutput)) {
             throw new IllegalArgumentException("layer '" + name + "' (" + describe() + ") produced " + lastOutput
                     + " but its backward pass got a gradient of shape " + dy.shape());
         }
-        return backwardPass(dy);
     }
 
     protected abstract Tensor forwardPass(Tensor x, Pass pass);
@@ -303,9 +363,14 @@ public abstract class Layer {
         return backend;
     }
 
-    /** Per-sample input shape (without the batch dimension). */
+    /** Per-sample input shape (without the batch dimension); the first input's for a {@link Merge}. */
     public final Shape inputShape() {
         return inputShape;
+    }
+
+    /** Per-sample shapes of all inputs. */
+    public final List<Shape> inputShapes() {
+        return inputShapes;
     }
 
     /** Per-sample output shape (without the batch dimension). */

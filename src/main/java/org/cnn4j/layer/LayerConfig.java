@@ -19,7 +19,7 @@ public record LayerConfig(String type, Map<String, Object> settings) {
 
     /** The kinds {@link #toLayer()} knows. */
     public static final List<String> TYPES = List.of("Conv2d", "Dense", "MaxPool2d", "AvgPool2d", "Subsampling", "Flatten",
-            "ReLU", "Sigmoid", "Tanh", "ScaledTanh", "ActivationLayer", "Dropout", "Softmax", "FeatureMapCombination");
+            "ReLU", "Sigmoid", "Tanh", "ScaledTanh", "ActivationLayer", "Dropout", "Softmax", "FeatureMapCombination", "Add", "Identity");
 
     public LayerConfig {
         settings = Collections.unmodifiableMap(new LinkedHashMap<>(settings));
@@ -42,6 +42,8 @@ public record LayerConfig(String type, Map<String, Object> settings) {
             }
             case "Subsampling" -> new Subsampling(s.integer("block"));
             case "Flatten" -> new Flatten();
+            case "Add" -> new Add();
+            case "Identity" -> new Identity();
             case "ReLU" -> new ReLU();
             case "Sigmoid" -> new Sigmoid();
             case "Tanh" -> new Tanh();

@@ -92,7 +92,7 @@ public final class GradientChecker {
     }
 
     /** Checks on the model's own backend with the defaults for its precision. */
-    public static Report check(Sequential model, Tensor x, Tensor target) {
+    public static Report check(Graph model, Tensor x, Tensor target) {
         return check(model, x, target, Options.forPrecision(model.backend().precision()));
     }
 
@@ -100,8 +100,8 @@ public final class GradientChecker {
      * Copies the model to a float64 {@link ReferenceBackend} and checks it there: the exact
      * check of the mathematics of every layer, whatever backend the model was built for.
      */
-    public static Report checkInDouble(Sequential model, Tensor x, Tensor target) {
-        try (ReferenceBackend reference = new ReferenceBackend(); Sequential copy = model.copyTo(reference)) {
+    public static Report checkInDouble(Graph model, Tensor x, Tensor target) {
+        try (ReferenceBackend reference = new ReferenceBackend(); Graph copy = model.copyTo(reference)) {
             Tensor x64 = reference.upload(x.shape(), x.toDoubleArray());
             Tensor t64 = target.dtype() == DType.INT32
                     ? reference.uploadInts(target.shape(), target.toIntArray())
@@ -110,7 +110,7 @@ public final class GradientChecker {
         }
     }
 
-    public static Report check(Sequential model, Tensor x, Tensor target, Options options) {
+    public static Report check(Graph model, Tensor x, Tensor target, Options options) {
         Backend backend = model.backend();
         Pass pass = Pass.training(model.step());
         boolean hadInputGradient = model.computesInputGradient();
@@ -135,7 +135,7 @@ public final class GradientChecker {
         }
     }
 
-    private static TensorReport checkTensor(String name, Tensor values, double[] analytic, Sequential model, Tensor x,
+    private static TensorReport checkTensor(String name, Tensor values, double[] analytic, Graph model, Tensor x,
                                             Tensor target, Pass pass, Options o, Random rng) {
         double[] original = values.toDoubleArray();
         int[] indices = sample(original.length, o.maxElementsPerTensor(), rng);
@@ -164,7 +164,7 @@ public final class GradientChecker {
     }
 
     /** (E(θ_i + h) − E(θ_i − h)) / (actual θ_i⁺ − θ_i⁻), leaving the tensor at its original values. */
-    private static double difference(Tensor values, double[] original, int i, double h, Sequential model, Tensor x,
+    private static double difference(Tensor values, double[] original, int i, double h, Graph model, Tensor x,
                                      Tensor target, Pass pass) {
         double[] v = original.clone();
         v[i] = original[i] + h;

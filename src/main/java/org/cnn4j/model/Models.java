@@ -19,7 +19,7 @@ public final class Models {
     private Models() {
     }
 
-    public static Sequential.Builder byName(String name) {
+    public static Graph.Builder byName(String name) {
         return switch (name.toLowerCase(Locale.ROOT)) {
             case "fmnist-cnn" -> fmnistCnn();
             case "lenet5" -> lenet5();
@@ -29,7 +29,7 @@ public final class Models {
     }
 
     /** For 1×28×28 images: Conv 1→32 3×3, ReLU, MaxPool 2, Conv 32→64 3×3, ReLU, MaxPool 2, Dense 1600→128, ReLU, Dense 128→10. */
-    public static Sequential.Builder fmnistCnn() {
+    public static Graph.Builder fmnistCnn() {
         return Sequential.builder().input(1, 28, 28)
                 .add("conv1", new Conv2d(1, 32, 3)).add("relu1", new ReLU()).add("pool1", new MaxPool2d(2))
                 .add("conv2", new Conv2d(32, 64, 3)).add("relu2", new ReLU()).add("pool2", new MaxPool2d(2))
@@ -44,7 +44,7 @@ public final class Models {
      * output 10, with LeCun's scaled tanh 1.7159·tanh(2x/3) after every trainable layer but the last.
      * The output is trained with softmax cross-entropy rather than the original RBF units.
      */
-    public static Sequential.Builder lenet5() {
+    public static Graph.Builder lenet5() {
         return Sequential.builder().input(1, 28, 28)
                 .add("c1", new Conv2d(1, 6, 5).padding(2)).add("c1_act", new ScaledTanh())
                 .add("s2", new Subsampling(2)).add("s2_act", new ScaledTanh())
@@ -57,8 +57,8 @@ public final class Models {
     }
 
     /** For CIFAR-10 (3×32×32): conv 3×3 (padding 1) + ReLU blocks 64, 64, M, 128, 128, M, 256, 256, M, then Dense 4096→10. */
-    public static Sequential.Builder vggSmall() {
-        Sequential.Builder b = Sequential.builder().input(3, 32, 32);
+    public static Graph.Builder vggSmall() {
+        Graph.Builder b = Sequential.builder().input(3, 32, 32);
         int in = 3, block = 1;
         for (int[] widths : new int[][] {{64, 64}, {128, 128}, {256, 256}}) {
             for (int i = 0; i < widths.length; i++) {

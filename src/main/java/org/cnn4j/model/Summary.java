@@ -8,7 +8,7 @@ import org.cnn4j.layer.Layer;
 import org.cnn4j.layer.LayerCost;
 
 /**
- * What a model costs per sample, layer by layer (seed 002, exercise 5-4): output shape,
+ * What a model costs per sample, node by node (seed 002, exercise 5-4): output shape,
  * parameters, multiply-accumulates of the forward pass, and the float32 bytes of each output.
  * Multiply by the batch size for a batch (a training step costs about three forward passes).
  */
@@ -17,9 +17,14 @@ public record Summary(List<Row> rows) {
     public record Row(String name, String description, LayerCost cost) {
     }
 
-    static Summary of(Sequential model) {
+    /** A row per node; a node that does not take the one before it names its inputs after its kind ("Add ← conv2, shortcut"). */
+    static Summary of(Graph model) {
         List<Row> rows = new ArrayList<>();
-        for (Layer layer : model.layers()) rows.add(new Row(layer.name(), layer.describe(), layer.cost()));
+        for (int i = 0; i < model.layers().size(); i++) {
+            Layer layer = model.layers().get(i);
+            String inputs = model.isChained(i) ? "" : " ← " + String.join(", ", model.inputsOf(i));
+            rows.add(new Row(layer.name(), layer.describe() + inputs, layer.cost()));
+        }
         return new Summary(List.copyOf(rows));
     }
 

@@ -40,6 +40,7 @@ import org.cnn4j.layer.ReLU;
 import org.cnn4j.layer.Subsampling;
 import org.cnn4j.layer.Tanh;
 import org.cnn4j.loss.SoftmaxCrossEntropy;
+import org.cnn4j.model.Graph;
 import org.cnn4j.model.Sequential;
 import org.cnn4j.optim.Adam;
 import org.cnn4j.tensor.Shape;
@@ -89,7 +90,8 @@ class FuzzTest {
             } catch (FileFormatException e) {
                 if (e.getMessage().matches("(?s).*\\[[IJDFL][a-zA-Z.;]*@[0-9a-f]+.*")) failures.add(kind + " input seed " + inputSeed + ": message shows an object: " + e.getMessage());
             } catch (Throwable t) {
-                failures.add(kind + " input seed " + inputSeed + ": " + t);
+                String where = Arrays.stream(t.getStackTrace()).limit(6).map(StackTraceElement::toString).reduce((a, b) -> a + " < " + b).orElse("");
+                failures.add(kind + " input seed " + inputSeed + ": " + t + " at " + where);
                 if (t instanceof VirtualMachineError) break;
             }
             double seconds = (System.nanoTime() - start) * 1e-9;
@@ -164,7 +166,7 @@ class FuzzTest {
     }
 
     /** A small model with most layer kinds, as saved. */
-    private static Sequential smallModel() {
+    private static Graph smallModel() {
         return Sequential.builder().input(2, 12, 12)
                 .add("conv", new Conv2d(2, 3, 3).padding(1)).add("relu", new ReLU()).add("pool", new MaxPool2d(2))
                 .add("sub", new Subsampling(2)).add("tanh", new Tanh()).add("avg", new AvgPool2d(3).stride(1).padding(1))
@@ -177,7 +179,7 @@ class FuzzTest {
 
     /** A model file as {@code predict} uses it: loaded, then one forward pass. */
     private static void loadAndRun(Path file) throws IOException {
-        try (Sequential m = ModelFile.load(file, Backends.CPU).model()) {
+        try (Graph m = ModelFile.load(file, Backends.CPU).model()) {
             Tensor x = Backends.CPU.upload(m.inputShape().batch(2), new double[2 * m.inputShape().size()]);
             assertEquals(2 * m.outputShape().size(), m.forward(x, org.cnn4j.layer.Pass.INFERENCE).size());
             x.close();
@@ -187,13 +189,13 @@ class FuzzTest {
     @Test
     void modelFilesAndCheckpoints() throws IOException {
         Path model = dir.resolve("seed-model"), checkpoint = dir.resolve("seed-checkpoint");
-        try (Sequential m = smallModel()) {
+        try (Graph m = smallModel()) {
             ModelFile.save(model, m, INFO);
         }
         int accepted = fuzz("model", Files.readAllBytes(model), 2000, 1, FuzzTest::loadAndRun, FuzzTest::safetensors);
         assertTrue(accepted > 0 && accepted < 2000, "some mutations load (" + accepted + "), most do not");
 
-        try (Sequential m = org.cnn4j.model.Models.fmnistCnn().seed(1).build(Backends.CPU)) {
+        try (Graph m = org.cnn4j.model.Models.fmnistCnn().seed(1).build(Backends.CPU)) {
             new Trainer(m, new Adam(1e-3), Trainer.Options.of(1, 16)).checkpointTo(checkpoint).fit(SyntheticShapes.generate(16, 28, 10, 1), null);
         }
         byte[] seed = Files.readAllBytes(checkpoint);

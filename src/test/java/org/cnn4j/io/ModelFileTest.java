@@ -36,6 +36,7 @@ import org.cnn4j.layer.Subsampling;
 import org.cnn4j.layer.Tanh;
 import org.cnn4j.loss.SquaredError;
 import org.cnn4j.model.Models;
+import org.cnn4j.model.Graph;
 import org.cnn4j.model.Sequential;
 import org.cnn4j.tensor.Tensor;
 import org.cnn4j.testing.Backends;
@@ -51,7 +52,7 @@ class ModelFileTest {
     static final DataInfo INFO = new DataInfo("test", List.of("a", "b", "c", "d", "e"), new Normalization(new double[] {0.5, 0.25}, new double[] {0.2, 0.3}));
 
     /** A data description that fits a model: a class per output, a mean and std per input channel. */
-    static DataInfo infoFor(Sequential model) {
+    static DataInfo infoFor(Graph model) {
         int channels = model.inputShape().dim(0);
         double[] mean = new double[channels], std = new double[channels];
         java.util.Arrays.fill(mean, 0.5);
@@ -61,7 +62,7 @@ class ModelFileTest {
     }
 
     /** A model with every layer kind and non-default settings. */
-    static Sequential everyLayer() {
+    static Graph everyLayer() {
         return Sequential.builder().input(2, 12, 12)
                 .add(new Conv2d(2, 4, 3).padding(1).init(Init.HE_NORMAL)).add(new ReLU())
                 .add(new FeatureMapCombination(4, 4, 3).padding(1).penalty(CombinationPenalty.ENTROPY, 0.01)).add(new Tanh())
@@ -72,7 +73,7 @@ class ModelFileTest {
                 .loss(new SquaredError(0.9, 0.1)).seed(11).build(Backends.CPU);
     }
 
-    private static void assertSameModel(Sequential a, Sequential b) {
+    private static void assertSameModel(Graph a, Graph b) {
         assertEquals(Json.write(ModelFile.architecture(a)), Json.write(ModelFile.architecture(b)));
         for (int i = 0; i < a.parameters().size(); i++) {
             assertArrayEquals(a.parameters().get(i).value().toFloatArray(), b.parameters().get(i).value().toFloatArray());
@@ -86,7 +87,7 @@ class ModelFileTest {
     @Test
     void everyLayerKindRoundTrips() throws IOException {
         Path f = dir.resolve("every.safetensors");
-        Sequential model = everyLayer();
+        Graph model = everyLayer();
         ModelFile.save(f, model, INFO);
         ModelFile.Loaded loaded = ModelFile.load(f, Backends.CPU);
         assertSameModel(model, loaded.model());
@@ -98,7 +99,7 @@ class ModelFileTest {
     void builtInModelsRoundTrip() throws IOException {
         for (String name : Models.NAMES) {
             Path f = dir.resolve(name + ".safetensors");
-            Sequential model = Models.byName(name).seed(5).build(Backends.CPU);
+            Graph model = Models.byName(name).seed(5).build(Backends.CPU);
             ModelFile.save(f, model, infoFor(model));
             assertSameModel(model, ModelFile.load(f, Backends.CPU).model());
         }
@@ -112,7 +113,7 @@ class ModelFileTest {
     private Path edited(String name, java.util.function.Consumer<Map<String, String>> metadata,
                         java.util.function.Consumer<Map<String, Safetensors.Entry>> tensors) throws IOException {
         Path f = dir.resolve(name);
-        Sequential lenet5 = Models.lenet5().build(Backends.CPU);
+        Graph lenet5 = Models.lenet5().build(Backends.CPU);
         ModelFile.save(f, lenet5, infoFor(lenet5));
         Safetensors.Contents c = Safetensors.read(f);
         Map<String, String> m = new LinkedHashMap<>(c.metadata());
@@ -142,7 +143,7 @@ class ModelFileTest {
     @Test
     void refusesAModelFileWhoseHeaderClaimsOffsetsBeyondItsEnd() throws IOException {
         Path f = dir.resolve("model.safetensors");
-        Sequential model = Models.fmnistCnn().build(Backends.CPU);
+        Graph model = Models.fmnistCnn().build(Backends.CPU);
         ModelFile.save(f, model, infoFor(model));
         byte[] bytes = Files.readAllBytes(f);
         Files.write(f, java.util.Arrays.copyOf(bytes, bytes.length / 2));
@@ -153,7 +154,7 @@ class ModelFileTest {
     @Test
     void aFailedSaveLeavesThePreviousFileIntactAndNoTemporaryFile() throws IOException {
         Path f = dir.resolve("model.safetensors");
-        Sequential model = Models.lenet5().seed(1).build(Backends.CPU);
+        Graph model = Models.lenet5().seed(1).build(Backends.CPU);
         ModelFile.save(f, model, infoFor(model));
         byte[] before = Files.readAllBytes(f);
         // Simulated crash: the writer dies half-way through the new file.
@@ -172,7 +173,7 @@ class ModelFileTest {
     /** Saves a model over and over until killed (the child process of the test below). */
     public static void main(String[] args) throws IOException {
         Path f = Path.of(args[0]);
-        Sequential model = Models.vggSmall().seed(3).build(new org.cnn4j.backend.cpu.CpuBackend(1));
+        Graph model = Models.vggSmall().seed(3).build(new org.cnn4j.backend.cpu.CpuBackend(1));
         for (int i = 0; ; i++) {
             ModelFile.save(f, model, infoFor(model));
             Files.writeString(f.resolveSibling("saves"), Integer.toString(i + 1), StandardCharsets.UTF_8);
@@ -201,7 +202,7 @@ class ModelFileTest {
             loaded.model().close();
         }
         // Whatever the kills left behind, the next save clears it.
-        try (Sequential model = Models.lenet5().build(Backends.CPU)) {
+        try (Graph model = Models.lenet5().build(Backends.CPU)) {
             ModelFile.save(dir.resolve("next.safetensors"), model, infoFor(model));
         }
         try (var files = Files.list(dir)) {
@@ -220,7 +221,7 @@ class ModelFileTest {
         Path oldRecent = Files.writeString(dir.resolve(".other.safetensors.790.partial"), "maybe still being written");
         Path foreign = Files.writeString(dir.resolve("notes.partial"), "not ours");
         Files.setLastModifiedTime(oldStale, java.nio.file.attribute.FileTime.from(java.time.Instant.now().minus(java.time.Duration.ofHours(2))));
-        try (Sequential model = Models.lenet5().build(Backends.CPU)) {
+        try (Graph model = Models.lenet5().build(Backends.CPU)) {
             ModelFile.save(dir.resolve("model.safetensors"), model, infoFor(model));
         }
         assertTrue(!Files.exists(dead) && !Files.exists(oldStale), "the files of dead writes are gone");

@@ -8,6 +8,7 @@ import java.util.Random;
 import org.cnn4j.backend.Backend;
 import org.cnn4j.backend.CombinationPenalty;
 import org.cnn4j.loss.SquaredError;
+import org.cnn4j.model.Graph;
 import org.cnn4j.model.Sequential;
 import org.cnn4j.optim.Sgd;
 import org.cnn4j.tensor.Shape;
@@ -19,23 +20,23 @@ import org.junit.jupiter.api.Test;
 /** SPEC.md §7: the seed's L1 penalty on softmax mixing weights is inert; the entropy penalty makes them sparse. */
 class FeatureMapCombinationTest {
 
-    private static Sequential model(Backend backend, CombinationPenalty penalty, double lambda) {
+    private static Graph model(Backend backend, CombinationPenalty penalty, double lambda) {
         return Sequential.builder().input(5, 6, 6)
                 .add(new FeatureMapCombination(5, 4, 3).penalty(penalty, lambda))
                 .loss(new SquaredError()).seed(4).build(backend);
     }
 
-    private static FeatureMapCombination layer(Sequential m) {
+    private static FeatureMapCombination layer(Graph m) {
         return (FeatureMapCombination) m.layers().get(0);
     }
 
-    private static void randomiseLogits(Sequential m, long seed) {
+    private static void randomiseLogits(Graph m, long seed) {
         Parameter c = layer(m).mixingLogits();
         m.backend().copy(c.value(), m.backend().upload(c.value().shape(), Data.gaussian(new Random(seed), c.value().size(), 1.5)));
     }
 
     /** The penalty's own gradient: backward with dy = 0, so only λΩ contributes to dc. */
-    private static double[] penaltyGradient(Sequential m) {
+    private static double[] penaltyGradient(Graph m) {
         Backend b = m.backend();
         Tensor x = b.upload(Shape.of(1, 5, 6, 6), Data.uniform(new Random(1), 180));
         Tensor y = m.forward(x, Pass.training(0));
@@ -48,7 +49,7 @@ class FeatureMapCombinationTest {
     @Test
     void seedL1PenaltyIsConstantAndItsGradientVanishes() {
         for (Backend b : new Backend[] {Backends.REFERENCE, Backends.CPU}) {
-            Sequential m = model(b, CombinationPenalty.SEED_L1, 0.8);
+            Graph m = model(b, CombinationPenalty.SEED_L1, 0.8);
             for (long seed = 0; seed < 5; seed++) {
                 randomiseLogits(m, seed);
                 // Σ_j Σ_i |α_ij| = Σ_j 1 = 4 output maps, whatever c is.
@@ -60,7 +61,7 @@ class FeatureMapCombinationTest {
 
     @Test
     void entropyPenaltyGradientIsNotZero() {
-        Sequential m = model(Backends.REFERENCE, CombinationPenalty.ENTROPY, 0.8);
+        Graph m = model(Backends.REFERENCE, CombinationPenalty.ENTROPY, 0.8);
         randomiseLogits(m, 1);
         double norm = 0;
         for (double g : penaltyGradient(m)) norm += Math.abs(g);
@@ -69,8 +70,8 @@ class FeatureMapCombinationTest {
 
     @Test
     void descendingTheEntropyPenaltyConcentratesEachMixture() {
-        Sequential m = model(Backends.CPU, CombinationPenalty.ENTROPY, 1.0);
-        Sequential plain = model(Backends.CPU, CombinationPenalty.SEED_L1, 1.0);
+        Graph m = model(Backends.CPU, CombinationPenalty.ENTROPY, 1.0);
+        Graph plain = model(Backends.CPU, CombinationPenalty.SEED_L1, 1.0);
         double before = largestWeightOnAverage(layer(m).mixingWeights());
         Sgd sgd = new Sgd(2.0), sgdPlain = new Sgd(2.0);
         for (int step = 0; step < 200; step++) {

@@ -8,7 +8,7 @@ import java.util.List;
 import java.util.stream.Stream;
 
 import org.cnn4j.model.GradientChecker;
-import org.cnn4j.model.Sequential;
+import org.cnn4j.model.Graph;
 import org.cnn4j.testing.Backends;
 import org.cnn4j.testing.LayerCase;
 import org.cnn4j.tensor.Tensor;
@@ -36,7 +36,7 @@ class LayerGradientTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("layers")
     void gradientsMatchCentralDifferencesInDouble(LayerCase c) {
-        Sequential model = c.model(Backends.REFERENCE, 5);
+        Graph model = c.model(Backends.REFERENCE, 5);
         GradientChecker.Report report = GradientChecker.check(model, c.input(Backends.REFERENCE, 2, 5), LayerCase.targets(model, 2, 5));
         assertTrue(report.passed(1e-3), c + ":\n" + report);
         assertTrue(report.checked() > 0, "something was checked");
@@ -45,8 +45,8 @@ class LayerGradientTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("layers")
     void cpuAgreesWithTheReferenceLoops(LayerCase c) {
-        Sequential cpu = c.model(Backends.CPU, 9);
-        Sequential ref = cpu.copyTo(Backends.REFERENCE);
+        Graph cpu = c.model(Backends.CPU, 9);
+        Graph ref = cpu.copyTo(Backends.REFERENCE);
         cpu.computeInputGradient(true);
         ref.computeInputGradient(true);
         int n = 3;
@@ -65,7 +65,7 @@ class LayerGradientTest {
     private record Result(double loss, Tensor dx) {
     }
 
-    private static Result run(Sequential model, Tensor x, Tensor t) {
+    private static Result run(Graph model, Tensor x, Tensor t) {
         model.zeroGradients();
         double loss = model.loss(model.forward(x, Pass.training(0)), t, true);
         return new Result(loss, model.backward());

@@ -31,7 +31,7 @@ class BadInputTest {
         for (String part : parts) assertTrue(ex.getMessage().contains(part), "message '" + ex.getMessage() + "' lacks '" + part + "'");
     }
 
-    private static Sequential.Builder fmnistCnn() {
+    private static Graph.Builder fmnistCnn() {
         return Sequential.builder().input(1, 28, 28)
                 .add(new Conv2d(1, 32, 3)).add(new ReLU()).add(new MaxPool2d(2))
                 .add(new Conv2d(32, 64, 3)).add(new ReLU()).add(new MaxPool2d(2))
@@ -64,14 +64,14 @@ class BadInputTest {
 
     @Test
     void wrongBatchShapeAtForward() {
-        Sequential model = fmnistCnn().build(B);
+        Graph model = fmnistCnn().build(B);
         Tensor cifar = B.allocate(Shape.of(8, 3, 32, 32));
         assertMessage(() -> model.forward(cifar, Pass.INFERENCE), "(n, 1, 28, 28)", "(8, 3, 32, 32)");
     }
 
     @Test
     void layerCalledDirectlyWithTheWrongShape() {
-        Sequential model = fmnistCnn().build(B);
+        Graph model = fmnistCnn().build(B);
         Layer dense = model.layers().get(7);
         assertMessage(() -> dense.forward(B.allocate(Shape.of(4, 1152)), Pass.INFERENCE), "dense_7", "Dense 1600→128", "(n, 1600)", "(4, 1152)");
         Layer conv = model.layers().get(3);
@@ -81,7 +81,7 @@ class BadInputTest {
 
     @Test
     void gradientOfTheWrongShapeInBackward() {
-        Sequential model = fmnistCnn().build(B);
+        Graph model = fmnistCnn().build(B);
         Layer conv = model.layers().get(0);
         conv.forward(B.allocate(Shape.of(2, 1, 28, 28)), Pass.training(0));
         assertMessage(() -> conv.backward(B.allocate(Shape.of(2, 32, 27, 27))), "conv2d_0", "(2, 32, 26, 26)", "(2, 32, 27, 27)");
@@ -89,7 +89,7 @@ class BadInputTest {
 
     @Test
     void labelOutsideTheClasses() {
-        Sequential model = fmnistCnn().build(B);
+        Graph model = fmnistCnn().build(B);
         Tensor x = B.allocate(Shape.of(3, 1, 28, 28));
         Tensor labels = B.uploadInts(Shape.of(3), new int[] {1, 12, 3});
         assertMessage(() -> model.trainStep(x, labels, new Sgd(0.1)), "label 12", "batch index 1", "10 classes");
@@ -99,21 +99,21 @@ class BadInputTest {
 
     @Test
     void labelOutsideTheClassesForSquaredError() {
-        Sequential model = Sequential.builder().input(4).add(new Dense(4, 3)).loss(new SquaredError()).build(B);
+        Graph model = Sequential.builder().input(4).add(new Dense(4, 3)).loss(new SquaredError()).build(B);
         assertMessage(() -> model.evaluate(B.allocate(Shape.of(2, 4)), B.uploadInts(Shape.of(2), new int[] {3, 0})),
                 "label 3", "batch index 0", "3 classes");
     }
 
     @Test
     void labelsAndImagesOfDifferentBatchSizes() {
-        Sequential model = fmnistCnn().build(B);
+        Graph model = fmnistCnn().build(B);
         assertMessage(() -> model.evaluate(B.allocate(Shape.of(3, 1, 28, 28)), B.uploadInts(Shape.of(5), new int[5])),
                 "3 predictions", "5 targets");
     }
 
     @Test
     void tensorFromAnotherBackend() {
-        Sequential model = fmnistCnn().build(B);
+        Graph model = fmnistCnn().build(B);
         Tensor onReference = Backends.REFERENCE.allocate(Shape.of(1, 1, 28, 28));
         assertMessage(() -> model.forward(onReference, Pass.INFERENCE), "conv2d_0", "reference");
     }
@@ -135,9 +135,9 @@ class BadInputTest {
         Conv2d good = new Conv2d(1, 2, 3), bad = new Conv2d(3, 2, 3);
         assertThrows(IllegalArgumentException.class,
                 () -> Sequential.builder().input(1, 8, 8).add(good).add(bad).loss(new SquaredError()).build(B));
-        Sequential fixed = Sequential.builder().input(1, 8, 8).add(good).add(new Conv2d(2, 3, 3)).loss(new SquaredError()).build(B);
+        Graph fixed = Sequential.builder().input(1, 8, 8).add(good).add(new Conv2d(2, 3, 3)).loss(new SquaredError()).build(B);
         assertEquals(4, fixed.parameters().size());
-        Sequential other = Sequential.builder().input(3, 8, 8).add(bad).loss(new SquaredError()).build(B);
+        Graph other = Sequential.builder().input(3, 8, 8).add(bad).loss(new SquaredError()).build(B);
         assertEquals(2, other.parameters().size());
     }
 

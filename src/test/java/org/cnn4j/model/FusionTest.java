@@ -32,7 +32,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 class FusionTest {
     private static final int N = 4, CLASSES = 3;
 
-    private static Sequential model(Backend backend, Activation f, boolean fuse) {
+    private static Graph model(Backend backend, Activation f, boolean fuse) {
         return Sequential.builder().input(2, 9, 9)
                 .add(new Conv2d(2, 4, 3).padding(1)).add(new ActivationLayer(f)).add(new MaxPool2d(2))
                 .add(new Conv2d(4, 5, 3)).add(new ActivationLayer(f))
@@ -43,7 +43,7 @@ class FusionTest {
     @ParameterizedTest
     @EnumSource(Activation.class)
     void fusedLayersComputeWhatTheLayersComputeApart(Activation f) {
-        Sequential fused = model(Backends.CPU, f, true), apart = model(Backends.CPU, f, false);
+        Graph fused = model(Backends.CPU, f, true), apart = model(Backends.CPU, f, false);
         assertTrue(((ActivationLayer) fused.layers().get(1)).fused() && ((ActivationLayer) fused.layers().get(4)).fused()
                 && ((ActivationLayer) fused.layers().get(7)).fused(), "both convolutions' and the dense layer's activations");
         assertFalse(((ActivationLayer) apart.layers().get(1)).fused());

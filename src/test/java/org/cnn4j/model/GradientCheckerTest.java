@@ -32,7 +32,7 @@ import org.junit.jupiter.api.Test;
 /** The gradient checker on whole models, and proof that it catches a wrong gradient. */
 class GradientCheckerTest {
 
-    private static Sequential smallCnn(Backend backend) {
+    private static Graph smallCnn(Backend backend) {
         return Sequential.builder().input(2, 10, 9)
                 .add(new Conv2d(2, 4, 3).padding(1)).add(new ReLU()).add(new MaxPool2d(2))
                 .add(new Conv2d(4, 3, 2)).add(new Tanh()).add(new AvgPool2d(2).stride(1))
@@ -55,7 +55,7 @@ class GradientCheckerTest {
 
     @Test
     void smallCnnWithCrossEntropyPassesInDouble() {
-        Sequential model = smallCnn(Backends.CPU);
+        Graph model = smallCnn(Backends.CPU);
         GradientChecker.Report report = GradientChecker.checkInDouble(model, smallCnnImages(), smallCnnLabels());
         assertTrue(report.passed(1e-3), report.toString());
         assertEquals(model.parameters().size() + 1, report.tensors().size(), "every parameter tensor and the input");
@@ -63,7 +63,7 @@ class GradientCheckerTest {
 
     @Test
     void lenetStyleModelWithSubsamplingAndSquaredErrorPassesInDouble() {
-        Sequential model = Sequential.builder().input(1, 12, 12)
+        Graph model = Sequential.builder().input(1, 12, 12)
                 .add(new Conv2d(1, 3, 5).init(org.cnn4j.layer.Init.LECUN_UNIFORM)).add(new ScaledTanh())
                 .add(new Subsampling(2)).add(new ScaledTanh())
                 .add(new FeatureMapCombination(3, 4, 3).penalty(CombinationPenalty.ENTROPY, 0.1)).add(new ScaledTanh())
@@ -77,7 +77,7 @@ class GradientCheckerTest {
 
     @Test
     void floatCheckOnTheCpuBackendItselfPassesCaffesRule() {
-        Sequential model = smallCnn(Backends.CPU);
+        Graph model = smallCnn(Backends.CPU);
         GradientChecker.Report report = GradientChecker.check(model, smallCnnImages(), smallCnnLabels());
         // float32: ε = 1e-3, error scaled by max(|a|, |n|, 1) as in Caffe; float rounding of the loss (~1e-7·|E|)
         // divided by 2ε and kinks just outside the detector's reach keep this at about 1e-2.
@@ -86,7 +86,7 @@ class GradientCheckerTest {
 
     @Test
     void aWrongGradientIsCaught() {
-        Sequential model = Sequential.builder().input(4).add(new Dense(4, 3)).add(new HalfGradientTanh())
+        Graph model = Sequential.builder().input(4).add(new Dense(4, 3)).add(new HalfGradientTanh())
                 .loss(new SquaredError()).seed(1).build(Backends.REFERENCE);
         Tensor x = images(Backends.REFERENCE, Shape.of(2, 4), 3);
         Tensor t = images(Backends.REFERENCE, Shape.of(2, 3), 4);
@@ -97,7 +97,7 @@ class GradientCheckerTest {
 
     @Test
     void theCheckerLeavesParametersAsItFoundThem() {
-        Sequential model = smallCnn(Backends.REFERENCE);
+        Graph model = smallCnn(Backends.REFERENCE);
         double[] before = model.parameters().get(0).value().toDoubleArray();
         Tensor x = images(Backends.REFERENCE, Shape.of(2, 2, 10, 9), 1);
         GradientChecker.check(model, x, Backends.REFERENCE.uploadInts(Shape.of(2), new int[] {1, 2}));

@@ -30,7 +30,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * The graphed step trains exactly as {@link Sequential#trainStep}: the same weights bit for bit and
+ * The graphed step trains exactly as {@link Graph#trainStep}: the same weights bit for bit and
  * the same losses, with the optimizer's rates read from the backend (a learning-rate change
  * between steps is followed). Its record-and-replay logic is checked on a CPU backend behind a
  * proxy whose "graphs" replay the recorded work by running it again and go stale, as CUDA's do,
@@ -39,8 +39,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 class GraphedStepTest {
     private static final int SIZE = 12, CLASSES = 4, BATCH = 8;
 
-    private static Sequential model(Backend backend, boolean dropout) {
-        Sequential.Builder b = Sequential.builder().input(1, SIZE, SIZE)
+    private static Graph model(Backend backend, boolean dropout) {
+        Graph.Builder b = Sequential.builder().input(1, SIZE, SIZE)
                 .add(new Conv2d(1, 5, 3)).add(new ReLU()).add(new MaxPool2d(2)).add(new Flatten());
         if (dropout) b.add(new Dropout(0.25));
         return b.add(new Dense(5 * 5 * 5, CLASSES)).loss(new SoftmaxCrossEntropy()).seed(3).build(backend);
@@ -65,13 +65,13 @@ class GraphedStepTest {
         return out;
     }
 
-    private static float[][] weights(Sequential m) {
+    private static float[][] weights(Graph m) {
         return m.parameters().stream().map(p -> p.value().toFloatArray()).toArray(float[][]::new);
     }
 
     /** The reference: trainStep on each batch, the learning rate halved after the fourth. */
-    private static List<Sequential.StepResult> eager(Sequential m, Optimizer o, List<Object[]> data) {
-        List<Sequential.StepResult> out = new ArrayList<>();
+    private static List<Graph.StepResult> eager(Graph m, Optimizer o, List<Object[]> data) {
+        List<Graph.StepResult> out = new ArrayList<>();
         try (Tensor x = m.backend().allocate(m.inputShape().batch(BATCH)); Tensor y = m.backend().allocateInts(Shape.of(BATCH))) {
             for (int i = 0; i < data.size(); i++) {
                 if (i == 4) o.learningRate(o.learningRate() / 2);
@@ -83,8 +83,8 @@ class GraphedStepTest {
         return out;
     }
 
-    private static List<Sequential.StepResult> graphed(GraphedStep step, Optimizer o, List<Object[]> data, Runnable between) {
-        List<Sequential.StepResult> out = new ArrayList<>();
+    private static List<Graph.StepResult> graphed(GraphedStep step, Optimizer o, List<Object[]> data, Runnable between) {
+        List<Graph.StepResult> out = new ArrayList<>();
         for (int i = 0; i < data.size(); i++) {
             if (i == 4) o.learningRate(o.learningRate() / 2);
             step.run((float[]) data.get(i)[0], (int[]) data.get(i)[1]);
@@ -94,8 +94,8 @@ class GraphedStepTest {
         return out;
     }
 
-    private static void assertSameTraining(Sequential expectedModel, List<Sequential.StepResult> expected, Sequential model,
-                                           List<Sequential.StepResult> actual) {
+    private static void assertSameTraining(Graph expectedModel, List<Graph.StepResult> expected, Graph model,
+                                           List<Graph.StepResult> actual) {
         assertEquals(expected.size(), actual.size());
         for (int i = 0; i < expected.size(); i++) {
             // The log keeps the mean as a float; trainStep sums in double and keeps the double.
@@ -111,11 +111,11 @@ class GraphedStepTest {
     @ValueSource(strings = {"sgd", "adam"})
     void trainsExactlyAsTrainStepDoes(String kind) {
         List<Object[]> data = batches(7);
-        Sequential reference = model(Backends.CPU, false), model = model(Backends.CPU, false);
-        List<Sequential.StepResult> expected = eager(reference, optimizer(kind), data);
+        Graph reference = model(Backends.CPU, false), model = model(Backends.CPU, false);
+        List<Graph.StepResult> expected = eager(reference, optimizer(kind), data);
         Optimizer o = optimizer(kind);
         try (GraphedStep step = new GraphedStep(model, o, BATCH, 3)) {
-            List<Sequential.StepResult> actual = graphed(step, o, data, () -> { });
+            List<Graph.StepResult> actual = graphed(step, o, data, () -> { });
             assertSameTraining(reference, expected, model, actual);
             assertEquals(0, step.replays(), "the CPU has no graphs");
             assertFalse(step.graphed());
@@ -153,8 +153,8 @@ class GraphedStepTest {
     /** trainStep against a GraphedStep recording with the fake, on the same batches: they must agree; returns the step. */
     private static GraphedStep trainedAlike(int batches, boolean dropout, int window, FakeGraphs fake, Runnable between) {
         List<Object[]> data = batches(batches);
-        Sequential reference = model(Backends.CPU, dropout), model = model(Backends.CPU, dropout);
-        List<Sequential.StepResult> expected = eager(reference, optimizer("sgd"), data);
+        Graph reference = model(Backends.CPU, dropout), model = model(Backends.CPU, dropout);
+        List<Graph.StepResult> expected = eager(reference, optimizer("sgd"), data);
         Optimizer o = optimizer("sgd");
         GraphedStep step = new GraphedStep(model, o, BATCH, window, fake::capture);
         assertSameTraining(reference, expected, model, graphed(step, o, data, between));
@@ -207,7 +207,7 @@ class GraphedStepTest {
 
     @Test
     void badBatchesAreRefusedBeforeAnythingRuns() {
-        Sequential model = model(Backends.CPU, false);
+        Graph model = model(Backends.CPU, false);
         try (GraphedStep step = new GraphedStep(model, new Sgd(0.1), BATCH, 4)) {
             float[] x = new float[BATCH * SIZE * SIZE];
             int[] y = new int[BATCH];

@@ -42,7 +42,7 @@ class SummaryTest {
 
     @Test
     void fmnistCnnTable() {
-        Sequential model = Sequential.builder().input(1, 28, 28)
+        Graph model = Sequential.builder().input(1, 28, 28)
                 .add(new Conv2d(1, 32, 3)).add(new ReLU()).add(new MaxPool2d(2))
                 .add(new Conv2d(32, 64, 3)).add(new ReLU()).add(new MaxPool2d(2))
                 .add(new Flatten()).add(new Dense(1600, 128)).add(new ReLU()).add(new Dense(128, 10))

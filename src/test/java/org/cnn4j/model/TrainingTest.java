@@ -31,7 +31,7 @@ import org.junit.jupiter.api.Test;
 class TrainingTest {
     private static final int SIZE = 16, CLASSES = 6, BATCH = 32;
 
-    private static Sequential cnn(Backend backend, long seed) {
+    private static Graph cnn(Backend backend, long seed) {
         return Sequential.builder().input(1, SIZE, SIZE)
                 .add(new Conv2d(1, 8, 3)).add(new ReLU()).add(new MaxPool2d(2))
                 .add(new Conv2d(8, 16, 3)).add(new ReLU()).add(new MaxPool2d(2))
@@ -40,7 +40,7 @@ class TrainingTest {
     }
 
     /** Trains for {@code steps} batches and returns the training losses. */
-    private static double[] train(Sequential model, Dataset data, Optimizer optimizer, int steps) {
+    private static double[] train(Graph model, Dataset data, Optimizer optimizer, int steps) {
         Backend b = model.backend();
         int pixels = SIZE * SIZE;
         float[] images = data.images(data.statistics());
@@ -55,7 +55,7 @@ class TrainingTest {
         return losses;
     }
 
-    private static double accuracy(Sequential model, Dataset data) {
+    private static double accuracy(Graph model, Dataset data) {
         Backend b = model.backend();
         Tensor x = b.upload(Shape.of(data.size(), 1, SIZE, SIZE), data.images(data.statistics()));
         int[] predicted = model.predict(x);
@@ -70,7 +70,7 @@ class TrainingTest {
 
     @Test
     void smallCnnLearnsTheGeneratedShapes() {
-        Sequential model = cnn(Backends.CPU, 1);
+        Graph model = cnn(Backends.CPU, 1);
         Dataset train = SyntheticShapes.generate(4000, SIZE, CLASSES, 1);
         Dataset test = SyntheticShapes.generate(600, SIZE, CLASSES, 2);
         double[] losses = train(model, train, new Sgd(0.05).momentum(0.9), 400);
@@ -83,7 +83,7 @@ class TrainingTest {
 
     @Test
     void adamLearnsToo() {
-        Sequential model = cnn(Backends.CPU, 2);
+        Graph model = cnn(Backends.CPU, 2);
         Dataset train = SyntheticShapes.generate(2000, SIZE, CLASSES, 3);
         double[] losses = train(model, train, new Adam(3e-3), 200);
         assertTrue(mean(losses, 190, 200) < 0.5 * mean(losses, 0, 10), Arrays.toString(Arrays.copyOfRange(losses, 190, 200)));
@@ -94,25 +94,25 @@ class TrainingTest {
         Dataset data = SyntheticShapes.generate(400, SIZE, CLASSES, 5);
         List<float[]> runs = new java.util.ArrayList<>();
         for (CpuBackend backend : new CpuBackend[] {Backends.CPU, Backends.CPU, Backends.CPU_1_THREAD}) {
-            Sequential model = cnn(backend, 7);
+            Graph model = cnn(backend, 7);
             train(model, data, new Sgd(0.05).momentum(0.9).weightDecay(1e-4), 12);
             runs.add(flatten(model.parameters()));
         }
         assertArrayEquals(runs.get(0), runs.get(1), "same seed, same run: bitwise equal");
         assertArrayEquals(runs.get(0), runs.get(2), "1 thread and 2 threads: bitwise equal");
-        Sequential other = cnn(Backends.CPU, 8);
+        Graph other = cnn(Backends.CPU, 8);
         assertTrue(!Arrays.equals(runs.get(0), flatten(other.parameters())), "another seed, other weights");
     }
 
     @Test
     void perLayerLearningRateAndDecayMultipliersApply() {
         Dataset data = SyntheticShapes.generate(200, SIZE, CLASSES, 9);
-        Sequential model = Sequential.builder().input(1, SIZE, SIZE)
+        Graph model = Sequential.builder().input(1, SIZE, SIZE)
                 .add(new Conv2d(1, 4, 3).learningRateMultiplier(0))
                 .add(new ReLU()).add(new Flatten())
                 .add(new Dense(4 * 14 * 14, CLASSES).learningRateMultiplier(2).weightDecayMultiplier(0))
                 .loss(new SoftmaxCrossEntropy()).seed(3).build(Backends.REFERENCE);
-        Sequential twin = model.copyTo(Backends.REFERENCE);
+        Graph twin = model.copyTo(Backends.REFERENCE);
         List<Parameter> p = model.parameters();
         float[] frozen = p.get(0).value().toFloatArray();
         double[] denseBefore = p.get(2).value().toDoubleArray();

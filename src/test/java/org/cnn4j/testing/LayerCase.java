@@ -22,6 +22,7 @@ import org.cnn4j.layer.Softmax;
 import org.cnn4j.layer.Subsampling;
 import org.cnn4j.layer.Tanh;
 import org.cnn4j.loss.SquaredError;
+import org.cnn4j.model.Graph;
 import org.cnn4j.model.Sequential;
 import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
@@ -71,8 +72,8 @@ public record LayerCase(String name, int[] input, Supplier<Layer> layer) {
     }
 
     /** The model (layer + squared error), its parameters randomised from {@code seed}. */
-    public Sequential model(Backend backend, long seed) {
-        Sequential model = Sequential.builder().input(input).add(layer.get()).loss(new SquaredError()).seed(seed).build(backend);
+    public Graph model(Backend backend, long seed) {
+        Graph model = Sequential.builder().input(input).add(layer.get()).loss(new SquaredError()).seed(seed).build(backend);
         Random rng = new Random(seed);
         for (Parameter p : model.parameters()) {
             Tensor values = backend.upload(p.value().shape(), Data.uniform(rng, p.value().size()));
@@ -88,7 +89,7 @@ public record LayerCase(String name, int[] input, Supplier<Layer> layer) {
     }
 
     /** Random targets shaped like the model's output for n samples. */
-    public static Tensor targets(Sequential model, int n, long seed) {
+    public static Tensor targets(Graph model, int n, long seed) {
         Shape shape = model.outputShape().batch(n);
         return model.backend().upload(shape, Data.uniform(new Random(seed + 2), shape.size()));
     }

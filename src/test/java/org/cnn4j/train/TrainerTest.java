@@ -32,6 +32,7 @@ import org.cnn4j.layer.MaxPool2d;
 import org.cnn4j.layer.Parameter;
 import org.cnn4j.layer.ReLU;
 import org.cnn4j.loss.SoftmaxCrossEntropy;
+import org.cnn4j.model.Graph;
 import org.cnn4j.model.Sequential;
 import org.cnn4j.optim.Adam;
 import org.cnn4j.optim.Optimizer;
@@ -52,7 +53,7 @@ class TrainerTest {
     @TempDir
     Path dir;
 
-    private static Sequential model(long seed) {
+    private static Graph model(long seed) {
         return Sequential.builder().input(1, SIZE, SIZE)
                 .add(new Conv2d(1, 6, 3)).add(new ReLU()).add(new MaxPool2d(2))
                 .add(new Flatten()).add(new Dropout(0.1)).add(new Dense(6 * 5 * 5, CLASSES))
@@ -67,7 +68,7 @@ class TrainerTest {
         return Trainer.Options.of(epochs, 32).schedule(new Schedule.Cosine()).seed(9).augment(1, true);
     }
 
-    private static float[] weights(Sequential m) {
+    private static float[] weights(Graph m) {
         List<float[]> all = new ArrayList<>();
         int size = 0;
         for (Parameter p : m.parameters()) {
@@ -115,7 +116,7 @@ class TrainerTest {
      */
     @Test
     void aTanhAndSigmoidModelIsBitwiseReproducibleColdOrWarm() throws IOException {
-        java.util.function.Supplier<Sequential> lenet = () -> Sequential.builder().input(1, SIZE, SIZE)
+        java.util.function.Supplier<Graph> lenet = () -> Sequential.builder().input(1, SIZE, SIZE)
                 .add(new Conv2d(1, 4, 3).padding(1)).add(new org.cnn4j.layer.ScaledTanh()).add(new org.cnn4j.layer.Subsampling(2))
                 .add(new org.cnn4j.layer.Sigmoid()).add(new Flatten()).add(new Dense(4 * 6 * 6, CLASSES))
                 .loss(new SoftmaxCrossEntropy()).seed(2).build(Backends.CPU);
@@ -168,7 +169,7 @@ class TrainerTest {
         assertTrue(e.getMessage().matches("training diverged: the loss is (NaN|Infinity) at step \\d+ \\(epoch 1, batch \\d+ of 10, .*"), e.getMessage());
         assertTrue(t.history().isEmpty());
         // The same run, one step at a time, reading every loss: its first bad step is the one named.
-        Sequential same = model(1);
+        Graph same = model(1);
         Sgd sgd = new Sgd(1e6).momentum(0.9);
         DataLoader loader = DataLoader.of(TRAIN, 32).shuffle(0).normalization(DataInfo.of(TRAIN).normalization());
         long firstBad = -1;
@@ -221,7 +222,7 @@ class TrainerTest {
 
     @Test
     void evaluationAgreesWithAPlainLoop() {
-        Sequential m = model(2);
+        Graph m = model(2);
         DataInfo info = DataInfo.of(TRAIN);
         Evaluation e = Trainer.evaluate(m, TEST, info, 33);
         int[] predicted = m.predict(Backends.CPU.upload(TEST.sampleShape().batch(TEST.size()), TEST.images(info.normalization())));
@@ -240,7 +241,7 @@ class TrainerTest {
             }
             assertEquals((double) counts[t][t] / all, e.confusion().classAccuracy(t), 1e-12);
         }
-        Sequential.StepResult whole = m.evaluate(Backends.CPU.upload(TEST.sampleShape().batch(TEST.size()), TEST.images(info.normalization())),
+        Graph.StepResult whole = m.evaluate(Backends.CPU.upload(TEST.sampleShape().batch(TEST.size()), TEST.images(info.normalization())),
                 Backends.CPU.uploadInts(org.cnn4j.tensor.Shape.of(TEST.size()), TEST.labels()));
         assertEquals(whole.loss(), e.loss(), 1e-5, "mean over batches of unequal size is the mean over samples");
     }

@@ -12,7 +12,7 @@ import org.cnn4j.backend.Devices;
 import org.cnn4j.backend.cpu.CpuBackend;
 import org.cnn4j.layer.Conv2d;
 import org.cnn4j.model.Models;
-import org.cnn4j.model.Sequential;
+import org.cnn4j.model.Graph;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -139,7 +139,7 @@ public final class ConvLayoutBenchmark {
 
     /** The convolution layers of a built-in model. */
     public static List<Convolution> convolutions(String model) {
-        try (CpuBackend cpu = new CpuBackend(1); Sequential m = Models.byName(model).seed(1).build(cpu)) {
+        try (CpuBackend cpu = new CpuBackend(1); Graph m = Models.byName(model).seed(1).build(cpu)) {
             return m.layers().stream().filter(l -> l instanceof Conv2d)
                     .map(l -> new Convolution(l.name(), ((Conv2d) l).geometry(), l != m.layers().getFirst())).toList();
         }

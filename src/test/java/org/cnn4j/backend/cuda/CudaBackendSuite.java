@@ -21,6 +21,7 @@ import org.cnn4j.backend.cpu.CpuBackend;
 import org.cnn4j.data.Dataset;
 import org.cnn4j.data.SyntheticShapes;
 import org.cnn4j.model.Models;
+import org.cnn4j.model.Graph;
 import org.cnn4j.model.Sequential;
 import org.cnn4j.optim.Adam;
 import org.cnn4j.optim.Sgd;
@@ -451,6 +452,41 @@ abstract class CudaBackendSuite {
     }
 
     @Test
+    void addAgreesBitwiseAlsoInPlaceAndWithNaN() {
+        Random rng = new Random(21);
+        Shape s = Shape.of(3, 1001);
+        double[] av = Data.uniform(rng, s.size()), bv = Data.uniform(rng, s.size());
+        av[5] = Double.NaN;
+        bv[6] = Double.POSITIVE_INFINITY;
+        av[7] = Double.NEGATIVE_INFINITY;
+        bv[7] = Double.POSITIVE_INFINITY;
+        Pair a = Pair.of(strict, s, av), b = Pair.of(strict, s, bv), y = Pair.poisoned(strict, s);
+        strict.add(y.gpu, a.gpu, b.gpu);
+        CPU.add(y.cpu, a.cpu, b.cpu);
+        y.assertBitwise("add");
+        strict.add(a.gpu, a.gpu, b.gpu);
+        CPU.add(a.cpu, a.cpu, b.cpu);
+        a.assertBitwise("add in place");
+        assertTrue(Float.isNaN(a.gpu.toFloatArray()[7]), "-inf + inf is NaN");
+    }
+
+    /** A residual graph (branches joined by Add, outputs feeding two nodes), recorded as a CUDA graph and replayed: the losses of eager CPU steps. */
+    @Test
+    void aGraphedResidualStepMatchesTheCpu() {
+        int batch = batch();
+        Dataset data = SyntheticShapes.generate(6 * batch, 28, 10, 7);
+        Graph onCpu = org.cnn4j.testing.ResidualNets.block(1, 28, 6, 10).seed(8).build(CPU);
+        Graph onGpu = onCpu.copyTo(strict);
+        Sgd cpuSgd = new Sgd(0.05).momentum(0.9), gpuSgd = new Sgd(0.05).momentum(0.9);
+        try (org.cnn4j.model.GraphedStep step = new org.cnn4j.model.GraphedStep(onGpu, gpuSgd, batch, 6)) {
+            double[] expected = eagerAndGraphed(onCpu, cpuSgd, gpuSgd, step, data, batch, 6, -1, 0);
+            assertEquals(5, step.replays(), "every step after the first replays the graph");
+            assertClose("6 graphed residual steps", expected, step.results().stream().mapToDouble(Graph.StepResult::loss).toArray(), 1e-3, 1e-3);
+        }
+        onGpu.close();
+    }
+
+    @Test
     void optimizerStepsAgreeBitwise() {
         Random rng = new Random(6);
         Shape s = Shape.of(1234);
@@ -572,7 +608,7 @@ abstract class CudaBackendSuite {
         return 64;
     }
 
-    private static float[] trainLosses(Sequential model, Backend b, Dataset data, int batch, boolean adam) {
+    private static float[] trainLosses(Graph model, Backend b, Dataset data, int batch, boolean adam) {
         float[] images = data.images(data.statistics());
         Tensor x = b.allocate(Shape.of(batch, 1, 28, 28)), y = b.allocateInts(Shape.of(batch));
         org.cnn4j.optim.Optimizer opt = adam ? new Adam(1e-3) : new Sgd(0.05).momentum(0.9).weightDecay(5e-4);
@@ -592,8 +628,8 @@ abstract class CudaBackendSuite {
         Dataset data = SyntheticShapes.generate(20 * batch, 28, 10, 3);
         for (CudaBackend gpu : List.of(strict, tf32)) {
             for (boolean adam : new boolean[] {false, true}) {
-                Sequential onCpu = Models.fmnistCnn().seed(9).build(CPU);
-                Sequential onGpu = onCpu.copyTo(gpu);
+                Graph onCpu = Models.fmnistCnn().seed(9).build(CPU);
+                Graph onGpu = onCpu.copyTo(gpu);
                 float[] cpuLosses = trainLosses(onCpu, CPU, data, batch, adam), gpuLosses = trainLosses(onGpu, gpu, data, batch, adam);
                 String what = "20 steps (" + (adam ? "Adam" : "SGD") + ") on " + gpu.name() + (gpu == strict ? ", strict float32" : ", TF32");
                 if (gpu == strict) {
@@ -629,37 +665,51 @@ abstract class CudaBackendSuite {
         assertEquals(-1f, log.gpu.toFloatArray()[3], "no labels");
     }
 
+    /**
+     * {@code steps} training steps on successive batches of 1×28×28 {@code data}, eagerly on the CPU
+     * and through a graphed step on the GPU, both optimizers switching to {@code rate} at step
+     * {@code change} (none when negative); returns the CPU's losses.
+     */
+    private static double[] eagerAndGraphed(Graph onCpu, org.cnn4j.optim.Optimizer cpuOpt, org.cnn4j.optim.Optimizer gpuOpt,
+                                            org.cnn4j.model.GraphedStep step, Dataset data, int batch, int steps, int change, double rate) {
+        float[] images = data.images(data.statistics());
+        double[] losses = new double[steps];
+        try (Tensor x = CPU.allocate(Shape.of(batch, 1, 28, 28)); Tensor y = CPU.allocateInts(Shape.of(batch))) {
+            for (int i = 0; i < steps; i++) {
+                if (i == change) {
+                    cpuOpt.learningRate(rate);
+                    gpuOpt.learningRate(rate);
+                }
+                float[] pixels = java.util.Arrays.copyOfRange(images, i * batch * 784, (i + 1) * batch * 784);
+                int[] classes = java.util.Arrays.copyOfRange(data.labels(), i * batch, (i + 1) * batch);
+                CPU.write(x, pixels);
+                CPU.writeInts(y, classes);
+                losses[i] = onCpu.trainStep(x, y, cpuOpt).loss();
+                step.run(pixels, classes);
+            }
+        }
+        return losses;
+    }
+
     /** The whole step recorded as a CUDA graph and replayed: the losses of eager CPU steps from the same weights. */
     @Test
     void aGraphedTrainingStepMatchesTheCpuAndReplays() {
         int batch = batch();
         Dataset data = SyntheticShapes.generate(12 * batch, 28, 10, 4);
-        float[] images = data.images(data.statistics());
         for (CudaBackend gpu : List.of(strict, tf32)) {
-            Sequential onCpu = Models.fmnistCnn().seed(5).build(CPU);
-            Sequential onGpu = onCpu.copyTo(gpu);
+            Graph onCpu = Models.fmnistCnn().seed(5).build(CPU);
+            Graph onGpu = onCpu.copyTo(gpu);
             Sgd cpuSgd = new Sgd(0.05).momentum(0.9).weightDecay(5e-4), gpuSgd = new Sgd(0.05).momentum(0.9).weightDecay(5e-4);
-            double[] expected = new double[12];
-            List<Sequential.StepResult> actual = new java.util.ArrayList<>();
-            try (Tensor x = CPU.allocate(Shape.of(batch, 1, 28, 28)); Tensor y = CPU.allocateInts(Shape.of(batch));
-                 org.cnn4j.model.GraphedStep step = new org.cnn4j.model.GraphedStep(onGpu, gpuSgd, batch, 5)) {
-                for (int i = 0; i < 12; i++) {
-                    if (i == 6) { // a schedule's change: the replayed update kernels read the new rate
-                        cpuSgd.learningRate(0.01);
-                        gpuSgd.learningRate(0.01);
-                    }
-                    float[] pixels = java.util.Arrays.copyOfRange(images, i * batch * 784, (i + 1) * batch * 784);
-                    int[] classes = java.util.Arrays.copyOfRange(data.labels(), i * batch, (i + 1) * batch);
-                    CPU.write(x, pixels);
-                    CPU.writeInts(y, classes);
-                    expected[i] = onCpu.trainStep(x, y, cpuSgd).loss();
-                    step.run(pixels, classes);
-                }
-                actual.addAll(step.results());
+            double[] expected;
+            List<Graph.StepResult> actual;
+            try (org.cnn4j.model.GraphedStep step = new org.cnn4j.model.GraphedStep(onGpu, gpuSgd, batch, 5)) {
+                // at step 6 a schedule's change: the replayed update kernels read the new rate
+                expected = eagerAndGraphed(onCpu, cpuSgd, gpuSgd, step, data, batch, 12, 6, 0.01);
+                actual = step.results();
                 assertEquals(11, step.replays(), "every step after the first replays the graph on " + gpu.name());
             }
             double tol = gpu == strict ? 1e-3 : 2e-2;
-            assertClose("12 graphed steps on " + gpu.name(), expected, actual.stream().mapToDouble(Sequential.StepResult::loss).toArray(), tol, tol);
+            assertClose("12 graphed steps on " + gpu.name(), expected, actual.stream().mapToDouble(Graph.StepResult::loss).toArray(), tol, tol);
             onGpu.close();
         }
     }
@@ -691,8 +741,8 @@ abstract class CudaBackendSuite {
     void aTrainerRunWithPartialBatchesMatchesTheCpu() throws java.io.IOException {
         int batch = batch();
         Dataset train = SyntheticShapes.generate(300 * batch / 64, 28, 10, 6), test = SyntheticShapes.generate(100 * batch / 64, 28, 10, 7);
-        Sequential onCpu = Models.fmnistCnn().seed(3).build(CPU);
-        Sequential onGpu = onCpu.copyTo(strict);
+        Graph onCpu = Models.fmnistCnn().seed(3).build(CPU);
+        Graph onGpu = onCpu.copyTo(strict);
         org.cnn4j.train.Trainer.Options options = org.cnn4j.train.Trainer.Options.of(3, batch).seed(5);
         List<org.cnn4j.train.EpochMetrics> cpu = new org.cnn4j.train.Trainer(onCpu, new Sgd(0.05).momentum(0.9), options).fit(train, test);
         List<org.cnn4j.train.EpochMetrics> gpu = new org.cnn4j.train.Trainer(onGpu, new Sgd(0.05).momentum(0.9), options).fit(train, test);
@@ -714,8 +764,8 @@ abstract class CudaBackendSuite {
     @org.junit.jupiter.params.provider.CsvSource({"sgd,false", "adam,false", "sgd,true", "adam,true"})
     void graphedStepsWithEachOptimizerAndDropoutMatchTheCpu(String kind, boolean dropout) {
         int batch = 8, size = 12, classes = 4, steps = 9;
-        java.util.function.Function<Backend, Sequential> build = b -> {
-            Sequential.Builder m = Sequential.builder().input(1, size, size).add(new org.cnn4j.layer.Conv2d(1, 5, 3))
+        java.util.function.Function<Backend, Graph> build = b -> {
+            Graph.Builder m = Sequential.builder().input(1, size, size).add(new org.cnn4j.layer.Conv2d(1, 5, 3))
                     .add(new org.cnn4j.layer.ReLU()).add(new org.cnn4j.layer.MaxPool2d(2)).add(new org.cnn4j.layer.Flatten());
             if (dropout) m.add(new org.cnn4j.layer.Dropout(0.25));
             return m.add(new org.cnn4j.layer.Dense(5 * 5 * 5, classes)).loss(new org.cnn4j.loss.SoftmaxCrossEntropy()).seed(3).build(b);
@@ -723,10 +773,10 @@ abstract class CudaBackendSuite {
         java.util.function.Supplier<org.cnn4j.optim.Optimizer> optimizer = () -> kind.equals("adam")
                 ? new Adam(2e-3).decoupled(true).weightDecay(0.01) : new Sgd(0.05).momentum(0.9).nesterov(true).weightDecay(1e-3);
         Random rng = new Random(8);
-        Sequential onCpu = build.apply(CPU), onGpu = build.apply(strict);
+        Graph onCpu = build.apply(CPU), onGpu = build.apply(strict);
         org.cnn4j.optim.Optimizer cpuOpt = optimizer.get(), gpuOpt = optimizer.get();
         double[] expected = new double[steps];
-        List<Sequential.StepResult> actual;
+        List<Graph.StepResult> actual;
         try (Tensor x = CPU.allocate(onCpu.inputShape().batch(batch)); Tensor y = CPU.allocateInts(Shape.of(batch));
              org.cnn4j.model.GraphedStep step = new org.cnn4j.model.GraphedStep(onGpu, gpuOpt, batch, 4)) {
             for (int i = 0; i < steps; i++) {
@@ -746,7 +796,7 @@ abstract class CudaBackendSuite {
             assertEquals(dropout ? 0 : steps - 1, step.replays(), "replays on " + strict.name());
         }
         assertClose(kind + (dropout ? " with dropout" : "") + ", graphed on " + strict.name(), expected,
-                actual.stream().mapToDouble(Sequential.StepResult::loss).toArray(), 1e-4, 1e-4);
+                actual.stream().mapToDouble(Graph.StepResult::loss).toArray(), 1e-4, 1e-4);
         for (int i = 0; i < onCpu.parameters().size(); i++) {
             assertClose("weights " + onCpu.parameters().get(i).name(), onCpu.parameters().get(i).value().toDoubleArray(),
                     onGpu.parameters().get(i).value().toFloatArray(), 1e-4, 1e-4);
@@ -765,11 +815,11 @@ abstract class CudaBackendSuite {
         int batch = batch();
         Dataset train = SyntheticShapes.generate(200 * batch / 64, 28, 10, 8), test = SyntheticShapes.generate(64 * batch / 64, 28, 10, 9);
         org.cnn4j.train.Trainer.Options options = org.cnn4j.train.Trainer.Options.of(3, batch).seed(2);
-        Sequential straightModel = Models.fmnistCnn().seed(4).build(strict);
+        Graph straightModel = Models.fmnistCnn().seed(4).build(strict);
         org.cnn4j.train.Trainer straight = new org.cnn4j.train.Trainer(straightModel, new Sgd(0.05).momentum(0.9), options);
         List<org.cnn4j.train.EpochMetrics> expected = straight.fit(train, test);
         java.nio.file.Path checkpoint = dir.resolve("checkpoint.safetensors");
-        Sequential firstModel = Models.fmnistCnn().seed(4).build(strict);
+        Graph firstModel = Models.fmnistCnn().seed(4).build(strict);
         new org.cnn4j.train.Trainer(firstModel, new Sgd(0.05).momentum(0.9), options.epochs(2)).checkpointTo(checkpoint).fit(train, test);
         for (Backend b : List.of(strict, CPU)) {
             org.cnn4j.train.Trainer resumed = org.cnn4j.train.Trainer.resume(checkpoint, b).epochs(3);

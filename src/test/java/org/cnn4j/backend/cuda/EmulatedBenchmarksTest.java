@@ -8,7 +8,7 @@ import java.util.List;
 import org.cnn4j.bench.LayerTimes;
 import org.cnn4j.bench.TrainStepBenchmark;
 import org.cnn4j.model.Models;
-import org.cnn4j.model.Sequential;
+import org.cnn4j.model.Graph;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -30,7 +30,7 @@ class EmulatedBenchmarksTest {
 
     @Test
     void perLayerTimingsCoverEveryLayer() {
-        try (CudaBackend gpu = EmulatedGpu.backend(CudaBackend.Options.defaults()); Sequential m = Models.byName("lenet5").seed(1).build(gpu)) {
+        try (CudaBackend gpu = EmulatedGpu.backend(CudaBackend.Options.defaults()); Graph m = Models.byName("lenet5").seed(1).build(gpu)) {
             List<LayerTimes.Timing> times = LayerTimes.measure(m, 4, 1, 1);
             assertEquals(m.layers().size(), times.size(), "one row per layer");
             for (LayerTimes.Timing t : times) assertTrue(t.forwardMs() >= 0 && t.backwardMs() >= 0, t.toString());
@@ -50,7 +50,7 @@ class EmulatedBenchmarksTest {
     void theRecordedFmnistStepHoldsTheseOperations() {
         EmulatedGpu gpu = new EmulatedGpu(1L << 30);
         try (CudaBackend backend = new CudaBackend(CudaBackend.Options.defaults(), gpu, gpu::dnn, gpu::blas);
-             Sequential m = Models.byName("fmnist-cnn").seed(1).build(backend);
+             Graph m = Models.byName("fmnist-cnn").seed(1).build(backend);
              org.cnn4j.model.GraphedStep step = new org.cnn4j.model.GraphedStep(m, new org.cnn4j.optim.Sgd(0.01).momentum(0.9), 2, 4)) {
             float[] x = new float[m.inputShape().batch(2).size()];
             for (int i = 0; i < 3; i++) step.run(x, new int[2]);

@@ -1,0 +1,33 @@
+package org.cnn4j.testing;
+
+import org.cnn4j.layer.Add;
+import org.cnn4j.layer.Conv2d;
+import org.cnn4j.layer.Dense;
+import org.cnn4j.layer.Flatten;
+import org.cnn4j.layer.MaxPool2d;
+import org.cnn4j.layer.ReLU;
+import org.cnn4j.loss.SoftmaxCrossEntropy;
+import org.cnn4j.model.Graph;
+
+/** Small residual graphs for tests: branches that join, and outputs that feed several nodes. */
+public final class ResidualNets {
+    private ResidualNets() {
+    }
+
+    /**
+     * A residual block on (c, size, size), size even: conv1 → relu1 → conv2, a 1×1 projection of
+     * the input as the shortcut, and sum = conv2 + shortcut + relu1, so that the model input feeds
+     * two nodes (conv1, shortcut) and relu1 feeds two (conv2, sum); then relu2, a 2×2 max pooling
+     * and a dense layer to {@code classes} outputs.
+     */
+    public static Graph.Builder block(int c, int size, int maps, int classes) {
+        return Graph.builder().input(c, size, size)
+                .add("conv1", new Conv2d(c, maps, 3).padding(1), Graph.INPUT).add("relu1", new ReLU())
+                .add("conv2", new Conv2d(maps, maps, 3).padding(1))
+                .add("shortcut", new Conv2d(c, maps, 1), Graph.INPUT)
+                .add("sum", new Add(), "conv2", "shortcut", "relu1")
+                .add("relu2", new ReLU()).add("pool", new MaxPool2d(2)).add("flat", new Flatten())
+                .add("fc", new Dense(maps * (size / 2) * (size / 2), classes))
+                .loss(new SoftmaxCrossEntropy());
+    }
+}
