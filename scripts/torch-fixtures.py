@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes src/test/resources/torch-fixtures.txt: reference values computed by PyTorch in float64,
-an implementation independent of cnn4j, for convolution, pooling, dense, softmax cross-entropy and
-the optimizers. TorchFixtureTest compares both cnn4j CPU backends against them.
+an implementation independent of cnn4j, for convolution, pooling, dense, softmax cross-entropy,
+the optimizers and batch normalisation. TorchFixtureTest compares both cnn4j CPU backends against them.
 
 Run with Debian's PyTorch (apt-get install python3-torch): /usr/bin/python3 scripts/torch-fixtures.py
 
@@ -101,6 +101,34 @@ def optimizer(name, make, steps=4, **params):
     end()
 
 
+def batch_norm(name, shape, steps=3, momentum=0.1, eps=1e-5):
+    c = shape[1]
+    bn = (torch.nn.BatchNorm2d if len(shape) == 4 else torch.nn.BatchNorm1d)(c, eps=eps, momentum=momentum)
+    with torch.no_grad():
+        bn.weight.copy_(torch.randn(c))
+        bn.bias.copy_(torch.randn(c))
+    earlier = [3 * torch.randn(*shape) + 1 for _ in range(steps - 1)]
+    bn.train()
+    with torch.no_grad():
+        for x in earlier:
+            bn(x)                                       # the running statistics move with each batch
+    x = (3 * torch.randn(*shape) + 1).requires_grad_(True)
+    y = bn(x)
+    dy = torch.randn_like(y)
+    y.backward(dy)
+    bn.eval()
+    with torch.no_grad():
+        y_inference = bn(x)
+    case(name, steps=steps, momentum=momentum, eps=eps)
+    for i, e in enumerate(earlier):
+        tensor(f"x{i}", e)
+    for nm, t in [("x", x), ("weight", bn.weight), ("bias", bn.bias), ("y", y), ("dy", dy), ("dx", x.grad),
+                  ("dweight", bn.weight.grad), ("dbias", bn.bias.grad), ("running_mean", bn.running_mean),
+                  ("running_var", bn.running_var), ("y_inference", y_inference)]:
+        tensor(nm, t)
+    end()
+
+
 conv("conv_basic", 2, 3, 7, 6, 4, 3, 3)
 conv("conv_pad_stride", 2, 3, 9, 8, 5, 3, 3, pad=(1, 1), stride=(2, 2))
 conv("conv_rect_dilated", 1, 2, 10, 9, 3, 2, 3, pad=(2, 1), stride=(1, 2), dil=(2, 3))
@@ -122,6 +150,10 @@ optimizer("adam", lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.9, 0.99), eps=
           lr=0.01, beta1=0.9, beta2=0.99, eps=1e-6, weightDecay=0.02, decoupled="false")
 optimizer("adamw", lambda p: torch.optim.AdamW(p, lr=0.01, betas=(0.8, 0.999), eps=1e-8, weight_decay=0.1),
           lr=0.01, beta1=0.8, beta2=0.999, eps=1e-8, weightDecay=0.1, decoupled="true")
+
+# Appended after the cases above, so that their random numbers (and values) stay as they were.
+batch_norm("batchnorm_2d", (4, 3, 3, 2))
+batch_norm("batchnorm_1d", (6, 5), steps=4, momentum=0.3, eps=1e-3)
 
 path = os.path.join(os.path.dirname(__file__), "..", "src", "test", "resources", "torch-fixtures.txt")
 with open(path, "w") as f:

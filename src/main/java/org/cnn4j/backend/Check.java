@@ -124,4 +124,18 @@ public final class Check {
         }
         return n;
     }
+
+    /**
+     * The (n, c, spatial) of a batch normalisation of x (n, c, …) with per-channel tensors of c
+     * values; y (or dx) and dy, where given, shaped like x.
+     */
+    public static int[] batchNorm(String op, Tensor y, Tensor x, Tensor... perChannel) {
+        if (x.shape().rank() < 2) throw new IllegalArgumentException(op + ": x " + x.shape() + " has no channel dimension");
+        int n = x.shape().dim(0), c = x.shape().dim(1);
+        if (y != null) sameSize(op, "y", y, x);
+        for (Tensor t : perChannel) {
+            if (t.size() != c) throw new IllegalArgumentException(op + ": a per-channel tensor of shape " + t.shape() + " for " + c + " channels of x " + x.shape());
+        }
+        return new int[] {n, c, x.size() / (n * c)};
+    }
 }

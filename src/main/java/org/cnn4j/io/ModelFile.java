@@ -20,8 +20,9 @@ import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
 
 /**
- * cnn4j's model file: a {@link Safetensors} file whose tensors are the parameters, named as the
- * model names them ({@code conv1.weight}), as float32, and whose metadata hold
+ * cnn4j's model file: a {@link Safetensors} file whose tensors are the parameters and the
+ * layers' non-trainable state, named as the model names them ({@code conv1.weight},
+ * {@code bn1.running_mean}: PyTorch's {@code state_dict} names), as float32, and whose metadata hold
  * <ul>
  * <li>{@code cnn4j.format}: {@value #FORMAT} (format 1, whose nodes list no inputs and form a chain, still loads);</li>
  * <li>{@code cnn4j.architecture}: JSON {@code {"input": [c, h, w], "seed": s, "layers": [{"name", "type",
@@ -68,6 +69,7 @@ public final class ModelFile {
         metadata.putAll(extraMetadata);
         Map<String, Safetensors.Entry> tensors = new LinkedHashMap<>();
         for (Parameter p : model.parameters()) tensors.put(p.name(), entry(p.value()));
+        for (Layer.State t : model.state()) tensors.put(t.name(), entry(t.value()));
         for (Map.Entry<String, Safetensors.Entry> e : extraTensors.entrySet()) {
             if (tensors.put(e.getKey(), e.getValue()) != null) throw new IllegalArgumentException("tensor name '" + e.getKey() + "' is taken by a parameter");
         }
@@ -109,6 +111,7 @@ public final class ModelFile {
         Map<String, Safetensors.Entry> others = new LinkedHashMap<>(contents.tensors());
         try {
             for (Parameter p : model.parameters()) backend.write(p.value(), others.remove(p.name()).values());
+            for (Layer.State t : model.state()) backend.write(t.value(), others.remove(t.name()).values());
         } catch (RuntimeException e) {
             model.close();
             throw e;
@@ -121,10 +124,13 @@ public final class ModelFile {
         if (plan.layerNames().isEmpty()) throw new FileFormatException(file, "bad model description: the architecture has no layers");
         checkSize(file, "the input", plan.input());
         for (int i = 0; i < plan.layerNames().size(); i++) checkSize(file, "layer '" + plan.layerNames().get(i) + "'", plan.layerOutputs().get(i));
-        for (Map.Entry<String, Shape> p : plan.parameters().entrySet()) {
+        Map<String, Shape> expected = new LinkedHashMap<>(plan.parameters());
+        expected.putAll(plan.state());
+        for (Map.Entry<String, Shape> p : expected.entrySet()) {
             Safetensors.Entry t = tensors.get(p.getKey());
             if (t == null) {
-                throw new FileFormatException(file, "parameter '" + p.getKey() + "' " + p.getValue() + " of the architecture has no tensor in the file");
+                throw new FileFormatException(file, (plan.state().containsKey(p.getKey()) ? "state '" : "parameter '") + p.getKey() + "' "
+                        + p.getValue() + " of the architecture has no tensor in the file");
             }
             if (!Arrays.equals(t.shape(), p.getValue().dims())) {
                 throw new FileFormatException(file, "tensor '" + p.getKey() + "' has shape " + Arrays.toString(t.shape())

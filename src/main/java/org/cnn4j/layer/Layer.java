@@ -38,6 +38,8 @@ public abstract class Layer {
     private boolean initialise = true;
     private Map<String, Shape> planned;
     private final List<Parameter> parameters = new ArrayList<>();
+    private final List<State> state = new ArrayList<>();
+    private Map<String, Shape> plannedState;
     private final Map<String, Tensor> buffers = new HashMap<>();
     private Shape lastOutput;
 
@@ -128,8 +130,16 @@ public abstract class Layer {
         return outputShape;
     }
 
-    /** What a layer would be at an input shape: its per-sample output shape and its parameters' shapes by full name. */
-    public record Plan(Shape output, Map<String, Shape> parameters) {
+    /** What a layer would be at an input shape: its per-sample output shape, and its parameters' and state's shapes by full name. */
+    public record Plan(Shape output, Map<String, Shape> parameters, Map<String, Shape> state) {
+    }
+
+    /**
+     * A tensor of non-trainable state (a batch normalisation's running statistics): saved in model
+     * files beside the parameters under its name (PyTorch's {@code state_dict} names, e.g.
+     * {@code bn1.running_mean}), copied with the model, never touched by an optimizer.
+     */
+    public record State(String name, Tensor value) {
     }
 
     /**
@@ -145,15 +155,17 @@ public abstract class Layer {
     /** {@link #plan(String, Shape)} for the shapes of all of this layer's inputs. */
     public final Plan plan(String name, List<Shape> inputShapes) {
         if (backend != null) throw new IllegalStateException("layer '" + this.name + "' is already part of a model; only an unbound layer is planned");
-        Map<String, Shape> shapes = new LinkedHashMap<>();
+        Map<String, Shape> shapes = new LinkedHashMap<>(), stateShapes = new LinkedHashMap<>();
         this.name = name;
         this.planned = shapes;
+        this.plannedState = stateShapes;
         try {
             Shape output = build(inputShapes, new Random(0));
-            return new Plan(output, Collections.unmodifiableMap(shapes));
+            return new Plan(output, Collections.unmodifiableMap(shapes), Collections.unmodifiableMap(stateShapes));
         } finally {
             this.name = null;
             this.planned = null;
+            this.plannedState = null;
         }
     }
 
@@ -181,6 +193,26 @@ public abstract class Layer {
                 allocating(suffix + " gradient", shape, () -> backend.allocate(shape)), learningRateMultiplier, weightDecayMultiplier);
         parameters.add(p);
         return p;
+    }
+
+    /**
+     * Creates a tensor of {@link State} with its initial values (written even when the layer is
+     * bound without initialisation, since they are fixed, not drawn). While the layer is only being
+     * {@linkplain #plan planned}, notes the shape and returns null.
+     */
+    protected final Tensor state(String suffix, Shape shape, double[] init) {
+        if (plannedState != null) {
+            plannedState.put(name + "." + suffix, shape);
+            return null;
+        }
+        Tensor t = allocating(suffix, shape, () -> backend.upload(shape, init));
+        state.add(new State(name + "." + suffix, t));
+        return t;
+    }
+
+    /** This layer's non-trainable state tensors, in order. */
+    public final List<State> state() {
+        return List.copyOf(state);
     }
 
     /** A layer-owned tensor, reused while its shape stays the same (typically until the batch size changes). */
@@ -237,6 +269,8 @@ public abstract class Layer {
             p.gradient().close();
         }
         parameters.clear();
+        for (State t : state) t.value().close();
+        state.clear();
         backend = null;
         lastOutput = null;
     }

@@ -115,6 +115,8 @@ public final class GradientChecker {
         Pass pass = Pass.training(model.step());
         boolean hadInputGradient = model.computesInputGradient();
         model.computeInputGradient(options.checkInput());
+        // Training passes move running statistics: put them back as they were when the check is done.
+        List<double[]> state = model.state().stream().map(t -> t.value().toDoubleArray()).toList();
         try {
             model.zeroGradients();
             double base = model.loss(model.forward(x, pass), target, true);
@@ -132,6 +134,7 @@ public final class GradientChecker {
             return new Report(List.copyOf(reports), options);
         } finally {
             model.computeInputGradient(hadInputGradient);
+            for (int i = 0; i < state.size(); i++) backend.write(model.state().get(i).value(), state.get(i));
         }
     }
 

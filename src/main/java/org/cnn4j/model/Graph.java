@@ -299,6 +299,13 @@ public final class Graph implements AutoCloseable {
         return all;
     }
 
+    /** Every tensor of non-trainable state (running statistics), layer by layer. */
+    public List<Layer.State> state() {
+        List<Layer.State> all = new ArrayList<>();
+        for (Layer layer : layers) all.addAll(layer.state());
+        return all;
+    }
+
     public Summary summary() {
         return Summary.of(this);
     }
@@ -318,6 +325,12 @@ public final class Graph implements AutoCloseable {
             other.copy(dst.value(), values);
             values.close();
             dst.learningRateMultiplier(src.learningRateMultiplier()).weightDecayMultiplier(src.weightDecayMultiplier());
+        }
+        List<Layer.State> ours = state(), theirs = copy.state();
+        for (int i = 0; i < ours.size(); i++) {
+            Tensor values = other.upload(ours.get(i).value().shape(), ours.get(i).value().toDoubleArray());
+            other.copy(theirs.get(i).value(), values);
+            values.close();
         }
         copy.step = step;
         copy.computeInputGradient(inputGradient);
@@ -435,7 +448,7 @@ public final class Graph implements AutoCloseable {
             Wiring w = wiring();
             Map<String, Shape> shapes = new HashMap<>(Map.of(INPUT, inputShape));
             List<Shape> outputs = new ArrayList<>();
-            Map<String, Shape> parameters = new LinkedHashMap<>();
+            Map<String, Shape> parameters = new LinkedHashMap<>(), state = new LinkedHashMap<>();
             for (int i = 0; i < layers.size(); i++) {
                 String name = w.names.get(i);
                 Layer layer = layers.get(i);
@@ -444,8 +457,9 @@ public final class Graph implements AutoCloseable {
                 shapes.put(name, p.output());
                 outputs.add(p.output());
                 parameters.putAll(p.parameters());
+                state.putAll(p.state());
             }
-            return new Plan(inputShape, w.names, List.copyOf(outputs), Collections.unmodifiableMap(parameters));
+            return new Plan(inputShape, w.names, List.copyOf(outputs), Collections.unmodifiableMap(parameters), Collections.unmodifiableMap(state));
         }
 
         public Graph build(Backend backend) {
@@ -543,7 +557,7 @@ public final class Graph implements AutoCloseable {
     }
 
     /** A model's shapes before it is built: see {@link Builder#plan()}. */
-    public record Plan(Shape input, List<String> layerNames, List<Shape> layerOutputs, Map<String, Shape> parameters) {
+    public record Plan(Shape input, List<String> layerNames, List<Shape> layerOutputs, Map<String, Shape> parameters, Map<String, Shape> state) {
         /** The per-sample output of the last node (the input when there are none). */
         public Shape output() {
             return layerOutputs.isEmpty() ? input : layerOutputs.get(layerOutputs.size() - 1);

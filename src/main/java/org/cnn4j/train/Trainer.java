@@ -227,10 +227,13 @@ public final class Trainer {
      * shows in no loss when it is an epoch's last step: look at the weights themselves.
      */
     private void requireFiniteWeights(int epoch, double lr) {
-        for (Parameter p : model.parameters()) {
-            for (float v : p.value().toFloatArray()) {
-                if (!Float.isFinite(v)) throw new TrainingDivergedException(model.step(), epoch, "parameter '" + p.name() + "' holds " + v, lr);
-            }
+        for (Parameter p : model.parameters()) requireFinite("parameter '" + p.name() + "'", p.value(), epoch, lr);
+        for (org.cnn4j.layer.Layer.State t : model.state()) requireFinite("state '" + t.name() + "'", t.value(), epoch, lr);
+    }
+
+    private void requireFinite(String what, Tensor t, int epoch, double lr) {
+        for (float v : t.toFloatArray()) {
+            if (!Float.isFinite(v)) throw new TrainingDivergedException(model.step(), epoch, what + " holds " + v, lr);
         }
     }
 

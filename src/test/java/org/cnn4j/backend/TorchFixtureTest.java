@@ -50,6 +50,10 @@ class TorchFixtureTest {
         return Stream.concat(cases("sgd"), cases("adam"));
     }
 
+    static Stream<Arguments> batchNormCases() {
+        return cases("batchnorm_");
+    }
+
     private static Tensor up(Backend b, TorchFixtures.Array a) {
         return b.upload(a.shape(), a.values());
     }
@@ -152,5 +156,41 @@ class TorchFixtureTest {
             }
         }
         check("w after " + c.param("steps") + " steps", b, c.tensor("w"), w);
+    }
+
+    /**
+     * torch.nn.BatchNorm2d / 1d: running statistics after several training batches (momentum, the
+     * unbiased variance), the training pass's output and gradients on the last batch, and the
+     * inference output from the running statistics.
+     */
+    @ParameterizedTest(name = "{1} on {0}", autoCloseArguments = false)
+    @MethodSource("batchNormCases")
+    void batchNormMatchesPyTorch(Backend b, Case c) {
+        TorchFixtures.Array xa = c.tensor("x");
+        int channels = xa.shape().dim(1);
+        Shape cs = Shape.of(channels);
+        double momentum = c.doubleParam("momentum"), eps = c.doubleParam("eps");
+        Tensor gamma = up(b, c.tensor("weight")), beta = up(b, c.tensor("bias"));
+        Tensor runMean = b.upload(cs, new double[channels]), runVar = b.upload(cs, java.util.Collections.nCopies(channels, 1.0).stream().mapToDouble(d -> d).toArray());
+        Tensor mean = b.allocate(cs), invStd = b.allocate(cs), y = b.allocate(xa.shape());
+        for (int i = 0; i < c.intParam("steps") - 1; i++) {
+            b.batchNormTraining(y, mean, invStd, up(b, c.tensor("x" + i)), gamma, beta, runMean, runVar, momentum, eps);
+        }
+        Tensor x = up(b, xa);
+        b.fill(y, Double.NaN);
+        b.batchNormTraining(y, mean, invStd, x, gamma, beta, runMean, runVar, momentum, eps);
+        check("training output", b, c.tensor("y"), y);
+        check("running mean", b, c.tensor("running_mean"), runMean);
+        check("running variance", b, c.tensor("running_var"), runVar);
+        Tensor dx = b.allocate(xa.shape()), dgamma = b.allocate(cs), dbeta = b.allocate(cs);
+        b.fill(dx, Double.NaN);
+        b.batchNormBackward(dx, dgamma, dbeta, up(b, c.tensor("dy")), x, gamma, mean, invStd);
+        check("dx", b, c.tensor("dx"), dx);
+        check("dweight", b, c.tensor("dweight"), dgamma);
+        check("dbias", b, c.tensor("dbias"), dbeta);
+        Tensor yi = b.allocate(xa.shape());
+        b.fill(yi, Double.NaN);
+        b.batchNormInference(yi, x, gamma, beta, runMean, runVar, eps);
+        check("inference output", b, c.tensor("y_inference"), yi);
     }
 }

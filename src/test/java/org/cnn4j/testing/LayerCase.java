@@ -6,6 +6,9 @@ import java.util.function.Supplier;
 
 import org.cnn4j.backend.Backend;
 import org.cnn4j.backend.CombinationPenalty;
+import org.cnn4j.layer.BatchNorm1d;
+import org.cnn4j.layer.BatchNorm2d;
+import org.cnn4j.layer.Identity;
 import org.cnn4j.layer.AvgPool2d;
 import org.cnn4j.layer.Conv2d;
 import org.cnn4j.layer.Dense;
@@ -64,6 +67,11 @@ public record LayerCase(String name, int[] input, Supplier<Layer> layer) {
                 new LayerCase("scaled tanh", new int[] {2, 3, 3}, ScaledTanh::new),
                 new LayerCase("dropout", new int[] {3, 4, 4}, () -> new Dropout(0.4)),
                 new LayerCase("softmax", new int[] {6}, Softmax::new),
+                new LayerCase("identity", new int[] {2, 3, 3}, Identity::new),
+                new LayerCase("batch norm 2d (training)", new int[] {3, 4, 3}, () -> new BatchNorm2d(3)),
+                new LayerCase("batch norm 2d, eps 0.1, momentum 0.3", new int[] {2, 3, 3}, () -> new BatchNorm2d(2).eps(0.1).momentum(0.3)),
+                new LayerCase("batch norm 1d on features", new int[] {5}, () -> new BatchNorm1d(5)),
+                new LayerCase("batch norm 1d on sequences", new int[] {4, 3}, () -> new BatchNorm1d(4)),
                 new LayerCase("map combination", new int[] {3, 6, 5}, () -> new FeatureMapCombination(3, 4, 3)),
                 new LayerCase("map combination, padded, entropy penalty", new int[] {3, 5, 5},
                         () -> new FeatureMapCombination(3, 2, 3).padding(1).penalty(CombinationPenalty.ENTROPY, 0.7)),

@@ -1,6 +1,7 @@
 package org.cnn4j.testing;
 
 import org.cnn4j.layer.Add;
+import org.cnn4j.layer.BatchNorm2d;
 import org.cnn4j.layer.Conv2d;
 import org.cnn4j.layer.Dense;
 import org.cnn4j.layer.Flatten;
@@ -12,6 +13,22 @@ import org.cnn4j.model.Graph;
 /** Small residual graphs for tests: branches that join, and outputs that feed several nodes. */
 public final class ResidualNets {
     private ResidualNets() {
+    }
+
+    /**
+     * A basic block as ResNet's, on (c, size, size), size even: conv → BatchNorm2d → ReLU → conv →
+     * BatchNorm2d, plus a 1×1 projection with BatchNorm2d as the shortcut, added, ReLU; then a 2×2
+     * max pooling and a dense layer to {@code classes} outputs.
+     */
+    public static Graph.Builder batchNormBlock(int c, int size, int maps, int classes) {
+        return Graph.builder().input(c, size, size)
+                .add("conv1", new Conv2d(c, maps, 3).padding(1).bias(false), Graph.INPUT).add("bn1", new BatchNorm2d(maps)).add("relu1", new ReLU())
+                .add("conv2", new Conv2d(maps, maps, 3).padding(1).bias(false)).add("bn2", new BatchNorm2d(maps))
+                .add("shortcut", new Conv2d(c, maps, 1).bias(false), Graph.INPUT).add("bn_shortcut", new BatchNorm2d(maps))
+                .add("sum", new Add(), "bn2", "bn_shortcut")
+                .add("relu2", new ReLU()).add("pool", new MaxPool2d(2)).add("flat", new Flatten())
+                .add("fc", new Dense(maps * (size / 2) * (size / 2), classes))
+                .loss(new SoftmaxCrossEntropy());
     }
 
     /**

@@ -575,6 +575,7 @@ final class CudaDriver implements GpuDriver {
                 case Long v -> Pointer.to(new long[] {v});
                 case Integer v -> Pointer.to(new int[] {v});
                 case Float v -> Pointer.to(new float[] {v});
+                case Double v -> Pointer.to(new double[] {v});
                 default -> throw new IllegalArgumentException("kernel argument " + i + " of " + kernel + " has unsupported type "
                         + a.getClass().getSimpleName());
             };

@@ -22,7 +22,8 @@ public final class Kernels {
                     "subsample_params_finish", "plane_sums_to_bias"),
             "elementwise.ptx", List.of("fill", "multiply", "add", "dropout_forward", "argmax", "fill_chunks"),
             "optimizers.ptx", List.of("sgd_step", "adam_step", "sgd_steps"),
-            "losses.ptx", List.of("softmax_cross_entropy", "record_step"));
+            "losses.ptx", List.of("softmax_cross_entropy", "record_step"),
+            "normalization.ptx", List.of("batchnorm_training", "batchnorm_inference", "batchnorm_backward"));
 
     private Kernels() {
     }

@@ -470,18 +470,62 @@ abstract class CudaBackendSuite {
         assertTrue(Float.isNaN(a.gpu.toFloatArray()[7]), "-inf + inf is NaN");
     }
 
-    /** A residual graph (branches joined by Add, outputs feeding two nodes), recorded as a CUDA graph and replayed: the losses of eager CPU steps. */
+    /** Batch normalisation's three passes against the CPU's, on images (n, c, h, w) and on features (n, c). */
     @Test
-    void aGraphedResidualStepMatchesTheCpu() {
+    void batchNormAgreesWithTheCpu() {
+        Random rng = new Random(22);
+        for (Shape s : List.of(Shape.of(5, 7, 6, 5), Shape.of(33, 19), Shape.of(1, 3, 2, 2))) {
+            int c = s.dim(1);
+            Pair x = Pair.of(strict, s, Data.gaussian(rng, s.size(), 3)), gamma = Pair.random(strict, Shape.of(c), rng), beta = Pair.random(strict, Shape.of(c), rng);
+            double[] var = Data.uniform(rng, c);
+            for (int i = 0; i < c; i++) var[i] = 0.5 + Math.abs(var[i]);
+            Pair runMean = Pair.random(strict, Shape.of(c), rng), runVar = Pair.of(strict, Shape.of(c), var);
+            Pair y = Pair.poisoned(strict, s), mean = Pair.poisoned(strict, Shape.of(c)), invStd = Pair.poisoned(strict, Shape.of(c));
+            strict.batchNormTraining(y.gpu, mean.gpu, invStd.gpu, x.gpu, gamma.gpu, beta.gpu, runMean.gpu, runVar.gpu, 0.1, 1e-5);
+            CPU.batchNormTraining(y.cpu, mean.cpu, invStd.cpu, x.cpu, gamma.cpu, beta.cpu, runMean.cpu, runVar.cpu, 0.1, 1e-5);
+            mean.assertNear("batch-norm batch mean " + s, STRICT);
+            invStd.assertNear("batch-norm 1/std " + s, STRICT);
+            runMean.assertNear("batch-norm running mean " + s, STRICT);
+            runVar.assertNear("batch-norm running variance " + s, STRICT);
+            y.assertNear("batch-norm training forward " + s, STRICT);
+
+            Pair dy = Pair.of(strict, s, Data.gaussian(rng, s.size(), 1)), dx = Pair.poisoned(strict, s);
+            Pair dgamma = Pair.random(strict, Shape.of(c), rng), dbeta = Pair.random(strict, Shape.of(c), rng); // accumulated onto
+            strict.batchNormBackward(dx.gpu, dgamma.gpu, dbeta.gpu, dy.gpu, x.gpu, gamma.gpu, mean.gpu, invStd.gpu);
+            CPU.batchNormBackward(dx.cpu, dgamma.cpu, dbeta.cpu, dy.cpu, x.cpu, gamma.cpu, mean.cpu, invStd.cpu);
+            dx.assertNear("batch-norm dx " + s, STRICT);
+            dgamma.assertNear("batch-norm dgamma " + s, STRICT);
+            dbeta.assertNear("batch-norm dbeta " + s, STRICT);
+
+            Pair yi = Pair.poisoned(strict, s);
+            strict.batchNormInference(yi.gpu, x.gpu, gamma.gpu, beta.gpu, runMean.gpu, runVar.gpu, 1e-5);
+            CPU.batchNormInference(yi.cpu, x.cpu, gamma.cpu, beta.cpu, runMean.cpu, runVar.cpu, 1e-5);
+            yi.assertBitwise("batch-norm inference " + s + " (the same float arithmetic)");
+        }
+    }
+
+    /**
+     * Residual graphs (branches joined by Add, outputs feeding two nodes; with batch normalisation,
+     * whose running statistics the replays move), recorded as a CUDA graph and replayed: the losses
+     * of eager CPU steps, and the same running statistics.
+     */
+    @org.junit.jupiter.params.ParameterizedTest(name = "with batch norm: {0}")
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+    void aGraphedResidualStepMatchesTheCpu(boolean batchNorm) {
         int batch = batch();
         Dataset data = SyntheticShapes.generate(6 * batch, 28, 10, 7);
-        Graph onCpu = org.cnn4j.testing.ResidualNets.block(1, 28, 6, 10).seed(8).build(CPU);
+        Graph onCpu = (batchNorm ? org.cnn4j.testing.ResidualNets.batchNormBlock(1, 28, 6, 10) : org.cnn4j.testing.ResidualNets.block(1, 28, 6, 10))
+                .seed(8).build(CPU);
         Graph onGpu = onCpu.copyTo(strict);
         Sgd cpuSgd = new Sgd(0.05).momentum(0.9), gpuSgd = new Sgd(0.05).momentum(0.9);
         try (org.cnn4j.model.GraphedStep step = new org.cnn4j.model.GraphedStep(onGpu, gpuSgd, batch, 6)) {
             double[] expected = eagerAndGraphed(onCpu, cpuSgd, gpuSgd, step, data, batch, 6, -1, 0);
             assertEquals(5, step.replays(), "every step after the first replays the graph");
             assertClose("6 graphed residual steps", expected, step.results().stream().mapToDouble(Graph.StepResult::loss).toArray(), 1e-3, 1e-3);
+            for (int i = 0; i < onCpu.state().size(); i++) {
+                double[] cpuState = onCpu.state().get(i).value().toDoubleArray();
+                assertClose(onCpu.state().get(i).name(), cpuState, onGpu.state().get(i).value().toDoubleArray(), 1e-3 * Math.max(1, maxAbs(cpuState)), 1e-3);
+            }
         }
         onGpu.close();
     }

@@ -551,7 +551,8 @@ final class PtxInterpreter {
             Param p = f.params.get(i);
             Object a = args[i];
             boolean wide = a == null || a instanceof DevicePointer || a instanceof Long;
-            boolean fits = p.type().bytes == 8 ? wide && !p.type().floating : p.type() == Type.F32 ? a instanceof Float : !wide && a instanceof Integer;
+            boolean fits = p.type() == Type.F64 ? a instanceof Double : p.type().bytes == 8 ? wide && !p.type().floating
+                    : p.type() == Type.F32 ? a instanceof Float : !wide && a instanceof Integer;
             if (!fits) {
                 throw new IllegalArgumentException(kernel + ": parameter " + i + " (" + p.name() + ") is ." + p.type().name().toLowerCase() + ", got "
                         + (a == null ? "null" : a.getClass().getSimpleName() + " " + a));
@@ -562,6 +563,7 @@ final class PtxInterpreter {
                 case Long v -> params.putLong(p.offset(), v);
                 case Integer v -> params.putInt(p.offset(), v);
                 case Float v -> params.putFloat(p.offset(), v);
+                case Double v -> params.putDouble(p.offset(), v);
                 default -> throw new IllegalStateException();
             }
         }
