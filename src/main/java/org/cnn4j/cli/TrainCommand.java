@@ -16,6 +16,7 @@ import org.cnn4j.train.Evaluation;
 import org.cnn4j.train.Reports;
 import org.cnn4j.train.Schedule;
 import org.cnn4j.train.Trainer;
+import org.cnn4j.tensor.Shape;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -25,7 +26,8 @@ import picocli.CommandLine.Option;
                 + "checkpoint.safetensors (after every epoch; --resume continues from it), metrics.csv, loss.png, "
                 + "accuracy.png and confusion.png."})
 final class TrainCommand implements Callable<Integer> {
-    @Option(names = "--model", defaultValue = "fmnist-cnn", description = "fmnist-cnn, lenet5 or vgg-small (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--model", defaultValue = "fmnist-cnn",
+            description = "fmnist-cnn, lenet5, vgg-small, resnet20 or resnet18 (the ResNets take the data's image size) (default: ${DEFAULT-VALUE}).")
     String model;
 
     @Mixin
@@ -87,10 +89,14 @@ final class TrainCommand implements Callable<Integer> {
         Path dir = Checks.writableDirectory("--out", out != null ? out : resume != null && resume.toAbsolutePath().getParent() != null
                 ? resume.toAbsolutePath().getParent() : Path.of("runs", model));
         try (Backend backend = device.open()) {
-            Trainer trainer = resume != null ? Trainer.resume(resume, backend) : newTrainer(backend, plan);
+            // A ResNet takes the data's image shape, so its data come first (generated shapes at 1×28×28).
+            boolean dataFirst = resume == null && Models.anyInput(model);
+            Datasets.Split first = dataFirst ? data.open(seed, Shape.of(1, 28, 28)) : null;
+            Trainer trainer = resume != null ? Trainer.resume(resume, backend)
+                    : newTrainer(backend, plan, first == null ? null : first.train().sampleShape().dims());
             if (epochs != null) trainer.epochs(epochs);
             Checks.fitsInMemory("--batch", trainer.options().batchSize(), trainer.model(), backend, 2);
-            Datasets.Split split = data.open(trainer.options().seed(), trainer.model().inputShape());
+            Datasets.Split split = first != null ? first : data.open(trainer.options().seed(), trainer.model().inputShape());
             System.out.printf(Locale.ROOT, "training %s on %s (%d images, test %d) on %s: %s, batch %d, %d epochs, schedule %s%s%n",
                     resume != null ? "from " + resume : model, split.train().name(), split.train().size(), split.test().size(),
                     backend.name(), trainer.optimizer().describe(), trainer.options().batchSize(), trainer.options().epochs(),
@@ -116,8 +122,8 @@ final class TrainCommand implements Callable<Integer> {
         }
     }
 
-    private Trainer newTrainer(Backend backend, Schedule plan) {
-        Graph m = Models.byName(model).seed(seed).build(backend);
+    private Trainer newTrainer(Backend backend, Schedule plan, int[] input) {
+        Graph m = Models.byName(model, input).seed(seed).build(backend);
         Optimizer o = optimizer.equalsIgnoreCase("adam") ? new Adam(lr != null ? lr : 1e-3).weightDecay(weightDecay)
                 : new Sgd(lr != null ? lr : 0.05).momentum(momentum).weightDecay(weightDecay);
         Trainer.Options options = Trainer.Options.of(epochs != null ? epochs : 5, batch).schedule(plan).seed(seed)

@@ -19,7 +19,7 @@ public record LayerConfig(String type, Map<String, Object> settings) {
 
     /** The kinds {@link #toLayer()} knows. */
     public static final List<String> TYPES = List.of("Conv2d", "Dense", "MaxPool2d", "AvgPool2d", "Subsampling", "Flatten",
-            "ReLU", "Sigmoid", "Tanh", "ScaledTanh", "ActivationLayer", "Dropout", "Softmax", "FeatureMapCombination", "Add", "Identity", "BatchNorm2d", "BatchNorm1d");
+            "ReLU", "Sigmoid", "Tanh", "ScaledTanh", "ActivationLayer", "Dropout", "Softmax", "FeatureMapCombination", "Add", "Identity", "BatchNorm2d", "BatchNorm1d", "GlobalAvgPool2d");
 
     public LayerConfig {
         settings = Collections.unmodifiableMap(new LinkedHashMap<>(settings));
@@ -46,6 +46,7 @@ public record LayerConfig(String type, Map<String, Object> settings) {
             case "BatchNorm2d", "BatchNorm1d" -> (type.equals("BatchNorm2d") ? new BatchNorm2d(s.integer("features")) : new BatchNorm1d(s.integer("features")))
                     .eps(s.number("eps")).momentum(s.number("momentum"));
             case "Identity" -> new Identity();
+            case "GlobalAvgPool2d" -> new GlobalAvgPool2d();
             case "ReLU" -> new ReLU();
             case "Sigmoid" -> new Sigmoid();
             case "Tanh" -> new Tanh();

@@ -3,9 +3,12 @@ package org.cnn4j.model;
 import java.util.List;
 import java.util.Locale;
 
+import org.cnn4j.layer.Add;
+import org.cnn4j.layer.BatchNorm2d;
 import org.cnn4j.layer.Conv2d;
 import org.cnn4j.layer.Dense;
 import org.cnn4j.layer.Flatten;
+import org.cnn4j.layer.GlobalAvgPool2d;
 import org.cnn4j.layer.MaxPool2d;
 import org.cnn4j.layer.ReLU;
 import org.cnn4j.layer.ScaledTanh;
@@ -14,18 +17,83 @@ import org.cnn4j.loss.SoftmaxCrossEntropy;
 
 /** The built-in architectures, by name. Each returns a builder, so a seed can be set before building on a backend. */
 public final class Models {
-    public static final List<String> NAMES = List.of("fmnist-cnn", "lenet5", "vgg-small");
+    public static final List<String> NAMES = List.of("fmnist-cnn", "lenet5", "vgg-small", "resnet20", "resnet18");
 
     private Models() {
     }
 
+    /** A built-in model at its usual input: 1×28×28, 3×32×32 for vgg-small and the ResNets. */
     public static Graph.Builder byName(String name) {
+        return byName(name, null);
+    }
+
+    /**
+     * A built-in model; the ResNets take any input (c, h, w) given (null: their usual 3×32×32), the
+     * others have a fixed input and ignore it.
+     */
+    public static Graph.Builder byName(String name, int[] input) {
+        int[] chw = input != null ? input : new int[] {3, 32, 32};
         return switch (name.toLowerCase(Locale.ROOT)) {
             case "fmnist-cnn" -> fmnistCnn();
             case "lenet5" -> lenet5();
             case "vgg-small" -> vggSmall();
+            case "resnet20" -> resnet20(chw[0], chw[1], chw[2], 10);
+            case "resnet18" -> resnet18(chw[0], chw[1], chw[2], 10);
             default -> throw new IllegalArgumentException("unknown model '" + name + "'; built-in models are " + NAMES);
         };
+    }
+
+    /** Whether a built-in model takes the input shape of whatever data it is given. */
+    public static boolean anyInput(String name) {
+        return name.toLowerCase(Locale.ROOT).startsWith("resnet");
+    }
+
+    /**
+     * ResNet-20 (He et al. 2016, §4.2, for CIFAR-10): a 3×3 convolution to 16 maps, then three
+     * stages of three basic blocks with 16, 32 and 64 maps, stride 2 at the start of the second and
+     * third, 1×1 projection shortcuts with batch normalisation where the shape changes, global
+     * average pooling and a dense layer; about 0.27 M parameters. Any input (c, h, w).
+     */
+    public static Graph.Builder resnet20(int c, int h, int w, int classes) {
+        return resnet(c, h, w, classes, 16, new int[] {16, 32, 64}, 3);
+    }
+
+    /** ResNet-18 in its common CIFAR form: a 3×3 stem of 64 maps without pooling, four stages of two basic blocks (64, 128, 256, 512 maps); about 11 M parameters. */
+    public static Graph.Builder resnet18(int c, int h, int w, int classes) {
+        return resnet(c, h, w, classes, 64, new int[] {64, 128, 256, 512}, 2);
+    }
+
+    private static Graph.Builder resnet(int c, int h, int w, int classes, int stem, int[] widths, int blocks) {
+        Graph.Builder b = Graph.builder().input(c, h, w)
+                .add("conv1", new Conv2d(c, stem, 3).padding(1).bias(false), Graph.INPUT).add("bn1", new BatchNorm2d(stem)).add("relu1", new ReLU());
+        String at = "relu1";
+        int in = stem;
+        for (int stage = 0; stage < widths.length; stage++) {
+            for (int i = 0; i < blocks; i++) {
+                at = basicBlock(b, "layer" + (stage + 1) + "." + i, at, in, widths[stage], stage > 0 && i == 0 ? 2 : 1);
+                in = widths[stage];
+            }
+        }
+        return b.add("avgpool", new GlobalAvgPool2d(), at).add("fc", new Dense(in, classes)).loss(new SoftmaxCrossEntropy());
+    }
+
+    /**
+     * Adds a basic residual block (two 3×3 convolutions with batch normalisation, the first with
+     * {@code stride}; the input added back, through a 1×1 convolution and batch normalisation where
+     * the shape changes; ReLU) after node {@code input}, its nodes named {@code name.conv1},
+     * {@code name.bn1}, … as torchvision names them. Returns the name of its output node.
+     */
+    public static String basicBlock(Graph.Builder b, String name, String input, int in, int out, int stride) {
+        b.add(name + ".conv1", new Conv2d(in, out, 3).padding(1).stride(stride).bias(false), input).add(name + ".bn1", new BatchNorm2d(out))
+                .add(name + ".relu1", new ReLU())
+                .add(name + ".conv2", new Conv2d(out, out, 3).padding(1).bias(false)).add(name + ".bn2", new BatchNorm2d(out));
+        String shortcut = input;
+        if (stride != 1 || in != out) {
+            b.add(name + ".downsample.0", new Conv2d(in, out, 1).stride(stride).bias(false), input).add(name + ".downsample.1", new BatchNorm2d(out));
+            shortcut = name + ".downsample.1";
+        }
+        b.add(name + ".add", new Add(), name + ".bn2", shortcut).add(name + ".relu2", new ReLU());
+        return name + ".relu2";
     }
 
     /** For 1×28×28 images: Conv 1→32 3×3, ReLU, MaxPool 2, Conv 32→64 3×3, ReLU, MaxPool 2, Dense 1600→128, ReLU, Dense 128→10. */

@@ -48,7 +48,7 @@ public record Summary(List<Row> rows) {
     /** A fixed-width table, one line per layer and a total line. */
     @Override
     public String toString() {
-        String format = "%-16s %-34s %-18s %12s %16s %12s%n";
+        String format = "%-22s %-34s %-18s %12s %16s %12s%n";
         StringBuilder sb = new StringBuilder();
         sb.append(String.format(Locale.ROOT, format, "layer", "type", "output", "params", "MACs", "activations"));
         for (Row r : rows) {

@@ -8,6 +8,7 @@ import org.cnn4j.backend.Backend;
 import org.cnn4j.backend.CombinationPenalty;
 import org.cnn4j.layer.BatchNorm1d;
 import org.cnn4j.layer.BatchNorm2d;
+import org.cnn4j.layer.GlobalAvgPool2d;
 import org.cnn4j.layer.Identity;
 import org.cnn4j.layer.AvgPool2d;
 import org.cnn4j.layer.Conv2d;
@@ -68,6 +69,7 @@ public record LayerCase(String name, int[] input, Supplier<Layer> layer) {
                 new LayerCase("dropout", new int[] {3, 4, 4}, () -> new Dropout(0.4)),
                 new LayerCase("softmax", new int[] {6}, Softmax::new),
                 new LayerCase("identity", new int[] {2, 3, 3}, Identity::new),
+                new LayerCase("global average pooling", new int[] {3, 4, 5}, GlobalAvgPool2d::new),
                 new LayerCase("batch norm 2d (training)", new int[] {3, 4, 3}, () -> new BatchNorm2d(3)),
                 new LayerCase("batch norm 2d, eps 0.1, momentum 0.3", new int[] {2, 3, 3}, () -> new BatchNorm2d(2).eps(0.1).momentum(0.3)),
                 new LayerCase("batch norm 1d on features", new int[] {5}, () -> new BatchNorm1d(5)),
