@@ -260,7 +260,7 @@ public interface Backend extends AutoCloseable {
     // ---------------------------------------------------------------- learned feature-map combinations
 
     /**
-     * Mixing weights of SPEC.md §7: alpha(j,i) = softmax over i of c(j,i), and the effective
+     * Mixing weights of learned feature-map combinations: alpha(j,i) = softmax over i of c(j,i), and the effective
      * filters wEff(j,i,r,s) = alpha(j,i) · k(j,i,r,s).
      */
     void combinationForward(Tensor wEff, Tensor alpha, Tensor k, Tensor c);

@@ -1,7 +1,7 @@
 package org.cnn4j.backend;
 
 /**
- * Penalties on the mixing weights α of learned feature-map combinations (SPEC.md §7), added to
+ * Penalties on the mixing weights α of learned feature-map combinations, added to
  * the loss as {@code λ · Ω(α)} summed over output maps.
  */
 public enum CombinationPenalty {

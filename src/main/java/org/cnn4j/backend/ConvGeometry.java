@@ -4,7 +4,7 @@ package org.cnn4j.backend;
  * The shape arithmetic of one 2-D convolution (cross-correlation, as cuDNN's
  * CUDNN_CROSS_CORRELATION and PyTorch): input (n, c, h, w), filters (k, c, r, s), output (n, k, p, q)
  * with {@code p = floor((h + 2·padH − dilationH·(r − 1) − 1) / strideH) + 1} and likewise q. With
- * dilation 1 this is SPEC.md's {@code floor((n + 2p − f) / s) + 1}.
+ * dilation 1 this is the usual {@code floor((n + 2p − f) / s) + 1}.
  */
 public record ConvGeometry(int c, int h, int w, int k, int r, int s,
                            int padH, int padW, int strideH, int strideW, int dilationH, int dilationW) {

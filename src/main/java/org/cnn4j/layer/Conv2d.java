@@ -13,7 +13,7 @@ import org.cnn4j.tensor.Tensor;
  * (k, c, r, s), one bias per filter, output (n, k, p, q). Rectangular filters, padding, stride
  * and dilation per direction.
  *
- * <p>Backward (SPEC.md §1): dx is the full convolution of dy with the filters rotated 180°; dw is
+ * <p>Backward: dx is the full convolution of dy with the filters rotated 180°; dw is
  * the valid correlation of x with dy; db is dy summed over batch and space.
  */
 public final class Conv2d extends Layer {

@@ -11,7 +11,7 @@ import org.cnn4j.tensor.Tensor;
  * Fully connected layer: y = x·Wᵀ + b with W of (out, in), as PyTorch's Linear. An image input
  * (n, c, h, w) is read as (n, c·h·w), so a Flatten in front is optional.
  *
- * <p>Backward (SPEC.md §4): dW += dyᵀ·x (that is ∂E/∂W = δ xᵀ per sample), db += Σ_n dy,
+ * <p>Backward: dW += dyᵀ·x (that is ∂E/∂W = δ xᵀ per sample), db += Σ_n dy,
  * dx = dy·W (that is Wᵀδ per sample).
  */
 public final class Dense extends Layer {

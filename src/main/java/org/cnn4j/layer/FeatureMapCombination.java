@@ -9,7 +9,7 @@ import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
 
 /**
- * Learned combinations of feature maps (seed 003, §3.3; SPEC.md §7):
+ * Learned combinations of feature maps (seed 003, §3.3):
  * y_j = Σ_i α_ij (x_i ⋆ k_ij) + b_j with α_·j = softmax(c_·j) over the input maps i, so each
  * output map mixes its inputs with weights that are positive and sum to one. It is computed as a
  * convolution with effective filters α_ij·k_ij. Trainable: the kernels k, the mixing logits c, and b.

@@ -15,8 +15,8 @@ import org.cnn4j.tensor.Tensor;
 
 /**
  * Updates parameters from their accumulated gradients. Each parameter's effective learning rate
- * is the optimizer's rate times the parameter's own multiplier, and likewise for weight decay
- * (SPEC.md §8). State (momentum, moments) lives on the parameter's backend, one set per parameter.
+ * is the optimizer's rate times the parameter's own multiplier, and likewise for weight decay.
+ * State (momentum, moments) lives on the parameter's backend, one set per parameter.
  */
 public abstract class Optimizer {
     private double learningRate;

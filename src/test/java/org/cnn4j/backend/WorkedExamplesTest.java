@@ -15,7 +15,7 @@ import org.cnn4j.tensor.Tensor;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
-/** The worked examples of SPEC.md (from seeds 000, 002 and 003), on every backend, as fixed test vectors. */
+/** Worked examples (a full convolution, max- and average-pool upsampling, a small convolution's gradients), on every backend, as fixed test vectors. */
 class WorkedExamplesTest {
 
     static Stream<Backend> backends() {

@@ -17,7 +17,7 @@ import org.cnn4j.testing.Backends;
 import org.cnn4j.testing.Data;
 import org.junit.jupiter.api.Test;
 
-/** SPEC.md §7: the seed's L1 penalty on softmax mixing weights is inert; the entropy penalty makes them sparse. */
+/** Learned map combinations: an L1 penalty on softmax mixing weights is inert; the entropy penalty makes them sparse. */
 class FeatureMapCombinationTest {
 
     private static Graph model(Backend backend, CombinationPenalty penalty, double lambda) {

@@ -14,7 +14,7 @@ import org.cnn4j.tensor.Shape;
 import org.cnn4j.testing.Backends;
 import org.junit.jupiter.api.Test;
 
-/** SPEC.md §9 (seed 002, exercise 5-4) and the per-layer figures of fmnist-cnn. */
+/** The cost accounting (multiplications and outputs of a 3×3 and of a 1×1 convolution) and the per-layer figures of fmnist-cnn. */
 class SummaryTest {
 
     @Test

@@ -21,7 +21,7 @@ import org.cnn4j.tensor.Tensor;
  * thread, no blocking, no im2col. Slow by design. The tests compare the fast backends with it, and
  * the gradient checker runs models on it so that central differences are accurate to ~1e-10.
  *
- * <p>Sizes: n batch, c channels of h×w, k filters of r×s, output p×q (as in SPEC.md).
+ * <p>Sizes: n batch, c channels of h×w, k filters of r×s, output p×q (as throughout cnn4j).
  */
 public final class ReferenceBackend extends HostBackend {
 
