@@ -13,7 +13,7 @@ With --channels-last the model's parameters and batches are NHWC (torch.channels
 rows' implementation ends in "-nhwc": PyTorch's side of bin/cnn4j-conv-layouts.
 
 Usage: /usr/bin/python3 benchmarks/torch_reference.py --device cpu|cuda [--windows 5] [--steps 5]
-       [--models fmnist-cnn:256,vgg-small:128,lenet5:256] [--fp32] [--channels-last] --out FILE.csv
+       [--models fmnist-cnn:256,vgg-small:128,lenet5:256,resnet20:128] [--fp32] [--channels-last] --out FILE.csv
 Writes CSV rows: implementation,device,model,batch,mode,ms_per_step,images_per_second,peak_mib
 """
 import argparse
@@ -69,7 +69,36 @@ def vgg_small():
     return nn.Sequential(*layers, nn.Flatten(), nn.Linear(256 * 4 * 4, 10)), (3, 32, 32)
 
 
-MODELS = {"fmnist-cnn": fmnist_cnn, "lenet5": lenet5, "vgg-small": vgg_small}
+class BasicBlock(nn.Module):
+    """A ResNet basic block: two 3x3 convolutions with batch norm, a 1x1 projection where the shape changes."""
+
+    def __init__(self, c_in, c_out, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.downsample = None
+        if stride != 1 or c_in != c_out:
+            self.downsample = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out))
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return F.relu(y + (x if self.downsample is None else self.downsample(x)))
+
+
+def resnet20():
+    """He et al. 2016, 4.2, with projection shortcuts: cnn4j's Models.resnet20 at 3x32x32 (272,474 parameters)."""
+    layers, c = [nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU()], 16
+    for stage, width in enumerate((16, 32, 64)):
+        for i in range(3):
+            layers.append(BasicBlock(c, width, 2 if stage > 0 and i == 0 else 1))
+            c = width
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10)), (3, 32, 32)
+
+
+MODELS = {"fmnist-cnn": fmnist_cnn, "lenet5": lenet5, "vgg-small": vgg_small, "resnet20": resnet20}
 
 
 def median_seconds(step, windows, steps, finish=lambda: None):
@@ -194,7 +223,7 @@ def main():
     p.add_argument("--device", default="cpu")
     p.add_argument("--windows", type=int, default=5)
     p.add_argument("--steps", type=int, default=5)
-    p.add_argument("--models", default="fmnist-cnn:256,vgg-small:128,lenet5:256")
+    p.add_argument("--models", default="fmnist-cnn:256,vgg-small:128,lenet5:256,resnet20:128")
     p.add_argument("--fp32", action="store_true", help="strict float32 convolutions on the GPU (no TF32)")
     p.add_argument("--channels-last", action="store_true", help="NHWC parameters and batches (torch.channels_last)")
     p.add_argument("--out", required=True)
