@@ -4,8 +4,9 @@ PyTorch from the architecture in its metadata, and reports its accuracy on an ID
 independent check of the file format and of cnn4j's inference (compare with `cnn4j eval`).
 
 Usage: /usr/bin/python3 scripts/torch-check-model.py MODEL.safetensors [IDX_DIR]
-(default IDX_DIR: /usr/share/datasets/fashion-mnist). Layers: Conv2d, ReLU, MaxPool2d, AvgPool2d,
-Flatten, Dense — what fmnist-cnn and vgg-small use."""
+(default IDX_DIR: /usr/share/datasets/fashion-mnist). Layers: Conv2d, Dense, BatchNorm2d/1d (with the
+file's running statistics), MaxPool2d, AvgPool2d, GlobalAvgPool2d, ReLU, Flatten, Identity and Add, in a
+graph of named nodes (format 2) or a chain (format 1): fmnist-cnn, vgg-small, resnet20, resnet18."""
 import gzip, json, os, struct, sys
 
 import numpy as np
@@ -27,33 +28,60 @@ def read_safetensors(path):
     return meta, tensors
 
 
+def module(spec, tensors):
+    """The PyTorch module of one cnn4j layer, with its weights and state; None for Add (a sum of inputs)."""
+    kind, name = spec["type"], spec["name"]
+    if kind == "Conv2d":
+        m = torch.nn.Conv2d(spec["in"], spec["out"], tuple(spec["kernel"]), stride=tuple(spec["stride"]),
+                            padding=tuple(spec["padding"]), dilation=tuple(spec["dilation"]), bias=spec["bias"])
+    elif kind == "Dense":
+        m = torch.nn.Linear(spec["in"], spec["out"], bias=spec["bias"])
+    elif kind in ("BatchNorm2d", "BatchNorm1d"):
+        m = getattr(torch.nn, kind)(spec["features"], eps=spec["eps"], momentum=spec["momentum"])
+        m.running_mean.data = tensors[name + ".running_mean"]
+        m.running_var.data = tensors[name + ".running_var"]
+    elif kind in ("MaxPool2d", "AvgPool2d"):
+        pool = torch.nn.MaxPool2d if kind == "MaxPool2d" else torch.nn.AvgPool2d
+        return pool(tuple(spec["window"]), stride=tuple(spec["stride"]), padding=tuple(spec["padding"]))
+    elif kind == "GlobalAvgPool2d":
+        return torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    elif kind in ("ReLU", "Identity", "Flatten"):
+        return getattr(torch.nn, kind)()
+    elif kind == "Add":
+        return None
+    else:
+        sys.exit("this check knows Conv2d, Dense, BatchNorm2d/1d, MaxPool2d, AvgPool2d, GlobalAvgPool2d, ReLU, Flatten, "
+                 "Identity and Add, not " + kind)
+    m.weight.data = tensors[name + ".weight"]
+    if getattr(m, "bias", None) is not None:
+        m.bias.data = tensors[name + ".bias"]
+    return torch.nn.Sequential(torch.nn.Flatten(), m) if kind == "Dense" else m
+
+
+class Graph(torch.nn.Module):
+    """cnn4j's graph in PyTorch: nodes in order, each taking its named inputs (format 1: the node before)."""
+
+    def __init__(self, architecture, tensors):
+        super().__init__()
+        self.nodes, self.layers, previous = [], torch.nn.ModuleDict(), "input"
+        for spec in architecture["layers"]:
+            inputs = spec.get("inputs", [previous])
+            m = module(spec, tensors)
+            if m is not None:
+                self.layers[spec["name"].replace(".", "_")] = m
+            self.nodes.append((spec["name"], inputs, m is None))
+            previous = spec["name"]
+
+    def forward(self, x):
+        values = {"input": x}
+        for name, inputs, adds in self.nodes:
+            xs = [values[i] for i in inputs]
+            values[name] = sum(xs) if adds else self.layers[name.replace(".", "_")](xs[0])
+        return values[self.nodes[-1][0]]
+
+
 def build(architecture, tensors):
-    layers = []
-    for spec in architecture["layers"]:
-        kind, name = spec["type"], spec["name"]
-        if kind == "Conv2d":
-            conv = torch.nn.Conv2d(spec["in"], spec["out"], tuple(spec["kernel"]), stride=tuple(spec["stride"]),
-                                   padding=tuple(spec["padding"]), dilation=tuple(spec["dilation"]), bias=spec["bias"])
-            conv.weight.data = tensors[name + ".weight"]
-            if spec["bias"]:
-                conv.bias.data = tensors[name + ".bias"]
-            layers.append(conv)
-        elif kind == "Dense":
-            dense = torch.nn.Linear(spec["in"], spec["out"], bias=spec["bias"])
-            dense.weight.data = tensors[name + ".weight"]
-            if spec["bias"]:
-                dense.bias.data = tensors[name + ".bias"]
-            layers += [torch.nn.Flatten(), dense]
-        elif kind in ("MaxPool2d", "AvgPool2d"):
-            pool = torch.nn.MaxPool2d if kind == "MaxPool2d" else torch.nn.AvgPool2d
-            layers.append(pool(tuple(spec["window"]), stride=tuple(spec["stride"]), padding=tuple(spec["padding"])))
-        elif kind == "ReLU":
-            layers.append(torch.nn.ReLU())
-        elif kind == "Flatten":
-            layers.append(torch.nn.Flatten())
-        else:
-            sys.exit("this check knows Conv2d, Dense, MaxPool2d, AvgPool2d, ReLU and Flatten, not " + kind)
-    return torch.nn.Sequential(*layers).eval()
+    return Graph(architecture, tensors).eval()
 
 
 def idx(path):
