@@ -2,7 +2,9 @@ package org.cnn4j.bench;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 
 import org.cnn4j.backend.Backend;
@@ -12,8 +14,8 @@ import org.cnn4j.model.Graph;
 import org.cnn4j.tensor.Tensor;
 
 /**
- * Forward and backward time of each layer of a model on its backend, on random data: one forward
- * pass records every layer's input, then each layer's forward and backward (on a random gradient)
+ * Forward and backward time of each node of a model on its backend, on random data: one forward
+ * pass records every node's inputs, then each layer's forward and backward (on a random gradient)
  * are timed on their own, warm-up first (see {@link #WARM_UP_CALLS}), median of several windows, the backend synchronised
  * around each window so GPU work is counted in full.
  */
@@ -43,22 +45,25 @@ public final class LayerTimes {
         Backend b = model.backend();
         Random rng = new Random(1);
         Tensor x = b.upload(model.inputShape().batch(batch), gaussian(rng, model.inputShape().size() * batch));
-        List<Tensor> inputs = new ArrayList<>();
-        Tensor t = x;
+        // One pass through the graph records each node's inputs (earlier nodes' outputs, or x).
+        Map<String, Tensor> outputs = new HashMap<>(Map.of(Graph.INPUT, x));
+        List<List<Tensor>> inputs = new ArrayList<>();
         Pass pass = Pass.training(0);
-        for (Layer layer : model.layers()) {
-            inputs.add(t);
-            t = layer.forward(t, pass);
+        for (int i = 0; i < model.layers().size(); i++) {
+            Layer layer = model.layers().get(i);
+            List<Tensor> in = model.inputsOf(i).stream().map(outputs::get).toList();
+            inputs.add(in);
+            outputs.put(layer.name(), layer.forward(in, pass));
         }
         List<Tensor> grads = new ArrayList<>();
         List<Runnable> forwards = new ArrayList<>(), backwards = new ArrayList<>();
         for (int i = 0; i < model.layers().size(); i++) {
             Layer layer = model.layers().get(i);
-            Tensor in = inputs.get(i);
+            List<Tensor> in = inputs.get(i);
             Tensor dy = b.upload(layer.outputShape().batch(batch), gaussian(rng, layer.outputShape().size() * batch));
             grads.add(dy);
             forwards.add(() -> layer.forward(in, pass));
-            backwards.add(() -> layer.backward(dy));
+            backwards.add(() -> layer.backwardAll(dy));
         }
         // Every layer's passes run before any is timed, so that the JIT has met every shape (see WARM_UP_CALLS).
         for (int i = 0; i < forwards.size(); i++) {

@@ -3,15 +3,12 @@ package org.cnn4j.backend.cpu;
 /**
  * Batch normalisation on float arrays, a channel per task: sums in double, the normalisation in
  * float32 with each product and sum rounded on its own (as the PTX kernels of
- * {@code normalization.ptx} do it). Layout (n, c, spatial), row-major.
+ * {@code normalization.ptx} do it). Layout (n, c, spatial), row-major: channel ch of sample s is the
+ * contiguous plane starting at {@code (s·c + ch)·spatial}; its values are visited sample by
+ * sample, in order, the same order as the kernels' index e = s·spatial + position.
  */
 final class CpuNormalization {
     private CpuNormalization() {
-    }
-
-    /** Index of value e (0 ≤ e &lt; n·spatial) of channel ch. */
-    private static int at(int e, int ch, int c, int spatial) {
-        return (e / spatial * c + ch) * spatial + e % spatial;
     }
 
     static void training(Parallel parallel, float[] y, float[] saveMean, float[] saveInvStd, float[] x, float[] gamma, float[] beta,
@@ -19,11 +16,15 @@ final class CpuNormalization {
         int m = n * spatial;
         parallel.forEach(c, ch -> {
             double sum = 0;
-            for (int e = 0; e < m; e++) sum += x[at(e, ch, c, spatial)];
+            for (int s = 0, base = ch * spatial; s < n; s++, base += c * spatial) {
+                for (int i = base; i < base + spatial; i++) sum += x[i];
+            }
             double mean = sum / m, squares = 0;
-            for (int e = 0; e < m; e++) {
-                double d = x[at(e, ch, c, spatial)] - mean;
-                squares += d * d;
+            for (int s = 0, base = ch * spatial; s < n; s++, base += c * spatial) {
+                for (int i = base; i < base + spatial; i++) {
+                    double d = x[i] - mean;
+                    squares += d * d;
+                }
             }
             double variance = squares / m;
             float meanF = (float) mean, invStd = (float) (1 / Math.sqrt(variance + eps));
@@ -32,9 +33,8 @@ final class CpuNormalization {
             runningMean[ch] = (float) ((1 - momentum) * runningMean[ch] + momentum * mean);
             runningVar[ch] = (float) ((1 - momentum) * runningVar[ch] + momentum * (m > 1 ? variance * m / (m - 1) : variance));
             float scale = gamma[ch] * invStd, shift = beta[ch];
-            for (int e = 0; e < m; e++) {
-                int i = at(e, ch, c, spatial);
-                y[i] = (x[i] - meanF) * scale + shift;
+            for (int s = 0, base = ch * spatial; s < n; s++, base += c * spatial) {
+                for (int i = base; i < base + spatial; i++) y[i] = (x[i] - meanF) * scale + shift;
             }
         });
     }
@@ -44,9 +44,8 @@ final class CpuNormalization {
         float epsF = (float) eps;
         parallel.forEach(c, ch -> {
             float invStd = 1f / (float) Math.sqrt(runningVar[ch] + epsF), scale = gamma[ch] * invStd, mean = runningMean[ch], shift = beta[ch];
-            for (int e = 0; e < n * spatial; e++) {
-                int i = at(e, ch, c, spatial);
-                y[i] = (x[i] - mean) * scale + shift;
+            for (int s = 0, base = ch * spatial; s < n; s++, base += c * spatial) {
+                for (int i = base; i < base + spatial; i++) y[i] = (x[i] - mean) * scale + shift;
             }
         });
     }
@@ -57,19 +56,21 @@ final class CpuNormalization {
         parallel.forEach(c, ch -> {
             float mean = saveMean[ch], invStd = saveInvStd[ch];
             double sumDy = 0, sumDyXhat = 0;
-            for (int e = 0; e < m; e++) {
-                int i = at(e, ch, c, spatial);
-                float xhat = (x[i] - mean) * invStd;
-                sumDy += dy[i];
-                sumDyXhat += (double) dy[i] * xhat;
+            for (int s = 0, base = ch * spatial; s < n; s++, base += c * spatial) {
+                for (int i = base; i < base + spatial; i++) {
+                    float xhat = (x[i] - mean) * invStd;
+                    sumDy += dy[i];
+                    sumDyXhat += (double) dy[i] * xhat;
+                }
             }
             dgamma[ch] += (float) sumDyXhat;
             dbeta[ch] += (float) sumDy;
             float a = (float) (sumDy / m), b = (float) (sumDyXhat / m), k = gamma[ch] * invStd;
-            for (int e = 0; e < m; e++) {
-                int i = at(e, ch, c, spatial);
-                float xhat = (x[i] - mean) * invStd;
-                dx[i] = k * (dy[i] - a - xhat * b);
+            for (int s = 0, base = ch * spatial; s < n; s++, base += c * spatial) {
+                for (int i = base; i < base + spatial; i++) {
+                    float xhat = (x[i] - mean) * invStd;
+                    dx[i] = k * (dy[i] - a - xhat * b);
+                }
             }
         });
     }
