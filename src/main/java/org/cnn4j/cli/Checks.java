@@ -25,6 +25,10 @@ final class Checks {
     }
 
     static int range(String option, int value, int min, int max) {
+        return (int) range(option, (long) value, min, max);
+    }
+
+    static long range(String option, long value, long min, long max) {
         if (value < min || value > max) throw new BadOption(option + " must be between " + min + " and " + max + ", got " + value);
         return value;
     }

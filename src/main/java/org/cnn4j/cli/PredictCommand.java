@@ -47,7 +47,7 @@ final class PredictCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Checks.range("--top", top, 1, 1_000_000);
         Checks.range("the number of images", images.size(), 1, MAX_IMAGES);
-        if (maxPixels < 1 || maxPixels > 1L << 32) throw new Checks.BadOption("--max-pixels must be between 1 and " + (1L << 32) + ", got " + maxPixels);
+        Checks.range("--max-pixels", maxPixels, 1, 1L << 32);
         device.check();
         try (Backend backend = device.open()) {
             ModelFile.Loaded loaded = ModelFile.load(model, backend);

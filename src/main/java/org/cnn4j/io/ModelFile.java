@@ -7,6 +7,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 import org.cnn4j.backend.Backend;
 import org.cnn4j.data.DataInfo;
@@ -37,7 +38,7 @@ import org.cnn4j.tensor.Tensor;
 public final class ModelFile {
     /** The format written: 2, whose nodes list their inputs. Format 1 (a chain: no inputs listed) still loads. */
     public static final String FORMAT = "2";
-    private static final java.util.Set<String> READABLE = java.util.Set.of("1", "2");
+    private static final Set<String> READABLE = Set.of("1", "2");
     public static final String FORMAT_KEY = "cnn4j.format", ARCHITECTURE_KEY = "cnn4j.architecture", DATA_KEY = "cnn4j.data";
     /**
      * The most values a loaded model's input, or any of its layers' outputs, may hold per sample:

@@ -280,15 +280,20 @@ public abstract class Layer {
     /** y = layer(x) for a batch x of shape (n, input shape…). */
     public final Tensor forward(Tensor x, Pass pass) {
         requireBound();
+        checkInput("", x, inputShape);
+        return produced(forwardPass(x, pass));
+    }
+
+    /** Checks an input's backend and per-sample shape; {@code which} names it among several (" 1"), or is empty. */
+    private void checkInput(String which, Tensor x, Shape expected) {
         if (x.backend() != backend) {
-            throw new IllegalArgumentException("layer '" + name + "' runs on " + backend.name() + " but its input "
+            throw new IllegalArgumentException("layer '" + name + "' runs on " + backend.name() + " but its input" + which + " "
                     + x.shape() + " lives on " + x.backend().name());
         }
-        if (x.shape().rank() != inputShape.rank() + 1 || !x.shape().sample().equals(inputShape)) {
-            throw new IllegalArgumentException("layer '" + name + "' (" + describe() + ") expects input of shape "
-                    + batchShape(inputShape) + ", got " + x.shape());
+        if (x.shape().rank() != expected.rank() + 1 || !x.shape().sample().equals(expected)) {
+            throw new IllegalArgumentException("layer '" + name + "' (" + describe() + ") expects input" + which + " of shape "
+                    + batchShape(expected) + ", got " + x.shape());
         }
-        return produced(forwardPass(x, pass));
     }
 
     /** dx, given dy = ∂E/∂y for the last forward pass; adds into the parameter gradients. Returns null when dx is not needed. */
@@ -314,22 +319,13 @@ public abstract class Layer {
         return Collections.singletonList(backward(dy));
     }
 
-    /** Checks a merge's inputs as {@link #forward(Tensor, Pass)} checks one, then remembers the output's shape. */
+    /** Checks a merge's inputs as {@link #forward(Tensor, Pass)} checks one. */
     final void checkInputs(List<Tensor> xs) {
         requireBound();
         if (xs.size() != inputShapes.size()) {
             throw new IllegalArgumentException("layer '" + name + "' (" + describe() + ") takes " + inputShapes.size() + " inputs, got " + xs.size());
         }
-        for (int i = 0; i < xs.size(); i++) {
-            Tensor x = xs.get(i);
-            if (x.backend() != backend) {
-                throw new IllegalArgumentException("layer '" + name + "' runs on " + backend.name() + " but its input " + i + " lives on " + x.backend().name());
-            }
-            if (x.shape().rank() != inputShapes.get(i).rank() + 1 || !x.shape().sample().equals(inputShapes.get(i))) {
-                throw new IllegalArgumentException("layer '" + name + "' (" + describe() + ") expects input " + i + " of shape "
-                        + batchShape(inputShapes.get(i)) + ", got " + x.shape());
-            }
-        }
+        for (int i = 0; i < xs.size(); i++) checkInput(" " + i, xs.get(i), inputShapes.get(i));
     }
 
     /** Notes the shape of the output just produced, which the backward pass checks its gradient against. */
