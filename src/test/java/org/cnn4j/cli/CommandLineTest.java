@@ -132,6 +132,19 @@ class CommandLineTest {
         assertTrue(Files.size(png) > 0);
     }
 
+    /** A ResNet takes the data's image shape and its own defaults (batch 128, learning rate 0.1). */
+    @Test
+    void resnet20TrainsAtTheDatasImageSizeWithItsDefaults() throws IOException {
+        Result r = run("train", "--model", "resnet20", "--data", "synthetic", "--limit", "128", "--epochs", "1", "--device", "cpu",
+                "--out", dir.resolve("resnet").toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("training resnet20 on shapes (128 images, test 128) on cpu"), r.out());
+        assertTrue(r.out().contains("SGD lr=0.1 momentum=0.9") && r.out().contains("batch 128, 1 epochs"), r.out());
+        Result summary = run("summary", dir.resolve("resnet/model.safetensors").toString());
+        assertTrue(summary.out().contains("layer3.2.add") && summary.out().contains("Add ← layer3.2.bn2, layer3.1.relu2"), summary.out());
+        assertTrue(summary.out().contains("input (1, 28, 28)"), summary.out());
+    }
+
     @Test
     void everyCommandHasHelp() {
         for (String command : List.of("train", "eval", "predict", "summary", "gradcheck", "devices", "bench")) {
