@@ -51,6 +51,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--weight-decay", defaultValue = "5e-4", description = "L2 weight decay (default: ${DEFAULT-VALUE}).")
     double weightDecay;
 
+    @Option(names = "--weights-only-decay", description = "Weight decay on the weights of convolutions and dense layers only, "
+            + "not on biases nor on batch normalisation's scale and shift.")
+    boolean weightsOnlyDecay;
+
     @Option(names = "--schedule", defaultValue = "cosine", description = "constant, cosine or step:EVERY:GAMMA (default: ${DEFAULT-VALUE}).")
     String schedule;
 
@@ -128,6 +132,7 @@ final class TrainCommand implements Callable<Integer> {
         boolean resnet = Models.anyInput(model);
         Optimizer o = optimizer.equalsIgnoreCase("adam") ? new Adam(lr != null ? lr : 1e-3).weightDecay(weightDecay)
                 : new Sgd(lr != null ? lr : resnet ? 0.1 : 0.05).momentum(momentum).weightDecay(weightDecay);
+        o.decayBiasesAndNorms(!weightsOnlyDecay);
         Trainer.Options options = Trainer.Options.of(epochs != null ? epochs : resnet ? 10 : 5, batch != null ? batch : resnet ? 128 : 64)
                 .schedule(plan).seed(seed).augment(augment ? 4 : 0, augment);
         return new Trainer(m, o, options);

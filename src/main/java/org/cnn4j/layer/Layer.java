@@ -190,7 +190,8 @@ public abstract class Layer {
         }
         Parameter p = new Parameter(name + "." + suffix,
                 allocating(suffix, shape, () -> initialise ? backend.upload(shape, init.get()) : backend.allocate(shape)),
-                allocating(suffix + " gradient", shape, () -> backend.allocate(shape)), learningRateMultiplier, weightDecayMultiplier);
+                allocating(suffix + " gradient", shape, () -> backend.allocate(shape)), learningRateMultiplier, weightDecayMultiplier,
+                this instanceof BatchNorm);
         parameters.add(p);
         return p;
     }

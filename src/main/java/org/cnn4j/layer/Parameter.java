@@ -13,13 +13,20 @@ public final class Parameter {
     private final Tensor gradient;
     private double learningRateMultiplier;
     private double weightDecayMultiplier;
+    private final boolean normalisation;
 
-    Parameter(String name, Tensor value, Tensor gradient, double learningRateMultiplier, double weightDecayMultiplier) {
+    Parameter(String name, Tensor value, Tensor gradient, double learningRateMultiplier, double weightDecayMultiplier, boolean normalisation) {
+        this.normalisation = normalisation;
         this.name = name;
         this.value = value;
         this.gradient = gradient;
         this.learningRateMultiplier = learningRateMultiplier;
         this.weightDecayMultiplier = weightDecayMultiplier;
+    }
+
+    /** Whether this is a normalisation layer's γ or β, which optimizers may leave undecayed ({@link org.cnn4j.optim.Optimizer#decayBiasesAndNorms}). */
+    public boolean normalisation() {
+        return normalisation;
     }
 
     /** "layer.weight", unique within a model. */

@@ -70,6 +70,6 @@ public final class Adam extends Optimizer {
     @Override
     public String describe() {
         return (decoupled ? "AdamW" : "Adam") + " lr=" + learningRate() + " betas=(" + beta1 + ", " + beta2 + ") eps=" + eps
-                + (weightDecay() != 0 ? " weight_decay=" + weightDecay() : "");
+                + (weightDecay() != 0 ? " weight_decay=" + weightDecay() + (decaysBiasesAndNorms() ? "" : " (weights only)") : "");
     }
 }

@@ -21,6 +21,7 @@ import org.cnn4j.tensor.Tensor;
 public abstract class Optimizer {
     private double learningRate;
     private double weightDecay;
+    private boolean decayBiasesAndNorms = true;
     private int steps;
     private final Map<Parameter, Tensor[]> state = new IdentityHashMap<>();
     private Tensor rates;
@@ -55,6 +56,20 @@ public abstract class Optimizer {
         return this;
     }
 
+    /**
+     * Whether weight decay also applies to biases and to normalisation layers' γ and β (true, as
+     * PyTorch's optimizers do by default); false is the common recipe that decays only the weights
+     * of convolutions and dense layers.
+     */
+    public Optimizer decayBiasesAndNorms(boolean on) {
+        this.decayBiasesAndNorms = on;
+        return this;
+    }
+
+    public boolean decaysBiasesAndNorms() {
+        return decayBiasesAndNorms;
+    }
+
     /** Steps taken so far. */
     public int steps() {
         return steps;
@@ -83,7 +98,8 @@ public abstract class Optimizer {
         for (int i = 0; i < parameters.size(); i++) {
             Parameter p = parameters.get(i);
             state.computeIfAbsent(p, k -> newState(k.value()));
-            double[] row = rates(learningRate * p.learningRateMultiplier(), weightDecay * p.weightDecayMultiplier(), steps);
+            boolean exempt = !decayBiasesAndNorms && (p.normalisation() || p.name().endsWith(".bias"));
+            double[] row = rates(learningRate * p.learningRateMultiplier(), exempt ? 0 : weightDecay * p.weightDecayMultiplier(), steps);
             System.arraycopy(row, 0, rows, i * StepRates.COLUMNS, StepRates.COLUMNS);
         }
         backend.write(rates, rows);
@@ -144,6 +160,7 @@ public abstract class Optimizer {
         c.put("type", getClass().getSimpleName().toLowerCase(Locale.ROOT));
         c.put("learningRate", learningRate);
         c.put("weightDecay", weightDecay);
+        c.put("decayBiasesAndNorms", decayBiasesAndNorms);
         settings(c);
         return c;
     }
@@ -159,7 +176,8 @@ public abstract class Optimizer {
                     .decoupled(s.flag("decoupled"));
             default -> throw new IllegalArgumentException(s.owner() + ": unknown optimizer '" + type + "' (known: sgd, adam)");
         };
-        return o.weightDecay(s.number("weightDecay"));
+        // Checkpoints written before the setting existed decayed everything.
+        return o.weightDecay(s.number("weightDecay")).decayBiasesAndNorms(!s.values().containsKey("decayBiasesAndNorms") || s.flag("decayBiasesAndNorms"));
     }
 
     /** Fresh state tensors for a parameter value (zeros on its backend). */

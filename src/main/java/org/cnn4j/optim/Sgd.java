@@ -70,6 +70,6 @@ public final class Sgd extends Optimizer {
     @Override
     public String describe() {
         return "SGD lr=" + learningRate() + (momentum != 0 ? " momentum=" + momentum : "") + (nesterov ? " nesterov" : "")
-                + (weightDecay() != 0 ? " weight_decay=" + weightDecay() : "");
+                + (weightDecay() != 0 ? " weight_decay=" + weightDecay() + (decaysBiasesAndNorms() ? "" : " (weights only)") : "");
     }
 }
