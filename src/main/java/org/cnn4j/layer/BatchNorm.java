@@ -48,6 +48,10 @@ public abstract class BatchNorm extends Layer {
         return features;
     }
 
+    public double eps() {
+        return eps;
+    }
+
     /** Whether a per-sample input shape is one this kind normalises (its first dimension is then the channels). */
     protected abstract boolean accepts(Shape input);
 

@@ -58,6 +58,7 @@ public final class Graph implements AutoCloseable {
     /** Per node (and, last, the model input), the buffer where gradients that meet are summed. */
     private final Tensor[] sums;
     private boolean inputGradient;
+    private List<String> foldings = List.of();
 
     private Graph(Backend backend, Shape inputShape, List<Layer> layers, List<List<String>> inputs, Loss loss, long seed) {
         this.backend = backend;
@@ -297,6 +298,15 @@ public final class Graph implements AutoCloseable {
         List<Parameter> all = new ArrayList<>();
         for (Layer layer : layers) all.addAll(layer.parameters());
         return all;
+    }
+
+    /** The batch normalisations folded into the layers before them ({@link Folding}), as "bn1 into conv1"; empty for most models. */
+    public List<String> foldings() {
+        return foldings;
+    }
+
+    void foldings(List<String> notes) {
+        this.foldings = List.copyOf(notes);
     }
 
     /** Every tensor of non-trainable state (running statistics), layer by layer. */

@@ -12,7 +12,7 @@ import org.cnn4j.layer.LayerCost;
  * parameters, multiply-accumulates of the forward pass, and the float32 bytes of each output.
  * Multiply by the batch size for a batch (a training step costs about three forward passes).
  */
-public record Summary(List<Row> rows) {
+public record Summary(List<Row> rows, List<String> foldings) {
 
     public record Row(String name, String description, LayerCost cost) {
     }
@@ -25,7 +25,7 @@ public record Summary(List<Row> rows) {
             String inputs = model.isChained(i) ? "" : " ← " + String.join(", ", model.inputsOf(i));
             rows.add(new Row(layer.name(), layer.describe() + inputs, layer.cost()));
         }
-        return new Summary(List.copyOf(rows));
+        return new Summary(List.copyOf(rows), model.foldings());
     }
 
     public long parameters() {
@@ -60,6 +60,7 @@ public record Summary(List<Row> rows) {
         sb.append(String.format(Locale.ROOT, format, "total", "(per sample)", "",
                 String.format(Locale.ROOT, "%,d", parameters()), String.format(Locale.ROOT, "%,d", multiplyAccumulates()),
                 bytes(activationBytes())));
+        if (!foldings.isEmpty()) sb.append("batch normalisations folded for inference: ").append(String.join(", ", foldings)).append(System.lineSeparator());
         return sb.toString();
     }
 
