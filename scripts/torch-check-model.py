@@ -5,7 +5,7 @@ independent check of the file format and of cnn4j's inference (compare with `cnn
 
 Usage: /usr/bin/python3 scripts/torch-check-model.py MODEL.safetensors [IDX_DIR]
 (default IDX_DIR: /usr/share/datasets/fashion-mnist). Layers: Conv2d, Dense, BatchNorm2d/1d (with the
-file's running statistics), MaxPool2d, AvgPool2d, GlobalAvgPool2d, ReLU, Flatten, Identity and Add, in a
+file's running statistics), MaxPool2d, AvgPool2d, GlobalAvgPool2d, ReLU, Flatten, Identity, Add and Concat, in a
 graph of named nodes (format 2) or a chain (format 1): fmnist-cnn, vgg-small, resnet20, resnet18."""
 import gzip, json, os, struct, sys
 
@@ -29,7 +29,7 @@ def read_safetensors(path):
 
 
 def module(spec, tensors):
-    """The PyTorch module of one cnn4j layer, with its weights and state; None for Add (a sum of inputs)."""
+    """The PyTorch module of one cnn4j layer, with its weights and state; None for Add and Concat (which join inputs)."""
     kind, name = spec["type"], spec["name"]
     if kind == "Conv2d":
         m = torch.nn.Conv2d(spec["in"], spec["out"], tuple(spec["kernel"]), stride=tuple(spec["stride"]),
@@ -47,11 +47,11 @@ def module(spec, tensors):
         return torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
     elif kind in ("ReLU", "Identity", "Flatten"):
         return getattr(torch.nn, kind)()
-    elif kind == "Add":
+    elif kind in ("Add", "Concat"):
         return None
     else:
         sys.exit("this check knows Conv2d, Dense, BatchNorm2d/1d, MaxPool2d, AvgPool2d, GlobalAvgPool2d, ReLU, Flatten, "
-                 "Identity and Add, not " + kind)
+                 "Identity, Add and Concat, not " + kind)
     m.weight.data = tensors[name + ".weight"]
     if getattr(m, "bias", None) is not None:
         m.bias.data = tensors[name + ".bias"]
@@ -69,14 +69,19 @@ class Graph(torch.nn.Module):
             m = module(spec, tensors)
             if m is not None:
                 self.layers[spec["name"].replace(".", "_")] = m
-            self.nodes.append((spec["name"], inputs, m is None))
+            self.nodes.append((spec["name"], inputs, spec["type"] if m is None else None))
             previous = spec["name"]
 
     def forward(self, x):
         values = {"input": x}
-        for name, inputs, adds in self.nodes:
+        for name, inputs, join in self.nodes:
             xs = [values[i] for i in inputs]
-            values[name] = sum(xs) if adds else self.layers[name.replace(".", "_")](xs[0])
+            if join == "Add":
+                values[name] = sum(xs)
+            elif join == "Concat":
+                values[name] = torch.cat(xs, 1)
+            else:
+                values[name] = self.layers[name.replace(".", "_")](xs[0])
         return values[self.nodes[-1][0]]
 
 

@@ -92,6 +92,13 @@ public interface Backend extends AutoCloseable {
      */
     void add(Tensor y, Tensor a, Tensor b);
 
+    /**
+     * Copies x (n, c', …) into channels [offset, offset + c') of y (n, c, …), the same trailing
+     * size; with {@code extract}, the other way: x = those channels of y. A {@code Concat} joins its
+     * inputs with it and hands each its share of the gradient.
+     */
+    void copyChannels(Tensor y, Tensor x, int offset, boolean extract);
+
     // ---------------------------------------------------------------- convolution
 
     /** y(n,k,p,q) = Σ_{c,r,s} x(n, c, p·sh − ph + r·dh, q·sw − pw + s·dw) · w(k,c,r,s); out-of-range x reads 0. */

@@ -138,4 +138,17 @@ public final class Check {
         }
         return new int[] {n, c, x.size() / (n * c)};
     }
+
+    /** {n, c of y, c' of x, spatial} for {@link Backend#copyChannels}, after checking that x fits channels [offset, offset + c') of y. */
+    public static int[] channels(String op, Tensor y, Tensor x, int offset) {
+        if (y.shape().rank() < 2 || x.shape().rank() != y.shape().rank() || x.shape().dim(0) != y.shape().dim(0)) {
+            throw new IllegalArgumentException(op + ": x " + x.shape() + " and y " + y.shape() + " are not batches of one rank and size");
+        }
+        int n = y.shape().dim(0), c = y.shape().dim(1), cx = x.shape().dim(1);
+        int spatial = y.size() / (n * c);
+        if (x.size() != n * cx * spatial || offset < 0 || offset + cx > c) {
+            throw new IllegalArgumentException(op + ": x " + x.shape() + " does not fit channels " + offset + ".." + (offset + cx) + " of y " + y.shape());
+        }
+        return new int[] {n, c, cx, spatial};
+    }
 }

@@ -19,7 +19,7 @@ public record LayerConfig(String type, Map<String, Object> settings) {
 
     /** The kinds {@link #toLayer()} knows. */
     public static final List<String> TYPES = List.of("Conv2d", "Dense", "MaxPool2d", "AvgPool2d", "Subsampling", "Flatten",
-            "ReLU", "Sigmoid", "Tanh", "ScaledTanh", "ActivationLayer", "Dropout", "Softmax", "FeatureMapCombination", "Add", "Identity", "BatchNorm2d", "BatchNorm1d", "GlobalAvgPool2d");
+            "ReLU", "Sigmoid", "Tanh", "ScaledTanh", "ActivationLayer", "Dropout", "Softmax", "FeatureMapCombination", "Add", "Identity", "BatchNorm2d", "BatchNorm1d", "GlobalAvgPool2d", "Concat");
 
     public LayerConfig {
         settings = Collections.unmodifiableMap(new LinkedHashMap<>(settings));
@@ -43,6 +43,7 @@ public record LayerConfig(String type, Map<String, Object> settings) {
             case "Subsampling" -> new Subsampling(s.integer("block"));
             case "Flatten" -> new Flatten();
             case "Add" -> new Add();
+            case "Concat" -> new Concat();
             case "BatchNorm2d", "BatchNorm1d" -> (type.equals("BatchNorm2d") ? new BatchNorm2d(s.integer("features")) : new BatchNorm1d(s.integer("features")))
                     .eps(s.number("eps")).momentum(s.number("momentum"));
             case "Identity" -> new Identity();

@@ -19,6 +19,7 @@ import org.cnn4j.io.Json;
 import org.cnn4j.io.ModelFile;
 import org.cnn4j.io.Safetensors;
 import org.cnn4j.layer.Add;
+import org.cnn4j.layer.Concat;
 import org.cnn4j.layer.Conv2d;
 import org.cnn4j.layer.Dense;
 import org.cnn4j.layer.Flatten;
@@ -155,6 +156,32 @@ class GraphTest {
         assertTrue(m.contains("cannot be named 'input'"), m);
         m = refusal(head(Graph.builder().input(2, 6, 6).add("lost", new Identity(), "input").add("kept", new Identity(), "input")));
         assertTrue(m.contains("node 'lost' feeds no other node; the model's output is its last node, 'd'"), m);
+    }
+
+    /** An inception-like join: two branches of 2 and 3 maps and the input (2 maps) concatenated into 7 channels. */
+    private static Graph.Builder concatenated() {
+        return Graph.builder().input(2, 5, 5)
+                .add("a", new Conv2d(2, 2, 3).padding(1), Graph.INPUT).add("b", new Conv2d(2, 3, 1), Graph.INPUT).add("relu", new ReLU())
+                .add("join", new Concat(), "a", "relu", "input").add("f", new Flatten()).add("d", new Dense(7 * 25, 4))
+                .loss(new SoftmaxCrossEntropy());
+    }
+
+    @Test
+    void concatJoinsChannelsAndSplitsTheirGradient() {
+        Graph model = concatenated().seed(3).build(B);
+        assertEquals(Shape.of(7, 5, 5), model.layers().get(3).outputShape());
+        Tensor labels = B.uploadInts(Shape.of(3), new int[] {0, 3, 1});
+        GradientChecker.Report report = GradientChecker.checkInDouble(model, images(B, 3, model.inputShape(), 2), labels);
+        assertTrue(report.passed(1e-6), report.toString());
+        try (Graph reference = model.copyTo(Backends.REFERENCE)) {
+            Tensor x = images(B, 3, model.inputShape(), 5);
+            double[] expected = reference.forward(Backends.REFERENCE.upload(x.shape(), x.toDoubleArray()), Pass.INFERENCE).toDoubleArray();
+            float[] actual = model.forward(x, Pass.INFERENCE).toFloatArray();
+            for (int i = 0; i < expected.length; i++) assertEquals(expected[i], actual[i], 1e-4 * Math.max(1, Math.abs(expected[i])));
+        }
+        String m = refusal(head(Graph.builder().input(2, 6, 6).add("small", new org.cnn4j.layer.MaxPool2d(2), "input")
+                .add("join", new Concat(), "input", "small")));
+        assertTrue(m.contains("layer 'join' (Concat) on 'input' (n, 2, 6, 6), 'small' (n, 2, 3, 3): joins inputs that differ only in channels"), m);
     }
 
     @Test

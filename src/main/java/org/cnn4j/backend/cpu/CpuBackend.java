@@ -136,6 +136,18 @@ public final class CpuBackend extends HostBackend {
     }
 
     @Override
+    public void copyChannels(Tensor y, Tensor x, int offset, boolean extract) {
+        int[] g = Check.channels("copyChannels", y, x, offset);
+        float[] yd = f(y), xd = f(x);
+        int plane = g[3], block = g[2] * plane;
+        for (int s = 0; s < g[0]; s++) {
+            int at = (s * g[1] + offset) * plane;
+            if (extract) System.arraycopy(yd, at, xd, s * block, block);
+            else System.arraycopy(xd, s * block, yd, at, block);
+        }
+    }
+
+    @Override
     public void batchNormTraining(Tensor y, Tensor saveMean, Tensor saveInvStd, Tensor x, Tensor gamma, Tensor beta,
                                   Tensor runningMean, Tensor runningVar, double momentum, double eps) {
         int[] g = Check.batchNorm("batchNormTraining", y, x, saveMean, saveInvStd, gamma, beta, runningMean, runningVar);

@@ -391,6 +391,14 @@ public final class CudaBackend implements Backend {
         launch("add", y.size(), t(y, "add", "y").pointer(), t(a, "add", "a").pointer(), t(b, "add", "b").pointer(), y.size());
     }
 
+    @Override
+    public void copyChannels(Tensor y, Tensor x, int offset, boolean extract) {
+        current();
+        int[] g = Check.channels("copyChannels", y, x, offset);
+        launch("copy_channels", x.size(), t(y, "copyChannels", "y").pointer(), t(x, "copyChannels", "x").pointer(),
+                x.size(), g[1], g[2], g[3], offset, extract ? 1 : 0);
+    }
+
     // ---------------------------------------------------------------- normalisation (normalization.ptx)
 
     @Override

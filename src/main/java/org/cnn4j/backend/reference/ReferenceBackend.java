@@ -114,6 +114,20 @@ public final class ReferenceBackend extends HostBackend {
     }
 
     @Override
+    public void copyChannels(Tensor y, Tensor x, int offset, boolean extract) {
+        int[] g = Check.channels("copyChannels", y, x, offset);
+        double[] yd = d(y), xd = d(x);
+        int plane = g[3], block = g[2] * plane;
+        for (int s = 0; s < g[0]; s++) {
+            for (int i = 0; i < block; i++) {
+                int at = (s * g[1] + offset) * plane + i;
+                if (extract) xd[s * block + i] = yd[at];
+                else yd[at] = xd[s * block + i];
+            }
+        }
+    }
+
+    @Override
     public void batchNormTraining(Tensor y, Tensor saveMean, Tensor saveInvStd, Tensor x, Tensor gamma, Tensor beta,
                                   Tensor runningMean, Tensor runningVar, double momentum, double eps) {
         int[] g = Check.batchNorm("batchNormTraining", y, x, saveMean, saveInvStd, gamma, beta, runningMean, runningVar);

@@ -470,6 +470,19 @@ abstract class CudaBackendSuite {
         assertTrue(Float.isNaN(a.gpu.toFloatArray()[7]), "-inf + inf is NaN");
     }
 
+    @Test
+    void copyChannelsAgreesBitwiseBothWays() {
+        Random rng = new Random(23);
+        Pair y = Pair.random(strict, Shape.of(3, 7, 5, 4), rng), x = Pair.random(strict, Shape.of(3, 2, 5, 4), rng);
+        strict.copyChannels(y.gpu, x.gpu, 4, false);
+        CPU.copyChannels(y.cpu, x.cpu, 4, false);
+        y.assertBitwise("channels 4..6 written");
+        Pair out = Pair.poisoned(strict, Shape.of(3, 3, 5, 4));
+        strict.copyChannels(y.gpu, out.gpu, 1, true);
+        CPU.copyChannels(y.cpu, out.cpu, 1, true);
+        out.assertBitwise("channels 1..4 read");
+    }
+
     /** Batch normalisation's three passes against the CPU's, on images (n, c, h, w) and on features (n, c). */
     @Test
     void batchNormAgreesWithTheCpu() {
