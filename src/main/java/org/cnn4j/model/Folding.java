@@ -59,12 +59,12 @@ public final class Folding {
         Map<String, Layer> original = new HashMap<>();
         for (Layer layer : layers) original.put(layer.name(), layer);
         for (Layer layer : folded.layers()) copyValues(model.backend(), original.get(layer.name()), layer);
-        for (Map.Entry<String, String> f : foldedInto.entrySet()) fold(model.backend(), original.get(f.getValue()), (BatchNorm) original.get(f.getKey()), index(folded, f.getValue()));
+        for (Map.Entry<String, String> f : foldedInto.entrySet()) fold(model.backend(), original.get(f.getValue()), (BatchNorm) original.get(f.getKey()), node(folded, f.getValue()));
         folded.foldings(notes);
         return folded;
     }
 
-    private static Layer index(Graph g, String name) {
+    private static Layer node(Graph g, String name) {
         return g.layers().stream().filter(l -> l.name().equals(name)).findFirst().orElseThrow();
     }
 
