@@ -16,7 +16,6 @@ import org.cnn4j.layer.LayerConfig;
 import org.cnn4j.layer.Parameter;
 import org.cnn4j.loss.Loss;
 import org.cnn4j.model.Graph;
-import org.cnn4j.model.Sequential;
 import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
 
@@ -188,7 +187,7 @@ public final class ModelFile {
     /** A builder for the architecture {@link #architecture} describes. */
     public static Graph.Builder builder(Map<String, Object> architecture) {
         Settings a = new Settings("architecture", architecture);
-        Graph.Builder b = Sequential.builder().input(a.integers("input", -1)).seed(a.longInteger("seed"));
+        Graph.Builder b = Graph.builder().input(a.integers("input", -1)).seed(a.longInteger("seed"));
         int index = 0;
         for (Object item : a.list("layers")) {
             Settings s = Settings.of("architecture: layer " + index, item);

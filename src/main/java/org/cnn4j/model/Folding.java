@@ -36,8 +36,7 @@ public final class Folding {
             String producer = model.inputsOf(i).get(0);
             Integer p = index.get(producer);
             if (p == null || !(layers.get(p) instanceof Conv2d || layers.get(p) instanceof Dense)) continue;
-            long consumers = java.util.stream.IntStream.range(0, layers.size()).filter(j -> model.inputsOf(j).contains(producer)).count();
-            if (consumers == 1) foldedInto.put(layers.get(i).name(), producer);
+            if (model.consumersOf(producer) == 1) foldedInto.put(layers.get(i).name(), producer);
         }
         Graph.Builder b = Graph.builder().input(model.inputShape().dims()).loss(model.lossFunction().copy()).seed(model.seed());
         List<String> notes = new ArrayList<>();

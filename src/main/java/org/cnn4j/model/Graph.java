@@ -269,6 +269,15 @@ public final class Graph implements AutoCloseable {
         return inputs.get(i);
     }
 
+    /** How many nodes take node {@code name}'s output (an input listed twice by one node counts once). */
+    public int consumersOf(String name) {
+        return consumers(inputs, name);
+    }
+
+    private static int consumers(List<List<String>> inputs, String name) {
+        return (int) inputs.stream().filter(in -> in.contains(name)).count();
+    }
+
     public Loss lossFunction() {
         return loss;
     }
@@ -501,8 +510,7 @@ public final class Graph implements AutoCloseable {
                 boolean[] chained = new boolean[names.size()];
                 for (int i = 0; i + 1 < names.size(); i++) {
                     String name = names.get(i);
-                    long consumers = inputs.stream().filter(in -> in.contains(name)).count();
-                    chained[i] = consumers == 1 && inputs.get(i + 1).equals(List.of(name));
+                    chained[i] = consumers(inputs, name) == 1 && inputs.get(i + 1).equals(List.of(name));
                 }
                 return chained;
             }
