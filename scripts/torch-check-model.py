@@ -5,7 +5,7 @@ independent check of the file format and of cnn4j's inference (compare with `cnn
 
 Usage: /usr/bin/python3 scripts/torch-check-model.py MODEL.safetensors [IDX_DIR]
 (default IDX_DIR: /usr/share/datasets/fashion-mnist). Layers: Conv2d, Dense, BatchNorm2d/1d (with the
-file's running statistics), MaxPool2d, AvgPool2d, GlobalAvgPool2d, ReLU, Flatten, Identity, Add and Concat, in a
+file's running statistics), MaxPool2d, AvgPool2d, GlobalAvgPool2d, ReLU, LeakyReLU, SiLU, GELU, Sigmoid, Tanh, Flatten, Identity, Add and Concat, in a
 graph of named nodes (format 2) or a chain (format 1): fmnist-cnn, vgg-small, resnet20, resnet18."""
 import gzip, json, os, struct, sys
 
@@ -45,13 +45,15 @@ def module(spec, tensors):
         return pool(tuple(spec["window"]), stride=tuple(spec["stride"]), padding=tuple(spec["padding"]))
     elif kind == "GlobalAvgPool2d":
         return torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
-    elif kind in ("ReLU", "Identity", "Flatten"):
+    elif kind in ("ReLU", "SiLU", "GELU", "Sigmoid", "Tanh", "Identity", "Flatten"):
         return getattr(torch.nn, kind)()
+    elif kind == "LeakyReLU":
+        return torch.nn.LeakyReLU(spec["slope"])
     elif kind in ("Add", "Concat"):
         return None
     else:
-        sys.exit("this check knows Conv2d, Dense, BatchNorm2d/1d, MaxPool2d, AvgPool2d, GlobalAvgPool2d, ReLU, Flatten, "
-                 "Identity, Add and Concat, not " + kind)
+        sys.exit("this check knows Conv2d, Dense, BatchNorm2d/1d, MaxPool2d, AvgPool2d, GlobalAvgPool2d, ReLU, LeakyReLU, "
+                 "SiLU, GELU, Sigmoid, Tanh, Flatten, Identity, Add and Concat, not " + kind)
     m.weight.data = tensors[name + ".weight"]
     if getattr(m, "bias", None) is not None:
         m.bias.data = tensors[name + ".bias"]

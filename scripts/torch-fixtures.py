@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes src/test/resources/torch-fixtures.txt: reference values computed by PyTorch in float64,
 an implementation independent of cnn4j, for convolution, pooling, dense, softmax cross-entropy,
-the optimizers and batch normalisation. TorchFixtureTest compares both cnn4j CPU backends against them.
+the optimizers, batch normalisation and the activations LeakyReLU, SiLU and GELU. TorchFixtureTest compares both cnn4j CPU backends against them.
 
 Run with Debian's PyTorch (apt-get install python3-torch): /usr/bin/python3 scripts/torch-fixtures.py
 
@@ -154,6 +154,27 @@ optimizer("adamw", lambda p: torch.optim.AdamW(p, lr=0.01, betas=(0.8, 0.999), e
 # Appended after the cases above, so that their random numbers (and values) stay as they were.
 batch_norm("batchnorm_2d", (4, 3, 3, 2))
 batch_norm("batchnorm_1d", (6, 5), steps=4, momentum=0.3, eps=1e-3)
+
+def activation(name, module, **params):
+    """An activation's output and input gradient on x with its kinks and tails: 0, ±1e-3, ±10, -30.
+    Its own generator, so that the random numbers of the cases above and of the step below stay as they were."""
+    g = torch.Generator().manual_seed(sum(map(ord, name)))
+    x = 3 * torch.randn(4, 29, generator=g)
+    x.view(-1)[:7] = torch.tensor([0.0, 1e-3, -1e-3, 10.0, -10.0, -30.0, 2.5])
+    x.requires_grad_(True)
+    y = module(x)
+    dy = torch.randn(x.shape, generator=g)
+    y.backward(dy)
+    case(name, **params)
+    for nm, t in [("x", x), ("y", y), ("dy", dy), ("dx", x.grad)]:
+        tensor(nm, t)
+    end()
+
+
+activation("act_leaky_relu", torch.nn.LeakyReLU(0.2), kind="LEAKY_RELU", slope=0.2)
+activation("act_leaky_relu_negative", torch.nn.LeakyReLU(-0.3), kind="LEAKY_RELU", slope=-0.3)
+activation("act_silu", torch.nn.SiLU(), kind="SILU", slope=0)
+activation("act_gelu", torch.nn.GELU(), kind="GELU", slope=0)
 
 def write_safetensors(path, tensors, metadata):
     """A safetensors file of float32 tensors (cnn4j reads F32), written with nothing but struct."""

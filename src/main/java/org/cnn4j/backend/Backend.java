@@ -226,8 +226,8 @@ public interface Backend extends AutoCloseable {
     void activationForward(Activation f, Tensor y, Tensor x);
 
     /**
-     * dx = dy ∘ f'(x), given x and y = f(x). Overwrites dx; dx may be dy. Every {@link Activation}'s
-     * derivative can be had from y alone, so x may be y when x is gone (see {@link Activation}).
+     * dx = dy ∘ f'(x), given x and y = f(x). Overwrites dx; dx may be dy. Where f' can be had from y
+     * alone (not {@link Activation#derivativeNeedsInput()}), x may be y when x is gone.
      */
     void activationBackward(Activation f, Tensor dx, Tensor dy, Tensor x, Tensor y);
 

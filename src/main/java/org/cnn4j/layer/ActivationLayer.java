@@ -9,7 +9,8 @@ import org.cnn4j.tensor.Tensor;
 
 /**
  * An elementwise activation y = f(x) of any shape; backward dx = dy ∘ f'(x). The named
- * subclasses ({@link ReLU}, {@link Sigmoid}, {@link Tanh}, {@link ScaledTanh}) are what models use.
+ * subclasses ({@link ReLU}, {@link LeakyReLU}, {@link SiLU}, {@link GELU}, {@link Sigmoid}, {@link Tanh},
+ * {@link ScaledTanh}) are what models use.
  */
 public class ActivationLayer extends Layer {
     private final Activation function;
@@ -26,17 +27,21 @@ public class ActivationLayer extends Layer {
 
     @Override
     protected void settings(Map<String, Object> s) {
-        if (getClass() == ActivationLayer.class) s.put("function", function.name()); // subclasses say it by their type
+        if (getClass() == ActivationLayer.class) s.put("function", function.kind().name()); // subclasses say it by their type
+        if (function.kind() == Activation.Kind.LEAKY_RELU) s.put("slope", function.slope());
     }
 
     @Override
     public String describe() {
-        return switch (function) {
+        return switch (function.kind()) {
             case IDENTITY -> "Identity";
             case RELU -> "ReLU";
             case SIGMOID -> "Sigmoid";
             case TANH -> "Tanh";
             case SCALED_TANH -> "ScaledTanh 1.7159·tanh(2x/3)";
+            case LEAKY_RELU -> "LeakyReLU slope " + function.slope();
+            case SILU -> "SiLU";
+            case GELU -> "GELU (erf)";
         };
     }
 

@@ -17,7 +17,8 @@ import org.cnn4j.backend.Activation;
  * ({@link org.cnn4j.backend.Backend#maxPoolBackward(org.cnn4j.tensor.Tensor, org.cnn4j.tensor.Tensor,
  * org.cnn4j.tensor.Tensor, org.cnn4j.tensor.Tensor, org.cnn4j.backend.PoolGeometry)}: one kernel on a
  * GPU). The arithmetic is the same, so the results are too (bitwise on the CPU). The layers stay as
- * they are in the model, its file and its summary.
+ * they are in the model, its file and its summary. Activations whose derivative needs their input
+ * (SiLU, GELU: see {@link Activation#derivativeNeedsInput()}) are not fused.
  */
 public final class Fusion {
     private Fusion() {
@@ -38,6 +39,7 @@ public final class Fusion {
     public static void fuse(List<Layer> layers, boolean[] chained) {
         for (int i = 0; i + 1 < layers.size(); i++) {
             if (!chained[i] || !(layers.get(i + 1) instanceof ActivationLayer act)) continue;
+            if (act.function().derivativeNeedsInput()) continue; // the producer keeps f(x) only
             if (layers.get(i) instanceof Conv2d conv) {
                 conv.fuse(act.function());
                 act.fuseIntoPrevious();

@@ -19,7 +19,7 @@ public record LayerConfig(String type, Map<String, Object> settings) {
 
     /** The kinds {@link #toLayer()} knows. */
     public static final List<String> TYPES = List.of("Conv2d", "Dense", "MaxPool2d", "AvgPool2d", "Subsampling", "Flatten",
-            "ReLU", "Sigmoid", "Tanh", "ScaledTanh", "ActivationLayer", "Dropout", "Softmax", "FeatureMapCombination", "Add", "Identity", "BatchNorm2d", "BatchNorm1d", "GlobalAvgPool2d", "Concat");
+            "ReLU", "LeakyReLU", "SiLU", "GELU", "Sigmoid", "Tanh", "ScaledTanh", "ActivationLayer", "Dropout", "Softmax", "FeatureMapCombination", "Add", "Identity", "BatchNorm2d", "BatchNorm1d", "GlobalAvgPool2d", "Concat");
 
     public LayerConfig {
         settings = Collections.unmodifiableMap(new LinkedHashMap<>(settings));
@@ -49,10 +49,16 @@ public record LayerConfig(String type, Map<String, Object> settings) {
             case "Identity" -> new Identity();
             case "GlobalAvgPool2d" -> new GlobalAvgPool2d();
             case "ReLU" -> new ReLU();
+            case "LeakyReLU" -> new LeakyReLU(s.number("slope"));
+            case "SiLU" -> new SiLU();
+            case "GELU" -> new GELU();
             case "Sigmoid" -> new Sigmoid();
             case "Tanh" -> new Tanh();
             case "ScaledTanh" -> new ScaledTanh();
-            case "ActivationLayer" -> new ActivationLayer(s.choice("function", Activation.class));
+            case "ActivationLayer" -> {
+                Activation.Kind kind = s.choice("function", Activation.Kind.class);
+                yield new ActivationLayer(kind == Activation.Kind.LEAKY_RELU ? Activation.leakyRelu(s.number("slope")) : Activation.of(kind));
+            }
             case "Dropout" -> new Dropout(s.number("p"));
             case "Softmax" -> new Softmax();
             case "FeatureMapCombination" -> new FeatureMapCombination(s.integer("in"), s.integer("out"), s.integer("kernel"))

@@ -54,6 +54,10 @@ class TorchFixtureTest {
         return cases("batchnorm_");
     }
 
+    static Stream<Arguments> activationCases() {
+        return cases("act_");
+    }
+
     private static Tensor up(Backend b, TorchFixtures.Array a) {
         return b.upload(a.shape(), a.values());
     }
@@ -192,5 +196,24 @@ class TorchFixtureTest {
         b.fill(yi, Double.NaN);
         b.batchNormInference(yi, x, gamma, beta, runMean, runVar, eps);
         check("inference output", b, c.tensor("y_inference"), yi);
+    }
+
+    /**
+     * torch.nn.LeakyReLU (a positive and a negative slope), SiLU and GELU (erf form): output and input
+     * gradient, at the kinks (0, ±1e-3) and in the tails (±10, −30) too.
+     */
+    @ParameterizedTest(name = "{1} on {0}", autoCloseArguments = false)
+    @MethodSource("activationCases")
+    void activationMatchesPyTorch(Backend b, Case c) {
+        Activation.Kind kind = Activation.Kind.valueOf(c.param("kind"));
+        Activation f = kind == Activation.Kind.LEAKY_RELU ? Activation.leakyRelu(c.doubleParam("slope")) : Activation.of(kind);
+        TorchFixtures.Array xa = c.tensor("x");
+        Tensor x = up(b, xa), y = b.allocate(xa.shape()), dx = b.allocate(xa.shape());
+        b.fill(y, Double.NaN);
+        b.fill(dx, Double.NaN);
+        b.activationForward(f, y, x);
+        check(f + " forward", b, c.tensor("y"), y);
+        b.activationBackward(f, dx, up(b, c.tensor("dy")), x, y);
+        check(f + " backward", b, c.tensor("dx"), dx);
     }
 }

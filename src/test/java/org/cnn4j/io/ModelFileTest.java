@@ -25,7 +25,10 @@ import org.cnn4j.layer.Dense;
 import org.cnn4j.layer.Dropout;
 import org.cnn4j.layer.FeatureMapCombination;
 import org.cnn4j.layer.Flatten;
+import org.cnn4j.layer.GELU;
 import org.cnn4j.layer.Init;
+import org.cnn4j.layer.LeakyReLU;
+import org.cnn4j.layer.SiLU;
 import org.cnn4j.layer.MaxPool2d;
 import org.cnn4j.layer.Pass;
 import org.cnn4j.layer.ReLU;
@@ -68,7 +71,8 @@ class ModelFileTest {
                 .add(new FeatureMapCombination(4, 4, 3).padding(1).penalty(CombinationPenalty.ENTROPY, 0.01)).add(new Tanh())
                 .add(new Subsampling(2)).add(new Sigmoid())
                 .add(new MaxPool2d(3).stride(1).padding(1)).add(new AvgPool2d(2)).add(new ScaledTanh())
-                .add(new ActivationLayer(Activation.IDENTITY)).add(new Flatten()).add(new Dropout(0.2))
+                .add(new ActivationLayer(Activation.IDENTITY)).add(new LeakyReLU(0.2)).add(new SiLU()).add(new GELU())
+                .add(new ActivationLayer(Activation.leakyRelu(-0.5))).add(new Flatten()).add(new Dropout(0.2))
                 .add("head", new Dense(36, 5).bias(false).learningRateMultiplier(2).weightDecayMultiplier(0)).add(new Softmax())
                 .loss(new SquaredError(0.9, 0.1)).seed(11).build(Backends.CPU);
     }

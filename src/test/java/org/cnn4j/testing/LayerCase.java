@@ -8,7 +8,10 @@ import org.cnn4j.backend.Backend;
 import org.cnn4j.backend.CombinationPenalty;
 import org.cnn4j.layer.BatchNorm1d;
 import org.cnn4j.layer.BatchNorm2d;
+import org.cnn4j.layer.GELU;
 import org.cnn4j.layer.GlobalAvgPool2d;
+import org.cnn4j.layer.LeakyReLU;
+import org.cnn4j.layer.SiLU;
 import org.cnn4j.layer.Identity;
 import org.cnn4j.layer.AvgPool2d;
 import org.cnn4j.layer.Conv2d;
@@ -66,6 +69,10 @@ public record LayerCase(String name, int[] input, Supplier<Layer> layer) {
                 new LayerCase("sigmoid", new int[] {2, 3, 3}, Sigmoid::new),
                 new LayerCase("tanh", new int[] {2, 3, 3}, Tanh::new),
                 new LayerCase("scaled tanh", new int[] {2, 3, 3}, ScaledTanh::new),
+                new LayerCase("leaky relu", new int[] {2, 3, 3}, LeakyReLU::new),
+                new LayerCase("leaky relu, negative slope", new int[] {2, 3, 3}, () -> new LeakyReLU(-0.4)),
+                new LayerCase("silu", new int[] {2, 3, 3}, SiLU::new),
+                new LayerCase("gelu", new int[] {2, 3, 3}, GELU::new),
                 new LayerCase("dropout", new int[] {3, 4, 4}, () -> new Dropout(0.4)),
                 new LayerCase("softmax", new int[] {6}, Softmax::new),
                 new LayerCase("identity", new int[] {2, 3, 3}, Identity::new),

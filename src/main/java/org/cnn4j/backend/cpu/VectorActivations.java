@@ -49,7 +49,7 @@ final class VectorActivations {
 
     /** y[i] = fn(x[i]) for lo ≤ i < hi. */
     static void forward(Activation fn, float[] y, float[] x, int lo, int hi) {
-        switch (fn) {
+        switch (fn.kind()) {
             case TANH -> forward(false, y, x, lo, hi, 1f, 1f);
             case SCALED_TANH -> forward(false, y, x, lo, hi, B, A);
             case SIGMOID -> forward(true, y, x, lo, hi, 1f, 1f);

@@ -743,7 +743,7 @@ public final class CudaBackend implements Backend {
         current();
         Check.sameSize("activationForward", "y", y, x);
         launch("activation_forward", x.size(), t(y, "activationForward", "y").pointer(), t(x, "activationForward", "x").pointer(), x.size(),
-                f.ordinal());
+                f.kind().ordinal(), (float) f.slope());
     }
 
     /** One kernel: bias and activation in one pass over y. */
@@ -754,7 +754,7 @@ public final class CudaBackend implements Backend {
         int channels = b != null ? b.size() : y.shape().dim(1);
         int spatial = y.size() / y.shape().dim(0) / channels;
         launch("bias_activation", y.size(), t(y, "biasActivation", "y").pointer(), b == null ? null : t(b, "biasActivation", "b").pointer(),
-                y.size(), channels, spatial, f.ordinal());
+                y.size(), channels, spatial, f.kind().ordinal(), (float) f.slope());
     }
 
     @Override
@@ -769,9 +769,9 @@ public final class CudaBackend implements Backend {
         long planes = s.rank() == 4 ? (long) s.dim(0) * s.dim(1) : 0, hw = s.rank() == 4 ? (long) s.dim(2) * s.dim(3) : 0;
         if (warpPerPlane(planes, hw)) {
             // A warp per plane, also summing each plane for the bias gradient of a convolution below (see convBackwardFilter).
-            summingPlanes("activation_backward_planes", (int) planes, dx, dxp, dyp, xp, yp, (int) planes, (int) hw, f.ordinal(), partials);
+            summingPlanes("activation_backward_planes", (int) planes, dx, dxp, dyp, xp, yp, (int) planes, (int) hw, f.kind().ordinal(), (float) f.slope(), partials);
         } else {
-            launch("activation_backward", x.size(), dxp, dyp, xp, yp, x.size(), f.ordinal());
+            launch("activation_backward", x.size(), dxp, dyp, xp, yp, x.size(), f.kind().ordinal(), (float) f.slope());
         }
     }
 
