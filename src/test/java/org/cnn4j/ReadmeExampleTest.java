@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
+import org.cnn4j.model.Model;
 import org.cnn4j.backend.cpu.CpuBackend;
 import org.cnn4j.data.Dataset;
 import org.cnn4j.data.Datasets;
@@ -39,10 +40,10 @@ class ReadmeExampleTest {
     @Test
     void readmeTrainerExampleTrainsSavesAndLoads() throws IOException {
         List<EpochMetrics> history;
-        Graph loaded;
+        Model loaded;
         Datasets.Split data = Datasets.open("synthetic", 42);   // or "fashion-mnist", or a directory of IDX / CIFAR-10 files
         try (CpuBackend cpu = new CpuBackend()) {
-            Graph model = Models.fmnistCnn().seed(42).build(cpu);
+            Model model = Models.fmnistCnn().seed(42).build(cpu);
             Trainer trainer = new Trainer(model, new Sgd(0.05).momentum(0.9), Trainer.Options.of(1, 128).seed(42))
                     .checkpointTo(out.resolve("checkpoint.safetensors"))   // after every epoch; Trainer.resume(file, backend) continues
                     .listener(new Reports(out));                            // metrics.csv, loss.png, accuracy.png, confusion.png
@@ -60,7 +61,7 @@ class ReadmeExampleTest {
     void readmeResidualBlockTrains() {
         Graph.StepResult first = null, last = null;
         try (CpuBackend cpu = new CpuBackend()) {
-            Graph model = Graph.builder().input(1, 28, 28)
+            Model model = Graph.builder().input(1, 28, 28)
                     .add("stem", new Conv2d(1, 16, 3).padding(1), Graph.INPUT).add("relu0", new ReLU())
                     .add("conv1", new Conv2d(16, 16, 3).padding(1)).add("relu1", new ReLU())
                     .add("conv2", new Conv2d(16, 16, 3).padding(1))
@@ -85,7 +86,7 @@ class ReadmeExampleTest {
     void readmeExampleTrains() {
         Graph.StepResult first = null, last = null;
         try (CpuBackend cpu = new CpuBackend()) {
-            Graph model = Models.fmnistCnn().seed(42).build(cpu);
+            Model model = Models.fmnistCnn().seed(42).build(cpu);
             Dataset data = SyntheticShapes.generate(256, 28, 8, 1);
             Tensor x = cpu.upload(Shape.of(256, 1, 28, 28), data.images(data.statistics()));
             Tensor y = cpu.uploadInts(Shape.of(256), data.labels());

@@ -11,6 +11,7 @@ import org.cnn4j.backend.Backend;
 import org.cnn4j.layer.Layer;
 import org.cnn4j.layer.Pass;
 import org.cnn4j.model.Graph;
+import org.cnn4j.model.Model;
 import org.cnn4j.tensor.Tensor;
 
 /**
@@ -41,12 +42,12 @@ public final class LayerTimes {
     private LayerTimes() {
     }
 
-    public static List<Timing> measure(Graph model, int batch, int windows, int repeats) {
+    public static List<Timing> measure(Model model, int batch, int windows, int repeats) {
         Backend b = model.backend();
         Random rng = new Random(1);
         Tensor x = b.upload(model.inputShape().batch(batch), gaussian(rng, model.inputShape().size() * batch));
         // One pass through the graph records each node's inputs (earlier nodes' outputs, or x).
-        Map<String, Tensor> outputs = new HashMap<>(Map.of(Graph.INPUT, x));
+        Map<String, Tensor> outputs = new HashMap<>(Map.of(Model.INPUT, x));
         List<List<Tensor>> inputs = new ArrayList<>();
         Pass pass = Pass.training(0);
         for (int i = 0; i < model.layers().size(); i++) {

@@ -13,7 +13,7 @@ import org.cnn4j.backend.cuda.CudaBackend;
 import org.cnn4j.bench.LayerTimes;
 import org.cnn4j.bench.TrainStepBenchmark;
 import org.cnn4j.model.Models;
-import org.cnn4j.model.Graph;
+import org.cnn4j.model.Model;
 import org.cnn4j.train.Reports;
 import org.cnn4j.train.Trainer;
 import org.knowm.xchart.CategoryChart;
@@ -74,7 +74,7 @@ final class BenchCommand implements Callable<Integer> {
                 continue;
             }
             try (backend) {
-                try (Graph m = Models.byName(model).seed(1).build(backend)) {
+                try (Model m = Models.byName(model).seed(1).build(backend)) {
                     names.add(backend.name());
                     results.add(LayerTimes.measure(m, batch, windows, repeats));
                 }

@@ -8,6 +8,7 @@ import java.util.Locale;
 import org.cnn4j.backend.Backend;
 import org.cnn4j.backend.HostBackend;
 import org.cnn4j.model.Graph;
+import org.cnn4j.model.Model;
 
 /**
  * Up-front checks of command-line values: each failure is a {@link BadOption} that names the
@@ -80,7 +81,7 @@ final class Checks {
      * gradients too) cannot fit in the most memory the JVM may use, instead of running out of
      * memory half-way.
      */
-    static void fitsInMemory(String option, int batch, Graph model, Backend backend, int copies) {
+    static void fitsInMemory(String option, int batch, Model model, Backend backend, int copies) {
         if (!(backend instanceof HostBackend)) return;
         long needed = (long) batch * copies * model.summary().activationBytes(), available = Runtime.getRuntime().maxMemory();
         if (needed > available) {

@@ -6,7 +6,7 @@ import java.util.concurrent.Callable;
 
 import org.cnn4j.backend.reference.ReferenceBackend;
 import org.cnn4j.model.GradientChecker;
-import org.cnn4j.model.Graph;
+import org.cnn4j.model.Model;
 import org.cnn4j.tensor.DType;
 import org.cnn4j.tensor.Shape;
 import picocli.CommandLine.Command;
@@ -38,7 +38,7 @@ final class GradcheckCommand implements Callable<Integer> {
         Checks.range("--batch", batch, 1, 1024);
         Checks.range("--elements", elements, 1, 1_000_000);
         Checks.range("--tolerance", tolerance, 0, true, 1);
-        try (ReferenceBackend reference = new ReferenceBackend(); Graph m = ModelSource.open(model, reference, seed)) {
+        try (ReferenceBackend reference = new ReferenceBackend(); Model m = ModelSource.open(model, reference, seed)) {
             Random rng = new Random(seed);
             Shape xShape = m.inputShape().batch(batch);
             double[] x = new double[xShape.size()];

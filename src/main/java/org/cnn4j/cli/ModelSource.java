@@ -7,14 +7,14 @@ import java.nio.file.Path;
 import org.cnn4j.backend.Backend;
 import org.cnn4j.io.ModelFile;
 import org.cnn4j.model.Models;
-import org.cnn4j.model.Graph;
+import org.cnn4j.model.Model;
 
 /** A model named on the command line: a model or checkpoint file, or a built-in name. */
 final class ModelSource {
     private ModelSource() {
     }
 
-    static Graph open(String nameOrFile, Backend backend, long seed) throws IOException {
+    static Model open(String nameOrFile, Backend backend, long seed) throws IOException {
         Path file = Path.of(nameOrFile);
         if (Files.exists(file)) return ModelFile.load(file, backend).model();
         if (nameOrFile.endsWith(".safetensors")) throw new java.nio.file.NoSuchFileException(nameOrFile, null, "no such model file");

@@ -10,7 +10,7 @@ import org.cnn4j.data.Images;
 import org.cnn4j.io.ModelFile;
 import org.cnn4j.layer.Pass;
 import org.cnn4j.loss.SoftmaxCrossEntropy;
-import org.cnn4j.model.Graph;
+import org.cnn4j.model.Model;
 import org.cnn4j.tensor.Tensor;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -51,7 +51,7 @@ final class PredictCommand implements Callable<Integer> {
         device.check();
         try (Backend backend = device.open()) {
             ModelFile.Loaded loaded = ModelFile.load(model, backend);
-            try (Graph m = loaded.model()) {
+            try (Model m = loaded.model()) {
                 Checks.fitsInMemory("the number of images", images.size(), m, backend, 1);
                 List<String> names = loaded.data().classNames();
                 float[] x = Images.load(images, m.inputShape(), invert, loaded.data(), maxPixels);

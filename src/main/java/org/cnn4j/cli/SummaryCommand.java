@@ -3,7 +3,7 @@ package org.cnn4j.cli;
 import java.util.concurrent.Callable;
 
 import org.cnn4j.backend.cpu.CpuBackend;
-import org.cnn4j.model.Graph;
+import org.cnn4j.model.Model;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
@@ -15,7 +15,7 @@ final class SummaryCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        try (CpuBackend cpu = new CpuBackend(1); Graph m = ModelSource.open(model, cpu, 0)) {
+        try (CpuBackend cpu = new CpuBackend(1); Model m = ModelSource.open(model, cpu, 0)) {
             System.out.println(m);
             System.out.println();
             System.out.println(m.summary());

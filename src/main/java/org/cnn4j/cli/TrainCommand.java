@@ -8,7 +8,7 @@ import org.cnn4j.backend.Backend;
 import org.cnn4j.data.Datasets;
 import org.cnn4j.io.ModelFile;
 import org.cnn4j.model.Models;
-import org.cnn4j.model.Graph;
+import org.cnn4j.model.Model;
 import org.cnn4j.optim.Adam;
 import org.cnn4j.optim.Optimizer;
 import org.cnn4j.optim.Sgd;
@@ -106,7 +106,7 @@ final class TrainCommand implements Callable<Integer> {
                     backend.name(), trainer.optimizer().describe(), trainer.options().batchSize(), trainer.options().epochs(),
                     trainer.options().schedule().text(), trainer.history().isEmpty() ? "" : ", resuming after epoch " + trainer.history().size());
             trainer.checkpointTo(dir.resolve("checkpoint.safetensors")).listener(Progress.forConsole()).listener(new Reports(dir));
-            try (Graph trained = trainer.model()) {
+            try (Model trained = trainer.model()) {
                 trainer.fit(split.train(), split.test());
                 ModelFile.save(dir.resolve("model.safetensors"), trained, trainer.dataInfo());
                 Evaluation test = Trainer.evaluate(trained, split.test(), trainer.dataInfo(), trainer.options().batchSize());
@@ -127,7 +127,7 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     private Trainer newTrainer(Backend backend, Schedule plan, int[] input) {
-        Graph m = Models.byName(model, input).seed(seed).build(backend);
+        Model m = Models.byName(model, input).seed(seed).build(backend);
         // The ResNets default to the recipe benchmarks/RESULTS.md reports for them: 10 epochs of batch 128 at 0.1.
         boolean resnet = Models.anyInput(model);
         Optimizer o = optimizer.equalsIgnoreCase("adam") ? new Adam(lr != null ? lr : 1e-3).weightDecay(weightDecay)

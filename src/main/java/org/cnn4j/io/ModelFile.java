@@ -11,11 +11,13 @@ import java.util.Set;
 
 import org.cnn4j.backend.Backend;
 import org.cnn4j.data.DataInfo;
+import org.cnn4j.layer.BatchNorm;
 import org.cnn4j.layer.Layer;
 import org.cnn4j.layer.LayerConfig;
 import org.cnn4j.layer.Parameter;
 import org.cnn4j.loss.Loss;
 import org.cnn4j.model.Graph;
+import org.cnn4j.model.Model;
 import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
 
@@ -50,15 +52,15 @@ public final class ModelFile {
     }
 
     /** A model read from a file, with what else the file held. */
-    public record Loaded(Graph model, DataInfo data, Map<String, String> metadata, Map<String, Safetensors.Entry> otherTensors) {
+    public record Loaded(Model model, DataInfo data, Map<String, String> metadata, Map<String, Safetensors.Entry> otherTensors) {
     }
 
-    public static void save(Path file, Graph model, DataInfo data) throws IOException {
+    public static void save(Path file, Model model, DataInfo data) throws IOException {
         save(file, model, data, Map.of(), Map.of());
     }
 
     /** Saves a model with extra metadata and tensors (a checkpoint's optimizer state, for instance). */
-    public static void save(Path file, Graph model, DataInfo data, Map<String, String> extraMetadata,
+    public static void save(Path file, Model model, DataInfo data, Map<String, String> extraMetadata,
                             Map<String, Safetensors.Entry> extraTensors) throws IOException {
         String mismatch = mismatch(model.inputShape(), model.outputShape(), data);
         if (mismatch != null) throw new IllegalArgumentException("cannot save " + file + ": " + mismatch);
@@ -111,7 +113,10 @@ public final class ModelFile {
         Map<String, Safetensors.Entry> others = new LinkedHashMap<>(contents.tensors());
         try {
             for (Parameter p : model.parameters()) backend.write(p.value(), others.remove(p.name()).values());
-            for (Layer.State t : model.state()) backend.write(t.value(), others.remove(t.name()).values());
+            for (Layer.State t : model.state()) {
+                Safetensors.Entry e = others.remove(t.name());
+                if (e != null) backend.write(t.value(), e.values());
+            }
         } catch (RuntimeException e) {
             model.close();
             throw e;
@@ -128,6 +133,7 @@ public final class ModelFile {
         expected.putAll(plan.state());
         for (Map.Entry<String, Shape> p : expected.entrySet()) {
             Safetensors.Entry t = tensors.get(p.getKey());
+            if (t == null && p.getKey().endsWith("." + BatchNorm.BATCHES_TRACKED)) continue; // files from before it was kept: it starts at 0
             if (t == null) {
                 throw new FileFormatException(file, (plan.state().containsKey(p.getKey()) ? "state '" : "parameter '") + p.getKey() + "' "
                         + p.getValue() + " of the architecture has no tensor in the file");
@@ -164,7 +170,7 @@ public final class ModelFile {
     }
 
     /** The model's architecture as plain values (see the class comment). */
-    public static Map<String, Object> architecture(Graph model) {
+    public static Map<String, Object> architecture(Model model) {
         Map<String, Object> a = new LinkedHashMap<>();
         a.put("input", model.inputShape().dims());
         a.put("seed", model.seed());

@@ -13,14 +13,18 @@ import org.cnn4j.tensor.Tensor;
  * spatial positions, then scaled by γ ({@code weight}, initially 1) and shifted by β
  * ({@code bias}, initially 0); the running statistics ({@code running_mean}, initially 0, and
  * {@code running_var}, initially 1, the layer's {@link State}) move towards the batch's by
- * {@code momentum} (0.1), the variance unbiased. In inference the running statistics normalise.
+ * {@code momentum} (0.1), the variance unbiased, and {@code num_batches_tracked} counts the
+ * training batches (a float tensor of one element, exact to 2^24 batches, where PyTorch keeps a
+ * 0-dimensional int64: PyTorch's load_state_dict takes it). In inference the running statistics normalise.
  * {@code eps} (1e-5) is added to the variance. The backward pass follows a training pass.
  */
 public abstract class BatchNorm extends Layer {
+    /** The state that counts training batches, under PyTorch's name. */
+    public static final String BATCHES_TRACKED = "num_batches_tracked";
     private final int features;
     private double eps = 1e-5, momentum = 0.1;
     private Parameter gamma, beta;
-    private Tensor runningMean, runningVar, x;
+    private Tensor runningMean, runningVar, batchesTracked, x;
     private boolean trained;
 
     protected BatchNorm(int features) {
@@ -75,6 +79,7 @@ public abstract class BatchNorm extends Layer {
         beta = parameter("bias", c, () -> filled(0));
         runningMean = state("running_mean", c, filled(0));
         runningVar = state("running_var", c, filled(1));
+        batchesTracked = state(BATCHES_TRACKED, Shape.of(1), new double[] {0});
         trained = false;
         return input;
     }
@@ -91,6 +96,9 @@ public abstract class BatchNorm extends Layer {
         Shape c = Shape.of(features);
         if (pass.training()) {
             backend().batchNormTraining(y, buffer("mean", c), buffer("invStd", c), x, gamma.value(), beta.value(), runningMean, runningVar, momentum, eps);
+            Tensor one = buffer("one", Shape.of(1));
+            backend().fill(one, 1);
+            backend().add(batchesTracked, batchesTracked, one); // on the device, so that a replayed step counts too
             this.x = x;
         } else {
             backend().batchNormInference(y, x, gamma.value(), beta.value(), runningMean, runningVar, eps);

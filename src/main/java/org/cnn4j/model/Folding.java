@@ -26,7 +26,7 @@ public final class Folding {
     }
 
     /** A new model on the same backend with every foldable batch normalisation folded; {@link Graph#foldings()} lists them. */
-    public static Graph foldBatchNorms(Graph model) {
+    public static Graph foldBatchNorms(Model model) {
         List<Layer> layers = model.layers();
         Map<String, Integer> index = new HashMap<>();
         for (int i = 0; i < layers.size(); i++) index.put(layers.get(i).name(), i);
@@ -63,7 +63,7 @@ public final class Folding {
         return folded;
     }
 
-    private static Layer node(Graph g, String name) {
+    private static Layer node(Model g, String name) {
         return g.layers().stream().filter(l -> l.name().equals(name)).findFirst().orElseThrow();
     }
 

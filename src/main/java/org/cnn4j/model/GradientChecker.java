@@ -92,7 +92,7 @@ public final class GradientChecker {
     }
 
     /** Checks on the model's own backend with the defaults for its precision. */
-    public static Report check(Graph model, Tensor x, Tensor target) {
+    public static Report check(Model model, Tensor x, Tensor target) {
         return check(model, x, target, Options.forPrecision(model.backend().precision()));
     }
 
@@ -100,8 +100,8 @@ public final class GradientChecker {
      * Copies the model to a float64 {@link ReferenceBackend} and checks it there: the exact
      * check of the mathematics of every layer, whatever backend the model was built for.
      */
-    public static Report checkInDouble(Graph model, Tensor x, Tensor target) {
-        try (ReferenceBackend reference = new ReferenceBackend(); Graph copy = model.copyTo(reference)) {
+    public static Report checkInDouble(Model model, Tensor x, Tensor target) {
+        try (ReferenceBackend reference = new ReferenceBackend(); Model copy = model.copyTo(reference)) {
             Tensor x64 = reference.upload(x.shape(), x.toDoubleArray());
             Tensor t64 = target.dtype() == DType.INT32
                     ? reference.uploadInts(target.shape(), target.toIntArray())
@@ -110,7 +110,7 @@ public final class GradientChecker {
         }
     }
 
-    public static Report check(Graph model, Tensor x, Tensor target, Options options) {
+    public static Report check(Model model, Tensor x, Tensor target, Options options) {
         Backend backend = model.backend();
         Pass pass = Pass.training(model.step());
         boolean hadInputGradient = model.computesInputGradient();
@@ -138,7 +138,7 @@ public final class GradientChecker {
         }
     }
 
-    private static TensorReport checkTensor(String name, Tensor values, double[] analytic, Graph model, Tensor x,
+    private static TensorReport checkTensor(String name, Tensor values, double[] analytic, Model model, Tensor x,
                                             Tensor target, Pass pass, Options o, Random rng) {
         double[] original = values.toDoubleArray();
         int[] indices = sample(original.length, o.maxElementsPerTensor(), rng);
@@ -167,7 +167,7 @@ public final class GradientChecker {
     }
 
     /** (E(θ_i + h) − E(θ_i − h)) / (actual θ_i⁺ − θ_i⁻), leaving the tensor at its original values. */
-    private static double difference(Tensor values, double[] original, int i, double h, Graph model, Tensor x,
+    private static double difference(Tensor values, double[] original, int i, double h, Model model, Tensor x,
                                      Tensor target, Pass pass) {
         double[] v = original.clone();
         v[i] = original[i] + h;

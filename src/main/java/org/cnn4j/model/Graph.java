@@ -21,7 +21,7 @@ import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
 
 /**
- * A model: named nodes, each a layer and the names of its inputs (earlier nodes, or
+ * The {@link Model} of named nodes, each a layer and the names of its inputs (earlier nodes, or
  * {@value #INPUT} for the model's input), in topological order, with a loss on the last node's
  * output; bound to one backend. A chain ({@link Sequential}) is the simplest graph; a residual
  * block joins two branches with an {@link org.cnn4j.layer.Add}:
@@ -40,9 +40,7 @@ import org.cnn4j.tensor.Tensor;
  * Parameters are initialised from the builder's seed, so the same seed gives the same model. No
  * global state: several models may live side by side.
  */
-public final class Graph implements AutoCloseable {
-    /** The name by which nodes take the model's input. */
-    public static final String INPUT = "input";
+public final class Graph implements Model {
 
     private final Backend backend;
     private final Shape inputShape;
@@ -86,7 +84,7 @@ public final class Graph implements AutoCloseable {
 
     // ---------------------------------------------------------------- passes
 
-    /** The output of the last node for a batch x of shape (n, input shape…). */
+    @Override
     public Tensor forward(Tensor x, Pass pass) {
         if (x.shape().rank() != inputShape.rank() + 1 || !x.shape().sample().equals(inputShape)) {
             throw new IllegalArgumentException("model input must have shape (n, " + inputShape.toString().substring(1)
@@ -107,10 +105,7 @@ public final class Graph implements AutoCloseable {
         return layers.isEmpty() ? x : outputs[layers.size() - 1];
     }
 
-    /**
-     * The objective of the last forward pass: the loss against target (mean over the batch) plus
-     * every layer's penalty. With {@code computeGradient}, prepares {@link #backward()}.
-     */
+    @Override
     public double loss(Tensor output, Tensor target, boolean computeGradient) {
         return loss.forward(output, target, computeGradient) + penalty();
     }
@@ -122,10 +117,7 @@ public final class Graph implements AutoCloseable {
         return value;
     }
 
-    /**
-     * Back-propagates the gradient of the last {@link #loss} through every layer, adding into the
-     * parameter gradients. Returns ∂E/∂x for the input when {@link #computeInputGradient} is on, else null.
-     */
+    @Override
     public Tensor backward() {
         int n = layers.size();
         Tensor[] gradients = new Tensor[n + 1]; // per node's output, and last the model input's
@@ -163,17 +155,12 @@ public final class Graph implements AutoCloseable {
         gradients[k] = sums[k];
     }
 
-    /** Sets every parameter gradient to zero. */
+    @Override
     public void zeroGradients() {
         backend.fill(parameters().stream().map(Parameter::gradient).toList(), 0);
     }
 
-    /**
-     * One training step: zero the gradients, forward in training mode, loss, backward, and the
-     * optimizer's update. Returns the loss, and the number of correct predictions when the target
-     * holds class labels; both are counted on the backend ({@link Backend#recordStep}) and read
-     * back with one copy once the step has been issued.
-     */
+    @Override
     public StepResult trainStep(Tensor x, Tensor target, Optimizer optimizer) {
         zeroGradients();
         Tensor output = forward(x, Pass.training(step));
@@ -184,14 +171,14 @@ public final class Graph implements AutoCloseable {
         return readRecord(penalty, x.shape().rows());
     }
 
-    /** Loss and correct count on a batch in inference mode, without touching gradients. */
+    @Override
     public StepResult evaluate(Tensor x, Tensor target) {
         Tensor output = forward(x, Pass.INFERENCE);
         double penalty = record(output, target, false);
         return readRecord(penalty, x.shape().rows());
     }
 
-    /** The predicted class (largest output) of each sample, in inference mode. */
+    @Override
     public int[] predict(Tensor x) {
         Tensor output = forward(x, Pass.INFERENCE);
         int n = output.shape().rows();
@@ -210,12 +197,8 @@ public final class Graph implements AutoCloseable {
         return record(output, target, computeGradient, stepLog, cursor);
     }
 
-    /**
-     * Each sample's loss of the last forward pass (and, when asked, its gradient for
-     * {@link #backward()}), and the batch's mean loss and correct count appended to a step log
-     * ({@link Backend#recordStep}); returns the layers' penalties, which the log leaves out.
-     */
-    double record(Tensor output, Tensor target, boolean computeGradient, Tensor log, Tensor logCursor) {
+    @Override
+    public double record(Tensor output, Tensor target, boolean computeGradient, Tensor log, Tensor logCursor) {
         Tensor losses = loss.perSample(output, target, computeGradient);
         int n = output.shape().rows();
         backend.recordStep(log, logCursor, losses, output.reshape(Shape.of(n, output.shape().size() / n)),
@@ -233,43 +216,45 @@ public final class Graph implements AutoCloseable {
         return predictions;
     }
 
-    /** Whether {@link #backward()} also computes the gradient with respect to the model input (off by default: it costs a pass). */
+    @Override
     public void computeInputGradient(boolean on) {
         this.inputGradient = on;
         for (int i = 0; i < layers.size(); i++) if (from[i].length == 1 && from[i][0] < 0) layers.get(i).computeInputGradient(on);
     }
 
+    @Override
     public boolean computesInputGradient() {
         return inputGradient;
     }
 
     // ---------------------------------------------------------------- accessors
 
+    @Override
     public Backend backend() {
         return backend;
     }
 
-    /** Per-sample input shape, e.g. (1, 28, 28). */
+    @Override
     public Shape inputShape() {
         return inputShape;
     }
 
-    /** Per-sample output shape of the last layer. */
+    @Override
     public Shape outputShape() {
         return layers.isEmpty() ? inputShape : layers.get(layers.size() - 1).outputShape();
     }
 
-    /** The nodes' layers, in order. */
+    @Override
     public List<Layer> layers() {
         return layers;
     }
 
-    /** The names of node i's inputs (earlier nodes, or {@value #INPUT}). */
+    @Override
     public List<String> inputsOf(int i) {
         return inputs.get(i);
     }
 
-    /** How many nodes take node {@code name}'s output (an input listed twice by one node counts once). */
+    @Override
     public int consumersOf(String name) {
         return consumers(inputs, name);
     }
@@ -278,38 +263,35 @@ public final class Graph implements AutoCloseable {
         return (int) inputs.stream().filter(in -> in.contains(name)).count();
     }
 
+    @Override
     public Loss lossFunction() {
         return loss;
     }
 
+    @Override
     public long seed() {
         return seed;
     }
 
-    /** Training steps taken. */
+    @Override
     public long step() {
         return step;
     }
 
-    /** Counts a training step taken outside {@link #trainStep} (by a {@link GraphedStep}). */
-    void stepTaken() {
-        step++;
-    }
-
-    /** Sets the count of training steps taken, when resuming from a checkpoint (dropout masks depend on it). */
+    @Override
     public void resumeAt(long step) {
         if (step < 0) throw new IllegalArgumentException("step must be >= 0, got " + step);
         this.step = step;
     }
 
-    /** Every trainable parameter, layer by layer. */
+    @Override
     public List<Parameter> parameters() {
         List<Parameter> all = new ArrayList<>();
         for (Layer layer : layers) all.addAll(layer.parameters());
         return all;
     }
 
-    /** The batch normalisations folded into the layers before them ({@link Folding}), as "bn1 into conv1"; empty for most models. */
+    @Override
     public List<String> foldings() {
         return foldings;
     }
@@ -318,21 +300,14 @@ public final class Graph implements AutoCloseable {
         this.foldings = List.copyOf(notes);
     }
 
-    /** Every tensor of non-trainable state (running statistics), layer by layer. */
+    @Override
     public List<Layer.State> state() {
         List<Layer.State> all = new ArrayList<>();
         for (Layer layer : layers) all.addAll(layer.state());
         return all;
     }
 
-    public Summary summary() {
-        return Summary.of(this);
-    }
-
-    /**
-     * The same architecture on another backend with a copy of this model's parameter values (for
-     * instance to check gradients in double precision, or to compare CPU and GPU from the same weights).
-     */
+    @Override
     public Graph copyTo(Backend other) {
         Builder b = builder().input(inputShape.dims()).loss(loss.copy()).seed(seed);
         for (int i = 0; i < layers.size(); i++) b.add(layers.get(i).name(), layers.get(i).copy(), inputs.get(i).toArray(String[]::new));
@@ -356,7 +331,6 @@ public final class Graph implements AutoCloseable {
         return copy;
     }
 
-    /** Frees the parameters and buffers this model holds on its backend (the backend itself is the caller's). */
     @Override
     public void close() {
         for (Layer layer : layers) layer.release();
@@ -374,21 +348,9 @@ public final class Graph implements AutoCloseable {
         return sb.append("\n  loss: ").append(loss.describe()).toString();
     }
 
-    /** Whether node i takes the node before it (the model input for the first) and nothing else, as in a chain. */
-    boolean isChained(int i) {
+    @Override
+    public boolean isChained(int i) {
         return from[i].length == 1 && from[i][0] == i - 1;
-    }
-
-    /** The result of a training or evaluation step. {@code correct} is −1 when the target is not class labels. */
-    public record StepResult(double loss, int correct, int samples) {
-        public double accuracy() {
-            return correct < 0 ? Double.NaN : (double) correct / samples;
-        }
-
-        @Override
-        public String toString() {
-            return String.format(Locale.ROOT, "loss %.4f%s", loss, correct < 0 ? "" : String.format(Locale.ROOT, ", accuracy %.4f", accuracy()));
-        }
     }
 
     /** Collects the input shape, the nodes, the loss and the seed, then binds them to a backend. */

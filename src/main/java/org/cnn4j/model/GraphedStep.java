@@ -40,7 +40,7 @@ import org.slf4j.LoggerFactory;
 public final class GraphedStep implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(GraphedStep.class);
 
-    private final Graph model;
+    private final Model model;
     private final Optimizer optimizer;
     private final Backend backend;
     private final List<Parameter> parameters;
@@ -49,7 +49,7 @@ public final class GraphedStep implements AutoCloseable {
     private final double[] penalties;
     private final boolean sameWorkEveryStep;
     private final Function<Runnable, Backend.Graph> recorder;
-    private final List<Graph.StepResult> read = new ArrayList<>();
+    private final List<Model.StepResult> read = new ArrayList<>();
     private Backend.Graph graph;
     private int pending;
     private long replays;
@@ -59,12 +59,12 @@ public final class GraphedStep implements AutoCloseable {
      * A step of {@code model} and {@code optimizer} for batches of {@code batchSize} samples with
      * INT32 class labels, reading its log back at least every {@code window} steps.
      */
-    public GraphedStep(Graph model, Optimizer optimizer, int batchSize, int window) {
+    public GraphedStep(Model model, Optimizer optimizer, int batchSize, int window) {
         this(model, optimizer, batchSize, window, model.backend()::capture);
     }
 
     /** With another way to record the work than the backend's (tests use pretend graphs on the CPU). */
-    GraphedStep(Graph model, Optimizer optimizer, int batchSize, int window, Function<Runnable, Backend.Graph> recorder) {
+    GraphedStep(Model model, Optimizer optimizer, int batchSize, int window, Function<Runnable, Backend.Graph> recorder) {
         if (batchSize < 1) throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
         if (window < 1) throw new IllegalArgumentException("window must be >= 1 step, got " + window);
         this.model = model;
@@ -116,7 +116,7 @@ public final class GraphedStep implements AutoCloseable {
             penalties[pending] = work();
             warm = true;
         }
-        model.stepTaken();
+        model.resumeAt(model.step() + 1);
         pending++;
     }
 
@@ -182,9 +182,9 @@ public final class GraphedStep implements AutoCloseable {
      * The loss (the batch mean plus the layers' penalties) and correct count of every step run
      * since the last call, in order; reads the log back (waiting for those steps to finish).
      */
-    public List<Graph.StepResult> results() {
+    public List<Model.StepResult> results() {
         drain();
-        List<Graph.StepResult> out = List.copyOf(read);
+        List<Model.StepResult> out = List.copyOf(read);
         read.clear();
         return out;
     }
@@ -195,7 +195,7 @@ public final class GraphedStep implements AutoCloseable {
         int logged = backend.downloadInts(cursor)[0];
         if (logged != pending) throw new IllegalStateException("the step log holds " + logged + " steps, " + pending + " were run");
         for (int i = 0; i < pending; i++) {
-            read.add(new Graph.StepResult(values[2 * i] + penalties[i], (int) values[2 * i + 1], batchSize));
+            read.add(new Model.StepResult(values[2 * i] + penalties[i], (int) values[2 * i + 1], batchSize));
         }
         backend.writeInts(cursor, new int[1]);
         Arrays.fill(penalties, 0);

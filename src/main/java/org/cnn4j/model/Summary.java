@@ -18,7 +18,7 @@ public record Summary(List<Row> rows, List<String> foldings) {
     }
 
     /** A row per node; a node that does not take the one before it names its inputs after its kind ("Add ← conv2, shortcut"). */
-    static Summary of(Graph model) {
+    static Summary of(Model model) {
         List<Row> rows = new ArrayList<>();
         for (int i = 0; i < model.layers().size(); i++) {
             Layer layer = model.layers().get(i);

@@ -25,6 +25,7 @@ import org.cnn4j.layer.Parameter;
 import org.cnn4j.layer.Pass;
 import org.cnn4j.model.GraphedStep;
 import org.cnn4j.model.Graph;
+import org.cnn4j.model.Model;
 import org.cnn4j.optim.Optimizer;
 import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
@@ -92,7 +93,7 @@ public final class Trainer {
         }
     }
 
-    private final Graph model;
+    private final Model model;
     private final Optimizer optimizer;
     private Options options;
     private final double baseLearningRate;
@@ -101,7 +102,7 @@ public final class Trainer {
     private DataInfo data;
     private Path checkpoint;
 
-    public Trainer(Graph model, Optimizer optimizer, Options options) {
+    public Trainer(Model model, Optimizer optimizer, Options options) {
         this.model = model;
         this.optimizer = optimizer;
         this.options = options;
@@ -206,10 +207,10 @@ public final class Trainer {
             return (System.nanoTime() - start) * 1e-9;
         }
 
-        void report(List<Graph.StepResult> results) {
+        void report(List<Model.StepResult> results) {
             lastReport = System.nanoTime();
             double elapsed = seconds();
-            for (Graph.StepResult r : results) {
+            for (Model.StepResult r : results) {
                 long[] at = unreported.remove();
                 if (!Double.isFinite(r.loss())) throw new TrainingDivergedException(at[1], epoch, (int) at[0], batches, r.loss(), lr);
                 lossSum += r.loss() * r.samples();
@@ -250,7 +251,7 @@ public final class Trainer {
     }
 
     /** Mean loss, accuracy and confusion matrix of a model on a dataset, normalised as {@code info} says. */
-    public static Evaluation evaluate(Graph model, Dataset dataset, DataInfo info, int batchSize) {
+    public static Evaluation evaluate(Model model, Dataset dataset, DataInfo info, int batchSize) {
         if (!dataset.sampleShape().equals(model.inputShape()) || dataset.classes() != model.outputShape().size()) {
             throw new IllegalArgumentException(dataset.name() + " has images of shape " + dataset.sampleShape() + " in " + dataset.classes()
                     + " classes but the model takes " + model.inputShape() + " and has " + model.outputShape().size() + " outputs");
@@ -344,7 +345,7 @@ public final class Trainer {
 
     // ---------------------------------------------------------------- accessors
 
-    public Graph model() {
+    public Model model() {
         return model;
     }
 

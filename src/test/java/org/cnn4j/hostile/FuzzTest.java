@@ -23,6 +23,7 @@ import java.util.zip.GZIPOutputStream;
 
 import javax.imageio.ImageIO;
 
+import org.cnn4j.model.Model;
 import org.cnn4j.data.DataInfo;
 import org.cnn4j.data.Datasets;
 import org.cnn4j.data.Images;
@@ -179,7 +180,7 @@ class FuzzTest {
 
     /** A model file as {@code predict} uses it: loaded, then one forward pass. */
     private static void loadAndRun(Path file) throws IOException {
-        try (Graph m = ModelFile.load(file, Backends.CPU).model()) {
+        try (Model m = ModelFile.load(file, Backends.CPU).model()) {
             Tensor x = Backends.CPU.upload(m.inputShape().batch(2), new double[2 * m.inputShape().size()]);
             assertEquals(2 * m.outputShape().size(), m.forward(x, org.cnn4j.layer.Pass.INFERENCE).size());
             x.close();

@@ -25,6 +25,7 @@ import java.util.zip.GZIPOutputStream;
 
 import javax.imageio.ImageIO;
 
+import org.cnn4j.model.Model;
 import org.cnn4j.data.DataInfo;
 import org.cnn4j.data.Datasets;
 import org.cnn4j.data.Images;
@@ -367,7 +368,7 @@ class HostileInputTest {
                 Arrays.fill(half, 0.5);
                 ModelFile.save(f, m, new DataInfo(name, TEN, new Normalization(half, half)));
             }
-            try (Graph back = ModelFile.load(f, Backends.CPU).model()) {
+            try (Model back = ModelFile.load(f, Backends.CPU).model()) {
                 loaded.add(name + ":" + back.parameters().size());
             }
         }

@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
+import org.cnn4j.model.Model;
 import org.cnn4j.backend.Activation;
 import org.cnn4j.backend.CombinationPenalty;
 import org.cnn4j.data.DataInfo;
@@ -55,7 +56,7 @@ class ModelFileTest {
     static final DataInfo INFO = new DataInfo("test", List.of("a", "b", "c", "d", "e"), new Normalization(new double[] {0.5, 0.25}, new double[] {0.2, 0.3}));
 
     /** A data description that fits a model: a class per output, a mean and std per input channel. */
-    static DataInfo infoFor(Graph model) {
+    static DataInfo infoFor(Model model) {
         int channels = model.inputShape().dim(0);
         double[] mean = new double[channels], std = new double[channels];
         java.util.Arrays.fill(mean, 0.5);
@@ -77,7 +78,7 @@ class ModelFileTest {
                 .loss(new SquaredError(0.9, 0.1)).seed(11).build(Backends.CPU);
     }
 
-    private static void assertSameModel(Graph a, Graph b) {
+    private static void assertSameModel(Model a, Model b) {
         assertEquals(Json.write(ModelFile.architecture(a)), Json.write(ModelFile.architecture(b)));
         for (int i = 0; i < a.parameters().size(); i++) {
             assertArrayEquals(a.parameters().get(i).value().toFloatArray(), b.parameters().get(i).value().toFloatArray());

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
+import org.cnn4j.model.Model;
 import org.cnn4j.backend.Backend;
 import org.cnn4j.data.DataInfo;
 import org.cnn4j.data.Normalization;
@@ -56,8 +57,10 @@ class BatchNormTest {
     @Test
     void runningStatisticsAreStateUnderPyTorchsNamesAndTravelWithTheModel() throws IOException {
         Graph model = trained(1);
-        assertEquals(List.of("bn1.running_mean", "bn1.running_var", "bn2.running_mean", "bn2.running_var", "bn_shortcut.running_mean",
-                "bn_shortcut.running_var"), model.state().stream().map(Layer.State::name).toList());
+        assertEquals(List.of("bn1.running_mean", "bn1.running_var", "bn1.num_batches_tracked", "bn2.running_mean", "bn2.running_var",
+                "bn2.num_batches_tracked", "bn_shortcut.running_mean", "bn_shortcut.running_var", "bn_shortcut.num_batches_tracked"),
+                model.state().stream().map(Layer.State::name).toList());
+        assertArrayEquals(new float[] {3}, model.state().get(2).value().toFloatArray(), "three training steps counted");
         assertTrue(model.parameters().stream().noneMatch(p -> p.name().contains("running")), "state is no parameter: optimizers never see it");
         double[] moved = model.state().get(0).value().toDoubleArray();
         assertTrue(java.util.Arrays.stream(moved).anyMatch(v -> v != 0), "training moved the running mean");
@@ -67,7 +70,7 @@ class BatchNormTest {
         Path f = dir.resolve("bn.safetensors");
         ModelFile.save(f, model, INFO);
         assertArrayEquals(model.state().get(0).value().toFloatArray(), Safetensors.read(f).tensors().get("bn1.running_mean").values());
-        try (Graph loaded = ModelFile.load(f, B).model()) {
+        try (Model loaded = ModelFile.load(f, B).model()) {
             assertArrayEquals(expected, loaded.forward(x, Pass.INFERENCE).toFloatArray(), "inference uses the saved running statistics");
         }
         try (Graph copy = model.copyTo(Backends.REFERENCE)) {
@@ -77,6 +80,13 @@ class BatchNormTest {
         }
 
         Safetensors.Contents c = Safetensors.read(f);
+        Map<String, Safetensors.Entry> older = new LinkedHashMap<>(c.tensors());
+        older.keySet().removeIf(k -> k.endsWith(".num_batches_tracked"));
+        AtomicFiles.write(f, out -> Safetensors.write(out, c.metadata(), older));
+        try (Model loaded = ModelFile.load(f, B).model()) {
+            assertArrayEquals(expected, loaded.forward(x, Pass.INFERENCE).toFloatArray(), "a file without batch counts (written before them) loads");
+            assertArrayEquals(new float[] {0}, loaded.state().get(2).value().toFloatArray(), "and counts from 0");
+        }
         Map<String, Safetensors.Entry> without = new LinkedHashMap<>(c.tensors());
         without.remove("bn2.running_var");
         AtomicFiles.write(f, out -> Safetensors.write(out, c.metadata(), without));

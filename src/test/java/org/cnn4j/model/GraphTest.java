@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
+import org.cnn4j.model.Model;
 import org.cnn4j.backend.Backend;
 import org.cnn4j.data.DataInfo;
 import org.cnn4j.data.Normalization;
@@ -109,7 +110,7 @@ class GraphTest {
         assertEquals("2", c.metadata().get(ModelFile.FORMAT_KEY));
         assertTrue(c.metadata().get(ModelFile.ARCHITECTURE_KEY).contains("\"name\":\"sum\",\"type\":\"Add\",\"inputs\":[\"conv2\",\"shortcut\",\"relu1\"]"));
         Tensor x = images(B, 2, model.inputShape(), 3);
-        try (Graph loaded = ModelFile.load(f, B).model()) {
+        try (Model loaded = ModelFile.load(f, B).model()) {
             assertArrayEquals(model.forward(x, Pass.INFERENCE).toFloatArray(), loaded.forward(x, Pass.INFERENCE).toFloatArray());
             assertEquals(model.toString(), loaded.toString());
         }
@@ -126,7 +127,7 @@ class GraphTest {
         chain.parameters().forEach(p -> tensors.put(p.name(), ModelFile.entry(p.value())));
         AtomicFiles.write(old, out -> Safetensors.write(out, metadata, tensors));
         Tensor small = images(B, 2, chain.inputShape(), 3);
-        try (Graph loaded = ModelFile.load(old, B).model()) {
+        try (Model loaded = ModelFile.load(old, B).model()) {
             assertArrayEquals(chain.forward(small, Pass.INFERENCE).toFloatArray(), loaded.forward(small, Pass.INFERENCE).toFloatArray());
         }
     }

@@ -30,7 +30,7 @@ class ResNetTest {
             List<String> names = cifar.parameters().stream().map(Parameter::name).toList();
             assertTrue(names.containsAll(List.of("conv1.weight", "bn1.weight", "layer1.0.conv1.weight", "layer2.0.downsample.0.weight",
                     "layer2.0.downsample.1.bias", "layer3.2.bn2.weight", "fc.weight", "fc.bias")), names.toString());
-            assertEquals(2 * (1 + 9 * 2 + 2), cifar.state().size(), "running mean and variance of 21 batch norms: the stem, two a block, two projections");
+            assertEquals(3 * (1 + 9 * 2 + 2), cifar.state().size(), "running mean, variance and batch count of 21 batch norms: the stem, two a block, two projections");
         }
         try (Graph resnet18 = Models.byName("resnet18").build(Backends.CPU)) {
             assertEquals(11_173_962, parameters(resnet18));

@@ -17,6 +17,7 @@ import java.util.function.Supplier;
 
 import javax.imageio.ImageIO;
 
+import org.cnn4j.model.Model;
 import org.cnn4j.data.Batch;
 import org.cnn4j.data.DataInfo;
 import org.cnn4j.data.DataLoader;
@@ -68,7 +69,7 @@ class TrainerTest {
         return Trainer.Options.of(epochs, 32).schedule(new Schedule.Cosine()).seed(9).augment(1, true);
     }
 
-    private static float[] weights(Graph m) {
+    private static float[] weights(Model m) {
         List<float[]> all = new ArrayList<>();
         int size = 0;
         for (Parameter p : m.parameters()) {
