@@ -6,8 +6,8 @@ import java.nio.file.Path;
 
 import org.cnn4j.backend.Backend;
 import org.cnn4j.io.ModelFile;
-import org.cnn4j.model.Models;
 import org.cnn4j.model.Model;
+import org.cnn4j.model.Models;
 
 /** A model named on the command line: a model or checkpoint file, or a built-in name. */
 final class ModelSource {

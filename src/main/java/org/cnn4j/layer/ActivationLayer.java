@@ -4,6 +4,7 @@ import java.util.Map;
 import java.util.Random;
 
 import org.cnn4j.backend.Activation;
+import org.cnn4j.io.Settings;
 import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
 
@@ -29,6 +30,12 @@ public class ActivationLayer extends Layer {
     protected void settings(Map<String, Object> s) {
         if (getClass() == ActivationLayer.class) s.put("function", function.kind().name()); // subclasses say it by their type
         if (function.kind() == Activation.Kind.LEAKY_RELU) s.put("slope", function.slope());
+    }
+
+    /** The layer {@link #settings} describes, for the generic class (the subclasses have no settings but LeakyReLU's slope). */
+    static ActivationLayer read(Settings s) {
+        Activation.Kind kind = s.choice("function", Activation.Kind.class);
+        return new ActivationLayer(kind == Activation.Kind.LEAKY_RELU ? Activation.leakyRelu(s.number("slope")) : Activation.of(kind));
     }
 
     @Override

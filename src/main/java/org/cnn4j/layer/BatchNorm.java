@@ -4,6 +4,7 @@ import java.util.Arrays;
 import java.util.Map;
 import java.util.Random;
 
+import org.cnn4j.io.Settings;
 import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
 
@@ -67,6 +68,11 @@ public abstract class BatchNorm extends Layer {
         s.put("features", features);
         s.put("eps", eps);
         s.put("momentum", momentum);
+    }
+
+    /** The normalisation {@link #settings} describes, made by {@code kind} from its channel count. */
+    static BatchNorm read(Settings s, java.util.function.IntFunction<BatchNorm> kind) {
+        return kind.apply(s.integer("features")).eps(s.number("eps")).momentum(s.number("momentum"));
     }
 
     @Override

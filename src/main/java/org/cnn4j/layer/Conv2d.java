@@ -5,6 +5,7 @@ import java.util.Random;
 
 import org.cnn4j.backend.Activation;
 import org.cnn4j.backend.ConvGeometry;
+import org.cnn4j.io.Settings;
 import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
 
@@ -102,6 +103,13 @@ public final class Conv2d extends Layer {
         s.put("dilation", new int[] {dilationH, dilationW});
         s.put("bias", bias);
         s.put("init", init.name());
+    }
+
+    /** The layer {@link #settings} describes (for {@link LayerConfig#toLayer()}). */
+    static Conv2d read(Settings s) {
+        int[] k = s.integers("kernel", 2), pad = s.integers("padding", 2), stride = s.integers("stride", 2), dil = s.integers("dilation", 2);
+        return new Conv2d(s.integer("in"), s.integer("out"), k[0], k[1]).padding(pad[0], pad[1]).stride(stride[0], stride[1])
+                .dilation(dil[0], dil[1]).bias(s.flag("bias")).init(s.choice("init", Init.class));
     }
 
     @Override

@@ -4,6 +4,7 @@ import java.util.Map;
 import java.util.Random;
 
 import org.cnn4j.backend.Activation;
+import org.cnn4j.io.Settings;
 import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
 
@@ -46,6 +47,11 @@ public final class Dense extends Layer {
         s.put("out", out);
         s.put("bias", bias);
         s.put("init", init.name());
+    }
+
+    /** The layer {@link #settings} describes (for {@link LayerConfig#toLayer()}). */
+    static Dense read(Settings s) {
+        return new Dense(s.integer("in"), s.integer("out")).bias(s.flag("bias")).init(s.choice("init", Init.class));
     }
 
     @Override

@@ -3,6 +3,7 @@ package org.cnn4j.layer;
 import java.util.Map;
 import java.util.Random;
 
+import org.cnn4j.io.Settings;
 import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
 
@@ -25,6 +26,11 @@ public final class Dropout extends Layer {
     @Override
     protected void settings(Map<String, Object> s) {
         s.put("p", p);
+    }
+
+    /** The layer {@link #settings} describes (for {@link LayerConfig#toLayer()}). */
+    static Dropout read(Settings s) {
+        return new Dropout(s.number("p"));
     }
 
     @Override

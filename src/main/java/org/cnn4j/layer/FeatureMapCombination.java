@@ -5,6 +5,7 @@ import java.util.Random;
 
 import org.cnn4j.backend.CombinationPenalty;
 import org.cnn4j.backend.ConvGeometry;
+import org.cnn4j.io.Settings;
 import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
 
@@ -63,6 +64,12 @@ public final class FeatureMapCombination extends Layer {
         s.put("padding", pad);
         s.put("penalty", penalty.name());
         s.put("lambda", lambda);
+    }
+
+    /** The layer {@link #settings} describes (for {@link LayerConfig#toLayer()}). */
+    static FeatureMapCombination read(Settings s) {
+        return new FeatureMapCombination(s.integer("in"), s.integer("out"), s.integer("kernel"))
+                .padding(s.integer("padding")).penalty(s.choice("penalty", CombinationPenalty.class), s.number("lambda"));
     }
 
     @Override

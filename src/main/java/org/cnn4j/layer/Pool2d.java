@@ -4,6 +4,7 @@ import java.util.Map;
 import java.util.Random;
 
 import org.cnn4j.backend.PoolGeometry;
+import org.cnn4j.io.Settings;
 import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
 
@@ -65,6 +66,12 @@ public abstract sealed class Pool2d extends Layer permits MaxPool2d, AvgPool2d {
         s.put("window", new int[] {windowH, windowW});
         s.put("stride", new int[] {strideH, strideW});
         s.put("padding", new int[] {padH, padW});
+    }
+
+    /** The pooling {@link #settings} describes, made by {@code window} from its window's height and width. */
+    static Pool2d read(Settings s, java.util.function.BiFunction<Integer, Integer, Pool2d> window) {
+        int[] size = s.integers("window", 2), stride = s.integers("stride", 2), pad = s.integers("padding", 2);
+        return window.apply(size[0], size[1]).stride(stride[0], stride[1]).padding(pad[0], pad[1]);
     }
 
     @Override

@@ -5,6 +5,7 @@ import java.util.Arrays;
 import java.util.Random;
 
 import org.cnn4j.backend.PoolGeometry;
+import org.cnn4j.io.Settings;
 import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
 
@@ -32,6 +33,11 @@ public final class Subsampling extends Layer {
     @Override
     protected void settings(Map<String, Object> s) {
         s.put("block", block);
+    }
+
+    /** The layer {@link #settings} describes (for {@link LayerConfig#toLayer()}). */
+    static Subsampling read(Settings s) {
+        return new Subsampling(s.integer("block"));
     }
 
     @Override

@@ -14,10 +14,10 @@ import java.util.function.BiConsumer;
 import java.util.stream.Stream;
 
 import org.cnn4j.backend.cpu.CpuBackend;
-import org.cnn4j.testing.Backends;
-import org.cnn4j.testing.Data;
 import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
+import org.cnn4j.testing.Backends;
+import org.cnn4j.testing.Data;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;

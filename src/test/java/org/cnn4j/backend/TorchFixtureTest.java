@@ -7,11 +7,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 
+import org.cnn4j.tensor.Shape;
+import org.cnn4j.tensor.Tensor;
 import org.cnn4j.testing.Backends;
 import org.cnn4j.testing.TorchFixtures;
 import org.cnn4j.testing.TorchFixtures.Case;
-import org.cnn4j.tensor.Shape;
-import org.cnn4j.tensor.Tensor;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;

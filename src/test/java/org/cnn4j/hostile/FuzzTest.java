@@ -23,7 +23,6 @@ import java.util.zip.GZIPOutputStream;
 
 import javax.imageio.ImageIO;
 
-import org.cnn4j.model.Model;
 import org.cnn4j.data.DataInfo;
 import org.cnn4j.data.Datasets;
 import org.cnn4j.data.Images;
@@ -42,6 +41,7 @@ import org.cnn4j.layer.Subsampling;
 import org.cnn4j.layer.Tanh;
 import org.cnn4j.loss.SoftmaxCrossEntropy;
 import org.cnn4j.model.Graph;
+import org.cnn4j.model.Model;
 import org.cnn4j.model.Sequential;
 import org.cnn4j.optim.Adam;
 import org.cnn4j.tensor.Shape;

@@ -25,7 +25,6 @@ import java.util.zip.GZIPOutputStream;
 
 import javax.imageio.ImageIO;
 
-import org.cnn4j.model.Model;
 import org.cnn4j.data.DataInfo;
 import org.cnn4j.data.Datasets;
 import org.cnn4j.data.Images;
@@ -41,8 +40,9 @@ import org.cnn4j.layer.Dense;
 import org.cnn4j.layer.Flatten;
 import org.cnn4j.layer.ReLU;
 import org.cnn4j.loss.SoftmaxCrossEntropy;
-import org.cnn4j.model.Models;
 import org.cnn4j.model.Graph;
+import org.cnn4j.model.Model;
+import org.cnn4j.model.Models;
 import org.cnn4j.model.Sequential;
 import org.cnn4j.optim.Sgd;
 import org.cnn4j.tensor.Shape;

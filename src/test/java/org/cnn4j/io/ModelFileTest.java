@@ -2,6 +2,7 @@ package org.cnn4j.io;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -14,7 +15,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
-import org.cnn4j.model.Model;
 import org.cnn4j.backend.Activation;
 import org.cnn4j.backend.CombinationPenalty;
 import org.cnn4j.data.DataInfo;
@@ -28,19 +28,22 @@ import org.cnn4j.layer.FeatureMapCombination;
 import org.cnn4j.layer.Flatten;
 import org.cnn4j.layer.GELU;
 import org.cnn4j.layer.Init;
+import org.cnn4j.layer.LayerConfig;
 import org.cnn4j.layer.LeakyReLU;
-import org.cnn4j.layer.SiLU;
 import org.cnn4j.layer.MaxPool2d;
 import org.cnn4j.layer.Pass;
 import org.cnn4j.layer.ReLU;
 import org.cnn4j.layer.ScaledTanh;
+import org.cnn4j.layer.SiLU;
 import org.cnn4j.layer.Sigmoid;
 import org.cnn4j.layer.Softmax;
 import org.cnn4j.layer.Subsampling;
 import org.cnn4j.layer.Tanh;
+import org.cnn4j.loss.SoftmaxCrossEntropy;
 import org.cnn4j.loss.SquaredError;
-import org.cnn4j.model.Models;
 import org.cnn4j.model.Graph;
+import org.cnn4j.model.Model;
+import org.cnn4j.model.Models;
 import org.cnn4j.model.Sequential;
 import org.cnn4j.tensor.Tensor;
 import org.cnn4j.testing.Backends;
@@ -108,6 +111,30 @@ class ModelFileTest {
             ModelFile.save(f, model, infoFor(model));
             assertSameModel(model, ModelFile.load(f, Backends.CPU).model());
         }
+    }
+
+    /** A layer kind of a user's own: a class outside the library, registered once. */
+    public static final class Swish extends ActivationLayer {
+        static {
+            LayerConfig.register("Swish", s -> new Swish());
+        }
+
+        public Swish() {
+            super(Activation.SILU);
+        }
+    }
+
+    @Test
+    void aRegisteredLayerKindOfOnesOwnRoundTripsAndCopies() throws IOException {
+        Graph model = Sequential.builder().input(2, 4, 4).add(new Conv2d(2, 3, 3)).add(new Swish()).add(new Flatten()).add(new Dense(12, 3))
+                .loss(new SoftmaxCrossEntropy()).seed(3).build(Backends.CPU);
+        assertTrue(LayerConfig.types().contains("Swish"), LayerConfig.types().toString());
+        Path f = dir.resolve("swish.safetensors");
+        ModelFile.save(f, model, infoFor(model));
+        assertSameModel(model, ModelFile.load(f, Backends.CPU).model());
+        assertInstanceOf(Swish.class, model.copyTo(Backends.CPU).layers().get(1));
+        String m = assertThrows(IllegalArgumentException.class, () -> LayerConfig.register("Swish", s -> new Swish())).getMessage();
+        assertTrue(m.contains("'Swish' is already registered"), m);
     }
 
     private String failure(Path f) {

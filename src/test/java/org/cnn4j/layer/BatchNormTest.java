@@ -13,7 +13,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
-import org.cnn4j.model.Model;
 import org.cnn4j.backend.Backend;
 import org.cnn4j.data.DataInfo;
 import org.cnn4j.data.Normalization;
@@ -24,6 +23,7 @@ import org.cnn4j.io.Safetensors;
 import org.cnn4j.loss.SoftmaxCrossEntropy;
 import org.cnn4j.model.GradientChecker;
 import org.cnn4j.model.Graph;
+import org.cnn4j.model.Model;
 import org.cnn4j.model.Sequential;
 import org.cnn4j.optim.Sgd;
 import org.cnn4j.tensor.Shape;

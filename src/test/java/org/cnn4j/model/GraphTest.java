@@ -11,7 +11,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
-import org.cnn4j.model.Model;
 import org.cnn4j.backend.Backend;
 import org.cnn4j.data.DataInfo;
 import org.cnn4j.data.Normalization;
@@ -28,6 +27,7 @@ import org.cnn4j.layer.Identity;
 import org.cnn4j.layer.Pass;
 import org.cnn4j.layer.ReLU;
 import org.cnn4j.loss.SoftmaxCrossEntropy;
+import org.cnn4j.model.Model;
 import org.cnn4j.optim.Sgd;
 import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;

@@ -17,7 +17,6 @@ import java.util.function.Supplier;
 
 import javax.imageio.ImageIO;
 
-import org.cnn4j.model.Model;
 import org.cnn4j.data.Batch;
 import org.cnn4j.data.DataInfo;
 import org.cnn4j.data.DataLoader;
@@ -34,6 +33,7 @@ import org.cnn4j.layer.Parameter;
 import org.cnn4j.layer.ReLU;
 import org.cnn4j.loss.SoftmaxCrossEntropy;
 import org.cnn4j.model.Graph;
+import org.cnn4j.model.Model;
 import org.cnn4j.model.Sequential;
 import org.cnn4j.optim.Adam;
 import org.cnn4j.optim.Optimizer;

@@ -6,12 +6,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import org.cnn4j.backend.Activation;
-import org.cnn4j.backend.Erf;
-import org.cnn4j.backend.HostBackend;
 import org.cnn4j.backend.Check;
 import org.cnn4j.backend.CombinationPenalty;
 import org.cnn4j.backend.ConvGeometry;
 import org.cnn4j.backend.CounterRng;
+import org.cnn4j.backend.Erf;
+import org.cnn4j.backend.HostBackend;
 import org.cnn4j.backend.PenaltyMath;
 import org.cnn4j.backend.PoolGeometry;
 import org.cnn4j.backend.StepRates;
