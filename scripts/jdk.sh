@@ -53,3 +53,15 @@ cnn4j_build() {
     fi
     CNN4J_CLASSPATH="$PWD/$jar:$(cat target/runtime-classpath.txt)"
 }
+
+cnn4j_build_benchmarks() {
+    # Like cnn4j_build, and also compiles the test tree, where the benchmark harnesses that are no
+    # part of the library live (org.cnn4j.bench.BenchmarkSuite, ConvLayoutBenchmark): sets
+    # CNN4J_CLASSPATH to the jar, its runtime dependencies and target/test-classes.
+    cnn4j_build || return 1
+    if [ ! -d target/test-classes ] || [ -n "$(find src/test/java -newer target/test-classes -print -quit)" ]; then
+        mvn -B -q -ntp test-compile >&2
+        touch target/test-classes
+    fi
+    CNN4J_CLASSPATH="$CNN4J_CLASSPATH:$PWD/target/test-classes"
+}

@@ -8,7 +8,6 @@ import java.util.concurrent.Callable;
 
 import org.cnn4j.backend.Backend;
 import org.cnn4j.backend.Devices;
-import org.cnn4j.backend.cuda.ConvLayoutBenchmark;
 import org.cnn4j.backend.cuda.CudaBackend;
 import org.cnn4j.bench.LayerTimes;
 import org.cnn4j.bench.TrainStepBenchmark;
@@ -44,9 +43,6 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--chart", description = "Write the per-layer chart to this PNG file.")
     Path chart;
 
-    @Option(names = "--layouts", description = "Also time the model's convolutions through cuDNN with every tensor in NCHW (cnn4j's "
-            + "layout) against NHWC, in TF32 and strict float32, on the GPU (skipped with the reason without one).")
-    boolean layouts;
 
     @Override
     public Integer call() throws Exception {
@@ -90,19 +86,6 @@ final class BenchCommand implements Callable<Integer> {
         print(names, results);
         memory.forEach(System.out::println);
         if (chart != null) chart(names, results);
-        if (layouts) {
-            try {
-                ConvLayoutBenchmark.Result r = ConvLayoutBenchmark.run(model, batch, windows, repeats);
-                System.out.println("cuDNN convolutions, NCHW against NHWC, on " + r.device() + ":");
-                System.out.print(ConvLayoutBenchmark.table(r.rows()));
-                if (r.rows().stream().anyMatch(ConvLayoutBenchmark.Row::disagrees)) {
-                    throw new IllegalStateException("a convolution's NHWC result differs from its NCHW result beyond the tolerance (marked !)");
-                }
-            } catch (IllegalStateException e) {
-                if (!e.getMessage().startsWith("no usable GPU")) throw e;
-                System.out.println("skipping the layouts: " + e.getMessage());
-            }
-        }
         return 0;
     }
 

@@ -319,7 +319,7 @@ public final class CpuBackend extends HostBackend {
             switch (fn.kind()) {
                 case IDENTITY -> System.arraycopy(xd, lo, yd, lo, hi - lo);
                 case RELU -> {
-                    // Math.max vectorises where a conditional does not (measured 4.7x); it keeps NaN.
+                    // Math.max vectorises where a conditional does not; it keeps NaN.
                     for (int i = lo; i < hi; i++) yd[i] = Math.max(xd[i], 0f);
                 }
                 case SIGMOID -> {
@@ -357,7 +357,7 @@ public final class CpuBackend extends HostBackend {
             switch (fn.kind()) {
                 case IDENTITY -> System.arraycopy(dyd, lo, dxd, lo, hi - lo);
                 case RELU -> {
-                    // signum(max(x, 0)) is 1 where x > 0 and 0 elsewhere; unlike a conditional it vectorises (2.2x).
+                    // signum(max(x, 0)) is 1 where x > 0 and 0 elsewhere; unlike a conditional it vectorises.
                     for (int i = lo; i < hi; i++) dxd[i] = dyd[i] * Math.signum(Math.max(xd[i], 0f));
                 }
                 case SIGMOID -> {

@@ -28,11 +28,8 @@ final class CpuConvolution {
 
     /**
      * Whether stride-1 convolutions take {@link DirectConvolution}'s path where it pays (needs the
-     * vector kernel; {@code -Dcnn4j.direct=false} turns it off). Measured on 2 AVX-512 cores with
-     * TrainStepBenchmark, alternated: with first layers only, fmnist-cnn (batch 256) training
-     * 3,203-3,620 → 3,576-3,843 images/s and lenet5 61-67 → 51-59 ms a step; with the rules of
-     * {@link DirectConvolution} (forward and data gradient of most stride-1 layers), vgg-small
-     * (batch 128) 1,273 → 1,043 ms and lenet5 39-41 → 32-36 ms.
+     * vector kernel; {@code -Dcnn4j.direct=false} turns it off). Measurements: benchmarks/RESULTS.md,
+     * "Measurements behind the CPU kernels' rules".
      */
     static final boolean DIRECT = Sgemm.VECTOR && Boolean.parseBoolean(System.getProperty("cnn4j.direct", "true"));
 
@@ -68,9 +65,7 @@ final class CpuConvolution {
     /**
      * Whether each filter covers the whole (unpadded) input, giving one output position: then the
      * convolution is a dense layer on the flattened images, y (n×k) = x (n×crs) · wᵀ, and runs as one
-     * multi-threaded product without im2col (LeNet-5's C5; measured on 2 cores, 256 images of
-     * 16×5×5 into 120, three rounds each: forward 1.09-1.19 → 0.50-0.75 ms, data gradient
-     * 0.92-1.15 → 0.34-0.50 ms, filter gradient 1.48-2.45 → 0.52-0.65 ms).
+     * multi-threaded product without im2col (LeNet-5's C5).
      */
     static boolean dense(ConvGeometry g) {
         return g.r() == g.h() && g.s() == g.w() && g.padH() == 0 && g.padW() == 0 && g.dilationH() == 1 && g.dilationW() == 1;
@@ -216,13 +211,7 @@ final class CpuConvolution {
      * of images: when one chunk's partial gradient (k·c·r·s floats) outgrows a core's 1 MiB L2, every
      * block of {@link Sgemm#KC} positions sweeps it from further out, and the 16 partials are cleared
      * and added besides. A rule of the layer's shape alone, so the summation order never depends on
-     * the thread count. Measured on 2 threads, batch 128, the two splits alternated in one JVM, 14
-     * passes each (fastest and median, ms): vgg-small 256→256 8×8 (2.4 MB) 62/73-75 → 52-54/66, 128→256
-     * 8×8 (1.2 MB) 30-34/35 → 29-32/34; split by taps too, the 16×16 layers (0.3 and 0.6 MB) and
-     * fmnist-cnn's conv2 (9 strips of taps shared 5 : 4) ran even, and vgg-small's 64→64 32×32 layer
-     * ran 76 ms against 73 by {@link DirectConvolution}. TrainStepBenchmark vgg-small batch 128,
-     * {@code benchmarks/switch-ab cnn4j.filterByTaps vgg-small 128 4}: training 760-906 → 738-788 ms
-     * a step, faster in each of the 4 rounds (by 3-13%).
+     * the thread count.
      */
     static boolean splitByTaps(ConvGeometry g) {
         return (long) g.k() * g.c() * g.r() * g.s() * Float.BYTES > (1 << 20);

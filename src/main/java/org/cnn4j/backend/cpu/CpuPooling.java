@@ -12,8 +12,7 @@ import org.cnn4j.backend.PoolGeometry;
  * <p>The loops run tap by tap: for window tap (a, b), over every output (op, oq) whose window
  * puts that tap inside the image. The innermost loop is then a long run over oq instead of a
  * 2- or 3-long run over the window, and max pooling keeps its running maximum without branches
- * (a random comparison mispredicts half the time); measured on 8192 planes of 26×26 with 2×2
- * windows: 44 ms window by window with branches, 15 ms tap by tap without.
+ * (a random comparison mispredicts half the time).
  */
 final class CpuPooling {
     private final Parallel parallel;

@@ -64,9 +64,7 @@ final class DirectConvolution {
     /**
      * Whether the filter gradient is faster here: stride 1, and few taps (c·r·s ≤ 32), few filters
      * (k ≤ 16: im2col's product then has 16 rows), or long images with little waste. Its kernel
-     * passes over each image once per 4 filters × 4 taps, so short wide rows lose: measured with 2
-     * taps a pass, vgg-small 32×32 layers 92-102 → 36-40 ms, lenet5 C3 3.3-4.0 → 1.9-2.7 ms; but
-     * fmnist-cnn conv2 13-14 → 19 ms, vgg-small 16×16 24-25 → 34-36 ms and 8×8 8-24 → 28-120 ms.
+     * passes over each image once per 4 filters × 4 taps, so short wide rows lose.
      */
     static boolean filterPays(ConvGeometry g) {
         if (g.strideH() != 1 || g.strideW() != 1) return false;
@@ -395,10 +393,8 @@ final class DirectConvolution {
      * acc[(r·4 + u)·L + lane] += Σ_i dyw[row + r·ld + i]·xp[off_u + i] over i ≡ lane (mod L), for 4
      * filters r and four taps u; the lane sums are kept across images and reduced at the end. Sixteen
      * accumulators take eight loads a step (four of dy, four of x) for sixteen fused multiply-adds:
-     * with 4 filters × 2 taps it was six loads for eight, and the loads, not the multiply-adds, set
-     * the pace. Measured with {@code benchmarks/jmh/run -p layer=64-32-64} (vgg-small's 64→64 32×32
-     * layer, batch 128, 2 threads): 130 → 153-157 GFLOP/s, of a measured peak of 229-233. Six taps
-     * (24 accumulators) ran no faster than four.
+     * with 4 filters × 2 taps it would be six loads for eight, and the loads, not the multiply-adds,
+     * set the pace.
      */
     private static void filterKernel(float[] dyw, int row, int ld, float[] xp, int off0, int off1, int off2, int off3,
                                      float[] acc, int at) {

@@ -11,8 +11,8 @@ import java.util.Arrays;
  * copied into an accumulator array, takes eight rows of the block at a time,
  * {@code acc[j] += a0·b0[j] + … + a7·b7[j]}, and is copied back. Every array in that loop is read
  * and written at the same index j, which is what lets the JIT vectorise it (it cannot prove that
- * two offsets into possibly the same array do not overlap, and then falls back to scalar code:
- * measured 5× slower). Every element of C is computed by one thread in one fixed order, so results
+ * two offsets into possibly the same array do not overlap, and then falls back to scalar code,
+ * several times slower). Every element of C is computed by one thread in one fixed order, so results
  * do not depend on the thread count.
  */
 final class Sgemm {
@@ -24,8 +24,6 @@ final class Sgemm {
     /**
      * Whether blocks run {@link VectorSgemm}'s kernel: when the JVM has jdk.incubator.vector
      * ({@code --add-modules jdk.incubator.vector}) and {@code -Dcnn4j.vector=false} does not turn it off.
-     * Measured with benchmarks/kernel-ab on 2 AVX-512 cores: the fmnist-cnn training step (batch 256)
-     * went from 143-149 to 104-115 ms, vgg-small's (batch 64) from 1,318 to 737 ms.
      */
     static final boolean VECTOR = vectorAvailable();
 

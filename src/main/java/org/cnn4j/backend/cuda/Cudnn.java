@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * convolution descriptors, the convolution algorithms chosen once per shape by measurement
  * ({@code cudnnFindConvolution*Algorithm}) under a workspace limit, and the calls the CUDA backend
  * makes. Every descriptor of an instance is in one {@link Dnn.Layout}: the backend's NCHW, or NHWC
- * for {@link ConvLayoutBenchmark}. Signatures follow cudnn_graph.h, cudnn_ops.h and cudnn_cnn.h of
+ * for the layout benchmark (benchmarks/conv-layouts). Signatures follow cudnn_graph.h, cudnn_ops.h and cudnn_cnn.h of
  * cuDNN 9. Every call is checked: a failure names the call, the shapes and cuDNN's error string.
  */
 final class Cudnn implements Dnn {

@@ -35,7 +35,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Usage: {@code ConvLayoutBenchmark [model] [batch] [windows] [repeats]}, by default
  * {@code vgg-small 128 5 20}. Run through benchmarks/conv-layouts, bin/cnn4j-conv-layouts in the
- * bundle, or {@code cnn4j bench --layouts}; without a usable GPU it says so and exits with status 2.
+ * bundle; without a usable GPU it says so and exits with status 2. An experiment, not part of the
+ * library: it lives with the tests, which the bundle carries.
  */
 public final class ConvLayoutBenchmark {
     private static final Logger log = LoggerFactory.getLogger(ConvLayoutBenchmark.class);
