@@ -35,7 +35,7 @@ class ScaledTanh(nn.Module):
 
 
 class Subsampling(nn.Module):
-    """Seed 003's subsampling: beta * (sum of each block) + b, per map."""
+    """LeNet-style subsampling (Bouvrie's notes, §3.2): beta * (sum of each block) + b, per map."""
 
     def __init__(self, channels, block):
         super().__init__()

@@ -179,7 +179,7 @@ public interface Backend extends AutoCloseable {
     void avgPoolBackward(Tensor dx, Tensor dy, PoolGeometry g);
 
     /**
-     * Subsampling (seed 003, §3.2): y(n,c,i,j) = β(c)·down(x)(n,c,i,j) + b(c), where down sums each
+     * Subsampling (Bouvrie's notes, §3.2): y(n,c,i,j) = β(c)·down(x)(n,c,i,j) + b(c), where down sums each
      * window of g (usually n×n blocks with stride n).
      */
     void subsampleForward(Tensor y, Tensor x, Tensor beta, Tensor b, PoolGeometry g);
@@ -256,7 +256,7 @@ public interface Backend extends AutoCloseable {
     void softmaxCrossEntropy(Tensor loss, Tensor dx, Tensor logits, Tensor labels, double gradScale);
 
     /**
-     * Squared error (seed 003, §2.1): loss(i) = ½ Σ_j (t_ij − y_ij)², and, when dy is not null,
+     * Squared error (Bouvrie's notes, §2.1): loss(i) = ½ Σ_j (t_ij − y_ij)², and, when dy is not null,
      * dy = gradScale · (y − t).
      */
     void squaredError(Tensor loss, Tensor dy, Tensor y, Tensor target, double gradScale);

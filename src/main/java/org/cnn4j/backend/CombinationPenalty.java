@@ -8,7 +8,7 @@ public enum CombinationPenalty {
     /** No penalty. */
     NONE,
     /**
-     * The seed's {@code λ Σ|α_i|} with its gradient {@code ∂Ω/∂c_i = λ(|α_i| − α_i Σ_k |α_k|)},
+     * Bouvrie's {@code λ Σ|α_i|} (§3.3.1) with its gradient {@code ∂Ω/∂c_i = λ(|α_i| − α_i Σ_k |α_k|)},
      * implemented as written. Because α = softmax(c) is positive and sums to 1, Σ|α| = 1 for every c:
      * the penalty is a constant and its gradient is zero (up to rounding). It does not sparsify.
      */

@@ -32,7 +32,7 @@ public final class PenaltyMath {
         switch (penalty) {
             case NONE -> Arrays.fill(out, 0, m, 0.0);
             case SEED_L1 -> {
-                // The seed's formula as written: λ(|α_i| − α_i Σ_k |α_k|).
+                // Bouvrie's formula as written: λ(|α_i| − α_i Σ_k |α_k|).
                 double sumAbs = 0;
                 for (int i = 0; i < m; i++) sumAbs += Math.abs(alpha[off + i]);
                 for (int i = 0; i < m; i++) out[i] = lambda * (Math.abs(alpha[off + i]) - alpha[off + i] * sumAbs);

@@ -2,7 +2,7 @@ package org.cnn4j.layer;
 
 import org.cnn4j.tensor.Tensor;
 
-/** Average pooling; backward spreads each dy evenly over its window (seed 000's average upsample). */
+/** Average pooling; backward spreads each dy evenly over its window (the average "upsample"). */
 public final class AvgPool2d extends Pool2d {
 
     public AvgPool2d(int window) {

@@ -10,7 +10,7 @@ import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
 
 /**
- * Learned combinations of feature maps (seed 003, §3.3):
+ * Learned combinations of feature maps (Bouvrie's <i>Notes on Convolutional Neural Networks</i> (2006), §3.3):
  * y_j = Σ_i α_ij (x_i ⋆ k_ij) + b_j with α_·j = softmax(c_·j) over the input maps i, so each
  * output map mixes its inputs with weights that are positive and sum to one. It is computed as a
  * convolution with effective filters α_ij·k_ij. Trainable: the kernels k, the mixing logits c, and b.
@@ -18,9 +18,9 @@ import org.cnn4j.tensor.Tensor;
  * <p>Backward: dk_ij += α_ij · dW_ij, ∂E/∂α_ij = Σ k_ij ∘ dW_ij (= Σ δ_j ∘ (x_i ⋆ k_ij)), and
  * ∂E/∂c_i = α_i (∂E/∂α_i − Σ_l α_l ∂E/∂α_l), where dW is the convolution's filter gradient.
  *
- * <p>Penalties on α ({@link CombinationPenalty}): the seed's λΣ|α| is constant under the softmax, so
+ * <p>Penalties on α ({@link CombinationPenalty}): the notes' λΣ|α| is constant under the softmax, so
  * it never sparsifies (kept as written, for fidelity); ENTROPY does. Follow with an activation
- * layer for the seed's f(·).
+ * layer for the notes' f(·).
  */
 public final class FeatureMapCombination extends Layer {
     private final int inMaps, outMaps, kernel;

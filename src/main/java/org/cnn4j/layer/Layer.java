@@ -45,7 +45,7 @@ public abstract class Layer {
 
     // ---------------------------------------------------------------- configuration
 
-    /** The learning-rate multiplier of this layer's parameters (seed 003's per-weight rates, per layer). */
+    /** The learning-rate multiplier of this layer's parameters (Bouvrie's per-weight rates, per layer). */
     public Layer learningRateMultiplier(double multiplier) {
         requireUnbound("learningRateMultiplier");
         this.learningRateMultiplier = Parameter.requireNonNegative("learning-rate multiplier", multiplier);

@@ -8,7 +8,7 @@ import org.cnn4j.tensor.Tensor;
 /**
  * Max pooling. The forward pass records in a mask where each maximum came from (the first one on
  * ties); backward places each dy at that position, adding where overlapping windows share a winner
- * (seed 000's "upsample" through the mask).
+ * (the "upsample" through the mask).
  */
 public final class MaxPool2d extends Pool2d {
     private Tensor mask;

@@ -4,7 +4,7 @@ import org.cnn4j.tensor.Tensor;
 
 /**
  * A trainable tensor with its gradient and its own learning-rate and weight-decay multipliers
- * (seed 003 asks for a learning rate per weight; cnn4j gives one per parameter tensor, set per
+ * (Bouvrie's notes ask for a learning rate per weight; cnn4j gives one per parameter tensor, set per
  * layer by default). The gradient accumulates over backward passes until the model zeroes it.
  */
 public final class Parameter {

@@ -10,9 +10,9 @@ import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
 
 /**
- * The subsampling layer of seed 003 (§3.2) and LeNet-5: y_j = β_j · down(x_j) + b_j, where down
+ * The subsampling layer of LeNet-5 as Bouvrie's <i>Notes on Convolutional Neural Networks</i> (2006), §3.2, derives it: y_j = β_j · down(x_j) + b_j, where down
  * sums each n×n block of map j, with a trainable multiplicative β and additive b per map. Follow it
- * with an activation layer for seed 003's f(·).
+ * with an activation layer for the notes' f(·).
  *
  * <p>Backward: ∂E/∂b_j = Σ δ_j, ∂E/∂β_j = Σ δ_j ∘ down(x_j), and dx_j = β_j · up(δ_j) with
  * up(δ) = δ ⊗ 1_{n×n}. Rows and columns beyond the last whole block are ignored (gradient 0).

@@ -8,7 +8,7 @@ import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
 
 /**
- * Squared error of seed 003 (§2.1): E_i = ½ Σ_k (t_ik − y_ik)², averaged over the batch, with
+ * Squared error as in Bouvrie's <i>Notes on Convolutional Neural Networks</i> (2006), §2.1: E_i = ½ Σ_k (t_ik − y_ik)², averaged over the batch, with
  * ∂E/∂y = (y − t) / n. Targets are a floating tensor shaped like the predictions, or INT32 class
  * labels (n), which become one-hot rows of {@code on} and {@code off} values (1 and 0 by default;
  * LeNet-5 with a scaled tanh output uses ±1).

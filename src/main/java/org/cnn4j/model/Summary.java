@@ -8,7 +8,7 @@ import org.cnn4j.layer.Layer;
 import org.cnn4j.layer.LayerCost;
 
 /**
- * What a model costs per sample, node by node (seed 002, exercise 5-4): output shape,
+ * What a model costs per sample, node by node (as in exercise 5-4 of Qiu's <i>Neural Networks and Deep Learning</i>): output shape,
  * parameters, multiply-accumulates of the forward pass, and the float32 bytes of each output.
  * Multiply by the batch size for a batch (a training step costs about three forward passes).
  */

@@ -27,13 +27,13 @@ class WorkedExamplesTest {
     }
 
     /**
-     * Seed 003: conv2(ones(3,3), [1 2 3; 4 5 6; 7 8 9], 'full'). The data gradient of a valid 3×3
+     * Bouvrie's notes (§3.1): conv2(ones(3,3), [1 2 3; 4 5 6; 7 8 9], 'full'). The data gradient of a valid 3×3
      * convolution is the full convolution of δ with the filter (the correlation with rot180(w)), so
      * δ = ones(3,3) and w = [1..9] on a 5×5 input must give MATLAB's matrix.
      */
     @ParameterizedTest(autoCloseArguments = false)
     @MethodSource("backends")
-    void fullConvolutionOfSeed003(Backend b) {
+    void fullConvolutionOfBouvriesNotes(Backend b) {
         ConvGeometry g = ConvGeometry.square(1, 5, 5, 1, 3, 0, 1, 1);
         Tensor dy = b.upload(Shape.of(1, 1, 3, 3), new double[] {1, 1, 1, 1, 1, 1, 1, 1, 1});
         Tensor w = b.upload(Shape.of(1, 1, 3, 3), new double[] {1, 2, 3, 4, 5, 6, 7, 8, 9});
@@ -47,10 +47,10 @@ class WorkedExamplesTest {
                 7, 15, 24, 17, 9}, dx);
     }
 
-    /** Seed 000: 2×2 max pooling with maxima at top-left, bottom-right, top-right, bottom-left; δ = [2 8; 4 6]. */
+    /** The classic max-pool "upsample": 2×2 max pooling with maxima at top-left, bottom-right, top-right, bottom-left; δ = [2 8; 4 6]. */
     @ParameterizedTest(autoCloseArguments = false)
     @MethodSource("backends")
-    void maxAndAveragePoolUpsampleOfSeed000(Backend b) {
+    void maxAndAveragePoolUpsample(Backend b) {
         PoolGeometry g = PoolGeometry.square(1, 4, 4, 2, 2);
         Tensor x = b.upload(Shape.of(1, 1, 4, 4), new double[] {
                 9, 1, 2, 3,
@@ -101,14 +101,14 @@ class WorkedExamplesTest {
     }
 
     /**
-     * Seed 002: input (1, 2, 3, 3) holding 0..8 and 1..9, convolution 2→3 maps with 2×2 filters,
+     * A textbook exercise: input (1, 2, 3, 3) holding 0..8 and 1..9, convolution 2→3 maps with 2×2 filters,
      * stride 1, no padding: output (1, 3, 2, 2), data gradient (1, 2, 3, 3). With filter k all equal
-     * to k+1, y_k = (k+1)·[20 28; 44 52] (window sums of both channels, by hand), and the seed's
+     * to k+1, y_k = (k+1)·[20 28; 44 52] (window sums of both channels, by hand), and the exercise's
      * δ = y − (y + 1) = −1 gives dx = −(1+2+3)·(the number of windows covering each pixel).
      */
     @ParameterizedTest(autoCloseArguments = false)
     @MethodSource("backends")
-    void convolutionOfSeed002ByHand(Backend b) {
+    void convolutionOfTheExerciseByHand(Backend b) {
         ConvGeometry g = ConvGeometry.square(2, 3, 3, 3, 2, 0, 1, 1);
         double[] input = new double[18];
         for (int i = 0; i < 9; i++) {
@@ -132,13 +132,13 @@ class WorkedExamplesTest {
     }
 
     /**
-     * Seed 002 with unsymmetric filters and a random δ: the data gradient follows from the
-     * definition ∂E/∂x(c,i,j) = Σ_{k,r,s} δ(k, i−r, j−s)·w(k,c,r,s) — the rotated filter. The seed's
+     * The same exercise with unsymmetric filters and a random δ: the data gradient follows from the
+     * definition ∂E/∂x(c,i,j) = Σ_{k,r,s} δ(k, i−r, j−s)·w(k,c,r,s) — the rotated filter. A common
      * numpy multiplies by the unflipped filter; that gives a different answer here.
      */
     @ParameterizedTest(autoCloseArguments = false)
     @MethodSource("backends")
-    void seed002DataGradientUsesTheRotatedFilter(Backend b) {
+    void theDataGradientUsesTheRotatedFilter(Backend b) {
         Random rng = new Random(2);
         ConvGeometry g = ConvGeometry.square(2, 3, 3, 3, 2, 0, 1, 1);
         double[] w = Data.uniform(rng, 24), delta = Data.uniform(rng, 12);
@@ -153,7 +153,7 @@ class WorkedExamplesTest {
                                 if (p >= 0 && p < 2 && q >= 0 && q < 2) {
                                     rotated[c * 9 + i * 3 + j] += delta[k * 4 + p * 2 + q] * w[((k * 2 + c) * 2 + r) * 2 + s];
                                 }
-                                // The seed's mistake: pad δ and correlate with w itself, not rot180(w).
+                                // The common mistake: pad δ and correlate with w itself, not rot180(w).
                                 int pu = i + r - 1, qu = j + s - 1;
                                 if (pu >= 0 && pu < 2 && qu >= 0 && qu < 2) {
                                     unflipped[c * 9 + i * 3 + j] += delta[k * 4 + pu * 2 + qu] * w[((k * 2 + c) * 2 + r) * 2 + s];
@@ -168,13 +168,13 @@ class WorkedExamplesTest {
     }
 
     /**
-     * Seed 003's appendix: x (3×3) ⋆ k (2×2) = z (2×2). ∇k = x ⋆ δ (valid), and the nine
-     * expressions for ∇x, written out here as the seed gives them. (The seed's ∇k11 line reads
+     * The appendix of Bouvrie's notes: x (3×3) ⋆ k (2×2) = z (2×2). ∇k = x ⋆ δ (valid), and the nine
+     * expressions for ∇x, written out here as the notes give them. (The notes' ∇k11 line reads
      * δ12·x22 where x12 is meant; the matrix form below it, x ⋆ δ, is right.)
      */
     @ParameterizedTest(autoCloseArguments = false)
     @MethodSource("backends")
-    void appendixOfSeed003(Backend b) {
+    void appendixOfBouvriesNotes(Backend b) {
         double x11 = 0.5, x12 = -1, x13 = 2, x21 = 1.5, x22 = 0.25, x23 = -0.75, x31 = 3, x32 = -2, x33 = 1;
         double k11 = 1, k12 = -2, k21 = 0.5, k22 = 3;
         double d11 = 0.1, d12 = -0.2, d21 = 0.3, d22 = 0.4;

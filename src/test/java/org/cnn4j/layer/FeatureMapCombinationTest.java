@@ -84,7 +84,7 @@ class FeatureMapCombinationTest {
         double plainAfter = largestWeightOnAverage(layer(plain).mixingWeights());
         assertTrue(before < 0.25, "starts near uniform over 5 maps: " + before);
         assertTrue(after > 0.9, "entropy penalty leaves one input map per output: " + after);
-        assertEquals(before, plainAfter, 1e-3, "the seed's L1 penalty leaves the mixture where it was");
+        assertEquals(before, plainAfter, 1e-3, "Bouvrie's L1 penalty leaves the mixture where it was");
     }
 
     private static double largestWeightOnAverage(double[] alpha) {

@@ -84,7 +84,7 @@ public record LayerCase(String name, int[] input, Supplier<Layer> layer) {
                 new LayerCase("map combination", new int[] {3, 6, 5}, () -> new FeatureMapCombination(3, 4, 3)),
                 new LayerCase("map combination, padded, entropy penalty", new int[] {3, 5, 5},
                         () -> new FeatureMapCombination(3, 2, 3).padding(1).penalty(CombinationPenalty.ENTROPY, 0.7)),
-                new LayerCase("map combination, seed's L1 penalty", new int[] {2, 5, 4},
+                new LayerCase("map combination, Bouvrie's L1 penalty", new int[] {2, 5, 4},
                         () -> new FeatureMapCombination(2, 3, 2).penalty(CombinationPenalty.SEED_L1, 0.7)));
     }
 

@@ -5,7 +5,7 @@ import java.util.Arrays;
 import org.cnn4j.backend.PoolGeometry;
 
 /**
- * Max and average pooling and seed 003's subsampling on the CPU, a few (image, channel) planes per
+ * Max and average pooling and LeNet-style subsampling on the CPU, a few (image, channel) planes per
  * task. Sizes: planes = n·c, each h×w in and p×q out; window windowH×windowW every strideH, strideW
  * after padH, padW of padding (see {@link PoolGeometry}).
  *

@@ -569,7 +569,7 @@ public final class ReferenceBackend extends HostBackend {
         double[] penaltyGrad = new double[inMaps];
         for (int j = 0; j < outMaps; j++) {
             PenaltyMath.gradient(penaltyGrad, a, j * inMaps, inMaps, penalty, lambda);
-            // Seed 003, eq. (9): ∂E/∂c_i = Σ_l ∂E/∂α_l · ∂α_l/∂c_i with ∂α_l/∂c_i = α_i (δ_li − α_l).
+            // Bouvrie's notes, eq. (9): ∂E/∂c_i = Σ_l ∂E/∂α_l · ∂α_l/∂c_i with ∂α_l/∂c_i = α_i (δ_li − α_l).
             for (int i = 0; i < inMaps; i++) {
                 double s = 0;
                 for (int l = 0; l < inMaps; l++) {
