@@ -33,6 +33,10 @@ final class EvalCommand implements Callable<Integer> {
     @Mixin
     DeviceOptions device;
 
+    @Option(names = "--fold-batch-norm", description = "Fold each batch normalisation into the convolution or dense layer before it "
+            + "first (the same outputs to float rounding, one pass less per normalisation).")
+    boolean fold;
+
     @Override
     public Integer call() throws Exception {
         Checks.range("--batch", batch, 1, Trainer.Options.MAX_BATCH);
@@ -41,7 +45,8 @@ final class EvalCommand implements Callable<Integer> {
         if (out != null) Checks.writableDirectory("--out", out);
         try (Backend backend = device.open()) {
             ModelFile.Loaded loaded = ModelFile.load(model, backend);
-            try (var m = loaded.model()) {
+            try (var m = ModelSource.folded(loaded.model(), fold)) {
+                if (!m.foldings().isEmpty()) System.out.println("folded: " + String.join(", ", m.foldings()));
                 Checks.fitsInMemory("--batch", batch, m, backend, 1);
                 Datasets.Split split = data.open(0, m.inputShape());
                 List<String> modelClasses = loaded.data().classNames(), dataClasses = split.test().classNames();

@@ -6,6 +6,7 @@ import java.nio.file.Path;
 
 import org.cnn4j.backend.Backend;
 import org.cnn4j.io.ModelFile;
+import org.cnn4j.model.Folding;
 import org.cnn4j.model.Model;
 import org.cnn4j.model.Models;
 
@@ -19,5 +20,16 @@ final class ModelSource {
         if (Files.exists(file)) return ModelFile.load(file, backend).model();
         if (nameOrFile.endsWith(".safetensors")) throw new java.nio.file.NoSuchFileException(nameOrFile, null, "no such model file");
         return Models.byName(nameOrFile).seed(seed).build(backend);
+    }
+
+    /**
+     * With {@code fold}, the model with each batch normalisation folded into the convolution or
+     * dense layer before it (exact to float rounding, for inference), the given one closed; else the given one.
+     */
+    static Model folded(Model model, boolean fold) {
+        if (!fold) return model;
+        try (model) {
+            return Folding.foldBatchNorms(model);
+        }
     }
 }

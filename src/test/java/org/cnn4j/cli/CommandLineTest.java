@@ -142,6 +142,16 @@ class CommandLineTest {
         Result summary = run("summary", dir.resolve("resnet/model.safetensors").toString());
         assertTrue(summary.out().contains("layer3.2.add") && summary.out().contains("Add ← layer3.2.bn2, layer3.1.relu2"), summary.out());
         assertTrue(summary.out().contains("input (1, 28, 28)"), summary.out());
+
+        String file = dir.resolve("resnet/model.safetensors").toString();
+        Result plain = run("eval", file, "--data", "synthetic", "--limit", "128", "--device", "cpu");
+        Result folded = run("eval", file, "--data", "synthetic", "--limit", "128", "--device", "cpu", "--fold-batch-norm");
+        assertEquals(0, folded.code(), folded.err());
+        assertTrue(folded.out().contains("folded: bn1 into conv1, layer1.0.bn1 into layer1.0.conv1"), folded.out());
+        assertEquals(plain.out().lines().filter(l -> l.contains("accuracy ")).toList(), folded.out().lines().filter(l -> l.contains("accuracy ")).toList(),
+                "the same loss and accuracy, folded or not");
+        Result foldedSummary = run("summary", file, "--fold-batch-norm");
+        assertTrue(foldedSummary.out().contains("layer3.2.bn2 into layer3.2.conv2") && !foldedSummary.out().contains("BatchNorm2d"), foldedSummary.out());
     }
 
     @Test
