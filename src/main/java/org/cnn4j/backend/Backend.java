@@ -11,6 +11,13 @@ import org.cnn4j.tensor.Tensor;
  * tensors and call these methods; they never touch the numbers themselves, so one layer runs on
  * the CPU, on the double-precision reference and on the GPU alike.
  *
+ * <p>The operations come in families, each an interface of its own and, in each backend, a class
+ * of its own: {@link ConvolutionOps}, {@link PoolingOps}, {@link NormalizationOps},
+ * {@link FeatureMapOps} and {@link OptimizerOps}; this interface adds the core (memory, GEMM,
+ * element-wise operations, losses, step records, graphs) and forwards each family's methods to the
+ * backend's implementation of it ({@link #convolution()}, …). A new layer kind's operations go
+ * into their family's interface and its three implementations.
+ *
  * <p>Conventions, the same on every backend:
  * <ul>
  *   <li>Outputs come first in the argument list, then inputs, then sizes.</li>
@@ -28,7 +35,7 @@ import org.cnn4j.tensor.Tensor;
  *   <li>Ties in a max resolve to the first maximum in row-major window order.</li>
  * </ul>
  */
-public interface Backend extends AutoCloseable {
+public interface Backend extends ConvolutionOps, PoolingOps, NormalizationOps, FeatureMapOps, OptimizerOps, AutoCloseable {
 
     /** A short name for logs and messages, e.g. "cpu(2 threads)". */
     String name();
@@ -99,120 +106,7 @@ public interface Backend extends AutoCloseable {
      */
     void copyChannels(Tensor y, Tensor x, int offset, boolean extract);
 
-    // ---------------------------------------------------------------- convolution
-
-    /** y(n,k,p,q) = Σ_{c,r,s} x(n, c, p·sh − ph + r·dh, q·sw − pw + s·dw) · w(k,c,r,s); out-of-range x reads 0. */
-    void convForward(Tensor y, Tensor x, Tensor w, ConvGeometry g);
-
-    /**
-     * {@link #convForward(Tensor, Tensor, Tensor, ConvGeometry)}, then {@link #addBias} with b when b is not
-     * null, with the same rounding (the bias is added to the finished sum). Backends may do both in one
-     * pass over y.
-     */
-    default void convForward(Tensor y, Tensor x, Tensor w, Tensor b, ConvGeometry g) {
-        convForward(y, x, w, g);
-        if (b != null) addBias(y, b);
-    }
-
-    /**
-     * The convolution with bias, then y = f(y) in place: a convolution layer and the activation
-     * after it in one call, so that backends can apply f as the results are written out instead of
-     * in another pass over y, and the model keeps one tensor instead of two.
-     */
-    default void convForward(Tensor y, Tensor x, Tensor w, Tensor b, Activation f, ConvGeometry g) {
-        convForward(y, x, w, g);
-        biasActivation(y, b, f);
-    }
-
-    /** dx = the full convolution of dy with the filters rotated 180° (transposed convolution). Overwrites dx. */
-    void convBackwardData(Tensor dx, Tensor dy, Tensor w, ConvGeometry g);
-
-    /** dw += the valid correlation of x with dy, summed over the batch. Accumulates. */
-    void convBackwardFilter(Tensor dw, Tensor x, Tensor dy, ConvGeometry g);
-
-    /**
-     * {@link #convBackwardFilter(Tensor, Tensor, Tensor, ConvGeometry)}, then {@link #biasBackward}
-     * into db when db is not null. Backends may compute both in one pass over dy.
-     */
-    default void convBackwardFilter(Tensor dw, Tensor db, Tensor x, Tensor dy, ConvGeometry g) {
-        convBackwardFilter(dw, x, dy, g);
-        if (db != null) biasBackward(db, dy);
-    }
-
-    /** y(n,k,…) += b(k) for every position of channel k. y may be (n,k,h,w) or (n,k). */
-    void addBias(Tensor y, Tensor b);
-
-    /**
-     * y = f(y + b) in place, b per channel as in {@link #addBias} (null: no bias): a layer's bias and
-     * the activation after it, which a backend can apply in one pass over y.
-     */
-    default void biasActivation(Tensor y, Tensor b, Activation f) {
-        if (b != null) addBias(y, b);
-        if (f != Activation.IDENTITY) activationForward(f, y, y);
-    }
-
-    /** db(k) += Σ over batch and positions of dy(n,k,…). Accumulates. */
-    void biasBackward(Tensor db, Tensor dy);
-
-    // ---------------------------------------------------------------- pooling and subsampling
-
-    /** y = max over each window; mask records where each maximum came from. */
-    void maxPoolForward(Tensor y, Tensor mask, Tensor x, PoolGeometry g);
-
-    /** dx(i) = Σ dy(o) over the outputs o whose mask points at i (correct for overlapping windows). Overwrites dx. */
-    void maxPoolBackward(Tensor dx, Tensor dy, Tensor mask, PoolGeometry g);
-
-    /**
-     * {@link #maxPoolBackward(Tensor, Tensor, Tensor, PoolGeometry)}, then, unless reluOutput is
-     * null, the backward pass of a ReLU whose output x was the pooling's input: dx(i) ∘= (x(i) > 0),
-     * rounded as {@link #activationBackward} rounds it, so that backends can do both in one pass.
-     */
-    default void maxPoolBackward(Tensor dx, Tensor dy, Tensor mask, Tensor reluOutput, PoolGeometry g) {
-        maxPoolBackward(dx, dy, mask, g);
-        if (reluOutput != null) activationBackward(Activation.RELU, dx, dx, reluOutput, reluOutput);
-    }
-
-    /** y = mean over each window (divisor windowH·windowW, padding included). */
-    void avgPoolForward(Tensor y, Tensor x, PoolGeometry g);
-
-    /** dx(i) = Σ dy(o) / (windowH·windowW) over the windows o that cover i. Overwrites dx. */
-    void avgPoolBackward(Tensor dx, Tensor dy, PoolGeometry g);
-
-    /**
-     * Subsampling (Bouvrie's notes, §3.2): y(n,c,i,j) = β(c)·down(x)(n,c,i,j) + b(c), where down sums each
-     * window of g (usually n×n blocks with stride n).
-     */
-    void subsampleForward(Tensor y, Tensor x, Tensor beta, Tensor b, PoolGeometry g);
-
-    /**
-     * Backward of {@link #subsampleForward}: dbeta(c) += Σ dy ∘ down(x); db(c) += Σ dy (accumulate);
-     * dx = β(c)·up(dy) (overwrite), where up spreads each dy over its window.
-     */
-    void subsampleBackward(Tensor dx, Tensor dbeta, Tensor db, Tensor dy, Tensor x, Tensor beta, PoolGeometry g);
-
     // ---------------------------------------------------------------- dense algebra
-
-    /**
-     * Batch normalisation in training mode, per channel c of x (n, c, …): the batch mean μ and the
-     * biased variance σ² over the n samples and the spatial positions (M values), then
-     * {@code y = (x − μ)·(γ/√(σ² + eps)) + β}. Saves μ and 1/√(σ² + eps) (as float32, which the
-     * normalisation uses) for {@link #batchNormBackward}, and updates the running statistics as
-     * PyTorch: {@code runningMean ← (1 − m)·runningMean + m·μ},
-     * {@code runningVar ← (1 − m)·runningVar + m·σ²·M/(M − 1)} (the unbiased variance). Sums are
-     * taken in double; y overwrites.
-     */
-    void batchNormTraining(Tensor y, Tensor saveMean, Tensor saveInvStd, Tensor x, Tensor gamma, Tensor beta,
-                           Tensor runningMean, Tensor runningVar, double momentum, double eps);
-
-    /** Batch normalisation in inference mode: {@code y = (x − runningMean)·(γ/√(runningVar + eps)) + β}, in float32. */
-    void batchNormInference(Tensor y, Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, double eps);
-
-    /**
-     * The backward pass of {@link #batchNormTraining}: with x̂ = (x − μ)·s (s the saved 1/√(σ² + eps)),
-     * {@code dγ += Σ dy·x̂}, {@code dβ += Σ dy} (accumulate), and
-     * {@code dx = γ·s·(dy − Σdy/M − x̂·Σ(dy·x̂)/M)} (overwrites).
-     */
-    void batchNormBackward(Tensor dx, Tensor dgamma, Tensor dbeta, Tensor dy, Tensor x, Tensor gamma, Tensor saveMean, Tensor saveInvStd);
 
     /**
      * c = alpha · op(a) · op(b) + beta · c, where op transposes when asked. Tensors are read as
@@ -264,25 +158,6 @@ public interface Backend extends AutoCloseable {
     /** out(i) = the index of the largest value of row i of x (first one on ties). out is INT32 (n). */
     void argmax(Tensor out, Tensor x);
 
-    // ---------------------------------------------------------------- learned feature-map combinations
-
-    /**
-     * Mixing weights of learned feature-map combinations: alpha(j,i) = softmax over i of c(j,i), and the effective
-     * filters wEff(j,i,r,s) = alpha(j,i) · k(j,i,r,s).
-     */
-    void combinationForward(Tensor wEff, Tensor alpha, Tensor k, Tensor c);
-
-    /**
-     * Backward of {@link #combinationForward} given dwEff: dk += alpha ∘ dwEff;
-     * dalpha(j,i) = Σ_{r,s} k ∘ dwEff; dc += alpha ∘ (dalpha − Σ_i alpha·dalpha), plus the gradient
-     * of {@code lambda · penalty} with respect to c. Accumulates dk and dc.
-     */
-    void combinationBackward(Tensor dk, Tensor dc, Tensor dwEff, Tensor alpha, Tensor k,
-                             CombinationPenalty penalty, double lambda);
-
-    /** lambda · Σ_j Ω(alpha(j,·)) for the given penalty. */
-    double combinationPenalty(Tensor alpha, CombinationPenalty penalty, double lambda);
-
     // ---------------------------------------------------------------- step results kept on the backend
 
     /**
@@ -295,24 +170,164 @@ public interface Backend extends AutoCloseable {
      */
     void recordStep(Tensor log, Tensor cursor, Tensor perSampleLoss, Tensor logits, Tensor labels);
 
-    // ---------------------------------------------------------------- optimizers
+    // ---------------------------------------------------------------- the operation families
+
+    /** The convolution operations: every method of {@link ConvolutionOps} here goes to it. */
+    ConvolutionOps convolution();
+
+    /** The pooling operations: every method of {@link PoolingOps} here goes to it. */
+    PoolingOps pooling();
+
+    /** The normalisation operations: every method of {@link NormalizationOps} here goes to it. */
+    NormalizationOps normalization();
+
+    /** Subsampling and learned feature-map combinations: every method of {@link FeatureMapOps} here goes to it. */
+    FeatureMapOps featureMaps();
+
+    /** The optimizers' updates: every method of {@link OptimizerOps} here goes to it. */
+    OptimizerOps optimizers();
+
+    @Override
+    default void convForward(Tensor y, Tensor x, Tensor w, ConvGeometry g) {
+        convolution().convForward(y, x, w, g);
+    }
+
+    @Override
+    default void convForward(Tensor y, Tensor x, Tensor w, Tensor b, ConvGeometry g) {
+        convolution().convForward(y, x, w, b, g);
+    }
+
+    @Override
+    default void convBackwardData(Tensor dx, Tensor dy, Tensor w, ConvGeometry g) {
+        convolution().convBackwardData(dx, dy, w, g);
+    }
+
+    @Override
+    default void convBackwardFilter(Tensor dw, Tensor x, Tensor dy, ConvGeometry g) {
+        convolution().convBackwardFilter(dw, x, dy, g);
+    }
+
+    @Override
+    default void convBackwardFilter(Tensor dw, Tensor db, Tensor x, Tensor dy, ConvGeometry g) {
+        convolution().convBackwardFilter(dw, db, x, dy, g);
+    }
+
+    @Override
+    default void addBias(Tensor y, Tensor b) {
+        convolution().addBias(y, b);
+    }
+
+    @Override
+    default void biasBackward(Tensor db, Tensor dy) {
+        convolution().biasBackward(db, dy);
+    }
+
+    @Override
+    default void maxPoolForward(Tensor y, Tensor mask, Tensor x, PoolGeometry g) {
+        pooling().maxPoolForward(y, mask, x, g);
+    }
+
+    @Override
+    default void maxPoolBackward(Tensor dx, Tensor dy, Tensor mask, PoolGeometry g) {
+        pooling().maxPoolBackward(dx, dy, mask, g);
+    }
+
+    @Override
+    default void avgPoolForward(Tensor y, Tensor x, PoolGeometry g) {
+        pooling().avgPoolForward(y, x, g);
+    }
+
+    @Override
+    default void avgPoolBackward(Tensor dx, Tensor dy, PoolGeometry g) {
+        pooling().avgPoolBackward(dx, dy, g);
+    }
+
+    @Override
+    default void batchNormTraining(Tensor y, Tensor saveMean, Tensor saveInvStd, Tensor x, Tensor gamma, Tensor beta,
+                                   Tensor runningMean, Tensor runningVar, double momentum, double eps) {
+        normalization().batchNormTraining(y, saveMean, saveInvStd, x, gamma, beta, runningMean, runningVar, momentum, eps);
+    }
+
+    @Override
+    default void batchNormInference(Tensor y, Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, double eps) {
+        normalization().batchNormInference(y, x, gamma, beta, runningMean, runningVar, eps);
+    }
+
+    @Override
+    default void batchNormBackward(Tensor dx, Tensor dgamma, Tensor dbeta, Tensor dy, Tensor x, Tensor gamma, Tensor saveMean, Tensor saveInvStd) {
+        normalization().batchNormBackward(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd);
+    }
+
+    @Override
+    default void subsampleForward(Tensor y, Tensor x, Tensor beta, Tensor b, PoolGeometry g) {
+        featureMaps().subsampleForward(y, x, beta, b, g);
+    }
+
+    @Override
+    default void subsampleBackward(Tensor dx, Tensor dbeta, Tensor db, Tensor dy, Tensor x, Tensor beta, PoolGeometry g) {
+        featureMaps().subsampleBackward(dx, dbeta, db, dy, x, beta, g);
+    }
+
+    @Override
+    default void combinationForward(Tensor wEff, Tensor alpha, Tensor k, Tensor c) {
+        featureMaps().combinationForward(wEff, alpha, k, c);
+    }
+
+    @Override
+    default void combinationBackward(Tensor dk, Tensor dc, Tensor dwEff, Tensor alpha, Tensor k, CombinationPenalty penalty, double lambda) {
+        featureMaps().combinationBackward(dk, dc, dwEff, alpha, k, penalty, lambda);
+    }
+
+    @Override
+    default double combinationPenalty(Tensor alpha, CombinationPenalty penalty, double lambda) {
+        return featureMaps().combinationPenalty(alpha, penalty, lambda);
+    }
+
+    @Override
+    default void sgdStep(Tensor w, Tensor velocity, Tensor dw, Tensor rates, int row, double momentum, boolean nesterov) {
+        optimizers().sgdStep(w, velocity, dw, rates, row, momentum, nesterov);
+    }
+
+    @Override
+    default void sgdSteps(List<Tensor> w, List<Tensor> velocity, List<Tensor> dw, Tensor rates, double momentum, boolean nesterov) {
+        optimizers().sgdSteps(w, velocity, dw, rates, momentum, nesterov);
+    }
+
+    @Override
+    default void adamStep(Tensor w, Tensor m, Tensor v, Tensor dw, Tensor rates, int row, double beta1, double beta2, double eps,
+                          boolean decoupled) {
+        optimizers().adamStep(w, m, v, dw, rates, row, beta1, beta2, eps, decoupled);
+    }
+
+    // ---------------------------------------------------------------- across families
 
     /**
-     * SGD as PyTorch defines it, with lr and weightDecay from row {@code row} of {@code rates}
-     * ({@link StepRates}): g = dw + weightDecay·w; v = momentum·v + g;
-     * step = nesterov ? g + momentum·v : v (just g when momentum is 0, and velocity may be null);
-     * w −= lr · step.
+     * The convolution with bias, then y = f(y) in place: a convolution layer and the activation
+     * after it in one call, so that backends can apply f as the results are written out instead of
+     * in another pass over y, and the model keeps one tensor instead of two.
      */
-    void sgdStep(Tensor w, Tensor velocity, Tensor dw, Tensor rates, int row, double momentum, boolean nesterov);
+    default void convForward(Tensor y, Tensor x, Tensor w, Tensor b, Activation f, ConvGeometry g) {
+        convForward(y, x, w, g);
+        biasActivation(y, b, f);
+    }
 
     /**
-     * {@link #sgdStep(Tensor, Tensor, Tensor, Tensor, int, double, boolean)} for parameter i of the
-     * lists with row i of rates (velocities may be null without momentum); backends may update them
-     * all in one launch, with the same arithmetic.
+     * y = f(y + b) in place, b per channel as in {@link #addBias} (null: no bias): a layer's bias and
+     * the activation after it, which a backend can apply in one pass over y.
      */
-    default void sgdSteps(List<Tensor> w, List<Tensor> velocity, List<Tensor> dw, Tensor rates, double momentum,
-                          boolean nesterov) {
-        for (int i = 0; i < w.size(); i++) sgdStep(w.get(i), velocity.get(i), dw.get(i), rates, i, momentum, nesterov);
+    default void biasActivation(Tensor y, Tensor b, Activation f) {
+        if (b != null) addBias(y, b);
+        if (f != Activation.IDENTITY) activationForward(f, y, y);
+    }
+
+    /**
+     * {@link #maxPoolBackward(Tensor, Tensor, Tensor, PoolGeometry)}, then, unless reluOutput is
+     * null, the backward pass of a ReLU whose output x was the pooling's input: dx(i) ∘= (x(i) > 0),
+     * rounded as {@link #activationBackward} rounds it, so that backends can do both in one pass.
+     */
+    default void maxPoolBackward(Tensor dx, Tensor dy, Tensor mask, Tensor reluOutput, PoolGeometry g) {
+        maxPoolBackward(dx, dy, mask, g);
+        if (reluOutput != null) activationBackward(Activation.RELU, dx, dx, reluOutput, reluOutput);
     }
 
     /** {@link #sgdStep(Tensor, Tensor, Tensor, Tensor, int, double, boolean)} with the rates given here. */
@@ -321,15 +336,6 @@ public interface Backend extends AutoCloseable {
             sgdStep(w, velocity, dw, rates, 0, momentum, nesterov);
         }
     }
-
-    /**
-     * Adam (Kingma and Ba) at step t ≥ 1, as PyTorch, with lr, weightDecay, t and the derived
-     * constants from row {@code row} of {@code rates} ({@link StepRates}): g = dw (+ weightDecay·w
-     * unless decoupled); m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²;
-     * w −= lr · (m/(1−β1^t)) / (sqrt(v/(1−β2^t)) + eps); decoupled (AdamW) first multiplies w by
-     * (1 − lr·weightDecay).
-     */
-    void adamStep(Tensor w, Tensor m, Tensor v, Tensor dw, Tensor rates, int row, double beta1, double beta2, double eps, boolean decoupled);
 
     /** {@link #adamStep(Tensor, Tensor, Tensor, Tensor, Tensor, int, double, double, double, boolean)} with the rates given here. */
     default void adamStep(Tensor w, Tensor m, Tensor v, Tensor dw, double lr, double beta1, double beta2, double eps,

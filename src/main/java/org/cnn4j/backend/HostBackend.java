@@ -23,14 +23,14 @@ public abstract class HostBackend implements Backend {
     }
 
     /** Checks that a destination tensor has room for exactly {@code length} values. */
-    protected static void checkLength(String op, Tensor dst, int length) {
+    public static void checkLength(String op, Tensor dst, int length) {
         if (length != dst.size()) {
             throw new IllegalArgumentException(op + ": " + length + " values for a tensor of shape " + dst.shape());
         }
     }
 
     /** Values per (sample, channel) plane of y (n, k, …) for a bias of k values. */
-    protected static int biasPlane(String op, Tensor y, Tensor b) {
+    public static int biasPlane(String op, Tensor y, Tensor b) {
         int k = b.size();
         if (y.shape().rank() < 2 || y.shape().dim(1) != k) {
             throw new IllegalArgumentException(op + ": " + y.shape() + " does not have " + k + " channels for a bias of shape " + b.shape());

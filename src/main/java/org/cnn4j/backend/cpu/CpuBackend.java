@@ -7,33 +7,40 @@ import org.slf4j.LoggerFactory;
 
 import org.cnn4j.backend.Activation;
 import org.cnn4j.backend.Check;
-import org.cnn4j.backend.CombinationPenalty;
 import org.cnn4j.backend.ConvGeometry;
+import org.cnn4j.backend.ConvolutionOps;
+import org.cnn4j.backend.FeatureMapOps;
+import org.cnn4j.backend.NormalizationOps;
+import org.cnn4j.backend.OptimizerOps;
+import org.cnn4j.backend.PoolingOps;
 import org.cnn4j.backend.CounterRng;
 import org.cnn4j.backend.Erf;
 import org.cnn4j.backend.HostBackend;
-import org.cnn4j.backend.PenaltyMath;
 import org.cnn4j.backend.PoolGeometry;
-import org.cnn4j.backend.StepRates;
 import org.cnn4j.tensor.DType;
 import org.cnn4j.tensor.FloatTensor;
 import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
 
 /**
- * The CPU backend: pure Java, float32, multi-threaded on a fixed pool sized to the machine.
- * Convolutions and dense layers go through im2col and a blocked SGEMM ({@link CpuConvolution},
- * {@link Sgemm}); pooling through {@link CpuPooling}; everything else is written here as plain
- * loops. Always available, and the reference that the GPU backend is tested against.
+ * The CPU backend: pure Java, float32, multi-threaded on a fixed pool sized to the machine. Each
+ * family of operations is a class of its own: {@link CpuConvolutionOps} (im2col and a blocked
+ * SGEMM, {@link CpuConvolution} and {@link Sgemm}, or direct kernels), {@link CpuPoolingOps},
+ * {@link CpuNormalizationOps}, {@link CpuFeatureMapOps} and {@link CpuOptimizerOps}; memory, GEMM
+ * and the element-wise operations are written here as plain loops. Always available, and the
+ * reference that the GPU backend is tested against.
  */
 public final class CpuBackend extends HostBackend {
     private static final Logger LOG = LoggerFactory.getLogger(CpuBackend.class);
     /** Elementwise loops are split into pieces of this many elements. */
-    private static final int ELEMENT_GRAIN = 1 << 15;
+    static final int ELEMENT_GRAIN = 1 << 15;
 
     private final Parallel parallel;
-    private final CpuConvolution convolution;
-    private final CpuPooling pooling;
+    private final CpuConvolutionOps convolution;
+    private final CpuPoolingOps pooling;
+    private final CpuNormalizationOps normalization;
+    private final CpuFeatureMapOps featureMaps;
+    private final CpuOptimizerOps optimizers;
 
     /** A backend with one worker thread per available processor. */
     public CpuBackend() {
@@ -42,8 +49,11 @@ public final class CpuBackend extends HostBackend {
 
     public CpuBackend(int threads) {
         this.parallel = new Parallel(threads);
-        this.convolution = new CpuConvolution(parallel);
-        this.pooling = new CpuPooling(parallel);
+        this.convolution = new CpuConvolutionOps(this, parallel);
+        this.pooling = new CpuPoolingOps(this, parallel);
+        this.normalization = new CpuNormalizationOps(this, parallel);
+        this.featureMaps = new CpuFeatureMapOps(this, parallel);
+        this.optimizers = new CpuOptimizerOps(this, parallel);
         LOG.debug("{} started; SGEMM kernel: {}", name(), Sgemm.VECTOR ? "Vector API, " + VectorSgemm.NR / 2 + " floats a vector"
                 : "scalar (run with --add-modules jdk.incubator.vector for the Vector API kernel)");
     }
@@ -69,7 +79,50 @@ public final class CpuBackend extends HostBackend {
 
     // ---------------------------------------------------------------- tensors
 
-    private float[] f(Tensor t) {
+    @Override
+    public ConvolutionOps convolution() {
+        return convolution;
+    }
+
+    @Override
+    public PoolingOps pooling() {
+        return pooling;
+    }
+
+    @Override
+    public NormalizationOps normalization() {
+        return normalization;
+    }
+
+    @Override
+    public FeatureMapOps featureMaps() {
+        return featureMaps;
+    }
+
+    @Override
+    public OptimizerOps optimizers() {
+        return optimizers;
+    }
+
+    /** Convolution, bias and activation with ReLU applied as the results are written out (bitwise the separate passes). */
+    @Override
+    public void convForward(Tensor y, Tensor x, Tensor w, Tensor b, Activation f, ConvGeometry g) {
+        convolution.convForward(y, x, w, b, f, g);
+    }
+
+    /** The max-pool gather and, with reluOutput (else null), the ReLU's backward plane by plane, in one parallel pass. */
+    @Override
+    public void maxPoolBackward(Tensor dx, Tensor dy, Tensor mask, Tensor reluOutput, PoolGeometry g) {
+        pooling.maxPoolBackward(dx, dy, mask, reluOutput, g);
+    }
+
+    /** The int array of an INT32 tensor of this backend. */
+    int[] intsOf(Tensor t) {
+        return ints(t);
+    }
+
+    /** The float array of a FLOAT32 tensor of this backend. */
+    float[] f(Tensor t) {
         if (t instanceof FloatTensor ft && ft.backend() == this) return ft.data();
         throw foreign(t, "a FLOAT32 tensor");
     }
@@ -149,149 +202,10 @@ public final class CpuBackend extends HostBackend {
     }
 
     @Override
-    public void batchNormTraining(Tensor y, Tensor saveMean, Tensor saveInvStd, Tensor x, Tensor gamma, Tensor beta,
-                                  Tensor runningMean, Tensor runningVar, double momentum, double eps) {
-        int[] g = Check.batchNorm("batchNormTraining", y, x, saveMean, saveInvStd, gamma, beta, runningMean, runningVar);
-        CpuNormalization.training(parallel, f(y), f(saveMean), f(saveInvStd), f(x), f(gamma), f(beta), f(runningMean), f(runningVar),
-                momentum, eps, g[0], g[1], g[2]);
-    }
-
-    @Override
-    public void batchNormInference(Tensor y, Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, double eps) {
-        int[] g = Check.batchNorm("batchNormInference", y, x, gamma, beta, runningMean, runningVar);
-        CpuNormalization.inference(parallel, f(y), f(x), f(gamma), f(beta), f(runningMean), f(runningVar), eps, g[0], g[1], g[2]);
-    }
-
-    @Override
-    public void batchNormBackward(Tensor dx, Tensor dgamma, Tensor dbeta, Tensor dy, Tensor x, Tensor gamma, Tensor saveMean, Tensor saveInvStd) {
-        int[] g = Check.batchNorm("batchNormBackward", dx, x, dgamma, dbeta, gamma, saveMean, saveInvStd);
-        Check.sameSize("batchNormBackward", "dy", dy, x);
-        CpuNormalization.backward(parallel, f(dx), f(dgamma), f(dbeta), f(dy), f(x), f(gamma), f(saveMean), f(saveInvStd), g[0], g[1], g[2]);
-    }
-
-    @Override
     public double sum(Tensor x) {
         double s = 0;
         for (float v : f(x)) s += v;
         return s;
-    }
-
-    // ---------------------------------------------------------------- convolution
-
-    @Override
-    public void convForward(Tensor y, Tensor x, Tensor w, ConvGeometry g) {
-        convForward(y, x, w, null, g);
-    }
-
-    /** The bias is added as the convolution's result is written out, instead of in a second pass over y. */
-    @Override
-    public void convForward(Tensor y, Tensor x, Tensor w, Tensor b, ConvGeometry g) {
-        convForward(y, x, w, b, Activation.IDENTITY, g);
-    }
-
-    /** ReLU is applied as the results are written out, as max(v, 0) like {@link #activationForward}: bitwise the two passes. */
-    @Override
-    public void convForward(Tensor y, Tensor x, Tensor w, Tensor b, Activation fn, ConvGeometry g) {
-        Check.conv("convForward", y, x, w, g);
-        if (b != null) biasPlane("convForward", y, b);
-        boolean relu = fn == Activation.RELU;
-        convolution.forward(f(y), f(x), f(w), b == null ? null : f(b), relu, x.shape().n(), g);
-        if (!relu && fn != Activation.IDENTITY) activationForward(fn, y, y);
-    }
-
-    @Override
-    public void convBackwardData(Tensor dx, Tensor dy, Tensor w, ConvGeometry g) {
-        Check.conv("convBackwardData", dy, dx, w, g);
-        convolution.backwardData(f(dx), f(dy), f(w), dx.shape().n(), g);
-    }
-
-    @Override
-    public void convBackwardFilter(Tensor dw, Tensor x, Tensor dy, ConvGeometry g) {
-        convBackwardFilter(dw, null, x, dy, g);
-    }
-
-    /** The bias gradient is summed from dy as the filter gradient passes over it, instead of in a second pass. */
-    @Override
-    public void convBackwardFilter(Tensor dw, Tensor db, Tensor x, Tensor dy, ConvGeometry g) {
-        Check.conv("convBackwardFilter", dy, x, dw, g);
-        if (db != null) biasPlane("convBackwardFilter", dy, db);
-        convolution.backwardFilter(f(dw), db == null ? null : f(db), f(x), f(dy), x.shape().n(), g);
-    }
-
-    @Override
-    public void addBias(Tensor y, Tensor b) {
-        int plane = biasPlane("addBias", y, b), k = b.size();
-        float[] yd = f(y), bd = f(b);
-        parallel.forRange(y.shape().rows() * k, Math.max(1, ELEMENT_GRAIN / plane), (lo, hi) -> {
-            for (int nk = lo; nk < hi; nk++) {
-                float bias = bd[nk % k];
-                int off = nk * plane;
-                for (int i = 0; i < plane; i++) yd[off + i] += bias;
-            }
-        });
-    }
-
-    @Override
-    public void biasBackward(Tensor db, Tensor dy) {
-        int plane = biasPlane("biasBackward", dy, db), k = db.size(), n = dy.shape().rows();
-        float[] d = f(dy), out = f(db);
-        // One channel per task, summed in double over the batch in order: thread-count independent.
-        parallel.forRange(k, 1, (lo, hi) -> {
-            for (int c = lo; c < hi; c++) {
-                double s = 0;
-                for (int i = 0; i < n; i++) s += CpuConvolution.sum(d, (i * k + c) * plane, plane);
-                out[c] += (float) s;
-            }
-        });
-    }
-
-    // ---------------------------------------------------------------- pooling and subsampling
-
-    @Override
-    public void maxPoolForward(Tensor y, Tensor mask, Tensor x, PoolGeometry g) {
-        Check.pool("maxPoolForward", y, x, g);
-        Check.shape("maxPoolForward", "mask", mask, y.shape());
-        pooling.maxForward(f(y), ints(mask), f(x), x.shape().n() * g.c(), g);
-    }
-
-    @Override
-    public void maxPoolBackward(Tensor dx, Tensor dy, Tensor mask, PoolGeometry g) {
-        maxPoolBackward(dx, dy, mask, null, g);
-    }
-
-    /** The gather and, with reluOutput (else null), the ReLU's backward plane by plane, in one parallel pass. */
-    @Override
-    public void maxPoolBackward(Tensor dx, Tensor dy, Tensor mask, Tensor reluOutput, PoolGeometry g) {
-        Check.pool("maxPoolBackward", dy, dx, g);
-        Check.shape("maxPoolBackward", "mask", mask, dy.shape());
-        if (reluOutput != null) Check.shape("maxPoolBackward", "reluOutput", reluOutput, dx.shape());
-        pooling.maxBackward(f(dx), f(dy), ints(mask), reluOutput == null ? null : f(reluOutput), dx.shape().n() * g.c(), g);
-    }
-
-    @Override
-    public void avgPoolForward(Tensor y, Tensor x, PoolGeometry g) {
-        Check.pool("avgPoolForward", y, x, g);
-        pooling.avgForward(f(y), f(x), x.shape().n() * g.c(), g);
-    }
-
-    @Override
-    public void avgPoolBackward(Tensor dx, Tensor dy, PoolGeometry g) {
-        Check.pool("avgPoolBackward", dy, dx, g);
-        pooling.avgBackward(f(dx), f(dy), dx.shape().n() * g.c(), g);
-    }
-
-    @Override
-    public void subsampleForward(Tensor y, Tensor x, Tensor beta, Tensor b, PoolGeometry g) {
-        Check.subsample("subsampleForward", y, x, beta, b, g);
-        pooling.subsampleForward(f(y), f(x), f(beta), f(b), x.shape().n() * g.c(), g);
-    }
-
-    @Override
-    public void subsampleBackward(Tensor dx, Tensor dbeta, Tensor db, Tensor dy, Tensor x, Tensor beta, PoolGeometry g) {
-        Check.subsample("subsampleBackward", dy, x, dbeta, db, g);
-        Check.shape("subsampleBackward", "dx", dx, x.shape());
-        Check.shape("subsampleBackward", "beta", beta, dbeta.shape());
-        pooling.subsampleBackward(f(dx), f(dbeta), f(db), f(dy), f(x), f(beta), x.shape().n() * g.c(), g);
     }
 
     // ---------------------------------------------------------------- dense algebra
@@ -495,59 +409,6 @@ public final class CpuBackend extends HostBackend {
         }
     }
 
-    // ---------------------------------------------------------------- learned feature-map combinations
-
-    @Override
-    public void combinationForward(Tensor wEff, Tensor alpha, Tensor k, Tensor c) {
-        int outMaps = k.shape().dim(0), inMaps = k.shape().dim(1), taps = k.size() / (outMaps * inMaps);
-        Check.combination("combinationForward", k, alpha, c, wEff);
-        softmaxForward(alpha, c);
-        float[] a = f(alpha), kd = f(k), wd = f(wEff);
-        for (int ji = 0; ji < outMaps * inMaps; ji++) {
-            for (int t = ji * taps; t < (ji + 1) * taps; t++) wd[t] = a[ji] * kd[t];
-        }
-    }
-
-    @Override
-    public void combinationBackward(Tensor dk, Tensor dc, Tensor dwEff, Tensor alpha, Tensor k,
-                                    CombinationPenalty penalty, double lambda) {
-        int outMaps = k.shape().dim(0), inMaps = k.shape().dim(1), taps = k.size() / (outMaps * inMaps);
-        Check.combination("combinationBackward", k, alpha, dc, dwEff);
-        Check.shape("combinationBackward", "dk", dk, k.shape());
-        float[] a = f(alpha), kd = f(k), dkd = f(dk), dcd = f(dc), dw = f(dwEff);
-        double[] alphaRow = new double[inMaps];
-        double[] dAlpha = new double[inMaps];
-        double[] penaltyGrad = new double[inMaps];
-        for (int j = 0; j < outMaps; j++) {
-            double weighted = 0;
-            for (int i = 0; i < inMaps; i++) {
-                int ji = j * inMaps + i;
-                double s = 0;
-                for (int t = ji * taps; t < (ji + 1) * taps; t++) {
-                    s += (double) kd[t] * dw[t];
-                    dkd[t] += a[ji] * dw[t];
-                }
-                dAlpha[i] = s;
-                alphaRow[i] = a[ji];
-                weighted += a[ji] * s;
-            }
-            PenaltyMath.gradient(penaltyGrad, alphaRow, 0, inMaps, penalty, lambda);
-            for (int i = 0; i < inMaps; i++) {
-                int ji = j * inMaps + i;
-                dcd[ji] += (float) (a[ji] * (dAlpha[i] - weighted) + penaltyGrad[i]);
-            }
-        }
-    }
-
-    @Override
-    public double combinationPenalty(Tensor alpha, CombinationPenalty penalty, double lambda) {
-        int outMaps = alpha.shape().rows(), inMaps = alpha.shape().columns();
-        double[] a = downloadDoubles(alpha);
-        double total = 0;
-        for (int j = 0; j < outMaps; j++) total += PenaltyMath.value(a, j * inMaps, inMaps, penalty, lambda);
-        return total;
-    }
-
     // ---------------------------------------------------------------- optimizers
 
     @Override
@@ -570,45 +431,5 @@ public final class CpuBackend extends HostBackend {
             out[2 * row] = (float) (sum / n);
             out[2 * row + 1] = truth == null ? -1 : correct;
         }
-    }
-
-    @Override
-    public void sgdStep(Tensor w, Tensor velocity, Tensor dw, Tensor rates, int row, double momentum, boolean nesterov) {
-        Check.sameSize("sgdStep", "dw", dw, w);
-        if (momentum != 0) Check.sameSize("sgdStep", "velocity", velocity, w);
-        int at = StepRates.offset("sgdStep", rates, row);
-        float[] wd = f(w), g = f(dw), v = momentum != 0 ? f(velocity) : null, r = f(rates);
-        float rate = r[at + StepRates.LEARNING_RATE], mu = (float) momentum, decay = r[at + StepRates.WEIGHT_DECAY];
-        parallel.forRange(w.size(), ELEMENT_GRAIN, (lo, hi) -> {
-            for (int i = lo; i < hi; i++) {
-                float grad = g[i] + decay * wd[i];
-                if (v != null) {
-                    v[i] = mu * v[i] + grad;
-                    grad = nesterov ? grad + mu * v[i] : v[i];
-                }
-                wd[i] -= rate * grad;
-            }
-        });
-    }
-
-    @Override
-    public void adamStep(Tensor w, Tensor m, Tensor v, Tensor dw, Tensor rates, int row, double beta1, double beta2, double eps,
-                         boolean decoupled) {
-        Check.sameSize("adamStep", "dw", dw, w);
-        Check.sameSize("adamStep", "m", m, w);
-        Check.sameSize("adamStep", "v", v, w);
-        int at = StepRates.offset("adamStep", rates, row);
-        float[] wd = f(w), g = f(dw), md = f(m), vd = f(v), r = f(rates);
-        float b1 = (float) beta1, b2 = (float) beta2, e = (float) eps, decay = r[at + StepRates.WEIGHT_DECAY];
-        float stepSize = r[at + StepRates.ADAM_STEP_SIZE], correction2 = r[at + StepRates.ADAM_CORRECTION2];
-        float shrink = decoupled ? r[at + StepRates.ADAM_SHRINK] : 1f;
-        parallel.forRange(w.size(), ELEMENT_GRAIN, (lo, hi) -> {
-            for (int i = lo; i < hi; i++) {
-                float grad = decoupled ? g[i] : g[i] + decay * wd[i];
-                md[i] = b1 * md[i] + (1 - b1) * grad;
-                vd[i] = b2 * vd[i] + (1 - b2) * grad * grad;
-                wd[i] = wd[i] * shrink - stepSize * md[i] / ((float) Math.sqrt(vd[i]) / correction2 + e);
-            }
-        });
     }
 }

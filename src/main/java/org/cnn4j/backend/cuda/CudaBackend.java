@@ -9,10 +9,13 @@ import java.util.function.Supplier;
 import org.cnn4j.backend.Activation;
 import org.cnn4j.backend.Backend;
 import org.cnn4j.backend.Check;
-import org.cnn4j.backend.CombinationPenalty;
 import org.cnn4j.backend.ConvGeometry;
+import org.cnn4j.backend.ConvolutionOps;
+import org.cnn4j.backend.FeatureMapOps;
+import org.cnn4j.backend.NormalizationOps;
+import org.cnn4j.backend.OptimizerOps;
+import org.cnn4j.backend.PoolingOps;
 import org.cnn4j.backend.PoolGeometry;
-import org.cnn4j.backend.StepRates;
 import org.cnn4j.backend.cpu.CpuBackend;
 import org.cnn4j.tensor.DType;
 import org.cnn4j.tensor.FloatTensor;
@@ -28,13 +31,19 @@ import org.slf4j.LoggerFactory;
  * optimizer state stay on the device; only batches go up and losses, metrics and predictions come
  * down. The feature-map combinations and the squared error, small and rare, run on the host.
  *
+ * <p>This class holds the device (context, stream, memory, loaded kernels, cuDNN and cuBLAS
+ * handles), the core operations (memory, GEMM, element-wise, losses, step records, graphs) and the
+ * plumbing the families share; each family of operations is a class of its own:
+ * {@link CudaConvolutionOps} (cuDNN, its algorithm search and workspace), {@link CudaPoolingOps},
+ * {@link CudaNormalizationOps}, {@link CudaFeatureMapOps} and {@link CudaOptimizerOps}.
+ *
  * <p>Math: convolutions may use TF32 tensor cores ({@link Options#tf32}, the default, as PyTorch);
  * {@code tf32 = false} keeps them strict float32 (cuDNN FMA math). Dense layers are always strict
  * float32. {@link Options#deterministic} restricts cuDNN to deterministic algorithms.
  */
 public final class CudaBackend implements Backend {
     private static final Logger log = LoggerFactory.getLogger(CudaBackend.class);
-    private static final int THREADS = 256, MAX_BLOCKS = 65535;
+    static final int THREADS = 256, MAX_BLOCKS = 65535;
     /**
      * The workspace handed to cuBLAS for a device of compute capability {@code major.minor}: 32 MiB
      * from 9.0 (Hopper) on, 4 MiB below, as cuBLAS recommends for each.
@@ -60,17 +69,18 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    private final Options options;
-    private final GpuDriver driver;
-    private DeviceMemory memory;
-    private Dnn cudnn;
+    final Options options;
+    final GpuDriver driver;
+    DeviceMemory memory;
+    Dnn cudnn;
     private Blas cublas;
-    private DevicePointer workspace, status, cublasWorkspace, partials;
+    private DevicePointer status, cublasWorkspace;
+    DevicePointer partials;
     /**
      * Doubles in {@link #partials} (1 MiB): per-block sums of reductions split over many blocks, and
      * the per-plane sums that backward passes leave for the bias gradient of the convolution below.
      */
-    private static final int PARTIAL_DOUBLES = 1 << 17, PARTIAL_PAIRS = PARTIAL_DOUBLES / 2;
+    static final int PARTIAL_DOUBLES = 1 << 17, PARTIAL_PAIRS = PARTIAL_DOUBLES / 2;
     /** Counts the operations issued (each public operation calls {@link #current} first). */
     private long operations;
     /** What {@link #partials} holds after a backward pass that summed its planes (max pooling's, an activation's), or null. */
@@ -80,28 +90,24 @@ public final class CudaBackend implements Backend {
     private record PlaneSums(CudaTensor.Storage dx, Shape shape, long operation) {
     }
 
-    private long workspaceBytes, cublasWorkspaceBytes;
-    /** Algorithms chosen by cuDNN's heuristics where the search could not allocate, by shape and direction. */
-    private final Map<String, Dnn.Choice> unsearched = new HashMap<>();
-    private boolean fusedConvolutions = !"false".equals(System.getProperty("cnn4j.cudnnFusion"));
+    private long cublasWorkspaceBytes;
     /** Clearing the gradients and the SGD update as one launch each over a chunk table (-Dcnn4j.multiTensor=false: a launch per tensor). */
-    /**
-     * Zero-fills the fused convolution's output, which is also cuDNN's z input (weight 0), before the
-     * call. -Dcnn4j.zeroFusedZ=false leaves it as it is, only for the GPU report's probe of whether
-     * cuDNN reads z: with it off, a NaN left in y by an earlier use of its memory may come through.
-     */
-    private static final boolean ZERO_FUSED_Z = !"false".equals(System.getProperty("cnn4j.zeroFusedZ"));
-    private static final boolean MULTI_TENSOR = !"false".equals(System.getProperty("cnn4j.multiTensor"));
+    static final boolean MULTI_TENSOR = !"false".equals(System.getProperty("cnn4j.multiTensor"));
     /**
      * Pooling backward passes over non-overlapping windows by output cells, and the warp-per-plane
      * kernels that leave a convolution's bias gradient summed by plane (-Dcnn4j.poolCells=false: the
      * general gathers, the element-wise activation backward, cuDNN's bias gradient).
      */
-    private boolean poolCells = !"false".equals(System.getProperty("cnn4j.poolCells"));
+    boolean poolCells = !"false".equals(System.getProperty("cnn4j.poolCells"));
     private final Map<ChunkTables.Key, ChunkTable> tables = new HashMap<>();
-    private CpuBackend host;
+    CpuBackend host;
     private final ThreadLocal<Boolean> contextCurrent = ThreadLocal.withInitial(() -> false);
     private boolean closed;
+    private final CudaConvolutionOps convolution = new CudaConvolutionOps(this);
+    private final CudaPoolingOps pooling = new CudaPoolingOps(this);
+    private final CudaNormalizationOps normalization = new CudaNormalizationOps(this);
+    private final CudaFeatureMapOps featureMaps = new CudaFeatureMapOps(this);
+    private final CudaOptimizerOps optimizers = new CudaOptimizerOps(this);
 
     /**
      * Opens the GPU. Fails with UnsatisfiedLinkError when there is no CUDA driver (libcuda) or JCuda
@@ -216,10 +222,54 @@ public final class CudaBackend implements Backend {
         memory.resetPeak();
     }
 
+    @Override
+    public ConvolutionOps convolution() {
+        return convolution;
+    }
+
+    @Override
+    public PoolingOps pooling() {
+        return pooling;
+    }
+
+    @Override
+    public NormalizationOps normalization() {
+        return normalization;
+    }
+
+    @Override
+    public FeatureMapOps featureMaps() {
+        return featureMaps;
+    }
+
+    @Override
+    public OptimizerOps optimizers() {
+        return optimizers;
+    }
+
+    /** Convolution, bias and ReLU in one cuDNN call where allowed (see {@link CudaConvolutionOps}). */
+    @Override
+    public void convForward(Tensor y, Tensor x, Tensor w, Tensor b, Activation f, ConvGeometry g) {
+        convolution.convForward(y, x, w, b, f, g);
+    }
+
+    /** The gather and, with reluOutput (else null), the ReLU's backward in one kernel. */
+    @Override
+    public void maxPoolBackward(Tensor dx, Tensor dy, Tensor mask, Tensor reluOutput, PoolGeometry g) {
+        pooling.maxPoolBackward(dx, dy, mask, reluOutput, g);
+    }
+
+    /** Whether the per-plane sums in {@link #partials} are those of dy, written by the operation just before this one. */
+    boolean planeSumsOf(Tensor dy) {
+        PlaneSums sums = planeSums;
+        return sums != null && sums.operation() == operations - 1 && sums.dx() == t(dy, "convBackwardFilter", "dy").storage()
+                && sums.shape().equals(dy.shape()); // the sums' shape is (n, c, h, w)
+    }
+
     // ---------------------------------------------------------------- plumbing
 
     /** The calling thread needs the device's context current before any driver call. */
-    private void current() {
+    void current() {
         if (closed) throw new IllegalStateException(name() + " is closed");
         operations++;
         if (!contextCurrent.get()) {
@@ -228,17 +278,17 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    private CudaTensor t(Tensor t, String op, String arg) {
+    CudaTensor t(Tensor t, String op, String arg) {
         if (t instanceof CudaTensor c && c.backend() == this) return c;
         throw new IllegalArgumentException(op + ": " + arg + " must be a tensor of " + name() + ", got "
                 + (t == null ? "null" : t + " of " + t.backend().name()));
     }
 
-    private long a(Tensor x, String op, String arg) {
+    long a(Tensor x, String op, String arg) {
         return t(x, op, arg).address();
     }
 
-    private void launch(String kernel, long work, Object... args) {
+    void launch(String kernel, long work, Object... args) {
         if (work <= 0) return;
         int blocks = (int) Math.min((work + THREADS - 1) / THREADS, MAX_BLOCKS);
         driver.launch(kernel, blocks, THREADS, 0, args);
@@ -259,7 +309,7 @@ public final class CudaBackend implements Backend {
     }
 
     /** A host copy on a private CPU backend, for the operations that run on the host. */
-    private FloatTensor onHost(Tensor x) {
+    FloatTensor onHost(Tensor x) {
         if (host == null) host = new CpuBackend(1);
         return host.upload(x.shape(), downloadFloats(x));
     }
@@ -402,38 +452,6 @@ public final class CudaBackend implements Backend {
     // ---------------------------------------------------------------- normalisation (normalization.ptx)
 
     @Override
-    public void batchNormTraining(Tensor y, Tensor saveMean, Tensor saveInvStd, Tensor x, Tensor gamma, Tensor beta,
-                                  Tensor runningMean, Tensor runningVar, double momentum, double eps) {
-        current();
-        String op = "batchNormTraining";
-        int[] g = Check.batchNorm(op, y, x, saveMean, saveInvStd, gamma, beta, runningMean, runningVar);
-        driver.launch("batchnorm_training", g[1], 256, 0, t(y, op, "y").pointer(), t(saveMean, op, "saveMean").pointer(),
-                t(saveInvStd, op, "saveInvStd").pointer(), t(runningMean, op, "runningMean").pointer(), t(runningVar, op, "runningVar").pointer(),
-                t(x, op, "x").pointer(), t(gamma, op, "gamma").pointer(), t(beta, op, "beta").pointer(), g[0], g[1], g[2], momentum, eps);
-    }
-
-    @Override
-    public void batchNormInference(Tensor y, Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, double eps) {
-        current();
-        String op = "batchNormInference";
-        int[] g = Check.batchNorm(op, y, x, gamma, beta, runningMean, runningVar);
-        launch("batchnorm_inference", x.size(), t(y, op, "y").pointer(), t(x, op, "x").pointer(), t(gamma, op, "gamma").pointer(),
-                t(beta, op, "beta").pointer(), t(runningMean, op, "runningMean").pointer(), t(runningVar, op, "runningVar").pointer(),
-                x.size(), g[1], g[2], (float) eps);
-    }
-
-    @Override
-    public void batchNormBackward(Tensor dx, Tensor dgamma, Tensor dbeta, Tensor dy, Tensor x, Tensor gamma, Tensor saveMean, Tensor saveInvStd) {
-        current();
-        String op = "batchNormBackward";
-        int[] g = Check.batchNorm(op, dx, x, dgamma, dbeta, gamma, saveMean, saveInvStd);
-        Check.sameSize(op, "dy", dy, x);
-        driver.launch("batchnorm_backward", g[1], 256, 0, t(dx, op, "dx").pointer(), t(dgamma, op, "dgamma").pointer(),
-                t(dbeta, op, "dbeta").pointer(), t(dy, op, "dy").pointer(), t(x, op, "x").pointer(), t(gamma, op, "gamma").pointer(),
-                t(saveMean, op, "saveMean").pointer(), t(saveInvStd, op, "saveInvStd").pointer(), g[0], g[1], g[2]);
-    }
-
-    @Override
     public double sum(Tensor x) {
         double total = 0;
         for (float v : downloadFloats(x)) total += v;
@@ -442,201 +460,18 @@ public final class CudaBackend implements Backend {
 
     // ---------------------------------------------------------------- convolution
 
-    private int mathType() {
-        return options.tf32() ? Dnn.DEFAULT_MATH : Dnn.FMA_MATH;
-    }
-
-    /**
-     * The algorithm for one convolution with a workspace to run it: the measured fastest within the
-     * limit; when that workspace cannot be had, the fastest measured that needs none. When the
-     * search itself cannot allocate (cuDNN times each algorithm in buffers of its own), the
-     * allocator's cached blocks go back to the driver and the search runs once more; if it still
-     * cannot, cuDNN's heuristics pick one that needs no workspace, kept for that shape.
-     */
-    private Dnn.Choice algorithm(ConvGeometry g, int n, Dnn.Direction d) {
-        // the heuristics' fallbacks are rare: a step's convolutions skip building their key
-        Dnn.Choice c = unsearched.isEmpty() ? null : unsearched.get(g + "/" + n + "/" + d);
-        if (c != null) return c;
-        try {
-            c = cudnn.choose(g, n, d, mathType(), options.workspaceLimit(), options.deterministic());
-        } catch (Dnn.SearchOutOfMemory full) {
-            memory.emptyCache();
-            try {
-                c = cudnn.choose(g, n, d, mathType(), options.workspaceLimit(), options.deterministic());
-            } catch (Dnn.SearchOutOfMemory still) {
-                c = cudnn.chooseWithoutSearch(g, n, d, mathType(), options.deterministic());
-                log.warn("cuDNN's algorithm search for {} {} batch {} cannot allocate, even with the memory cache emptied ({}); "
-                        + "using algorithm {}, which needs no workspace, as cuDNN's heuristics rank it", d, g, n, still.getMessage(), c.algo());
-                unsearched.put(g + "/" + n + "/" + d, c);
-                return c;
-            }
-        }
-        if (c.workspace() > workspaceBytes) {
-            try {
-                DevicePointer bigger = memory.allocate(c.workspace(), "the cuDNN workspace for " + d + " " + g);
-                if (workspace != null) memory.release(workspace, workspaceBytes);
-                workspace = bigger;
-                workspaceBytes = c.workspace();
-            } catch (CudaException outOfMemory) {
-                log.warn("no room for a {}-byte cuDNN workspace ({}); using an algorithm without one", c.workspace(), outOfMemory.getMessage());
-                c = cudnn.choose(g, n, d, mathType(), 0, options.deterministic());
-            }
-        }
-        return c;
-    }
-
-    private long workspaceAddress() {
-        return workspace == null ? 0 : workspace.address();
-    }
-
-    @Override
-    public void convForward(Tensor y, Tensor x, Tensor w, ConvGeometry g) {
-        current();
-        Check.conv("convForward", y, x, w, g);
-        int n = x.shape().n();
-        Dnn.Choice c = algorithm(g, n, Dnn.Direction.FORWARD);
-        cudnn.convolutionForward(g, n, c, a(x, "convForward", "x"), a(w, "convForward", "w"), a(y, "convForward", "y"), workspaceAddress());
-    }
-
-    /**
-     * Convolution, bias and ReLU in one cuDNN call (cudnnConvolutionBiasActivationForward), with the
-     * forward algorithm chosen for the plain convolution; other activations, or no bias, as the
-     * convolution and then the activation kernel in place. Should cuDNN refuse the fused call, the
-     * backend says so once and keeps to the separate calls.
-     */
-    @Override
-    public void convForward(Tensor y, Tensor x, Tensor w, Tensor b, Activation f, ConvGeometry g) {
-        if (f != Activation.RELU || b == null || !fusedConvolutions) {
-            Backend.super.convForward(y, x, w, b, f, g);
-            return;
-        }
-        current();
-        Check.conv("convForward", y, x, w, g);
-        biasShape("convForward", y, b);
-        int n = x.shape().n();
-        Dnn.Choice c = algorithm(g, n, Dnn.Direction.FORWARD);
-        try {
-            // y is also the call's z (weight 0): zeros, never a recycled block's NaN
-            if (ZERO_FUSED_Z) driver.fill32(t(y, "convForward", "y").pointer(), 0, y.size());
-            cudnn.convolutionBiasReluForward(g, n, c, a(x, "convForward", "x"), a(w, "convForward", "w"), a(b, "convForward", "b"),
-                    a(y, "convForward", "y"), workspaceAddress());
-        } catch (CudaException e) {
-            fusedConvolutions = false;
-            log.warn("cuDNN refused convolution + bias + ReLU in one call ({}); using separate calls from now on", e.getMessage());
-            Backend.super.convForward(y, x, w, b, f, g);
-        }
-    }
-
-    @Override
-    public void convBackwardData(Tensor dx, Tensor dy, Tensor w, ConvGeometry g) {
-        current();
-        Check.conv("convBackwardData", dy, dx, w, g);
-        int n = dx.shape().n();
-        Dnn.Choice c = algorithm(g, n, Dnn.Direction.BACKWARD_DATA);
-        cudnn.convolutionBackwardData(g, n, c, a(w, "convBackwardData", "w"), a(dy, "convBackwardData", "dy"),
-                a(dx, "convBackwardData", "dx"), workspaceAddress());
-    }
-
-    @Override
-    public void convBackwardFilter(Tensor dw, Tensor x, Tensor dy, ConvGeometry g) {
-        current();
-        Check.conv("convBackwardFilter", dy, x, dw, g);
-        int n = x.shape().n();
-        Dnn.Choice c = algorithm(g, n, Dnn.Direction.BACKWARD_FILTER);
-        cudnn.convolutionBackwardFilter(g, n, c, a(x, "convBackwardFilter", "x"), a(dy, "convBackwardFilter", "dy"),
-                a(dw, "convBackwardFilter", "dw"), workspaceAddress());
-    }
-
-    /**
-     * The filter gradient through cuDNN and, with db, the bias gradient. When the operation just
-     * before wrote dy a warp per plane (a max-pool backward pass by cells, or an activation's
-     * backward pass), its per-plane sums are there already: one small kernel adds them per channel
-     * instead of a cuDNN pass over dy.
-     */
-    @Override
-    public void convBackwardFilter(Tensor dw, Tensor db, Tensor x, Tensor dy, ConvGeometry g) {
-        current();
-        PlaneSums sums = planeSums;
-        boolean fresh = db != null && sums != null && sums.operation() == operations - 1 && sums.dx() == t(dy, "convBackwardFilter", "dy").storage()
-                && sums.shape().equals(dy.shape()); // the sums' shape is (n, c, h, w)
-        convBackwardFilter(dw, x, dy, g);
-        if (fresh) {
-            biasShape("convBackwardFilter", dy, db);
-            launch("plane_sums_to_bias", db.size(), a(db, "convBackwardFilter", "db"), partials, dy.shape().n(), db.size());
-        } else if (db != null) {
-            biasBackward(db, dy);
-        }
-    }
-
-    @Override
-    public void addBias(Tensor y, Tensor b) {
-        current();
-        biasShape("addBias", y, b);
-        cudnn.addBias(y.shape(), a(y, "addBias", "y"), b.size(), a(b, "addBias", "b"));
-    }
-
-    @Override
-    public void biasBackward(Tensor db, Tensor dy) {
-        current();
-        biasShape("biasBackward", dy, db);
-        cudnn.biasBackward(dy.shape(), a(dy, "biasBackward", "dy"), db.size(), a(db, "biasBackward", "db"));
-    }
-
-    private static void biasShape(String op, Tensor y, Tensor b) {
-        if ((y.shape().rank() != 2 && y.shape().rank() != 4) || y.shape().dim(1) != b.size()) {
-            throw new IllegalArgumentException(op + ": " + y.shape() + " does not have " + b.size() + " channels for a bias of shape " + b.shape());
-        }
-    }
-
     // ---------------------------------------------------------------- pooling and subsampling
 
-    private static Object[] sizes(int planes, PoolGeometry g) {
+    static Object[] sizes(int planes, PoolGeometry g) {
         return new Object[] {planes, g.h(), g.w(), g.p(), g.q(), g.windowH(), g.windowW(), g.strideH(), g.strideW(), g.padH(), g.padW()};
     }
 
-    private static Object[] args(Object[] head, Object[] sizes, Object... tail) {
+    static Object[] args(Object[] head, Object[] sizes, Object... tail) {
         Object[] all = new Object[head.length + sizes.length + tail.length];
         System.arraycopy(head, 0, all, 0, head.length);
         System.arraycopy(sizes, 0, all, head.length, sizes.length);
         System.arraycopy(tail, 0, all, head.length + sizes.length, tail.length);
         return all;
-    }
-
-    @Override
-    public void maxPoolForward(Tensor y, Tensor mask, Tensor x, PoolGeometry g) {
-        current();
-        Check.pool("maxPoolForward", y, x, g);
-        Check.shape("maxPoolForward", "mask", mask, y.shape());
-        Check.dtype("maxPoolForward", "mask", mask, DType.INT32);
-        int planes = x.shape().n() * g.c();
-        launch("max_pool_forward", y.size(), args(new Object[] {t(y, "maxPoolForward", "y").pointer(), t(mask, "maxPoolForward", "mask").pointer(),
-                t(x, "maxPoolForward", "x").pointer()}, sizes(planes, g)));
-    }
-
-    @Override
-    public void maxPoolBackward(Tensor dx, Tensor dy, Tensor mask, PoolGeometry g) {
-        maxPoolBackward(dx, dy, mask, null, g);
-    }
-
-    /** The gather and, with reluOutput (else null), the ReLU's backward in one kernel. */
-    @Override
-    public void maxPoolBackward(Tensor dx, Tensor dy, Tensor mask, Tensor reluOutput, PoolGeometry g) {
-        current();
-        Check.pool("maxPoolBackward", dy, dx, g);
-        Check.shape("maxPoolBackward", "mask", mask, dy.shape());
-        if (reluOutput != null) Check.shape("maxPoolBackward", "reluOutput", reluOutput, dx.shape());
-        int planes = dx.shape().n() * g.c();
-        Object[] tensors = {t(dx, "maxPoolBackward", "dx").pointer(), t(dy, "maxPoolBackward", "dy").pointer(),
-                t(mask, "maxPoolBackward", "mask").pointer()};
-        Object relu = reluOutput == null ? null : t(reluOutput, "maxPoolBackward", "reluOutput").pointer();
-        if (disjoint(g) && warpPerPlane(planes, (long) g.p() * g.q())) {
-            // A lane per output writing its cell of inputs, a warp per plane, and the planes' sums of dx
-            // for the bias gradient of a convolution below (see convBackwardFilter).
-            summingPlanes("max_pool_backward_cells", planes, dx, args(tensors, new Object[] {planes, g.h(), g.w(), g.p(), g.q(), g.strideH(),
-                    g.strideW()}, relu, partials));
-        } else { // one thread per input, gathering from every window that covers it
-            launch("max_pool_backward", dx.size(), args(tensors, sizes(planes, g), relu));
-        }
     }
 
     /** Turns the cell and plane kernels on or off (the tests run both kinds of kernel on the same data). */
@@ -649,81 +484,10 @@ public final class CudaBackend implements Backend {
         return g.padH() == 0 && g.padW() == 0 && g.strideH() >= g.windowH() && g.strideW() >= g.windowW();
     }
 
-    @Override
-    public void avgPoolForward(Tensor y, Tensor x, PoolGeometry g) {
-        current();
-        Check.pool("avgPoolForward", y, x, g);
-        int planes = x.shape().n() * g.c();
-        launch("avg_pool_forward", y.size(), args(new Object[] {t(y, "avgPoolForward", "y").pointer(), t(x, "avgPoolForward", "x").pointer()},
-                sizes(planes, g), 1f / (g.windowH() * g.windowW())));
-    }
-
-    @Override
-    public void avgPoolBackward(Tensor dx, Tensor dy, PoolGeometry g) {
-        current();
-        Check.pool("avgPoolBackward", dy, dx, g);
-        int planes = dx.shape().n() * g.c();
-        DevicePointer dxp = t(dx, "avgPoolBackward", "dx").pointer(), dyp = t(dy, "avgPoolBackward", "dy").pointer();
-        float scale = 1f / (g.windowH() * g.windowW());
-        if (poolCells && disjoint(g)) {
-            spreadCells(dxp, dyp, null, planes, g, scale);
-        } else {
-            launch("avg_pool_backward", dx.size(), args(new Object[] {dxp, dyp}, sizes(planes, g), scale));
-        }
-    }
-
     /** dx = dy·scale, or dy·β(channel), spread over each window, for windows that do not overlap: one thread per output. */
-    private void spreadCells(DevicePointer dx, DevicePointer dy, DevicePointer beta, int planes, PoolGeometry g, float scale) {
+    void spreadCells(DevicePointer dx, DevicePointer dy, DevicePointer beta, int planes, PoolGeometry g, float scale) {
         launch("spread_cells", (long) planes * g.p() * g.q(), dx, dy, beta, planes, g.h(), g.w(), g.p(), g.q(), g.windowH(), g.windowW(),
                 g.strideH(), g.strideW(), scale, g.c());
-    }
-
-    @Override
-    public void subsampleForward(Tensor y, Tensor x, Tensor beta, Tensor b, PoolGeometry g) {
-        current();
-        Check.subsample("subsampleForward", y, x, beta, b, g);
-        int planes = x.shape().n() * g.c();
-        launch("subsample_forward", y.size(), args(new Object[] {t(y, "subsampleForward", "y").pointer(), t(x, "subsampleForward", "x").pointer(),
-                t(beta, "subsampleForward", "beta").pointer(), t(b, "subsampleForward", "b").pointer()}, sizes(planes, g), g.c()));
-    }
-
-    @Override
-    public void subsampleBackward(Tensor dx, Tensor dbeta, Tensor db, Tensor dy, Tensor x, Tensor beta, PoolGeometry g) {
-        current();
-        Check.subsample("subsampleBackward", dy, x, dbeta, db, g);
-        Check.shape("subsampleBackward", "dx", dx, x.shape());
-        Check.shape("subsampleBackward", "beta", beta, dbeta.shape());
-        int planes = x.shape().n() * g.c();
-        DevicePointer dxp = t(dx, "subsampleBackward", "dx").pointer(), dyp = t(dy, "subsampleBackward", "dy").pointer();
-        DevicePointer betap = t(beta, "subsampleBackward", "beta").pointer();
-        if (poolCells && disjoint(g)) {
-            spreadCells(dxp, dyp, betap, planes, g, 1f);
-        } else {
-            launch("subsample_backward_data", dx.size(), args(new Object[] {dxp, dyp, betap}, sizes(planes, g), g.c()));
-        }
-        // Blocks of exactly 256 threads (the kernels' reduction tree assumes it): a few per channel, each
-        // summing its share into the partial sums, then one thread per channel adding them up in order;
-        // where one block per channel keeps the GPU busy, that block does it all.
-        DevicePointer xp = t(x, "subsampleBackward", "x").pointer();
-        DevicePointer dbetap = t(dbeta, "subsampleBackward", "dbeta").pointer(), dbp = t(db, "subsampleBackward", "db").pointer();
-        int parts = parts(g.c(), (long) x.shape().n() * g.p() * g.q());
-        if (parts > 1) {
-            driver.launch("subsample_params_partial", g.c() * parts, 256, 0, args(new Object[] {partials, dyp, xp}, sizes(planes, g), g.c(), parts));
-            launch("subsample_params_finish", g.c(), dbetap, dbp, partials, g.c(), parts);
-        } else {
-            driver.launch("subsample_backward_params", g.c(), 256, 0, args(new Object[] {dbetap, dbp, dyp, xp}, sizes(planes, g), g.c()));
-        }
-    }
-
-    /**
-     * Blocks per channel for a per-channel reduction over {@code perChannel} values: enough blocks in
-     * all to fill a large GPU (about 256), no block with fewer than 256 values, at most 32, and the
-     * partial sums within {@link #PARTIAL_PAIRS}. LeNet-5's S2 (6 channels, 50,176 values each at
-     * batch 256): 32 blocks each instead of one.
-     */
-    static int parts(int channels, long perChannel) {
-        long byWork = Math.max(1, perChannel / 256);
-        return (int) Math.max(1, Math.min(Math.min(32, byWork), Math.min((256 + channels - 1) / channels, PARTIAL_PAIRS / channels)));
     }
 
     // ---------------------------------------------------------------- dense algebra
@@ -750,7 +514,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void biasActivation(Tensor y, Tensor b, Activation f) {
         current();
-        if (b != null) biasShape("biasActivation", y, b);
+        if (b != null) CudaConvolutionOps.biasShape("biasActivation", y, b);
         int channels = b != null ? b.size() : y.shape().dim(1);
         int spatial = y.size() / y.shape().dim(0) / channels;
         launch("bias_activation", y.size(), t(y, "biasActivation", "y").pointer(), b == null ? null : t(b, "biasActivation", "b").pointer(),
@@ -780,7 +544,7 @@ public final class CudaBackend implements Backend {
      * groups) that writes dx and leaves its planes' sums in {@link #partials}, and notes them for the
      * convolution's bias gradient (see {@link #convBackwardFilter(Tensor, Tensor, Tensor, Tensor, ConvGeometry)}).
      */
-    private void summingPlanes(String kernel, int planes, Tensor dx, Object... args) {
+    void summingPlanes(String kernel, int planes, Tensor dx, Object... args) {
         driver.launch(kernel, Math.min((planes + 7) / 8, MAX_BLOCKS), 256, 0, args);
         planeSums = new PlaneSums(t(dx, kernel, "dx").storage(), dx.shape(), operations);
     }
@@ -790,7 +554,7 @@ public final class CudaBackend implements Backend {
      * that fit {@link #partials}, and no more than 2,048 values a plane, 64 for each lane (a few
      * large planes would leave the GPU to a few warps).
      */
-    private boolean warpPerPlane(long planes, long hw) {
+    boolean warpPerPlane(long planes, long hw) {
         return poolCells && planes > 0 && planes <= PARTIAL_DOUBLES && hw <= 2048;
     }
 
@@ -868,31 +632,6 @@ public final class CudaBackend implements Backend {
 
     // ---------------------------------------------------------------- learned feature-map combinations (host)
 
-    @Override
-    public void combinationForward(Tensor wEff, Tensor alpha, Tensor k, Tensor c) {
-        current();
-        FloatTensor hw = onHost(wEff), ha = onHost(alpha);
-        host.combinationForward(hw, ha, onHost(k), onHost(c));
-        write(wEff, hw.data());
-        write(alpha, ha.data());
-    }
-
-    @Override
-    public void combinationBackward(Tensor dk, Tensor dc, Tensor dwEff, Tensor alpha, Tensor k, CombinationPenalty penalty, double lambda) {
-        current();
-        FloatTensor hdk = onHost(dk), hdc = onHost(dc); // they accumulate: start from their current values
-        host.combinationBackward(hdk, hdc, onHost(dwEff), onHost(alpha), onHost(k), penalty, lambda);
-        write(dk, hdk.data());
-        write(dc, hdc.data());
-    }
-
-    @Override
-    public double combinationPenalty(Tensor alpha, CombinationPenalty penalty, double lambda) {
-        current();
-        FloatTensor ha = onHost(alpha);
-        return host.combinationPenalty(ha, penalty, lambda);
-    }
-
     // ---------------------------------------------------------------- step log
 
     @Override
@@ -907,42 +646,10 @@ public final class CudaBackend implements Backend {
 
     // ---------------------------------------------------------------- optimizers
 
-    @Override
-    public void sgdStep(Tensor w, Tensor velocity, Tensor dw, Tensor rates, int row, double momentum, boolean nesterov) {
-        current();
-        Check.sameSize("sgdStep", "dw", dw, w);
-        if (momentum != 0) Check.sameSize("sgdStep", "velocity", velocity, w);
-        long at = 4L * StepRates.offset("sgdStep", rates, row);
-        int flags = (momentum != 0 ? 1 : 0) | (nesterov ? 2 : 0);
-        launch("sgd_step", w.size(), t(w, "sgdStep", "w").pointer(), momentum != 0 ? t(velocity, "sgdStep", "velocity").pointer() : null,
-                t(dw, "sgdStep", "dw").pointer(), w.size(), a(rates, "sgdStep", "rates") + at, (float) momentum, flags);
-    }
-
-    /** Every parameter in one launch over a chunk table: the same arithmetic as {@link #sgdStep}, bitwise. */
-    @Override
-    public void sgdSteps(List<Tensor> w, List<Tensor> velocity, List<Tensor> dw, Tensor rates, double momentum, boolean nesterov) {
-        if (!MULTI_TENSOR) {
-            Backend.super.sgdSteps(w, velocity, dw, rates, momentum, nesterov);
-            return;
-        }
-        current();
-        long[][] fields = new long[w.size()][];
-        long[] sizes = new long[w.size()];
-        for (int i = 0; i < w.size(); i++) {
-            Check.sameSize("sgdSteps", "dw", dw.get(i), w.get(i));
-            if (momentum != 0) Check.sameSize("sgdSteps", "velocity", velocity.get(i), w.get(i));
-            long rowAddress = a(rates, "sgdSteps", "rates") + 4L * StepRates.offset("sgdSteps", rates, i);
-            fields[i] = new long[] {a(w.get(i), "sgdSteps", "w"), momentum != 0 ? a(velocity.get(i), "sgdSteps", "velocity") : 0,
-                    a(dw.get(i), "sgdSteps", "dw"), rowAddress};
-            sizes[i] = w.get(i).size();
-        }
-        ChunkTable t = table(ChunkTables.chunks(fields, sizes), 6);
-        int flags = (momentum != 0 ? 1 : 0) | (nesterov ? 2 : 0);
-        if (t.chunks() > 0) driver.launch("sgd_steps", t.chunks(), THREADS, 0, t.pointer(), (float) momentum, flags);
-    }
+    /** A chunk table in device memory: its block, its size, and its rows (the launch's blocks). */
 
     /** A chunk table on the device, made the first time its contents are met (in an eager step, not in a recording). */
-    private ChunkTable table(long[] rows, int width) {
+    ChunkTable table(long[] rows, int width) {
         ChunkTables.Key key = new ChunkTables.Key(rows);
         ChunkTable t = tables.get(key);
         if (t != null) return t;
@@ -958,21 +665,8 @@ public final class CudaBackend implements Backend {
         return t;
     }
 
-    /** A chunk table in device memory: its block, its size, and its rows (the launch's blocks). */
-    private record ChunkTable(DevicePointer pointer, long bytes, int chunks) {
-    }
-
-    @Override
-    public void adamStep(Tensor w, Tensor m, Tensor v, Tensor dw, Tensor rates, int row, double beta1, double beta2, double eps,
-                         boolean decoupled) {
-        current();
-        Check.sameSize("adamStep", "dw", dw, w);
-        Check.sameSize("adamStep", "m", m, w);
-        Check.sameSize("adamStep", "v", v, w);
-        long at = 4L * StepRates.offset("adamStep", rates, row);
-        launch("adam_step", w.size(), t(w, "adamStep", "w").pointer(), t(m, "adamStep", "m").pointer(), t(v, "adamStep", "v").pointer(),
-                t(dw, "adamStep", "dw").pointer(), w.size(), a(rates, "adamStep", "rates") + at, (float) beta1, (float) beta2, (float) eps,
-                decoupled ? 1 : 0);
+    /** A chunk table on the device: its rows, its size, and how many chunks (blocks) it describes. */
+    record ChunkTable(DevicePointer pointer, long bytes, int chunks) {
     }
 
     // ---------------------------------------------------------------- graphs
@@ -1041,7 +735,7 @@ public final class CudaBackend implements Backend {
     public void close() {
         if (closed) return;
         if (memory != null) {
-            if (workspace != null) memory.release(workspace, workspaceBytes);
+            convolution.release();
             if (status != null) memory.release(status, 4);
             if (partials != null) memory.release(partials, 8L * PARTIAL_DOUBLES);
             if (cublasWorkspace != null) memory.release(cublasWorkspace, cublasWorkspaceBytes);

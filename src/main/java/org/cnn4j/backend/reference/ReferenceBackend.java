@@ -5,12 +5,12 @@ import java.util.Arrays;
 import org.cnn4j.backend.Activation;
 import org.cnn4j.backend.HostBackend;
 import org.cnn4j.backend.Check;
-import org.cnn4j.backend.CombinationPenalty;
-import org.cnn4j.backend.ConvGeometry;
+import org.cnn4j.backend.ConvolutionOps;
+import org.cnn4j.backend.FeatureMapOps;
+import org.cnn4j.backend.NormalizationOps;
+import org.cnn4j.backend.OptimizerOps;
+import org.cnn4j.backend.PoolingOps;
 import org.cnn4j.backend.CounterRng;
-import org.cnn4j.backend.PenaltyMath;
-import org.cnn4j.backend.PoolGeometry;
-import org.cnn4j.backend.StepRates;
 import org.cnn4j.tensor.DType;
 import org.cnn4j.tensor.DoubleTensor;
 import org.cnn4j.tensor.Shape;
@@ -20,10 +20,17 @@ import org.cnn4j.tensor.Tensor;
  * The oracle: every operation as the plainest double-precision loop over its definition, one
  * thread, no blocking, no im2col. Slow by design. The tests compare the fast backends with it, and
  * the gradient checker runs models on it so that central differences are accurate to ~1e-10.
+ * Each family of operations is a class of its own ({@link ReferenceConvolutionOps}, …); the core
+ * is here.
  *
  * <p>Sizes: n batch, c channels of h×w, k filters of r×s, output p×q (as throughout cnn4j).
  */
 public final class ReferenceBackend extends HostBackend {
+    private final ReferenceConvolutionOps convolution = new ReferenceConvolutionOps(this);
+    private final ReferencePoolingOps pooling = new ReferencePoolingOps(this);
+    private final ReferenceNormalizationOps normalization = new ReferenceNormalizationOps(this);
+    private final ReferenceFeatureMapOps featureMaps = new ReferenceFeatureMapOps(this);
+    private final ReferenceOptimizerOps optimizers = new ReferenceOptimizerOps(this);
 
     @Override
     public String name() {
@@ -41,9 +48,40 @@ public final class ReferenceBackend extends HostBackend {
 
     // ---------------------------------------------------------------- tensors
 
-    private double[] d(Tensor t) {
+    @Override
+    public ConvolutionOps convolution() {
+        return convolution;
+    }
+
+    @Override
+    public PoolingOps pooling() {
+        return pooling;
+    }
+
+    @Override
+    public NormalizationOps normalization() {
+        return normalization;
+    }
+
+    @Override
+    public FeatureMapOps featureMaps() {
+        return featureMaps;
+    }
+
+    @Override
+    public OptimizerOps optimizers() {
+        return optimizers;
+    }
+
+    /** The double array of a FLOAT64 tensor of this backend. */
+    double[] d(Tensor t) {
         if (t instanceof DoubleTensor dt && dt.backend() == this) return dt.data();
         throw foreign(t, "a FLOAT64 tensor");
+    }
+
+    /** The int array of an INT32 tensor of this backend. */
+    int[] intsOf(Tensor t) {
+        return ints(t);
     }
 
     @Override
@@ -128,285 +166,10 @@ public final class ReferenceBackend extends HostBackend {
     }
 
     @Override
-    public void batchNormTraining(Tensor y, Tensor saveMean, Tensor saveInvStd, Tensor x, Tensor gamma, Tensor beta,
-                                  Tensor runningMean, Tensor runningVar, double momentum, double eps) {
-        int[] g = Check.batchNorm("batchNormTraining", y, x, saveMean, saveInvStd, gamma, beta, runningMean, runningVar);
-        int n = g[0], c = g[1], spatial = g[2], m = n * spatial;
-        double[] yd = d(y), xd = d(x), mean = d(saveMean), inv = d(saveInvStd), rm = d(runningMean), rv = d(runningVar);
-        for (int ch = 0; ch < c; ch++) {
-            double sum = 0, squares = 0;
-            for (int e = 0; e < m; e++) sum += xd[index(e, ch, c, spatial)];
-            mean[ch] = sum / m;
-            for (int e = 0; e < m; e++) squares += Math.pow(xd[index(e, ch, c, spatial)] - mean[ch], 2);
-            double variance = squares / m;
-            inv[ch] = 1 / Math.sqrt(variance + eps);
-            rm[ch] = (1 - momentum) * rm[ch] + momentum * mean[ch];
-            rv[ch] = (1 - momentum) * rv[ch] + momentum * (m > 1 ? variance * m / (m - 1) : variance);
-            for (int e = 0; e < m; e++) {
-                int i = index(e, ch, c, spatial);
-                yd[i] = (xd[i] - mean[ch]) * inv[ch] * d(gamma)[ch] + d(beta)[ch];
-            }
-        }
-    }
-
-    @Override
-    public void batchNormInference(Tensor y, Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, double eps) {
-        int[] g = Check.batchNorm("batchNormInference", y, x, gamma, beta, runningMean, runningVar);
-        double[] yd = d(y), xd = d(x), rm = d(runningMean), rv = d(runningVar);
-        for (int i = 0; i < xd.length; i++) {
-            int ch = i / g[2] % g[1];
-            yd[i] = (xd[i] - rm[ch]) / Math.sqrt(rv[ch] + eps) * d(gamma)[ch] + d(beta)[ch];
-        }
-    }
-
-    @Override
-    public void batchNormBackward(Tensor dx, Tensor dgamma, Tensor dbeta, Tensor dy, Tensor x, Tensor gamma, Tensor saveMean, Tensor saveInvStd) {
-        int[] g = Check.batchNorm("batchNormBackward", dx, x, dgamma, dbeta, gamma, saveMean, saveInvStd);
-        Check.sameSize("batchNormBackward", "dy", dy, x);
-        int c = g[1], spatial = g[2], m = g[0] * spatial;
-        double[] dxd = d(dx), dyd = d(dy), xd = d(x), mean = d(saveMean), inv = d(saveInvStd);
-        for (int ch = 0; ch < c; ch++) {
-            double sumDy = 0, sumDyXhat = 0;
-            for (int e = 0; e < m; e++) {
-                int i = index(e, ch, c, spatial);
-                sumDy += dyd[i];
-                sumDyXhat += dyd[i] * (xd[i] - mean[ch]) * inv[ch];
-            }
-            d(dgamma)[ch] += sumDyXhat;
-            d(dbeta)[ch] += sumDy;
-            for (int e = 0; e < m; e++) {
-                int i = index(e, ch, c, spatial);
-                dxd[i] = d(gamma)[ch] * inv[ch] * (dyd[i] - sumDy / m - (xd[i] - mean[ch]) * inv[ch] * sumDyXhat / m);
-            }
-        }
-    }
-
-    /** Index of value e (0 ≤ e &lt; n·spatial) of channel ch in (n, c, spatial). */
-    private static int index(int e, int ch, int c, int spatial) {
-        return (e / spatial * c + ch) * spatial + e % spatial;
-    }
-
-    @Override
     public double sum(Tensor x) {
         double s = 0;
         for (double v : d(x)) s += v;
         return s;
-    }
-
-    // ---------------------------------------------------------------- convolution
-
-    /** Input row read by output row p through filter row r, or -1 when it falls in the padding. */
-    private static int inRow(ConvGeometry g, int p, int r) {
-        int ih = p * g.strideH() - g.padH() + r * g.dilationH();
-        return ih >= 0 && ih < g.h() ? ih : -1;
-    }
-
-    private static int inCol(ConvGeometry g, int q, int s) {
-        int iw = q * g.strideW() - g.padW() + s * g.dilationW();
-        return iw >= 0 && iw < g.w() ? iw : -1;
-    }
-
-    @Override
-    public void convForward(Tensor y, Tensor x, Tensor w, ConvGeometry g) {
-        Check.conv("convForward", y, x, w, g);
-        double[] yd = d(y), xd = d(x), wd = d(w);
-        int n = x.shape().n();
-        for (int i = 0; i < n; i++)
-            for (int k = 0; k < g.k(); k++)
-                for (int p = 0; p < g.p(); p++)
-                    for (int q = 0; q < g.q(); q++) {
-                        double sum = 0;
-                        for (int c = 0; c < g.c(); c++)
-                            for (int r = 0; r < g.r(); r++)
-                                for (int s = 0; s < g.s(); s++) {
-                                    int ih = inRow(g, p, r), iw = inCol(g, q, s);
-                                    if (ih < 0 || iw < 0) continue;
-                                    sum += xd[((i * g.c() + c) * g.h() + ih) * g.w() + iw]
-                                            * wd[((k * g.c() + c) * g.r() + r) * g.s() + s];
-                                }
-                        yd[((i * g.k() + k) * g.p() + p) * g.q() + q] = sum;
-                    }
-    }
-
-    /** dx(i,c,ih,iw) = Σ over (k, p, q, r, s) with that (ih, iw) of dy(i,k,p,q)·w(k,c,r,s): the forward's adjoint. */
-    @Override
-    public void convBackwardData(Tensor dx, Tensor dy, Tensor w, ConvGeometry g) {
-        Check.conv("convBackwardData", dy, dx, w, g);
-        double[] dxd = d(dx), dyd = d(dy), wd = d(w);
-        Arrays.fill(dxd, 0);
-        int n = dx.shape().n();
-        for (int i = 0; i < n; i++)
-            for (int k = 0; k < g.k(); k++)
-                for (int p = 0; p < g.p(); p++)
-                    for (int q = 0; q < g.q(); q++) {
-                        double delta = dyd[((i * g.k() + k) * g.p() + p) * g.q() + q];
-                        for (int c = 0; c < g.c(); c++)
-                            for (int r = 0; r < g.r(); r++)
-                                for (int s = 0; s < g.s(); s++) {
-                                    int ih = inRow(g, p, r), iw = inCol(g, q, s);
-                                    if (ih < 0 || iw < 0) continue;
-                                    dxd[((i * g.c() + c) * g.h() + ih) * g.w() + iw]
-                                            += delta * wd[((k * g.c() + c) * g.r() + r) * g.s() + s];
-                                }
-                    }
-    }
-
-    @Override
-    public void convBackwardFilter(Tensor dw, Tensor x, Tensor dy, ConvGeometry g) {
-        Check.conv("convBackwardFilter", dy, x, dw, g);
-        double[] dwd = d(dw), xd = d(x), dyd = d(dy);
-        int n = x.shape().n();
-        for (int k = 0; k < g.k(); k++)
-            for (int c = 0; c < g.c(); c++)
-                for (int r = 0; r < g.r(); r++)
-                    for (int s = 0; s < g.s(); s++) {
-                        double sum = 0;
-                        for (int i = 0; i < n; i++)
-                            for (int p = 0; p < g.p(); p++)
-                                for (int q = 0; q < g.q(); q++) {
-                                    int ih = inRow(g, p, r), iw = inCol(g, q, s);
-                                    if (ih < 0 || iw < 0) continue;
-                                    sum += xd[((i * g.c() + c) * g.h() + ih) * g.w() + iw]
-                                            * dyd[((i * g.k() + k) * g.p() + p) * g.q() + q];
-                                }
-                        dwd[((k * g.c() + c) * g.r() + r) * g.s() + s] += sum;
-                    }
-    }
-
-    @Override
-    public void addBias(Tensor y, Tensor b) {
-        int plane = biasPlane("addBias", y, b), k = b.size();
-        double[] yd = d(y), bd = d(b);
-        for (int j = 0; j < yd.length; j++) yd[j] += bd[(j / plane) % k];
-    }
-
-    @Override
-    public void biasBackward(Tensor db, Tensor dy) {
-        int plane = biasPlane("biasBackward", dy, db), k = db.size();
-        double[] out = d(db), dyd = d(dy);
-        for (int j = 0; j < dyd.length; j++) out[(j / plane) % k] += dyd[j];
-    }
-
-    // ---------------------------------------------------------------- pooling and subsampling
-
-    /** The input element read at window tap (a, b) of output (p, q), or -1 in the padding. */
-    private static int tap(PoolGeometry g, int p, int q, int a, int b) {
-        int ih = p * g.strideH() - g.padH() + a, iw = q * g.strideW() - g.padW() + b;
-        return ih >= 0 && ih < g.h() && iw >= 0 && iw < g.w() ? ih * g.w() + iw : -1;
-    }
-
-    @Override
-    public void maxPoolForward(Tensor y, Tensor mask, Tensor x, PoolGeometry g) {
-        Check.pool("maxPoolForward", y, x, g);
-        Check.shape("maxPoolForward", "mask", mask, y.shape());
-        double[] yd = d(y), xd = d(x);
-        int[] md = ints(mask);
-        int planes = x.shape().n() * g.c(), hw = g.h() * g.w();
-        for (int plane = 0; plane < planes; plane++)
-            for (int p = 0; p < g.p(); p++)
-                for (int q = 0; q < g.q(); q++) {
-                    int best = -1;
-                    for (int a = 0; a < g.windowH(); a++)
-                        for (int b = 0; b < g.windowW(); b++) {
-                            int t = tap(g, p, q, a, b);
-                            if (t < 0) continue;
-                            double v = xd[plane * hw + t];
-                            if (best < 0 || v > xd[plane * hw + best] || Double.isNaN(v)) best = t;
-                        }
-                    int o = (plane * g.p() + p) * g.q() + q;
-                    yd[o] = xd[plane * hw + best];
-                    md[o] = best;
-                }
-    }
-
-    @Override
-    public void maxPoolBackward(Tensor dx, Tensor dy, Tensor mask, PoolGeometry g) {
-        Check.pool("maxPoolBackward", dy, dx, g);
-        Check.shape("maxPoolBackward", "mask", mask, dy.shape());
-        double[] dxd = d(dx), dyd = d(dy);
-        int[] md = ints(mask);
-        Arrays.fill(dxd, 0);
-        int pq = g.p() * g.q(), hw = g.h() * g.w();
-        for (int o = 0; o < dyd.length; o++) dxd[(o / pq) * hw + md[o]] += dyd[o];
-    }
-
-    @Override
-    public void avgPoolForward(Tensor y, Tensor x, PoolGeometry g) {
-        Check.pool("avgPoolForward", y, x, g);
-        windowSums(d(y), d(x), x.shape().n() * g.c(), g);
-        double[] yd = d(y);
-        for (int o = 0; o < yd.length; o++) yd[o] /= g.windowH() * g.windowW();
-    }
-
-    @Override
-    public void avgPoolBackward(Tensor dx, Tensor dy, PoolGeometry g) {
-        Check.pool("avgPoolBackward", dy, dx, g);
-        double[] dxd = d(dx), dyd = d(dy);
-        Arrays.fill(dxd, 0);
-        int planes = dx.shape().n() * g.c(), hw = g.h() * g.w();
-        for (int plane = 0; plane < planes; plane++)
-            for (int p = 0; p < g.p(); p++)
-                for (int q = 0; q < g.q(); q++)
-                    for (int a = 0; a < g.windowH(); a++)
-                        for (int b = 0; b < g.windowW(); b++) {
-                            int t = tap(g, p, q, a, b);
-                            if (t >= 0) {
-                                dxd[plane * hw + t] += dyd[(plane * g.p() + p) * g.q() + q] / (g.windowH() * g.windowW());
-                            }
-                        }
-    }
-
-    private static void windowSums(double[] out, double[] x, int planes, PoolGeometry g) {
-        int hw = g.h() * g.w();
-        for (int plane = 0; plane < planes; plane++)
-            for (int p = 0; p < g.p(); p++)
-                for (int q = 0; q < g.q(); q++) {
-                    double sum = 0;
-                    for (int a = 0; a < g.windowH(); a++)
-                        for (int b = 0; b < g.windowW(); b++) {
-                            int t = tap(g, p, q, a, b);
-                            if (t >= 0) sum += x[plane * hw + t];
-                        }
-                    out[(plane * g.p() + p) * g.q() + q] = sum;
-                }
-    }
-
-    @Override
-    public void subsampleForward(Tensor y, Tensor x, Tensor beta, Tensor b, PoolGeometry g) {
-        Check.subsample("subsampleForward", y, x, beta, b, g);
-        double[] yd = d(y), betad = d(beta), bd = d(b);
-        windowSums(yd, d(x), x.shape().n() * g.c(), g);
-        int pq = g.p() * g.q();
-        for (int o = 0; o < yd.length; o++) {
-            int c = (o / pq) % g.c();
-            yd[o] = betad[c] * yd[o] + bd[c];
-        }
-    }
-
-    @Override
-    public void subsampleBackward(Tensor dx, Tensor dbeta, Tensor db, Tensor dy, Tensor x, Tensor beta, PoolGeometry g) {
-        Check.subsample("subsampleBackward", dy, x, dbeta, db, g);
-        Check.shape("subsampleBackward", "dx", dx, x.shape());
-        Check.shape("subsampleBackward", "beta", beta, dbeta.shape());
-        double[] dxd = d(dx), dbetad = d(dbeta), dbd = d(db), dyd = d(dy), betad = d(beta);
-        int planes = x.shape().n() * g.c(), pq = g.p() * g.q(), hw = g.h() * g.w();
-        double[] down = new double[dyd.length];
-        windowSums(down, d(x), planes, g);
-        Arrays.fill(dxd, 0);
-        for (int plane = 0; plane < planes; plane++) {
-            int c = plane % g.c();
-            for (int p = 0; p < g.p(); p++)
-                for (int q = 0; q < g.q(); q++) {
-                    int o = (plane * g.p() + p) * g.q() + q;
-                    dbd[c] += dyd[o];
-                    dbetad[c] += dyd[o] * down[o];
-                    for (int a = 0; a < g.windowH(); a++)
-                        for (int b = 0; b < g.windowW(); b++) {
-                            int t = tap(g, p, q, a, b);
-                            if (t >= 0) dxd[plane * hw + t] += betad[c] * dyd[o];
-                        }
-                }
-        }
     }
 
     // ---------------------------------------------------------------- dense algebra
@@ -543,51 +306,6 @@ public final class ReferenceBackend extends HostBackend {
         }
     }
 
-    // ---------------------------------------------------------------- learned feature-map combinations
-
-    @Override
-    public void combinationForward(Tensor wEff, Tensor alpha, Tensor k, Tensor c) {
-        int outMaps = k.shape().dim(0), inMaps = k.shape().dim(1), taps = k.size() / (outMaps * inMaps);
-        Check.combination("combinationForward", k, alpha, c, wEff);
-        softmaxForward(alpha, c);
-        double[] a = d(alpha), kd = d(k), wd = d(wEff);
-        for (int t = 0; t < kd.length; t++) wd[t] = a[t / taps] * kd[t];
-    }
-
-    @Override
-    public void combinationBackward(Tensor dk, Tensor dc, Tensor dwEff, Tensor alpha, Tensor k,
-                                    CombinationPenalty penalty, double lambda) {
-        int outMaps = k.shape().dim(0), inMaps = k.shape().dim(1), taps = k.size() / (outMaps * inMaps);
-        Check.combination("combinationBackward", k, alpha, dc, dwEff);
-        Check.shape("combinationBackward", "dk", dk, k.shape());
-        double[] a = d(alpha), kd = d(k), dkd = d(dk), dcd = d(dc), dw = d(dwEff);
-        double[] dAlpha = new double[a.length];
-        for (int t = 0; t < kd.length; t++) {
-            dkd[t] += a[t / taps] * dw[t];
-            dAlpha[t / taps] += kd[t] * dw[t];
-        }
-        double[] penaltyGrad = new double[inMaps];
-        for (int j = 0; j < outMaps; j++) {
-            PenaltyMath.gradient(penaltyGrad, a, j * inMaps, inMaps, penalty, lambda);
-            // Bouvrie's notes, eq. (9): ∂E/∂c_i = Σ_l ∂E/∂α_l · ∂α_l/∂c_i with ∂α_l/∂c_i = α_i (δ_li − α_l).
-            for (int i = 0; i < inMaps; i++) {
-                double s = 0;
-                for (int l = 0; l < inMaps; l++) {
-                    s += dAlpha[j * inMaps + l] * a[j * inMaps + i] * ((l == i ? 1 : 0) - a[j * inMaps + l]);
-                }
-                dcd[j * inMaps + i] += s + penaltyGrad[i];
-            }
-        }
-    }
-
-    @Override
-    public double combinationPenalty(Tensor alpha, CombinationPenalty penalty, double lambda) {
-        int outMaps = alpha.shape().rows(), inMaps = alpha.shape().columns();
-        double total = 0;
-        for (int j = 0; j < outMaps; j++) total += PenaltyMath.value(d(alpha), j * inMaps, inMaps, penalty, lambda);
-        return total;
-    }
-
     // ---------------------------------------------------------------- optimizers
 
     @Override
@@ -608,42 +326,6 @@ public final class ReferenceBackend extends HostBackend {
         if (row < log.shape().rows()) {
             d(log)[2 * row] = sum / n;
             d(log)[2 * row + 1] = truth == null ? -1 : correct;
-        }
-    }
-
-    @Override
-    public void sgdStep(Tensor w, Tensor velocity, Tensor dw, Tensor rates, int row, double momentum, boolean nesterov) {
-        Check.sameSize("sgdStep", "dw", dw, w);
-        int at = StepRates.offset("sgdStep", rates, row);
-        double lr = d(rates)[at + StepRates.LEARNING_RATE], weightDecay = d(rates)[at + StepRates.WEIGHT_DECAY];
-        double[] wd = d(w), g = d(dw), v = momentum != 0 ? d(velocity) : null;
-        for (int i = 0; i < wd.length; i++) {
-            double grad = g[i] + weightDecay * wd[i];
-            if (v != null) {
-                v[i] = momentum * v[i] + grad;
-                grad = nesterov ? grad + momentum * v[i] : v[i];
-            }
-            wd[i] -= lr * grad;
-        }
-    }
-
-    /** Adam from lr, weightDecay and t alone: the derived columns of the rates are the other backends' business. */
-    @Override
-    public void adamStep(Tensor w, Tensor m, Tensor v, Tensor dw, Tensor rates, int row, double beta1, double beta2, double eps,
-                         boolean decoupled) {
-        Check.sameSize("adamStep", "dw", dw, w);
-        int at = StepRates.offset("adamStep", rates, row);
-        double lr = d(rates)[at + StepRates.LEARNING_RATE], weightDecay = d(rates)[at + StepRates.WEIGHT_DECAY];
-        double t = d(rates)[at + StepRates.STEP];
-        if (t < 1) throw new IllegalArgumentException("adamStep: step t must be >= 1, got " + t);
-        double[] wd = d(w), g = d(dw), md = d(m), vd = d(v);
-        for (int i = 0; i < wd.length; i++) {
-            double grad = decoupled ? g[i] : g[i] + weightDecay * wd[i];
-            if (decoupled) wd[i] *= 1 - lr * weightDecay;
-            md[i] = beta1 * md[i] + (1 - beta1) * grad;
-            vd[i] = beta2 * vd[i] + (1 - beta2) * grad * grad;
-            double mHat = md[i] / (1 - Math.pow(beta1, t)), vHat = vd[i] / (1 - Math.pow(beta2, t));
-            wd[i] -= lr * mHat / (Math.sqrt(vHat) + eps);
         }
     }
 }

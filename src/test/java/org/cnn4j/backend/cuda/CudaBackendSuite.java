@@ -273,8 +273,8 @@ abstract class CudaBackendSuite {
     void subsamplingParameterGradientsSplitOverBlocksAndRepeatBitwise() {
         PoolGeometry g = PoolGeometry.square(6, 28, 28, 2, 2);
         int n = 64;
-        assertEquals(32, CudaBackend.parts(g.c(), (long) n * g.p() * g.q()), "blocks per channel");
-        assertEquals(1, CudaBackend.parts(300, 100_000), "one block per channel fills the GPU already");
+        assertEquals(32, CudaFeatureMapOps.parts(g.c(), (long) n * g.p() * g.q()), "blocks per channel");
+        assertEquals(1, CudaFeatureMapOps.parts(300, 100_000), "one block per channel fills the GPU already");
         Random rng = new Random(6);
         Shape in = Shape.of(n, g.c(), g.h(), g.w()), out = Shape.of(n, g.c(), g.p(), g.q());
         Pair x = Pair.random(strict, in, rng), dy = Pair.random(strict, out, rng), beta = Pair.random(strict, Shape.of(g.c()), rng);

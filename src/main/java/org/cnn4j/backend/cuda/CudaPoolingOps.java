@@ -1,0 +1,90 @@
+package org.cnn4j.backend.cuda;
+
+import org.cnn4j.backend.Check;
+import org.cnn4j.backend.PoolGeometry;
+import org.cnn4j.backend.PoolingOps;
+import org.cnn4j.tensor.DType;
+import org.cnn4j.tensor.Tensor;
+
+/** Max and average pooling on the GPU: the PTX kernels of pooling.ptx. */
+final class CudaPoolingOps implements PoolingOps {
+    private final CudaBackend backend;
+
+    CudaPoolingOps(CudaBackend backend) {
+        this.backend = backend;
+    }
+
+    private void current() {
+        backend.current();
+    }
+
+    private CudaTensor t(Tensor t, String op, String arg) {
+        return backend.t(t, op, arg);
+    }
+
+    private long a(Tensor x, String op, String arg) {
+        return backend.a(x, op, arg);
+    }
+
+    private void launch(String kernel, long work, Object... args) {
+        backend.launch(kernel, work, args);
+    }
+    @Override
+    public void maxPoolForward(Tensor y, Tensor mask, Tensor x, PoolGeometry g) {
+        current();
+        Check.pool("maxPoolForward", y, x, g);
+        Check.shape("maxPoolForward", "mask", mask, y.shape());
+        Check.dtype("maxPoolForward", "mask", mask, DType.INT32);
+        int planes = x.shape().n() * g.c();
+        launch("max_pool_forward", y.size(), CudaBackend.args(new Object[] {t(y, "maxPoolForward", "y").pointer(), t(mask, "maxPoolForward", "mask").pointer(),
+                t(x, "maxPoolForward", "x").pointer()}, CudaBackend.sizes(planes, g)));
+    }
+
+    @Override
+    public void maxPoolBackward(Tensor dx, Tensor dy, Tensor mask, PoolGeometry g) {
+        maxPoolBackward(dx, dy, mask, null, g);
+    }
+
+    /** The gather and, with reluOutput (else null), the ReLU's backward in one kernel. */
+    void maxPoolBackward(Tensor dx, Tensor dy, Tensor mask, Tensor reluOutput, PoolGeometry g) {
+        current();
+        Check.pool("maxPoolBackward", dy, dx, g);
+        Check.shape("maxPoolBackward", "mask", mask, dy.shape());
+        if (reluOutput != null) Check.shape("maxPoolBackward", "reluOutput", reluOutput, dx.shape());
+        int planes = dx.shape().n() * g.c();
+        Object[] tensors = {t(dx, "maxPoolBackward", "dx").pointer(), t(dy, "maxPoolBackward", "dy").pointer(),
+                t(mask, "maxPoolBackward", "mask").pointer()};
+        Object relu = reluOutput == null ? null : t(reluOutput, "maxPoolBackward", "reluOutput").pointer();
+        if (CudaBackend.disjoint(g) && backend.warpPerPlane(planes, (long) g.p() * g.q())) {
+            // A lane per output writing its cell of inputs, a warp per plane, and the planes' sums of dx
+            // for the bias gradient of a convolution below (see convBackwardFilter).
+            backend.summingPlanes("max_pool_backward_cells", planes, dx, CudaBackend.args(tensors, new Object[] {planes, g.h(), g.w(), g.p(), g.q(), g.strideH(),
+                    g.strideW()}, relu, backend.partials));
+        } else { // one thread per input, gathering from every window that covers it
+            launch("max_pool_backward", dx.size(), CudaBackend.args(tensors, CudaBackend.sizes(planes, g), relu));
+        }
+    }
+
+    @Override
+    public void avgPoolForward(Tensor y, Tensor x, PoolGeometry g) {
+        current();
+        Check.pool("avgPoolForward", y, x, g);
+        int planes = x.shape().n() * g.c();
+        launch("avg_pool_forward", y.size(), CudaBackend.args(new Object[] {t(y, "avgPoolForward", "y").pointer(), t(x, "avgPoolForward", "x").pointer()},
+                CudaBackend.sizes(planes, g), 1f / (g.windowH() * g.windowW())));
+    }
+
+    @Override
+    public void avgPoolBackward(Tensor dx, Tensor dy, PoolGeometry g) {
+        current();
+        Check.pool("avgPoolBackward", dy, dx, g);
+        int planes = dx.shape().n() * g.c();
+        DevicePointer dxp = t(dx, "avgPoolBackward", "dx").pointer(), dyp = t(dy, "avgPoolBackward", "dy").pointer();
+        float scale = 1f / (g.windowH() * g.windowW());
+        if (backend.poolCells && CudaBackend.disjoint(g)) {
+            backend.spreadCells(dxp, dyp, null, planes, g, scale);
+        } else {
+            launch("avg_pool_backward", dx.size(), CudaBackend.args(new Object[] {dxp, dyp}, CudaBackend.sizes(planes, g), scale));
+        }
+    }
+}
