@@ -125,6 +125,29 @@ public interface Backend extends ConvolutionOps, PoolingOps, NormalizationOps, F
      */
     void activationBackward(Activation f, Tensor dx, Tensor dy, Tensor x, Tensor y);
 
+    /**
+     * {@link #activationBackward(Activation, Tensor, Tensor, Tensor, Tensor)}, then, unless db is
+     * null, {@link #biasBackward}(db, dx): the bias gradient of the convolution or dense layer whose
+     * output the activation took, which a backend may sum as it writes dx (see
+     * {@link #biasGradientWithActivation()}). Accumulates db.
+     */
+    default void activationBackward(Activation f, Tensor dx, Tensor db, Tensor dy, Tensor x, Tensor y) {
+        activationBackward(f, dx, dy, x, y);
+        if (db != null) biasBackward(db, dx);
+    }
+
+    /**
+     * Whether this backend sums a convolution's bias gradient best in the backward pass that writes
+     * the convolution's dy (an activation's, or a max pooling's that takes over the ReLU's), given it
+     * there as db, rather than in {@link #convBackwardFilter(Tensor, Tensor, Tensor, Tensor, ConvGeometry)}'s
+     * pass over dy. The layers ask, and hand db to the one operation that sums it. The GPU says yes:
+     * its warp-per-plane kernels sum each plane as they write it; the CPU sums it with the filter
+     * gradient.
+     */
+    default boolean biasGradientWithActivation() {
+        return false;
+    }
+
     /** Row-wise softmax of x (n, classes), computed stably (max subtracted). */
     void softmaxForward(Tensor y, Tensor x);
 
@@ -328,6 +351,16 @@ public interface Backend extends ConvolutionOps, PoolingOps, NormalizationOps, F
     default void maxPoolBackward(Tensor dx, Tensor dy, Tensor mask, Tensor reluOutput, PoolGeometry g) {
         maxPoolBackward(dx, dy, mask, g);
         if (reluOutput != null) activationBackward(Activation.RELU, dx, dx, reluOutput, reluOutput);
+    }
+
+    /**
+     * {@link #maxPoolBackward(Tensor, Tensor, Tensor, Tensor, PoolGeometry)}, then, unless db is null,
+     * {@link #biasBackward}(db, dx): the bias gradient of the convolution below, whose ReLU's backward
+     * pass the pooling took (see {@link #biasGradientWithActivation()}). Accumulates db.
+     */
+    default void maxPoolBackward(Tensor dx, Tensor db, Tensor dy, Tensor mask, Tensor reluOutput, PoolGeometry g) {
+        maxPoolBackward(dx, dy, mask, reluOutput, g);
+        if (db != null) biasBackward(db, dx);
     }
 
     /** {@link #sgdStep(Tensor, Tensor, Tensor, Tensor, int, double, boolean)} with the rates given here. */

@@ -155,6 +155,11 @@ public final class Conv2d extends Layer {
         fused = f;
     }
 
+    /** The gradient of the bias, or null without one. */
+    Tensor biasGradient() {
+        return b == null ? null : b.gradient();
+    }
+
     /** Leaves the fused activation's backward pass to the layer after (a max pooling that applies it as it gathers). */
     void leaveActivationBackward() {
         requireBound();
@@ -175,8 +180,12 @@ public final class Conv2d extends Layer {
 
     @Override
     protected Tensor backwardPass(Tensor dy) {
-        if (fused != Activation.IDENTITY && !activationBackwardDoneAfter) dy = throughActivation(fused, dy, y);
-        backend().convBackwardFilter(w.gradient(), b == null ? null : b.gradient(), x, dy, geometry);
+        // Where the backend sums the bias gradient as the activation's backward pass writes dy, the
+        // pass that writes it gets db (here, or in the max pooling after that took it over).
+        boolean biasWithActivation = fused != Activation.IDENTITY && backend().biasGradientWithActivation();
+        Tensor db = b == null ? null : b.gradient();
+        if (fused != Activation.IDENTITY && !activationBackwardDoneAfter) dy = throughActivation(fused, dy, y, biasWithActivation ? db : null);
+        backend().convBackwardFilter(w.gradient(), biasWithActivation ? null : db, x, dy, geometry);
         if (!computeInputGradient()) return null;
         Tensor dx = buffer("dx", x.shape());
         backend().convBackwardData(dx, dy, w.value(), geometry);

@@ -92,9 +92,13 @@ public final class Dense extends Layer {
 
     @Override
     protected Tensor backwardPass(Tensor dy) {
-        if (fused != Activation.IDENTITY) dy = throughActivation(fused, dy, y);
+        Tensor db = b == null ? null : b.gradient();
+        if (fused != Activation.IDENTITY) {
+            dy = throughActivation(fused, dy, y, db);
+            db = null; // summed with the activation's backward pass
+        }
         backend().gemm(true, false, 1, dy, x, 1, w.gradient());
-        if (b != null) backend().biasBackward(b.gradient(), dy);
+        if (db != null) backend().biasBackward(db, dy);
         if (!computeInputGradient()) return null;
         Tensor dx = buffer("dx", x.shape());
         backend().gemm(false, false, 1, dy, w.value(), 0, dx);

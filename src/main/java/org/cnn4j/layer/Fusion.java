@@ -16,7 +16,11 @@ import org.cnn4j.backend.Activation;
  * follows a convolution's ReLU, the pooling's backward pass also does the ReLU's
  * ({@link org.cnn4j.backend.Backend#maxPoolBackward(org.cnn4j.tensor.Tensor, org.cnn4j.tensor.Tensor,
  * org.cnn4j.tensor.Tensor, org.cnn4j.tensor.Tensor, org.cnn4j.backend.PoolGeometry)}: one kernel on a
- * GPU). The arithmetic is the same, so the results are too (bitwise on the CPU). The layers stay as
+ * GPU). Where the backend sums a bias gradient best as dy is written
+ * ({@link org.cnn4j.backend.Backend#biasGradientWithActivation()}: the GPU's warp-per-plane kernels),
+ * the convolution's bias gradient is handed to that backward pass, the activation's or the
+ * pooling's, and the convolution's own filter-gradient pass leaves it out. The arithmetic is the
+ * same, so the results are too (bitwise on the CPU). The layers stay as
  * they are in the model, its file and its summary. Activations whose derivative needs their input
  * (SiLU, GELU: see {@link Activation#derivativeNeedsInput()}) are not fused.
  */
@@ -44,7 +48,7 @@ public final class Fusion {
                 conv.fuse(act.function());
                 act.fuseIntoPrevious();
                 if (act.function() == Activation.RELU && i + 2 < layers.size() && chained[i + 1] && layers.get(i + 2) instanceof MaxPool2d pool) {
-                    pool.takeReluBackward();
+                    pool.takeReluBackward(conv);
                     conv.leaveActivationBackward();
                 }
             } else if (layers.get(i) instanceof Dense dense) {

@@ -223,11 +223,12 @@ public abstract class Layer {
 
     /**
      * dy ∘ f'(y) in this layer's buffer "dz": the backward pass of an activation this layer took over
-     * (see {@link Fusion}), with f' from its output y alone.
+     * (see {@link Fusion}), with f' from its output y alone; with db (else null), also the layer's
+     * bias gradient, db += Σ dz per channel, in the same operation.
      */
-    protected final Tensor throughActivation(Activation f, Tensor dy, Tensor y) {
+    protected final Tensor throughActivation(Activation f, Tensor dy, Tensor y, Tensor db) {
         Tensor dz = buffer("dz", dy.shape());
-        backend().activationBackward(f, dz, dy, y, y);
+        backend().activationBackward(f, dz, db, dy, y, y);
         return dz;
     }
 

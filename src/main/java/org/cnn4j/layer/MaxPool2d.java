@@ -13,7 +13,8 @@ import org.cnn4j.tensor.Tensor;
 public final class MaxPool2d extends Pool2d {
     private Tensor mask;
     /** Whether this layer's backward pass also does that of the ReLU before it (see {@link Fusion}). */
-    private boolean reluBackward;
+    /** The convolution whose fused ReLU's backward pass this pooling takes over, or null. */
+    private Conv2d reluOf;
 
     /** window×window windows with stride window. */
     public MaxPool2d(int window) {
@@ -31,14 +32,17 @@ public final class MaxPool2d extends Pool2d {
 
     @Override
     protected Shape build(Shape input, Random rng) {
-        reluBackward = false;
+        reluOf = null;
         return super.build(input, rng);
     }
 
-    /** Takes over the backward pass of the ReLU (fused into a convolution) whose output is this layer's input. */
-    void takeReluBackward() {
+    /**
+     * Takes over the backward pass of the ReLU fused into {@code conv}, whose output is this layer's
+     * input, and, where the backend sums bias gradients that way, the convolution's bias gradient.
+     */
+    void takeReluBackward(Conv2d conv) {
         requireBound();
-        reluBackward = true;
+        reluOf = conv;
     }
 
     @Override
@@ -54,7 +58,8 @@ public final class MaxPool2d extends Pool2d {
     protected Tensor backwardPass(Tensor dy) {
         if (!computeInputGradient()) return null;
         Tensor dx = buffer("dx", x.shape());
-        backend().maxPoolBackward(dx, dy, mask, reluBackward ? x : null, geometry);
+        Tensor db = reluOf != null && backend().biasGradientWithActivation() ? reluOf.biasGradient() : null;
+        backend().maxPoolBackward(dx, db, dy, mask, reluOf != null ? x : null, geometry);
         return dx;
     }
 

@@ -81,14 +81,7 @@ public final class CudaBackend implements Backend {
      * the per-plane sums that backward passes leave for the bias gradient of the convolution below.
      */
     static final int PARTIAL_DOUBLES = 1 << 17, PARTIAL_PAIRS = PARTIAL_DOUBLES / 2;
-    /** Counts the operations issued (each public operation calls {@link #current} first). */
-    private long operations;
-    /** What {@link #partials} holds after a backward pass that summed its planes (max pooling's, an activation's), or null. */
-    private PlaneSums planeSums;
 
-    /** Per-plane sums of {@code dx} (shape (n, c, h, w)) in {@link #partials}, left by operation number {@code operation}. */
-    private record PlaneSums(CudaTensor.Storage dx, Shape shape, long operation) {
-    }
 
     private long cublasWorkspaceBytes;
     /** Clearing the gradients and the SGD update as one launch each over a chunk table (-Dcnn4j.multiTensor=false: a launch per tensor). */
@@ -256,14 +249,13 @@ public final class CudaBackend implements Backend {
     /** The gather and, with reluOutput (else null), the ReLU's backward in one kernel. */
     @Override
     public void maxPoolBackward(Tensor dx, Tensor dy, Tensor mask, Tensor reluOutput, PoolGeometry g) {
-        pooling.maxPoolBackward(dx, dy, mask, reluOutput, g);
+        pooling.maxPoolBackward(dx, null, dy, mask, reluOutput, g);
     }
 
-    /** Whether the per-plane sums in {@link #partials} are those of dy, written by the operation just before this one. */
-    boolean planeSumsOf(Tensor dy) {
-        PlaneSums sums = planeSums;
-        return sums != null && sums.operation() == operations - 1 && sums.dx() == t(dy, "convBackwardFilter", "dy").storage()
-                && sums.shape().equals(dy.shape()); // the sums' shape is (n, c, h, w)
+    /** As the five-argument form, and db from the per-plane sums that the cell kernel leaves (see {@link CudaPoolingOps}). */
+    @Override
+    public void maxPoolBackward(Tensor dx, Tensor db, Tensor dy, Tensor mask, Tensor reluOutput, PoolGeometry g) {
+        pooling.maxPoolBackward(dx, db, dy, mask, reluOutput, g);
     }
 
     // ---------------------------------------------------------------- plumbing
@@ -271,7 +263,6 @@ public final class CudaBackend implements Backend {
     /** The calling thread needs the device's context current before any driver call. */
     void current() {
         if (closed) throw new IllegalStateException(name() + " is closed");
-        operations++;
         if (!contextCurrent.get()) {
             driver.makeCurrent();
             contextCurrent.set(true);
@@ -523,30 +514,51 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void activationBackward(Activation f, Tensor dx, Tensor dy, Tensor x, Tensor y) {
+        activationBackward(f, dx, null, dy, x, y);
+    }
+
+    /**
+     * With db, and dx of (n, c, h, w) planes small enough, a warp per plane that also sums each plane
+     * of dx, then one small kernel that adds the sums per channel into db: the bias gradient without
+     * another pass over dx.
+     */
+    @Override
+    public void activationBackward(Activation f, Tensor dx, Tensor db, Tensor dy, Tensor x, Tensor y) {
         current();
         Check.sameSize("activationBackward", "dx", dx, x);
         Check.sameSize("activationBackward", "dy", dy, x);
         Check.sameSize("activationBackward", "y", y, x);
+        if (db != null) CudaConvolutionOps.biasShape("activationBackward", dx, db);
         DevicePointer dxp = t(dx, "activationBackward", "dx").pointer(), dyp = t(dy, "activationBackward", "dy").pointer();
         DevicePointer xp = t(x, "activationBackward", "x").pointer(), yp = t(y, "activationBackward", "y").pointer();
         Shape s = dx.shape();
         long planes = s.rank() == 4 ? (long) s.dim(0) * s.dim(1) : 0, hw = s.rank() == 4 ? (long) s.dim(2) * s.dim(3) : 0;
-        if (warpPerPlane(planes, hw)) {
-            // A warp per plane, also summing each plane for the bias gradient of a convolution below (see convBackwardFilter).
-            summingPlanes("activation_backward_planes", (int) planes, dx, dxp, dyp, xp, yp, (int) planes, (int) hw, f.kind().ordinal(), (float) f.slope(), partials);
+        if (db != null && warpPerPlane(planes, hw)) {
+            summingPlanes("activation_backward_planes", (int) planes, dxp, dyp, xp, yp, (int) planes, (int) hw, f.kind().ordinal(), (float) f.slope(), partials);
+            planeSumsToBias(db, s);
         } else {
             launch("activation_backward", x.size(), dxp, dyp, xp, yp, x.size(), f.kind().ordinal(), (float) f.slope());
+            if (db != null) biasBackward(db, dx);
         }
+    }
+
+    @Override
+    public boolean biasGradientWithActivation() {
+        return true;
+    }
+
+    /** db(c) += the per-plane sums a warp-per-plane kernel just left in {@link #partials}, for dx of shape s (n, c, h, w). */
+    void planeSumsToBias(Tensor db, Shape s) {
+        launch("plane_sums_to_bias", db.size(), a(db, "biasBackward", "db"), partials, s.dim(0), db.size());
     }
 
     /**
      * Launches a warp-per-plane kernel (blocks of 256 threads, eight planes each, grid-stride over
-     * groups) that writes dx and leaves its planes' sums in {@link #partials}, and notes them for the
-     * convolution's bias gradient (see {@link #convBackwardFilter(Tensor, Tensor, Tensor, Tensor, ConvGeometry)}).
+     * groups) that writes dx and leaves its planes' sums in {@link #partials}, for
+     * {@link #planeSumsToBias} to add into a bias gradient right after.
      */
-    void summingPlanes(String kernel, int planes, Tensor dx, Object... args) {
+    void summingPlanes(String kernel, int planes, Object... args) {
         driver.launch(kernel, Math.min((planes + 7) / 8, MAX_BLOCKS), 256, 0, args);
-        planeSums = new PlaneSums(t(dx, kernel, "dx").storage(), dx.shape(), operations);
     }
 
     /**

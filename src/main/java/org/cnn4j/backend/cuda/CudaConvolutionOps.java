@@ -165,25 +165,6 @@ final class CudaConvolutionOps implements ConvolutionOps {
                 a(dw, "convBackwardFilter", "dw"), workspaceAddress());
     }
 
-    /**
-     * The filter gradient through cuDNN and, with db, the bias gradient. When the operation just
-     * before wrote dy a warp per plane (a max-pool backward pass by cells, or an activation's
-     * backward pass), its per-plane sums are there already: one small kernel adds them per channel
-     * instead of a cuDNN pass over dy.
-     */
-    @Override
-    public void convBackwardFilter(Tensor dw, Tensor db, Tensor x, Tensor dy, ConvGeometry g) {
-        current();
-        boolean fresh = db != null && backend.planeSumsOf(dy);
-        convBackwardFilter(dw, x, dy, g);
-        if (fresh) {
-            biasShape("convBackwardFilter", dy, db);
-            launch("plane_sums_to_bias", db.size(), a(db, "convBackwardFilter", "db"), backend.partials, dy.shape().n(), db.size());
-        } else if (db != null) {
-            biasBackward(db, dy);
-        }
-    }
-
     @Override
     public void addBias(Tensor y, Tensor b) {
         current();

@@ -42,26 +42,31 @@ final class CudaPoolingOps implements PoolingOps {
 
     @Override
     public void maxPoolBackward(Tensor dx, Tensor dy, Tensor mask, PoolGeometry g) {
-        maxPoolBackward(dx, dy, mask, null, g);
+        maxPoolBackward(dx, null, dy, mask, null, g);
     }
-
-    /** The gather and, with reluOutput (else null), the ReLU's backward in one kernel. */
-    void maxPoolBackward(Tensor dx, Tensor dy, Tensor mask, Tensor reluOutput, PoolGeometry g) {
+    /**
+     * The gather and, with reluOutput (else null), the ReLU's backward in one kernel; with db (else
+     * null), also the bias gradient of the convolution below: from the per-plane sums that the cell
+     * kernel leaves, or a pass over dx.
+     */
+    void maxPoolBackward(Tensor dx, Tensor db, Tensor dy, Tensor mask, Tensor reluOutput, PoolGeometry g) {
         current();
         Check.pool("maxPoolBackward", dy, dx, g);
         Check.shape("maxPoolBackward", "mask", mask, dy.shape());
         if (reluOutput != null) Check.shape("maxPoolBackward", "reluOutput", reluOutput, dx.shape());
+        if (db != null) CudaConvolutionOps.biasShape("maxPoolBackward", dx, db);
         int planes = dx.shape().n() * g.c();
         Object[] tensors = {t(dx, "maxPoolBackward", "dx").pointer(), t(dy, "maxPoolBackward", "dy").pointer(),
                 t(mask, "maxPoolBackward", "mask").pointer()};
         Object relu = reluOutput == null ? null : t(reluOutput, "maxPoolBackward", "reluOutput").pointer();
         if (CudaBackend.disjoint(g) && backend.warpPerPlane(planes, (long) g.p() * g.q())) {
             // A lane per output writing its cell of inputs, a warp per plane, and the planes' sums of dx
-            // for the bias gradient of a convolution below (see convBackwardFilter).
-            backend.summingPlanes("max_pool_backward_cells", planes, dx, CudaBackend.args(tensors, new Object[] {planes, g.h(), g.w(), g.p(), g.q(), g.strideH(),
-                    g.strideW()}, relu, backend.partials));
+            backend.summingPlanes("max_pool_backward_cells", planes, CudaBackend.args(tensors, new Object[] {planes, g.h(), g.w(), g.p(), g.q(),
+                    g.strideH(), g.strideW()}, relu, backend.partials));
+            if (db != null) backend.planeSumsToBias(db, dx.shape());
         } else { // one thread per input, gathering from every window that covers it
             launch("max_pool_backward", dx.size(), CudaBackend.args(tensors, CudaBackend.sizes(planes, g), relu));
+            if (db != null) backend.biasBackward(db, dx);
         }
     }
 

@@ -231,12 +231,14 @@ abstract class CudaBackendSuite {
     }
 
     /**
-     * A convolution's bias gradient from the per-plane sums that the backward pass just before left
-     * (a max pooling's, an activation's), and from a pass over dy when another operation came in
-     * between: all against the CPU.
+     * A convolution's bias gradient summed by the backward pass that writes its dy (a max pooling's
+     * that took the ReLU's, an activation's), given db explicitly: from the per-plane sums of the
+     * warp-per-plane kernels, and, with those kernels off, from a pass over dx; then the filter
+     * gradient without db. All against the CPU, which sums db in the filter gradient's pass.
      */
     @Test
-    void biasGradientsFromPoolingPlaneSumsAgree() {
+    void biasGradientsSummedWithTheActivationAgree() {
+        assertTrue(strict.biasGradientWithActivation(), "the GPU sums bias gradients as dy is written");
         ConvGeometry conv = ConvGeometry.square(3, 12, 12, 5, 3, 0, 1, 1);
         PoolGeometry pool = PoolGeometry.square(5, 10, 10, 2, 2);
         int n = 3;
@@ -248,24 +250,25 @@ abstract class CudaBackendSuite {
         CPU.maxPoolForward(pooled.cpu, mask.cpu, y.cpu, pool);
         Pair dyAct = Pair.random(strict, mid, rng);
         for (boolean pooling : new boolean[] {true, false}) {
-            for (boolean between : new boolean[] {false, true}) {
+            for (boolean cells : new boolean[] {true, false}) {
+                strict.usePoolCells(cells);
                 Pair dy = Pair.poisoned(strict, mid), dw = Pair.random(strict, Shape.of(5, 3, 3, 3), rng), db = Pair.random(strict, Shape.of(5), rng);
                 if (pooling) {
-                    strict.maxPoolBackward(dy.gpu, dyPool.gpu, mask.gpu, y.gpu, pool);
+                    strict.maxPoolBackward(dy.gpu, db.gpu, dyPool.gpu, mask.gpu, y.gpu, pool);
                     CPU.maxPoolBackward(dy.cpu, dyPool.cpu, mask.cpu, y.cpu, pool);
-                } else { // the convolution's tanh, whose backward pass sums the planes too
-                    strict.activationBackward(Activation.TANH, dy.gpu, dyAct.gpu, y.gpu, y.gpu);
+                } else { // the convolution's tanh
+                    strict.activationBackward(Activation.TANH, dy.gpu, db.gpu, dyAct.gpu, y.gpu, y.gpu);
                     CPU.activationBackward(Activation.TANH, dy.cpu, dyAct.cpu, y.cpu, y.cpu);
                 }
-                if (between) strict.synchronize(); // any operation in between: the sums are no longer taken
-                strict.convBackwardFilter(dw.gpu, db.gpu, x.gpu, dy.gpu, conv);
+                strict.convBackwardFilter(dw.gpu, null, x.gpu, dy.gpu, conv);
                 CPU.convBackwardFilter(dw.cpu, db.cpu, x.cpu, dy.cpu, conv);
-                String what = (pooling ? "under a max pooling" : "under a tanh") + (between ? ", from a pass over dy" : ", from the plane sums");
+                String what = (pooling ? "under a max pooling" : "under a tanh") + (cells ? ", from the plane sums" : ", from a pass over dx");
                 dy.assertBitwise("the convolution's output gradient " + what);
                 dw.assertNear("filter gradient " + what, STRICT);
                 db.assertNear("bias gradient " + what, STRICT);
             }
         }
+        strict.usePoolCells(true);
     }
 
     /** LeNet-5's S2 at batch 64: each channel's sums split over 32 blocks, then added up in order. */

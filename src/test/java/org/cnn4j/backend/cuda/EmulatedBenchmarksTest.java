@@ -57,9 +57,9 @@ class EmulatedBenchmarksTest {
             assertEquals(2, step.replays());
             String forward = "fill_chunks, memset, cudnn convolutionBiasReluForward, max_pool_forward, memset, cudnn convolutionBiasReluForward, max_pool_forward, "
                     + "cublasSgemm, bias_activation, cublasSgemm, bias_activation, softmax_cross_entropy, record_step";
-            String backward = "cublasSgemm, cudnn biasBackward, cublasSgemm, activation_backward, cublasSgemm, cudnn biasBackward, cublasSgemm, "
-                    + "max_pool_backward_cells, cudnn convolutionBackwardFilter, plane_sums_to_bias, cudnn convolutionBackwardData, "
-                    + "max_pool_backward_cells, cudnn convolutionBackwardFilter, plane_sums_to_bias, sgd_steps";
+            String backward = "cublasSgemm, cudnn biasBackward, cublasSgemm, activation_backward, cudnn biasBackward, cublasSgemm, cublasSgemm, "
+                    + "max_pool_backward_cells, plane_sums_to_bias, cudnn convolutionBackwardFilter, cudnn convolutionBackwardData, "
+                    + "max_pool_backward_cells, plane_sums_to_bias, cudnn convolutionBackwardFilter, sgd_steps";
             assertEquals(forward + ", " + backward, String.join(", ", gpu.lastRecording()));
         }
     }
