@@ -195,20 +195,38 @@ public interface Backend extends ConvolutionOps, PoolingOps, NormalizationOps, F
 
     // ---------------------------------------------------------------- the operation families
 
+    /** A backend's implementations of the operation families, to which the families' methods here go. */
+    record Families(ConvolutionOps convolution, PoolingOps pooling, NormalizationOps normalization, FeatureMapOps featureMaps,
+                    OptimizerOps optimizers) {
+    }
+
+    /** This backend's implementations of the operation families. */
+    Families families();
+
     /** The convolution operations: every method of {@link ConvolutionOps} here goes to it. */
-    ConvolutionOps convolution();
+    default ConvolutionOps convolution() {
+        return families().convolution();
+    }
 
     /** The pooling operations: every method of {@link PoolingOps} here goes to it. */
-    PoolingOps pooling();
+    default PoolingOps pooling() {
+        return families().pooling();
+    }
 
     /** The normalisation operations: every method of {@link NormalizationOps} here goes to it. */
-    NormalizationOps normalization();
+    default NormalizationOps normalization() {
+        return families().normalization();
+    }
 
     /** Subsampling and learned feature-map combinations: every method of {@link FeatureMapOps} here goes to it. */
-    FeatureMapOps featureMaps();
+    default FeatureMapOps featureMaps() {
+        return families().featureMaps();
+    }
 
     /** The optimizers' updates: every method of {@link OptimizerOps} here goes to it. */
-    OptimizerOps optimizers();
+    default OptimizerOps optimizers() {
+        return families().optimizers();
+    }
 
     @Override
     default void convForward(Tensor y, Tensor x, Tensor w, ConvGeometry g) {

@@ -8,11 +8,6 @@ import org.slf4j.LoggerFactory;
 import org.cnn4j.backend.Activation;
 import org.cnn4j.backend.Check;
 import org.cnn4j.backend.ConvGeometry;
-import org.cnn4j.backend.ConvolutionOps;
-import org.cnn4j.backend.FeatureMapOps;
-import org.cnn4j.backend.NormalizationOps;
-import org.cnn4j.backend.OptimizerOps;
-import org.cnn4j.backend.PoolingOps;
 import org.cnn4j.backend.CounterRng;
 import org.cnn4j.backend.Erf;
 import org.cnn4j.backend.HostBackend;
@@ -38,9 +33,7 @@ public final class CpuBackend extends HostBackend {
     private final Parallel parallel;
     private final CpuConvolutionOps convolution;
     private final CpuPoolingOps pooling;
-    private final CpuNormalizationOps normalization;
-    private final CpuFeatureMapOps featureMaps;
-    private final CpuOptimizerOps optimizers;
+    private final Families families;
 
     /** A backend with one worker thread per available processor. */
     public CpuBackend() {
@@ -51,9 +44,8 @@ public final class CpuBackend extends HostBackend {
         this.parallel = new Parallel(threads);
         this.convolution = new CpuConvolutionOps(this, parallel);
         this.pooling = new CpuPoolingOps(this, parallel);
-        this.normalization = new CpuNormalizationOps(this, parallel);
-        this.featureMaps = new CpuFeatureMapOps(this, parallel);
-        this.optimizers = new CpuOptimizerOps(this, parallel);
+        this.families = new Families(convolution, pooling, new CpuNormalizationOps(this, parallel), new CpuFeatureMapOps(this, parallel),
+                new CpuOptimizerOps(this, parallel));
         LOG.debug("{} started; SGEMM kernel: {}", name(), Sgemm.VECTOR ? "Vector API, " + VectorSgemm.NR / 2 + " floats a vector"
                 : "scalar (run with --add-modules jdk.incubator.vector for the Vector API kernel)");
     }
@@ -80,28 +72,8 @@ public final class CpuBackend extends HostBackend {
     // ---------------------------------------------------------------- tensors
 
     @Override
-    public ConvolutionOps convolution() {
-        return convolution;
-    }
-
-    @Override
-    public PoolingOps pooling() {
-        return pooling;
-    }
-
-    @Override
-    public NormalizationOps normalization() {
-        return normalization;
-    }
-
-    @Override
-    public FeatureMapOps featureMaps() {
-        return featureMaps;
-    }
-
-    @Override
-    public OptimizerOps optimizers() {
-        return optimizers;
+    public Families families() {
+        return families;
     }
 
     /** Convolution, bias and activation with ReLU applied as the results are written out (bitwise the separate passes). */

@@ -11,20 +11,14 @@ import org.cnn4j.tensor.Tensor;
  * The convolution and its bias on the CPU backend: checks, then {@link CpuConvolution} (im2col and
  * the blocked SGEMM, or the direct kernels), the bias and ReLU applied as the results are written.
  */
-final class CpuConvolutionOps implements ConvolutionOps {
-    private final CpuBackend backend;
-    private final Parallel parallel;
+final class CpuConvolutionOps extends CpuOps implements ConvolutionOps {
     private final CpuConvolution convolution;
 
     CpuConvolutionOps(CpuBackend backend, Parallel parallel) {
-        this.backend = backend;
-        this.parallel = parallel;
+        super(backend, parallel);
         this.convolution = new CpuConvolution(parallel);
     }
 
-    private float[] f(Tensor t) {
-        return backend.f(t);
-    }
     @Override
     public void convForward(Tensor y, Tensor x, Tensor w, ConvGeometry g) {
         convForward(y, x, w, null, g);

@@ -8,20 +8,14 @@ import org.cnn4j.backend.PoolGeometry;
 import org.cnn4j.tensor.Tensor;
 
 /** Subsampling (with {@link CpuPooling}'s kernels) and learned feature-map combinations on the CPU backend. */
-final class CpuFeatureMapOps implements FeatureMapOps {
-    private final CpuBackend backend;
-    private final Parallel parallel;
+final class CpuFeatureMapOps extends CpuOps implements FeatureMapOps {
     private final CpuPooling pooling;
 
     CpuFeatureMapOps(CpuBackend backend, Parallel parallel) {
-        this.backend = backend;
-        this.parallel = parallel;
+        super(backend, parallel);
         this.pooling = new CpuPooling(parallel);
     }
 
-    private float[] f(Tensor t) {
-        return backend.f(t);
-    }
     @Override
     public void subsampleForward(Tensor y, Tensor x, Tensor beta, Tensor b, PoolGeometry g) {
         Check.subsample("subsampleForward", y, x, beta, b, g);

@@ -5,18 +5,12 @@ import org.cnn4j.backend.NormalizationOps;
 import org.cnn4j.tensor.Tensor;
 
 /** Batch normalisation on the CPU backend: checks, then {@link CpuNormalization}'s loops. */
-final class CpuNormalizationOps implements NormalizationOps {
-    private final CpuBackend backend;
-    private final Parallel parallel;
+final class CpuNormalizationOps extends CpuOps implements NormalizationOps {
 
     CpuNormalizationOps(CpuBackend backend, Parallel parallel) {
-        this.backend = backend;
-        this.parallel = parallel;
+        super(backend, parallel);
     }
 
-    private float[] f(Tensor t) {
-        return backend.f(t);
-    }
     @Override
     public void batchNormTraining(Tensor y, Tensor saveMean, Tensor saveInvStd, Tensor x, Tensor gamma, Tensor beta,
                                   Tensor runningMean, Tensor runningVar, double momentum, double eps) {

@@ -6,18 +6,12 @@ import org.cnn4j.backend.StepRates;
 import org.cnn4j.tensor.Tensor;
 
 /** SGD and Adam updates on the CPU backend, element by element in parallel pieces. */
-final class CpuOptimizerOps implements OptimizerOps {
-    private final CpuBackend backend;
-    private final Parallel parallel;
+final class CpuOptimizerOps extends CpuOps implements OptimizerOps {
 
     CpuOptimizerOps(CpuBackend backend, Parallel parallel) {
-        this.backend = backend;
-        this.parallel = parallel;
+        super(backend, parallel);
     }
 
-    private float[] f(Tensor t) {
-        return backend.f(t);
-    }
     @Override
     public void sgdStep(Tensor w, Tensor velocity, Tensor dw, Tensor rates, int row, double momentum, boolean nesterov) {
         Check.sameSize("sgdStep", "dw", dw, w);

@@ -6,24 +6,18 @@ import org.cnn4j.backend.PoolingOps;
 import org.cnn4j.tensor.Tensor;
 
 /** Max and average pooling on the CPU backend: checks, then {@link CpuPooling}'s kernels. */
-final class CpuPoolingOps implements PoolingOps {
-    private final CpuBackend backend;
-    private final Parallel parallel;
+final class CpuPoolingOps extends CpuOps implements PoolingOps {
     private final CpuPooling pooling;
 
     CpuPoolingOps(CpuBackend backend, Parallel parallel) {
-        this.backend = backend;
-        this.parallel = parallel;
+        super(backend, parallel);
         this.pooling = new CpuPooling(parallel);
-    }
-
-    private float[] f(Tensor t) {
-        return backend.f(t);
     }
 
     private int[] ints(Tensor t) {
         return backend.intsOf(t);
     }
+
     @Override
     public void maxPoolForward(Tensor y, Tensor mask, Tensor x, PoolGeometry g) {
         Check.pool("maxPoolForward", y, x, g);

@@ -10,11 +10,6 @@ import org.cnn4j.backend.Activation;
 import org.cnn4j.backend.Backend;
 import org.cnn4j.backend.Check;
 import org.cnn4j.backend.ConvGeometry;
-import org.cnn4j.backend.ConvolutionOps;
-import org.cnn4j.backend.FeatureMapOps;
-import org.cnn4j.backend.NormalizationOps;
-import org.cnn4j.backend.OptimizerOps;
-import org.cnn4j.backend.PoolingOps;
 import org.cnn4j.backend.PoolGeometry;
 import org.cnn4j.backend.cpu.CpuBackend;
 import org.cnn4j.tensor.DType;
@@ -98,9 +93,8 @@ public final class CudaBackend implements Backend {
     private boolean closed;
     private final CudaConvolutionOps convolution = new CudaConvolutionOps(this);
     private final CudaPoolingOps pooling = new CudaPoolingOps(this);
-    private final CudaNormalizationOps normalization = new CudaNormalizationOps(this);
-    private final CudaFeatureMapOps featureMaps = new CudaFeatureMapOps(this);
-    private final CudaOptimizerOps optimizers = new CudaOptimizerOps(this);
+    private final Families families = new Families(convolution, pooling, new CudaNormalizationOps(this), new CudaFeatureMapOps(this),
+            new CudaOptimizerOps(this));
 
     /**
      * Opens the GPU. Fails with UnsatisfiedLinkError when there is no CUDA driver (libcuda) or JCuda
@@ -216,28 +210,8 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public ConvolutionOps convolution() {
-        return convolution;
-    }
-
-    @Override
-    public PoolingOps pooling() {
-        return pooling;
-    }
-
-    @Override
-    public NormalizationOps normalization() {
-        return normalization;
-    }
-
-    @Override
-    public FeatureMapOps featureMaps() {
-        return featureMaps;
-    }
-
-    @Override
-    public OptimizerOps optimizers() {
-        return optimizers;
+    public Families families() {
+        return families;
     }
 
     /** Convolution, bias and ReLU in one cuDNN call where allowed (see {@link CudaConvolutionOps}). */

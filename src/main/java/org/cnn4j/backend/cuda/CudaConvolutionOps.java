@@ -17,7 +17,7 @@ import org.cnn4j.tensor.Tensor;
  * (within the workspace limit; strict float32 refuses tensor-core math), and convolution + bias +
  * ReLU in one cuDNN call where it is allowed.
  */
-final class CudaConvolutionOps implements ConvolutionOps {
+final class CudaConvolutionOps extends CudaOps implements ConvolutionOps {
     private static final Logger log = LoggerFactory.getLogger(CudaBackend.class);
     /**
      * Zero-fills the fused convolution's output, which is also cuDNN's z input (weight 0), before the
@@ -26,7 +26,6 @@ final class CudaConvolutionOps implements ConvolutionOps {
      */
     private static final boolean ZERO_FUSED_Z = !"false".equals(System.getProperty("cnn4j.zeroFusedZ"));
 
-    private final CudaBackend backend;
     /** Algorithms chosen by cuDNN's heuristics where the search could not allocate, by shape and direction. */
     private final Map<String, Dnn.Choice> unsearched = new HashMap<>();
     private boolean fusedConvolutions = !"false".equals(System.getProperty("cnn4j.cudnnFusion"));
@@ -34,23 +33,7 @@ final class CudaConvolutionOps implements ConvolutionOps {
     private long workspaceBytes;
 
     CudaConvolutionOps(CudaBackend backend) {
-        this.backend = backend;
-    }
-
-    private void current() {
-        backend.current();
-    }
-
-    private CudaTensor t(Tensor t, String op, String arg) {
-        return backend.t(t, op, arg);
-    }
-
-    private long a(Tensor x, String op, String arg) {
-        return backend.a(x, op, arg);
-    }
-
-    private void launch(String kernel, long work, Object... args) {
-        backend.launch(kernel, work, args);
+        super(backend);
     }
 
     /** Frees the cuDNN workspace (when the backend closes). */

@@ -8,28 +8,11 @@ import org.cnn4j.tensor.FloatTensor;
 import org.cnn4j.tensor.Tensor;
 
 /** Subsampling (pooling.ptx) and, on the host, learned feature-map combinations (small and rare) on the GPU backend. */
-final class CudaFeatureMapOps implements FeatureMapOps {
-    private final CudaBackend backend;
-
+final class CudaFeatureMapOps extends CudaOps implements FeatureMapOps {
     CudaFeatureMapOps(CudaBackend backend) {
-        this.backend = backend;
+        super(backend);
     }
 
-    private void current() {
-        backend.current();
-    }
-
-    private CudaTensor t(Tensor t, String op, String arg) {
-        return backend.t(t, op, arg);
-    }
-
-    private long a(Tensor x, String op, String arg) {
-        return backend.a(x, op, arg);
-    }
-
-    private void launch(String kernel, long work, Object... args) {
-        backend.launch(kernel, work, args);
-    }
     @Override
     public void subsampleForward(Tensor y, Tensor x, Tensor beta, Tensor b, PoolGeometry g) {
         current();

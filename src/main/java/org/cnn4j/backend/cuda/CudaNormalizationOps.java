@@ -5,28 +5,11 @@ import org.cnn4j.backend.NormalizationOps;
 import org.cnn4j.tensor.Tensor;
 
 /** Batch normalisation on the GPU: the PTX kernels of normalization.ptx, sums in double, one block per channel. */
-final class CudaNormalizationOps implements NormalizationOps {
-    private final CudaBackend backend;
-
+final class CudaNormalizationOps extends CudaOps implements NormalizationOps {
     CudaNormalizationOps(CudaBackend backend) {
-        this.backend = backend;
+        super(backend);
     }
 
-    private void current() {
-        backend.current();
-    }
-
-    private CudaTensor t(Tensor t, String op, String arg) {
-        return backend.t(t, op, arg);
-    }
-
-    private long a(Tensor x, String op, String arg) {
-        return backend.a(x, op, arg);
-    }
-
-    private void launch(String kernel, long work, Object... args) {
-        backend.launch(kernel, work, args);
-    }
     @Override
     public void batchNormTraining(Tensor y, Tensor saveMean, Tensor saveInvStd, Tensor x, Tensor gamma, Tensor beta,
                                   Tensor runningMean, Tensor runningVar, double momentum, double eps) {

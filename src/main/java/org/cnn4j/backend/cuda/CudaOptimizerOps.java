@@ -8,28 +8,11 @@ import org.cnn4j.backend.StepRates;
 import org.cnn4j.tensor.Tensor;
 
 /** SGD and Adam on the GPU: the PTX kernels of optimizers.ptx, all of a model's parameters in one launch where the chunk tables allow. */
-final class CudaOptimizerOps implements OptimizerOps {
-    private final CudaBackend backend;
-
+final class CudaOptimizerOps extends CudaOps implements OptimizerOps {
     CudaOptimizerOps(CudaBackend backend) {
-        this.backend = backend;
+        super(backend);
     }
 
-    private void current() {
-        backend.current();
-    }
-
-    private CudaTensor t(Tensor t, String op, String arg) {
-        return backend.t(t, op, arg);
-    }
-
-    private long a(Tensor x, String op, String arg) {
-        return backend.a(x, op, arg);
-    }
-
-    private void launch(String kernel, long work, Object... args) {
-        backend.launch(kernel, work, args);
-    }
     @Override
     public void sgdStep(Tensor w, Tensor velocity, Tensor dw, Tensor rates, int row, double momentum, boolean nesterov) {
         current();

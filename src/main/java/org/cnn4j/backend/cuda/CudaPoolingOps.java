@@ -7,28 +7,11 @@ import org.cnn4j.tensor.DType;
 import org.cnn4j.tensor.Tensor;
 
 /** Max and average pooling on the GPU: the PTX kernels of pooling.ptx. */
-final class CudaPoolingOps implements PoolingOps {
-    private final CudaBackend backend;
-
+final class CudaPoolingOps extends CudaOps implements PoolingOps {
     CudaPoolingOps(CudaBackend backend) {
-        this.backend = backend;
+        super(backend);
     }
 
-    private void current() {
-        backend.current();
-    }
-
-    private CudaTensor t(Tensor t, String op, String arg) {
-        return backend.t(t, op, arg);
-    }
-
-    private long a(Tensor x, String op, String arg) {
-        return backend.a(x, op, arg);
-    }
-
-    private void launch(String kernel, long work, Object... args) {
-        backend.launch(kernel, work, args);
-    }
     @Override
     public void maxPoolForward(Tensor y, Tensor mask, Tensor x, PoolGeometry g) {
         current();

@@ -5,11 +5,6 @@ import java.util.Arrays;
 import org.cnn4j.backend.Activation;
 import org.cnn4j.backend.HostBackend;
 import org.cnn4j.backend.Check;
-import org.cnn4j.backend.ConvolutionOps;
-import org.cnn4j.backend.FeatureMapOps;
-import org.cnn4j.backend.NormalizationOps;
-import org.cnn4j.backend.OptimizerOps;
-import org.cnn4j.backend.PoolingOps;
 import org.cnn4j.backend.CounterRng;
 import org.cnn4j.tensor.DType;
 import org.cnn4j.tensor.DoubleTensor;
@@ -26,11 +21,8 @@ import org.cnn4j.tensor.Tensor;
  * <p>Sizes: n batch, c channels of h×w, k filters of r×s, output p×q (as throughout cnn4j).
  */
 public final class ReferenceBackend extends HostBackend {
-    private final ReferenceConvolutionOps convolution = new ReferenceConvolutionOps(this);
-    private final ReferencePoolingOps pooling = new ReferencePoolingOps(this);
-    private final ReferenceNormalizationOps normalization = new ReferenceNormalizationOps(this);
-    private final ReferenceFeatureMapOps featureMaps = new ReferenceFeatureMapOps(this);
-    private final ReferenceOptimizerOps optimizers = new ReferenceOptimizerOps(this);
+    private final Families families = new Families(new ReferenceConvolutionOps(this), new ReferencePoolingOps(this),
+            new ReferenceNormalizationOps(this), new ReferenceFeatureMapOps(this), new ReferenceOptimizerOps(this));
 
     @Override
     public String name() {
@@ -49,28 +41,8 @@ public final class ReferenceBackend extends HostBackend {
     // ---------------------------------------------------------------- tensors
 
     @Override
-    public ConvolutionOps convolution() {
-        return convolution;
-    }
-
-    @Override
-    public PoolingOps pooling() {
-        return pooling;
-    }
-
-    @Override
-    public NormalizationOps normalization() {
-        return normalization;
-    }
-
-    @Override
-    public FeatureMapOps featureMaps() {
-        return featureMaps;
-    }
-
-    @Override
-    public OptimizerOps optimizers() {
-        return optimizers;
+    public Families families() {
+        return families;
     }
 
     /** The double array of a FLOAT64 tensor of this backend. */

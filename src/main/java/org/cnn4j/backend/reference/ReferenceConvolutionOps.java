@@ -9,15 +9,9 @@ import org.cnn4j.backend.HostBackend;
 import org.cnn4j.tensor.Tensor;
 
 /** The convolution and its bias on the reference backend: the definitions as nested loops. */
-final class ReferenceConvolutionOps implements ConvolutionOps {
-    private final ReferenceBackend backend;
-
+final class ReferenceConvolutionOps extends ReferenceOps implements ConvolutionOps {
     ReferenceConvolutionOps(ReferenceBackend backend) {
-        this.backend = backend;
-    }
-
-    private double[] d(Tensor t) {
-        return backend.d(t);
+        super(backend);
     }
 
     /** Input row read by output row p through filter row r, or -1 when it falls in the padding. */

@@ -10,16 +10,11 @@ import org.cnn4j.backend.PoolGeometry;
 import org.cnn4j.tensor.Tensor;
 
 /** Subsampling and learned feature-map combinations on the reference backend. */
-final class ReferenceFeatureMapOps implements FeatureMapOps {
-    private final ReferenceBackend backend;
-
+final class ReferenceFeatureMapOps extends ReferenceOps implements FeatureMapOps {
     ReferenceFeatureMapOps(ReferenceBackend backend) {
-        this.backend = backend;
+        super(backend);
     }
 
-    private double[] d(Tensor t) {
-        return backend.d(t);
-    }
     @Override
     public void subsampleForward(Tensor y, Tensor x, Tensor beta, Tensor b, PoolGeometry g) {
         Check.subsample("subsampleForward", y, x, beta, b, g);

@@ -5,16 +5,11 @@ import org.cnn4j.backend.NormalizationOps;
 import org.cnn4j.tensor.Tensor;
 
 /** Batch normalisation on the reference backend, as plain double-precision loops. */
-final class ReferenceNormalizationOps implements NormalizationOps {
-    private final ReferenceBackend backend;
-
+final class ReferenceNormalizationOps extends ReferenceOps implements NormalizationOps {
     ReferenceNormalizationOps(ReferenceBackend backend) {
-        this.backend = backend;
+        super(backend);
     }
 
-    private double[] d(Tensor t) {
-        return backend.d(t);
-    }
     @Override
     public void batchNormTraining(Tensor y, Tensor saveMean, Tensor saveInvStd, Tensor x, Tensor gamma, Tensor beta,
                                   Tensor runningMean, Tensor runningVar, double momentum, double eps) {

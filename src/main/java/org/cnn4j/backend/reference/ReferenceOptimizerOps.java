@@ -6,16 +6,11 @@ import org.cnn4j.backend.StepRates;
 import org.cnn4j.tensor.Tensor;
 
 /** SGD and Adam updates on the reference backend, in double precision. */
-final class ReferenceOptimizerOps implements OptimizerOps {
-    private final ReferenceBackend backend;
-
+final class ReferenceOptimizerOps extends ReferenceOps implements OptimizerOps {
     ReferenceOptimizerOps(ReferenceBackend backend) {
-        this.backend = backend;
+        super(backend);
     }
 
-    private double[] d(Tensor t) {
-        return backend.d(t);
-    }
     @Override
     public void sgdStep(Tensor w, Tensor velocity, Tensor dw, Tensor rates, int row, double momentum, boolean nesterov) {
         Check.sameSize("sgdStep", "dw", dw, w);

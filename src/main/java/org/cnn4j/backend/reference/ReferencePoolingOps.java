@@ -8,15 +8,9 @@ import org.cnn4j.backend.PoolingOps;
 import org.cnn4j.tensor.Tensor;
 
 /** Max and average pooling on the reference backend, window by window. */
-final class ReferencePoolingOps implements PoolingOps {
-    private final ReferenceBackend backend;
-
+final class ReferencePoolingOps extends ReferenceOps implements PoolingOps {
     ReferencePoolingOps(ReferenceBackend backend) {
-        this.backend = backend;
-    }
-
-    private double[] d(Tensor t) {
-        return backend.d(t);
+        super(backend);
     }
 
     private int[] ints(Tensor t) {
