@@ -53,7 +53,7 @@ final class CudaFeatureMapOps extends CudaOps implements FeatureMapOps {
     /**
      * Blocks per channel for a per-channel reduction over {@code perChannel} values: enough blocks in
      * all to fill a large GPU (about 256), no block with fewer than 256 values, at most 32, and the
-     * partial sums within {@link #CudaBackend.PARTIAL_PAIRS}. LeNet-5's S2 (6 channels, 50,176 values each at
+     * partial sums within {@link CudaBackend#PARTIAL_PAIRS}. LeNet-5's S2 (6 channels, 50,176 values each at
      * batch 256): 32 blocks each instead of one.
      */
     static int parts(int channels, long perChannel) {
