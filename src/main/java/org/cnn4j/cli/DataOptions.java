@@ -1,9 +1,12 @@
 package org.cnn4j.cli;
 
 import java.io.IOException;
+import java.nio.file.Path;
 
 import org.cnn4j.data.Dataset;
 import org.cnn4j.data.Datasets;
+import org.cnn4j.data.ImageFolder;
+import org.cnn4j.data.Images;
 import org.cnn4j.tensor.Shape;
 import picocli.CommandLine.Option;
 
@@ -11,9 +14,19 @@ import picocli.CommandLine.Option;
 final class DataOptions {
     @Option(names = "--data", defaultValue = "auto", description = {
             "fashion-mnist (Debian's dataset-fashion-mnist), synthetic (generated shapes, no download),",
-            "a directory of IDX files (raw or .gz) or of CIFAR-10 binary batches, or auto: Fashion-MNIST",
-            "when installed, else synthetic (default: ${DEFAULT-VALUE})."})
+            "a directory of IDX files (raw or .gz) or of CIFAR-10 binary batches, a folder of images in",
+            "one folder per class (with train/ and val/ or test/, or split by --val-fraction), or auto:",
+            "Fashion-MNIST when installed, else synthetic (default: ${DEFAULT-VALUE})."})
     String data;
+
+    @Option(names = "--image-size", defaultValue = "0", paramLabel = "N",
+            description = "Side of the images read from an image folder, for the models that take any input size (resnet20, resnet18; "
+                    + "default: 32); the others take their own.")
+    int imageSize;
+
+    @Option(names = "--val-fraction", defaultValue = "0.1",
+            description = "Share of each class of an unsplit image folder held out for validation, drawn with the seed (default: ${DEFAULT-VALUE}).")
+    double valFraction;
 
     @Option(names = "--limit", defaultValue = "0", description = "Use only the first N training and N test images (default: 0, all).")
     int limit;
@@ -25,6 +38,8 @@ final class DataOptions {
     /** Checks the options' values (see {@link Checks}). */
     void check() {
         Checks.range("--limit", limit, 0, Integer.MAX_VALUE);
+        Checks.range("--image-size", imageSize, 0, 4096);
+        if (!(valFraction > 0 && valFraction < 1)) throw new Checks.BadOption("--val-fraction must be in (0, 1), got " + valFraction);
         maxBytes();
     }
 
@@ -32,7 +47,11 @@ final class DataOptions {
         return Checks.bytes("--max-data", maxData, 1, Integer.MAX_VALUE - 16);
     }
 
-    /** The dataset, with generated shapes (when asked for) drawn at the model's input shape. */
+    /**
+     * The dataset, with generated shapes (when asked for) drawn at the model's input shape and an
+     * image folder's images read at it; input null: a model that takes any input (the images then
+     * RGB at --image-size, the shapes 1×28×28).
+     */
     Datasets.Split open(long seed, Shape input) throws IOException {
         String spec = data;
         if (spec.equals("auto")) {
@@ -45,8 +64,27 @@ final class DataOptions {
                 spec = "synthetic";
             }
         }
-        Datasets.Split split = Datasets.open(spec, seed, input, maxBytes());
+        Datasets.Split split;
+        Path dir = Path.of(spec);
+        if (!spec.equals("synthetic") && !spec.equals("fashion-mnist") && ImageFolder.looksLike(dir)) {
+            split = ImageFolder.open(dir, imageShape(input), valFraction, seed, Images.DEFAULT_MAX_PIXELS);
+        } else {
+            split = Datasets.open(spec, seed, input != null ? input : Shape.of(1, 28, 28), maxBytes());
+        }
         return limit <= 0 ? split : new Datasets.Split(head(split.train()), head(split.test()));
+    }
+
+    /** The shape an image folder is read at: the model's, or RGB at --image-size for a model that takes any. */
+    private Shape imageShape(Shape input) {
+        if (input == null) {
+            int side = imageSize > 0 ? imageSize : 32;
+            return Shape.of(3, side, side);
+        }
+        if (imageSize > 0 && (imageSize != input.dim(1) || imageSize != input.dim(2))) {
+            throw new Checks.BadOption("--image-size " + imageSize + ": this model takes images of " + input.dim(1) + "×" + input.dim(2)
+                    + "; --image-size applies to the models that take any size (resnet20, resnet18)");
+        }
+        return input;
     }
 
     private Dataset head(Dataset d) {

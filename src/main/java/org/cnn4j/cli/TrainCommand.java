@@ -93,11 +93,11 @@ final class TrainCommand implements Callable<Integer> {
         Path dir = Checks.writableDirectory("--out", out != null ? out : resume != null && resume.toAbsolutePath().getParent() != null
                 ? resume.toAbsolutePath().getParent() : Path.of("runs", model));
         try (Backend backend = device.open()) {
-            // A ResNet takes the data's image shape, so its data come first (generated shapes at 1×28×28).
+            // A ResNet takes the data's image shape and classes, so its data come first (generated shapes at 1×28×28).
             boolean dataFirst = resume == null && Models.anyInput(model);
-            Datasets.Split first = dataFirst ? data.open(seed, Shape.of(1, 28, 28)) : null;
+            Datasets.Split first = dataFirst ? data.open(seed, null) : null;
             Trainer trainer = resume != null ? Trainer.resume(resume, backend)
-                    : newTrainer(backend, plan, first == null ? null : first.train().sampleShape().dims());
+                    : newTrainer(backend, plan, first == null ? null : first.train().sampleShape().dims(), first == null ? 10 : first.train().classes());
             if (epochs != null) trainer.epochs(epochs);
             Checks.fitsInMemory("--batch", trainer.options().batchSize(), trainer.model(), backend, 2);
             Datasets.Split split = first != null ? first : data.open(trainer.options().seed(), trainer.model().inputShape());
@@ -126,8 +126,8 @@ final class TrainCommand implements Callable<Integer> {
         }
     }
 
-    private Trainer newTrainer(Backend backend, Schedule plan, int[] input) {
-        Model m = Models.byName(model, input).seed(seed).build(backend);
+    private Trainer newTrainer(Backend backend, Schedule plan, int[] input, int classes) {
+        Model m = Models.byName(model, input, classes).seed(seed).build(backend);
         // The ResNets default to the recipe benchmarks/RESULTS.md reports for them: 10 epochs of batch 128 at 0.1.
         boolean resnet = Models.anyInput(model);
         Optimizer o = optimizer.equalsIgnoreCase("adam") ? new Adam(lr != null ? lr : 1e-3).weightDecay(weightDecay)

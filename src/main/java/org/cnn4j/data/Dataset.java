@@ -78,6 +78,12 @@ public final class Dataset {
         return pixels;
     }
 
+    /** A copy of sample i's pixels, c·h·w bytes (unsigned 0..255). */
+    public byte[] pixels(int i) {
+        int size = sampleShape.size();
+        return Arrays.copyOfRange(pixels, i * size, (i + 1) * size);
+    }
+
     /** Samples [from, to) as a dataset of their own (copied). */
     public Dataset slice(int from, int to) {
         if (from < 0 || to > size() || from > to) {

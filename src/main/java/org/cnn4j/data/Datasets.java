@@ -40,7 +40,8 @@ public final class Datasets {
 
     /**
      * Opens a dataset by name or directory: {@code fashion-mnist} (Debian's location),
-     * {@code synthetic} (10 generated shapes, 1×28×28), or a directory holding IDX files or CIFAR-10 batches.
+     * {@code synthetic} (10 generated shapes, 1×28×28), or a directory holding IDX files, CIFAR-10
+     * batches, or images in one folder per class ({@link ImageFolder}, read at the given shape).
      */
     public static Split open(String spec, long seed) throws IOException {
         return open(spec, seed, Shape.of(1, 28, 28));
@@ -73,9 +74,17 @@ public final class Datasets {
                 if (!Files.isDirectory(dir)) {
                     throw new FileFormatException(dir, "not a dataset name (fashion-mnist, synthetic) nor a directory");
                 }
+                if (!isCifar10(dir) && !hasIdx(dir) && ImageFolder.looksLike(dir)) {
+                    yield ImageFolder.open(dir, synthetic, ImageFolder.DEFAULT_VAL_FRACTION, seed, Images.DEFAULT_MAX_PIXELS);
+                }
                 yield isCifar10(dir) ? cifar10(dir, maxBytes) : idx(dir, maxBytes);
             }
         };
+    }
+
+    /** Whether dir holds IDX training images (raw or gzipped). */
+    private static boolean hasIdx(Path dir) {
+        return Files.isRegularFile(find(dir, "train-images-idx3-ubyte"));
     }
 
     /** Whether Debian's Fashion-MNIST is installed. */

@@ -32,18 +32,23 @@ public final class Models {
      * others have a fixed input and ignore it.
      */
     public static Graph.Builder byName(String name, int[] input) {
+        return byName(name, input, 10);
+    }
+
+    /** {@link #byName(String, int[])}, the ResNets with {@code classes} outputs (the others have 10). */
+    public static Graph.Builder byName(String name, int[] input, int classes) {
         int[] chw = input != null ? input : new int[] {3, 32, 32};
         return switch (name.toLowerCase(Locale.ROOT)) {
             case "fmnist-cnn" -> fmnistCnn();
             case "lenet5" -> lenet5();
             case "vgg-small" -> vggSmall();
-            case "resnet20" -> resnet20(chw[0], chw[1], chw[2], 10);
-            case "resnet18" -> resnet18(chw[0], chw[1], chw[2], 10);
+            case "resnet20" -> resnet20(chw[0], chw[1], chw[2], classes);
+            case "resnet18" -> resnet18(chw[0], chw[1], chw[2], classes);
             default -> throw new IllegalArgumentException("unknown model '" + name + "'; built-in models are " + NAMES);
         };
     }
 
-    /** Whether a built-in model takes the input shape of whatever data it is given. */
+    /** Whether a built-in model takes the input shape and the class count of whatever data it is given. */
     public static boolean anyInput(String name) {
         return name.toLowerCase(Locale.ROOT).startsWith("resnet");
     }

@@ -154,6 +154,37 @@ class CommandLineTest {
         assertTrue(foldedSummary.out().contains("layer3.2.bn2 into layer3.2.conv2") && !foldedSummary.out().contains("BatchNorm2d"), foldedSummary.out());
     }
 
+    /** A folder of PNGs, one folder per class, trains a ResNet at --image-size and evaluates at the model's size. */
+    @Test
+    void trainsOnAFolderOfImages() throws IOException {
+        Path images = dir.resolve("photos");
+        org.cnn4j.data.Dataset shapes = org.cnn4j.data.SyntheticShapes.generate(60, 3, 20, 3, 9);
+        for (int i = 0; i < shapes.size(); i++) {
+            BufferedImage image = new BufferedImage(20, 20, BufferedImage.TYPE_INT_RGB);
+            byte[] px = shapes.pixels(i);
+            for (int y = 0; y < 20; y++) {
+                for (int x = 0; x < 20; x++) {
+                    image.setRGB(x, y, (px[y * 20 + x] & 0xFF) << 16 | (px[400 + y * 20 + x] & 0xFF) << 8 | (px[800 + y * 20 + x] & 0xFF));
+                }
+            }
+            Path folder = images.resolve(shapes.classNames().get(shapes.label(i)));
+            Files.createDirectories(folder);
+            ImageIO.write(image, "png", folder.resolve(i + ".png").toFile());
+        }
+        Result r = run("train", "--model", "resnet20", "--data", images.toString(), "--image-size", "16", "--val-fraction", "0.2",
+                "--epochs", "1", "--batch", "16", "--device", "cpu", "--out", dir.resolve("photos-run").toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("training resnet20 on photos-train (48 images, test 12)"), r.out());
+        Result summary = run("summary", dir.resolve("photos-run/model.safetensors").toString());
+        assertTrue(summary.out().contains("input (3, 16, 16)"), summary.out());
+        Result eval = run("eval", dir.resolve("photos-run/model.safetensors").toString(), "--data", images.toString(), "--device", "cpu");
+        assertEquals(0, eval.code(), eval.err());
+        assertTrue(eval.out().contains("photos-val: loss"), eval.out());
+        Result wrongSize = run("train", "--model", "fmnist-cnn", "--data", images.toString(), "--image-size", "16", "--out", dir.resolve("x").toString());
+        assertEquals(2, wrongSize.code());
+        assertTrue(wrongSize.err().contains("--image-size 16: this model takes images of 28×28"), wrongSize.err());
+    }
+
     @Test
     void everyCommandHasHelp() {
         for (String command : List.of("train", "eval", "predict", "summary", "gradcheck", "devices", "bench")) {

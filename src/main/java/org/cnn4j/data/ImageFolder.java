@@ -1,0 +1,277 @@
+package org.cnn4j.data;
+
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import java.util.stream.Stream;
+
+import org.cnn4j.io.FileFormatException;
+import org.cnn4j.tensor.Shape;
+
+/**
+ * A dataset of image files in one folder per class, as torchvision's {@code ImageFolder} reads
+ * it: the class names are the sub-folders' names, sorted, and the labels follow that order; the
+ * images of a class are the image files anywhere below its folder, in sorted order. Either the
+ * folder holds {@code train/} and {@code val/} (or {@code test/}) with the same classes, or it
+ * holds the class folders itself and a seeded, per-class (stratified) share of each class becomes
+ * the validation set.
+ *
+ * <p>Each image is decoded (PNG, JPEG, BMP, GIF: what the JDK's ImageIO reads; its pixel count
+ * checked first, see {@link Images}), converted to the target's channels as PIL's
+ * {@code convert("L")} / {@code convert("RGB")} do (grey by ITU-R 601-2 luma), its shorter side
+ * scaled to the target size (area-averaged when shrinking) and the centre cropped: the images are
+ * decoded once and kept as 8-bit pixels. Hidden files and files without an image extension are
+ * passed over; a class folder without images, a folder without class folders, train and validation
+ * folders with different classes, and an image that cannot be decoded are refused with the
+ * folder's or file's name.
+ */
+public final class ImageFolder {
+    /** The share of each class held out for validation when the folder is not split already (torchvision has none; 0.1 is common). */
+    public static final double DEFAULT_VAL_FRACTION = 0.1;
+    private static final List<String> EXTENSIONS = List.of(".png", ".jpg", ".jpeg", ".bmp", ".gif");
+
+    private ImageFolder() {
+    }
+
+    /** Whether {@code dir} looks like an image folder: a split one (train/ and val/ or test/), or class folders holding image files. */
+    public static boolean looksLike(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) return false;
+        if (Files.isDirectory(dir.resolve("train")) && heldOut(dir) != null) return true;
+        for (Path c : classFolders(dir)) {
+            if (!images(c).isEmpty()) return true;
+        }
+        return false;
+    }
+
+    /**
+     * The training and validation sets of an image folder, every image as {@code sample} (c, h, w)
+     * with c = 1 or 3: split as the folder is split, else with {@code valFraction} of each class
+     * (drawn with {@code seed}) held out.
+     */
+    public static Datasets.Split open(Path dir, Shape sample, double valFraction, long seed, long maxPixels) throws IOException {
+        if (sample.rank() != 3 || (sample.dim(0) != 1 && sample.dim(0) != 3)) {
+            throw new IllegalArgumentException("images are read as (1 or 3 channels, h, w), not " + sample);
+        }
+        if (!(valFraction > 0 && valFraction < 1)) throw new IllegalArgumentException("the validation share must be in (0, 1), got " + valFraction);
+        String name = dir.toAbsolutePath().normalize().getFileName() == null ? dir.toString() : dir.toAbsolutePath().normalize().getFileName().toString();
+        Path train = dir.resolve("train"), val = heldOut(dir);
+        if (Files.isDirectory(train) && val != null) {
+            Listing t = list(train), v = list(val);
+            if (!t.classes().equals(v.classes())) {
+                throw new FileFormatException(val, "its classes " + v.classes() + " differ from those of " + train + ": " + t.classes());
+            }
+            return new Datasets.Split(read(name + "-train", t.files(), t.labels(), t.classes(), sample, maxPixels),
+                    read(name + "-" + val.getFileName(), v.files(), v.labels(), v.classes(), sample, maxPixels));
+        }
+        Listing all = list(dir);
+        List<Path> trainFiles = new ArrayList<>(), valFiles = new ArrayList<>();
+        List<Integer> trainLabels = new ArrayList<>(), valLabels = new ArrayList<>();
+        Random rng = new Random(seed);
+        for (int c = 0; c < all.classes().size(); c++) {
+            List<Path> ofClass = new ArrayList<>();
+            for (int i = 0; i < all.files().size(); i++) if (all.labels().get(i) == c) ofClass.add(all.files().get(i));
+            java.util.Collections.shuffle(ofClass, rng);
+            int held = ofClass.size() < 2 ? 0 : Math.max(1, (int) Math.round(valFraction * ofClass.size()));
+            for (int i = 0; i < ofClass.size(); i++) {
+                (i < held ? valFiles : trainFiles).add(ofClass.get(i));
+                (i < held ? valLabels : trainLabels).add(c);
+            }
+        }
+        return new Datasets.Split(read(name + "-train", trainFiles, trainLabels, all.classes(), sample, maxPixels),
+                read(name + "-val", valFiles, valLabels, all.classes(), sample, maxPixels));
+    }
+
+    private static Path heldOut(Path dir) {
+        for (String s : List.of("val", "test")) if (Files.isDirectory(dir.resolve(s))) return dir.resolve(s);
+        return null;
+    }
+
+    /** The image files of a folder of class folders, with their labels and the sorted class names. */
+    private record Listing(List<String> classes, List<Path> files, List<Integer> labels) {
+    }
+
+    private static Listing list(Path dir) throws IOException {
+        List<Path> folders = classFolders(dir);
+        if (folders.size() < 2) {
+            throw new FileFormatException(dir, "an image folder holds one folder per class (at least two), with the class's images in it; found "
+                    + folders.size());
+        }
+        List<String> classes = new ArrayList<>();
+        List<Path> files = new ArrayList<>();
+        List<Integer> labels = new ArrayList<>();
+        for (Path folder : folders) {
+            List<Path> images = images(folder);
+            if (images.isEmpty()) throw new FileFormatException(folder, "a class folder without image files (" + String.join(", ", EXTENSIONS) + ")");
+            for (Path p : images) {
+                files.add(p);
+                labels.add(classes.size());
+            }
+            classes.add(folder.getFileName().toString());
+        }
+        return new Listing(classes, files, labels);
+    }
+
+    /** The visible sub-folders, sorted by name. */
+    private static List<Path> classFolders(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.filter(Files::isDirectory).filter(p -> !hidden(p)).sorted((a, b) -> a.getFileName().toString().compareTo(b.getFileName().toString())).toList();
+        }
+    }
+
+    /** The visible image files anywhere below a folder, sorted by their path relative to it. */
+    private static List<Path> images(Path folder) throws IOException {
+        try (Stream<Path> s = Files.walk(folder)) {
+            return s.filter(Files::isRegularFile).filter(p -> !hiddenBelow(folder, p)).filter(ImageFolder::isImage)
+                    .sorted((a, b) -> folder.relativize(a).toString().compareTo(folder.relativize(b).toString())).toList();
+        }
+    }
+
+    private static boolean hidden(Path p) {
+        return p.getFileName().toString().startsWith(".");
+    }
+
+    private static boolean hiddenBelow(Path folder, Path p) {
+        for (Path part : folder.relativize(p)) if (part.toString().startsWith(".")) return true;
+        return false;
+    }
+
+    private static boolean isImage(Path p) {
+        String n = p.getFileName().toString().toLowerCase(Locale.ROOT);
+        return EXTENSIONS.stream().anyMatch(n::endsWith);
+    }
+
+    private static Dataset read(String name, List<Path> files, List<Integer> labels, List<String> classes, Shape sample, long maxPixels)
+            throws IOException {
+        int c = sample.dim(0), h = sample.dim(1), w = sample.dim(2), size = c * h * w;
+        byte[] pixels = new byte[Math.multiplyExact(files.size(), size)];
+        int[] ys = new int[files.size()];
+        for (int i = 0; i < files.size(); i++) {
+            pixelsOf(Images.read(files.get(i), w, h, maxPixels), c, h, w, pixels, i * size);
+            ys[i] = labels.get(i);
+        }
+        return new Dataset(name, sample, pixels, ys, classes);
+    }
+
+    /**
+     * Writes an image as c×h×w bytes at {@code at}, as torchvision's {@code Resize(size)} then
+     * {@code CenterCrop} on a PIL image: converted to grey or RGB, its shorter side scaled to the
+     * target's and the longer in proportion (truncated), resampled with PIL's bilinear filter
+     * (widened by the scale when shrinking, which is what antialiases), the centre cropped. An image
+     * already of the target size is copied exactly.
+     */
+    static void pixelsOf(BufferedImage image, int c, int h, int w, byte[] out, int at) {
+        int sw = image.getWidth(), sh = image.getHeight();
+        float[][] planes = channels(image, c);
+        int rw, rh;
+        if (sw * h <= sh * w) { // the width is the shorter side (relative to the target)
+            rw = w;
+            rh = Math.max(h, (int) ((long) w * sh / sw));
+        } else {
+            rh = h;
+            rw = Math.max(w, (int) ((long) h * sw / sh));
+        }
+        // torchvision: int(round(...)), which rounds halves to even
+        int top = (int) Math.rint((rh - h) / 2.0), left = (int) Math.rint((rw - w) / 2.0);
+        for (int ch = 0; ch < c; ch++) {
+            float[] plane = planes[ch];
+            if (rw != sw || rh != sh) plane = resample(plane, sw, sh, rw, rh);
+            for (int y = 0; y < h; y++) {
+                for (int x = 0; x < w; x++) {
+                    out[at + (ch * h + y) * w + x] = (byte) Math.min(255, Math.max(0, Math.round(plane[(top + y) * rw + left + x])));
+                }
+            }
+        }
+    }
+
+    /** The image's pixels as c planes of floats: grey (PIL's luma of the colours) or R, G, B; grey images are read as stored. */
+    private static float[][] channels(BufferedImage image, int c) {
+        int w = image.getWidth(), h = image.getHeight();
+        float[][] planes = new float[c][w * h];
+        boolean grey = image.getType() == BufferedImage.TYPE_BYTE_GRAY || image.getType() == BufferedImage.TYPE_USHORT_GRAY;
+        int shift = image.getType() == BufferedImage.TYPE_USHORT_GRAY ? 8 : 0;
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                int r, g, b;
+                if (grey) { // getRGB would pass grey through a linear colour space and brighten it
+                    r = g = b = image.getRaster().getSample(x, y, 0) >> shift;
+                } else {
+                    int rgb = image.getRGB(x, y);
+                    r = (rgb >> 16) & 0xFF;
+                    g = (rgb >> 8) & 0xFF;
+                    b = rgb & 0xFF;
+                }
+                if (c == 1) {
+                    planes[0][y * w + x] = grey ? r : luma(r, g, b);
+                } else {
+                    planes[0][y * w + x] = r;
+                    planes[1][y * w + x] = g;
+                    planes[2][y * w + x] = b;
+                }
+            }
+        }
+        return planes;
+    }
+
+    /** A plane of sw×sh resampled to dw×dh, rows then columns, with {@link #filter}'s weights. */
+    static float[] resample(float[] plane, int sw, int sh, int dw, int dh) {
+        float[] rows = new float[dw * sh];
+        Weights across = filter(sw, dw);
+        for (int y = 0; y < sh; y++) {
+            for (int x = 0; x < dw; x++) {
+                double v = 0;
+                for (int k = 0; k < across.count[x]; k++) v += across.weight[x][k] * plane[y * sw + across.first[x] + k];
+                rows[y * dw + x] = (float) v;
+            }
+        }
+        float[] out = new float[dw * dh];
+        Weights down = filter(sh, dh);
+        for (int y = 0; y < dh; y++) {
+            for (int x = 0; x < dw; x++) {
+                double v = 0;
+                for (int k = 0; k < down.count[y]; k++) v += down.weight[y][k] * rows[(down.first[y] + k) * dw + x];
+                out[y * dw + x] = (float) v;
+            }
+        }
+        return out;
+    }
+
+    private record Weights(int[] first, int[] count, double[][] weight) {
+    }
+
+    /**
+     * PIL's resampling weights for the bilinear (triangle) filter, from n source to m output
+     * positions: output i is centred at (i + ½)·n/m; the triangle's support is 1 source pixel,
+     * widened to n/m when shrinking; the weights of each output sum to 1.
+     */
+    static Weights filter(int n, int m) {
+        double scale = (double) n / m, support = Math.max(scale, 1);
+        int[] first = new int[m], count = new int[m];
+        double[][] weight = new double[m][];
+        for (int i = 0; i < m; i++) {
+            double centre = (i + 0.5) * scale;
+            int lo = Math.max(0, (int) (centre - support + 0.5)), hi = Math.min(n, (int) (centre + support + 0.5));
+            double[] ws = new double[hi - lo];
+            double total = 0;
+            for (int j = lo; j < hi; j++) {
+                double t = Math.abs((j - centre + 0.5) / support);
+                ws[j - lo] = t < 1 ? 1 - t : 0;
+                total += ws[j - lo];
+            }
+            for (int k = 0; k < ws.length; k++) ws[k] /= total;
+            first[i] = lo;
+            count[i] = ws.length;
+            weight[i] = ws;
+        }
+        return new Weights(first, count, weight);
+    }
+
+    /** PIL's convert("L"): L = R·299/1000 + G·587/1000 + B·114/1000, in its fixed-point form, rounded. */
+    static int luma(int r, int g, int b) {
+        return (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16;
+    }
+}

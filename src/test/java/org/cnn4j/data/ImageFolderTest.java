@@ -1,0 +1,158 @@
+package org.cnn4j.data;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+
+import javax.imageio.ImageIO;
+
+import org.cnn4j.io.FileFormatException;
+import org.cnn4j.tensor.Shape;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Image folders read as torchvision's ImageFolder reads them, and images resized as its
+ * Resize + CenterCrop do on Pillow (fixtures from scripts/image-fixtures.py).
+ */
+class ImageFolderTest {
+    @TempDir
+    Path dir;
+
+    /** Writes the generated shapes as grey PNGs, one folder per class, under root. */
+    private static Dataset writeShapes(Path root, int n, long seed) throws IOException {
+        Dataset d = SyntheticShapes.generate(n, 1, 28, 3, seed);
+        for (int i = 0; i < d.size(); i++) {
+            BufferedImage image = new BufferedImage(28, 28, BufferedImage.TYPE_BYTE_GRAY);
+            byte[] px = d.pixels(i);
+            image.getRaster().setDataElements(0, 0, 28, 28, px);
+            Path folder = root.resolve(d.classNames().get(d.labels()[i]));
+            Files.createDirectories(folder);
+            ImageIO.write(image, "png", folder.resolve(String.format("%04d.png", i)).toFile());
+        }
+        return d;
+    }
+
+    @Test
+    void aSplitFolderReadsBackEveryPixelAndLabel() throws IOException {
+        Dataset train = writeShapes(dir.resolve("train"), 60, 1), val = writeShapes(dir.resolve("val"), 20, 2);
+        Files.writeString(dir.resolve("train").resolve(train.classNames().get(0)).resolve("notes.txt"), "not an image");
+        Files.writeString(dir.resolve("train").resolve(train.classNames().get(0)).resolve(".hidden.png"), "not read");
+        assertTrue(ImageFolder.looksLike(dir));
+        Datasets.Split split = ImageFolder.open(dir, Shape.of(1, 28, 28), 0.1, 7, Images.DEFAULT_MAX_PIXELS);
+        List<String> sorted = train.classNames().stream().sorted().toList();
+        assertEquals(sorted, split.train().classNames(), "class names sorted, as torchvision");
+        assertEquals(60, split.train().size());
+        assertEquals(20, split.test().size());
+        // files are read class by class in name order: sample 0 of each class is its lowest-numbered file
+        for (Dataset[] pair : new Dataset[][] {{train, split.train()}, {val, split.test()}}) {
+            Dataset written = pair[0], read = pair[1];
+            int at = 0;
+            for (String name : sorted) {
+                int writtenClass = written.classNames().indexOf(name);
+                for (int i = 0; i < written.size(); i++) {
+                    if (written.labels()[i] != writtenClass) continue;
+                    assertEquals(sorted.indexOf(name), read.labels()[at]);
+                    assertArrayEquals(written.pixels(i), read.pixels(at), "image " + i + " of " + name);
+                    at++;
+                }
+            }
+        }
+    }
+
+    @Test
+    void anUnsplitFolderHoldsOutASeededShareOfEachClass() throws IOException {
+        writeShapes(dir, 90, 3);
+        Datasets.Split a = ImageFolder.open(dir, Shape.of(1, 28, 28), 0.2, 5, Images.DEFAULT_MAX_PIXELS);
+        Datasets.Split b = ImageFolder.open(dir, Shape.of(1, 28, 28), 0.2, 5, Images.DEFAULT_MAX_PIXELS);
+        assertEquals(90, a.train().size() + a.test().size());
+        int[] perClass = new int[3], heldOut = new int[3];
+        for (int y : a.train().labels()) perClass[y]++;
+        for (int y : a.test().labels()) heldOut[y]++;
+        for (int c = 0; c < 3; c++) {
+            assertEquals(Math.round(0.2 * (perClass[c] + heldOut[c])), heldOut[c], "a fifth of class " + c + " held out");
+        }
+        assertArrayEquals(a.test().images(a.test().statistics()), b.test().images(b.test().statistics()), "the same seed, the same split");
+        Datasets.Split other = ImageFolder.open(dir, Shape.of(1, 28, 28), 0.2, 6, Images.DEFAULT_MAX_PIXELS);
+        assertTrue(!Arrays.equals(a.test().labels(), other.test().labels()) || !Arrays.equals(a.test().pixels(0), other.test().pixels(0)),
+                "another seed, another split");
+        Datasets.Split opened = Datasets.open(dir.toString(), 5, Shape.of(1, 28, 28));
+        assertEquals(90, opened.train().size() + opened.test().size(), "Datasets.open takes an image folder too");
+        assertTrue(opened.test().size() < a.test().size(), "with the default share of a tenth");
+    }
+
+    /** Pillow's Resize(size) + CenterCrop(size) after convert("L") or convert("RGB"), to ±1 (Pillow rounds between its two passes). */
+    @Test
+    void resizingAndGreyMatchPillow() throws IOException {
+        BufferedImage image;
+        try (InputStream in = getClass().getResourceAsStream("/images/rgb-37x23.png")) {
+            image = ImageIO.read(in);
+        }
+        String fixtures;
+        try (InputStream in = getClass().getResourceAsStream("/images/pil-resize.txt")) {
+            fixtures = new String(in.readAllBytes(), StandardCharsets.US_ASCII);
+        }
+        int cases = 0;
+        for (String line : fixtures.split("\n")) {
+            if (line.startsWith("#") || line.isBlank()) continue;
+            String[] f = line.trim().split(" ");
+            int c = f[0].equals("L") ? 1 : 3, size = Integer.parseInt(f[1]);
+            byte[] out = new byte[c * size * size];
+            ImageFolder.pixelsOf(image, c, size, size, out, 0);
+            int worst = 0;
+            for (int i = 0; i < out.length; i++) worst = Math.max(worst, Math.abs((out[i] & 0xFF) - Integer.parseInt(f[2 + i])));
+            assertTrue(worst <= 1, f[0] + " at " + size + ": off by " + worst);
+            cases++;
+        }
+        assertEquals(4, cases);
+    }
+
+    @Test
+    void lumaIsPillows() {
+        assertEquals(0, ImageFolder.luma(0, 0, 0));
+        assertEquals(255, ImageFolder.luma(255, 255, 255));
+        assertEquals(76, ImageFolder.luma(255, 0, 0)); // Pillow: Image.new("RGB", (1, 1), (255, 0, 0)).convert("L") -> 76
+        assertEquals(150, ImageFolder.luma(0, 255, 0));
+        assertEquals(29, ImageFolder.luma(0, 0, 255));
+    }
+
+    @Test
+    void badFoldersAndFilesAreNamed() throws IOException {
+        writeShapes(dir, 12, 4);
+        Path empty = dir.resolve("zebra");
+        Files.createDirectories(empty);
+        String m = assertThrows(FileFormatException.class, () -> ImageFolder.open(dir, Shape.of(1, 28, 28), 0.1, 1, Images.DEFAULT_MAX_PIXELS)).getMessage();
+        assertTrue(m.contains("zebra") && m.contains("a class folder without image files"), m);
+        Files.delete(empty);
+
+        Path broken = dir.resolve("horizontal").resolve("broken.png");
+        Files.createDirectories(broken.getParent());
+        Files.write(broken, new byte[] {(byte) 0x89, 'P', 'N', 'G', 13, 10, 26, 10, 0, 0});
+        m = assertThrows(FileFormatException.class, () -> ImageFolder.open(dir, Shape.of(1, 28, 28), 0.1, 1, Images.DEFAULT_MAX_PIXELS)).getMessage();
+        assertTrue(m.contains("broken.png"), m);
+        Files.delete(broken);
+
+        Path split = dir.resolve("split");
+        writeShapes(split.resolve("train"), 9, 5);
+        writeShapes(split.resolve("test"), 9, 6);
+        Files.createDirectories(split.resolve("test").resolve("extra"));
+        Files.copy(Files.list(split.resolve("test").resolve("horizontal")).findFirst().orElseThrow(), split.resolve("test").resolve("extra").resolve("a.png"));
+        m = assertThrows(FileFormatException.class, () -> ImageFolder.open(split, Shape.of(1, 28, 28), 0.1, 1, Images.DEFAULT_MAX_PIXELS)).getMessage();
+        assertTrue(m.contains("differ from those of") && m.contains("extra"), m);
+
+        Path lonely = dir.resolve("lonely");
+        Files.createDirectories(lonely.resolve("only"));
+        m = assertThrows(FileFormatException.class, () -> ImageFolder.open(lonely, Shape.of(1, 28, 28), 0.1, 1, Images.DEFAULT_MAX_PIXELS)).getMessage();
+        assertTrue(m.contains("one folder per class (at least two)"), m);
+    }
+}
