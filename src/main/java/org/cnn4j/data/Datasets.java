@@ -71,8 +71,11 @@ public final class Datasets {
             }
             default -> {
                 Path dir = Path.of(spec);
+                if (Files.isRegularFile(dir) && ImageFolder.looksLike(dir)) { // a CSV manifest
+                    yield ImageFolder.open(dir, synthetic, ImageFolder.DEFAULT_VAL_FRACTION, seed, Images.DEFAULT_MAX_PIXELS);
+                }
                 if (!Files.isDirectory(dir)) {
-                    throw new FileFormatException(dir, "not a dataset name (fashion-mnist, synthetic) nor a directory");
+                    throw new FileFormatException(dir, "not a dataset name (fashion-mnist, synthetic), a directory nor a CSV manifest");
                 }
                 if (!isCifar10(dir) && !hasIdx(dir) && ImageFolder.looksLike(dir)) {
                     yield ImageFolder.open(dir, synthetic, ImageFolder.DEFAULT_VAL_FRACTION, seed, Images.DEFAULT_MAX_PIXELS);

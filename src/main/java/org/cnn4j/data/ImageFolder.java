@@ -26,7 +26,9 @@ import org.cnn4j.tensor.Shape;
  * {@code convert("L")} / {@code convert("RGB")} do (grey by ITU-R 601-2 luma), its shorter side
  * scaled to the target size (area-averaged when shrinking) and the centre cropped: the images are
  * decoded once and kept as 8-bit pixels. Hidden files and files without an image extension are
- * passed over; a class folder without images, a folder without class folders, train and validation
+ * passed over. A CSV manifest (a file {@code name.csv}, or {@code train.csv} with {@code val.csv} or
+ * {@code test.csv} in a folder) lists the images and their labels instead, in its own order
+ * ({@link #manifest}). A class folder without images, a folder without class folders, train and validation
  * folders with different classes, and an image that cannot be decoded are refused with the
  * folder's or file's name.
  */
@@ -40,7 +42,9 @@ public final class ImageFolder {
 
     /** Whether {@code dir} looks like an image folder: a split one (train/ and val/ or test/), or class folders holding image files. */
     public static boolean looksLike(Path dir) throws IOException {
+        if (isManifest(dir)) return true;
         if (!Files.isDirectory(dir)) return false;
+        if (Files.isRegularFile(dir.resolve("train.csv")) && heldOutManifest(dir) != null) return true;
         if (Files.isDirectory(dir.resolve("train")) && heldOut(dir) != null) return true;
         for (Path c : classFolders(dir)) {
             if (!images(c).isEmpty()) return true;
@@ -59,6 +63,13 @@ public final class ImageFolder {
         }
         if (!(valFraction > 0 && valFraction < 1)) throw new IllegalArgumentException("the validation share must be in (0, 1), got " + valFraction);
         String name = dir.toAbsolutePath().normalize().getFileName() == null ? dir.toString() : dir.toAbsolutePath().normalize().getFileName().toString();
+        if (isManifest(dir)) return split(name.replaceFirst("(?i)\\.csv$", ""), manifest(dir, null), valFraction, seed, sample, maxPixels);
+        if (Files.isRegularFile(dir.resolve("train.csv")) && heldOutManifest(dir) != null) {
+            Listing t = manifest(dir.resolve("train.csv"), null), v = manifest(heldOutManifest(dir), t.classes());
+            String held = heldOutManifest(dir).getFileName().toString().replace(".csv", "");
+            return new Datasets.Split(read(name + "-train", t.files(), t.labels(), t.classes(), sample, maxPixels),
+                    read(name + "-" + held, v.files(), v.labels(), v.classes(), sample, maxPixels));
+        }
         Path train = dir.resolve("train"), val = heldOut(dir);
         if (Files.isDirectory(train) && val != null) {
             Listing t = list(train), v = list(val);
@@ -68,7 +79,11 @@ public final class ImageFolder {
             return new Datasets.Split(read(name + "-train", t.files(), t.labels(), t.classes(), sample, maxPixels),
                     read(name + "-" + val.getFileName(), v.files(), v.labels(), v.classes(), sample, maxPixels));
         }
-        Listing all = list(dir);
+        return split(name, list(dir), valFraction, seed, sample, maxPixels);
+    }
+
+    /** A listing split per class: a seeded {@code valFraction} of each class (at least one of a class of two or more) held out. */
+    private static Datasets.Split split(String name, Listing all, double valFraction, long seed, Shape sample, long maxPixels) throws IOException {
         List<Path> trainFiles = new ArrayList<>(), valFiles = new ArrayList<>();
         List<Integer> trainLabels = new ArrayList<>(), valLabels = new ArrayList<>();
         Random rng = new Random(seed);
@@ -84,6 +99,56 @@ public final class ImageFolder {
         }
         return new Datasets.Split(read(name + "-train", trainFiles, trainLabels, all.classes(), sample, maxPixels),
                 read(name + "-val", valFiles, valLabels, all.classes(), sample, maxPixels));
+    }
+
+    private static boolean isManifest(Path p) {
+        return Files.isRegularFile(p) && p.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".csv");
+    }
+
+    private static Path heldOutManifest(Path dir) {
+        for (String s : List.of("val.csv", "test.csv")) if (Files.isRegularFile(dir.resolve(s))) return dir.resolve(s);
+        return null;
+    }
+
+    /**
+     * A CSV manifest: a row per image, {@code path,label} (a header row naming them may come first),
+     * paths relative to the manifest's folder, in the order the rows give. Labels are class names,
+     * sorted; or, when every label is a whole number, the numbers themselves in numeric order
+     * (labels 0 to 9 are then the classes 0 to 9, as in an IDX dataset). With {@code classes}, the
+     * rows must use those (a validation manifest takes its training manifest's).
+     */
+    private static Listing manifest(Path csv, List<String> classes) throws IOException {
+        List<Path> files = new ArrayList<>();
+        List<String> names = new ArrayList<>();
+        Path base = csv.toAbsolutePath().getParent();
+        try (java.io.Reader in = Files.newBufferedReader(csv, java.nio.charset.StandardCharsets.UTF_8);
+             org.apache.commons.csv.CSVParser rows = org.apache.commons.csv.CSVFormat.DEFAULT.builder().setTrim(true).get().parse(in)) {
+            for (org.apache.commons.csv.CSVRecord row : rows) {
+                if (row.size() == 1 && row.get(0).isEmpty()) continue; // a blank line
+                if (row.size() != 2) {
+                    throw new FileFormatException(csv, "row " + row.getRecordNumber() + " has " + row.size() + " fields; a manifest's rows are path,label");
+                }
+                if (row.getRecordNumber() == 1 && row.get(0).equalsIgnoreCase("path") && row.get(1).equalsIgnoreCase("label")) continue;
+                Path file = base.resolve(row.get(0)).normalize();
+                if (!Files.isRegularFile(file)) throw new FileFormatException(csv, "row " + row.getRecordNumber() + ": no such file " + file);
+                files.add(file);
+                names.add(row.get(1));
+            }
+        } catch (java.io.UncheckedIOException e) {
+            throw new FileFormatException(csv, "not a CSV file: " + e.getCause().getMessage());
+        }
+        if (files.isEmpty()) throw new FileFormatException(csv, "a manifest without rows (path,label)");
+        boolean numbers = names.stream().allMatch(n -> n.matches("\\d{1,9}"));
+        List<String> sorted = classes != null ? classes : names.stream().distinct()
+                .sorted(numbers ? java.util.Comparator.comparingInt(Integer::parseInt) : java.util.Comparator.naturalOrder()).toList();
+        if (sorted.size() < 2) throw new FileFormatException(csv, "a classifier needs at least two classes, the manifest has " + sorted);
+        List<Integer> labels = new ArrayList<>();
+        for (int i = 0; i < names.size(); i++) {
+            int label = sorted.indexOf(names.get(i));
+            if (label < 0) throw new FileFormatException(csv, "label '" + names.get(i) + "' of " + files.get(i) + " is none of the classes " + sorted);
+            labels.add(label);
+        }
+        return new Listing(sorted, files, labels);
     }
 
     private static Path heldOut(Path dir) {
@@ -150,9 +215,18 @@ public final class ImageFolder {
         int c = sample.dim(0), h = sample.dim(1), w = sample.dim(2), size = c * h * w;
         byte[] pixels = new byte[Math.multiplyExact(files.size(), size)];
         int[] ys = new int[files.size()];
-        for (int i = 0; i < files.size(); i++) {
-            pixelsOf(Images.read(files.get(i), w, h, maxPixels), c, h, w, pixels, i * size);
-            ys[i] = labels.get(i);
+        for (int i = 0; i < files.size(); i++) ys[i] = labels.get(i);
+        // Decoded on every core; each image writes its own slice, so the result is the same in any order.
+        try {
+            java.util.stream.IntStream.range(0, files.size()).parallel().forEach(i -> {
+                try {
+                    pixelsOf(Images.read(files.get(i), w, h, maxPixels), c, h, w, pixels, i * size);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+        } catch (java.io.UncheckedIOException e) {
+            throw e.getCause();
         }
         return new Dataset(name, sample, pixels, ys, classes);
     }

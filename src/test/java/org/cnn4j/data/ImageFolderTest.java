@@ -91,6 +91,68 @@ class ImageFolderTest {
         assertTrue(opened.test().size() < a.test().size(), "with the default share of a tenth");
     }
 
+    /**
+     * The same images as IDX files and as PNGs listed by CSV manifests in the IDX files' order, with
+     * the labels as numbers: the same datasets, and training on them gives the same weights, bit for
+     * bit (the manifests keep the sample order, which a folder per class would not).
+     */
+    @Test
+    void pngsListedInIdxOrderTrainExactlyAsTheIdxFiles() throws IOException {
+        Dataset train = SyntheticShapes.generate(96, 1, 28, 10, 11), test = SyntheticShapes.generate(32, 1, 28, 10, 12);
+        Path idx = dir.resolve("idx"), pngs = dir.resolve("pngs");
+        Files.createDirectories(idx);
+        Files.createDirectories(pngs.resolve("images"));
+        for (Object[] part : new Object[][] {{"train", train}, {"t10k", test}}) {
+            Dataset d = (Dataset) part[1];
+            byte[] images = new byte[d.size() * 784], labels = new byte[d.size()];
+            StringBuilder csv = new StringBuilder("path,label\n");
+            for (int i = 0; i < d.size(); i++) {
+                System.arraycopy(d.pixels(i), 0, images, i * 784, 784);
+                labels[i] = (byte) d.label(i);
+                BufferedImage image = new BufferedImage(28, 28, BufferedImage.TYPE_BYTE_GRAY);
+                image.getRaster().setDataElements(0, 0, 28, 28, d.pixels(i));
+                String file = "images/" + part[0] + "-" + i + ".png";
+                ImageIO.write(image, "png", pngs.resolve(file).toFile());
+                csv.append(file).append(',').append(d.label(i)).append('\n');
+            }
+            Files.write(idx.resolve(part[0] + "-images-idx3-ubyte"), DatasetFilesTest.idx(new int[] {d.size(), 28, 28}, images));
+            Files.write(idx.resolve(part[0] + "-labels-idx1-ubyte"), DatasetFilesTest.idx(new int[] {d.size()}, labels));
+            Files.writeString(pngs.resolve(part[0].equals("train") ? "train.csv" : "test.csv"), csv);
+        }
+        Datasets.Split fromIdx = Datasets.open(idx.toString(), 1), fromPngs = Datasets.open(pngs.toString(), 1);
+        assertEquals(fromIdx.train().classNames(), fromPngs.train().classNames(), "the classes 0 to 9, in numeric order");
+        for (Dataset[] pair : new Dataset[][] {{fromIdx.train(), fromPngs.train()}, {fromIdx.test(), fromPngs.test()}}) {
+            assertArrayEquals(pair[0].labels(), pair[1].labels());
+            for (int i = 0; i < pair[0].size(); i++) assertArrayEquals(pair[0].pixels(i), pair[1].pixels(i), "image " + i);
+        }
+        float[][] weights = new float[2][];
+        for (int k = 0; k < 2; k++) {
+            Datasets.Split split = k == 0 ? fromIdx : fromPngs;
+            try (org.cnn4j.model.Model m = org.cnn4j.model.Models.fmnistCnn().seed(4).build(org.cnn4j.testing.Backends.CPU)) {
+                new org.cnn4j.train.Trainer(m, new org.cnn4j.optim.Sgd(0.05).momentum(0.9), org.cnn4j.train.Trainer.Options.of(1, 16).seed(2))
+                        .fit(split.train(), split.test());
+                weights[k] = m.parameters().get(0).value().toFloatArray();
+            }
+        }
+        assertArrayEquals(weights[0], weights[1], "the first convolution's weights after an epoch, bit for bit");
+    }
+
+    @Test
+    void manifestsNameTheirBadRows() throws IOException {
+        writeShapes(dir.resolve("imgs"), 6, 8);
+        Path csv = dir.resolve("list.csv");
+        String any;
+        try (java.util.stream.Stream<Path> files = Files.walk(dir.resolve("imgs"))) {
+            any = dir.relativize(files.filter(p -> p.toString().endsWith(".png")).findFirst().orElseThrow()).toString();
+        }
+        Files.writeString(csv, any + ",cat\nimgs/missing.png,dog\n");
+        String m = assertThrows(FileFormatException.class, () -> ImageFolder.open(csv, Shape.of(1, 28, 28), 0.5, 1, Images.DEFAULT_MAX_PIXELS)).getMessage();
+        assertTrue(m.contains("list.csv") && m.contains("row 2: no such file"), m);
+        Files.writeString(csv, any + ",cat,extra\n");
+        m = assertThrows(FileFormatException.class, () -> ImageFolder.open(csv, Shape.of(1, 28, 28), 0.5, 1, Images.DEFAULT_MAX_PIXELS)).getMessage();
+        assertTrue(m.contains("row 1 has 3 fields"), m);
+    }
+
     /** Pillow's Resize(size) + CenterCrop(size) after convert("L") or convert("RGB"), to ±1 (Pillow rounds between its two passes). */
     @Test
     void resizingAndGreyMatchPillow() throws IOException {
