@@ -6,7 +6,9 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 import org.cnn4j.backend.Backend;
+import org.cnn4j.data.ImageFolder;
 import org.cnn4j.data.Images;
+import org.cnn4j.io.AtomicFiles;
 import org.cnn4j.io.ModelFile;
 import org.cnn4j.layer.Pass;
 import org.cnn4j.loss.SoftmaxCrossEntropy;
@@ -18,14 +20,18 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "predict", mixinStandardHelpOptions = true,
-        description = {"Classifies PNG or JPEG images with a model file: prints each image's most likely classes and",
-                "their probabilities. Images are converted to the model's channels and scaled to its input size."})
+        description = {"Classifies images with a model file: prints each image's most likely classes and their",
+                "probabilities. Images are converted to the model's channels, their shorter side scaled to its input",
+                "size and the centre cropped, as an image folder's are for training."})
 final class PredictCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "MODEL", description = "A model or checkpoint file.")
     Path model;
 
-    @Parameters(index = "1..*", arity = "1..*", paramLabel = "IMAGE", description = "PNG or JPEG files.")
+    @Parameters(index = "1..*", arity = "1..*", paramLabel = "IMAGE", description = "Image files (PNG, JPEG, BMP, GIF), or folders: their images.")
     List<Path> images;
+
+    @Option(names = "--csv", paramLabel = "FILE", description = "Also write the predictions to this CSV file: path, then class and probability for each of the top classes.")
+    Path csv;
 
     @Option(names = "--top", defaultValue = "1", description = "How many classes to print per image (default: ${DEFAULT-VALUE}).")
     int top;
@@ -44,37 +50,69 @@ final class PredictCommand implements Callable<Integer> {
             + "first (the same outputs to float rounding, one pass less per normalisation).")
     boolean fold;
 
-    /** The most images one command classifies (they go through the model as one batch). */
-    static final int MAX_IMAGES = 4096;
+    /** The most images one command classifies. */
+    static final int MAX_IMAGES = 1_000_000;
+    /** Images go through the model this many at a time. */
+    static final int BATCH = 256;
 
     @Override
     public Integer call() throws Exception {
         Checks.range("--top", top, 1, 1_000_000);
-        Checks.range("the number of images", images.size(), 1, MAX_IMAGES);
         Checks.range("--max-pixels", maxPixels, 1, 1L << 32);
+        List<Path> files = new java.util.ArrayList<>();
+        for (Path p : images) {
+            if (java.nio.file.Files.isDirectory(p)) {
+                List<Path> inside = ImageFolder.images(p);
+                if (inside.isEmpty()) throw new IllegalArgumentException(p + ": a folder without image files (PNG, JPEG, BMP, GIF)");
+                files.addAll(inside);
+            } else {
+                files.add(p);
+            }
+        }
+        Checks.range("the number of images", files.size(), 1, MAX_IMAGES);
+        if (csv != null && csv.toAbsolutePath().getParent() != null) Checks.writableDirectory("--csv's directory", csv.toAbsolutePath().getParent());
         device.check();
+        StringBuilder table = new StringBuilder("path");
         try (Backend backend = device.open()) {
             ModelFile.Loaded loaded = ModelFile.load(model, backend);
             try (Model m = ModelSource.folded(loaded.model(), fold)) {
-                Checks.fitsInMemory("the number of images", images.size(), m, backend, 1);
+                int batch = Math.min(BATCH, files.size());
+                Checks.fitsInMemory("a batch of images", batch, m, backend, 1);
                 List<String> names = loaded.data().classNames();
-                float[] x = Images.load(images, m.inputShape(), invert, loaded.data(), maxPixels);
-                Tensor input = backend.upload(m.inputShape().batch(images.size()), x);
-                float[] out = m.forward(input, Pass.INFERENCE).toFloatArray();
-                input.close();
-                int k = m.outputShape().size();
+                int k = m.outputShape().size(), shown = Math.min(top, k);
+                for (int c = 1; c <= shown; c++) table.append(",class").append(c).append(",probability").append(c);
+                table.append('\n');
                 boolean logits = m.lossFunction() instanceof SoftmaxCrossEntropy;
-                for (int i = 0; i < images.size(); i++) {
-                    double[] p = scores(out, i * k, k, logits);
-                    StringBuilder line = new StringBuilder(images.get(i) + ":");
-                    for (int c : ranking(p, Math.min(top, k))) {
-                        line.append(String.format(Locale.ROOT, "  %s (%s %.4f)", names.get(c), logits ? "probability" : "score", p[c]));
+                for (int from = 0; from < files.size(); from += batch) {
+                    List<Path> part = files.subList(from, Math.min(files.size(), from + batch));
+                    float[] x = Images.load(part, m.inputShape(), invert, loaded.data(), maxPixels);
+                    Tensor input = backend.upload(m.inputShape().batch(part.size()), x);
+                    float[] out = m.forward(input, Pass.INFERENCE).toFloatArray();
+                    input.close();
+                    for (int i = 0; i < part.size(); i++) {
+                        double[] p = scores(out, i * k, k, logits);
+                        StringBuilder line = new StringBuilder(part.get(i) + ":");
+                        table.append(quoted(part.get(i).toString()));
+                        for (int c : ranking(p, shown)) {
+                            line.append(String.format(Locale.ROOT, "  %s (%s %.4f)", names.get(c), logits ? "probability" : "score", p[c]));
+                            table.append(',').append(quoted(names.get(c))).append(String.format(Locale.ROOT, ",%.6f", p[c]));
+                        }
+                        table.append('\n');
+                        System.out.println(line);
                     }
-                    System.out.println(line);
                 }
             }
         }
+        if (csv != null) {
+            byte[] bytes = table.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            AtomicFiles.write(csv, out -> out.write(bytes));
+        }
         return 0;
+    }
+
+    /** A CSV field: quoted when it holds a comma, a quote or a line break. */
+    private static String quoted(String field) {
+        return field.matches("[^,\"\r\n]*") ? field : "\"" + field.replace("\"", "\"\"") + "\"";
     }
 
     /** Softmax of the logits when the model was trained with cross-entropy, else the outputs as they are. */

@@ -188,8 +188,8 @@ public final class ImageFolder {
         }
     }
 
-    /** The visible image files anywhere below a folder, sorted by their path relative to it. */
-    private static List<Path> images(Path folder) throws IOException {
+    /** The visible image files (PNG, JPEG, BMP, GIF) anywhere below a folder, sorted by their path relative to it. */
+    public static List<Path> images(Path folder) throws IOException {
         try (Stream<Path> s = Files.walk(folder)) {
             return s.filter(Files::isRegularFile).filter(p -> !hiddenBelow(folder, p)).filter(ImageFolder::isImage)
                     .sorted((a, b) -> folder.relativize(a).toString().compareTo(folder.relativize(b).toString())).toList();

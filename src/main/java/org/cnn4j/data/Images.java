@@ -1,7 +1,5 @@
 package org.cnn4j.data;
 
-import java.awt.Graphics2D;
-import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -44,31 +42,19 @@ public final class Images {
     }
 
     /**
-     * The images as one normalised batch (n, c, h, w): converted to grey (c = 1) or RGB (c = 3),
-     * scaled to h×w with bilinear interpolation, optionally inverted. An image may have at most
+     * The images as one normalised batch (n, c, h, w): converted to grey (c = 1) or RGB (c = 3) and
+     * resized as an image folder's images are for training ({@link ImageFolder}: the shorter side to
+     * the input's, the centre cropped), optionally inverted. An image may have at most
      * {@code maxPixels} pixels.
      */
     public static float[] load(List<Path> files, Shape sample, boolean invert, DataInfo info, long maxPixels) throws IOException {
-        int c = sample.dim(0), h = sample.dim(1), w = sample.dim(2);
+        int c = sample.dim(0), h = sample.dim(1), w = sample.dim(2), size = c * h * w;
         if (c != 1 && c != 3) throw new IllegalArgumentException("images can feed models with 1 or 3 channels, this one has " + c);
-        byte[] pixels = new byte[Math.multiplyExact(files.size(), c * h * w)];
+        byte[] pixels = new byte[Math.multiplyExact(files.size(), size)];
         for (int i = 0; i < files.size(); i++) {
-            BufferedImage image = read(files.get(i), w, h, maxPixels);
-            BufferedImage scaled = new BufferedImage(w, h, c == 1 ? BufferedImage.TYPE_BYTE_GRAY : BufferedImage.TYPE_INT_RGB);
-            Graphics2D g = scaled.createGraphics();
-            g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
-            g.drawImage(image, 0, 0, w, h, null);
-            g.dispose();
-            for (int y = 0; y < h; y++) {
-                for (int x = 0; x < w; x++) {
-                    int rgb = scaled.getRGB(x, y);
-                    for (int ch = 0; ch < c; ch++) {
-                        int v = c == 1 ? scaled.getRaster().getSample(x, y, 0) : (rgb >> (16 - 8 * ch)) & 0xFF;
-                        pixels[((i * c + ch) * h + y) * w + x] = (byte) (invert ? 255 - v : v);
-                    }
-                }
-            }
+            ImageFolder.pixelsOf(read(files.get(i), w, h, maxPixels), c, h, w, pixels, i * size);
         }
+        if (invert) for (int i = 0; i < pixels.length; i++) pixels[i] = (byte) (255 - (pixels[i] & 0xFF));
         int[] labels = new int[files.size()];
         return new Dataset("images", sample, pixels, labels, info.classNames()).images(info.normalization());
     }

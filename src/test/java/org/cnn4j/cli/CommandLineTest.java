@@ -180,6 +180,15 @@ class CommandLineTest {
         Result eval = run("eval", dir.resolve("photos-run/model.safetensors").toString(), "--data", images.toString(), "--device", "cpu");
         assertEquals(0, eval.code(), eval.err());
         assertTrue(eval.out().contains("photos-val: loss"), eval.out());
+        Path table = dir.resolve("predictions.csv");
+        Result predict = run("predict", dir.resolve("photos-run/model.safetensors").toString(), images.resolve("horizontal").toString(),
+                "--top", "2", "--csv", table.toString(), "--device", "cpu");
+        assertEquals(0, predict.code(), predict.err());
+        List<String> rows = Files.readAllLines(table);
+        assertEquals("path,class1,probability1,class2,probability2", rows.get(0));
+        long horizontals = shapes.labels().length == 0 ? 0 : java.util.Arrays.stream(shapes.labels()).filter(y -> y == 0).count();
+        assertEquals(horizontals, rows.size() - 1, "a row per image of the folder");
+        assertEquals(horizontals, predict.out().lines().filter(l -> l.contains("(probability ")).count(), predict.out());
         Result wrongSize = run("train", "--model", "fmnist-cnn", "--data", images.toString(), "--image-size", "16", "--out", dir.resolve("x").toString());
         assertEquals(2, wrongSize.code());
         assertTrue(wrongSize.err().contains("--image-size 16: this model takes images of 28×28"), wrongSize.err());
