@@ -266,12 +266,14 @@ public final class ImageFolder {
     private static float[][] channels(BufferedImage image, int c) {
         int w = image.getWidth(), h = image.getHeight();
         float[][] planes = new float[c][w * h];
-        boolean grey = image.getType() == BufferedImage.TYPE_BYTE_GRAY || image.getType() == BufferedImage.TYPE_USHORT_GRAY;
-        int shift = image.getType() == BufferedImage.TYPE_USHORT_GRAY ? 8 : 0;
+        // Grey images (8 or 16 bits, with or without alpha) are read as stored: getRGB would pass them
+        // through a linear grey colour space and brighten them. 16 bits keep their high byte.
+        boolean grey = image.getColorModel().getColorSpace().getType() == java.awt.color.ColorSpace.TYPE_GRAY;
+        int shift = Math.max(0, image.getColorModel().getComponentSize(0) - 8);
         for (int y = 0; y < h; y++) {
             for (int x = 0; x < w; x++) {
                 int r, g, b;
-                if (grey) { // getRGB would pass grey through a linear colour space and brighten it
+                if (grey) {
                     r = g = b = image.getRaster().getSample(x, y, 0) >> shift;
                 } else {
                     int rgb = image.getRGB(x, y);
