@@ -2,6 +2,8 @@ package org.cnn4j.cli;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 import org.cnn4j.data.Dataset;
 import org.cnn4j.data.Datasets;
@@ -23,6 +25,13 @@ final class DataOptions {
             description = "Side of the images read from an image folder, for the models that take any input size (resnet20, resnet18; "
                     + "default: 32); the others take their own.")
     int imageSize;
+
+    @Option(names = "--skip-bad-images", description = "Leave out the images of an image folder that cannot be decoded (counted at the end) "
+            + "instead of stopping.")
+    boolean skipBadImages;
+
+    /** The images left out with --skip-bad-images. */
+    final List<Path> skipped = new ArrayList<>();
 
     @Option(names = "--val-fraction", defaultValue = "0.1",
             description = "Share of each class of an unsplit image folder held out for validation, drawn with the seed (default: ${DEFAULT-VALUE}).")
@@ -67,11 +76,18 @@ final class DataOptions {
         Datasets.Split split;
         Path dir = Path.of(spec);
         if (!spec.equals("synthetic") && !spec.equals("fashion-mnist") && ImageFolder.looksLike(dir)) {
-            split = ImageFolder.open(dir, imageShape(input), valFraction, seed, Images.DEFAULT_MAX_PIXELS);
+            split = ImageFolder.open(dir, imageShape(input), valFraction, seed, Images.DEFAULT_MAX_PIXELS, skipBadImages ? skipped : null);
         } else {
             split = Datasets.open(spec, seed, input != null ? input : Shape.of(1, 28, 28), maxBytes());
         }
         return limit <= 0 ? split : new Datasets.Split(head(split.train()), head(split.test()));
+    }
+
+    /** A line on the images left out (--skip-bad-images), or null when none were. */
+    String skippedReport() {
+        if (skipped.isEmpty()) return null;
+        return "skipped " + skipped.size() + " image" + (skipped.size() == 1 ? "" : "s") + " that could not be decoded: "
+                + String.join(", ", skipped.stream().limit(5).map(Path::toString).toList()) + (skipped.size() > 5 ? ", …" : "");
     }
 
     /** The shape an image folder is read at: the model's, or RGB at --image-size for a model that takes any. */

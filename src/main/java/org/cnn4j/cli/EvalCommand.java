@@ -57,6 +57,7 @@ final class EvalCommand implements Callable<Integer> {
                 }
                 Evaluation e = Trainer.evaluate(m, split.test(), loaded.data(), batch);
                 Reporting.print(System.out, split.test().name(), e, loaded.data().classNames());
+                if (data.skippedReport() != null) System.out.println(data.skippedReport());
                 if (out != null) Reports.writeConfusion(out.resolve(Reports.CONFUSION), e.confusion(), loaded.data().classNames());
             }
         }

@@ -112,6 +112,7 @@ final class TrainCommand implements Callable<Integer> {
                 Evaluation test = Trainer.evaluate(trained, split.test(), trainer.dataInfo(), trainer.options().batchSize());
                 Reporting.print(System.out, "test set", test, trainer.dataInfo().classNames());
             }
+            if (data.skippedReport() != null) System.out.println(data.skippedReport());
             System.out.println("wrote " + dir.resolve("model.safetensors") + ", checkpoint.safetensors, " + Reports.CSV + ", " + Reports.LOSS + ", "
                     + Reports.ACCURACY + ", " + Reports.CONFUSION);
         }

@@ -58,17 +58,27 @@ public final class ImageFolder {
      * (drawn with {@code seed}) held out.
      */
     public static Datasets.Split open(Path dir, Shape sample, double valFraction, long seed, long maxPixels) throws IOException {
+        return open(dir, sample, valFraction, seed, maxPixels, null);
+    }
+
+    /**
+     * {@link #open(Path, Shape, double, long, long)}; with {@code skipped} (else null), an image that
+     * cannot be decoded is left out and its file added to {@code skipped} instead of stopping the read.
+     */
+    public static Datasets.Split open(Path dir, Shape sample, double valFraction, long seed, long maxPixels, List<Path> skipped)
+            throws IOException {
+        Decoding decoding = new Decoding(maxPixels, skipped);
         if (sample.rank() != 3 || (sample.dim(0) != 1 && sample.dim(0) != 3)) {
             throw new IllegalArgumentException("images are read as (1 or 3 channels, h, w), not " + sample);
         }
         if (!(valFraction > 0 && valFraction < 1)) throw new IllegalArgumentException("the validation share must be in (0, 1), got " + valFraction);
         String name = dir.toAbsolutePath().normalize().getFileName() == null ? dir.toString() : dir.toAbsolutePath().normalize().getFileName().toString();
-        if (isManifest(dir)) return split(name.replaceFirst("(?i)\\.csv$", ""), manifest(dir, null), valFraction, seed, sample, maxPixels);
+        if (isManifest(dir)) return split(name.replaceFirst("(?i)\\.csv$", ""), manifest(dir, null), valFraction, seed, sample, decoding);
         if (Files.isRegularFile(dir.resolve("train.csv")) && heldOutManifest(dir) != null) {
             Listing t = manifest(dir.resolve("train.csv"), null), v = manifest(heldOutManifest(dir), t.classes());
             String held = heldOutManifest(dir).getFileName().toString().replace(".csv", "");
-            return new Datasets.Split(read(name + "-train", t.files(), t.labels(), t.classes(), sample, maxPixels),
-                    read(name + "-" + held, v.files(), v.labels(), v.classes(), sample, maxPixels));
+            return new Datasets.Split(read(name + "-train", t.files(), t.labels(), t.classes(), sample, decoding),
+                    read(name + "-" + held, v.files(), v.labels(), v.classes(), sample, decoding));
         }
         Path train = dir.resolve("train"), val = heldOut(dir);
         if (Files.isDirectory(train) && val != null) {
@@ -76,14 +86,14 @@ public final class ImageFolder {
             if (!t.classes().equals(v.classes())) {
                 throw new FileFormatException(val, "its classes " + v.classes() + " differ from those of " + train + ": " + t.classes());
             }
-            return new Datasets.Split(read(name + "-train", t.files(), t.labels(), t.classes(), sample, maxPixels),
-                    read(name + "-" + val.getFileName(), v.files(), v.labels(), v.classes(), sample, maxPixels));
+            return new Datasets.Split(read(name + "-train", t.files(), t.labels(), t.classes(), sample, decoding),
+                    read(name + "-" + val.getFileName(), v.files(), v.labels(), v.classes(), sample, decoding));
         }
-        return split(name, list(dir), valFraction, seed, sample, maxPixels);
+        return split(name, list(dir), valFraction, seed, sample, decoding);
     }
 
     /** A listing split per class: a seeded {@code valFraction} of each class (at least one of a class of two or more) held out. */
-    private static Datasets.Split split(String name, Listing all, double valFraction, long seed, Shape sample, long maxPixels) throws IOException {
+    private static Datasets.Split split(String name, Listing all, double valFraction, long seed, Shape sample, Decoding decoding) throws IOException {
         List<Path> trainFiles = new ArrayList<>(), valFiles = new ArrayList<>();
         List<Integer> trainLabels = new ArrayList<>(), valLabels = new ArrayList<>();
         Random rng = new Random(seed);
@@ -97,8 +107,8 @@ public final class ImageFolder {
                 (i < held ? valLabels : trainLabels).add(c);
             }
         }
-        return new Datasets.Split(read(name + "-train", trainFiles, trainLabels, all.classes(), sample, maxPixels),
-                read(name + "-val", valFiles, valLabels, all.classes(), sample, maxPixels));
+        return new Datasets.Split(read(name + "-train", trainFiles, trainLabels, all.classes(), sample, decoding),
+                read(name + "-val", valFiles, valLabels, all.classes(), sample, decoding));
     }
 
     private static boolean isManifest(Path p) {
@@ -210,17 +220,23 @@ public final class ImageFolder {
         return EXTENSIONS.stream().anyMatch(n::endsWith);
     }
 
-    private static Dataset read(String name, List<Path> files, List<Integer> labels, List<String> classes, Shape sample, long maxPixels)
+    /** The pixel limit, and where the files that cannot be decoded go when they are skipped (null: they stop the read). */
+    private record Decoding(long maxPixels, List<Path> skipped) {
+    }
+
+    private static Dataset read(String name, List<Path> files, List<Integer> labels, List<String> classes, Shape sample, Decoding decoding)
             throws IOException {
         int c = sample.dim(0), h = sample.dim(1), w = sample.dim(2), size = c * h * w;
         byte[] pixels = new byte[Math.multiplyExact(files.size(), size)];
-        int[] ys = new int[files.size()];
-        for (int i = 0; i < files.size(); i++) ys[i] = labels.get(i);
+        boolean[] bad = new boolean[files.size()];
         // Decoded on every core; each image writes its own slice, so the result is the same in any order.
         try {
             java.util.stream.IntStream.range(0, files.size()).parallel().forEach(i -> {
                 try {
-                    pixelsOf(Images.read(files.get(i), w, h, maxPixels), c, h, w, pixels, i * size);
+                    pixelsOf(Images.read(files.get(i), w, h, decoding.maxPixels()), c, h, w, pixels, i * size);
+                } catch (FileFormatException e) {
+                    if (decoding.skipped() == null) throw new java.io.UncheckedIOException(e);
+                    bad[i] = true;
                 } catch (IOException e) {
                     throw new java.io.UncheckedIOException(e);
                 }
@@ -228,7 +244,20 @@ public final class ImageFolder {
         } catch (java.io.UncheckedIOException e) {
             throw e.getCause();
         }
-        return new Dataset(name, sample, pixels, ys, classes);
+        int kept = 0;
+        List<Integer> ys = new ArrayList<>();
+        for (int i = 0; i < files.size(); i++) {
+            if (bad[i]) {
+                decoding.skipped().add(files.get(i));
+                continue;
+            }
+            System.arraycopy(pixels, i * size, pixels, kept * size, size);
+            ys.add(labels.get(i));
+            kept++;
+        }
+        if (kept == 0) throw new FileFormatException(files.get(0).getParent(), "none of its " + files.size() + " images could be decoded");
+        return new Dataset(name, sample, kept == files.size() ? pixels : java.util.Arrays.copyOf(pixels, kept * size),
+                ys.stream().mapToInt(Integer::intValue).toArray(), classes);
     }
 
     /**

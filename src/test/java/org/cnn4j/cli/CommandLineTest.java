@@ -189,6 +189,14 @@ class CommandLineTest {
         long horizontals = shapes.labels().length == 0 ? 0 : java.util.Arrays.stream(shapes.labels()).filter(y -> y == 0).count();
         assertEquals(horizontals, rows.size() - 1, "a row per image of the folder");
         assertEquals(horizontals, predict.out().lines().filter(l -> l.contains("(probability ")).count(), predict.out());
+        Files.write(images.resolve("vertical").resolve("broken.png"), new byte[] {(byte) 0x89, 'P', 'N', 'G'});
+        Result stops = run("eval", dir.resolve("photos-run/model.safetensors").toString(), "--data", images.toString(), "--device", "cpu");
+        assertEquals(1, stops.code());
+        assertTrue(stops.err().contains("broken.png"), stops.err());
+        Result skips = run("eval", dir.resolve("photos-run/model.safetensors").toString(), "--data", images.toString(), "--device", "cpu",
+                "--skip-bad-images");
+        assertEquals(0, skips.code(), skips.err());
+        assertTrue(skips.out().contains("skipped 1 image that could not be decoded: ") && skips.out().contains("broken.png"), skips.out());
         Result wrongSize = run("train", "--model", "fmnist-cnn", "--data", images.toString(), "--image-size", "16", "--out", dir.resolve("x").toString());
         assertEquals(2, wrongSize.code());
         assertTrue(wrongSize.err().contains("--image-size 16: this model takes images of 28×28"), wrongSize.err());

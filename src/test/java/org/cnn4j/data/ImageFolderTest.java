@@ -138,6 +138,22 @@ class ImageFolderTest {
     }
 
     @Test
+    void undecodableImagesAreSkippedAndListedWhenAsked() throws IOException {
+        writeShapes(dir, 30, 13);
+        Path broken = dir.resolve("vertical").resolve("zz-broken.png"), truncated = dir.resolve("horizontal").resolve("zz-cut.png");
+        Files.write(broken, new byte[] {(byte) 0x89, 'P', 'N', 'G', 13, 10, 26, 10, 0, 0});
+        try (java.util.stream.Stream<Path> pngs = Files.list(dir.resolve("horizontal"))) {
+            byte[] whole = Files.readAllBytes(pngs.filter(p -> !p.equals(truncated)).sorted().findFirst().orElseThrow());
+            Files.write(truncated, Arrays.copyOf(whole, whole.length / 2));
+        }
+        assertThrows(FileFormatException.class, () -> ImageFolder.open(dir, Shape.of(1, 28, 28), 0.2, 1, Images.DEFAULT_MAX_PIXELS));
+        List<Path> skipped = new java.util.ArrayList<>();
+        Datasets.Split split = ImageFolder.open(dir, Shape.of(1, 28, 28), 0.2, 1, Images.DEFAULT_MAX_PIXELS, skipped);
+        assertEquals(List.of(truncated, broken).stream().sorted().toList(), skipped.stream().sorted().toList());
+        assertEquals(30, split.train().size() + split.test().size(), "the 30 good images, none of the 2 bad ones");
+    }
+
+    @Test
     void manifestsNameTheirBadRows() throws IOException {
         writeShapes(dir.resolve("imgs"), 6, 8);
         Path csv = dir.resolve("list.csv");
