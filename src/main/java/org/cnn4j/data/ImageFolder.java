@@ -293,30 +293,42 @@ public final class ImageFolder {
 
     /** The image's pixels as c planes of floats: grey (PIL's luma of the colours) or R, G, B; grey images are read as stored. */
     private static float[][] channels(BufferedImage image, int c) {
-        int w = image.getWidth(), h = image.getHeight();
-        float[][] planes = new float[c][w * h];
+        int w = image.getWidth(), h = image.getHeight(), n = w * h;
+        float[][] planes = new float[c][n];
         // Grey images (8 or 16 bits, with or without alpha) are read as stored: getRGB would pass them
         // through a linear grey colour space and brighten them. 16 bits keep their high byte.
-        boolean grey = image.getColorModel().getColorSpace().getType() == java.awt.color.ColorSpace.TYPE_GRAY;
-        int shift = Math.max(0, image.getColorModel().getComponentSize(0) - 8);
-        for (int y = 0; y < h; y++) {
-            for (int x = 0; x < w; x++) {
-                int r, g, b;
-                if (grey) {
-                    r = g = b = image.getRaster().getSample(x, y, 0) >> shift;
-                } else {
-                    int rgb = image.getRGB(x, y);
-                    r = (rgb >> 16) & 0xFF;
-                    g = (rgb >> 8) & 0xFF;
-                    b = rgb & 0xFF;
-                }
+        if (image.getColorModel().getColorSpace().getType() == java.awt.color.ColorSpace.TYPE_GRAY) {
+            int shift = Math.max(0, image.getColorModel().getComponentSize(0) - 8);
+            int[] grey = image.getRaster().getSamples(0, 0, w, h, 0, (int[]) null);
+            for (int ch = 0; ch < c; ch++) for (int i = 0; i < n; i++) planes[ch][i] = grey[i] >> shift;
+            return planes;
+        }
+        java.awt.image.ColorModel cm = image.getColorModel();
+        if (!(cm instanceof java.awt.image.IndexColorModel) && cm.getColorSpace().isCS_sRGB() && cm.getNumColorComponents() == 3
+                && cm.getComponentSize(0) == 8 && cm.getComponentSize(1) == 8 && cm.getComponentSize(2) == 8) {
+            // 8-bit sRGB (the JPEG and RGB PNG decoders' images): the raster's bands are R, G, B as they are
+            int[][] bands = new int[3][];
+            for (int band = 0; band < 3; band++) bands[band] = image.getRaster().getSamples(0, 0, w, h, band, (int[]) null);
+            for (int i = 0; i < n; i++) {
                 if (c == 1) {
-                    planes[0][y * w + x] = grey ? r : luma(r, g, b);
+                    planes[0][i] = luma(bands[0][i], bands[1][i], bands[2][i]);
                 } else {
-                    planes[0][y * w + x] = r;
-                    planes[1][y * w + x] = g;
-                    planes[2][y * w + x] = b;
+                    planes[0][i] = bands[0][i];
+                    planes[1][i] = bands[1][i];
+                    planes[2][i] = bands[2][i];
                 }
+            }
+            return planes;
+        }
+        int[] rgb = image.getRGB(0, 0, w, h, null, 0, w); // palettes and the rest, through the colour model
+        for (int i = 0; i < n; i++) {
+            int r = (rgb[i] >> 16) & 0xFF, g = (rgb[i] >> 8) & 0xFF, b = rgb[i] & 0xFF;
+            if (c == 1) {
+                planes[0][i] = luma(r, g, b);
+            } else {
+                planes[0][i] = r;
+                planes[1][i] = g;
+                planes[2][i] = b;
             }
         }
         return planes;
