@@ -227,7 +227,14 @@ public final class ImageFolder {
     private static Dataset read(String name, List<Path> files, List<Integer> labels, List<String> classes, Shape sample, Decoding decoding)
             throws IOException {
         int c = sample.dim(0), h = sample.dim(1), w = sample.dim(2), size = c * h * w;
-        byte[] pixels = new byte[Math.multiplyExact(files.size(), size)];
+        long bytes = (long) files.size() * size, heap = Runtime.getRuntime().maxMemory();
+        if (bytes > Integer.MAX_VALUE - 16 || bytes > heap / 2) {
+            Path where = files.get(0).getParent().getParent() != null ? files.get(0).getParent().getParent() : files.get(0).getParent();
+            throw new FileFormatException(where, files.size() + " images of " + sample + " take "
+                    + bytes / (1 << 20) + " MiB decoded, more than " + (bytes > Integer.MAX_VALUE - 16 ? "one in-memory dataset holds (2 GiB)"
+                    : "half the Java heap (" + heap / (1 << 20) + " MiB; raise -Xmx)") + ": read them smaller (--image-size) or fewer");
+        }
+        byte[] pixels = new byte[(int) bytes];
         boolean[] bad = new boolean[files.size()];
         // Decoded on every core; each image writes its own slice, so the result is the same in any order.
         try {

@@ -264,6 +264,10 @@ class ImageFolderTest {
         m = assertThrows(FileFormatException.class, () -> ImageFolder.open(split, Shape.of(1, 28, 28), 0.1, 1, Images.DEFAULT_MAX_PIXELS)).getMessage();
         assertTrue(m.contains("differ from those of") && m.contains("extra"), m);
 
+        String tooBig = assertThrows(FileFormatException.class,
+                () -> ImageFolder.open(dir, Shape.of(3, 16384, 16384), 0.1, 1, Images.DEFAULT_MAX_PIXELS)).getMessage();
+        assertTrue(tooBig.contains("images of (3, 16384, 16384) take") && tooBig.contains("--image-size"), tooBig);
+
         Path lonely = dir.resolve("lonely");
         Files.createDirectories(lonely.resolve("only"));
         m = assertThrows(FileFormatException.class, () -> ImageFolder.open(lonely, Shape.of(1, 28, 28), 0.1, 1, Images.DEFAULT_MAX_PIXELS)).getMessage();
