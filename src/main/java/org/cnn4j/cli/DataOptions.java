@@ -62,6 +62,14 @@ final class DataOptions {
      * RGB at --image-size, the shapes 1×28×28).
      */
     Datasets.Split open(long seed, Shape input) throws IOException {
+        return open(seed, input, false);
+    }
+
+    /**
+     * {@link #open(long, Shape)}; with {@code heldOutOnly}, an image folder's training images are not
+     * decoded (the split's training set is empty): for an evaluation, with the training's seed.
+     */
+    Datasets.Split open(long seed, Shape input, boolean heldOutOnly) throws IOException {
         String spec = data;
         if (spec.equals("auto")) {
             if (Datasets.fashionMnistInstalled()) {
@@ -76,11 +84,13 @@ final class DataOptions {
         Datasets.Split split;
         Path dir = Path.of(spec);
         if (!spec.equals("synthetic") && !spec.equals("fashion-mnist") && ImageFolder.looksLike(dir)) {
-            split = ImageFolder.open(dir, imageShape(input), valFraction, seed, Images.DEFAULT_MAX_PIXELS, skipBadImages ? skipped : null);
+            List<Path> skips = skipBadImages ? skipped : null;
+            split = heldOutOnly ? new Datasets.Split(null, ImageFolder.openHeldOut(dir, imageShape(input), valFraction, seed, Images.DEFAULT_MAX_PIXELS, skips))
+                    : ImageFolder.open(dir, imageShape(input), valFraction, seed, Images.DEFAULT_MAX_PIXELS, skips);
         } else {
             split = Datasets.open(spec, seed, input != null ? input : Shape.of(1, 28, 28), maxBytes());
         }
-        return limit <= 0 ? split : new Datasets.Split(head(split.train()), head(split.test()));
+        return limit <= 0 ? split : new Datasets.Split(split.train() == null ? null : head(split.train()), head(split.test()));
     }
 
     /** A line on the images left out (--skip-bad-images), or null when none were. */

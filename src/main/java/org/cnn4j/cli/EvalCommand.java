@@ -48,7 +48,8 @@ final class EvalCommand implements Callable<Integer> {
             try (var m = ModelSource.folded(loaded.model(), fold)) {
                 if (!m.foldings().isEmpty()) System.out.println("folded: " + String.join(", ", m.foldings()));
                 Checks.fitsInMemory("--batch", batch, m, backend, 1);
-                Datasets.Split split = data.open(0, m.inputShape());
+                // the model's seed is its training's, so an unsplit image folder holds out the same images
+                Datasets.Split split = data.open(m.seed(), m.inputShape(), true);
                 List<String> modelClasses = loaded.data().classNames(), dataClasses = split.test().classNames();
                 if (!split.test().sampleShape().equals(m.inputShape()) || !dataClasses.equals(modelClasses)) {
                     throw new IllegalArgumentException(model + " was trained on images of shape " + m.inputShape() + " in the classes "

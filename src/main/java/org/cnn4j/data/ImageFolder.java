@@ -67,7 +67,20 @@ public final class ImageFolder {
      */
     public static Datasets.Split open(Path dir, Shape sample, double valFraction, long seed, long maxPixels, List<Path> skipped)
             throws IOException {
-        Decoding decoding = new Decoding(maxPixels, skipped);
+        return open(dir, sample, valFraction, seed, new Decoding(maxPixels, skipped, true));
+    }
+
+    /**
+     * Only the validation (or test) set of {@link #open(Path, Shape, double, long, long, List)}, the
+     * same images, without decoding the training images: what an evaluation needs. An unsplit folder
+     * gives the images held out in training when {@code valFraction} and {@code seed} are training's.
+     */
+    public static Dataset openHeldOut(Path dir, Shape sample, double valFraction, long seed, long maxPixels, List<Path> skipped)
+            throws IOException {
+        return open(dir, sample, valFraction, seed, new Decoding(maxPixels, skipped, false)).test();
+    }
+
+    private static Datasets.Split open(Path dir, Shape sample, double valFraction, long seed, Decoding decoding) throws IOException {
         if (sample.rank() != 3 || (sample.dim(0) != 1 && sample.dim(0) != 3)) {
             throw new IllegalArgumentException("images are read as (1 or 3 channels, h, w), not " + sample);
         }
@@ -77,7 +90,7 @@ public final class ImageFolder {
         if (Files.isRegularFile(dir.resolve("train.csv")) && heldOutManifest(dir) != null) {
             Listing t = manifest(dir.resolve("train.csv"), null), v = manifest(heldOutManifest(dir), t.classes());
             String held = heldOutManifest(dir).getFileName().toString().replace(".csv", "");
-            return new Datasets.Split(read(name + "-train", t.files(), t.labels(), t.classes(), sample, decoding),
+            return new Datasets.Split(train(name + "-train", t.files(), t.labels(), t.classes(), sample, decoding),
                     read(name + "-" + held, v.files(), v.labels(), v.classes(), sample, decoding));
         }
         Path train = dir.resolve("train"), val = heldOut(dir);
@@ -86,7 +99,7 @@ public final class ImageFolder {
             if (!t.classes().equals(v.classes())) {
                 throw new FileFormatException(val, "its classes " + v.classes() + " differ from those of " + train + ": " + t.classes());
             }
-            return new Datasets.Split(read(name + "-train", t.files(), t.labels(), t.classes(), sample, decoding),
+            return new Datasets.Split(train(name + "-train", t.files(), t.labels(), t.classes(), sample, decoding),
                     read(name + "-" + val.getFileName(), v.files(), v.labels(), v.classes(), sample, decoding));
         }
         return split(name, list(dir), valFraction, seed, sample, decoding);
@@ -107,7 +120,7 @@ public final class ImageFolder {
                 (i < held ? valLabels : trainLabels).add(c);
             }
         }
-        return new Datasets.Split(read(name + "-train", trainFiles, trainLabels, all.classes(), sample, decoding),
+        return new Datasets.Split(train(name + "-train", trainFiles, trainLabels, all.classes(), sample, decoding),
                 read(name + "-val", valFiles, valLabels, all.classes(), sample, decoding));
     }
 
@@ -220,8 +233,17 @@ public final class ImageFolder {
         return EXTENSIONS.stream().anyMatch(n::endsWith);
     }
 
-    /** The pixel limit, and where the files that cannot be decoded go when they are skipped (null: they stop the read). */
-    private record Decoding(long maxPixels, List<Path> skipped) {
+    /**
+     * The pixel limit, where the files that cannot be decoded go when they are skipped (null: they
+     * stop the read), and whether the training images are decoded too.
+     */
+    private record Decoding(long maxPixels, List<Path> skipped, boolean trainToo) {
+    }
+
+    /** The training set, or an empty one in the same classes when only the held-out images are wanted. */
+    private static Dataset train(String name, List<Path> files, List<Integer> labels, List<String> classes, Shape sample, Decoding decoding)
+            throws IOException {
+        return decoding.trainToo() ? read(name, files, labels, classes, sample, decoding) : new Dataset(name, sample, new byte[0], new int[0], classes);
     }
 
     private static Dataset read(String name, List<Path> files, List<Integer> labels, List<String> classes, Shape sample, Decoding decoding)

@@ -177,9 +177,10 @@ class CommandLineTest {
         assertTrue(r.out().contains("training resnet20 on photos-train (48 images, test 12)"), r.out());
         Result summary = run("summary", dir.resolve("photos-run/model.safetensors").toString());
         assertTrue(summary.out().contains("input (3, 16, 16)"), summary.out());
-        Result eval = run("eval", dir.resolve("photos-run/model.safetensors").toString(), "--data", images.toString(), "--device", "cpu");
+        Result eval = run("eval", dir.resolve("photos-run/model.safetensors").toString(), "--data", images.toString(), "--val-fraction", "0.2",
+                "--device", "cpu");
         assertEquals(0, eval.code(), eval.err());
-        assertTrue(eval.out().contains("photos-val: loss"), eval.out());
+        assertTrue(eval.out().contains("photos-val: loss") && eval.out().contains("(12 images)"), "the 12 images training held out: " + eval.out());
         Path table = dir.resolve("predictions.csv");
         Result predict = run("predict", dir.resolve("photos-run/model.safetensors").toString(), images.resolve("horizontal").toString(),
                 "--top", "2", "--csv", table.toString(), "--device", "cpu");
@@ -190,11 +191,12 @@ class CommandLineTest {
         assertEquals(horizontals, rows.size() - 1, "a row per image of the folder");
         assertEquals(horizontals, predict.out().lines().filter(l -> l.contains("(probability ")).count(), predict.out());
         Files.write(images.resolve("vertical").resolve("broken.png"), new byte[] {(byte) 0x89, 'P', 'N', 'G'});
-        Result stops = run("eval", dir.resolve("photos-run/model.safetensors").toString(), "--data", images.toString(), "--device", "cpu");
+        Result stops = run("train", "--model", "resnet20", "--data", images.toString(), "--image-size", "16", "--epochs", "1",
+                "--device", "cpu", "--out", dir.resolve("photos-stop").toString());
         assertEquals(1, stops.code());
         assertTrue(stops.err().contains("broken.png"), stops.err());
-        Result skips = run("eval", dir.resolve("photos-run/model.safetensors").toString(), "--data", images.toString(), "--device", "cpu",
-                "--skip-bad-images");
+        Result skips = run("train", "--model", "resnet20", "--data", images.toString(), "--image-size", "16", "--epochs", "1",
+                "--batch", "16", "--device", "cpu", "--out", dir.resolve("photos-skip").toString(), "--skip-bad-images");
         assertEquals(0, skips.code(), skips.err());
         assertTrue(skips.out().contains("skipped 1 image that could not be decoded: ") && skips.out().contains("broken.png"), skips.out());
         Result wrongSize = run("train", "--model", "fmnist-cnn", "--data", images.toString(), "--image-size", "16", "--out", dir.resolve("x").toString());

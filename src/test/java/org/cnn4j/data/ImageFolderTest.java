@@ -86,6 +86,9 @@ class ImageFolderTest {
         Datasets.Split other = ImageFolder.open(dir, Shape.of(1, 28, 28), 0.2, 6, Images.DEFAULT_MAX_PIXELS);
         assertTrue(!Arrays.equals(a.test().labels(), other.test().labels()) || !Arrays.equals(a.test().pixels(0), other.test().pixels(0)),
                 "another seed, another split");
+        Dataset alone = ImageFolder.openHeldOut(dir, Shape.of(1, 28, 28), 0.2, 5, Images.DEFAULT_MAX_PIXELS, null);
+        assertArrayEquals(a.test().labels(), alone.labels(), "the held-out images alone, without decoding the others");
+        for (int i = 0; i < alone.size(); i++) assertArrayEquals(a.test().pixels(i), alone.pixels(i));
         Datasets.Split opened = Datasets.open(dir.toString(), 5, Shape.of(1, 28, 28));
         assertEquals(90, opened.train().size() + opened.test().size(), "Datasets.open takes an image folder too");
         assertTrue(opened.test().size() < a.test().size(), "with the default share of a tenth");
