@@ -248,6 +248,7 @@ public final class ImageFolder {
 
     private static Dataset read(String name, List<Path> files, List<Integer> labels, List<String> classes, Shape sample, Decoding decoding)
             throws IOException {
+        if (files.isEmpty()) return new Dataset(name, sample, new byte[0], new int[0], classes); // classes of one image hold none out
         int c = sample.dim(0), h = sample.dim(1), w = sample.dim(2), size = c * h * w;
         long bytes = (long) files.size() * size, heap = Runtime.getRuntime().maxMemory();
         if (bytes > Integer.MAX_VALUE - 16 || bytes > heap / 2) {

@@ -271,6 +271,15 @@ class ImageFolderTest {
                 () -> ImageFolder.open(dir, Shape.of(3, 16384, 16384), 0.1, 1, Images.DEFAULT_MAX_PIXELS)).getMessage();
         assertTrue(tooBig.contains("images of (3, 16384, 16384) take") && tooBig.contains("--image-size"), tooBig);
 
+        Path singles = dir.resolve("singles");
+        writeShapes(singles, 30, 21);
+        try (java.util.stream.Stream<Path> all = Files.walk(singles)) {
+            List<Path> pngs = all.filter(p -> p.toString().endsWith(".png")).sorted().toList();
+            for (int i = 1; i < pngs.size(); i++) if (Files.list(pngs.get(i).getParent()).count() > 1) Files.delete(pngs.get(i));
+        }
+        Datasets.Split one = ImageFolder.open(singles, Shape.of(1, 28, 28), 0.5, 1, Images.DEFAULT_MAX_PIXELS);
+        assertEquals(0, one.test().size(), "a class of one image holds none out");
+
         Path lonely = dir.resolve("lonely");
         Files.createDirectories(lonely.resolve("only"));
         m = assertThrows(FileFormatException.class, () -> ImageFolder.open(lonely, Shape.of(1, 28, 28), 0.1, 1, Images.DEFAULT_MAX_PIXELS)).getMessage();
