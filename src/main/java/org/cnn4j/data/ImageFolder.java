@@ -47,7 +47,7 @@ public final class ImageFolder {
         if (Files.isRegularFile(dir.resolve("train.csv")) && heldOutManifest(dir) != null) return true;
         if (Files.isDirectory(dir.resolve("train")) && heldOut(dir) != null) return true;
         for (Path c : classFolders(dir)) {
-            if (!images(c).isEmpty()) return true;
+            if (hasImages(c)) return true;
         }
         return false;
     }
@@ -219,6 +219,13 @@ public final class ImageFolder {
         }
     }
 
+    /** Whether a folder holds a visible image file anywhere below it (stopping at the first). */
+    private static boolean hasImages(Path folder) throws IOException {
+        try (Stream<Path> s = Files.walk(folder)) {
+            return s.filter(Files::isRegularFile).anyMatch(p -> !hiddenBelow(folder, p) && isImage(p));
+        }
+    }
+
     private static boolean hidden(Path p) {
         return p.getFileName().toString().startsWith(".");
     }
@@ -310,9 +317,11 @@ public final class ImageFolder {
         }
         // torchvision: int(round(...)), which rounds halves to even
         int top = (int) Math.rint((rh - h) / 2.0), left = (int) Math.rint((rw - w) / 2.0);
+        boolean resized = rw != sw || rh != sh;
+        Weights across = resized ? filter(sw, rw) : null, down = resized ? filter(sh, rh) : null; // once for every channel
         for (int ch = 0; ch < c; ch++) {
             float[] plane = planes[ch];
-            if (rw != sw || rh != sh) plane = resample(plane, sw, sh, rw, rh);
+            if (resized) plane = resample(plane, sw, sh, rw, rh, across, down);
             for (int y = 0; y < h; y++) {
                 for (int x = 0; x < w; x++) {
                     out[at + (ch * h + y) * w + x] = (byte) Math.min(255, Math.max(0, Math.round(plane[(top + y) * rw + left + x])));
@@ -364,10 +373,9 @@ public final class ImageFolder {
         return planes;
     }
 
-    /** A plane of sw×sh resampled to dw×dh, rows then columns, with {@link #filter}'s weights. */
-    static float[] resample(float[] plane, int sw, int sh, int dw, int dh) {
+    /** A plane of sw×sh resampled to dw×dh, rows then columns, with {@link #filter}'s weights for each (sw to dw, sh to dh). */
+    static float[] resample(float[] plane, int sw, int sh, int dw, int dh, Weights across, Weights down) {
         float[] rows = new float[dw * sh];
-        Weights across = filter(sw, dw);
         for (int y = 0; y < sh; y++) {
             for (int x = 0; x < dw; x++) {
                 double v = 0;
@@ -376,7 +384,6 @@ public final class ImageFolder {
             }
         }
         float[] out = new float[dw * dh];
-        Weights down = filter(sh, dh);
         for (int y = 0; y < dh; y++) {
             for (int x = 0; x < dw; x++) {
                 double v = 0;
