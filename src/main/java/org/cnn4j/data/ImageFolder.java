@@ -21,7 +21,7 @@ import org.cnn4j.tensor.Shape;
  * holds the class folders itself and a seeded, per-class (stratified) share of each class becomes
  * the validation set.
  *
- * <p>Each image is decoded (PNG, JPEG, BMP, GIF: what the JDK's ImageIO reads; its pixel count
+ * <p>Each image is decoded (PNG, JPEG with CMYK and YCCK, BMP, GIF: see {@link Images}; its pixel count
  * checked first, see {@link Images}), converted to the target's channels as PIL's
  * {@code convert("L")} / {@code convert("RGB")} do (grey by ITU-R 601-2 luma), its shorter side
  * scaled to the target size (area-averaged when shrinking) and the centre cropped: the images are
@@ -343,11 +343,29 @@ public final class ImageFolder {
             return planes;
         }
         java.awt.image.ColorModel cm = image.getColorModel();
+        if (cm.getColorSpace().getType() == java.awt.color.ColorSpace.TYPE_CMYK) {
+            int[][] inks = new int[4][];
+            for (int band = 0; band < 4; band++) inks[band] = image.getRaster().getSamples(0, 0, w, h, band, (int[]) null);
+            for (int i = 0; i < n; i++) {
+                int r = cmykToRgb(inks[0][i], inks[3][i]), g = cmykToRgb(inks[1][i], inks[3][i]), b = cmykToRgb(inks[2][i], inks[3][i]);
+                if (c == 1) {
+                    planes[0][i] = luma(r, g, b);
+                } else {
+                    planes[0][i] = r;
+                    planes[1][i] = g;
+                    planes[2][i] = b;
+                }
+            }
+            return planes;
+        }
+        int bits = cm.getComponentSize(0);
         if (!(cm instanceof java.awt.image.IndexColorModel) && cm.getColorSpace().isCS_sRGB() && cm.getNumColorComponents() == 3
-                && cm.getComponentSize(0) == 8 && cm.getComponentSize(1) == 8 && cm.getComponentSize(2) == 8) {
-            // 8-bit sRGB (the JPEG and RGB PNG decoders' images): the raster's bands are R, G, B as they are
+                && (bits == 8 || bits == 16) && cm.getComponentSize(1) == bits && cm.getComponentSize(2) == bits) {
+            // 8- or 16-bit sRGB (the JPEG and RGB PNG decoders' images): the raster's bands are R, G, B;
+            // 16 bits keep their high byte, as Pillow does
             int[][] bands = new int[3][];
             for (int band = 0; band < 3; band++) bands[band] = image.getRaster().getSamples(0, 0, w, h, band, (int[]) null);
+            if (bits == 16) for (int[] band : bands) for (int i = 0; i < n; i++) band[i] >>= 8;
             for (int i = 0; i < n; i++) {
                 if (c == 1) {
                     planes[0][i] = luma(bands[0][i], bands[1][i], bands[2][i]);
@@ -422,6 +440,17 @@ public final class ImageFolder {
             weight[i] = ws;
         }
         return new Weights(first, count, weight);
+    }
+
+    /**
+     * One colour of PIL's convert("RGB") of a CMYK JPEG, from the samples as stored: inverted, as
+     * Adobe stores CMYK and Pillow assumes of every CMYK JPEG (YCCK decodes to the same form). With
+     * the ink c' = 255 − stored and the black k' = 255 − storedBlack: nk − c'·nk/255 (rounded as
+     * Pillow's MULDIV255), nk = 255 − k'. No colour profile is applied, as Pillow applies none.
+     */
+    static int cmykToRgb(int storedInk, int storedBlack) {
+        int ink = 255 - storedInk, nk = storedBlack, t = ink * nk + 128;
+        return Math.max(0, Math.min(255, nk - (((t >> 8) + t) >> 8)));
     }
 
     /** PIL's convert("L"): L = R·299/1000 + G·587/1000 + B·114/1000, in its fixed-point form, rounded. */

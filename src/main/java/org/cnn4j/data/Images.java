@@ -11,6 +11,7 @@ import java.util.List;
 import javax.imageio.ImageIO;
 import javax.imageio.ImageReadParam;
 import javax.imageio.ImageReader;
+import javax.imageio.ImageTypeSpecifier;
 import javax.imageio.event.IIOReadWarningListener;
 import javax.imageio.stream.ImageInputStream;
 
@@ -18,7 +19,8 @@ import org.cnn4j.io.FileFormatException;
 import org.cnn4j.tensor.Shape;
 
 /**
- * Reads image files (PNG, JPEG — whatever ImageIO reads) into a model's input: its channels, its
+ * Reads image files (PNG, JPEG including CMYK and YCCK, BMP, GIF — what ImageIO reads with the
+ * TwelveMonkeys JPEG reader) into a model's input: its channels, its
  * size, its normalisation.
  *
  * <p>Hostile files are refused before they cost memory or time: the width and height are read
@@ -67,11 +69,9 @@ public final class Images {
     static BufferedImage read(Path file, int w, int h, long maxPixels) throws IOException {
         if (!Files.isRegularFile(file)) throw new FileFormatException(file, "no such file");
         try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
-            Iterator<ImageReader> readers = in == null ? null : ImageIO.getImageReaders(in);
-            if (readers == null || !readers.hasNext()) throw new FileFormatException(file, "not an image format Java can read (use PNG or JPEG)");
-            ImageReader reader = readers.next();
+            ImageReader reader = in == null ? null : reader(in);
+            if (reader == null) throw new FileFormatException(file, "not an image format Java can read (PNG, JPEG, BMP, GIF)");
             try {
-                reader.setInput(in, true, true);
                 long width = reader.getWidth(0), height = reader.getHeight(0);
                 if (width < 1 || height < 1) throw new FileFormatException(file, "the header claims an image of " + width + "×" + height + " pixels");
                 if (width * height > maxPixels) {
@@ -79,11 +79,14 @@ public final class Images {
                             + " pixels, more than the limit of " + maxPixels + " (which can be raised: --max-pixels)");
                 }
                 ImageReadParam param = reader.getDefaultReadParam();
+                ImageTypeSpecifier cmyk = cmykType(reader);
+                if (cmyk != null) param.setDestinationType(cmyk); // the inks as stored, converted as Pillow does (ImageFolder)
                 int k = (int) Math.max(1, Math.min(width / (2L * w), height / (2L * h)));
                 if (k > 1) param.setSourceSubsampling(k, k, 0, 0);
                 List<String> warnings = new ArrayList<>();
                 reader.addIIOReadWarningListener(warningsInto(warnings));
                 BufferedImage image = reader.read(0, param);
+                warnings.removeIf(warning -> cmyk != null && warning.contains("ICC")); // no colour profile: none is used
                 if (!warnings.isEmpty()) throw new FileFormatException(file, "truncated or corrupt image: " + String.join("; ", warnings));
                 return image;
             } catch (IOException | RuntimeException e) {
@@ -93,6 +96,66 @@ public final class Images {
                 reader.dispose();
             }
         }
+    }
+
+    /**
+     * A reader for the stream, set on it, null when there is none: for a JPEG of four components
+     * (CMYK or YCCK) one that reads its inks (TwelveMonkeys; the JDK's reader decodes them as if
+     * they were colours), else the JDK's own (it decodes JPEGs faster than the TwelveMonkeys reader,
+     * which wraps it).
+     */
+    private static ImageReader reader(ImageInputStream in) throws IOException {
+        List<ImageReader> readers = new ArrayList<>();
+        ImageIO.getImageReaders(in).forEachRemaining(readers::add);
+        if (readers.isEmpty()) return null;
+        boolean inks = jpegComponents(in) == 4;
+        readers.sort(java.util.Comparator.comparing(r -> r.getClass().getName().startsWith("com.sun.") != inks ? 0 : 1));
+        for (ImageReader r : readers.subList(1, readers.size())) r.dispose();
+        readers.get(0).setInput(in, true, true);
+        return readers.get(0);
+    }
+
+    /**
+     * The number of components a JPEG's frame header declares (3 for colour, 1 for grey, 4 for
+     * CMYK or YCCK), -1 when the stream is no JPEG or ends before its frame header; the stream is
+     * left at its start. Only marker segments' lengths are followed, so a hostile file costs a few
+     * reads at most per segment.
+     */
+    static int jpegComponents(ImageInputStream in) throws IOException {
+        in.mark();
+        try {
+            if (in.read() != 0xFF || in.read() != 0xD8) return -1;
+            while (true) {
+                int b = in.read();
+                if (b < 0) return -1;
+                if (b != 0xFF) return -1; // segments follow each other directly up to the frame header
+                int marker = in.read();
+                while (marker == 0xFF) marker = in.read(); // fill bytes
+                if (marker < 0 || marker == 0xD9 || marker == 0xDA) return -1;
+                if (marker >= 0xD0 && marker <= 0xD7 || marker == 0x01) continue; // no length
+                int length = in.readUnsignedShort();
+                boolean frame = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+                if (frame) {
+                    if (length < 8) return -1;
+                    in.skipBytes(5); // precision, height, width
+                    return in.read();
+                }
+                if (length < 2 || in.skipBytes(length - 2) < length - 2) return -1;
+            }
+        } catch (java.io.EOFException e) {
+            return -1;
+        } finally {
+            in.reset();
+        }
+    }
+
+    /** The reader's CMYK destination type for a CMYK or YCCK JPEG, else null. */
+    private static ImageTypeSpecifier cmykType(ImageReader reader) throws IOException {
+        for (Iterator<ImageTypeSpecifier> types = reader.getImageTypes(0); types.hasNext(); ) {
+            ImageTypeSpecifier type = types.next();
+            if (type.getColorModel().getColorSpace().getType() == java.awt.color.ColorSpace.TYPE_CMYK) return type;
+        }
+        return null;
     }
 
     private static IIOReadWarningListener warningsInto(List<String> warnings) {

@@ -199,10 +199,12 @@ class ImageFolderTest {
     }
 
     /**
-     * Every format and colour type read (RGB, RGBA, grey, grey with alpha, palette PNGs; BMP; GIF;
-     * baseline, progressive and grey JPEGs), converted to RGB and to grey, against Pillow's decoding
-     * of the same files: exact for the lossless formats; JPEGs within 1 (the JDK's decoder and
-     * libjpeg agreed exactly on these files, but their inverse DCTs may round apart).
+     * Every format and colour type read (RGB, RGBA, grey, grey with alpha, palette, 16-bit grey and
+     * 16-bit RGB PNGs; BMP; GIF; baseline, progressive, grey, CMYK and YCCK JPEGs), converted to RGB
+     * and to grey, against Pillow's decoding of the same files: exact for the lossless formats (16-bit
+     * samples keep their high byte: Pillow's for RGB; its grey clips instead, so there the expected
+     * values are the samples' high bytes); JPEGs within 1 (the decoders' inverse DCTs and colour
+     * conversions may round apart: CMYK and YCCK differ by 1 here, the rest agree exactly).
      */
     @Test
     void everyFormatAndColourTypeDecodesAsPillow() throws IOException {
@@ -231,7 +233,28 @@ class ImageFolderTest {
             }
             files++;
         }
-        assertEquals(10, files);
+        assertEquals(14, files);
+    }
+
+    /** The frame header's component count picks the reader: 4 (CMYK, YCCK), 3, 1; -1 for no JPEG or a header cut short. */
+    @Test
+    void jpegComponentsAreReadFromTheFrameHeader() throws IOException {
+        for (Object[] c : new Object[][] {{"cmyk.jpg", 4}, {"ycck.jpg", 4}, {"rgb.jpg", 3}, {"progressive.jpg", 3}, {"l.jpg", 1}, {"rgb.png", -1}}) {
+            byte[] bytes;
+            try (InputStream in = getClass().getResourceAsStream("/images/" + c[0])) {
+                bytes = in.readAllBytes();
+            }
+            assertEquals(c[1], components(bytes), (String) c[0]);
+            if (c[1].equals(4)) assertEquals(-1, components(Arrays.copyOf(bytes, 40)), c[0] + " cut before its frame header");
+        }
+    }
+
+    private static int components(byte[] bytes) throws IOException {
+        try (javax.imageio.stream.ImageInputStream in = new javax.imageio.stream.MemoryCacheImageInputStream(new java.io.ByteArrayInputStream(bytes))) {
+            int n = Images.jpegComponents(in);
+            assertEquals(0, in.getStreamPosition(), "left at the start");
+            return n;
+        }
     }
 
     @Test

@@ -251,6 +251,13 @@ class HostileInputTest {
         assertTrue(m.contains("truncated or corrupt image"), m);
         m = imageRefusal("cut.jpg", Arrays.copyOf(small, small.length * 2 / 3));
         assertTrue(m.contains("truncated or corrupt image: "), m);
+        // CMYK JPEGs are read without a colour profile, and that warning is no excuse for a cut one
+        byte[] cmyk;
+        try (java.io.InputStream in = getClass().getResourceAsStream("/images/cmyk.jpg")) {
+            cmyk = in.readAllBytes();
+        }
+        m = imageRefusal("cut-cmyk.jpg", Arrays.copyOf(cmyk, cmyk.length * 2 / 3));
+        assertTrue(m.contains("truncated or corrupt image: "), m);
         ByteArrayOutputStream png = new ByteArrayOutputStream();
         ImageIO.write(ImageIO.read(new java.io.ByteArrayInputStream(small)), "png", png);
         m = imageRefusal("cut.png", Arrays.copyOf(png.toByteArray(), png.size() / 2));
