@@ -9,6 +9,7 @@ import org.cnn4j.data.Dataset;
 import org.cnn4j.data.Datasets;
 import org.cnn4j.data.ImageFolder;
 import org.cnn4j.data.Images;
+import org.cnn4j.data.Preprocessing;
 import org.cnn4j.tensor.Shape;
 import picocli.CommandLine.Option;
 
@@ -26,9 +27,17 @@ final class DataOptions {
                     + "default: 32); the others take their own.")
     int imageSize;
 
+    @Option(names = "--resize", defaultValue = "0", paramLabel = "N",
+            description = "Scale the shorter side of an image folder's images to N before the centre crop of the input size "
+                    + "(torchvision's Resize(N) then CenterCrop; default: just enough for the crop). Recorded in the model file.")
+    int resize;
+
     @Option(names = "--skip-bad-images", description = "Leave out the images of an image folder that cannot be decoded (counted at the end) "
             + "instead of stopping.")
     boolean skipBadImages;
+
+    /** How the last image folder opened was prepared; null when the data were no image folder. */
+    Preprocessing folderPreprocessing;
 
     /** The images left out with --skip-bad-images. */
     final List<Path> skipped = new ArrayList<>();
@@ -48,6 +57,7 @@ final class DataOptions {
     void check() {
         Checks.range("--limit", limit, 0, Integer.MAX_VALUE);
         Checks.range("--image-size", imageSize, 0, 4096);
+        Checks.range("--resize", resize, 0, org.cnn4j.data.Preprocessing.MAX_SIDE);
         if (!(valFraction > 0 && valFraction < 1)) throw new Checks.BadOption("--val-fraction must be in (0, 1), got " + valFraction);
         maxBytes();
     }
@@ -62,14 +72,15 @@ final class DataOptions {
      * RGB at --image-size, the shapes 1×28×28).
      */
     Datasets.Split open(long seed, Shape input) throws IOException {
-        return open(seed, input, false);
+        return open(seed, input, null, false);
     }
 
     /**
-     * {@link #open(long, Shape)}; with {@code heldOutOnly}, an image folder's training images are not
-     * decoded (the split's training set is empty): for an evaluation, with the training's seed.
+     * {@link #open(long, Shape)}; an image folder's images prepared as {@code stored} says (a model
+     * file's way; null: see {@link #preprocessing}); with {@code heldOutOnly}, its training images
+     * are not decoded (the split's training set is empty): for an evaluation, with the training's seed.
      */
-    Datasets.Split open(long seed, Shape input, boolean heldOutOnly) throws IOException {
+    Datasets.Split open(long seed, Shape input, Preprocessing stored, boolean heldOutOnly) throws IOException {
         String spec = data;
         if (spec.equals("auto")) {
             if (Datasets.fashionMnistInstalled()) {
@@ -85,8 +96,13 @@ final class DataOptions {
         Path dir = Path.of(spec);
         if (!spec.equals("synthetic") && !spec.equals("fashion-mnist") && ImageFolder.looksLike(dir)) {
             List<Path> skips = skipBadImages ? skipped : null;
-            split = heldOutOnly ? new Datasets.Split(null, ImageFolder.openHeldOut(dir, imageShape(input), valFraction, seed, Images.DEFAULT_MAX_PIXELS, skips))
-                    : ImageFolder.open(dir, imageShape(input), valFraction, seed, Images.DEFAULT_MAX_PIXELS, skips);
+            Preprocessing p = stored != null ? stored : preprocessing(input);
+            if (stored != null && resize > 0 && resize != stored.resize()) {
+                throw new Checks.BadOption("--resize " + resize + ": the model prepares its images as it was trained to: " + stored.describe());
+            }
+            folderPreprocessing = p;
+            split = heldOutOnly ? new Datasets.Split(null, ImageFolder.openHeldOut(dir, p, valFraction, seed, Images.DEFAULT_MAX_PIXELS, skips))
+                    : ImageFolder.open(dir, p, valFraction, seed, Images.DEFAULT_MAX_PIXELS, skips);
         } else {
             split = Datasets.open(spec, seed, input != null ? input : Shape.of(1, 28, 28), maxBytes());
         }
@@ -98,6 +114,18 @@ final class DataOptions {
         if (skipped.isEmpty()) return null;
         return "skipped " + skipped.size() + " image" + (skipped.size() == 1 ? "" : "s") + " that could not be decoded: "
                 + String.join(", ", skipped.stream().limit(5).map(Path::toString).toList()) + (skipped.size() > 5 ? ", …" : "");
+    }
+
+    /**
+     * How an image folder's images are prepared: at the model's input shape, or RGB at --image-size
+     * for a model that takes any; the shorter side scaled to --resize first when given.
+     */
+    Preprocessing preprocessing(Shape input) {
+        Shape shape = imageShape(input);
+        if (resize > 0 && resize < Math.max(shape.dim(1), shape.dim(2))) {
+            throw new Checks.BadOption("--resize " + resize + " is smaller than the " + shape.dim(1) + "×" + shape.dim(2) + " crop taken after it");
+        }
+        return new Preprocessing(shape, resize);
     }
 
     /** The shape an image folder is read at: the model's, or RGB at --image-size for a model that takes any. */

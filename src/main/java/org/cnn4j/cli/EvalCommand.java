@@ -49,7 +49,7 @@ final class EvalCommand implements Callable<Integer> {
                 if (!m.foldings().isEmpty()) System.out.println("folded: " + String.join(", ", m.foldings()));
                 Checks.fitsInMemory("--batch", batch, m, backend, 1);
                 // the model's seed is its training's, so an unsplit image folder holds out the same images
-                Datasets.Split split = data.open(m.seed(), m.inputShape(), true);
+                Datasets.Split split = data.open(m.seed(), m.inputShape(), loaded.data().preprocessing(m.inputShape()), true);
                 List<String> modelClasses = loaded.data().classNames(), dataClasses = split.test().classNames();
                 if (!split.test().sampleShape().equals(m.inputShape()) || !dataClasses.equals(modelClasses)) {
                     throw new IllegalArgumentException(model + " was trained on images of shape " + m.inputShape() + " in the classes "

@@ -6,6 +6,7 @@ import java.util.concurrent.Callable;
 
 import org.cnn4j.backend.Backend;
 import org.cnn4j.data.Datasets;
+import org.cnn4j.data.ResizedCrop;
 import org.cnn4j.io.ModelFile;
 import org.cnn4j.model.Model;
 import org.cnn4j.model.Models;
@@ -61,6 +62,11 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--augment", description = "Random crop (4-pixel padding) and horizontal flip: for CIFAR-10, not for clothes or digits.")
     boolean augment;
 
+    @Option(names = "--random-resized-crop", arity = "0..1", fallbackValue = "0.08", paramLabel = "MIN_SCALE",
+            description = {"A random window of each training image (from MIN_SCALE, default 0.08, to all of its area; aspect ratios",
+                    "3/4 to 4/3) resized to the input size, and a horizontal flip: torchvision's RandomResizedCrop, for photographs."})
+    Double resizedCrop;
+
     @Option(names = "--seed", defaultValue = "42", description = "Seed of the weights, shuffling and augmentation (default: ${DEFAULT-VALUE}).")
     long seed;
 
@@ -87,6 +93,9 @@ final class TrainCommand implements Callable<Integer> {
         if (!optimizer.equalsIgnoreCase("sgd") && !optimizer.equalsIgnoreCase("adam")) {
             throw new Checks.BadOption("--optimizer must be sgd or adam, got '" + optimizer + "'");
         }
+        if (resizedCrop != null && !(resizedCrop > 0 && resizedCrop <= 1)) {
+            throw new Checks.BadOption("--random-resized-crop: the least share of the area must be in (0, 1], got " + resizedCrop);
+        }
         data.check();
         device.check();
         if (resume == null) Models.byName(model); // an unknown name fails before its output directory is made
@@ -106,6 +115,7 @@ final class TrainCommand implements Callable<Integer> {
                     backend.name(), trainer.optimizer().describe(), trainer.options().batchSize(), trainer.options().epochs(),
                     trainer.options().schedule().text(), trainer.history().isEmpty() ? "" : ", resuming after epoch " + trainer.history().size());
             trainer.checkpointTo(dir.resolve("checkpoint.safetensors")).listener(Progress.forConsole()).listener(new Reports(dir));
+            if (data.folderPreprocessing != null) trainer.preprocessing(data.folderPreprocessing);
             try (Model trained = trainer.model()) {
                 trainer.fit(split.train(), split.test());
                 ModelFile.save(dir.resolve("model.safetensors"), trained, trainer.dataInfo());
@@ -135,7 +145,8 @@ final class TrainCommand implements Callable<Integer> {
                 : new Sgd(lr != null ? lr : resnet ? 0.1 : 0.05).momentum(momentum).weightDecay(weightDecay);
         o.decayBiasesAndNorms(!weightsOnlyDecay);
         Trainer.Options options = Trainer.Options.of(epochs != null ? epochs : resnet ? 10 : 5, batch != null ? batch : resnet ? 128 : 64)
-                .schedule(plan).seed(seed).augment(augment ? 4 : 0, augment);
+                .schedule(plan).seed(seed).augment(augment ? 4 : 0, augment || resizedCrop != null)
+                .resizedCrop(resizedCrop == null ? null : ResizedCrop.scale(resizedCrop));
         return new Trainer(m, o, options);
     }
 }

@@ -11,8 +11,8 @@ import org.cnn4j.backend.CounterRng;
 /**
  * Turns a {@link Dataset} into batches: shuffled with a seed (the order of epoch e depends only on
  * the seed and e, so a resumed run sees the same batches), normalised, optionally augmented by a
- * random crop of a zero-padded image and a horizontal flip, and prepared on a background thread
- * so that the next batch is ready when a training step ends.
+ * random resized crop, a random crop of a zero-padded image and a horizontal flip, and prepared
+ * on a background thread so that the next batch is ready when a training step ends.
  *
  * <pre>{@code
  * DataLoader loader = DataLoader.of(train, 256).shuffle(42).normalization(train.statistics()).randomCrop(4).horizontalFlip(true);
@@ -31,6 +31,7 @@ public final class DataLoader {
     private float[][] table; // the normalisation as a lookup table per channel and pixel byte
     private int cropPadding;
     private boolean flip;
+    private ResizedCrop resizedCrop;
 
     private DataLoader(Dataset data, int batchSize) {
         if (batchSize < 1) throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
@@ -62,6 +63,16 @@ public final class DataLoader {
     public DataLoader randomCrop(int padding) {
         if (padding < 0) throw new IllegalArgumentException("crop padding must be >= 0, got " + padding);
         this.cropPadding = padding;
+        return this;
+    }
+
+    /**
+     * Cuts a random window out of each image and resizes it to the image's size (torchvision's
+     * {@code RandomResizedCrop}; see {@link ResizedCrop}), before any padded crop and flip; null:
+     * none. The batches are then prepared on every core.
+     */
+    public DataLoader randomResizedCrop(ResizedCrop crop) {
+        this.resizedCrop = crop;
         return this;
     }
 
@@ -106,12 +117,18 @@ public final class DataLoader {
         int sample = data.sampleShape().size();
         float[] x = new float[n * sample];
         int[] y = new int[n];
-        float[] plane = cropPadding > 0 || flip ? new float[data.sampleShape().dim(1) * data.sampleShape().dim(2)] : null;
-        for (int i = 0; i < n; i++) {
+        boolean augmented = cropPadding > 0 || flip || resizedCrop != null;
+        java.util.function.IntConsumer one = i -> {
             int s = order[from + i];
             y[i] = data.label(s);
             data.copyImages(x, i * sample, s, s + 1, table);
-            if (plane != null) augment(x, i * sample, epoch, s, plane);
+            if (augmented) augment(x, i * sample, epoch, s, new float[data.sampleShape().dim(1) * data.sampleShape().dim(2)]);
+        };
+        // each image writes its own slice with randomness of its own: the batch is the same on any number of threads
+        if (resizedCrop != null) {
+            java.util.stream.IntStream.range(0, n).parallel().forEach(one);
+        } else {
+            for (int i = 0; i < n; i++) one.accept(i);
         }
         return new Batch(index, x, y, data.sampleShape().batch(n));
     }
@@ -129,6 +146,8 @@ public final class DataLoader {
         }
         boolean mirror = flip && CounterRng.uniform(key, 2) < 0.5f;
         int c = data.sampleShape().dim(0), h = data.sampleShape().dim(1), w = data.sampleShape().dim(2);
+        if (resizedCrop != null) ResizedCrop.apply(x, offset, c, h, w, resizedCrop.box(h, w, key * 0x9E3779B97F4A7C15L + 1));
+        if (shiftX == 0 && shiftY == 0 && !mirror) return;
         for (int ch = 0; ch < c; ch++) {
             int base = offset + ch * h * w;
             System.arraycopy(x, base, plane, 0, h * w);

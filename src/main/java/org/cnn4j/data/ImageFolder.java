@@ -67,7 +67,13 @@ public final class ImageFolder {
      */
     public static Datasets.Split open(Path dir, Shape sample, double valFraction, long seed, long maxPixels, List<Path> skipped)
             throws IOException {
-        return open(dir, sample, valFraction, seed, new Decoding(maxPixels, skipped, true));
+        return open(dir, Preprocessing.of(sample), valFraction, seed, maxPixels, skipped);
+    }
+
+    /** {@link #open(Path, Shape, double, long, long, List)} with the images prepared as {@code p} says (its resize before the crop). */
+    public static Datasets.Split open(Path dir, Preprocessing p, double valFraction, long seed, long maxPixels, List<Path> skipped)
+            throws IOException {
+        return open(dir, p, valFraction, seed, new Decoding(maxPixels, skipped, true));
     }
 
     /**
@@ -75,15 +81,12 @@ public final class ImageFolder {
      * same images, without decoding the training images: what an evaluation needs. An unsplit folder
      * gives the images held out in training when {@code valFraction} and {@code seed} are training's.
      */
-    public static Dataset openHeldOut(Path dir, Shape sample, double valFraction, long seed, long maxPixels, List<Path> skipped)
+    public static Dataset openHeldOut(Path dir, Preprocessing p, double valFraction, long seed, long maxPixels, List<Path> skipped)
             throws IOException {
-        return open(dir, sample, valFraction, seed, new Decoding(maxPixels, skipped, false)).test();
+        return open(dir, p, valFraction, seed, new Decoding(maxPixels, skipped, false)).test();
     }
 
-    private static Datasets.Split open(Path dir, Shape sample, double valFraction, long seed, Decoding decoding) throws IOException {
-        if (sample.rank() != 3 || (sample.dim(0) != 1 && sample.dim(0) != 3)) {
-            throw new IllegalArgumentException("images are read as (1 or 3 channels, h, w), not " + sample);
-        }
+    private static Datasets.Split open(Path dir, Preprocessing sample, double valFraction, long seed, Decoding decoding) throws IOException {
         if (!(valFraction > 0 && valFraction < 1)) throw new IllegalArgumentException("the validation share must be in (0, 1), got " + valFraction);
         String name = dir.toAbsolutePath().normalize().getFileName() == null ? dir.toString() : dir.toAbsolutePath().normalize().getFileName().toString();
         if (isManifest(dir)) return split(name.replaceFirst("(?i)\\.csv$", ""), manifest(dir, null), valFraction, seed, sample, decoding);
@@ -106,7 +109,7 @@ public final class ImageFolder {
     }
 
     /** A listing split per class: a seeded {@code valFraction} of each class (at least one of a class of two or more) held out. */
-    private static Datasets.Split split(String name, Listing all, double valFraction, long seed, Shape sample, Decoding decoding) throws IOException {
+    private static Datasets.Split split(String name, Listing all, double valFraction, long seed, Preprocessing sample, Decoding decoding) throws IOException {
         List<Path> trainFiles = new ArrayList<>(), valFiles = new ArrayList<>();
         List<Integer> trainLabels = new ArrayList<>(), valLabels = new ArrayList<>();
         Random rng = new Random(seed);
@@ -248,13 +251,14 @@ public final class ImageFolder {
     }
 
     /** The training set, or an empty one in the same classes when only the held-out images are wanted. */
-    private static Dataset train(String name, List<Path> files, List<Integer> labels, List<String> classes, Shape sample, Decoding decoding)
+    private static Dataset train(String name, List<Path> files, List<Integer> labels, List<String> classes, Preprocessing p, Decoding decoding)
             throws IOException {
-        return decoding.trainToo() ? read(name, files, labels, classes, sample, decoding) : new Dataset(name, sample, new byte[0], new int[0], classes);
+        return decoding.trainToo() ? read(name, files, labels, classes, p, decoding) : new Dataset(name, p.input(), new byte[0], new int[0], classes);
     }
 
-    private static Dataset read(String name, List<Path> files, List<Integer> labels, List<String> classes, Shape sample, Decoding decoding)
+    private static Dataset read(String name, List<Path> files, List<Integer> labels, List<String> classes, Preprocessing p, Decoding decoding)
             throws IOException {
+        Shape sample = p.input();
         if (files.isEmpty()) return new Dataset(name, sample, new byte[0], new int[0], classes); // classes of one image hold none out
         int c = sample.dim(0), h = sample.dim(1), w = sample.dim(2), size = c * h * w;
         long bytes = (long) files.size() * size, heap = Runtime.getRuntime().maxMemory();
@@ -270,7 +274,7 @@ public final class ImageFolder {
         try {
             java.util.stream.IntStream.range(0, files.size()).parallel().forEach(i -> {
                 try {
-                    pixelsOf(Images.read(files.get(i), w, h, decoding.maxPixels()), c, h, w, pixels, i * size);
+                    pixelsOf(Images.read(files.get(i), Math.max(w, p.resize()), Math.max(h, p.resize()), decoding.maxPixels()), p, pixels, i * size);
                 } catch (FileFormatException e) {
                     if (decoding.skipped() == null) throw new java.io.UncheckedIOException(e);
                     bad[i] = true;
@@ -305,10 +309,18 @@ public final class ImageFolder {
      * already of the target size is copied exactly.
      */
     static void pixelsOf(BufferedImage image, int c, int h, int w, byte[] out, int at) {
-        int sw = image.getWidth(), sh = image.getHeight();
+        pixelsOf(image, Preprocessing.of(Shape.of(c, h, w)), out, at);
+    }
+
+    /** {@link #pixelsOf(BufferedImage, int, int, int, byte[], int)} with the shorter side scaled to {@code p}'s resize (when not 0). */
+    static void pixelsOf(BufferedImage image, Preprocessing p, byte[] out, int at) {
+        int sw = image.getWidth(), sh = image.getHeight(), c = p.channels(), h = p.height(), w = p.width();
         float[][] planes = channels(image, c);
         int rw, rh;
-        if (sw * h <= sh * w) { // the width is the shorter side (relative to the target)
+        if (p.resize() > 0) { // torchvision's Resize(int): the shorter side to it, the longer int(resize · long / short)
+            rw = sw <= sh ? p.resize() : Math.max(w, (int) ((long) p.resize() * sw / sh));
+            rh = sw <= sh ? Math.max(h, (int) ((long) p.resize() * sh / sw)) : p.resize();
+        } else if (sw * h <= sh * w) { // the width is the shorter side (relative to the target)
             rw = w;
             rh = Math.max(h, (int) ((long) w * sh / sw));
         } else {
@@ -412,7 +424,7 @@ public final class ImageFolder {
         return out;
     }
 
-    private record Weights(int[] first, int[] count, double[][] weight) {
+    record Weights(int[] first, int[] count, double[][] weight) {
     }
 
     /**

@@ -45,16 +45,17 @@ public final class Images {
 
     /**
      * The images as one normalised batch (n, c, h, w): converted to grey (c = 1) or RGB (c = 3) and
-     * resized as an image folder's images are for training ({@link ImageFolder}: the shorter side to
-     * the input's, the centre cropped), optionally inverted. An image may have at most
+     * resized as the model's training images were ({@link DataInfo#preprocessing(Shape)}: the
+     * shorter side scaled, the centre cropped), optionally inverted. An image may have at most
      * {@code maxPixels} pixels.
      */
     public static float[] load(List<Path> files, Shape sample, boolean invert, DataInfo info, long maxPixels) throws IOException {
-        int c = sample.dim(0), h = sample.dim(1), w = sample.dim(2), size = c * h * w;
+        int c = sample.dim(0), size = sample.size();
         if (c != 1 && c != 3) throw new IllegalArgumentException("images can feed models with 1 or 3 channels, this one has " + c);
+        Preprocessing p = info.preprocessing(sample);
         byte[] pixels = new byte[Math.multiplyExact(files.size(), size)];
         for (int i = 0; i < files.size(); i++) {
-            ImageFolder.pixelsOf(read(files.get(i), w, h, maxPixels), c, h, w, pixels, i * size);
+            ImageFolder.pixelsOf(read(files.get(i), Math.max(p.width(), p.resize()), Math.max(p.height(), p.resize()), maxPixels), p, pixels, i * size);
         }
         if (invert) for (int i = 0; i < pixels.length; i++) pixels[i] = (byte) (255 - (pixels[i] & 0xFF));
         int[] labels = new int[files.size()];

@@ -30,7 +30,8 @@ import org.cnn4j.tensor.Tensor;
  * <li>{@code cnn4j.architecture}: JSON {@code {"input": [c, h, w], "seed": s, "layers": [{"name", "type",
  *     "inputs": [names…], settings…}], "loss": {"type", settings…}}}, the nodes in order, each taking
  *     earlier nodes or {@code "input"} — see {@link LayerConfig} and {@link Graph};</li>
- * <li>{@code cnn4j.data}: JSON {@code {"dataset", "classNames", "mean", "std"}} — see {@link DataInfo}.</li>
+ * <li>{@code cnn4j.data}: JSON {@code {"dataset", "classNames", "mean", "std", "preprocessing", "augmentation"}} (the last two
+ *     optional) — see {@link DataInfo}.</li>
  * </ul>
  * A checkpoint is the same file with more metadata and tensors (optimizer state), so a checkpoint
  * also loads as a model. Loading executes nothing from the file: it reads JSON and numbers, checks
@@ -153,6 +154,9 @@ public final class ModelFile {
         if (classes != outputs) return "the data description names " + classes + " classes but the model has " + outputs + " outputs " + output;
         int channels = input.rank() == 3 ? input.dim(0) : 1, normalised = data.normalization().channels();
         if (normalised != channels) return "the data description normalises " + normalised + " channels but the model's input " + input + " has " + channels;
+        if (data.preprocessing() != null && !data.preprocessing().input().equals(input)) {
+            return "the data description prepares images as " + data.preprocessing().input() + " but the model's input is " + input;
+        }
         return null;
     }
 

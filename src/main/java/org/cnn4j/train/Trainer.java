@@ -16,6 +16,8 @@ import org.cnn4j.data.Batch;
 import org.cnn4j.data.DataInfo;
 import org.cnn4j.data.DataLoader;
 import org.cnn4j.data.Dataset;
+import org.cnn4j.data.Preprocessing;
+import org.cnn4j.data.ResizedCrop;
 import org.cnn4j.io.FileFormatException;
 import org.cnn4j.io.Json;
 import org.cnn4j.io.ModelFile;
@@ -54,10 +56,11 @@ public final class Trainer {
     private static final long REPORT_MILLIS = 250;
 
     /**
-     * How to train. {@code cropPadding} > 0 and {@code flip} turn on augmentation (random crop of
-     * the padded image, horizontal flip); {@code seed} drives the shuffling and the augmentation.
+     * How to train. {@code resizedCrop} (else null), {@code cropPadding} > 0 and {@code flip} turn on
+     * augmentation (a random resized crop, a random crop of the padded image, a horizontal flip:
+     * see {@link DataLoader}); {@code seed} drives the shuffling and the augmentation.
      */
-    public record Options(int epochs, int batchSize, Schedule schedule, long seed, int cropPadding, boolean flip) {
+    public record Options(int epochs, int batchSize, Schedule schedule, long seed, int cropPadding, boolean flip, ResizedCrop resizedCrop) {
         /** Limits of a run: a million epochs, batches of 65,536, crops padded by 1,024 pixels at most. */
         public static final int MAX_EPOCHS = 1_000_000, MAX_BATCH = 1 << 16, MAX_CROP_PADDING = 1024;
 
@@ -73,23 +76,28 @@ public final class Trainer {
         }
 
         public static Options of(int epochs, int batchSize) {
-            return new Options(epochs, batchSize, new Schedule.Constant(), 0, 0, false);
+            return new Options(epochs, batchSize, new Schedule.Constant(), 0, 0, false, null);
         }
 
         public Options schedule(Schedule s) {
-            return new Options(epochs, batchSize, s, seed, cropPadding, flip);
+            return new Options(epochs, batchSize, s, seed, cropPadding, flip, resizedCrop);
         }
 
         public Options seed(long s) {
-            return new Options(epochs, batchSize, schedule, s, cropPadding, flip);
+            return new Options(epochs, batchSize, schedule, s, cropPadding, flip, resizedCrop);
         }
 
         public Options augment(int padding, boolean mirror) {
-            return new Options(epochs, batchSize, schedule, seed, padding, mirror);
+            return new Options(epochs, batchSize, schedule, seed, padding, mirror, resizedCrop);
+        }
+
+        /** With a random resized crop before the other augmentations (null: none). */
+        public Options resizedCrop(ResizedCrop crop) {
+            return new Options(epochs, batchSize, schedule, seed, cropPadding, flip, crop);
         }
 
         public Options epochs(int e) {
-            return new Options(e, batchSize, schedule, seed, cropPadding, flip);
+            return new Options(e, batchSize, schedule, seed, cropPadding, flip, resizedCrop);
         }
     }
 
@@ -100,6 +108,7 @@ public final class Trainer {
     private final List<EpochMetrics> history = new ArrayList<>();
     private final List<TrainingListener> listeners = new ArrayList<>();
     private DataInfo data;
+    private Preprocessing preprocessing;
     private Path checkpoint;
 
     public Trainer(Model model, Optimizer optimizer, Options options) {
@@ -120,6 +129,25 @@ public final class Trainer {
         return this;
     }
 
+    /**
+     * How the training images were prepared from their files (an image folder's resize and crop),
+     * recorded in the model file for evaluation and prediction; by default the training set's
+     * sample shape, scaled to cover.
+     */
+    public Trainer preprocessing(Preprocessing p) {
+        this.preprocessing = p;
+        return this;
+    }
+
+    /** The augmentation of the options, as the model file records it. */
+    private Map<String, Object> augmentation() {
+        Map<String, Object> a = new LinkedHashMap<>();
+        if (options.resizedCrop() != null) a.put("randomResizedCrop", options.resizedCrop().config());
+        if (options.cropPadding() > 0) a.put("paddedCrop", options.cropPadding());
+        if (options.flip()) a.put("horizontalFlip", true);
+        return a;
+    }
+
     /** Trains more or fewer epochs in all than first planned (e.g. to extend a resumed run). */
     public Trainer epochs(int epochs) {
         this.options = options.epochs(epochs);
@@ -131,11 +159,18 @@ public final class Trainer {
      * each. Returns the metrics of every epoch so far, including those before a resume.
      */
     public List<EpochMetrics> fit(Dataset train, Dataset test) throws IOException {
-        if (data == null) data = DataInfo.of(train);
+        if (data == null) {
+            if (preprocessing != null && !preprocessing.input().equals(train.sampleShape())) {
+                throw new IllegalArgumentException("the images were prepared as " + preprocessing.input() + " but " + train.name() + " holds "
+                        + train.sampleShape());
+            }
+            DataInfo own = DataInfo.of(train);
+            data = own.with(preprocessing != null ? preprocessing : own.preprocessing(), augmentation());
+        }
         checkFits(train);
         if (test != null) checkFits(test);
         DataLoader loader = DataLoader.of(train, options.batchSize()).shuffle(options.seed()).normalization(data.normalization())
-                .randomCrop(options.cropPadding()).horizontalFlip(options.flip());
+                .randomResizedCrop(options.resizedCrop()).randomCrop(options.cropPadding()).horizontalFlip(options.flip());
         Map<Integer, GraphedStep> steps = new HashMap<>();
         try {
             for (int epoch = history.size(); epoch < options.epochs(); epoch++) {
@@ -296,6 +331,7 @@ public final class Trainer {
         state.put("seed", options.seed());
         state.put("cropPadding", options.cropPadding());
         state.put("flip", options.flip());
+        if (options.resizedCrop() != null) state.put("resizedCrop", options.resizedCrop().config());
         state.put("baseLearningRate", baseLearningRate);
         state.put("modelStep", model.step());
         state.put("optimizer", optimizer.config());
@@ -319,7 +355,8 @@ public final class Trainer {
             Optimizer optimizer = Optimizer.fromConfig(Settings.of("checkpoint optimizer", s.require("optimizer")));
             optimizer.learningRate(s.number("baseLearningRate"));
             Options options = new Options(s.integer("epochs"), s.integer("batchSize"), Schedule.parse(s.string("schedule")),
-                    s.longInteger("seed"), s.integer("cropPadding"), s.flag("flip"));
+                    s.longInteger("seed"), s.integer("cropPadding"), s.flag("flip"),
+                    s.values().containsKey("resizedCrop") ? ResizedCrop.fromConfig(Settings.of("checkpoint resizedCrop", s.require("resizedCrop"))) : null);
             Trainer trainer = new Trainer(loaded.model(), optimizer, options);
             trainer.data = loaded.data();
             for (Object e : s.list("history")) trainer.history.add(EpochMetrics.fromConfig(Settings.of("checkpoint history", e)));

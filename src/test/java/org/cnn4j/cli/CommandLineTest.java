@@ -154,7 +154,11 @@ class CommandLineTest {
         assertTrue(foldedSummary.out().contains("layer3.2.bn2 into layer3.2.conv2") && !foldedSummary.out().contains("BatchNorm2d"), foldedSummary.out());
     }
 
-    /** A folder of PNGs, one folder per class, trains a ResNet at --image-size and evaluates at the model's size. */
+    /**
+     * A folder of PNGs, one folder per class, trains a ResNet at --image-size (resized to --resize
+     * first, with random resized crops), and evaluation prepares the images as the model file says:
+     * the same loss on the same held-out images as training's last evaluation.
+     */
     @Test
     void trainsOnAFolderOfImages() throws IOException {
         Path images = dir.resolve("photos");
@@ -171,16 +175,29 @@ class CommandLineTest {
             Files.createDirectories(folder);
             ImageIO.write(image, "png", folder.resolve(i + ".png").toFile());
         }
-        Result r = run("train", "--model", "resnet20", "--data", images.toString(), "--image-size", "16", "--val-fraction", "0.2",
-                "--epochs", "1", "--batch", "16", "--device", "cpu", "--out", dir.resolve("photos-run").toString());
+        Result r = run("train", "--model", "resnet20", "--data", images.toString(), "--image-size", "16", "--resize", "18", "--val-fraction", "0.2",
+                "--random-resized-crop", "0.5", "--epochs", "1", "--batch", "16", "--device", "cpu", "--out", dir.resolve("photos-run").toString());
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("training resnet20 on photos-train (48 images, test 12)"), r.out());
-        Result summary = run("summary", dir.resolve("photos-run/model.safetensors").toString());
+        Path file = dir.resolve("photos-run/model.safetensors");
+        Result summary = run("summary", file.toString());
         assertTrue(summary.out().contains("input (3, 16, 16)"), summary.out());
-        Result eval = run("eval", dir.resolve("photos-run/model.safetensors").toString(), "--data", images.toString(), "--val-fraction", "0.2",
-                "--device", "cpu");
+        try (org.cnn4j.backend.cpu.CpuBackend cpu = new org.cnn4j.backend.cpu.CpuBackend()) {
+            org.cnn4j.io.ModelFile.Loaded loaded = org.cnn4j.io.ModelFile.load(file, cpu);
+            loaded.model().close();
+            assertEquals(new org.cnn4j.data.Preprocessing(org.cnn4j.tensor.Shape.of(3, 16, 16), 18), loaded.data().preprocessing());
+            assertEquals(java.util.Set.of("randomResizedCrop", "horizontalFlip"), loaded.data().augmentation().keySet());
+        }
+        Result eval = run("eval", file.toString(), "--data", images.toString(), "--val-fraction", "0.2", "--device", "cpu");
         assertEquals(0, eval.code(), eval.err());
         assertTrue(eval.out().contains("photos-val: loss") && eval.out().contains("(12 images)"), "the 12 images training held out: " + eval.out());
+        java.util.regex.Pattern loss = java.util.regex.Pattern.compile(": loss (\\S+), accuracy");
+        java.util.regex.Matcher trained = loss.matcher(r.out().substring(r.out().indexOf("test set: loss") - 2)), evaluated = loss.matcher(eval.out());
+        assertTrue(trained.find() && evaluated.find(), r.out() + eval.out());
+        assertEquals(trained.group(1), evaluated.group(1), "the held-out images prepared as in training (resized to 18)");
+        Result otherResize = run("eval", file.toString(), "--data", images.toString(), "--resize", "20", "--device", "cpu");
+        assertEquals(2, otherResize.code());
+        assertTrue(otherResize.err().contains("--resize 20: the model prepares its images as it was trained to: shorter side to 18"), otherResize.err());
         Path table = dir.resolve("predictions.csv");
         Result predict = run("predict", dir.resolve("photos-run/model.safetensors").toString(), images.resolve("horizontal").toString(),
                 "--top", "2", "--csv", table.toString(), "--device", "cpu");

@@ -86,7 +86,7 @@ class ImageFolderTest {
         Datasets.Split other = ImageFolder.open(dir, Shape.of(1, 28, 28), 0.2, 6, Images.DEFAULT_MAX_PIXELS);
         assertTrue(!Arrays.equals(a.test().labels(), other.test().labels()) || !Arrays.equals(a.test().pixels(0), other.test().pixels(0)),
                 "another seed, another split");
-        Dataset alone = ImageFolder.openHeldOut(dir, Shape.of(1, 28, 28), 0.2, 5, Images.DEFAULT_MAX_PIXELS, null);
+        Dataset alone = ImageFolder.openHeldOut(dir, Preprocessing.of(Shape.of(1, 28, 28)), 0.2, 5, Images.DEFAULT_MAX_PIXELS, null);
         assertArrayEquals(a.test().labels(), alone.labels(), "the held-out images alone, without decoding the others");
         for (int i = 0; i < alone.size(); i++) assertArrayEquals(a.test().pixels(i), alone.pixels(i));
         Datasets.Split opened = Datasets.open(dir.toString(), 5, Shape.of(1, 28, 28));
@@ -172,7 +172,11 @@ class ImageFolderTest {
         assertTrue(m.contains("row 1 has 3 fields"), m);
     }
 
-    /** Pillow's Resize(size) + CenterCrop(size) after convert("L") or convert("RGB"), to ±1 (Pillow rounds between its two passes). */
+    /**
+     * Pillow's Resize(size) + CenterCrop(size) after convert("L") or convert("RGB"), and Resize(n) +
+     * CenterCrop(size) for a larger n (upscaling and downscaling), to ±1 (Pillow rounds between its
+     * two passes).
+     */
     @Test
     void resizingAndGreyMatchPillow() throws IOException {
         BufferedImage image;
@@ -187,15 +191,19 @@ class ImageFolderTest {
         for (String line : fixtures.split("\n")) {
             if (line.startsWith("#") || line.isBlank()) continue;
             String[] f = line.trim().split(" ");
-            int c = f[0].equals("L") ? 1 : 3, size = Integer.parseInt(f[1]);
+            int c = f[0].equals("L") ? 1 : 3, size = Integer.parseInt(f[1]), resize = Integer.parseInt(f[2]);
             byte[] out = new byte[c * size * size];
-            ImageFolder.pixelsOf(image, c, size, size, out, 0);
+            if (resize == 0) {
+                ImageFolder.pixelsOf(image, c, size, size, out, 0);
+            } else {
+                ImageFolder.pixelsOf(image, new Preprocessing(Shape.of(c, size, size), resize), out, 0);
+            }
             int worst = 0;
-            for (int i = 0; i < out.length; i++) worst = Math.max(worst, Math.abs((out[i] & 0xFF) - Integer.parseInt(f[2 + i])));
-            assertTrue(worst <= 1, f[0] + " at " + size + ": off by " + worst);
+            for (int i = 0; i < out.length; i++) worst = Math.max(worst, Math.abs((out[i] & 0xFF) - Integer.parseInt(f[3 + i])));
+            assertTrue(worst <= 1, f[0] + " at " + size + " after " + resize + ": off by " + worst);
             cases++;
         }
-        assertEquals(4, cases);
+        assertEquals(6, cases);
     }
 
     /**

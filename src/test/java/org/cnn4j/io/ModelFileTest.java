@@ -19,6 +19,8 @@ import org.cnn4j.backend.Activation;
 import org.cnn4j.backend.CombinationPenalty;
 import org.cnn4j.data.DataInfo;
 import org.cnn4j.data.Normalization;
+import org.cnn4j.data.Preprocessing;
+import org.cnn4j.data.ResizedCrop;
 import org.cnn4j.layer.ActivationLayer;
 import org.cnn4j.layer.AvgPool2d;
 import org.cnn4j.layer.Conv2d;
@@ -110,6 +112,36 @@ class ModelFileTest {
             Graph model = Models.byName(name).seed(5).build(Backends.CPU);
             ModelFile.save(f, model, infoFor(model));
             assertSameModel(model, ModelFile.load(f, Backends.CPU).model());
+        }
+    }
+
+    /**
+     * The preprocessing (resize before the centre crop) and the augmentation training applied come
+     * back from the file; a preprocessing for another input shape, or a resize smaller than the
+     * crop, is refused with the file's name.
+     */
+    @Test
+    void preprocessingAndAugmentationRoundTrip() throws IOException {
+        Graph model = Sequential.builder().input(3, 6, 6).add(new Conv2d(3, 2, 3)).add(new Flatten()).add(new Dense(32, 2)).loss(new SoftmaxCrossEntropy()).seed(3).build(Backends.CPU);
+        DataInfo info = new DataInfo("pictures", List.of("cat", "dog"), Normalization.identity(3))
+                .with(new Preprocessing(org.cnn4j.tensor.Shape.of(3, 6, 6), 9), Map.of("randomResizedCrop", ResizedCrop.scale(0.3).config(), "horizontalFlip", true));
+        Path f = dir.resolve("pictures.safetensors");
+        ModelFile.save(f, model, info);
+        DataInfo back = ModelFile.load(f, Backends.CPU).data();
+        assertEquals(info.preprocessing(), back.preprocessing());
+        assertEquals(ResizedCrop.scale(0.3), ResizedCrop.fromConfig(org.cnn4j.io.Settings.of("crop", back.augmentation().get("randomResizedCrop"))));
+        assertEquals(true, back.augmentation().get("horizontalFlip"));
+        for (String[] edit : new String[][] {{"[3,6,6]", "[3,7,7]", "prepares images as (3, 7, 7) but the model's input is (3, 6, 6)"},
+                {"\"resize\":9", "\"resize\":5", "bad model description: the shorter side is resized to between max(h, w) = 6"}}) {
+            Safetensors.Contents c = Safetensors.read(f);
+            Map<String, String> m = new LinkedHashMap<>(c.metadata());
+            String data = m.get(ModelFile.DATA_KEY);
+            assertTrue(data.contains(edit[0]), data);
+            m.put(ModelFile.DATA_KEY, data.replace(edit[0], edit[1]));
+            Path g = dir.resolve("edited.safetensors");
+            AtomicFiles.write(g, out -> Safetensors.write(out, m, c.tensors()));
+            String message = failure(g);
+            assertTrue(message.contains(edit[2]) && message.contains("edited.safetensors"), message);
         }
     }
 

@@ -21,6 +21,7 @@ import org.cnn4j.data.Batch;
 import org.cnn4j.data.DataInfo;
 import org.cnn4j.data.DataLoader;
 import org.cnn4j.data.Dataset;
+import org.cnn4j.data.ResizedCrop;
 import org.cnn4j.data.SyntheticShapes;
 import org.cnn4j.io.FileFormatException;
 import org.cnn4j.io.ModelFile;
@@ -66,7 +67,7 @@ class TrainerTest {
     }
 
     private static Trainer.Options options(int epochs) {
-        return Trainer.Options.of(epochs, 32).schedule(new Schedule.Cosine()).seed(9).augment(1, true);
+        return Trainer.Options.of(epochs, 32).schedule(new Schedule.Cosine()).seed(9).augment(1, true).resizedCrop(ResizedCrop.scale(0.5));
     }
 
     private static float[] weights(Model m) {
@@ -146,6 +147,7 @@ class TrainerTest {
 
         Trainer resumed = Trainer.resume(checkpoint, Backends.CPU).checkpointTo(checkpoint);
         assertEquals(1, resumed.history().size());
+        assertEquals(ResizedCrop.scale(0.5), resumed.options().resizedCrop(), "the augmentation from the checkpoint");
         List<EpochMetrics> actual = resumed.fit(TRAIN, TEST);
         assertEquals(figures(expected), figures(actual));
         assertArrayEquals(weights(straight.model()), weights(resumed.model()));
