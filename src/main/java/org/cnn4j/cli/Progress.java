@@ -70,9 +70,10 @@ final class Progress implements TrainingListener {
             bar.close();
             bar = null;
         }
-        out.printf(Locale.ROOT, "epoch %d/%d  train loss %.4f  accuracy %.2f%%  |  test loss %.4f  accuracy %.2f%%  |  %.1f s, %,.0f images/s, lr %.4g%n",
+        out.printf(Locale.ROOT, "epoch %d/%d  train loss %.4f  accuracy %.2f%%  |  test loss %.4f  accuracy %.2f%%  |  %.1f s, %,.0f images/s, lr %.4g%s%n",
                 m.epoch(), epochs, m.trainLoss(), 100 * m.trainAccuracy(), m.testLoss(), 100 * m.testAccuracy(), m.seconds(),
-                m.imagesPerSecond(), m.learningRate());
+                m.imagesPerSecond(), m.learningRate(), Double.isNaN(m.loaderWaitSeconds()) ? ""
+                        : String.format(Locale.ROOT, ", waited %.2f s for data", m.loaderWaitSeconds()));
     }
 
     static String duration(double seconds) {

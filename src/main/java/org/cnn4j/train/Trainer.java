@@ -181,7 +181,9 @@ public final class Trainer {
                 GraphedStep current = null;
                 try (DataLoader.Epoch batchesOfEpoch = loader.epoch(epoch)) {
                     while (batchesOfEpoch.hasNext()) {
+                        long asked = System.nanoTime();
                         Batch batch = batchesOfEpoch.next();
+                        progress.waited += System.nanoTime() - asked;
                         GraphedStep step = steps.computeIfAbsent(batch.size(), n -> new GraphedStep(model, optimizer, n, RESULT_WINDOW));
                         if (current != null && current != step) progress.report(current.results());
                         current = step;
@@ -198,7 +200,7 @@ public final class Trainer {
                     throw new TrainingDivergedException(model.step(), epoch + 1, "the test loss is " + eval.loss(), lr);
                 }
                 EpochMetrics m = new EpochMetrics(epoch + 1, lr, progress.lossSum / progress.seen, (double) progress.correct / progress.seen,
-                        eval == null ? Double.NaN : eval.loss(), eval == null ? Double.NaN : eval.accuracy(), seconds, progress.seen / seconds);
+                        eval == null ? Double.NaN : eval.loss(), eval == null ? Double.NaN : eval.accuracy(), seconds, progress.seen / seconds, progress.waited / 1e9);
                 history.add(m);
                 log.debug(String.format(Locale.ROOT, "epoch %d/%d: train loss %.4f accuracy %.4f, test loss %.4f accuracy %.4f, %.1f s (%.0f images/s)",
                         m.epoch(), options.epochs(), m.trainLoss(), m.trainAccuracy(), m.testLoss(), m.testAccuracy(), seconds, m.imagesPerSecond()));
@@ -222,6 +224,7 @@ public final class Trainer {
         final long start = System.nanoTime();
         final ArrayDeque<long[]> unreported = new ArrayDeque<>(); // {batch index, model step}
         long lastReport = start, correct, seen;
+        long waited; // nanoseconds spent waiting for the loader's next batch
         double lossSum;
 
         Progress(int epoch, int batches, double lr) {

@@ -18,7 +18,7 @@ class ProgressTest {
         Progress p = new Progress(terminal, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
         p.epochStarted(1, 3, batches);
         for (int b = 0; b < batches; b++) p.stepDone(new TrainingListener.Step(1, b, batches, b + 1, 0.5, 0.75, 0.625, 1234.0));
-        p.epochDone(new EpochMetrics(1, 0.05, 0.625, 0.8, 0.5, 0.85, 2.5, 1234.0), null, null);
+        p.epochDone(new EpochMetrics(1, 0.05, 0.625, 0.8, 0.5, 0.85, 2.5, 1234.0, 0.031), null, null);
         return new String[] {out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8)};
     }
 
@@ -30,7 +30,7 @@ class ProgressTest {
         assertTrue(lines[0].startsWith("epoch 1/3  step 1/50  loss 0.6250, 1,234 img/s  ETA "), lines[0]);
         assertTrue(lines[1].startsWith("epoch 1/3  step 5/50 "), lines[1]);
         assertTrue(lines[10].startsWith("epoch 1/3  step 50/50"), lines[10]);
-        assertEquals("epoch 1/3  train loss 0.6250  accuracy 80.00%  |  test loss 0.5000  accuracy 85.00%  |  2.5 s, 1,234 images/s, lr 0.05000",
+        assertEquals("epoch 1/3  train loss 0.6250  accuracy 80.00%  |  test loss 0.5000  accuracy 85.00%  |  2.5 s, 1,234 images/s, lr 0.05000, waited 0.03 s for data",
                 r[0].strip());
     }
 

@@ -272,8 +272,11 @@ class TrainerTest {
         assertEquals(3, csv.size());
         assertEquals(history.get(1).csv(), csv.get(2));
         String[] cells = csv.get(1).split(",");
-        assertEquals(8, cells.length);
+        assertEquals(9, cells.length);
         assertEquals(history.get(0).testAccuracy(), Double.parseDouble(cells[5]));
+        for (EpochMetrics m : history) {
+            assertTrue(m.loaderWaitSeconds() >= 0 && m.loaderWaitSeconds() <= m.seconds(), "the wait for data is a part of the epoch: " + m);
+        }
         for (String png : List.of(Reports.LOSS, Reports.ACCURACY, Reports.CONFUSION)) {
             BufferedImage image = ImageIO.read(dir.resolve(png).toFile());
             assertNotNull(image, png + " is a readable PNG");
