@@ -8,7 +8,6 @@ import java.util.List;
 import org.cnn4j.data.Dataset;
 import org.cnn4j.data.Datasets;
 import org.cnn4j.data.ImageFolder;
-import org.cnn4j.data.Images;
 import org.cnn4j.data.Preprocessing;
 import org.cnn4j.tensor.Shape;
 import picocli.CommandLine.Option;
@@ -36,6 +35,17 @@ final class DataOptions {
             + "instead of stopping.")
     boolean skipBadImages;
 
+    @Option(names = "--image-memory", paramLabel = "SIZE",
+            description = {"Most memory an image folder's decoded images may take, e.g. 2g (default: half the Java heap). A larger set is",
+                    "decoded into a memory-mapped cache file in the output folder, which the next run reuses while the files are unchanged."})
+    String imageMemory;
+
+    /** Where an image folder's sets too large for memory go (the run's output folder); null: nowhere, they are refused. */
+    Path cacheDir;
+
+    /** Who hears of an image folder's first pass (the command's progress bar); null: nobody. */
+    ImageFolder.Listener listener;
+
     /** How the last image folder opened was prepared; null when the data were no image folder. */
     Preprocessing folderPreprocessing;
 
@@ -58,6 +68,7 @@ final class DataOptions {
         Checks.range("--limit", limit, 0, Integer.MAX_VALUE);
         Checks.range("--image-size", imageSize, 0, 4096);
         Checks.range("--resize", resize, 0, org.cnn4j.data.Preprocessing.MAX_SIDE);
+        if (imageMemory != null) Checks.bytes("--image-memory", imageMemory, 0, Long.MAX_VALUE);
         if (!(valFraction > 0 && valFraction < 1)) throw new Checks.BadOption("--val-fraction must be in (0, 1), got " + valFraction);
         maxBytes();
     }
@@ -101,8 +112,9 @@ final class DataOptions {
                 throw new Checks.BadOption("--resize " + resize + ": the model prepares its images as it was trained to: " + stored.describe());
             }
             folderPreprocessing = p;
-            split = heldOutOnly ? new Datasets.Split(null, ImageFolder.openHeldOut(dir, p, valFraction, seed, Images.DEFAULT_MAX_PIXELS, skips))
-                    : ImageFolder.open(dir, p, valFraction, seed, Images.DEFAULT_MAX_PIXELS, skips);
+            ImageFolder.Options o = ImageFolder.Options.of(p).split(valFraction, seed).skipBadImages(skips).listener(listener)
+                    .cache(cacheDir, imageMemory == null ? Runtime.getRuntime().maxMemory() / 2 : Checks.bytes("--image-memory", imageMemory, 0, Long.MAX_VALUE));
+            split = heldOutOnly ? new Datasets.Split(null, ImageFolder.openHeldOut(dir, o)) : ImageFolder.open(dir, o);
         } else {
             split = Datasets.open(spec, seed, input != null ? input : Shape.of(1, 28, 28), maxBytes());
         }

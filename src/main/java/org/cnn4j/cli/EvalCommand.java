@@ -43,6 +43,9 @@ final class EvalCommand implements Callable<Integer> {
         data.check();
         device.check();
         if (out != null) Checks.writableDirectory("--out", out);
+        // a set too large for memory is cached beside the model, where its training run cached its own
+        data.cacheDir = model.toAbsolutePath().getParent() == null ? null : model.toAbsolutePath().getParent().resolve("cache");
+        data.listener = Progress.forConsole().reading();
         try (Backend backend = device.open()) {
             ModelFile.Loaded loaded = ModelFile.load(model, backend);
             try (var m = ModelSource.folded(loaded.model(), fold)) {

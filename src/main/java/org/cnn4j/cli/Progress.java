@@ -3,10 +3,12 @@ package org.cnn4j.cli;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.concurrent.atomic.AtomicLong;
 
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
+import org.cnn4j.data.ImageFolder;
 import org.cnn4j.train.EpochMetrics;
 import org.cnn4j.train.Evaluation;
 import org.cnn4j.train.Trainer;
@@ -34,6 +36,50 @@ final class Progress implements TrainingListener {
     static Progress forConsole() {
         boolean terminal = System.console() != null && System.console().isTerminal();
         return new Progress(terminal, System.out, System.err);
+    }
+
+    /**
+     * Shows an image folder's first pass (decoding, resizing) the same way: a bar on a terminal,
+     * else a line at the start, every tenth and at the end, on standard error.
+     */
+    ImageFolder.Listener reading() {
+        return new ImageFolder.Listener() {
+            private final AtomicLong done = new AtomicLong();
+            private volatile ProgressBar images;
+            private volatile int total;
+            private long start;
+
+            @Override
+            public void started(String name, int count) {
+                done.set(0);
+                total = count;
+                start = System.nanoTime();
+                if (terminal) {
+                    images = new ProgressBarBuilder().setTaskName("reading " + name).setInitialMax(count).setStyle(ProgressBarStyle.COLORFUL_UNICODE_BLOCK)
+                            .setUnit(" images", 1).setUpdateIntervalMillis(200).setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(err)).build();
+                } else {
+                    err.printf(Locale.ROOT, "reading %,d images of %s%n", count, name);
+                }
+            }
+
+            @Override
+            public void imageRead() {
+                long n = done.incrementAndGet();
+                if (images != null) {
+                    images.step();
+                } else if (n * 10 / total != (n - 1) * 10 / total && n < total) {
+                    err.printf(Locale.ROOT, "read %,d/%,d images%n", n, total);
+                }
+            }
+
+            @Override
+            public void finished(String name) {
+                if (images != null) images.close();
+                images = null;
+                double seconds = (System.nanoTime() - start) * 1e-9;
+                err.printf(Locale.ROOT, "read %,d images of %s in %.1f s (%,.0f images/s)%n", total, name, seconds, total / Math.max(seconds, 1e-9));
+            }
+        };
     }
 
     @Override

@@ -23,4 +23,16 @@ final class Reporting {
             out.printf(Locale.ROOT, "%-" + width + "s  %7.2f%%  %s%n", classNames.get(t), 100 * m.classAccuracy(t), row);
         }
     }
+
+    /**
+     * The Java heap's peak use so far (the sum of its pools' peaks) and its limit: "peak Java heap
+     * 412 MiB of 8,192". Memory-mapped image caches are outside it: the system pages them.
+     */
+    static String peakHeap() {
+        long peak = 0;
+        for (java.lang.management.MemoryPoolMXBean pool : java.lang.management.ManagementFactory.getMemoryPoolMXBeans()) {
+            if (pool.getType() == java.lang.management.MemoryType.HEAP && pool.getPeakUsage() != null) peak += pool.getPeakUsage().getUsed();
+        }
+        return String.format(Locale.ROOT, "peak Java heap %,d MiB of %,d", peak >> 20, Runtime.getRuntime().maxMemory() >> 20);
+    }
 }

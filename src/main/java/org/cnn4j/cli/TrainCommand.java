@@ -101,6 +101,9 @@ final class TrainCommand implements Callable<Integer> {
         if (resume == null) Models.byName(model); // an unknown name fails before its output directory is made
         Path dir = Checks.writableDirectory("--out", out != null ? out : resume != null && resume.toAbsolutePath().getParent() != null
                 ? resume.toAbsolutePath().getParent() : Path.of("runs", model));
+        Progress progress = Progress.forConsole();
+        data.cacheDir = dir.resolve("cache");
+        data.listener = progress.reading();
         try (Backend backend = device.open()) {
             // A ResNet takes the data's image shape and classes, so its data come first (generated shapes at 1×28×28).
             boolean dataFirst = resume == null && Models.anyInput(model);
@@ -114,7 +117,7 @@ final class TrainCommand implements Callable<Integer> {
                     resume != null ? "from " + resume : model, split.train().name(), split.train().size(), split.test().size(),
                     backend.name(), trainer.optimizer().describe(), trainer.options().batchSize(), trainer.options().epochs(),
                     trainer.options().schedule().text(), trainer.history().isEmpty() ? "" : ", resuming after epoch " + trainer.history().size());
-            trainer.checkpointTo(dir.resolve("checkpoint.safetensors")).listener(Progress.forConsole()).listener(new Reports(dir));
+            trainer.checkpointTo(dir.resolve("checkpoint.safetensors")).listener(progress).listener(new Reports(dir));
             if (data.folderPreprocessing != null) trainer.preprocessing(data.folderPreprocessing);
             try (Model trained = trainer.model()) {
                 trainer.fit(split.train(), split.test());
@@ -123,6 +126,7 @@ final class TrainCommand implements Callable<Integer> {
                 Reporting.print(System.out, "test set", test, trainer.dataInfo().classNames());
             }
             if (data.skippedReport() != null) System.out.println(data.skippedReport());
+            System.out.println(Reporting.peakHeap());
             System.out.println("wrote " + dir.resolve("model.safetensors") + ", checkpoint.safetensors, " + Reports.CSV + ", " + Reports.LOSS + ", "
                     + Reports.ACCURACY + ", " + Reports.CONFUSION);
         }

@@ -1,19 +1,22 @@
 package org.cnn4j.data;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.List;
 
 import org.cnn4j.tensor.Shape;
 
 /**
- * Labelled images held in memory as 8-bit pixels (n, c, h, w), the form every supported file
- * format stores: a quarter of the memory of float32, normalised batch by batch by the
- * {@link DataLoader}. Immutable.
+ * Labelled images held as 8-bit pixels (n, c, h, w), the form every supported file format stores:
+ * a quarter of the memory of float32, normalised batch by batch by the {@link DataLoader}. The
+ * pixels are in memory, or in a memory-mapped file (an image folder's cache, see
+ * {@link ImageFolder}) that the operating system pages in as batches read it. Immutable.
  */
 public final class Dataset {
     private final String name;
     private final Shape sampleShape;
-    private final byte[] pixels;
+    private final MemorySegment pixels;
     private final int[] labels;
     private final List<String> classNames;
 
@@ -23,10 +26,18 @@ public final class Dataset {
      * @param labels      n class indices, each in [0, classNames.size())
      */
     public Dataset(String name, Shape sampleShape, byte[] pixels, int[] labels, List<String> classNames) {
+        this(name, sampleShape, MemorySegment.ofArray(pixels), labels, classNames);
+    }
+
+    /**
+     * The same, with the pixels in a memory segment (e.g. a mapped file), which must stay readable
+     * as long as the dataset is used.
+     */
+    public Dataset(String name, Shape sampleShape, MemorySegment pixels, int[] labels, List<String> classNames) {
         if (sampleShape.rank() != 3) throw new IllegalArgumentException("images must have shape (c, h, w), got " + sampleShape);
-        if ((long) labels.length * sampleShape.size() != pixels.length) {
+        if ((long) labels.length * sampleShape.size() != pixels.byteSize()) {
             throw new IllegalArgumentException(name + ": " + labels.length + " labels of " + sampleShape + " images need "
-                    + (long) labels.length * sampleShape.size() + " pixels, got " + pixels.length);
+                    + (long) labels.length * sampleShape.size() + " pixels, got " + pixels.byteSize());
         }
         if (classNames.size() < 2) throw new IllegalArgumentException(name + ": a classifier needs at least 2 classes, got " + classNames);
         for (int i = 0; i < labels.length; i++) {
@@ -73,24 +84,24 @@ public final class Dataset {
         return labels.clone();
     }
 
-    /** The pixel bytes (not a copy: do not modify). */
+    /** A copy of all pixel bytes (for tests of small datasets). */
     byte[] pixels() {
-        return pixels;
+        return pixels.toArray(ValueLayout.JAVA_BYTE);
     }
 
     /** A copy of sample i's pixels, c·h·w bytes (unsigned 0..255). */
     public byte[] pixels(int i) {
-        int size = sampleShape.size();
-        return Arrays.copyOfRange(pixels, i * size, (i + 1) * size);
+        long size = sampleShape.size();
+        return pixels.asSlice(i * size, size).toArray(ValueLayout.JAVA_BYTE);
     }
 
-    /** Samples [from, to) as a dataset of their own (copied). */
+    /** Samples [from, to) as a dataset of their own (sharing these pixels, which are never changed). */
     public Dataset slice(int from, int to) {
         if (from < 0 || to > size() || from > to) {
             throw new IndexOutOfBoundsException("slice [" + from + ", " + to + ") of " + size() + " samples");
         }
-        int sample = sampleShape.size();
-        return new Dataset(name, sampleShape, Arrays.copyOfRange(pixels, from * sample, to * sample),
+        long sample = sampleShape.size();
+        return new Dataset(name, sampleShape, pixels.asSlice(from * sample, (to - from) * sample),
                 Arrays.copyOfRange(labels, from, to), classNames);
     }
 
@@ -98,7 +109,12 @@ public final class Dataset {
     public Normalization statistics() {
         int c = sampleShape.dim(0), plane = sampleShape.dim(1) * sampleShape.dim(2);
         long[][] histogram = new long[c][256];
-        for (int i = 0; i < pixels.length; i++) histogram[(i / plane) % c][pixels[i] & 0xFF]++;
+        byte[] chunk = new byte[plane];
+        for (long p = 0; p < (long) size() * c; p++) { // plane by plane
+            MemorySegment.copy(pixels, ValueLayout.JAVA_BYTE, p * plane, chunk, 0, plane);
+            long[] h = histogram[(int) (p % c)];
+            for (byte b : chunk) h[b & 0xFF]++;
+        }
         double[] mean = new double[c], std = new double[c];
         for (int ch = 0; ch < c; ch++) {
             double count = 0, sum = 0, squares = 0;
@@ -117,7 +133,7 @@ public final class Dataset {
     /** All images, normalised, as one float array (n, c, h, w). */
     public float[] images(Normalization normalization) {
         checkChannels(normalization);
-        float[] out = new float[pixels.length];
+        float[] out = new float[Math.toIntExact(pixels.byteSize())];
         copyImages(out, 0, 0, size(), normalization.table());
         return out;
     }
@@ -125,10 +141,12 @@ public final class Dataset {
     /** Writes images [from, to) into out starting at offset, each pixel byte p of channel c as table[c][p]. */
     void copyImages(float[] out, int offset, int from, int to, float[][] table) {
         int plane = sampleShape.dim(1) * sampleShape.dim(2), c = sampleShape.dim(0);
-        for (int i = from * c; i < to * c; i++) {
-            float[] t = table[i % c];
-            int src = i * plane, dst = offset + (i - from * c) * plane;
-            for (int p = 0; p < plane; p++) out[dst + p] = t[pixels[src + p] & 0xFF];
+        byte[] chunk = new byte[plane];
+        for (long i = (long) from * c; i < (long) to * c; i++) {
+            float[] t = table[(int) (i % c)];
+            MemorySegment.copy(pixels, ValueLayout.JAVA_BYTE, i * plane, chunk, 0, plane);
+            int dst = offset + (int) (i - (long) from * c) * plane;
+            for (int p = 0; p < plane; p++) out[dst + p] = t[chunk[p] & 0xFF];
         }
     }
 

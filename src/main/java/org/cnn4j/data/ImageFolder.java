@@ -2,6 +2,7 @@ package org.cnn4j.data;
 
 import java.awt.image.BufferedImage;
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -73,17 +74,77 @@ public final class ImageFolder {
     /** {@link #open(Path, Shape, double, long, long, List)} with the images prepared as {@code p} says (its resize before the crop). */
     public static Datasets.Split open(Path dir, Preprocessing p, double valFraction, long seed, long maxPixels, List<Path> skipped)
             throws IOException {
-        return open(dir, p, valFraction, seed, new Decoding(maxPixels, skipped, true));
+        return open(dir, Options.of(p).split(valFraction, seed).maxPixels(maxPixels).skipBadImages(skipped));
+    }
+
+    /** The training and validation sets of an image folder read as {@code options} say. */
+    public static Datasets.Split open(Path dir, Options options) throws IOException {
+        return open(dir, options.preprocessing(), options.valFraction(), options.seed(), new Decoding(options, true));
     }
 
     /**
-     * Only the validation (or test) set of {@link #open(Path, Shape, double, long, long, List)}, the
-     * same images, without decoding the training images: what an evaluation needs. An unsplit folder
-     * gives the images held out in training when {@code valFraction} and {@code seed} are training's.
+     * Only the validation (or test) set of {@link #open(Path, Options)}, the same images, without
+     * decoding the training images: what an evaluation needs. An unsplit folder gives the images
+     * held out in training when the validation share and seed are training's.
      */
-    public static Dataset openHeldOut(Path dir, Preprocessing p, double valFraction, long seed, long maxPixels, List<Path> skipped)
-            throws IOException {
-        return open(dir, p, valFraction, seed, new Decoding(maxPixels, skipped, false)).test();
+    public static Dataset openHeldOut(Path dir, Options options) throws IOException {
+        return open(dir, options.preprocessing(), options.valFraction(), options.seed(), new Decoding(options, false)).test();
+    }
+
+    /** Hears of the first pass over a set's images (from any thread while they are read). */
+    public interface Listener {
+        /** Reading {@code images} images of the set {@code name} begins (not called for a set read from its cache). */
+        void started(String name, int images);
+
+        /** One more image was read. */
+        void imageRead();
+
+        /** The set is read. */
+        void finished(String name);
+    }
+
+    /**
+     * How to read an image folder: the preprocessing; the validation share and the seed that draws
+     * it (for an unsplit folder); the pixel limit ({@link Images}); where the files that cannot be
+     * decoded go when they are skipped (null: they stop the read); a folder for cache files (null:
+     * none) and the most bytes a set may take in memory, beyond which it is decoded into a
+     * memory-mapped cache file in that folder (see {@link ImageCache}; without a folder such a set
+     * is refused); and who hears of the progress (null: nobody).
+     */
+    public record Options(Preprocessing preprocessing, double valFraction, long seed, long maxPixels, List<Path> skipped, Path cacheDir,
+                          long memoryLimit, Listener listener) {
+        public Options {
+            if (!(valFraction > 0 && valFraction < 1)) throw new IllegalArgumentException("the validation share must be in (0, 1), got " + valFraction);
+            if (maxPixels < 1) throw new IllegalArgumentException("the pixel limit must be positive, got " + maxPixels);
+            if (memoryLimit < 0) throw new IllegalArgumentException("the memory limit must be >= 0, got " + memoryLimit);
+        }
+
+        /** A tenth held out with seed 0, the default pixel limit, bad images stop the read, in memory up to half the heap, no cache folder. */
+        public static Options of(Preprocessing p) {
+            return new Options(p, DEFAULT_VAL_FRACTION, 0, Images.DEFAULT_MAX_PIXELS, null, null, Runtime.getRuntime().maxMemory() / 2, null);
+        }
+
+        public Options split(double share, long withSeed) {
+            return new Options(preprocessing, share, withSeed, maxPixels, skipped, cacheDir, memoryLimit, listener);
+        }
+
+        public Options maxPixels(long limit) {
+            return new Options(preprocessing, valFraction, seed, limit, skipped, cacheDir, memoryLimit, listener);
+        }
+
+        /** Images that cannot be decoded are left out and added to {@code into} (null: they stop the read). */
+        public Options skipBadImages(List<Path> into) {
+            return new Options(preprocessing, valFraction, seed, maxPixels, into, cacheDir, memoryLimit, listener);
+        }
+
+        /** Sets of more than {@code bytes} decoded go to a cache file in {@code dir}, where the next read with the same files finds them. */
+        public Options cache(Path dir, long bytes) {
+            return new Options(preprocessing, valFraction, seed, maxPixels, skipped, dir, bytes, listener);
+        }
+
+        public Options listener(Listener l) {
+            return new Options(preprocessing, valFraction, seed, maxPixels, skipped, cacheDir, memoryLimit, l);
+        }
     }
 
     private static Datasets.Split open(Path dir, Preprocessing sample, double valFraction, long seed, Decoding decoding) throws IOException {
@@ -243,11 +304,15 @@ public final class ImageFolder {
         return EXTENSIONS.stream().anyMatch(n::endsWith);
     }
 
-    /**
-     * The pixel limit, where the files that cannot be decoded go when they are skipped (null: they
-     * stop the read), and whether the training images are decoded too.
-     */
-    private record Decoding(long maxPixels, List<Path> skipped, boolean trainToo) {
+    /** How to read, and whether the training images are decoded too. */
+    private record Decoding(Options options, boolean trainToo) {
+        long maxPixels() {
+            return options.maxPixels();
+        }
+
+        List<Path> skipped() {
+            return options.skipped();
+        }
     }
 
     /** The training set, or an empty one in the same classes when only the held-out images are wanted. */
@@ -260,45 +325,84 @@ public final class ImageFolder {
             throws IOException {
         Shape sample = p.input();
         if (files.isEmpty()) return new Dataset(name, sample, new byte[0], new int[0], classes); // classes of one image hold none out
-        int c = sample.dim(0), h = sample.dim(1), w = sample.dim(2), size = c * h * w;
-        long bytes = (long) files.size() * size, heap = Runtime.getRuntime().maxMemory();
-        if (bytes > Integer.MAX_VALUE - 16 || bytes > heap / 2) {
+        long size = sample.size(), bytes = files.size() * size;
+        Options o = decoding.options();
+        ImageCache.Decoder decoder = into -> decode(name, files, p, decoding, into);
+        MemorySegment pixels;
+        List<Integer> bad = new ArrayList<>();
+        if (bytes <= o.memoryLimit() && bytes <= Integer.MAX_VALUE - 16) {
+            byte[] held = new byte[(int) bytes];
+            boolean[] failed = decoder.decode(MemorySegment.ofArray(held));
+            int kept = 0;
+            for (int i = 0; i < files.size(); i++) {
+                if (failed[i]) {
+                    bad.add(i);
+                    continue;
+                }
+                System.arraycopy(held, (int) (i * size), held, (int) (kept * size), (int) size);
+                kept++;
+            }
+            pixels = MemorySegment.ofArray(bad.isEmpty() ? held : java.util.Arrays.copyOf(held, (int) (kept * size)));
+        } else if (o.cacheDir() != null) {
+            String key = ImageCache.key(files, labels, classes, p);
+            Path file = ImageCache.file(o.cacheDir(), name, key);
+            ImageCache.Cached cached = ImageCache.open(file, key, files.size(), size);
+            if (cached == null) cached = ImageCache.write(file, key, files.size(), size, decoder);
+            if (o.skipped() == null && !cached.bad().isEmpty()) {
+                throw new FileFormatException(files.get(cached.bad().getFirst()), "cannot be decoded (the image cache " + file
+                        + " left it out; --skip-bad-images leaves such images out)");
+            }
+            pixels = cached.pixels();
+            bad = cached.bad();
+        } else {
             Path where = files.get(0).getParent().getParent() != null ? files.get(0).getParent().getParent() : files.get(0).getParent();
-            throw new FileFormatException(where, files.size() + " images of " + sample + " take "
-                    + bytes / (1 << 20) + " MiB decoded, more than " + (bytes > Integer.MAX_VALUE - 16 ? "one in-memory dataset holds (2 GiB)"
-                    : "half the Java heap (" + heap / (1 << 20) + " MiB; raise -Xmx)") + ": read them smaller (--image-size) or fewer");
+            throw new FileFormatException(where, files.size() + " images of " + sample + " take " + bytes / (1 << 20) + " MiB decoded, more than "
+                    + (bytes > Integer.MAX_VALUE - 16 ? "one in-memory dataset holds (2 GiB)" : "the memory limit (" + o.memoryLimit() / (1 << 20)
+                    + " MiB; raise -Xmx)") + " and there is no folder for a cache file: read them smaller (--image-size) or fewer");
         }
-        byte[] pixels = new byte[(int) bytes];
+        int[] ys = new int[files.size() - bad.size()];
+        for (int i = 0, k = 0, b = 0; i < files.size(); i++) {
+            if (b < bad.size() && bad.get(b) == i) {
+                decoding.skipped().add(files.get(i));
+                b++;
+            } else {
+                ys[k++] = labels.get(i);
+            }
+        }
+        if (ys.length == 0) throw new FileFormatException(files.get(0).getParent(), "none of its " + files.size() + " images could be decoded");
+        return new Dataset(name, sample, pixels, ys, classes);
+    }
+
+    /**
+     * Decodes the images into {@code into} (image i at i·c·h·w) on every core; each image writes its
+     * own slice, so the result is the same in any order. Returns which could not be decoded (when
+     * they are skipped; otherwise the first such stops the read).
+     */
+    private static boolean[] decode(String name, List<Path> files, Preprocessing p, Decoding decoding, MemorySegment into) throws IOException {
+        int size = p.input().size(), w = p.width(), h = p.height();
         boolean[] bad = new boolean[files.size()];
-        // Decoded on every core; each image writes its own slice, so the result is the same in any order.
+        Listener listener = decoding.options().listener();
+        if (listener != null) listener.started(name, files.size());
+        ThreadLocal<byte[]> buffers = ThreadLocal.withInitial(() -> new byte[size]);
         try {
             java.util.stream.IntStream.range(0, files.size()).parallel().forEach(i -> {
                 try {
-                    pixelsOf(Images.read(files.get(i), Math.max(w, p.resize()), Math.max(h, p.resize()), decoding.maxPixels()), p, pixels, i * size);
+                    byte[] one = buffers.get();
+                    pixelsOf(Images.read(files.get(i), Math.max(w, p.resize()), Math.max(h, p.resize()), decoding.maxPixels()), p, one, 0);
+                    MemorySegment.copy(one, 0, into, java.lang.foreign.ValueLayout.JAVA_BYTE, (long) i * size, size);
                 } catch (FileFormatException e) {
                     if (decoding.skipped() == null) throw new java.io.UncheckedIOException(e);
                     bad[i] = true;
                 } catch (IOException e) {
                     throw new java.io.UncheckedIOException(e);
                 }
+                if (listener != null) listener.imageRead();
             });
         } catch (java.io.UncheckedIOException e) {
             throw e.getCause();
         }
-        int kept = 0;
-        List<Integer> ys = new ArrayList<>();
-        for (int i = 0; i < files.size(); i++) {
-            if (bad[i]) {
-                decoding.skipped().add(files.get(i));
-                continue;
-            }
-            System.arraycopy(pixels, i * size, pixels, kept * size, size);
-            ys.add(labels.get(i));
-            kept++;
-        }
-        if (kept == 0) throw new FileFormatException(files.get(0).getParent(), "none of its " + files.size() + " images could be decoded");
-        return new Dataset(name, sample, kept == files.size() ? pixels : java.util.Arrays.copyOf(pixels, kept * size),
-                ys.stream().mapToInt(Integer::intValue).toArray(), classes);
+        if (listener != null) listener.finished(name);
+        return bad;
     }
 
     /**

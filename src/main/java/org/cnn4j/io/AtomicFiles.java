@@ -49,17 +49,30 @@ public final class AtomicFiles {
         void write(OutputStream out) throws IOException;
     }
 
+    /** What produces the file's contents through its channel (to map it, say), which it must not close. */
+    @FunctionalInterface
+    public interface ChannelWriter {
+        void write(FileChannel channel) throws IOException;
+    }
+
     public static void write(Path target, Writer writer) throws IOException {
+        writeChannel(target, channel -> {
+            OutputStream out = new BufferedOutputStream(Channels.newOutputStream(channel), 1 << 16);
+            writer.write(out);
+            out.flush();
+        });
+    }
+
+    /** {@link #write(Path, Writer)} through a channel opened for reading and writing. */
+    public static void writeChannel(Path target, ChannelWriter writer) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
         Files.createDirectories(dir);
         removeStalePartials(dir);
         Path temp = Files.createTempFile(dir, "." + target.getFileName() + ".pid" + ProcessHandle.current().pid() + ".", PARTIAL);
         try {
             keepPermissions(target, temp);
-            try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
-                 OutputStream out = new BufferedOutputStream(Channels.newOutputStream(channel), 1 << 16)) {
-                writer.write(out);
-                out.flush();
+            try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.READ, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+                writer.write(channel);
                 channel.force(true);
             }
             try {

@@ -213,9 +213,14 @@ class CommandLineTest {
         assertEquals(1, stops.code());
         assertTrue(stops.err().contains("broken.png"), stops.err());
         Result skips = run("train", "--model", "resnet20", "--data", images.toString(), "--image-size", "16", "--epochs", "1",
-                "--batch", "16", "--device", "cpu", "--out", dir.resolve("photos-skip").toString(), "--skip-bad-images");
+                "--batch", "16", "--device", "cpu", "--out", dir.resolve("photos-skip").toString(), "--skip-bad-images", "--image-memory", "0");
         assertEquals(0, skips.code(), skips.err());
         assertTrue(skips.out().contains("skipped 1 image that could not be decoded: ") && skips.out().contains("broken.png"), skips.out());
+        assertTrue(skips.out().contains("peak Java heap "), skips.out());
+        assertTrue(skips.err().contains("reading 55 images of photos-train"), "the first pass shows its progress: " + skips.err());
+        try (java.util.stream.Stream<Path> caches = Files.list(dir.resolve("photos-skip/cache"))) {
+            assertEquals(2, caches.filter(p -> p.toString().endsWith(".pixels")).count(), "beyond --image-memory: the sets in cache files");
+        }
         Result wrongSize = run("train", "--model", "fmnist-cnn", "--data", images.toString(), "--image-size", "16", "--out", dir.resolve("x").toString());
         assertEquals(2, wrongSize.code());
         assertTrue(wrongSize.err().contains("--image-size 16: this model takes images of 28×28"), wrongSize.err());

@@ -86,7 +86,7 @@ class ImageFolderTest {
         Datasets.Split other = ImageFolder.open(dir, Shape.of(1, 28, 28), 0.2, 6, Images.DEFAULT_MAX_PIXELS);
         assertTrue(!Arrays.equals(a.test().labels(), other.test().labels()) || !Arrays.equals(a.test().pixels(0), other.test().pixels(0)),
                 "another seed, another split");
-        Dataset alone = ImageFolder.openHeldOut(dir, Preprocessing.of(Shape.of(1, 28, 28)), 0.2, 5, Images.DEFAULT_MAX_PIXELS, null);
+        Dataset alone = ImageFolder.openHeldOut(dir, ImageFolder.Options.of(Preprocessing.of(Shape.of(1, 28, 28))).split(0.2, 5));
         assertArrayEquals(a.test().labels(), alone.labels(), "the held-out images alone, without decoding the others");
         for (int i = 0; i < alone.size(); i++) assertArrayEquals(a.test().pixels(i), alone.pixels(i));
         Datasets.Split opened = Datasets.open(dir.toString(), 5, Shape.of(1, 28, 28));
@@ -138,6 +138,123 @@ class ImageFolderTest {
             }
         }
         assertArrayEquals(weights[0], weights[1], "the first convolution's weights after an epoch, bit for bit");
+    }
+
+    /** Counts the sets read from their files (not from a cache) and the images read. */
+    private static final class Counting implements ImageFolder.Listener {
+        final List<String> sets = new java.util.concurrent.CopyOnWriteArrayList<>();
+        final java.util.concurrent.atomic.AtomicInteger images = new java.util.concurrent.atomic.AtomicInteger();
+
+        @Override
+        public void started(String name, int count) {
+            sets.add(name);
+        }
+
+        @Override
+        public void imageRead() {
+            images.incrementAndGet();
+        }
+
+        @Override
+        public void finished(String name) {
+        }
+    }
+
+    private static void assertSameSets(Datasets.Split expected, Datasets.Split actual) {
+        for (Dataset[] pair : new Dataset[][] {{expected.train(), actual.train()}, {expected.test(), actual.test()}}) {
+            assertArrayEquals(pair[0].labels(), pair[1].labels());
+            for (int i = 0; i < pair[0].size(); i++) assertArrayEquals(pair[0].pixels(i), pair[1].pixels(i), "image " + i);
+        }
+    }
+
+    private static List<Path> caches(Path dir) throws IOException {
+        try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+            return files.filter(p -> p.toString().endsWith(ImageCache.SUFFIX)).sorted().toList();
+        }
+    }
+
+    /**
+     * Sets beyond the memory limit are decoded into cache files and read mapped: the same images and
+     * labels as in memory; the next read finds them without decoding; a changed image rebuilds its
+     * set's cache (and removes the outdated file); a damaged cache file is rebuilt, not trusted.
+     */
+    @Test
+    void setsBeyondTheMemoryLimitAreCachedInFilesAndReused() throws IOException {
+        Path images = dir.resolve("images"), cache = dir.resolve("cache");
+        writeShapes(images, 40, 21);
+        ImageFolder.Options inMemory = ImageFolder.Options.of(Preprocessing.of(Shape.of(1, 20, 20))).split(0.25, 3);
+        Datasets.Split expected = ImageFolder.open(images, inMemory);
+        Counting first = new Counting();
+        assertSameSets(expected, ImageFolder.open(images, inMemory.cache(cache, 0).listener(first)));
+        assertEquals(List.of("images-train", "images-val"), first.sets);
+        assertEquals(40, first.images.get());
+        List<Path> files = caches(cache);
+        assertEquals(2, files.size(), files.toString());
+        assertEquals(40L * 400, Files.size(files.get(0)) + Files.size(files.get(1)) - 2 * 8 - headers(files), "the pixels, the headers, the trailers");
+
+        Counting again = new Counting();
+        assertSameSets(expected, ImageFolder.open(images, inMemory.cache(cache, 0).listener(again)));
+        assertEquals(List.of(), again.sets, "read from the cache files, nothing decoded");
+
+        Path changed;
+        try (java.util.stream.Stream<Path> pngs = Files.walk(images)) {
+            changed = pngs.filter(p -> p.toString().endsWith(".png")).sorted().findFirst().orElseThrow();
+        }
+        BufferedImage white = new BufferedImage(28, 28, BufferedImage.TYPE_BYTE_GRAY);
+        white.getGraphics().fillRect(0, 0, 28, 28);
+        ImageIO.write(white, "png", changed.toFile());
+        Files.setLastModifiedTime(changed, java.nio.file.attribute.FileTime.fromMillis(Files.getLastModifiedTime(changed).toMillis() + 5000));
+        Counting rebuilt = new Counting();
+        Datasets.Split afterChange = ImageFolder.open(images, inMemory.cache(cache, 0).listener(rebuilt));
+        assertEquals(1, rebuilt.sets.size(), "only the set holding the changed image: " + rebuilt.sets);
+        assertSameSets(ImageFolder.open(images, inMemory), afterChange);
+        assertEquals(2, caches(cache).size(), "the outdated cache file removed");
+
+        List<Path> now = caches(cache);
+        byte[] bytes = Files.readAllBytes(now.get(0));
+        bytes[bytes.length - 1] ^= 0x55; // the trailer's magic number
+        Files.write(now.get(0), bytes);
+        bytes = Files.readAllBytes(now.get(1));
+        java.nio.ByteBuffer.wrap(bytes).putInt(bytes.length - 8, Integer.MAX_VALUE); // a header longer than the file
+        Files.write(now.get(1), bytes);
+        Counting repaired = new Counting();
+        assertSameSets(afterChange, ImageFolder.open(images, inMemory.cache(cache, 0).listener(repaired)));
+        assertEquals(2, repaired.sets.size(), "damaged caches are rebuilt");
+
+        String refused = assertThrows(FileFormatException.class, () -> ImageFolder.open(images, inMemory.cache(null, 0))).getMessage();
+        assertTrue(refused.contains("more than the memory limit (0 MiB") && refused.contains("no folder for a cache file"), refused);
+    }
+
+    /** The header lengths of cache files (from their trailers). */
+    private static long headers(List<Path> files) throws IOException {
+        long total = 0;
+        for (Path f : files) {
+            byte[] b = Files.readAllBytes(f);
+            total += java.nio.ByteBuffer.wrap(b, b.length - 8, 4).getInt();
+        }
+        return total;
+    }
+
+    /** A cache built while skipping bad images remembers them: listed again when skipping, refused by name when not. */
+    @Test
+    void aCacheRemembersTheImagesItLeftOut() throws IOException {
+        Path images = dir.resolve("images"), cache = dir.resolve("cache");
+        writeShapes(images, 12, 22);
+        Path broken = images.resolve("vertical").resolve("zz-broken.png");
+        Files.createDirectories(broken.getParent());
+        Files.write(broken, new byte[] {(byte) 0x89, 'P', 'N', 'G', 13, 10, 26, 10, 0, 0});
+        ImageFolder.Options o = ImageFolder.Options.of(Preprocessing.of(Shape.of(1, 28, 28))).split(0.25, 3).cache(cache, 0);
+        List<Path> skipped = new java.util.ArrayList<>(), again = new java.util.ArrayList<>();
+        Datasets.Split first = ImageFolder.open(images, o.skipBadImages(skipped));
+        assertEquals(List.of(broken), skipped);
+        Counting counting = new Counting();
+        Datasets.Split second = ImageFolder.open(images, o.skipBadImages(again).listener(counting));
+        assertEquals(List.of(), counting.sets, "from the cache");
+        assertEquals(List.of(broken), again);
+        assertSameSets(first, second);
+        assertEquals(12, first.train().size() + first.test().size());
+        String m = assertThrows(FileFormatException.class, () -> ImageFolder.open(images, o)).getMessage();
+        assertTrue(m.contains("zz-broken.png") && m.contains("cannot be decoded"), m);
     }
 
     @Test
