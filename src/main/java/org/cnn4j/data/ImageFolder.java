@@ -454,14 +454,13 @@ public final class ImageFolder {
         // through a linear grey colour space and brighten them. 16 bits keep their high byte.
         if (image.getColorModel().getColorSpace().getType() == java.awt.color.ColorSpace.TYPE_GRAY) {
             int shift = Math.max(0, image.getColorModel().getComponentSize(0) - 8);
-            int[] grey = image.getRaster().getSamples(0, 0, w, h, 0, (int[]) null);
+            int[] grey = bands(image, 1)[0];
             for (int ch = 0; ch < c; ch++) for (int i = 0; i < n; i++) planes[ch][i] = grey[i] >> shift;
             return planes;
         }
         java.awt.image.ColorModel cm = image.getColorModel();
         if (cm.getColorSpace().getType() == java.awt.color.ColorSpace.TYPE_CMYK) {
-            int[][] inks = new int[4][];
-            for (int band = 0; band < 4; band++) inks[band] = image.getRaster().getSamples(0, 0, w, h, band, (int[]) null);
+            int[][] inks = bands(image, 4);
             for (int i = 0; i < n; i++) {
                 int r = cmykToRgb(inks[0][i], inks[3][i]), g = cmykToRgb(inks[1][i], inks[3][i]), b = cmykToRgb(inks[2][i], inks[3][i]);
                 if (c == 1) {
@@ -479,8 +478,7 @@ public final class ImageFolder {
                 && (bits == 8 || bits == 16) && cm.getComponentSize(1) == bits && cm.getComponentSize(2) == bits) {
             // 8- or 16-bit sRGB (the JPEG and RGB PNG decoders' images): the raster's bands are R, G, B;
             // 16 bits keep their high byte, as Pillow does
-            int[][] bands = new int[3][];
-            for (int band = 0; band < 3; band++) bands[band] = image.getRaster().getSamples(0, 0, w, h, band, (int[]) null);
+            int[][] bands = bands(image, 3);
             if (bits == 16) for (int[] band : bands) for (int i = 0; i < n; i++) band[i] >>= 8;
             for (int i = 0; i < n; i++) {
                 if (c == 1) {
@@ -507,28 +505,59 @@ public final class ImageFolder {
         return planes;
     }
 
-    /** A plane of sw×sh resampled to dw×dh, rows then columns, with {@link #filter}'s weights for each (sw to dw, sh to dh). */
+    /**
+     * The first {@code count} bands of the image's raster, as stored: read straight from the bytes
+     * of an 8-bit raster (what the PNG and JPEG decoders make), else sample by sample.
+     */
+    private static int[][] bands(BufferedImage image, int count) {
+        java.awt.image.Raster r = image.getRaster();
+        int w = r.getWidth(), h = r.getHeight();
+        if (r.getDataBuffer() instanceof java.awt.image.DataBufferByte bytes && bytes.getNumBanks() == 1
+                && r.getSampleModel() instanceof java.awt.image.ComponentSampleModel sm && r.getSampleModelTranslateX() == 0
+                && r.getSampleModelTranslateY() == 0) {
+            byte[] data = bytes.getData();
+            int stride = sm.getScanlineStride(), step = sm.getPixelStride();
+            int[][] out = new int[count][w * h];
+            for (int b = 0; b < count; b++) {
+                int[] band = out[b];
+                int at = bytes.getOffset() + sm.getBandOffsets()[b];
+                for (int y = 0; y < h; y++) {
+                    for (int x = 0, i = at + y * stride; x < w; x++, i += step) band[y * w + x] = data[i] & 0xFF;
+                }
+            }
+            return out;
+        }
+        int[][] out = new int[count][];
+        for (int b = 0; b < count; b++) out[b] = r.getSamples(0, 0, w, h, b, (int[]) null);
+        return out;
+    }
+
+    /** A plane of sw×sh resampled to dw×dh, columns then rows, with {@link #filter}'s weights for each (sw to dw, sh to dh). */
     static float[] resample(float[] plane, int sw, int sh, int dw, int dh, Weights across, Weights down) {
-        float[] rows = new float[dw * sh];
-        for (int y = 0; y < sh; y++) {
-            for (int x = 0; x < dw; x++) {
-                double v = 0;
-                for (int k = 0; k < across.count[x]; k++) v += across.weight[x][k] * plane[y * sw + across.first[x] + k];
-                rows[y * dw + x] = (float) v;
+        // Down the columns first: an output row is a weighted sum of whole source rows, a loop over
+        // contiguous floats that the JIT vectorises; then along the (fewer) rows. Pillow goes the
+        // other way round; the sums differ in rounding only.
+        float[] columns = new float[sw * dh];
+        for (int y = 0; y < dh; y++) {
+            float[] weight = down.weight[y];
+            for (int k = 0, to = y * sw; k < weight.length; k++) {
+                float wk = weight[k];
+                for (int x = 0, from = (down.first[y] + k) * sw; x < sw; x++) columns[to + x] += wk * plane[from + x];
             }
         }
         float[] out = new float[dw * dh];
         for (int y = 0; y < dh; y++) {
             for (int x = 0; x < dw; x++) {
-                double v = 0;
-                for (int k = 0; k < down.count[y]; k++) v += down.weight[y][k] * rows[(down.first[y] + k) * dw + x];
-                out[y * dw + x] = (float) v;
+                float v = 0;
+                float[] weight = across.weight[x];
+                for (int k = 0, at = y * sw + across.first[x]; k < weight.length; k++) v += weight[k] * columns[at + k];
+                out[y * dw + x] = v;
             }
         }
         return out;
     }
 
-    record Weights(int[] first, int[] count, double[][] weight) {
+    record Weights(int[] first, int[] count, float[][] weight) {
     }
 
     /**
@@ -539,7 +568,7 @@ public final class ImageFolder {
     static Weights filter(int n, int m) {
         double scale = (double) n / m, support = Math.max(scale, 1);
         int[] first = new int[m], count = new int[m];
-        double[][] weight = new double[m][];
+        float[][] weight = new float[m][];
         for (int i = 0; i < m; i++) {
             double centre = (i + 0.5) * scale;
             int lo = Math.max(0, (int) (centre - support + 0.5)), hi = Math.min(n, (int) (centre + support + 0.5));
@@ -550,10 +579,10 @@ public final class ImageFolder {
                 ws[j - lo] = t < 1 ? 1 - t : 0;
                 total += ws[j - lo];
             }
-            for (int k = 0; k < ws.length; k++) ws[k] /= total;
             first[i] = lo;
             count[i] = ws.length;
-            weight[i] = ws;
+            weight[i] = new float[ws.length];
+            for (int k = 0; k < ws.length; k++) weight[i][k] = (float) (ws[k] / total);
         }
         return new Weights(first, count, weight);
     }
