@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """torchvision's half of benchmarks/image-loader: ImageFolder with a DataLoader of 2 workers over the
 same folder, as images/s: a first epoch (Resize + CenterCrop, as cnn4j reads a folder) and a
-training epoch (the same plus RandomCrop with padding and RandomHorizontalFlip; torchvision decodes
-every epoch, it has no cache).
+training epoch (AUGMENT crop: the same plus RandomCrop with padding and RandomHorizontalFlip; rrc:
+RandomResizedCrop and RandomHorizontalFlip; torchvision decodes every epoch, it has no cache).
 
-Usage: torch_image_loader.py DIR CHANNELS SIZE BATCH EPOCHS"""
+Usage: torch_image_loader.py DIR CHANNELS SIZE BATCH EPOCHS AUGMENT"""
 import sys
 import time
 
@@ -13,12 +13,11 @@ import torchvision
 import torchvision.transforms as T
 
 torch.set_num_threads(2)
-folder, c, size, batch, epochs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+folder, c, size, batch, epochs, augment = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
 grey = [T.Grayscale()] if c == 1 else []
 first = torchvision.datasets.ImageFolder(folder, T.Compose([T.Resize(size), T.CenterCrop(size)] + grey + [T.ToTensor()]))
-train = torchvision.datasets.ImageFolder(folder, T.Compose([T.Resize(size), T.CenterCrop(size)] + grey
-                                                           + [T.RandomCrop(size, padding=size // 8), T.RandomHorizontalFlip(), T.ToTensor(),
-                                                              T.Normalize([0.5] * c, [0.25] * c)]))
+crops = [T.Resize(size), T.CenterCrop(size), T.RandomCrop(size, padding=size // 8)] if augment == "crop" else [T.RandomResizedCrop(size)]
+train = torchvision.datasets.ImageFolder(folder, T.Compose(crops + grey + [T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize([0.5] * c, [0.25] * c)]))
 
 
 def epoch(ds):

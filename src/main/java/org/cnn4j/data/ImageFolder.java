@@ -534,27 +534,39 @@ public final class ImageFolder {
 
     /** A plane of sw×sh resampled to dw×dh, columns then rows, with {@link #filter}'s weights for each (sw to dw, sh to dh). */
     static float[] resample(float[] plane, int sw, int sh, int dw, int dh, Weights across, Weights down) {
+        float[] out = new float[dw * dh];
+        resample(plane, 0, sw, sw, across, down, new float[sw * dh], out, 0);
+        return out;
+    }
+
+    /**
+     * {@link #resample(float[], int, int, int, int, Weights, Weights)} of the sw-wide window of
+     * {@code src} at {@code offset} (rows {@code stride} apart; sw and the height are the weights'
+     * source sizes) into {@code out} at {@code to} (dw×dh, rows dw apart), with {@code columns}
+     * (at least sw·dh floats) as scratch. The source is read completely before {@code out} is
+     * written, so the two may overlap.
+     */
+    static void resample(float[] src, int offset, int stride, int sw, Weights across, Weights down, float[] columns, float[] out, int to) {
+        int dw = across.first.length, dh = down.first.length;
         // Down the columns first: an output row is a weighted sum of whole source rows, a loop over
         // contiguous floats that the JIT vectorises; then along the (fewer) rows. Pillow goes the
         // other way round; the sums differ in rounding only.
-        float[] columns = new float[sw * dh];
+        java.util.Arrays.fill(columns, 0, sw * dh, 0f);
         for (int y = 0; y < dh; y++) {
             float[] weight = down.weight[y];
-            for (int k = 0, to = y * sw; k < weight.length; k++) {
+            for (int k = 0, row = y * sw; k < weight.length; k++) {
                 float wk = weight[k];
-                for (int x = 0, from = (down.first[y] + k) * sw; x < sw; x++) columns[to + x] += wk * plane[from + x];
+                for (int x = 0, from = offset + (down.first[y] + k) * stride; x < sw; x++) columns[row + x] += wk * src[from + x];
             }
         }
-        float[] out = new float[dw * dh];
         for (int y = 0; y < dh; y++) {
             for (int x = 0; x < dw; x++) {
                 float v = 0;
                 float[] weight = across.weight[x];
                 for (int k = 0, at = y * sw + across.first[x]; k < weight.length; k++) v += weight[k] * columns[at + k];
-                out[y * dw + x] = v;
+                out[to + y * dw + x] = v;
             }
         }
-        return out;
     }
 
     record Weights(int[] first, int[] count, float[][] weight) {
@@ -579,10 +591,13 @@ public final class ImageFolder {
                 ws[j - lo] = t < 1 ? 1 - t : 0;
                 total += ws[j - lo];
             }
-            first[i] = lo;
-            count[i] = ws.length;
-            weight[i] = new float[ws.length];
-            for (int k = 0; k < ws.length; k++) weight[i][k] = (float) (ws[k] / total);
+            int a = 0, b = ws.length; // taps of weight 0 at either end cost time and add nothing
+            while (b - a > 1 && ws[a] == 0) a++;
+            while (b - a > 1 && ws[b - 1] == 0) b--;
+            first[i] = lo + a;
+            count[i] = b - a;
+            weight[i] = new float[b - a];
+            for (int k = a; k < b; k++) weight[i][k - a] = (float) (ws[k] / total);
         }
         return new Weights(first, count, weight);
     }

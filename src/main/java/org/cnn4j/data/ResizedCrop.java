@@ -69,15 +69,41 @@ public record ResizedCrop(double scaleMin, double scaleMax, double ratioMin, dou
      * resized to h×w: bilinear, as the image folder resizes (PIL's filter, widened when shrinking).
      */
     static void apply(float[] x, int offset, int c, int height, int width, Box box) {
-        ImageFolder.Weights across = ImageFolder.filter(box.width(), width), down = ImageFolder.filter(box.height(), height);
-        float[] window = new float[box.height() * box.width()];
+        Scratch s = SCRATCH.get().fit(height, width);
+        ImageFolder.Weights across = s.across(box.width()), down = s.down(box.height());
         for (int ch = 0; ch < c; ch++) {
             int base = offset + ch * height * width;
-            for (int y = 0; y < box.height(); y++) {
-                System.arraycopy(x, base + (box.top() + y) * width + box.left(), window, y * box.width(), box.width());
+            ImageFolder.resample(x, base + box.top() * width + box.left(), width, box.width(), across, down, s.columns, x, base);
+        }
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    /** A thread's scratch for one output size: the column pass's floats and the weights for each window side, made once. */
+    private static final class Scratch {
+        int height, width;
+        float[] columns = new float[0];
+        ImageFolder.Weights[] across = new ImageFolder.Weights[0], down = new ImageFolder.Weights[0];
+
+        Scratch fit(int h, int w) {
+            if (h != height || w != width) {
+                height = h;
+                width = w;
+                columns = new float[w * h];
+                across = new ImageFolder.Weights[w + 1];
+                down = new ImageFolder.Weights[h + 1];
             }
-            float[] out = ImageFolder.resample(window, box.width(), box.height(), width, height, across, down);
-            System.arraycopy(out, 0, x, base, height * width);
+            return this;
+        }
+
+        ImageFolder.Weights across(int n) {
+            if (across[n] == null) across[n] = ImageFolder.filter(n, width);
+            return across[n];
+        }
+
+        ImageFolder.Weights down(int n) {
+            if (down[n] == null) down[n] = ImageFolder.filter(n, height);
+            return down[n];
         }
     }
 

@@ -14,10 +14,11 @@ import org.cnn4j.tensor.Shape;
 /**
  * cnn4j's half of benchmarks/image-loader: an image folder read into memory (decoded, converted
  * and resized on every core: the first epoch's work) and then batches drawn from memory as a
- * training epoch draws them (shuffled, pad-and-crop and flip, normalised: every later epoch's
- * work), as images/s. One line each, fixed format, for the script to put beside torchvision's.
+ * training epoch draws them (shuffled, augmented, normalised: every later epoch's work), as
+ * images/s. AUGMENT is {@code crop} (pad-and-crop and flip) or {@code rrc} (random resized crop and
+ * flip). One line each, fixed format, for the script to put beside torchvision's.
  *
- * <p>Usage: {@code ImageLoaderBenchmark DIR CHANNELS SIZE BATCH EPOCHS}.
+ * <p>Usage: {@code ImageLoaderBenchmark DIR CHANNELS SIZE BATCH EPOCHS AUGMENT}.
  */
 public final class ImageLoaderBenchmark {
     private ImageLoaderBenchmark() {
@@ -32,7 +33,12 @@ public final class ImageLoaderBenchmark {
         Dataset train = split.train();
         int n = train.size() + split.test().size();
         System.out.printf(Locale.ROOT, "cnn4j first-epoch %d images %.3f s %.0f images/s%n", n, first, n / first);
-        DataLoader loader = DataLoader.of(train, batch).shuffle(1).normalization(train.statistics()).randomCrop(size / 8).horizontalFlip(true);
+        DataLoader loader = DataLoader.of(train, batch).shuffle(1).normalization(train.statistics()).horizontalFlip(true);
+        if (args[5].equals("rrc")) {
+            loader.randomResizedCrop(org.cnn4j.data.ResizedCrop.DEFAULT);
+        } else {
+            loader.randomCrop(size / 8);
+        }
         double best = Double.MAX_VALUE;
         for (int e = 0; e < epochs; e++) {
             long t = System.nanoTime();
