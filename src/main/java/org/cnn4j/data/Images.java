@@ -35,6 +35,9 @@ public final class Images {
     /** The most pixels an image may claim unless the caller says otherwise (Pillow's limit: 1024 · 1024 · 1024 / 4 / 3). */
     public static final long DEFAULT_MAX_PIXELS = 89_478_485L;
 
+    /** Whether JPEGs go to TurboJPEG when it is available (tests turn it off to check the ImageIO path). */
+    static volatile boolean turboJpeg = true;
+
     private Images() {
     }
 
@@ -69,6 +72,10 @@ public final class Images {
      */
     static BufferedImage read(Path file, int w, int h, long maxPixels) throws IOException {
         if (!Files.isRegularFile(file)) throw new FileFormatException(file, "no such file");
+        if (turboJpeg && TurboJpeg.available() && Files.size(file) < Integer.MAX_VALUE - 16 && isJpeg(file)) {
+            BufferedImage image = TurboJpeg.decode(file, Files.readAllBytes(file), w, h, maxPixels);
+            if (image != null) return image; // else CMYK or YCCK: ImageIO's readers below
+        }
         try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
             ImageReader reader = in == null ? null : reader(in);
             if (reader == null) throw new FileFormatException(file, "not an image format Java can read (PNG, JPEG, BMP, GIF)");
@@ -96,6 +103,14 @@ public final class Images {
             } finally {
                 reader.dispose();
             }
+        }
+    }
+
+    /** Whether the file starts as a JPEG does (the start-of-image marker, then another marker). */
+    private static boolean isJpeg(Path file) throws IOException {
+        try (java.io.InputStream in = Files.newInputStream(file)) {
+            byte[] head = in.readNBytes(3);
+            return head.length == 3 && (head[0] & 0xFF) == 0xFF && (head[1] & 0xFF) == 0xD8 && (head[2] & 0xFF) == 0xFF;
         }
     }
 

@@ -331,8 +331,18 @@ class ImageFolderTest {
      * values are the samples' high bytes); JPEGs within 1 (the decoders' inverse DCTs and colour
      * conversions may round apart: CMYK and YCCK differ by 1 here, the rest agree exactly).
      */
-    @Test
-    void everyFormatAndColourTypeDecodesAsPillow() throws IOException {
+    @org.junit.jupiter.params.ParameterizedTest(name = "TurboJPEG {0}")
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
+    void everyFormatAndColourTypeDecodesAsPillow(boolean turbo) throws IOException {
+        Images.turboJpeg = turbo; // where the library is missing, both runs go to ImageIO
+        try {
+            decodesAsPillow();
+        } finally {
+            Images.turboJpeg = true;
+        }
+    }
+
+    private void decodesAsPillow() throws IOException {
         String fixtures;
         try (InputStream in = getClass().getResourceAsStream("/images/pil-decode.txt")) {
             fixtures = new String(in.readAllBytes(), StandardCharsets.US_ASCII);
@@ -344,7 +354,7 @@ class ImageFolderTest {
             String[] halves = line.substring(name.length() + 1).split(" \\| ");
             Path file = dir.resolve(name);
             try (InputStream in = getClass().getResourceAsStream("/images/" + name)) {
-                Files.copy(in, file);
+                Files.copy(in, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             }
             int tolerance = name.endsWith(".jpg") ? 1 : 0;
             for (int c : new int[] {3, 1}) {
