@@ -278,10 +278,28 @@ public final class ImageFolder {
 
     /** The visible image files (PNG, JPEG, BMP, GIF) anywhere below a folder, sorted by their path relative to it. */
     public static List<Path> images(Path folder) throws IOException {
-        try (Stream<Path> s = Files.walk(folder)) { // names first (cheap), then the file system (a stat each)
-            return s.filter(ImageFolder::isImage).filter(p -> !hiddenBelow(folder, p)).filter(Files::isRegularFile)
-                    .map(p -> Map.entry(folder.relativize(p).toString(), p)).sorted(Map.Entry.comparingByKey()).map(Map.Entry::getValue).toList();
-        }
+        List<Map.Entry<String, Path>> found = new ArrayList<>(); // by the path relative to the folder
+        // one walk, the attributes it reads anyway, hidden folders not entered
+        Files.walkFileTree(folder, java.util.Set.of(java.nio.file.FileVisitOption.FOLLOW_LINKS), Integer.MAX_VALUE, new java.nio.file.SimpleFileVisitor<>() {
+            @Override
+            public java.nio.file.FileVisitResult preVisitDirectory(Path d, java.nio.file.attribute.BasicFileAttributes a) {
+                return !d.equals(folder) && hidden(d) ? java.nio.file.FileVisitResult.SKIP_SUBTREE : java.nio.file.FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public java.nio.file.FileVisitResult visitFile(Path f, java.nio.file.attribute.BasicFileAttributes a) {
+                if (a.isRegularFile() && !hidden(f) && isImage(f)) found.add(Map.entry(folder.relativize(f).toString(), f));
+                return java.nio.file.FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public java.nio.file.FileVisitResult visitFileFailed(Path f, IOException e) throws IOException {
+                if (e instanceof java.nio.file.FileSystemLoopException) return java.nio.file.FileVisitResult.SKIP_SUBTREE;
+                throw e;
+            }
+        });
+        found.sort(Map.Entry.comparingByKey());
+        return found.stream().map(Map.Entry::getValue).toList();
     }
 
     /** Whether a folder holds a visible image file anywhere below it (stopping at the first). */

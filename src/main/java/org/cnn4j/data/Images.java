@@ -72,14 +72,21 @@ public final class Images {
      */
     static BufferedImage read(Path file, int w, int h, long maxPixels) throws IOException {
         if (!Files.isRegularFile(file)) throw new FileFormatException(file, "no such file");
-        if (turboJpeg && TurboJpeg.available() && Files.size(file) < Integer.MAX_VALUE - 16 && isJpeg(file)) {
-            BufferedImage image = TurboJpeg.decode(file, Files.readAllBytes(file), w, h, maxPixels);
+        long length = Files.size(file);
+        if (length > Integer.MAX_VALUE - 16) throw new FileFormatException(file, "a file of " + length + " bytes, more than an image may take here (2 GiB)");
+        byte[] bytes = Files.readAllBytes(file);
+        String format = format(bytes);
+        if (turboJpeg && TurboJpeg.available() && "jpeg".equals(format)) {
+            BufferedImage image = TurboJpeg.decode(file, bytes, w, h, maxPixels);
             if (image != null) return image; // else CMYK or YCCK: ImageIO's readers below
         }
-        try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
-            ImageReader reader = in == null ? null : reader(in);
+        try (ImageInputStream in = new Bytes(bytes)) {
+            boolean mine = format != null && !("jpeg".equals(format) && jpegComponents(in) == 4);
+            ImageReader reader = mine ? threadReader(format) : reader(in);
             if (reader == null) throw new FileFormatException(file, "not an image format Java can read (PNG, JPEG, BMP, GIF)");
+            boolean done = false;
             try {
+                reader.setInput(in, true, true);
                 long width = reader.getWidth(0), height = reader.getHeight(0);
                 if (width < 1 || height < 1) throw new FileFormatException(file, "the header claims an image of " + width + "×" + height + " pixels");
                 if (width * height > maxPixels) {
@@ -96,21 +103,74 @@ public final class Images {
                 BufferedImage image = reader.read(0, param);
                 warnings.removeIf(warning -> cmyk != null && warning.contains("ICC")); // no colour profile: none is used
                 if (!warnings.isEmpty()) throw new FileFormatException(file, "truncated or corrupt image: " + String.join("; ", warnings));
+                done = true;
                 return image;
             } catch (IOException | RuntimeException e) {
                 if (e instanceof FileFormatException f) throw f;
                 throw new FileFormatException(file, "cannot decode the image: " + (e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName()));
             } finally {
-                reader.dispose();
+                reader.removeAllIIOReadWarningListeners();
+                reader.setInput(null);
+                if (!mine || !done) { // a reader that failed starts afresh next time
+                    reader.dispose();
+                    if (mine) READERS.get().remove(format);
+                }
             }
         }
     }
 
-    /** Whether the file starts as a JPEG does (the start-of-image marker, then another marker). */
-    private static boolean isJpeg(Path file) throws IOException {
-        try (java.io.InputStream in = Files.newInputStream(file)) {
-            byte[] head = in.readNBytes(3);
-            return head.length == 3 && (head[0] & 0xFF) == 0xFF && (head[1] & 0xFF) == 0xD8 && (head[2] & 0xFF) == 0xFF;
+    /** The format the file's first bytes name (png, jpeg, gif, bmp), null for any other. */
+    private static String format(byte[] b) {
+        if (b.length >= 8 && (b[0] & 0xFF) == 0x89 && b[1] == 'P' && b[2] == 'N' && b[3] == 'G') return "png";
+        if (b.length >= 3 && (b[0] & 0xFF) == 0xFF && (b[1] & 0xFF) == 0xD8 && (b[2] & 0xFF) == 0xFF) return "jpeg";
+        if (b.length >= 4 && b[0] == 'G' && b[1] == 'I' && b[2] == 'F' && b[3] == '8') return "gif";
+        if (b.length >= 2 && b[0] == 'B' && b[1] == 'M') return "bmp";
+        return null;
+    }
+
+    /** Each thread's reader of each format, kept between images (finding and making one costs more than a small PNG's decoding). */
+    private static final ThreadLocal<java.util.Map<String, ImageReader>> READERS = ThreadLocal.withInitial(java.util.HashMap::new);
+
+    /** This thread's reader of a format: the JDK's own where it has one (faster for JPEG than the TwelveMonkeys reader, which wraps it). */
+    private static ImageReader threadReader(String format) {
+        return READERS.get().computeIfAbsent(format, f -> {
+            List<ImageReader> readers = new ArrayList<>();
+            ImageIO.getImageReadersByFormatName(f).forEachRemaining(readers::add);
+            readers.sort(java.util.Comparator.comparing(r -> r.getClass().getName().startsWith("com.sun.") ? 0 : 1));
+            for (ImageReader r : readers.subList(Math.min(1, readers.size()), readers.size())) r.dispose();
+            return readers.isEmpty() ? null : readers.get(0);
+        });
+    }
+
+    /** A whole file's bytes as an image input stream. */
+    private static final class Bytes extends javax.imageio.stream.ImageInputStreamImpl {
+        private final byte[] data;
+
+        Bytes(byte[] data) {
+            this.data = data;
+        }
+
+        @Override
+        public int read() {
+            bitOffset = 0;
+            return streamPos < data.length ? data[(int) streamPos++] & 0xFF : -1;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) {
+            java.util.Objects.checkFromIndexSize(off, len, b.length);
+            bitOffset = 0;
+            if (len == 0) return 0;
+            if (streamPos >= data.length) return -1;
+            int n = (int) Math.min(len, data.length - streamPos);
+            System.arraycopy(data, (int) streamPos, b, off, n);
+            streamPos += n;
+            return n;
+        }
+
+        @Override
+        public long length() {
+            return data.length;
         }
     }
 
