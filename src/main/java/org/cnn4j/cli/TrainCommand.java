@@ -105,11 +105,10 @@ final class TrainCommand implements Callable<Integer> {
         data.cacheDir = dir.resolve("cache");
         data.listener = progress.reading();
         try (Backend backend = device.open()) {
-            // A ResNet takes the data's image shape and classes, so its data come first (generated shapes at 1×28×28).
-            boolean dataFirst = resume == null && Models.anyInput(model);
-            Datasets.Split first = dataFirst ? data.open(seed, null) : null;
+            // A new model takes the data's class count (and a ResNet their image shape; generated shapes at 1×28×28), so the data come first.
+            Datasets.Split first = resume != null ? null : data.open(seed, Models.anyInput(model) ? null : Models.byName(model).plan().input());
             Trainer trainer = resume != null ? Trainer.resume(resume, backend)
-                    : newTrainer(backend, plan, first == null ? null : first.train().sampleShape().dims(), first == null ? 10 : first.train().classes());
+                    : newTrainer(backend, plan, first.train().sampleShape().dims(), first.train().classes());
             if (epochs != null) trainer.epochs(epochs);
             Checks.fitsInMemory("--batch", trainer.options().batchSize(), trainer.model(), backend, 2);
             Datasets.Split split = first != null ? first : data.open(trainer.options().seed(), trainer.model().inputShape());

@@ -35,20 +35,20 @@ public final class Models {
         return byName(name, input, 10);
     }
 
-    /** {@link #byName(String, int[])}, the ResNets with {@code classes} outputs (the others have 10). */
+    /** {@link #byName(String, int[])} with {@code classes} outputs. */
     public static Graph.Builder byName(String name, int[] input, int classes) {
         int[] chw = input != null ? input : new int[] {3, 32, 32};
         return switch (name.toLowerCase(Locale.ROOT)) {
-            case "fmnist-cnn" -> fmnistCnn();
-            case "lenet5" -> lenet5();
-            case "vgg-small" -> vggSmall();
+            case "fmnist-cnn" -> fmnistCnn(classes);
+            case "lenet5" -> lenet5(classes);
+            case "vgg-small" -> vggSmall(classes);
             case "resnet20" -> resnet20(chw[0], chw[1], chw[2], classes);
             case "resnet18" -> resnet18(chw[0], chw[1], chw[2], classes);
             default -> throw new IllegalArgumentException("unknown model '" + name + "'; built-in models are " + NAMES);
         };
     }
 
-    /** Whether a built-in model takes the input shape and the class count of whatever data it is given. */
+    /** Whether a built-in model takes the input shape of whatever data it is given (every one takes the class count). */
     public static boolean anyInput(String name) {
         return name.toLowerCase(Locale.ROOT).startsWith("resnet");
     }
@@ -103,11 +103,16 @@ public final class Models {
 
     /** For 1×28×28 images: Conv 1→32 3×3, ReLU, MaxPool 2, Conv 32→64 3×3, ReLU, MaxPool 2, Dense 1600→128, ReLU, Dense 128→10. */
     public static Graph.Builder fmnistCnn() {
+        return fmnistCnn(10);
+    }
+
+    /** {@link #fmnistCnn()} with {@code classes} outputs. */
+    public static Graph.Builder fmnistCnn(int classes) {
         return Sequential.builder().input(1, 28, 28)
                 .add("conv1", new Conv2d(1, 32, 3)).add("relu1", new ReLU()).add("pool1", new MaxPool2d(2))
                 .add("conv2", new Conv2d(32, 64, 3)).add("relu2", new ReLU()).add("pool2", new MaxPool2d(2))
                 .add("flatten", new Flatten()).add("fc1", new Dense(1600, 128)).add("relu3", new ReLU())
-                .add("fc2", new Dense(128, 10))
+                .add("fc2", new Dense(128, classes))
                 .loss(new SoftmaxCrossEntropy());
     }
 
@@ -118,6 +123,11 @@ public final class Models {
      * The output is trained with softmax cross-entropy rather than the original RBF units.
      */
     public static Graph.Builder lenet5() {
+        return lenet5(10);
+    }
+
+    /** {@link #lenet5()} with {@code classes} outputs. */
+    public static Graph.Builder lenet5(int classes) {
         return Sequential.builder().input(1, 28, 28)
                 .add("c1", new Conv2d(1, 6, 5).padding(2)).add("c1_act", new ScaledTanh())
                 .add("s2", new Subsampling(2)).add("s2_act", new ScaledTanh())
@@ -125,12 +135,17 @@ public final class Models {
                 .add("s4", new Subsampling(2)).add("s4_act", new ScaledTanh())
                 .add("c5", new Conv2d(16, 120, 5)).add("c5_act", new ScaledTanh())
                 .add("flatten", new Flatten()).add("f6", new Dense(120, 84)).add("f6_act", new ScaledTanh())
-                .add("output", new Dense(84, 10))
+                .add("output", new Dense(84, classes))
                 .loss(new SoftmaxCrossEntropy());
     }
 
     /** For CIFAR-10 (3×32×32): conv 3×3 (padding 1) + ReLU blocks 64, 64, M, 128, 128, M, 256, 256, M, then Dense 4096→10. */
     public static Graph.Builder vggSmall() {
+        return vggSmall(10);
+    }
+
+    /** {@link #vggSmall()} with {@code classes} outputs. */
+    public static Graph.Builder vggSmall(int classes) {
         Graph.Builder b = Sequential.builder().input(3, 32, 32);
         int in = 3, block = 1;
         for (int[] widths : new int[][] {{64, 64}, {128, 128}, {256, 256}}) {
@@ -142,6 +157,6 @@ public final class Models {
             b.add("pool" + block, new MaxPool2d(2));
             block++;
         }
-        return b.add("flatten", new Flatten()).add("fc", new Dense(256 * 4 * 4, 10)).loss(new SoftmaxCrossEntropy());
+        return b.add("flatten", new Flatten()).add("fc", new Dense(256 * 4 * 4, classes)).loss(new SoftmaxCrossEntropy());
     }
 }

@@ -224,6 +224,11 @@ class CommandLineTest {
         Result wrongSize = run("train", "--model", "fmnist-cnn", "--data", images.toString(), "--image-size", "16", "--out", dir.resolve("x").toString());
         assertEquals(2, wrongSize.code());
         assertTrue(wrongSize.err().contains("--image-size 16: this model takes images of 28×28"), wrongSize.err());
+        Result grey = run("train", "--model", "fmnist-cnn", "--data", images.toString(), "--epochs", "1", "--batch", "16", "--skip-bad-images",
+                "--device", "cpu", "--out", dir.resolve("photos-grey").toString());
+        assertEquals(0, grey.code(), grey.err());
+        assertTrue(run("summary", dir.resolve("photos-grey/model.safetensors").toString()).out().contains("Dense 128→3"),
+                "fmnist-cnn takes the folder's three classes, its images in grey at 28×28");
     }
 
     @Test
