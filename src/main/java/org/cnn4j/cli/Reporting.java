@@ -24,15 +24,39 @@ final class Reporting {
         }
     }
 
+    /** The most heap in use right after a garbage collection since {@link #watchHeap()}: the live data's peak. */
+    private static final java.util.concurrent.atomic.AtomicLong LIVE_PEAK = new java.util.concurrent.atomic.AtomicLong();
+    private static final java.util.concurrent.atomic.AtomicBoolean WATCHING = new java.util.concurrent.atomic.AtomicBoolean();
+
     /**
-     * The Java heap's peak use so far (the sum of its pools' peaks) and its limit: "peak Java heap
-     * 412 MiB of 8,192". Memory-mapped image caches are outside it: the system pages them.
+     * Starts noting the heap in use after each garbage collection (the live data; what is in use
+     * between collections is garbage too, so its peak says more about the collector than the run).
+     */
+    static void watchHeap() {
+        if (WATCHING.getAndSet(true)) return;
+        for (java.lang.management.GarbageCollectorMXBean gc : java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()) {
+            if (!(gc instanceof javax.management.NotificationEmitter emitter)) continue;
+            emitter.addNotificationListener((notification, handback) -> {
+                if (!com.sun.management.GarbageCollectionNotificationInfo.GARBAGE_COLLECTION_NOTIFICATION.equals(notification.getType())) return;
+                var info = com.sun.management.GarbageCollectionNotificationInfo.from((javax.management.openmbean.CompositeData) notification.getUserData());
+                long live = 0;
+                for (var pool : java.lang.management.ManagementFactory.getMemoryPoolMXBeans()) {
+                    var after = info.getGcInfo().getMemoryUsageAfterGc().get(pool.getName());
+                    if (pool.getType() == java.lang.management.MemoryType.HEAP && after != null) live += after.getUsed();
+                }
+                LIVE_PEAK.accumulateAndGet(live, Math::max);
+            }, null, null);
+        }
+    }
+
+    /**
+     * The heap's peak after collections since {@link #watchHeap()} and its limit: "peak Java heap
+     * 412 MiB (live, after collections) of 8,192". Memory-mapped image caches are outside it: the
+     * system pages them.
      */
     static String peakHeap() {
-        long peak = 0;
-        for (java.lang.management.MemoryPoolMXBean pool : java.lang.management.ManagementFactory.getMemoryPoolMXBeans()) {
-            if (pool.getType() == java.lang.management.MemoryType.HEAP && pool.getPeakUsage() != null) peak += pool.getPeakUsage().getUsed();
-        }
-        return String.format(Locale.ROOT, "peak Java heap %,d MiB of %,d", peak >> 20, Runtime.getRuntime().maxMemory() >> 20);
+        long now = Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory();
+        long peak = LIVE_PEAK.get() > 0 ? LIVE_PEAK.get() : now; // no collection yet: what is in use now bounds it
+        return String.format(Locale.ROOT, "peak Java heap %,d MiB (live, after collections) of %,d", peak >> 20, Runtime.getRuntime().maxMemory() >> 20);
     }
 }

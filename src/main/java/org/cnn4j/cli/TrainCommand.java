@@ -101,6 +101,7 @@ final class TrainCommand implements Callable<Integer> {
         if (resume == null) Models.byName(model); // an unknown name fails before its output directory is made
         Path dir = Checks.writableDirectory("--out", out != null ? out : resume != null && resume.toAbsolutePath().getParent() != null
                 ? resume.toAbsolutePath().getParent() : Path.of("runs", model));
+        Reporting.watchHeap();
         Progress progress = Progress.forConsole();
         data.cacheDir = dir.resolve("cache");
         data.listener = progress.reading();
