@@ -453,7 +453,7 @@ public final class ImageFolder {
         // torchvision: int(round(...)), which rounds halves to even
         int top = (int) Math.rint((rh - h) / 2.0), left = (int) Math.rint((rw - w) / 2.0);
         boolean resized = rw != sw || rh != sh;
-        Weights across = resized ? filter(sw, rw) : null, down = resized ? filter(sh, rh) : null; // once for every channel
+        Weights across = resized ? weights(sw, rw) : null, down = resized ? weights(sh, rh) : null; // once for every channel
         for (int ch = 0; ch < c; ch++) {
             float[] plane = planes[ch];
             if (resized) plane = resample(plane, sw, sh, rw, rh, across, down);
@@ -494,6 +494,10 @@ public final class ImageFolder {
         }
         int bits = cm.getComponentSize(0);
         if (!(cm instanceof java.awt.image.IndexColorModel) && cm.getColorSpace().isCS_sRGB() && cm.getNumColorComponents() == 3
+                && bits == 8 && cm.getComponentSize(1) == 8 && cm.getComponentSize(2) == 8 && rgbBytes(image, c, planes)) {
+            return planes;
+        }
+        if (!(cm instanceof java.awt.image.IndexColorModel) && cm.getColorSpace().isCS_sRGB() && cm.getNumColorComponents() == 3
                 && (bits == 8 || bits == 16) && cm.getComponentSize(1) == bits && cm.getComponentSize(2) == bits) {
             // 8- or 16-bit sRGB (the JPEG and RGB PNG decoders' images): the raster's bands are R, G, B;
             // 16 bits keep their high byte, as Pillow does
@@ -522,6 +526,38 @@ public final class ImageFolder {
             }
         }
         return planes;
+    }
+
+    /**
+     * Reads an 8-bit RGB raster held as interleaved bytes (what the JPEG decoders make) straight
+     * into grey or R, G, B planes; false, leaving them, for any other layout.
+     */
+    private static boolean rgbBytes(BufferedImage image, int c, float[][] planes) {
+        java.awt.image.Raster r = image.getRaster();
+        if (!(r.getDataBuffer() instanceof java.awt.image.DataBufferByte bytes) || bytes.getNumBanks() != 1
+                || !(r.getSampleModel() instanceof java.awt.image.ComponentSampleModel sm) || r.getSampleModelTranslateX() != 0
+                || r.getSampleModelTranslateY() != 0) {
+            return false;
+        }
+        byte[] data = bytes.getData();
+        int w = r.getWidth(), h = r.getHeight(), stride = sm.getScanlineStride(), step = sm.getPixelStride();
+        int[] at = sm.getBandOffsets();
+        int red = bytes.getOffset() + at[0], green = bytes.getOffset() + at[1], blue = bytes.getOffset() + at[2];
+        for (int y = 0; y < h; y++) {
+            int row = y * stride, p = y * w;
+            if (c == 1) {
+                float[] grey = planes[0];
+                for (int x = 0, i = row; x < w; x++, i += step) grey[p + x] = luma(data[i + red] & 0xFF, data[i + green] & 0xFF, data[i + blue] & 0xFF);
+            } else {
+                float[] rs = planes[0], gs = planes[1], bs = planes[2];
+                for (int x = 0, i = row; x < w; x++, i += step) {
+                    rs[p + x] = data[i + red] & 0xFF;
+                    gs[p + x] = data[i + green] & 0xFF;
+                    bs[p + x] = data[i + blue] & 0xFF;
+                }
+            }
+        }
+        return true;
     }
 
     /**
@@ -589,6 +625,19 @@ public final class ImageFolder {
     }
 
     record Weights(int[] first, int[] count, float[][] weight) {
+    }
+
+    /** Each thread's weights of the sizes it met last (a folder's images mostly share a few sizes). */
+    private static final ThreadLocal<Map<Long, Weights>> WEIGHTS = ThreadLocal.withInitial(() -> new java.util.LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Long, Weights> eldest) {
+            return size() > 64;
+        }
+    });
+
+    /** {@link #filter}, from this thread's cache. */
+    private static Weights weights(int n, int m) {
+        return WEIGHTS.get().computeIfAbsent((long) n << 32 | m, k -> filter(n, m));
     }
 
     /**
