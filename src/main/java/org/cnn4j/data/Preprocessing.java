@@ -49,7 +49,7 @@ public record Preprocessing(Shape input, int resize) {
         return input.dim(2);
     }
 
-    /** "resize 36, centre crop 32×32, RGB" and the like. */
+    /** "shorter side to 36, centre crop 32×32, RGB" and the like. */
     public String describe() {
         return (resize > 0 ? "shorter side to " + resize + ", " : "") + "centre crop " + height() + "×" + width() + ", " + (channels() == 1 ? "grey" : "RGB");
     }
