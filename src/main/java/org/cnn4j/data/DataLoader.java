@@ -118,11 +118,22 @@ public final class DataLoader {
         float[] x = new float[n * sample];
         int[] y = new int[n];
         boolean augmented = cropPadding > 0 || flip || resizedCrop != null;
+        int c = data.sampleShape().dim(0), h = data.sampleShape().dim(1), w = data.sampleShape().dim(2);
         java.util.function.IntConsumer one = i -> {
             int s = order[from + i];
             y[i] = data.label(s);
-            data.copyImages(x, i * sample, s, s + 1, table);
-            if (augmented) augment(x, i * sample, epoch, s, new float[data.sampleShape().dim(1) * data.sampleShape().dim(2)]);
+            long key = key(epoch, s);
+            boolean flipped = false;
+            if (resizedCrop != null) { // only the window is read and normalised; the flip is made while resizing
+                ResizedCrop.Box box = resizedCrop.box(h, w, key * 0x9E3779B97F4A7C15L + 1);
+                float[] window = new float[c * box.height() * box.width()];
+                data.copyWindow(s, box.top(), box.left(), box.height(), box.width(), table, window);
+                flipped = mirrored(key);
+                ResizedCrop.resize(window, c, box, h, w, flipped, x, i * sample);
+            } else {
+                data.copyImages(x, i * sample, s, s + 1, table);
+            }
+            if (augmented) augment(x, i * sample, key, !flipped && mirrored(key), new float[h * w]);
         };
         // each image writes its own slice with randomness of its own: the batch is the same on any number of threads
         if (resizedCrop != null) {
@@ -133,20 +144,27 @@ public final class DataLoader {
         return new Batch(index, x, y, data.sampleShape().batch(n));
     }
 
+    /** The key of a sample's randomness in an epoch: it depends only on (seed, epoch, sample). */
+    private long key(int epoch, int sample) {
+        return (seed * 31 + epoch) * 0x2545F4914F6CDD1DL + sample;
+    }
+
+    /** Whether the sample of this key is mirrored (with probability ½ when flipping). */
+    private boolean mirrored(long key) {
+        return flip && CounterRng.uniform(key, 2) < 0.5f;
+    }
+
     /**
-     * Crops and flips one normalised image in place, with randomness that depends only on (seed,
-     * epoch, sample); {@code plane} is scratch space for one channel.
+     * Crops (padded) and mirrors one normalised image in place, with the randomness of {@code key};
+     * {@code plane} is scratch space for one channel.
      */
-    private void augment(float[] x, int offset, int epoch, int sample, float[] plane) {
-        long key = (seed * 31 + epoch) * 0x2545F4914F6CDD1DL + sample;
+    private void augment(float[] x, int offset, long key, boolean mirror, float[] plane) {
         int shiftY = 0, shiftX = 0;
         if (cropPadding > 0) {
             shiftY = (int) (CounterRng.uniform(key, 0) * (2 * cropPadding + 1)) - cropPadding;
             shiftX = (int) (CounterRng.uniform(key, 1) * (2 * cropPadding + 1)) - cropPadding;
         }
-        boolean mirror = flip && CounterRng.uniform(key, 2) < 0.5f;
         int c = data.sampleShape().dim(0), h = data.sampleShape().dim(1), w = data.sampleShape().dim(2);
-        if (resizedCrop != null) ResizedCrop.apply(x, offset, c, h, w, resizedCrop.box(h, w, key * 0x9E3779B97F4A7C15L + 1));
         if (shiftX == 0 && shiftY == 0 && !mirror) return;
         for (int ch = 0; ch < c; ch++) {
             int base = offset + ch * h * w;

@@ -150,6 +150,23 @@ public final class Dataset {
         }
     }
 
+    /**
+     * Writes the window (top, left, height × width) of sample i's channels into {@code out}, channel
+     * after channel, each pixel byte p of channel c as table[c][p].
+     */
+    void copyWindow(int i, int top, int left, int height, int width, float[][] table, float[] out) {
+        int c = sampleShape.dim(0), h = sampleShape.dim(1), w = sampleShape.dim(2);
+        byte[] row = new byte[width];
+        for (int ch = 0; ch < c; ch++) {
+            float[] t = table[ch];
+            long base = ((long) i * c + ch) * h * w;
+            for (int y = 0; y < height; y++) {
+                MemorySegment.copy(pixels, ValueLayout.JAVA_BYTE, base + (long) (top + y) * w + left, row, 0, width);
+                for (int x = 0, to = (ch * height + y) * width; x < width; x++) out[to + x] = t[row[x] & 0xFF];
+            }
+        }
+    }
+
     void checkChannels(Normalization normalization) {
         if (normalization.channels() != sampleShape.dim(0)) {
             throw new IllegalArgumentException(name + " has " + sampleShape.dim(0) + "-channel images but the normalisation has "

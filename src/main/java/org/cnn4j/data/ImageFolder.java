@@ -602,6 +602,12 @@ public final class ImageFolder {
      * written, so the two may overlap.
      */
     static void resample(float[] src, int offset, int stride, int sw, Weights across, Weights down, float[] columns, float[] out, int to) {
+        resample(src, offset, stride, sw, across, down, columns, out, to, false);
+    }
+
+    /** {@link #resample(float[], int, int, int, Weights, Weights, float[], float[], int)}, mirrored left to right when asked. */
+    static void resample(float[] src, int offset, int stride, int sw, Weights across, Weights down, float[] columns, float[] out, int to,
+                         boolean mirror) {
         int dw = across.first.length, dh = down.first.length;
         // Down the columns first: an output row is a weighted sum of whole source rows, a loop over
         // contiguous floats that the JIT vectorises; then along the (fewer) rows. Pillow goes the
@@ -619,7 +625,7 @@ public final class ImageFolder {
                 float v = 0;
                 float[] weight = across.weight[x];
                 for (int k = 0, at = y * sw + across.first[x]; k < weight.length; k++) v += weight[k] * columns[at + k];
-                out[to + y * dw + x] = v;
+                out[to + y * dw + (mirror ? dw - 1 - x : x)] = v;
             }
         }
     }

@@ -77,6 +77,20 @@ public record ResizedCrop(double scaleMin, double scaleMax, double ratioMin, dou
         }
     }
 
+    /**
+     * Resizes a window already cut out ({@code window}: c planes of the box's height × width, as
+     * {@link Dataset#copyWindow} gives them) to h×w into {@code x} at {@code offset}, mirrored
+     * left to right when asked: the same values as {@link #apply} on the whole image, then a flip.
+     */
+    static void resize(float[] window, int c, Box box, int height, int width, boolean mirror, float[] x, int offset) {
+        Scratch s = SCRATCH.get().fit(height, width);
+        ImageFolder.Weights across = s.across(box.width()), down = s.down(box.height());
+        int plane = box.height() * box.width();
+        for (int ch = 0; ch < c; ch++) {
+            ImageFolder.resample(window, ch * plane, box.width(), box.width(), across, down, s.columns, x, offset + ch * height * width, mirror);
+        }
+    }
+
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     /** A thread's scratch for one output size: the column pass's floats and the weights for each window side, made once. */

@@ -86,6 +86,51 @@ class ResizedCropTest {
     }
 
     /**
+     * Resizing a window cut out of the dataset (what the loader does) gives what resizing it in the
+     * whole normalised image gives, bit for bit, and mirrored when asked.
+     */
+    @Test
+    void aCutWindowResizesAsTheWholeImage() {
+        Dataset data = SyntheticShapes.generate(6, 3, 20, 3, 8);
+        float[][] table = new Normalization(new double[] {0.1, 0.2, 0.3}, new double[] {0.5, 0.6, 0.7}).table();
+        int size = 3 * 20 * 20;
+        for (int k = 0; k < 30; k++) {
+            int sample = k % 6;
+            ResizedCrop.Box box = ResizedCrop.DEFAULT.box(20, 20, 1000 + k);
+            float[] whole = new float[size];
+            data.copyImages(whole, 0, sample, sample + 1, table);
+            ResizedCrop.apply(whole, 0, 3, 20, 20, box);
+            float[] window = new float[3 * box.height() * box.width()], cut = new float[size], mirrored = new float[size];
+            data.copyWindow(sample, box.top(), box.left(), box.height(), box.width(), table, window);
+            ResizedCrop.resize(window, 3, box, 20, 20, false, cut, 0);
+            ResizedCrop.resize(window, 3, box, 20, 20, true, mirrored, 0);
+            assertArrayEquals(whole, cut, box.toString());
+            for (int i = 0; i < size; i++) assertEquals(whole[i], mirrored[i - i % 20 + 19 - i % 20], box + " mirrored at " + i);
+        }
+    }
+
+    /** With flips, each image is the same crop as without, mirrored or not (both happen). */
+    @Test
+    void flipsMirrorTheSameCrops() {
+        Dataset data = SyntheticShapes.generate(64, 1, 12, 3, 5);
+        int[] order = DataLoader.of(data, 64).shuffle(3).order(1);
+        float[] plain = DataLoader.of(data, 64).shuffle(3).randomResizedCrop(ResizedCrop.DEFAULT).batch(1, 0, order).x();
+        float[] flipped = DataLoader.of(data, 64).shuffle(3).randomResizedCrop(ResizedCrop.DEFAULT).horizontalFlip(true).batch(1, 0, order).x();
+        int same = 0, mirrored = 0;
+        for (int n = 0; n < 64; n++) {
+            boolean equal = true, mirror = true;
+            for (int i = 0; i < 144; i++) {
+                equal &= plain[n * 144 + i] == flipped[n * 144 + i];
+                mirror &= plain[n * 144 + i] == flipped[n * 144 + i - i % 12 + 11 - i % 12];
+            }
+            assertTrue(equal || mirror, "image " + n + " is its crop or the crop mirrored");
+            if (equal) same++;
+            if (mirror && !equal) mirrored++;
+        }
+        assertTrue(same > 10 && mirrored > 10, same + " kept, " + mirrored + " mirrored");
+    }
+
+    /**
      * In the loader: a window of the whole image at ratio 1 changes nothing; a real one changes
      * the batch, the same way on every run and whichever threads prepare it.
      */
