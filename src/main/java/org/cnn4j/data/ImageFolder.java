@@ -150,6 +150,7 @@ public final class ImageFolder {
 
     private static Datasets.Split open(Path dir, Preprocessing sample, double valFraction, long seed, Decoding decoding) throws IOException {
         if (!(valFraction > 0 && valFraction < 1)) throw new IllegalArgumentException("the validation share must be in (0, 1), got " + valFraction);
+        Thread.ofVirtual().start(TurboJpeg::available); // links the library (a few tenths of a second) while the files are listed
         String name = dir.toAbsolutePath().normalize().getFileName() == null ? dir.toString() : dir.toAbsolutePath().normalize().getFileName().toString();
         if (isManifest(dir)) return split(name.replaceFirst("(?i)\\.csv$", ""), manifest(dir, null), valFraction, seed, sample, decoding);
         if (Files.isRegularFile(dir.resolve("train.csv")) && heldOutManifest(dir) != null) {
