@@ -35,6 +35,11 @@ final class DataOptions {
             + "instead of stopping.")
     boolean skipBadImages;
 
+    @Option(names = "--max-pixels", defaultValue = "89478485", paramLabel = "N",
+            description = "Largest image (width × height from its header) an image folder may hold; larger ones are refused "
+                    + "before decoding, as decompression bombs (default: ${DEFAULT-VALUE}, Pillow's limit).")
+    long maxPixels;
+
     @Option(names = "--image-memory", paramLabel = "SIZE",
             description = {"Most memory an image folder's decoded images may take, e.g. 2g (default: half the Java heap). A larger set is",
                     "decoded into a memory-mapped cache file in the output folder, which the next run reuses while the files are unchanged."})
@@ -69,6 +74,7 @@ final class DataOptions {
         Checks.range("--image-size", imageSize, 0, 4096);
         Checks.range("--resize", resize, 0, org.cnn4j.data.Preprocessing.MAX_SIDE);
         if (imageMemory != null) Checks.bytes("--image-memory", imageMemory, 0, Long.MAX_VALUE);
+        Checks.range("--max-pixels", maxPixels, 1, 1L << 32);
         if (!(valFraction > 0 && valFraction < 1)) throw new Checks.BadOption("--val-fraction must be in (0, 1), got " + valFraction);
         maxBytes();
     }
@@ -112,7 +118,7 @@ final class DataOptions {
                 throw new Checks.BadOption("--resize " + resize + ": the model prepares its images as it was trained to: " + stored.describe());
             }
             folderPreprocessing = p;
-            ImageFolder.Options o = ImageFolder.Options.of(p).split(valFraction, seed).skipBadImages(skips).listener(listener)
+            ImageFolder.Options o = ImageFolder.Options.of(p).split(valFraction, seed).maxPixels(maxPixels).skipBadImages(skips).listener(listener)
                     .cache(cacheDir, imageMemory == null ? Runtime.getRuntime().maxMemory() / 2 : Checks.bytes("--image-memory", imageMemory, 0, Long.MAX_VALUE));
             split = heldOutOnly ? new Datasets.Split(null, ImageFolder.openHeldOut(dir, o)) : ImageFolder.open(dir, o);
         } else {

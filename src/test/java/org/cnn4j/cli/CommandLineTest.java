@@ -224,6 +224,10 @@ class CommandLineTest {
         Result wrongSize = run("train", "--model", "fmnist-cnn", "--data", images.toString(), "--image-size", "16", "--out", dir.resolve("x").toString());
         assertEquals(2, wrongSize.code());
         assertTrue(wrongSize.err().contains("--image-size 16: this model takes images of 28×28"), wrongSize.err());
+        Result bombs = run("train", "--model", "resnet20", "--data", images.toString(), "--max-pixels", "399", "--device", "cpu",
+                "--out", dir.resolve("photos-bombs").toString());
+        assertEquals(1, bombs.code());
+        assertTrue(bombs.err().contains("the header claims 20×20 = 400 pixels, more than the limit of 399"), bombs.err());
         Result grey = run("train", "--model", "fmnist-cnn", "--data", images.toString(), "--epochs", "1", "--batch", "16", "--skip-bad-images",
                 "--device", "cpu", "--out", dir.resolve("photos-grey").toString());
         assertEquals(0, grey.code(), grey.err());
