@@ -621,17 +621,36 @@ public final class ImageFolder {
                 for (int x = 0, from = offset + (down.first[y] + k) * stride; x < sw; x++) columns[row + x] += wk * src[from + x];
             }
         }
+        // Along the rows: the weights laid out flat with a fixed number of taps, so that the common
+        // cases (2 taps when enlarging, 3 to 5 when shrinking a little) run without an inner loop's overhead.
+        int taps = across.taps;
+        int[] start = across.start;
+        float[] flat = across.flat;
         for (int y = 0; y < dh; y++) {
-            for (int x = 0; x < dw; x++) {
-                float v = 0;
-                float[] weight = across.weight[x];
-                for (int k = 0, at = y * sw + across.first[x]; k < weight.length; k++) v += weight[k] * columns[at + k];
-                out[to + y * dw + (mirror ? dw - 1 - x : x)] = v;
+            int row = y * sw, o = to + y * dw;
+            if (taps == 2) {
+                for (int x = 0; x < dw; x++) {
+                    int at = row + start[x];
+                    float v = flat[2 * x] * columns[at] + flat[2 * x + 1] * columns[at + 1];
+                    out[o + (mirror ? dw - 1 - x : x)] = v;
+                }
+            } else {
+                for (int x = 0; x < dw; x++) {
+                    float v = 0;
+                    for (int k = 0, at = row + start[x], wk = x * taps; k < taps; k++) v += flat[wk + k] * columns[at + k];
+                    out[o + (mirror ? dw - 1 - x : x)] = v;
+                }
             }
         }
     }
 
-    record Weights(int[] first, int[] count, float[][] weight) {
+    /**
+     * Output i's weights {@code weight[i]} for source positions {@code first[i]} onwards; and the
+     * same with one number of taps for all (the most any output has): output i's {@code taps}
+     * weights at {@code flat[i·taps]} for positions {@code start[i]} onwards, padded with zeros,
+     * the window moved left where it would pass the end.
+     */
+    record Weights(int[] first, int[] count, float[][] weight, int taps, int[] start, float[] flat) {
     }
 
     /** Each thread's weights of the sizes it met last (a folder's images mostly share a few sizes). */
@@ -674,7 +693,15 @@ public final class ImageFolder {
             weight[i] = new float[b - a];
             for (int k = a; k < b; k++) weight[i][k - a] = (float) (ws[k] / total);
         }
-        return new Weights(first, count, weight);
+        int taps = 1;
+        for (int c : count) taps = Math.max(taps, c);
+        int[] start = new int[m];
+        float[] flat = new float[m * taps];
+        for (int i = 0; i < m; i++) {
+            start[i] = Math.max(0, Math.min(first[i], n - taps));
+            System.arraycopy(weight[i], 0, flat, i * taps + first[i] - start[i], count[i]);
+        }
+        return new Weights(first, count, weight, taps, start, flat);
     }
 
     /**
