@@ -22,7 +22,7 @@ import picocli.CommandLine.ScopeType;
  */
 @Command(name = "cnn4j", mixinStandardHelpOptions = true, version = "cnn4j 0.1.0",
         description = "Trains and runs convolutional image classifiers on the CPU (and, with the CUDA backend, NVIDIA GPUs).",
-        subcommands = {TrainCommand.class, EvalCommand.class, PredictCommand.class, SummaryCommand.class, GradcheckCommand.class, BenchCommand.class,
+        subcommands = {TrainCommand.class, EvalCommand.class, PredictCommand.class, SummaryCommand.class, ExportCommand.class, GradcheckCommand.class, BenchCommand.class,
                 DevicesCommand.class, CommandLine.HelpCommand.class})
 public final class Cnn4j {
     @Option(names = "--debug", scope = ScopeType.INHERIT, description = "On failure, print the stack trace too.")

@@ -99,6 +99,20 @@ class CommandLineTest {
         assertTrue(r.err().contains("notes.png: not an image format Java can read"), r.err());
     }
 
+    /** export writes an ONNX file of a trained model (with its data description) or of a built-in one. */
+    @Test
+    void exportWritesOnnx() throws IOException {
+        Path onnx = dir.resolve("m.onnx");
+        Result r = run("export", dir.resolve("run/model.safetensors").toString(), "--onnx", onnx.toString());
+        assertEquals(0, r.code(), r.err());
+        ai.onnx.proto.OnnxMl.ModelProto proto = ai.onnx.proto.OnnxMl.ModelProto.parseFrom(Files.readAllBytes(onnx));
+        assertEquals("cnn4j.data", proto.getMetadataProps(0).getKey());
+        assertEquals(0, run("export", "vgg-small", "--onnx", dir.resolve("v.onnx").toString()).code());
+        Result lenet = run("export", "lenet5", "--onnx", dir.resolve("l.onnx").toString());
+        assertEquals(1, lenet.code());
+        assertTrue(lenet.err().contains("(Subsampling) has no ONNX form"), lenet.err());
+    }
+
     @Test
     void summaryGradcheckAndDevices() {
         Result r = run("summary", "lenet5");

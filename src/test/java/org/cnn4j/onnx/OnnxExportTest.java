@@ -1,0 +1,163 @@
+package org.cnn4j.onnx;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.FloatBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+import ai.onnx.proto.OnnxMl;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtSession;
+import org.cnn4j.data.DataInfo;
+import org.cnn4j.data.Normalization;
+import org.cnn4j.layer.Add;
+import org.cnn4j.layer.AvgPool2d;
+import org.cnn4j.layer.BatchNorm1d;
+import org.cnn4j.layer.BatchNorm2d;
+import org.cnn4j.layer.Concat;
+import org.cnn4j.layer.Conv2d;
+import org.cnn4j.layer.Dense;
+import org.cnn4j.layer.Dropout;
+import org.cnn4j.layer.Flatten;
+import org.cnn4j.layer.GELU;
+import org.cnn4j.layer.GlobalAvgPool2d;
+import org.cnn4j.layer.Layer;
+import org.cnn4j.layer.LeakyReLU;
+import org.cnn4j.layer.MaxPool2d;
+import org.cnn4j.layer.Pass;
+import org.cnn4j.layer.ReLU;
+import org.cnn4j.layer.ScaledTanh;
+import org.cnn4j.layer.SiLU;
+import org.cnn4j.layer.Sigmoid;
+import org.cnn4j.layer.Softmax;
+import org.cnn4j.layer.Tanh;
+import org.cnn4j.loss.SoftmaxCrossEntropy;
+import org.cnn4j.model.Graph;
+import org.cnn4j.model.Model;
+import org.cnn4j.model.Models;
+import org.cnn4j.tensor.Tensor;
+import org.cnn4j.testing.Backends;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Exported models run by ONNX Runtime (an independent implementation) on random inputs give
+ * cnn4j's outputs: within 1e-5 of the outputs' scale (float32 sums in another order).
+ */
+class OnnxExportTest {
+    @TempDir
+    Path dir;
+
+    /** Random running statistics, so that batch normalisation's inference form is tested, not the identity. */
+    private static void randomiseRunningStatistics(Model m, long seed) {
+        Random rng = new Random(seed);
+        for (Layer.State s : m.state()) {
+            if (s.name().endsWith("num_batches_tracked")) continue;
+            float[] v = new float[s.value().shape().size()];
+            boolean variance = s.name().endsWith("running_var");
+            for (int i = 0; i < v.length; i++) v[i] = variance ? 0.5f + rng.nextFloat() : (float) rng.nextGaussian() * 0.3f;
+            m.backend().write(s.value(), v);
+        }
+    }
+
+    private void agrees(Model m, String file) throws Exception {
+        randomiseRunningStatistics(m, 5);
+        int n = 3, size = m.inputShape().size();
+        float[] x = new float[n * size];
+        Random rng = new Random(11);
+        for (int i = 0; i < x.length; i++) x[i] = (float) rng.nextGaussian();
+        Tensor input = m.backend().upload(m.inputShape().batch(n), x);
+        float[] ours = m.forward(input, Pass.INFERENCE).toFloatArray();
+        input.close();
+        Path onnx = dir.resolve(file);
+        DataInfo info = new DataInfo("t", java.util.stream.IntStream.range(0, m.outputShape().size()).mapToObj(i -> "c" + i).toList(),
+                Normalization.identity(m.inputShape().rank() == 3 ? m.inputShape().dim(0) : 1));
+        OnnxExport.write(onnx, m, info);
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        long[] shape = new long[m.inputShape().rank() + 1];
+        shape[0] = n;
+        for (int i = 0; i < m.inputShape().rank(); i++) shape[i + 1] = m.inputShape().dim(i);
+        try (OrtSession session = env.createSession(onnx.toString(), new OrtSession.SessionOptions());
+             OnnxTensor in = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), shape);
+             OrtSession.Result result = session.run(Map.of(Model.INPUT, in))) {
+            float[] theirs = ((OnnxTensor) result.get(0)).getFloatBuffer().array();
+            assertEquals(ours.length, theirs.length, file);
+            double scale = 0, worst = 0;
+            for (float v : ours) scale = Math.max(scale, Math.abs(v));
+            for (int i = 0; i < ours.length; i++) worst = Math.max(worst, Math.abs(ours[i] - theirs[i]));
+            assertTrue(scale > 0 && worst <= 1e-5 * scale, file + ": off by " + worst + " at a scale of " + scale);
+        }
+    }
+
+    @Test
+    void builtInModelsRunInOnnxRuntimeAsInCnn4j() throws Exception {
+        for (String name : List.of("fmnist-cnn", "vgg-small", "resnet20", "resnet18")) {
+            try (Model m = Models.byName(name).seed(3).build(Backends.CPU)) {
+                agrees(m, name + ".onnx");
+            }
+        }
+    }
+
+    /** Every other layer the exporter knows: each activation, both poolings with padding, Concat, Dropout, BatchNorm1d, Softmax. */
+    @Test
+    void everyExportedLayerKindRunsAsInCnn4j() throws Exception {
+        Graph.Builder b = Graph.builder().input(3, 12, 12);
+        b.add("conv", new Conv2d(3, 6, 3).padding(1).stride(1, 1).bias(true), Model.INPUT);
+        b.add("bn", new BatchNorm2d(6), "conv");
+        b.add("leaky", new LeakyReLU(0.2), "bn");
+        b.add("silu", new SiLU(), "bn");
+        b.add("gelu", new GELU(), "bn");
+        b.add("tanh", new Tanh(), "bn");
+        b.add("sig", new Sigmoid(), "bn");
+        b.add("stanh", new ScaledTanh(), "bn");
+        b.add("cat", new Concat(), "leaky", "silu", "gelu");
+        b.add("mix", new Add(), "tanh", "sig");
+        b.add("mix2", new Add(), "mix", "stanh");
+        b.add("cat2", new Concat(), "cat", "mix2");
+        b.add("max", new MaxPool2d(3).stride(2, 2).padding(1, 1), "cat2");
+        b.add("avg", new AvgPool2d(2).padding(1, 1), "max");
+        b.add("relu", new ReLU(), "avg");
+        b.add("gap", new GlobalAvgPool2d(), "relu");
+        b.add("drop", new Dropout(0.5), "gap");
+        b.add("fc", new Dense(24, 10), "drop");
+        b.add("bn1", new BatchNorm1d(10), "fc");
+        b.add("flat", new Flatten(), "bn1");
+        b.add("fc2", new Dense(10, 4), "flat");
+        b.add("softmax", new Softmax(), "fc2");
+        try (Model m = b.loss(new SoftmaxCrossEntropy()).seed(4).build(Backends.CPU)) {
+            agrees(m, "every.onnx");
+        }
+    }
+
+    @Test
+    void theFileStatesItsOpsetAndCarriesTheDataDescription() throws IOException {
+        try (Model m = Models.fmnistCnn().seed(1).build(Backends.CPU)) {
+            DataInfo info = new DataInfo("clothes", java.util.stream.IntStream.range(0, 10).mapToObj(i -> "k" + i).toList(),
+                    new Normalization(new double[] {0.28}, new double[] {0.35}));
+            Path f = dir.resolve("m.onnx");
+            OnnxExport.write(f, m, info);
+            OnnxMl.ModelProto proto = OnnxMl.ModelProto.parseFrom(Files.readAllBytes(f));
+            assertEquals(OnnxExport.OPSET, proto.getOpsetImport(0).getVersion());
+            assertEquals("", proto.getOpsetImport(0).getDomain());
+            String data = proto.getMetadataPropsList().stream().filter(p -> p.getKey().equals("cnn4j.data")).findFirst().orElseThrow().getValue();
+            assertTrue(data.contains("\"k9\"") && data.contains("0.28"), data);
+            assertEquals(8, proto.getGraph().getInitializerCount(), "two convolutions and two dense layers, weights and biases");
+        }
+    }
+
+    @Test
+    void aLayerWithoutAnOnnxFormIsNamed() {
+        try (Model m = Models.lenet5().seed(1).build(Backends.CPU)) {
+            String msg = assertThrows(IllegalArgumentException.class, () -> OnnxExport.toOnnx(m, null)).getMessage();
+            assertTrue(msg.contains("layer 's2' (Subsampling) has no ONNX form"), msg);
+        }
+    }
+}
