@@ -12,6 +12,7 @@ import org.cnn4j.io.AtomicFiles;
 import org.cnn4j.io.ModelFile;
 import org.cnn4j.layer.Pass;
 import org.cnn4j.loss.SoftmaxCrossEntropy;
+import org.cnn4j.model.Classifier;
 import org.cnn4j.model.Model;
 import org.cnn4j.tensor.Tensor;
 import picocli.CommandLine.Command;
@@ -90,10 +91,10 @@ final class PredictCommand implements Callable<Integer> {
                     float[] out = m.forward(input, Pass.INFERENCE).toFloatArray();
                     input.close();
                     for (int i = 0; i < part.size(); i++) {
-                        double[] p = scores(out, i * k, k, logits);
+                        double[] p = Classifier.scores(out, i * k, k, logits);
                         StringBuilder line = new StringBuilder(part.get(i) + ":");
                         table.append(quoted(part.get(i).toString()));
-                        for (int c : ranking(p, shown)) {
+                        for (int c : Classifier.ranking(p, shown)) {
                             line.append(String.format(Locale.ROOT, "  %s (%s %.4f)", names.get(c), logits ? "probability" : "score", p[c]));
                             table.append(',').append(quoted(names.get(c))).append(String.format(Locale.ROOT, ",%.6f", p[c]));
                         }
@@ -113,23 +114,5 @@ final class PredictCommand implements Callable<Integer> {
     /** A CSV field: quoted when it holds a comma, a quote or a line break. */
     private static String quoted(String field) {
         return field.matches("[^,\"\r\n]*") ? field : "\"" + field.replace("\"", "\"\"") + "\"";
-    }
-
-    /** Softmax of the logits when the model was trained with cross-entropy, else the outputs as they are. */
-    private static double[] scores(float[] out, int from, int k, boolean logits) {
-        double[] p = new double[k];
-        double max = Double.NEGATIVE_INFINITY, sum = 0;
-        for (int c = 0; c < k; c++) max = Math.max(max, out[from + c]);
-        for (int c = 0; c < k; c++) {
-            p[c] = logits ? Math.exp(out[from + c] - max) : out[from + c];
-            sum += p[c];
-        }
-        if (logits) for (int c = 0; c < k; c++) p[c] /= sum;
-        return p;
-    }
-
-    private static int[] ranking(double[] p, int n) {
-        return java.util.stream.IntStream.range(0, p.length).boxed().sorted((a, b) -> Double.compare(p[b], p[a]))
-                .limit(n).mapToInt(Integer::intValue).toArray();
     }
 }

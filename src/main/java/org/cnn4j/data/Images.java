@@ -66,6 +66,20 @@ public final class Images {
     }
 
     /**
+     * Images already decoded, as one normalised batch (n, c, h, w) prepared as {@link #load} prepares
+     * files: converted to the model's channels, resized and centre-cropped as the data description
+     * says, normalised.
+     */
+    public static float[] prepare(List<BufferedImage> images, Shape sample, DataInfo info) {
+        int c = sample.dim(0), size = sample.size();
+        if (c != 1 && c != 3) throw new IllegalArgumentException("images can feed models with 1 or 3 channels, this one has " + c);
+        Preprocessing p = info.preprocessing(sample);
+        byte[] pixels = new byte[Math.multiplyExact(images.size(), size)];
+        for (int i = 0; i < images.size(); i++) ImageFolder.pixelsOf(images.get(i), p, pixels, i * size);
+        return new Dataset("images", sample, pixels, new int[images.size()], info.classNames()).images(info.normalization());
+    }
+
+    /**
      * Decodes an image to be scaled to {@code w × h}: its size checked against {@code maxPixels}
      * first, subsampled when it is more than twice the target in both directions, refused when the
      * decoder warns or fails.
