@@ -47,7 +47,7 @@ final class EvalCommand implements Callable<Integer> {
         data.cacheDir = model.toAbsolutePath().getParent() == null ? null : model.toAbsolutePath().getParent().resolve("cache");
         data.listener = Progress.forConsole().reading();
         try (Backend backend = device.open()) {
-            ModelFile.Loaded loaded = ModelFile.load(model, backend);
+            ModelFile.Loaded loaded = ModelSource.load(model, backend);
             try (var m = ModelSource.folded(loaded.model(), fold)) {
                 if (!m.foldings().isEmpty()) System.out.println("folded: " + String.join(", ", m.foldings()));
                 Checks.fitsInMemory("--batch", batch, m, backend, 1);

@@ -29,7 +29,7 @@ final class ExportCommand implements Callable<Integer> {
         if (dir != null && !Files.isDirectory(dir)) throw new Checks.BadOption("--onnx: no folder " + dir);
         try (CpuBackend cpu = new CpuBackend(1)) {
             Path file = Path.of(model);
-            ModelFile.Loaded loaded = Files.exists(file) ? ModelFile.load(file, cpu) : null;
+            ModelFile.Loaded loaded = Files.exists(file) ? ModelSource.load(file, cpu) : null;
             DataInfo data = loaded == null ? null : loaded.data();
             try (Model m = loaded != null ? loaded.model() : ModelSource.open(model, cpu, 0)) {
                 OnnxExport.write(onnx, m, data);

@@ -10,14 +10,23 @@ import org.cnn4j.model.Folding;
 import org.cnn4j.model.Model;
 import org.cnn4j.model.Models;
 
-/** A model named on the command line: a model or checkpoint file, or a built-in name. */
+/** A model named on the command line: a model or checkpoint file, an ONNX file, or a built-in name. */
 final class ModelSource {
     private ModelSource() {
     }
 
+    /** A cnn4j model file or checkpoint, or an ONNX file (by its name's ending .onnx), with its data description. */
+    static ModelFile.Loaded load(Path file, Backend backend) throws IOException {
+        if (file.getFileName() != null && file.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".onnx")) {
+            org.cnn4j.onnx.OnnxImport.Imported onnx = org.cnn4j.onnx.OnnxImport.read(file, backend);
+            return new ModelFile.Loaded(onnx.model(), onnx.data(), java.util.Map.of(), java.util.Map.of());
+        }
+        return ModelFile.load(file, backend);
+    }
+
     static Model open(String nameOrFile, Backend backend, long seed) throws IOException {
         Path file = Path.of(nameOrFile);
-        if (Files.exists(file)) return ModelFile.load(file, backend).model();
+        if (Files.exists(file)) return load(file, backend).model();
         if (nameOrFile.endsWith(".safetensors")) throw new java.nio.file.NoSuchFileException(nameOrFile, null, "no such model file");
         return Models.byName(nameOrFile).seed(seed).build(backend);
     }

@@ -75,7 +75,7 @@ final class PredictCommand implements Callable<Integer> {
         device.check();
         StringBuilder table = new StringBuilder("path");
         try (Backend backend = device.open()) {
-            ModelFile.Loaded loaded = ModelFile.load(model, backend);
+            ModelFile.Loaded loaded = ModelSource.load(model, backend);
             try (Model m = ModelSource.folded(loaded.model(), fold)) {
                 int batch = Math.min(BATCH, files.size());
                 Checks.fitsInMemory("a batch of images", batch, m, backend, 1);

@@ -42,7 +42,8 @@ import org.cnn4j.tensor.Shape;
  * output as the graph's output (logits unless the model ends in a softmax). Batch normalisation
  * uses its running statistics, dropout is the identity. The data description (class names, mean
  * and standard deviation, preprocessing) goes into the model's metadata, as JSON under
- * {@code cnn4j.data}.
+ * {@code cnn4j.data}, and the model's seed under {@code cnn4j.seed} (it draws an unsplit image
+ * folder's held-out images, which an evaluation of the ONNX file must draw alike).
  *
  * <p>Layers: Conv2d (Conv), Dense (Gemm with transB, after a Flatten where its input is not flat),
  * BatchNorm1d/2d (BatchNormalization), MaxPool2d (MaxPool), AvgPool2d (AveragePool with
@@ -81,6 +82,8 @@ public final class OnnxExport {
         OnnxMl.ModelProto.Builder m = OnnxMl.ModelProto.newBuilder().setIrVersion(IR_VERSION).setProducerName("cnn4j")
                 .setGraph(e.graph).addOpsetImport(OnnxMl.OperatorSetIdProto.newBuilder().setDomain("").setVersion(OPSET));
         if (data != null) m.addMetadataProps(OnnxMl.StringStringEntryProto.newBuilder().setKey("cnn4j.data").setValue(Json.write(data.config())));
+        // the seed that drew the held-out images of an unsplit image folder, for eval
+        m.addMetadataProps(OnnxMl.StringStringEntryProto.newBuilder().setKey("cnn4j.seed").setValue(Long.toString(model.seed())));
         return m.build();
     }
 

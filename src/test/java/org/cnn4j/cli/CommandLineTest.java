@@ -107,6 +107,12 @@ class CommandLineTest {
         assertEquals(0, r.code(), r.err());
         ai.onnx.proto.OnnxMl.ModelProto proto = ai.onnx.proto.OnnxMl.ModelProto.parseFrom(Files.readAllBytes(onnx));
         assertEquals("cnn4j.data", proto.getMetadataProps(0).getKey());
+        // the ONNX file evaluates as the model file it came from (its classes, normalisation and seed in its metadata)
+        Result fromFile = run("eval", dir.resolve("run/model.safetensors").toString(), "--data", "synthetic", "--limit", "300", "--device", "cpu");
+        Result fromOnnx = run("eval", onnx.toString(), "--data", "synthetic", "--limit", "300", "--device", "cpu");
+        assertEquals(0, fromOnnx.code(), fromOnnx.err());
+        assertEquals(fromFile.out(), fromOnnx.out());
+        assertTrue(run("summary", onnx.toString()).out().contains("conv1"), "summary reads ONNX files too");
         assertEquals(0, run("export", "vgg-small", "--onnx", dir.resolve("v.onnx").toString()).code());
         Result lenet = run("export", "lenet5", "--onnx", dir.resolve("l.onnx").toString());
         assertEquals(1, lenet.code());

@@ -147,6 +147,7 @@ class OnnxExportTest {
             OnnxMl.ModelProto proto = OnnxMl.ModelProto.parseFrom(Files.readAllBytes(f));
             assertEquals(OnnxExport.OPSET, proto.getOpsetImport(0).getVersion());
             assertEquals("", proto.getOpsetImport(0).getDomain());
+            assertEquals("1", proto.getMetadataPropsList().stream().filter(p -> p.getKey().equals("cnn4j.seed")).findFirst().orElseThrow().getValue());
             String data = proto.getMetadataPropsList().stream().filter(p -> p.getKey().equals("cnn4j.data")).findFirst().orElseThrow().getValue();
             assertTrue(data.contains("\"k9\"") && data.contains("0.28"), data);
             assertEquals(8, proto.getGraph().getInitializerCount(), "two convolutions and two dense layers, weights and biases");

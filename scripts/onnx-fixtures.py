@@ -1,0 +1,72 @@
+#!/usr/bin/python3
+"""Writes src/test/resources/onnx/: a ResNet-20-shaped network (He et al.'s CIFAR ResNet: 3 stages of
+3 basic blocks, 16/32/64 maps, 1x1 projection shortcuts with batch normalisation) built and trained
+for 30 steps in PyTorch on random data (so that its running statistics are its own), exported by
+torch.onnx.export (opset 13, eval mode, dynamic batch), and an input with PyTorch's outputs for it
+(torch-resnet20-io.bin: 2x3x32x32 inputs then 2x10 outputs, float32 little-endian), for
+OnnxImportTest.
+
+Run with Debian's PyTorch: /usr/bin/python3 scripts/onnx-fixtures.py"""
+import os
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.manual_seed(20261205)
+torch.set_num_threads(2)
+
+
+class Block(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(y)) + self.shortcut(x))
+
+
+class ResNet20(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        layers, cin = [], 16
+        for cout, stride in [(16, 1), (32, 2), (64, 2)]:
+            for i in range(3):
+                layers.append(Block(cin, cout, stride if i == 0 else 1))
+                cin = cout
+        self.layers = nn.Sequential(*layers)
+        self.fc = nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = self.layers(F.relu(self.bn1(self.conv1(x))))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+model = ResNet20()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+for step in range(30):
+    x = torch.randn(32, 3, 32, 32)
+    y = torch.randint(0, 10, (32,))
+    optimizer.zero_grad()
+    F.cross_entropy(model(x), y).backward()
+    optimizer.step()
+model.eval()
+out = os.path.join(os.path.dirname(__file__), "..", "src", "test", "resources", "onnx")
+os.makedirs(out, exist_ok=True)
+x = torch.randn(2, 3, 32, 32)
+torch.onnx.export(model, x, os.path.join(out, "torch-resnet20.onnx"), opset_version=13, input_names=["input"], output_names=["logits"],
+                  dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+with torch.no_grad():
+    y = model(x)
+with open(os.path.join(out, "torch-resnet20-io.bin"), "wb") as f:
+    f.write(x.numpy().astype("<f4").tobytes() + y.numpy().astype("<f4").tobytes())
+print("wrote", os.path.normpath(out), "torch", torch.__version__)

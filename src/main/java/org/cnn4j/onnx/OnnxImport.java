@@ -1,0 +1,436 @@
+package org.cnn4j.onnx;
+
+import java.io.IOException;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.IntStream;
+
+import ai.onnx.proto.OnnxMl;
+import com.google.protobuf.InvalidProtocolBufferException;
+import org.cnn4j.backend.Backend;
+import org.cnn4j.data.DataInfo;
+import org.cnn4j.data.Normalization;
+import org.cnn4j.io.FileFormatException;
+import org.cnn4j.io.Json;
+import org.cnn4j.io.ModelFile;
+import org.cnn4j.io.Settings;
+import org.cnn4j.layer.Add;
+import org.cnn4j.layer.AvgPool2d;
+import org.cnn4j.layer.BatchNorm1d;
+import org.cnn4j.layer.BatchNorm2d;
+import org.cnn4j.layer.Concat;
+import org.cnn4j.layer.Conv2d;
+import org.cnn4j.layer.Dense;
+import org.cnn4j.layer.Flatten;
+import org.cnn4j.layer.GlobalAvgPool2d;
+import org.cnn4j.layer.Identity;
+import org.cnn4j.layer.Layer;
+import org.cnn4j.layer.LeakyReLU;
+import org.cnn4j.layer.MaxPool2d;
+import org.cnn4j.layer.Parameter;
+import org.cnn4j.layer.ReLU;
+import org.cnn4j.layer.Sigmoid;
+import org.cnn4j.layer.Softmax;
+import org.cnn4j.layer.Tanh;
+import org.cnn4j.loss.SoftmaxCrossEntropy;
+import org.cnn4j.model.Graph;
+import org.cnn4j.model.Model;
+import org.cnn4j.tensor.Shape;
+
+/**
+ * Reads an ONNX model (as cnn4j and PyTorch's {@code torch.onnx.export} write them) into a cnn4j
+ * graph that evaluates, predicts and trains further. Operators: Conv (group 1, symmetric pads, no
+ * auto_pad), Gemm (alpha = beta = 1, transA 0, either transB), BatchNormalization (inference
+ * form), Relu, LeakyRelu, Sigmoid, Tanh, Softmax, MaxPool and AveragePool (symmetric pads, no
+ * ceil_mode; average pooling counts the padding, or has none), GlobalAveragePool (followed by
+ * Flatten or Gemm), Flatten (axis 1), Add and Concat (channels) of two computed values, Identity
+ * and Dropout (the identity). Anything else, an attribute value outside these, or a weight that is
+ * not a float initializer stored in the file is refused with the node's name and what is missing.
+ *
+ * <p>Hostile files: the file is read whole (at most 2 GiB) and parsed by protobuf, which refuses
+ * lengths beyond the data; every initializer's element count is checked against its bytes, every
+ * dimension against the limits, before anything is allocated from it; the graph is checked shape
+ * by shape as it is built.
+ *
+ * <p>The data description comes from the model's {@code cnn4j.data} metadata (as {@link OnnxExport}
+ * writes it); a model without it gets the classes "0" … "k−1" and no normalisation of its own
+ * (pixels scaled to [0, 1], as torchvision's {@code ToTensor}), unless the caller gives one.
+ */
+public final class OnnxImport {
+    /** The most elements one initializer may have. */
+    private static final long MAX_ELEMENTS = 1L << 30;
+
+    private final Path file;
+    private final Map<String, Tensor> initializers = new HashMap<>();
+    private final Map<String, String> producers = new HashMap<>(); // ONNX value -> cnn4j node (or Model.INPUT)
+    private final Map<String, Integer> ranks = new HashMap<>(); // ONNX value -> its rank per sample in cnn4j
+    private final Set<String> pooled = new HashSet<>(); // values of a GlobalAveragePool: (c) in cnn4j, (c, 1, 1) in ONNX
+    private final Map<String, float[]> weights = new LinkedHashMap<>();
+    private final Graph.Builder builder = Graph.builder();
+    private final Set<String> names = new HashSet<>();
+    private Shape input;
+
+    /** A model read from an ONNX file, with its data description. */
+    public record Imported(Model model, DataInfo data) {
+    }
+
+    private record Tensor(int[] dims, float[] values) {
+    }
+
+    private OnnxImport(Path file) {
+        this.file = file;
+    }
+
+    /** Reads the file's model onto {@code backend}; see the class comment. */
+    public static Imported read(Path file, Backend backend) throws IOException {
+        long size = Files.size(file);
+        if (size > Integer.MAX_VALUE - 16) throw new FileFormatException(file, "an ONNX file of " + size + " bytes, more than 2 GiB");
+        OnnxMl.ModelProto proto;
+        try {
+            proto = OnnxMl.ModelProto.parseFrom(Files.readAllBytes(file));
+        } catch (InvalidProtocolBufferException e) {
+            throw new FileFormatException(file, "not an ONNX model (protobuf): " + e.getMessage());
+        }
+        return new OnnxImport(file).build(proto, backend);
+    }
+
+    private Imported build(OnnxMl.ModelProto proto, Backend backend) throws FileFormatException {
+        if (!proto.hasGraph() || proto.getGraph().getNodeCount() == 0) throw new FileFormatException(file, "an ONNX model without a graph");
+        for (OnnxMl.OperatorSetIdProto opset : proto.getOpsetImportList()) {
+            boolean standard = opset.getDomain().isEmpty() || opset.getDomain().equals("ai.onnx");
+            if (standard && (opset.getVersion() < 7 || opset.getVersion() > 22)) {
+                throw new FileFormatException(file, "opset " + opset.getVersion() + ": cnn4j reads opsets 7 to 22");
+            }
+        }
+        OnnxMl.GraphProto g = proto.getGraph();
+        for (OnnxMl.TensorProto t : g.getInitializerList()) initializers.put(t.getName(), tensor(t));
+        List<OnnxMl.ValueInfoProto> inputs = g.getInputList().stream().filter(v -> !initializers.containsKey(v.getName())).toList();
+        if (inputs.size() != 1) throw new FileFormatException(file, "the graph has " + inputs.size() + " inputs; cnn4j reads models of one image input");
+        input = inputShape(inputs.getFirst());
+        builder.input(input.dims());
+        producers.put(inputs.getFirst().getName(), Model.INPUT);
+        ranks.put(inputs.getFirst().getName(), input.rank());
+        String last = null;
+        for (int i = 0; i < g.getNodeCount(); i++) last = node(g.getNode(i), i);
+        if (g.getOutputCount() != 1) throw new FileFormatException(file, "the graph has " + g.getOutputCount() + " outputs; cnn4j reads models of one");
+        String output = producers.get(g.getOutput(0).getName());
+        if (output == null || !output.equals(last)) {
+            throw new FileFormatException(file, "the graph's output '" + g.getOutput(0).getName() + "' is not made by its last node");
+        }
+        for (OnnxMl.StringStringEntryProto p : proto.getMetadataPropsList()) {
+            if (!p.getKey().equals("cnn4j.seed")) continue;
+            try {
+                builder.seed(Long.parseLong(p.getValue().trim()));
+            } catch (NumberFormatException e) {
+                throw new FileFormatException(file, "bad cnn4j.seed metadata '" + p.getValue() + "'");
+            }
+        }
+        Graph model;
+        try {
+            model = builder.loss(new SoftmaxCrossEntropy()).initialise(false).build(backend);
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new FileFormatException(file, "the graph does not fit together: " + e.getMessage());
+        }
+        try {
+            for (Parameter p : model.parameters()) write(model, p.name(), p.value());
+            for (Layer.State s : model.state()) if (weights.containsKey(s.name())) write(model, s.name(), s.value());
+        } catch (FileFormatException | RuntimeException e) {
+            model.close();
+            throw e;
+        }
+        return new Imported(model, data(proto, model));
+    }
+
+    private void write(Model model, String name, org.cnn4j.tensor.Tensor target) throws FileFormatException {
+        float[] v = weights.get(name);
+        if (v == null) throw new FileFormatException(file, "no weights for '" + name + "'");
+        if (v.length != target.shape().size()) {
+            throw new FileFormatException(file, "'" + name + "' has " + v.length + " values, the layer needs " + target.shape());
+        }
+        model.backend().write(target, v);
+    }
+
+    private DataInfo data(OnnxMl.ModelProto proto, Model model) throws FileFormatException {
+        for (OnnxMl.StringStringEntryProto p : proto.getMetadataPropsList()) {
+            if (!p.getKey().equals("cnn4j.data")) continue;
+            try {
+                return DataInfo.fromConfig(new Settings("the ONNX model's cnn4j.data", Json.readObject(p.getValue())));
+            } catch (IllegalArgumentException e) {
+                throw new FileFormatException(file, "bad cnn4j.data metadata: " + e.getMessage());
+            }
+        }
+        int classes = model.outputShape().size(), channels = input.rank() == 3 ? input.dim(0) : 1;
+        return new DataInfo(file.getFileName().toString(), IntStream.range(0, classes).mapToObj(Integer::toString).toList(), Normalization.identity(channels));
+    }
+
+    // ---------------------------------------------------------------- nodes
+
+    /** Adds the node's layer; returns its cnn4j name. */
+    private String node(OnnxMl.NodeProto n, int index) throws FileFormatException {
+        String name = name(n, index);
+        String op = n.getOpType();
+        if (!n.getDomain().isEmpty() && !n.getDomain().equals("ai.onnx")) throw unsupported(n, name, "the operator domain '" + n.getDomain() + "'");
+        for (int i = 0; i < n.getInputCount(); i++) {
+            if (pooled.contains(n.getInput(i)) && !op.equals("Flatten") && !op.equals("Gemm")) {
+                throw unsupported(n, name, "a global average pool's (c, 1, 1) output taken other than by Flatten or Gemm");
+            }
+        }
+        int rank = n.getInputCount() > 0 ? ranks.getOrDefault(n.getInput(0), 3) : 3;
+        Layer layer;
+        List<String> from = new ArrayList<>();
+        switch (op) {
+            case "Conv" -> {
+                Tensor w = initializer(n, name, 1, "W");
+                if (w.dims().length != 4) throw unsupported(n, name, "a weight of rank " + w.dims().length + " (2-D convolutions only)");
+                if (integer(n, "group", 1) != 1) throw unsupported(n, name, "group " + integer(n, "group", 1) + " (grouped convolutions)");
+                noAutoPad(n, name);
+                int[] pads = symmetricPads(n, name), strides = pair(n, "strides", 1), dilations = pair(n, "dilations", 1);
+                Tensor b = n.getInputCount() > 2 && !n.getInput(2).isEmpty() ? initializer(n, name, 2, "B") : null;
+                layer = new Conv2d(w.dims()[1], w.dims()[0], w.dims()[2], w.dims()[3]).padding(pads[0], pads[1]).stride(strides[0], strides[1])
+                        .dilation(dilations[0], dilations[1]).bias(b != null);
+                weights.put(name + ".weight", w.values());
+                if (b != null) weights.put(name + ".bias", b.values());
+                from.add(value(n, name, 0));
+            }
+            case "Gemm" -> {
+                if (real(n, "alpha", 1) != 1 || real(n, "beta", 1) != 1 || integer(n, "transA", 0) != 0) {
+                    throw unsupported(n, name, "alpha, beta other than 1 or transA (only Gemm as a dense layer)");
+                }
+                Tensor w = initializer(n, name, 1, "B");
+                if (w.dims().length != 2) throw unsupported(n, name, "a weight of rank " + w.dims().length);
+                boolean transB = integer(n, "transB", 0) != 0;
+                int out = transB ? w.dims()[0] : w.dims()[1], in = transB ? w.dims()[1] : w.dims()[0];
+                Tensor c = n.getInputCount() > 2 && !n.getInput(2).isEmpty() ? initializer(n, name, 2, "C") : null;
+                if (c != null && c.values().length != out) throw unsupported(n, name, "a bias C of " + c.values().length + " values for " + out + " outputs");
+                layer = new Dense(in, out).bias(c != null);
+                weights.put(name + ".weight", transB ? w.values() : transpose(w.values(), in, out));
+                if (c != null) weights.put(name + ".bias", c.values());
+                from.add(value(n, name, 0));
+            }
+            case "BatchNormalization" -> {
+                if (integer(n, "training_mode", 0) != 0 || n.getOutputCount() > 1) throw unsupported(n, name, "training mode (inference form only)");
+                String x = value(n, name, 0);
+                int c = initializer(n, name, 1, "scale").values().length;
+                layer = (rank == 1 ? new BatchNorm1d(c) : new BatchNorm2d(c))
+                        .eps(real(n, "epsilon", 1e-5));
+                weights.put(name + ".weight", initializer(n, name, 1, "scale").values());
+                weights.put(name + ".bias", initializer(n, name, 2, "B").values());
+                weights.put(name + ".running_mean", initializer(n, name, 3, "mean").values());
+                weights.put(name + ".running_var", initializer(n, name, 4, "var").values());
+                from.add(x);
+            }
+            case "Relu", "Sigmoid", "Tanh", "LeakyRelu", "Identity", "Dropout" -> {
+                if (op.equals("Dropout") && n.getOutputCount() > 1 && !n.getOutput(1).isEmpty()) throw unsupported(n, name, "the mask output");
+                layer = switch (op) {
+                    case "Relu" -> new ReLU();
+                    case "Sigmoid" -> new Sigmoid();
+                    case "Tanh" -> new Tanh();
+                    case "LeakyRelu" -> new LeakyReLU(real(n, "alpha", 0.01));
+                    default -> new Identity();
+                };
+                from.add(value(n, name, 0));
+            }
+            case "Softmax" -> {
+                long axis = integer(n, "axis", -1);
+                if (axis != 1 && axis != -1) throw unsupported(n, name, "axis " + axis + " (softmax over the classes only)");
+                layer = new Softmax();
+                from.add(value(n, name, 0));
+            }
+            case "MaxPool", "AveragePool" -> {
+                noAutoPad(n, name);
+                if (integer(n, "ceil_mode", 0) != 0) throw unsupported(n, name, "ceil_mode 1");
+                if (integer(n, "storage_order", 0) != 0 || (n.getOutputCount() > 1 && !n.getOutput(1).isEmpty())) throw unsupported(n, name, "indices");
+                int[] k = ints(n, "kernel_shape"), pads = symmetricPads(n, name), strides = pair(n, "strides", 1), dilations = pair(n, "dilations", 1);
+                if (k == null || k.length != 2) throw unsupported(n, name, "a kernel_shape other than 2-D");
+                if (dilations[0] != 1 || dilations[1] != 1) throw unsupported(n, name, "dilations");
+                if (op.equals("AveragePool") && integer(n, "count_include_pad", 0) == 0 && (pads[0] != 0 || pads[1] != 0)) {
+                    throw unsupported(n, name, "count_include_pad 0 with padding (cnn4j's average counts the padding)");
+                }
+                layer = (op.equals("MaxPool") ? new MaxPool2d(k[0], k[1]) : new AvgPool2d(k[0], k[1])).stride(strides[0], strides[1]).padding(pads[0], pads[1]);
+                from.add(value(n, name, 0));
+            }
+            case "GlobalAveragePool" -> {
+                layer = new GlobalAvgPool2d();
+                from.add(value(n, name, 0));
+                pooled.add(n.getOutputCount() > 0 ? n.getOutput(0) : "");
+            }
+            case "Flatten" -> {
+                if (integer(n, "axis", 1) != 1) throw unsupported(n, name, "axis " + integer(n, "axis", 1) + " (the batch stays the first axis)");
+                layer = new Flatten();
+                from.add(value(n, name, 0));
+            }
+            case "Add", "Concat" -> {
+                if (n.getInputCount() != 2 && op.equals("Add")) throw unsupported(n, name, n.getInputCount() + " inputs");
+                if (op.equals("Concat") && integer(n, "axis", 0) != 1) throw unsupported(n, name, "axis " + integer(n, "axis", 0) + " (channels only)");
+                for (int i = 0; i < n.getInputCount(); i++) {
+                    if (initializers.containsKey(n.getInput(i))) throw unsupported(n, name, "a constant input '" + n.getInput(i) + "'");
+                    from.add(value(n, name, i));
+                }
+                layer = op.equals("Add") ? new Add() : new Concat();
+            }
+            default -> throw unsupported(n, name, "the operator");
+        }
+        try {
+            builder.add(name, layer, from.toArray(String[]::new));
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new FileFormatException(file, "node '" + n.getName() + "' (" + op + "): " + e.getMessage());
+        }
+        if (n.getOutputCount() < 1) throw new FileFormatException(file, "node '" + n.getName() + "' (" + op + ") has no output");
+        producers.put(n.getOutput(0), name);
+        ranks.put(n.getOutput(0), switch (op) {
+            case "Gemm", "Flatten", "GlobalAveragePool" -> 1;
+            default -> rank;
+        });
+        return name;
+    }
+
+    /** A cnn4j name for the node: its own (or its output's) with characters a parameter name keeps, unique. */
+    private String name(OnnxMl.NodeProto n, int index) {
+        String base = !n.getName().isEmpty() ? n.getName() : n.getOutputCount() > 0 ? n.getOutput(0) : "node" + index;
+        base = base.replaceAll("^/+", "").replaceAll("[^A-Za-z0-9_.-]", ".");
+        if (base.isEmpty() || base.equals(Model.INPUT)) base = "node" + index;
+        String name = base;
+        for (int k = 2; !names.add(name); k++) name = base + "." + k;
+        return name;
+    }
+
+    /** The cnn4j node making input i of the node. */
+    private String value(OnnxMl.NodeProto n, String name, int i) throws FileFormatException {
+        if (n.getInputCount() <= i) throw new FileFormatException(file, "node '" + n.getName() + "' (" + n.getOpType() + ") lacks input " + i);
+        String v = n.getInput(i);
+        String node = producers.get(v);
+        if (node == null) {
+            throw new FileFormatException(file, "node '" + n.getName() + "' (" + n.getOpType() + "): input '" + v
+                    + (initializers.containsKey(v) ? "' is a constant where cnn4j needs a computed value" : "' is made by no earlier node"));
+        }
+        return node;
+    }
+
+    private Tensor initializer(OnnxMl.NodeProto n, String name, int i, String what) throws FileFormatException {
+        if (n.getInputCount() <= i) throw new FileFormatException(file, "node '" + n.getName() + "' (" + n.getOpType() + ") lacks its " + what);
+        Tensor t = initializers.get(n.getInput(i));
+        if (t == null) throw unsupported(n, name, "a computed " + what + " ('" + n.getInput(i) + "'; weights must be initializers)");
+        return t;
+    }
+
+    private FileFormatException unsupported(OnnxMl.NodeProto n, String name, String what) {
+        return new FileFormatException(file, "node '" + (n.getName().isEmpty() ? name : n.getName()) + "' (" + n.getOpType() + "): " + what
+                + " is not supported by cnn4j");
+    }
+
+    // ---------------------------------------------------------------- attributes and tensors
+
+    private static OnnxMl.AttributeProto attribute(OnnxMl.NodeProto n, String key) {
+        for (OnnxMl.AttributeProto a : n.getAttributeList()) if (a.getName().equals(key)) return a;
+        return null;
+    }
+
+    private static long integer(OnnxMl.NodeProto n, String key, long otherwise) {
+        OnnxMl.AttributeProto a = attribute(n, key);
+        return a == null ? otherwise : a.getI();
+    }
+
+    private static double real(OnnxMl.NodeProto n, String key, double otherwise) {
+        OnnxMl.AttributeProto a = attribute(n, key);
+        return a == null ? otherwise : a.getF();
+    }
+
+    private int[] ints(OnnxMl.NodeProto n, String key) throws FileFormatException {
+        OnnxMl.AttributeProto a = attribute(n, key);
+        if (a == null) return null;
+        int[] v = new int[a.getIntsCount()];
+        for (int i = 0; i < v.length; i++) {
+            long x = a.getInts(i);
+            if (x < 0 || x > 1 << 16) throw new FileFormatException(file, "node '" + n.getName() + "': " + key + " value " + x + " out of range");
+            v[i] = (int) x;
+        }
+        return v;
+    }
+
+    private int[] pair(OnnxMl.NodeProto n, String key, int otherwise) throws FileFormatException {
+        int[] v = ints(n, key);
+        if (v == null) return new int[] {otherwise, otherwise};
+        if (v.length != 2) throw new FileFormatException(file, "node '" + n.getName() + "': " + key + " has " + v.length + " values, 2-D needs 2");
+        return v;
+    }
+
+    private void noAutoPad(OnnxMl.NodeProto n, String name) throws FileFormatException {
+        OnnxMl.AttributeProto a = attribute(n, "auto_pad");
+        if (a != null && !a.getS().toStringUtf8().equals("NOTSET")) throw unsupported(n, name, "auto_pad " + a.getS().toStringUtf8());
+    }
+
+    /** (top, left) of pads [top, left, bottom, right], which must equal (bottom, right). */
+    private int[] symmetricPads(OnnxMl.NodeProto n, String name) throws FileFormatException {
+        int[] p = ints(n, "pads");
+        if (p == null) return new int[] {0, 0};
+        if (p.length != 4) throw new FileFormatException(file, "node '" + n.getName() + "': pads has " + p.length + " values, 2-D needs 4");
+        if (p[0] != p[2] || p[1] != p[3]) throw unsupported(n, name, "asymmetric pads " + java.util.Arrays.toString(p));
+        return new int[] {p[0], p[1]};
+    }
+
+    private Tensor tensor(OnnxMl.TensorProto t) throws FileFormatException {
+        String name = t.getName();
+        if (t.getDataLocation() == OnnxMl.TensorProto.DataLocation.EXTERNAL) throw new FileFormatException(file, "initializer '" + name + "' is stored outside the file");
+        if (t.getDataType() != OnnxMl.TensorProto.DataType.FLOAT.getNumber()) {
+            throw new FileFormatException(file, "initializer '" + name + "' has data type " + t.getDataType() + "; cnn4j reads float (1)");
+        }
+        int[] dims = new int[t.getDimsCount()];
+        long count = 1;
+        for (int i = 0; i < dims.length; i++) {
+            long d = t.getDims(i);
+            if (d < 0 || d > MAX_ELEMENTS) throw new FileFormatException(file, "initializer '" + name + "' claims a dimension of " + d);
+            dims[i] = (int) d;
+            count *= d;
+            if (count > MAX_ELEMENTS) throw new FileFormatException(file, "initializer '" + name + "' claims more than " + MAX_ELEMENTS + " elements");
+        }
+        long stored = t.getRawData().isEmpty() ? t.getFloatDataCount() : t.getRawData().size() / 4L;
+        if (stored != count || (!t.getRawData().isEmpty() && t.getRawData().size() % 4 != 0)) {
+            throw new FileFormatException(file, "initializer '" + name + "' of shape " + java.util.Arrays.toString(dims) + " needs " + count
+                    + " floats, the file holds " + (t.getRawData().isEmpty() ? t.getFloatDataCount() + " floats" : t.getRawData().size() + " bytes"));
+        }
+        float[] values = new float[(int) count];
+        if (!t.getRawData().isEmpty()) {
+            t.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(values);
+        } else {
+            for (int i = 0; i < values.length; i++) values[i] = t.getFloatData(i);
+        }
+        return new Tensor(dims, values);
+    }
+
+    private Shape inputShape(OnnxMl.ValueInfoProto v) throws FileFormatException {
+        if (!v.getType().hasTensorType() || v.getType().getTensorType().getElemType() != OnnxMl.TensorProto.DataType.FLOAT.getNumber()) {
+            throw new FileFormatException(file, "input '" + v.getName() + "' is not a float tensor");
+        }
+        OnnxMl.TensorShapeProto s = v.getType().getTensorType().getShape();
+        if (s.getDimCount() != 4 && s.getDimCount() != 2) {
+            throw new FileFormatException(file, "input '" + v.getName() + "' has rank " + s.getDimCount() + "; cnn4j reads (batch, c, h, w) or (batch, features)");
+        }
+        int[] dims = new int[s.getDimCount() - 1];
+        long size = 1;
+        for (int i = 1; i < s.getDimCount(); i++) {
+            OnnxMl.TensorShapeProto.Dimension d = s.getDim(i);
+            if (!d.hasDimValue() || d.getDimValue() < 1 || d.getDimValue() > 1 << 16) {
+                throw new FileFormatException(file, "input '" + v.getName() + "': dimension " + i + " is " + (d.hasDimValue() ? d.getDimValue() : "'" + d.getDimParam() + "'")
+                        + "; all but the batch must be fixed, from 1 to 65536");
+            }
+            dims[i - 1] = (int) d.getDimValue();
+            size *= dims[i - 1];
+        }
+        if (size > ModelFile.MAX_VALUES_PER_SAMPLE) throw new FileFormatException(file, "input '" + v.getName() + "' of " + size + " values per sample is too large");
+        return Shape.of(dims);
+    }
+
+    private static float[] transpose(float[] v, int rows, int cols) {
+        float[] t = new float[v.length];
+        for (int r = 0; r < rows; r++) for (int c = 0; c < cols; c++) t[c * rows + r] = v[r * cols + c];
+        return t;
+    }
+}

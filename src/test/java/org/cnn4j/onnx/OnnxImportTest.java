@@ -1,0 +1,201 @@
+package org.cnn4j.onnx;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+
+import ai.onnx.proto.OnnxMl;
+import org.cnn4j.data.DataInfo;
+import org.cnn4j.data.Normalization;
+import org.cnn4j.io.FileFormatException;
+import org.cnn4j.layer.AvgPool2d;
+import org.cnn4j.layer.BatchNorm1d;
+import org.cnn4j.layer.BatchNorm2d;
+import org.cnn4j.layer.Concat;
+import org.cnn4j.layer.Conv2d;
+import org.cnn4j.layer.Dense;
+import org.cnn4j.layer.Dropout;
+import org.cnn4j.layer.GlobalAvgPool2d;
+import org.cnn4j.layer.Layer;
+import org.cnn4j.layer.LeakyReLU;
+import org.cnn4j.layer.MaxPool2d;
+import org.cnn4j.layer.Pass;
+import org.cnn4j.layer.ReLU;
+import org.cnn4j.layer.Sigmoid;
+import org.cnn4j.layer.Softmax;
+import org.cnn4j.layer.Tanh;
+import org.cnn4j.loss.SoftmaxCrossEntropy;
+import org.cnn4j.model.Graph;
+import org.cnn4j.model.Model;
+import org.cnn4j.model.Models;
+import org.cnn4j.tensor.Tensor;
+import org.cnn4j.testing.Backends;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class OnnxImportTest {
+    @TempDir
+    Path dir;
+
+    private static float[] outputs(Model m, float[] x, int n) {
+        Tensor in = m.backend().upload(m.inputShape().batch(n), x);
+        float[] y = m.forward(in, Pass.INFERENCE).toFloatArray();
+        in.close();
+        return y;
+    }
+
+    private static float[] random(int size, long seed) {
+        Random rng = new Random(seed);
+        float[] x = new float[size];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rng.nextGaussian();
+        return x;
+    }
+
+    private static void randomiseRunningStatistics(Model m) {
+        Random rng = new Random(5);
+        for (Layer.State s : m.state()) {
+            if (s.name().endsWith("num_batches_tracked")) continue;
+            float[] v = new float[s.value().shape().size()];
+            for (int i = 0; i < v.length; i++) v[i] = s.name().endsWith("running_var") ? 0.5f + rng.nextFloat() : (float) rng.nextGaussian() * 0.3f;
+            m.backend().write(s.value(), v);
+        }
+    }
+
+    /** cnn4j → ONNX → cnn4j: the same outputs (the same operations in the same order), the same data description. */
+    @Test
+    void roundTripGivesTheSameOutputs() throws IOException {
+        Graph.Builder every = Graph.builder().input(3, 12, 12);
+        every.add("conv", new Conv2d(3, 6, 3).padding(1).bias(true), Model.INPUT).add("bn", new BatchNorm2d(6))
+                .add("leaky", new LeakyReLU(0.2), "bn").add("sig", new Sigmoid(), "bn").add("tanh", new Tanh(), "bn")
+                .add("cat", new Concat(), "leaky", "sig", "tanh").add("max", new MaxPool2d(3).stride(2, 2).padding(1, 1))
+                .add("avg", new AvgPool2d(2).padding(1, 1)).add("relu", new ReLU()).add("gap", new GlobalAvgPool2d())
+                .add("drop", new Dropout(0.5)).add("fc", new Dense(18, 10)).add("bn1", new BatchNorm1d(10)).add("fc2", new Dense(10, 4))
+                .add("softmax", new Softmax());
+        List<Graph.Builder> models = List.of(Models.fmnistCnn(), Models.vggSmall(), Models.resnet20(3, 32, 32, 10), Models.resnet18(3, 32, 32, 7),
+                every.loss(new SoftmaxCrossEntropy()));
+        for (int k = 0; k < models.size(); k++) {
+            try (Model m = models.get(k).seed(k).build(Backends.CPU)) {
+                randomiseRunningStatistics(m);
+                DataInfo info = new DataInfo("t", java.util.stream.IntStream.range(0, m.outputShape().size()).mapToObj(i -> "k" + i).toList(),
+                        new Normalization(new double[m.inputShape().dim(0)], filled(m.inputShape().dim(0), 0.5)));
+                Path f = dir.resolve(k + ".onnx");
+                OnnxExport.write(f, m, info);
+                OnnxImport.Imported back = OnnxImport.read(f, Backends.CPU);
+                try (Model b = back.model()) {
+                    float[] x = random(2 * m.inputShape().size(), k);
+                    float[] expected = outputs(m, x, 2), actual = outputs(b, x, 2);
+                    double scale = 0, worst = 0;
+                    for (int i = 0; i < expected.length; i++) {
+                        scale = Math.max(scale, Math.abs(expected[i]));
+                        worst = Math.max(worst, Math.abs(expected[i] - actual[i]));
+                    }
+                    assertTrue(worst <= 1e-6 * scale, "model " + k + ": off by " + worst + " at a scale of " + scale);
+                    assertEquals(info.classNames(), back.data().classNames());
+                    assertEquals(m.parameters().size(), b.parameters().size());
+                    assertEquals(m.seed(), b.seed(), "the seed travels (it draws an unsplit folder's held-out images)");
+                }
+            }
+        }
+    }
+
+    private static double[] filled(int n, double v) {
+        double[] a = new double[n];
+        Arrays.fill(a, v);
+        return a;
+    }
+
+    /**
+     * A ResNet-20 trained briefly in PyTorch 1.13 and exported by {@code torch.onnx.export} (opset
+     * 13; PyTorch folds each batch normalisation into its convolution): cnn4j's outputs within 1e-5
+     * of PyTorch's scale on PyTorch's input, and training continues from it.
+     */
+    @Test
+    void aPyTorchResNet20ImportsAndTrainsOn() throws IOException {
+        Path onnx = dir.resolve("torch-resnet20.onnx");
+        byte[] io;
+        try (var in = getClass().getResourceAsStream("/onnx/torch-resnet20.onnx")) {
+            Files.copy(in, onnx);
+        }
+        try (var in = getClass().getResourceAsStream("/onnx/torch-resnet20-io.bin")) {
+            io = in.readAllBytes();
+        }
+        float[] all = new float[io.length / 4];
+        java.nio.ByteBuffer.wrap(io).order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(all);
+        float[] x = Arrays.copyOf(all, 2 * 3 * 32 * 32), expected = Arrays.copyOfRange(all, x.length, all.length);
+        OnnxImport.Imported imported = OnnxImport.read(onnx, Backends.CPU);
+        try (Model m = imported.model()) {
+            assertEquals(org.cnn4j.tensor.Shape.of(3, 32, 32), m.inputShape());
+            assertEquals(List.of("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"), imported.data().classNames(), "no metadata: the classes by number");
+            float[] actual = outputs(m, x, 2);
+            double scale = 0, worst = 0;
+            for (int i = 0; i < expected.length; i++) {
+                scale = Math.max(scale, Math.abs(expected[i]));
+                worst = Math.max(worst, Math.abs(expected[i] - actual[i]));
+            }
+            assertTrue(worst <= 1e-5 * scale, "off by " + worst + " at a scale of " + scale);
+            float[] before = m.parameters().getFirst().value().toFloatArray();
+            Tensor in = m.backend().upload(m.inputShape().batch(2), x);
+            Tensor y = m.backend().uploadInts(org.cnn4j.tensor.Shape.of(2), new int[] {3, 7});
+            double first = m.trainStep(in, y, new org.cnn4j.optim.Sgd(0.01)).loss();
+            for (int k = 0; k < 5; k++) m.trainStep(in, y, new org.cnn4j.optim.Sgd(0.01));
+            double later = m.evaluate(in, y).loss();
+            in.close();
+            y.close();
+            assertTrue(!Arrays.equals(before, m.parameters().getFirst().value().toFloatArray()) && later < first,
+                    "training goes on: loss " + first + " -> " + later);
+        }
+    }
+
+    /** Bad files are refused by name, without allocating what they claim. */
+    @Test
+    void malformedFilesAreNamed() throws IOException {
+        Path good = dir.resolve("good.onnx");
+        try (Model m = Models.fmnistCnn().seed(1).build(Backends.CPU)) {
+            OnnxExport.write(good, m, null);
+        }
+        byte[] bytes = Files.readAllBytes(good);
+        Path cut = dir.resolve("cut.onnx");
+        Files.write(cut, Arrays.copyOf(bytes, bytes.length / 2));
+        assertTrue(refusal(cut).contains("not an ONNX model (protobuf)"), refusal(cut));
+
+        OnnxMl.ModelProto proto = OnnxMl.ModelProto.parseFrom(bytes);
+        OnnxMl.ModelProto.Builder b = proto.toBuilder();
+        OnnxMl.TensorProto w = b.getGraph().getInitializer(0);
+        b.getGraphBuilder().setInitializer(0, w.toBuilder().setDims(0, 1L << 40));
+        String m = refusal(write("absurd.onnx", b.build()));
+        assertTrue(m.contains("claims a dimension of 1099511627776"), m);
+
+        b = proto.toBuilder();
+        b.getGraphBuilder().setInitializer(0, w.toBuilder().setDims(0, 64));
+        m = refusal(write("short.onnx", b.build()));
+        assertTrue(m.contains("initializer 'conv1.weight' of shape [64, 1, 3, 3] needs 576 floats, the file holds 1152 bytes"), m);
+
+        b = proto.toBuilder();
+        b.getGraphBuilder().setNode(0, b.getGraph().getNode(0).toBuilder().addAttribute(
+                OnnxMl.AttributeProto.newBuilder().setName("group").setType(OnnxMl.AttributeProto.AttributeType.INT).setI(2)));
+        m = refusal(write("group.onnx", b.build()));
+        assertTrue(m.contains("node 'conv1' (Conv): group 2 (grouped convolutions) is not supported by cnn4j"), m);
+
+        b = proto.toBuilder();
+        b.getGraphBuilder().setNode(1, b.getGraph().getNode(1).toBuilder().setOpType("Selu"));
+        m = refusal(write("selu.onnx", b.build()));
+        assertTrue(m.contains("node 'relu1' (Selu): the operator is not supported by cnn4j"), m);
+    }
+
+    private Path write(String name, OnnxMl.ModelProto proto) throws IOException {
+        Path f = dir.resolve(name);
+        Files.write(f, proto.toByteArray());
+        return f;
+    }
+
+    private static String refusal(Path f) {
+        return assertThrows(FileFormatException.class, () -> OnnxImport.read(f, Backends.CPU).model().close()).getMessage();
+    }
+}
