@@ -99,11 +99,20 @@ public final class OnnxImport {
         } catch (InvalidProtocolBufferException e) {
             throw new FileFormatException(file, "not an ONNX model (protobuf): " + e.getMessage());
         }
-        return new OnnxImport(file).build(proto, backend);
+        return new OnnxImport(file).build(proto, Map.of(), backend);
     }
 
-    private Imported build(OnnxMl.ModelProto proto, Backend backend) throws FileFormatException {
+    /**
+     * {@link #read(Path, Backend)} of a parsed model whose graph inputs named in {@code constants}
+     * take those values, as initializers (the ONNX conformance tests give weights as inputs).
+     */
+    static Imported read(Path file, OnnxMl.ModelProto proto, Map<String, OnnxMl.TensorProto> constants, Backend backend) throws FileFormatException {
+        return new OnnxImport(file).build(proto, constants, backend);
+    }
+
+    private Imported build(OnnxMl.ModelProto proto, Map<String, OnnxMl.TensorProto> constants, Backend backend) throws FileFormatException {
         if (!proto.hasGraph() || proto.getGraph().getNodeCount() == 0) throw new FileFormatException(file, "an ONNX model without a graph");
+        for (Map.Entry<String, OnnxMl.TensorProto> c : constants.entrySet()) initializers.put(c.getKey(), tensor(c.getValue().toBuilder().setName(c.getKey()).build()));
         for (OnnxMl.OperatorSetIdProto opset : proto.getOpsetImportList()) {
             boolean standard = opset.getDomain().isEmpty() || opset.getDomain().equals("ai.onnx");
             if (standard && (opset.getVersion() < 7 || opset.getVersion() > 22)) {
@@ -240,7 +249,7 @@ public final class OnnxImport {
             }
             case "Softmax" -> {
                 long axis = integer(n, "axis", -1);
-                if (axis != 1 && axis != -1) throw unsupported(n, name, "axis " + axis + " (softmax over the classes only)");
+                if (rank != 1 || (axis != 1 && axis != -1)) throw unsupported(n, name, "axis " + axis + " of a rank " + (rank + 1) + " value (softmax over the classes of (batch, classes) only)");
                 layer = new Softmax();
                 from.add(value(n, name, 0));
             }
