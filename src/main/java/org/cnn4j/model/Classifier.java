@@ -17,8 +17,8 @@ import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
 
 /**
- * A trained model for embedding in a program: images in, the top classes with their names and
- * probabilities out, each image prepared exactly as the model's training images were (its data
+ * A trained model (a cnn4j model file or an ONNX file) for embedding in a program: images in, the
+ * top classes with their names and probabilities out, each image prepared exactly as the model's training images were (its data
  * description: channels, resize and centre crop, normalisation).
  *
  * <pre>{@code
@@ -57,20 +57,27 @@ public final class Classifier implements AutoCloseable {
         this.maxPixels = Images.DEFAULT_MAX_PIXELS;
     }
 
-    /** A model file's classifier on the CPU (all cores). */
+    /** A model file's (or an ONNX file's: its name ends in .onnx) classifier on the CPU (all cores). */
     public static Classifier load(Path file) throws IOException {
         CpuBackend cpu = new CpuBackend();
         try {
-            ModelFile.Loaded loaded = ModelFile.load(file, cpu);
-            return new Classifier(loaded.model(), loaded.data(), cpu);
+            Classifier c = load(file, cpu);
+            return new Classifier(c.model, c.data, cpu);
         } catch (IOException | RuntimeException e) {
             cpu.close();
             throw e;
         }
     }
 
-    /** A model file's classifier on {@code backend}, which the caller keeps and closes. */
+    /**
+     * A model file's (or an ONNX file's, see {@link org.cnn4j.onnx.OnnxImport}) classifier on
+     * {@code backend}, which the caller keeps and closes.
+     */
     public static Classifier load(Path file, Backend backend) throws IOException {
+        if (file.getFileName() != null && file.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".onnx")) {
+            org.cnn4j.onnx.OnnxImport.Imported onnx = org.cnn4j.onnx.OnnxImport.read(file, backend);
+            return new Classifier(onnx.model(), onnx.data(), null);
+        }
         ModelFile.Loaded loaded = ModelFile.load(file, backend);
         return new Classifier(loaded.model(), loaded.data(), null);
     }

@@ -153,6 +153,34 @@ class OnnxImportTest {
         }
     }
 
+    /** A classifier loads the ONNX file: classes by number, pixels scaled to [0, 1], the same logits as the model. */
+    @Test
+    void aClassifierLoadsOnnxFiles() throws IOException {
+        Path onnx = dir.resolve("torch-resnet20.onnx");
+        try (var in = getClass().getResourceAsStream("/onnx/torch-resnet20.onnx")) {
+            Files.copy(in, onnx);
+        }
+        java.awt.image.BufferedImage image = new java.awt.image.BufferedImage(32, 32, java.awt.image.BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < 32; y++) for (int x = 0; x < 32; x++) image.setRGB(x, y, (x * 8) << 16 | (y * 8) << 8 | ((x + y) * 4));
+        float[] pixels = new float[3 * 32 * 32];
+        for (int y = 0; y < 32; y++) {
+            for (int x = 0; x < 32; x++) {
+                pixels[y * 32 + x] = x * 8 / 255f;
+                pixels[1024 + y * 32 + x] = y * 8 / 255f;
+                pixels[2048 + y * 32 + x] = (x + y) * 4 / 255f;
+            }
+        }
+        try (org.cnn4j.model.Classifier c = org.cnn4j.model.Classifier.load(onnx, Backends.CPU);
+             Model m = OnnxImport.read(onnx, Backends.CPU).model()) {
+            List<org.cnn4j.model.Classifier.Scored> best = c.predict(image, 10);
+            double[] p = org.cnn4j.model.Classifier.scores(outputs(m, pixels, 1), 0, 10, true);
+            for (org.cnn4j.model.Classifier.Scored s : best) {
+                assertEquals(Integer.toString(s.index()), s.name());
+                assertEquals(p[s.index()], s.score(), 1e-6);
+            }
+        }
+    }
+
     /** Bad files are refused by name, without allocating what they claim. */
     @Test
     void malformedFilesAreNamed() throws IOException {
