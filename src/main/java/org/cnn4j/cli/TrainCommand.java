@@ -28,7 +28,8 @@ import picocli.CommandLine.Option;
                 + "accuracy.png and confusion.png."})
 final class TrainCommand implements Callable<Integer> {
     @Option(names = "--model", defaultValue = "fmnist-cnn",
-            description = "fmnist-cnn, lenet5, vgg-small, resnet20 or resnet18 (the ResNets take the data's image size) (default: ${DEFAULT-VALUE}).")
+            description = {"fmnist-cnn, lenet5, vgg-small, resnet20 or resnet18 (the ResNets take the data's image size), or a model",
+                    "file (.safetensors or .onnx) to train further from its weights and normalisation (default: ${DEFAULT-VALUE})."})
     String model;
 
     @Mixin
@@ -98,18 +99,28 @@ final class TrainCommand implements Callable<Integer> {
         }
         data.check();
         device.check();
-        if (resume == null) Models.byName(model); // an unknown name fails before its output directory is made
+        Path startFile = Path.of(model);
+        boolean fromFile = resume == null && java.nio.file.Files.isRegularFile(startFile);
+        if (resume == null && !fromFile) Models.byName(model); // an unknown name fails before its output directory is made
         Path dir = Checks.writableDirectory("--out", out != null ? out : resume != null && resume.toAbsolutePath().getParent() != null
-                ? resume.toAbsolutePath().getParent() : Path.of("runs", model));
+                ? resume.toAbsolutePath().getParent() : Path.of("runs", fromFile ? startFile.getFileName().toString().replaceFirst("\\.[^.]*$", "") : model));
         Reporting.watchHeap();
         Progress progress = Progress.forConsole();
         data.cacheDir = dir.resolve("cache");
         data.listener = progress.reading();
         try (Backend backend = device.open()) {
             // A new model takes the data's class count (and a ResNet their image shape; generated shapes at 1×28×28), so the data come first.
-            Datasets.Split first = resume != null ? null : data.open(seed, Models.anyInput(model) ? null : Models.byName(model).plan().input());
+            ModelFile.Loaded start = fromFile ? ModelSource.load(startFile, backend) : null;
+            Datasets.Split first = resume != null ? null : data.open(seed, start != null ? start.model().inputShape()
+                    : Models.anyInput(model) ? null : Models.byName(model).plan().input());
+            if (start != null && start.model().outputShape().size() != first.train().classes()) {
+                start.model().close();
+                throw new IllegalArgumentException(startFile + " has " + start.model().outputShape().size() + " outputs but "
+                        + first.train().name() + " has " + first.train().classes() + " classes");
+            }
             Trainer trainer = resume != null ? Trainer.resume(resume, backend)
-                    : newTrainer(backend, plan, first.train().sampleShape().dims(), first.train().classes());
+                    : newTrainer(backend, plan, first.train().sampleShape().dims(), first.train().classes(), start == null ? null : start.model());
+            if (start != null) trainer.normalization(start.data().normalization()); // the weights expect the inputs they were trained on
             if (epochs != null) trainer.epochs(epochs);
             Checks.fitsInMemory("--batch", trainer.options().batchSize(), trainer.model(), backend, 2);
             Datasets.Split split = first != null ? first : data.open(trainer.options().seed(), trainer.model().inputShape());
@@ -141,10 +152,10 @@ final class TrainCommand implements Callable<Integer> {
         }
     }
 
-    private Trainer newTrainer(Backend backend, Schedule plan, int[] input, int classes) {
-        Model m = Models.byName(model, input, classes).seed(seed).build(backend);
+    private Trainer newTrainer(Backend backend, Schedule plan, int[] input, int classes, Model start) {
+        Model m = start != null ? start : Models.byName(model, input, classes).seed(seed).build(backend);
         // The ResNets default to the recipe benchmarks/RESULTS.md reports for them: 10 epochs of batch 128 at 0.1.
-        boolean resnet = Models.anyInput(model);
+        boolean resnet = start == null && Models.anyInput(model);
         Optimizer o = optimizer.equalsIgnoreCase("adam") ? new Adam(lr != null ? lr : 1e-3).weightDecay(weightDecay)
                 : new Sgd(lr != null ? lr : resnet ? 0.1 : 0.05).momentum(momentum).weightDecay(weightDecay);
         o.decayBiasesAndNorms(!weightsOnlyDecay);

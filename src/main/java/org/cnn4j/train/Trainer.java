@@ -109,6 +109,7 @@ public final class Trainer {
     private final List<TrainingListener> listeners = new ArrayList<>();
     private DataInfo data;
     private Preprocessing preprocessing;
+    private org.cnn4j.data.Normalization normalization;
     private Path checkpoint;
 
     public Trainer(Model model, Optimizer optimizer, Options options) {
@@ -139,6 +140,15 @@ public final class Trainer {
         return this;
     }
 
+    /**
+     * Normalises the inputs as given instead of by the training set's statistics: for a model whose
+     * weights were trained on inputs normalised so (training on from another model file).
+     */
+    public Trainer normalization(org.cnn4j.data.Normalization n) {
+        this.normalization = n;
+        return this;
+    }
+
     /** The augmentation of the options, as the model file records it. */
     private Map<String, Object> augmentation() {
         Map<String, Object> a = new LinkedHashMap<>();
@@ -165,6 +175,9 @@ public final class Trainer {
                         + train.sampleShape());
             }
             DataInfo own = DataInfo.of(train);
+            if (normalization != null) {
+                own = new DataInfo(own.dataset(), own.classNames(), normalization, own.preprocessing(), null);
+            }
             data = own.with(preprocessing != null ? preprocessing : own.preprocessing(), augmentation());
         }
         checkFits(train);

@@ -113,6 +113,19 @@ class CommandLineTest {
         assertEquals(0, fromOnnx.code(), fromOnnx.err());
         assertEquals(fromFile.out(), fromOnnx.out());
         assertTrue(run("summary", onnx.toString()).out().contains("conv1"), "summary reads ONNX files too");
+        // training goes on from the ONNX file's weights, with its normalisation
+        Result further = run("train", "--model", onnx.toString(), "--data", "synthetic", "--limit", "300", "--epochs", "1", "--device", "cpu",
+                "--out", dir.resolve("further").toString());
+        assertEquals(0, further.code(), further.err());
+        try (org.cnn4j.backend.cpu.CpuBackend cpu = new org.cnn4j.backend.cpu.CpuBackend(1)) {
+            org.cnn4j.io.ModelFile.Loaded before = org.cnn4j.io.ModelFile.load(dir.resolve("run/model.safetensors"), cpu),
+                    after = org.cnn4j.io.ModelFile.load(dir.resolve("further/model.safetensors"), cpu);
+            assertEquals(before.data().normalization(), after.data().normalization(), "the inputs normalised as the weights expect");
+            assertTrue(!java.util.Arrays.equals(before.model().parameters().getFirst().value().toFloatArray(),
+                    after.model().parameters().getFirst().value().toFloatArray()), "trained further");
+            before.model().close();
+            after.model().close();
+        }
         assertEquals(0, run("export", "vgg-small", "--onnx", dir.resolve("v.onnx").toString()).code());
         Result lenet = run("export", "lenet5", "--onnx", dir.resolve("l.onnx").toString());
         assertEquals(1, lenet.code());
