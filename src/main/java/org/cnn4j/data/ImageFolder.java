@@ -482,51 +482,36 @@ public final class ImageFolder {
         if (cm.getColorSpace().getType() == java.awt.color.ColorSpace.TYPE_CMYK) {
             int[][] inks = bands(image, 4);
             for (int i = 0; i < n; i++) {
-                int r = cmykToRgb(inks[0][i], inks[3][i]), g = cmykToRgb(inks[1][i], inks[3][i]), b = cmykToRgb(inks[2][i], inks[3][i]);
-                if (c == 1) {
-                    planes[0][i] = luma(r, g, b);
-                } else {
-                    planes[0][i] = r;
-                    planes[1][i] = g;
-                    planes[2][i] = b;
-                }
+                put(planes, c, i, cmykToRgb(inks[0][i], inks[3][i]), cmykToRgb(inks[1][i], inks[3][i]), cmykToRgb(inks[2][i], inks[3][i]));
             }
             return planes;
         }
         int bits = cm.getComponentSize(0);
-        if (!(cm instanceof java.awt.image.IndexColorModel) && cm.getColorSpace().isCS_sRGB() && cm.getNumColorComponents() == 3
-                && bits == 8 && cm.getComponentSize(1) == 8 && cm.getComponentSize(2) == 8 && rgbBytes(image, c, planes)) {
-            return planes;
-        }
-        if (!(cm instanceof java.awt.image.IndexColorModel) && cm.getColorSpace().isCS_sRGB() && cm.getNumColorComponents() == 3
-                && (bits == 8 || bits == 16) && cm.getComponentSize(1) == bits && cm.getComponentSize(2) == bits) {
-            // 8- or 16-bit sRGB (the JPEG and RGB PNG decoders' images): the raster's bands are R, G, B;
-            // 16 bits keep their high byte, as Pillow does
+        // 8- or 16-bit sRGB (the JPEG and RGB PNG decoders' images): the raster's bands are R, G, B;
+        // 16 bits keep their high byte, as Pillow does
+        boolean srgb = !(cm instanceof java.awt.image.IndexColorModel) && cm.getColorSpace().isCS_sRGB() && cm.getNumColorComponents() == 3
+                && (bits == 8 || bits == 16) && cm.getComponentSize(1) == bits && cm.getComponentSize(2) == bits;
+        if (srgb && bits == 8 && rgbBytes(image, c, planes)) return planes;
+        if (srgb) {
             int[][] bands = bands(image, 3);
-            if (bits == 16) for (int[] band : bands) for (int i = 0; i < n; i++) band[i] >>= 8;
-            for (int i = 0; i < n; i++) {
-                if (c == 1) {
-                    planes[0][i] = luma(bands[0][i], bands[1][i], bands[2][i]);
-                } else {
-                    planes[0][i] = bands[0][i];
-                    planes[1][i] = bands[1][i];
-                    planes[2][i] = bands[2][i];
-                }
-            }
+            int shift = bits - 8;
+            for (int i = 0; i < n; i++) put(planes, c, i, bands[0][i] >> shift, bands[1][i] >> shift, bands[2][i] >> shift);
             return planes;
         }
         int[] rgb = image.getRGB(0, 0, w, h, null, 0, w); // palettes and the rest, through the colour model
-        for (int i = 0; i < n; i++) {
-            int r = (rgb[i] >> 16) & 0xFF, g = (rgb[i] >> 8) & 0xFF, b = rgb[i] & 0xFF;
-            if (c == 1) {
-                planes[0][i] = luma(r, g, b);
-            } else {
-                planes[0][i] = r;
-                planes[1][i] = g;
-                planes[2][i] = b;
-            }
-        }
+        for (int i = 0; i < n; i++) put(planes, c, i, (rgb[i] >> 16) & 0xFF, (rgb[i] >> 8) & 0xFF, rgb[i] & 0xFF);
         return planes;
+    }
+
+    /** Pixel i of the planes from its colour: grey by PIL's luma (c = 1), else R, G and B. */
+    private static void put(float[][] planes, int c, int i, int r, int g, int b) {
+        if (c == 1) {
+            planes[0][i] = luma(r, g, b);
+        } else {
+            planes[0][i] = r;
+            planes[1][i] = g;
+            planes[2][i] = b;
+        }
     }
 
     /**
