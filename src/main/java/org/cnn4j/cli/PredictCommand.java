@@ -6,6 +6,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 import org.cnn4j.backend.Backend;
+import org.cnn4j.data.DataInfo;
 import org.cnn4j.data.ImageFolder;
 import org.cnn4j.data.Images;
 import org.cnn4j.io.AtomicFiles;
@@ -47,6 +48,9 @@ final class PredictCommand implements Callable<Integer> {
     @Mixin
     DeviceOptions device;
 
+    @Mixin
+    NormalizationOptions normalization;
+
     @Option(names = "--fold-batch-norm", description = "Fold each batch normalisation into the convolution or dense layer before it "
             + "first (the same outputs to float rounding, one pass less per normalisation).")
     boolean fold;
@@ -73,20 +77,28 @@ final class PredictCommand implements Callable<Integer> {
         Checks.range("the number of images", files.size(), 1, MAX_IMAGES);
         if (csv != null && csv.toAbsolutePath().getParent() != null) Checks.writableDirectory("--csv's directory", csv.toAbsolutePath().getParent());
         device.check();
+        normalization.check();
         StringBuilder table = new StringBuilder("path");
         try (Backend backend = device.open()) {
             ModelFile.Loaded loaded = ModelSource.load(model, backend);
+            DataInfo info;
+            try {
+                info = normalization.apply(loaded.data());
+            } catch (RuntimeException e) {
+                loaded.model().close();
+                throw e;
+            }
             try (Model m = ModelSource.folded(loaded.model(), fold)) {
                 int batch = Math.min(BATCH, files.size());
                 Checks.fitsInMemory("a batch of images", batch, m, backend, 1);
-                List<String> names = loaded.data().classNames();
+                List<String> names = info.classNames();
                 int k = m.outputShape().size(), shown = Math.min(top, k);
                 for (int c = 1; c <= shown; c++) table.append(",class").append(c).append(",probability").append(c);
                 table.append('\n');
                 boolean logits = m.lossFunction() instanceof SoftmaxCrossEntropy;
                 for (int from = 0; from < files.size(); from += batch) {
                     List<Path> part = files.subList(from, Math.min(files.size(), from + batch));
-                    float[] x = Images.load(part, m.inputShape(), invert, loaded.data(), maxPixels);
+                    float[] x = Images.load(part, m.inputShape(), invert, info, maxPixels);
                     Tensor input = backend.upload(m.inputShape().batch(part.size()), x);
                     float[] out = m.forward(input, Pass.INFERENCE).toFloatArray();
                     input.close();

@@ -132,6 +132,41 @@ class CommandLineTest {
         assertTrue(lenet.err().contains("(Subsampling) has no ONNX form"), lenet.err());
     }
 
+    /** --mean and --std normalise the inputs of a model file without a normalisation of its own (a PyTorch ONNX file). */
+    @Test
+    void meanAndStdNormaliseAnOnnxModelsInputs() throws IOException {
+        Path onnx = dir.resolve("torch.onnx"), png = dir.resolve("gradient.png");
+        try (java.io.InputStream in = getClass().getResourceAsStream("/onnx/torch-resnet20.onnx")) {
+            Files.copy(in, onnx, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+        BufferedImage image = new BufferedImage(32, 32, BufferedImage.TYPE_INT_RGB);
+        float[] x = new float[3 * 1024];
+        for (int y = 0; y < 32; y++) {
+            for (int c = 0; c < 32; c++) {
+                image.setRGB(c, y, (c * 8) << 16 | (y * 8) << 8 | 128);
+                x[y * 32 + c] = (c * 8 / 255f - 0.4f) / 0.2f;
+                x[1024 + y * 32 + c] = (y * 8 / 255f - 0.5f) / 0.25f;
+                x[2048 + y * 32 + c] = (128 / 255f - 0.6f) / 0.3f;
+            }
+        }
+        ImageIO.write(image, "png", png.toFile());
+        Result r = run("predict", onnx.toString(), png.toString(), "--top", "1", "--mean", "0.4,0.5,0.6", "--std", "0.2,0.25,0.3", "--device", "cpu");
+        assertEquals(0, r.code(), r.err());
+        double[] p;
+        try (org.cnn4j.backend.cpu.CpuBackend cpu = new org.cnn4j.backend.cpu.CpuBackend(1);
+             org.cnn4j.model.Model m = org.cnn4j.onnx.OnnxImport.read(onnx, cpu).model()) {
+            org.cnn4j.tensor.Tensor in = cpu.upload(m.inputShape().batch(1), x);
+            p = org.cnn4j.model.Classifier.scores(m.forward(in, org.cnn4j.layer.Pass.INFERENCE).toFloatArray(), 0, 10, true);
+            in.close();
+        }
+        int best = org.cnn4j.model.Classifier.ranking(p, 1)[0];
+        assertTrue(r.out().contains(String.format(java.util.Locale.ROOT, ":  %d (probability %.4f)", best, p[best])), r.out());
+        assertEquals(2, run("predict", onnx.toString(), png.toString(), "--mean", "0.4,0.5,0.6").code(), "--mean without --std");
+        Result two = run("predict", onnx.toString(), png.toString(), "--mean", "0.4,0.5", "--std", "0.2,0.25", "--device", "cpu");
+        assertEquals(2, two.code());
+        assertTrue(two.err().contains("--mean and --std have 2 values; the model's input has 3 channels"), two.err());
+    }
+
     @Test
     void summaryGradcheckAndDevices() {
         Result r = run("summary", "lenet5");
