@@ -52,14 +52,8 @@ final class EvalCommand implements Callable<Integer> {
         data.cacheDir = model.toAbsolutePath().getParent() == null ? null : model.toAbsolutePath().getParent().resolve("cache");
         data.listener = Progress.forConsole().reading();
         try (Backend backend = device.open()) {
-            ModelFile.Loaded loaded = ModelSource.load(model, backend);
-            DataInfo info;
-            try {
-                info = normalization.apply(loaded.data());
-            } catch (RuntimeException e) {
-                loaded.model().close();
-                throw e;
-            }
+            ModelFile.Loaded loaded = normalization.load(model, backend);
+            DataInfo info = loaded.data();
             try (var m = ModelSource.folded(loaded.model(), fold)) {
                 if (!m.foldings().isEmpty()) System.out.println("folded: " + String.join(", ", m.foldings()));
                 Checks.fitsInMemory("--batch", batch, m, backend, 1);

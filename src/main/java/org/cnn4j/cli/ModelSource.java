@@ -17,11 +17,7 @@ final class ModelSource {
 
     /** A cnn4j model file or checkpoint, or an ONNX file (by its name's ending .onnx), with its data description. */
     static ModelFile.Loaded load(Path file, Backend backend) throws IOException {
-        if (file.getFileName() != null && file.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".onnx")) {
-            org.cnn4j.onnx.OnnxImport.Imported onnx = org.cnn4j.onnx.OnnxImport.read(file, backend);
-            return new ModelFile.Loaded(onnx.model(), onnx.data(), java.util.Map.of(), java.util.Map.of());
-        }
-        return ModelFile.load(file, backend);
+        return org.cnn4j.onnx.OnnxImport.loadAny(file, backend);
     }
 
     static Model open(String nameOrFile, Backend backend, long seed) throws IOException {

@@ -1,9 +1,13 @@
 package org.cnn4j.cli;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.Arrays;
 
+import org.cnn4j.backend.Backend;
 import org.cnn4j.data.DataInfo;
 import org.cnn4j.data.Normalization;
+import org.cnn4j.io.ModelFile;
 import picocli.CommandLine.Option;
 
 /** {@code --mean} and {@code --std}: the inputs' normalisation for a model file that has none of its own (an ONNX file from elsewhere). */
@@ -24,8 +28,19 @@ final class NormalizationOptions {
         for (double m : mean) if (!Double.isFinite(m)) throw new Checks.BadOption("--mean values must be finite, got " + Arrays.toString(mean));
     }
 
+    /** {@link ModelSource#load} with the normalisation given here in the data description (the model closed when it does not fit). */
+    ModelFile.Loaded load(Path file, Backend backend) throws IOException {
+        ModelFile.Loaded loaded = ModelSource.load(file, backend);
+        try {
+            return new ModelFile.Loaded(loaded.model(), apply(loaded.data()), loaded.metadata(), loaded.otherTensors());
+        } catch (RuntimeException e) {
+            loaded.model().close();
+            throw e;
+        }
+    }
+
     /** The model's data description, with the normalisation given here when it is given. */
-    DataInfo apply(DataInfo info) {
+    private DataInfo apply(DataInfo info) {
         if (mean == null) return info;
         if (mean.length != info.normalization().channels()) {
             throw new Checks.BadOption("--mean and --std have " + mean.length + " values; the model's input has " + info.normalization().channels() + " channels");

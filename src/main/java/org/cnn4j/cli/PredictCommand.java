@@ -80,14 +80,8 @@ final class PredictCommand implements Callable<Integer> {
         normalization.check();
         StringBuilder table = new StringBuilder("path");
         try (Backend backend = device.open()) {
-            ModelFile.Loaded loaded = ModelSource.load(model, backend);
-            DataInfo info;
-            try {
-                info = normalization.apply(loaded.data());
-            } catch (RuntimeException e) {
-                loaded.model().close();
-                throw e;
-            }
+            ModelFile.Loaded loaded = normalization.load(model, backend);
+            DataInfo info = loaded.data();
             try (Model m = ModelSource.folded(loaded.model(), fold)) {
                 int batch = Math.min(BATCH, files.size());
                 Checks.fitsInMemory("a batch of images", batch, m, backend, 1);

@@ -61,8 +61,7 @@ public final class Classifier implements AutoCloseable {
     public static Classifier load(Path file) throws IOException {
         CpuBackend cpu = new CpuBackend();
         try {
-            Classifier c = load(file, cpu);
-            return new Classifier(c.model, c.data, cpu);
+            return load(file, cpu, cpu);
         } catch (IOException | RuntimeException e) {
             cpu.close();
             throw e;
@@ -74,12 +73,13 @@ public final class Classifier implements AutoCloseable {
      * {@code backend}, which the caller keeps and closes.
      */
     public static Classifier load(Path file, Backend backend) throws IOException {
-        if (file.getFileName() != null && file.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".onnx")) {
-            org.cnn4j.onnx.OnnxImport.Imported onnx = org.cnn4j.onnx.OnnxImport.read(file, backend);
-            return new Classifier(onnx.model(), onnx.data(), null);
-        }
-        ModelFile.Loaded loaded = ModelFile.load(file, backend);
-        return new Classifier(loaded.model(), loaded.data(), null);
+        return load(file, backend, null);
+    }
+
+    /** The classifier of a model or ONNX file on {@code backend}, which it closes when it is {@code owned}. */
+    private static Classifier load(Path file, Backend backend, Backend owned) throws IOException {
+        ModelFile.Loaded loaded = org.cnn4j.onnx.OnnxImport.loadAny(file, backend);
+        return new Classifier(loaded.model(), loaded.data(), owned);
     }
 
     /** A classifier of a model already built (it is closed with the classifier). */

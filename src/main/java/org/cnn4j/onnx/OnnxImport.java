@@ -102,6 +102,15 @@ public final class OnnxImport {
         return new OnnxImport(file).build(proto, Map.of(), backend);
     }
 
+    /** A cnn4j model file or checkpoint, or an ONNX file (its name ends in .onnx), with its data description. */
+    public static ModelFile.Loaded loadAny(Path file, Backend backend) throws IOException {
+        if (file.getFileName() != null && file.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".onnx")) {
+            Imported onnx = read(file, backend);
+            return new ModelFile.Loaded(onnx.model(), onnx.data(), Map.of(), Map.of());
+        }
+        return ModelFile.load(file, backend);
+    }
+
     /**
      * {@link #read(Path, Backend)} of a parsed model whose graph inputs named in {@code constants}
      * take those values, as initializers (the ONNX conformance tests give weights as inputs).
