@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes src/test/resources/images/: a 37x23 RGB PNG and what Pillow (PIL) makes of it as
+"""Writes core/src/test/resources/images/: a 37x23 RGB PNG and what Pillow (PIL) makes of it as
 torchvision's Resize(size) + CenterCrop(size) would, after convert("L") or convert("RGB"), for
 ImageFolderTest: an implementation independent of cnn4j's resampling.
 
@@ -13,7 +13,7 @@ import subprocess
 import zlib
 from PIL import Image
 
-out = os.path.join(os.path.dirname(__file__), "..", "src", "test", "resources", "images")
+out = os.path.join(os.path.dirname(__file__), "..", "core", "src", "test", "resources", "images")
 os.makedirs(out, exist_ok=True)
 random.seed(20261205)
 w, h = 37, 23

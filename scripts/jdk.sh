@@ -35,33 +35,36 @@ cnn4j_find_jdk() {
 }
 
 cnn4j_build() {
-    # Run in the project's root: builds the jar and its runtime classpath when a source or the pom
-    # is newer than the jar (or there is none), then sets CNN4J_CLASSPATH (absolute paths). Needs
-    # JAVA_HOME (cnn4j_find_jdk) and Maven.
+    # Run in the project's root: builds the application's jar (app/) and the library's (core/) with
+    # the application's runtime classpath when a source, a kernel or a pom is newer than the jar (or
+    # there is none), then sets CNN4J_CLASSPATH (absolute paths). Needs JAVA_HOME (cnn4j_find_jdk)
+    # and Maven.
     local jar
-    jar=$(ls target/cnn4j-*.jar 2>/dev/null | head -1 || true)
-    if [ -z "$jar" ] || [ ! -f target/runtime-classpath.txt ] \
-        || [ -n "$(find pom.xml src/main -newer "$jar" -print -quit)" ]; then
+    jar=$(ls app/target/cnn4j-app-*.jar 2>/dev/null | grep -v -- '-tests\.jar$' | head -1 || true)
+    if [ -z "$jar" ] || [ ! -f app/target/runtime-classpath.txt ] \
+        || [ -n "$(find pom.xml core/pom.xml app/pom.xml core/src/main app/src/main native-kernels -newer "$jar" -print -quit)" ]; then
         if ! command -v mvn >/dev/null; then
             echo "cnn4j: Maven (mvn) is needed to build cnn4j; install it (e.g. apt-get install maven)." >&2
             return 1
         fi
         echo "Building cnn4j (first run, or the sources changed)..." >&2
-        mvn -B -q -ntp -DskipTests package >&2
-        mvn -B -q -ntp dependency:build-classpath -DincludeScope=runtime -Dmdep.outputFile=target/runtime-classpath.txt >&2
-        jar=$(ls target/cnn4j-*.jar | head -1)
+        # One reactor run, so that the application's classpath names core/target's jar.
+        mvn -B -q -ntp -DskipTests package dependency:build-classpath -DincludeScope=runtime \
+            -Dmdep.outputFile=target/runtime-classpath.txt >&2
+        jar=$(ls app/target/cnn4j-app-*.jar | grep -v -- '-tests\.jar$' | head -1)
     fi
-    CNN4J_CLASSPATH="$PWD/$jar:$(cat target/runtime-classpath.txt)"
+    CNN4J_CLASSPATH="$PWD/$jar:$(cat app/target/runtime-classpath.txt)"
 }
 
 cnn4j_build_benchmarks() {
-    # Like cnn4j_build, and also compiles the test tree, where the benchmark harnesses that are no
-    # part of the library live (org.cnn4j.bench.BenchmarkSuite, ConvLayoutBenchmark): sets
-    # CNN4J_CLASSPATH to the jar, its runtime dependencies and target/test-classes.
+    # Like cnn4j_build, and also compiles the test trees, where the benchmark harnesses that are no
+    # part of the library live (org.cnn4j.bench.BenchmarkSuite in app/, ConvLayoutBenchmark in
+    # core/): sets CNN4J_CLASSPATH to the jar, its runtime dependencies and both test-classes.
     cnn4j_build || return 1
-    if [ ! -d target/test-classes ] || [ -n "$(find src/test/java -newer target/test-classes -print -quit)" ]; then
-        mvn -B -q -ntp test-compile >&2
-        touch target/test-classes
+    if [ ! -d app/target/test-classes ] \
+        || [ -n "$(find core/src/test/java app/src/test/java -newer app/target/test-classes -print -quit)" ]; then
+        mvn -B -q -ntp -DskipTests test-compile >&2
+        touch app/target/test-classes
     fi
-    CNN4J_CLASSPATH="$CNN4J_CLASSPATH:$PWD/target/test-classes"
+    CNN4J_CLASSPATH="$CNN4J_CLASSPATH:$PWD/core/target/test-classes:$PWD/app/target/test-classes"
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes src/test/resources/onnx/: a ResNet-20-shaped network (He et al.'s CIFAR ResNet: 3 stages of
+"""Writes core/src/test/resources/onnx/: a ResNet-20-shaped network (He et al.'s CIFAR ResNet: 3 stages of
 3 basic blocks, 16/32/64 maps, 1x1 projection shortcuts with batch normalisation) built and trained
 for 30 steps in PyTorch on random data (so that its running statistics are its own), exported by
 torch.onnx.export (opset 13, eval mode, dynamic batch), and an input with PyTorch's outputs for it
@@ -60,7 +60,7 @@ for step in range(30):
     F.cross_entropy(model(x), y).backward()
     optimizer.step()
 model.eval()
-out = os.path.join(os.path.dirname(__file__), "..", "src", "test", "resources", "onnx")
+out = os.path.join(os.path.dirname(__file__), "..", "core", "src", "test", "resources", "onnx")
 os.makedirs(out, exist_ok=True)
 x = torch.randn(2, 3, 32, 32)
 torch.onnx.export(model, x, os.path.join(out, "torch-resnet20.onnx"), opset_version=13, input_names=["input"], output_names=["logits"],

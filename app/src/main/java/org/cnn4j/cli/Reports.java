@@ -1,0 +1,94 @@
+package org.cnn4j.cli;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.ToDoubleFunction;
+
+import org.cnn4j.io.AtomicFiles;
+import org.cnn4j.train.ConfusionMatrix;
+import org.cnn4j.train.EpochMetrics;
+import org.cnn4j.train.Evaluation;
+import org.cnn4j.train.Trainer;
+import org.cnn4j.train.TrainingListener;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.HeatMapChart;
+import org.knowm.xchart.HeatMapChartBuilder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.internal.chartpart.Chart;
+
+/**
+ * Writes what a person looks at after training, into a directory, after every epoch:
+ * {@code metrics.csv} (one row per epoch, {@link EpochMetrics#CSV_HEADER}), {@code loss.png} and
+ * {@code accuracy.png} (train and test curves), and {@code confusion.png} (the test set's confusion
+ * matrix, true class down, predicted class across). Each file is replaced atomically.
+ */
+public final class Reports implements TrainingListener {
+    public static final String CSV = "metrics.csv", LOSS = "loss.png", ACCURACY = "accuracy.png", CONFUSION = "confusion.png";
+    private final Path dir;
+
+    public Reports(Path dir) {
+        this.dir = dir;
+    }
+
+    @Override
+    public void epochDone(EpochMetrics metrics, Evaluation test, Trainer trainer) {
+        try {
+            write(dir, trainer.history(), test, trainer.dataInfo().classNames());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the training reports to " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Writes the CSV and the charts for a history and (when not null) a test evaluation. */
+    public static void write(Path dir, List<EpochMetrics> history, Evaluation test, List<String> classNames) throws IOException {
+        StringBuilder csv = new StringBuilder(EpochMetrics.CSV_HEADER).append('\n');
+        for (EpochMetrics m : history) csv.append(m.csv()).append('\n');
+        AtomicFiles.write(dir.resolve(CSV), out -> out.write(csv.toString().getBytes(StandardCharsets.UTF_8)));
+        png(dir.resolve(LOSS), curves("Loss", history, EpochMetrics::trainLoss, EpochMetrics::testLoss));
+        png(dir.resolve(ACCURACY), curves("Accuracy", history, EpochMetrics::trainAccuracy, EpochMetrics::testAccuracy));
+        if (test != null) writeConfusion(dir.resolve(CONFUSION), test.confusion(), classNames);
+    }
+
+    /** The confusion matrix as a PNG heat map with the counts written in. */
+    public static void writeConfusion(Path file, ConfusionMatrix m, List<String> classNames) throws IOException {
+        png(file, confusion(m, classNames));
+    }
+
+    private static XYChart curves(String what, List<EpochMetrics> history, ToDoubleFunction<EpochMetrics> train,
+                                  ToDoubleFunction<EpochMetrics> test) {
+        XYChart chart = new XYChartBuilder().width(800).height(500).title(what + " per epoch").xAxisTitle("epoch").yAxisTitle(what.toLowerCase()).build();
+        double[] epochs = history.stream().mapToDouble(EpochMetrics::epoch).toArray();
+        chart.addSeries("train", epochs, history.stream().mapToDouble(train).toArray());
+        double[] testValues = history.stream().mapToDouble(test).toArray();
+        if (java.util.Arrays.stream(testValues).noneMatch(Double::isNaN)) chart.addSeries("test", epochs, testValues);
+        chart.getStyler().setXAxisDecimalPattern("0");
+        return chart;
+    }
+
+    private static HeatMapChart confusion(ConfusionMatrix m, List<String> classNames) {
+        int k = m.classes();
+        HeatMapChart chart = new HeatMapChartBuilder().width(120 + 70 * k).height(100 + 60 * k)
+                .title(String.format(java.util.Locale.ROOT, "Confusion matrix (test accuracy %.2f%%)", 100 * m.accuracy()))
+                .xAxisTitle("predicted").yAxisTitle("true").build();
+        List<Number[]> cells = new ArrayList<>();
+        for (int t = 0; t < k; t++) for (int p = 0; p < k; p++) cells.add(new Number[] {p, k - 1 - t, m.count(t, p)});
+        List<String> reversed = new ArrayList<>(classNames);
+        java.util.Collections.reverse(reversed);
+        chart.addSeries("count", classNames, reversed, cells);
+        chart.getStyler().setShowValue(true);
+        chart.getStyler().setHeatMapValueDecimalPattern("0");
+        chart.getStyler().setXAxisLabelRotation(45);
+        return chart;
+    }
+
+    /** Writes a chart as a PNG file, atomically. */
+    public static void png(Path file, Chart<?, ?> chart) throws IOException {
+        byte[] bytes = BitmapEncoder.getBitmapBytes(chart, BitmapEncoder.BitmapFormat.PNG);
+        AtomicFiles.write(file, out -> out.write(bytes));
+    }
+}

@@ -1,0 +1,166 @@
+package org.cnn4j.cli;
+
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+import org.cnn4j.backend.Backend;
+import org.cnn4j.data.Datasets;
+import org.cnn4j.data.ResizedCrop;
+import org.cnn4j.io.ModelFile;
+import org.cnn4j.model.Model;
+import org.cnn4j.model.Models;
+import org.cnn4j.optim.Adam;
+import org.cnn4j.optim.Optimizer;
+import org.cnn4j.optim.Sgd;
+import org.cnn4j.tensor.Shape;
+import org.cnn4j.train.Evaluation;
+import org.cnn4j.train.Schedule;
+import org.cnn4j.train.Trainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Trains a model and writes, into the output directory, model.safetensors (the trained model), "
+                + "checkpoint.safetensors (after every epoch; --resume continues from it), metrics.csv, loss.png, "
+                + "accuracy.png and confusion.png."})
+final class TrainCommand implements Callable<Integer> {
+    @Option(names = "--model", defaultValue = "fmnist-cnn",
+            description = {"fmnist-cnn, lenet5, vgg-small, resnet20 or resnet18 (the ResNets take the data's image size), or a model",
+                    "file (.safetensors or .onnx) to train further from its weights and normalisation (default: ${DEFAULT-VALUE})."})
+    String model;
+
+    @Mixin
+    DataOptions data;
+
+    @Option(names = "--epochs", description = "Epochs in all (default: 5, 10 for the ResNets, or the checkpoint's with --resume).")
+    Integer epochs;
+
+    @Option(names = "--batch", description = "Batch size (default: 64, 128 for the ResNets).")
+    Integer batch;
+
+    @Option(names = "--optimizer", defaultValue = "sgd", description = "sgd (with momentum) or adam (default: ${DEFAULT-VALUE}).")
+    String optimizer;
+
+    @Option(names = "--lr", description = "Base learning rate (default: 0.05 for sgd, 0.1 for sgd on the ResNets, 0.001 for adam).")
+    Double lr;
+
+    @Option(names = "--momentum", defaultValue = "0.9", description = "SGD momentum (default: ${DEFAULT-VALUE}).")
+    double momentum;
+
+    @Option(names = "--weight-decay", defaultValue = "5e-4", description = "L2 weight decay (default: ${DEFAULT-VALUE}).")
+    double weightDecay;
+
+    @Option(names = "--weights-only-decay", description = "Weight decay on the weights of convolutions and dense layers only, "
+            + "not on biases nor on batch normalisation's scale and shift.")
+    boolean weightsOnlyDecay;
+
+    @Option(names = "--schedule", defaultValue = "cosine", description = "constant, cosine or step:EVERY:GAMMA (default: ${DEFAULT-VALUE}).")
+    String schedule;
+
+    @Option(names = "--augment", description = "Random crop (4-pixel padding) and horizontal flip: for CIFAR-10, not for clothes or digits.")
+    boolean augment;
+
+    @Option(names = "--random-resized-crop", arity = "0..1", fallbackValue = "0.08", paramLabel = "MIN_SCALE",
+            description = {"A random window of each training image (from MIN_SCALE, default 0.08, to all of its area; aspect ratios",
+                    "3/4 to 4/3) resized to the input size, and a horizontal flip: torchvision's RandomResizedCrop, for photographs."})
+    Double resizedCrop;
+
+    @Option(names = "--seed", defaultValue = "42", description = "Seed of the weights, shuffling and augmentation (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--out", description = "Output directory (default: runs/MODEL).")
+    Path out;
+
+    @Option(names = "--resume", paramLabel = "CHECKPOINT", description = "Continue the run a checkpoint file recorded.")
+    Path resume;
+
+    @Mixin
+    DeviceOptions device;
+
+    /** The most a learning rate may be: far above any that trains, low enough that an update stays finite. */
+    static final double MAX_LEARNING_RATE = 100;
+
+    @Override
+    public Integer call() throws Exception {
+        if (batch != null) Checks.range("--batch", batch, 1, Trainer.Options.MAX_BATCH);
+        if (epochs != null) Checks.range("--epochs", epochs, 1, Trainer.Options.MAX_EPOCHS);
+        if (lr != null) Checks.range("--lr", lr, 0, true, MAX_LEARNING_RATE);
+        Checks.range("--momentum", momentum, 0, false, 1);
+        Checks.range("--weight-decay", weightDecay, 0, false, 1);
+        Schedule plan = schedule();
+        if (!optimizer.equalsIgnoreCase("sgd") && !optimizer.equalsIgnoreCase("adam")) {
+            throw new Checks.BadOption("--optimizer must be sgd or adam, got '" + optimizer + "'");
+        }
+        if (resizedCrop != null && !(resizedCrop > 0 && resizedCrop <= 1)) {
+            throw new Checks.BadOption("--random-resized-crop: the least share of the area must be in (0, 1], got " + resizedCrop);
+        }
+        data.check();
+        device.check();
+        Path startFile = Path.of(model);
+        boolean fromFile = resume == null && java.nio.file.Files.isRegularFile(startFile);
+        if (resume == null && !fromFile) Models.byName(model); // an unknown name fails before its output directory is made
+        Path dir = Checks.writableDirectory("--out", out != null ? out : resume != null && resume.toAbsolutePath().getParent() != null
+                ? resume.toAbsolutePath().getParent() : Path.of("runs", fromFile ? startFile.getFileName().toString().replaceFirst("\\.[^.]*$", "") : model));
+        Reporting.watchHeap();
+        Progress progress = Progress.forConsole();
+        data.cacheDir = dir.resolve("cache");
+        data.listener = progress.reading();
+        try (Backend backend = device.open()) {
+            // A new model takes the data's class count (and a ResNet their image shape; generated shapes at 1×28×28), so the data come first.
+            ModelFile.Loaded start = fromFile ? ModelSource.load(startFile, backend) : null;
+            Datasets.Split first = resume != null ? null : data.open(seed, start != null ? start.model().inputShape()
+                    : Models.anyInput(model) ? null : Models.byName(model).plan().input());
+            if (start != null && start.model().outputShape().size() != first.train().classes()) {
+                start.model().close();
+                throw new IllegalArgumentException(startFile + " has " + start.model().outputShape().size() + " outputs but "
+                        + first.train().name() + " has " + first.train().classes() + " classes");
+            }
+            Trainer trainer = resume != null ? Trainer.resume(resume, backend)
+                    : newTrainer(backend, plan, first.train().sampleShape().dims(), first.train().classes(), start == null ? null : start.model());
+            if (start != null) trainer.normalization(start.data().normalization()); // the weights expect the inputs they were trained on
+            if (epochs != null) trainer.epochs(epochs);
+            Checks.fitsInMemory("--batch", trainer.options().batchSize(), trainer.model(), backend, 2);
+            Datasets.Split split = first != null ? first : data.open(trainer.options().seed(), trainer.model().inputShape());
+            System.out.printf(Locale.ROOT, "training %s on %s (%d images, test %d) on %s: %s, batch %d, %d epochs, schedule %s%s%n",
+                    resume != null ? "from " + resume : model, split.train().name(), split.train().size(), split.test().size(),
+                    backend.name(), trainer.optimizer().describe(), trainer.options().batchSize(), trainer.options().epochs(),
+                    trainer.options().schedule().text(), trainer.history().isEmpty() ? "" : ", resuming after epoch " + trainer.history().size());
+            trainer.checkpointTo(dir.resolve("checkpoint.safetensors")).listener(progress).listener(new Reports(dir));
+            if (data.folderPreprocessing != null) trainer.preprocessing(data.folderPreprocessing);
+            try (Model trained = trainer.model()) {
+                trainer.fit(split.train(), split.test());
+                ModelFile.save(dir.resolve("model.safetensors"), trained, trainer.dataInfo());
+                Evaluation test = Trainer.evaluate(trained, split.test(), trainer.dataInfo(), trainer.options().batchSize());
+                Reporting.print(System.out, "test set", test, trainer.dataInfo().classNames());
+            }
+            if (data.skippedReport() != null) System.out.println(data.skippedReport());
+            System.out.println(Reporting.peakHeap());
+            System.out.println("wrote " + dir.resolve("model.safetensors") + ", checkpoint.safetensors, " + Reports.CSV + ", " + Reports.LOSS + ", "
+                    + Reports.ACCURACY + ", " + Reports.CONFUSION);
+        }
+        return 0;
+    }
+
+    private Schedule schedule() {
+        try {
+            return Schedule.parse(schedule);
+        } catch (IllegalArgumentException e) {
+            throw new Checks.BadOption("--schedule: " + e.getMessage());
+        }
+    }
+
+    private Trainer newTrainer(Backend backend, Schedule plan, int[] input, int classes, Model start) {
+        Model m = start != null ? start : Models.byName(model, input, classes).seed(seed).build(backend);
+        // The ResNets default to the recipe benchmarks/RESULTS.md reports for them: 10 epochs of batch 128 at 0.1.
+        boolean resnet = start == null && Models.anyInput(model);
+        Optimizer o = optimizer.equalsIgnoreCase("adam") ? new Adam(lr != null ? lr : 1e-3).weightDecay(weightDecay)
+                : new Sgd(lr != null ? lr : resnet ? 0.1 : 0.05).momentum(momentum).weightDecay(weightDecay);
+        o.decayBiasesAndNorms(!weightsOnlyDecay);
+        Trainer.Options options = Trainer.Options.of(epochs != null ? epochs : resnet ? 10 : 5, batch != null ? batch : resnet ? 128 : 64)
+                .schedule(plan).seed(seed).augment(augment ? 4 : 0, augment || resizedCrop != null)
+                .resizedCrop(resizedCrop == null ? null : ResizedCrop.scale(resizedCrop));
+        return new Trainer(m, o, options);
+    }
+}
