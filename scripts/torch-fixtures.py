@@ -176,6 +176,27 @@ activation("act_leaky_relu_negative", torch.nn.LeakyReLU(-0.3), kind="LEAKY_RELU
 activation("act_silu", torch.nn.SiLU(), kind="SILU", slope=0)
 activation("act_gelu", torch.nn.GELU(), kind="GELU", slope=0)
 
+
+def grouped_conv(name, n, c, h, w, k, r, s, groups, pad=(0, 0), stride=(1, 1), dil=(1, 1)):
+    """A convolution with channel groups (groups = c = k: depthwise), as the layer Conv2d computes it.
+    Its own generator, so that the random numbers of the cases above and of the step below stay as they were."""
+    g = torch.Generator().manual_seed(sum(map(ord, name)))
+    x = torch.randn(n, c, h, w, generator=g).requires_grad_(True)
+    wt = torch.randn(k, c // groups, r, s, generator=g).requires_grad_(True)
+    b = torch.randn(k, generator=g).requires_grad_(True)
+    y = F.conv2d(x, wt, b, stride=stride, padding=pad, dilation=dil, groups=groups)
+    dy = torch.randn(y.shape, generator=g)
+    y.backward(dy)
+    case(name, groups=groups, padH=pad[0], padW=pad[1], strideH=stride[0], strideW=stride[1], dilationH=dil[0], dilationW=dil[1])
+    for nm, t in [("x", x), ("w", wt), ("b", b), ("y", y), ("dy", dy), ("dx", x.grad), ("dw", wt.grad), ("db", b.grad)]:
+        tensor(nm, t)
+    end()
+
+
+grouped_conv("grouped_conv_2", 2, 4, 7, 6, 6, 3, 3, 2, pad=(1, 1), stride=(2, 1))
+grouped_conv("grouped_conv_depthwise", 2, 3, 6, 5, 3, 3, 3, 3, pad=(1, 1))
+grouped_conv("grouped_conv_multiplier", 1, 2, 5, 7, 4, 2, 3, 2, pad=(0, 1), dil=(1, 2))
+
 def write_safetensors(path, tensors, metadata):
     """A safetensors file of float32 tensors (cnn4j reads F32), written with nothing but struct."""
     import json, struct

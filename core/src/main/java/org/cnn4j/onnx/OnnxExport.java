@@ -115,7 +115,7 @@ public final class OnnxExport {
                 List<String> inputs = new ArrayList<>(List.of(in.getFirst(), initializer(name + ".weight")));
                 if (conv.bias() != null) inputs.add(initializer(name + ".bias"));
                 add("Conv", name, inputs, out, ints("kernel_shape", k), ints("pads", pad[0], pad[1], pad[0], pad[1]), ints("strides", stride),
-                        ints("dilations", dil));
+                        ints("dilations", dil), integer("group", conv.groups()));
             }
             case Dense dense -> {
                 String x = in.getFirst();

@@ -47,7 +47,7 @@ import org.cnn4j.tensor.Shape;
 
 /**
  * Reads an ONNX model (as cnn4j and PyTorch's {@code torch.onnx.export} write them) into a cnn4j
- * graph that evaluates, predicts and trains further. Operators: Conv (group 1, symmetric pads, no
+ * graph that evaluates, predicts and trains further. Operators: Conv (any group, symmetric pads, no
  * auto_pad), Gemm (alpha = beta = 1, transA 0, either transB), BatchNormalization (inference
  * form), Relu, LeakyRelu, Sigmoid, Tanh, Softmax, MaxPool and AveragePool (symmetric pads, no
  * ceil_mode; average pooling counts the padding, or has none), GlobalAveragePool (followed by
@@ -208,12 +208,15 @@ public final class OnnxImport {
             case "Conv" -> {
                 Tensor w = initializer(n, name, 1, "W");
                 if (w.dims().length != 4) throw unsupported(n, name, "a weight of rank " + w.dims().length + " (2-D convolutions only)");
-                if (integer(n, "group", 1) != 1) throw unsupported(n, name, "group " + integer(n, "group", 1) + " (grouped convolutions)");
+                long groups = integer(n, "group", 1);
+                // group ≤ the filters, so the input channels (W's dim 1 × group) fit the tensor's checked size
+                if (groups < 1 || w.dims()[0] % groups != 0) throw unsupported(n, name, "group " + groups + " for " + w.dims()[0] + " filters");
+                int group = (int) groups;
                 noAutoPad(n, name);
                 int[] pads = symmetricPads(n, name), strides = pair(n, "strides", 1), dilations = pair(n, "dilations", 1);
                 Tensor b = n.getInputCount() > 2 && !n.getInput(2).isEmpty() ? initializer(n, name, 2, "B") : null;
-                layer = new Conv2d(w.dims()[1], w.dims()[0], w.dims()[2], w.dims()[3]).padding(pads[0], pads[1]).stride(strides[0], strides[1])
-                        .dilation(dilations[0], dilations[1]).bias(b != null);
+                layer = new Conv2d(w.dims()[1] * group, w.dims()[0], w.dims()[2], w.dims()[3]).groups(group).padding(pads[0], pads[1])
+                        .stride(strides[0], strides[1]).dilation(dilations[0], dilations[1]).bias(b != null);
                 weights.put(name + ".weight", w.values());
                 if (b != null) weights.put(name + ".bias", b.values());
                 from.add(value(n, name, 0));

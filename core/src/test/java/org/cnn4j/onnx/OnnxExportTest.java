@@ -45,6 +45,7 @@ import org.cnn4j.model.Model;
 import org.cnn4j.model.Models;
 import org.cnn4j.tensor.Tensor;
 import org.cnn4j.testing.Backends;
+import org.cnn4j.testing.ResidualNets;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -103,6 +104,14 @@ class OnnxExportTest {
             try (Model m = Models.byName(name).seed(3).build(Backends.CPU)) {
                 agrees(m, name + ".onnx");
             }
+        }
+    }
+
+    /** Depthwise and grouped convolutions (Conv's {@code group}) with batch normalisation. */
+    @Test
+    void groupedConvolutionsRunInOnnxRuntimeAsInCnn4j() throws Exception {
+        try (Model m = ResidualNets.separable(3, 12, 4, 5).seed(6).build(Backends.CPU)) {
+            agrees(m, "separable.onnx");
         }
     }
 

@@ -37,6 +37,7 @@ import org.cnn4j.model.Model;
 import org.cnn4j.model.Models;
 import org.cnn4j.tensor.Tensor;
 import org.cnn4j.testing.Backends;
+import org.cnn4j.testing.ResidualNets;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -79,7 +80,7 @@ class OnnxImportTest {
                 .add("drop", new Dropout(0.5)).add("fc", new Dense(18, 10)).add("bn1", new BatchNorm1d(10)).add("fc2", new Dense(10, 4))
                 .add("softmax", new Softmax());
         List<Graph.Builder> models = List.of(Models.fmnistCnn(), Models.vggSmall(), Models.resnet20(3, 32, 32, 10), Models.resnet18(3, 32, 32, 7),
-                every.loss(new SoftmaxCrossEntropy()));
+                every.loss(new SoftmaxCrossEntropy()), ResidualNets.separable(3, 12, 4, 5));
         for (int k = 0; k < models.size(); k++) {
             try (Model m = models.get(k).seed(k).build(Backends.CPU)) {
                 randomiseRunningStatistics(m);
@@ -205,16 +206,26 @@ class OnnxImportTest {
         m = refusal(write("short.onnx", b.build()));
         assertTrue(m.contains("initializer 'conv1.weight' of shape [64, 1, 3, 3] needs 576 floats, the file holds 1152 bytes"), m);
 
-        b = proto.toBuilder();
-        b.getGraphBuilder().setNode(0, b.getGraph().getNode(0).toBuilder().addAttribute(
-                OnnxMl.AttributeProto.newBuilder().setName("group").setType(OnnxMl.AttributeProto.AttributeType.INT).setI(2)));
-        m = refusal(write("group.onnx", b.build()));
-        assertTrue(m.contains("node 'conv1' (Conv): group 2 (grouped convolutions) is not supported by cnn4j"), m);
+        m = refusal(write("group3.onnx", withGroup(proto, 3)));
+        assertTrue(m.contains("node 'conv1' (Conv): group 3 for 32 filters is not supported by cnn4j"), m);
+        m = refusal(write("group2.onnx", withGroup(proto, 2)));
+        assertTrue(m.contains("layer 'conv1' (Conv2d 2→32 3×3 groups 2) expects input (n, 2, h, w) but gets (n, 1, 28, 28)"), m);
 
         b = proto.toBuilder();
         b.getGraphBuilder().setNode(1, b.getGraph().getNode(1).toBuilder().setOpType("Selu"));
         m = refusal(write("selu.onnx", b.build()));
         assertTrue(m.contains("node 'relu1' (Selu): the operator is not supported by cnn4j"), m);
+    }
+
+    /** The model with its first node's (a Conv's) group attribute set to {@code group}. */
+    private static OnnxMl.ModelProto withGroup(OnnxMl.ModelProto proto, int group) {
+        OnnxMl.ModelProto.Builder b = proto.toBuilder();
+        OnnxMl.NodeProto.Builder conv = b.getGraph().getNode(0).toBuilder();
+        for (int i = 0; i < conv.getAttributeCount(); i++) {
+            if (conv.getAttribute(i).getName().equals("group")) conv.setAttribute(i, conv.getAttribute(i).toBuilder().setI(group));
+        }
+        b.getGraphBuilder().setNode(0, conv);
+        return b.build();
     }
 
     private Path write(String name, OnnxMl.ModelProto proto) throws IOException {

@@ -54,6 +54,8 @@ public record LayerCase(String name, int[] input, Supplier<Layer> layer) {
                         () -> new Conv2d(2, 3, 3, 2).padding(1, 0).stride(2, 1).dilation(1, 2)),
                 new LayerCase("conv 5x5 pad 2 stride 3", new int[] {2, 8, 8}, () -> new Conv2d(2, 2, 5).padding(2).stride(3)),
                 new LayerCase("conv 1x1 no bias", new int[] {4, 3, 5}, () -> new Conv2d(4, 2, 1).bias(false)),
+                new LayerCase("conv 2 groups pad stride", new int[] {4, 7, 6}, () -> new Conv2d(4, 6, 3).groups(2).padding(1).stride(2, 1)),
+                new LayerCase("conv depthwise no bias", new int[] {3, 6, 5}, () -> new Conv2d(3, 3, 3).groups(3).padding(1).bias(false)),
                 new LayerCase("max pool 2", new int[] {3, 6, 6}, () -> new MaxPool2d(2)),
                 new LayerCase("max pool 3 stride 2 overlapping", new int[] {2, 7, 7}, () -> new MaxPool2d(3).stride(2)),
                 new LayerCase("max pool 3x2 stride 2x1 pad 1 non-divisible", new int[] {2, 6, 5},

@@ -47,4 +47,20 @@ public final class ResidualNets {
                 .add("fc", new Dense(maps * (size / 2) * (size / 2), classes))
                 .loss(new SoftmaxCrossEntropy());
     }
+
+    /**
+     * A depthwise-separable block (MobileNet's): a stem, a depthwise 3×3 convolution (one group per
+     * channel) with batch normalisation, a 1×1 pointwise convolution, a grouped 3×3 (two groups), then
+     * pooling and a dense classifier.
+     */
+    public static Graph.Builder separable(int c, int size, int maps, int classes) {
+        return Graph.builder().input(c, size, size)
+                .add("stem", new Conv2d(c, maps, 3).padding(1), Graph.INPUT).add("relu0", new ReLU())
+                .add("depthwise", new Conv2d(maps, maps, 3).groups(maps).padding(1).bias(false)).add("bn", new BatchNorm2d(maps))
+                .add("relu1", new ReLU())
+                .add("pointwise", new Conv2d(maps, 2 * maps, 1)).add("relu2", new ReLU())
+                .add("grouped", new Conv2d(2 * maps, maps, 3).groups(2).padding(1).stride(2)).add("relu3", new ReLU())
+                .add("flat", new Flatten()).add("fc", new Dense(maps * ((size + 1) / 2) * ((size + 1) / 2), classes))
+                .loss(new SoftmaxCrossEntropy());
+    }
 }

@@ -480,6 +480,27 @@ abstract class CudaBackendSuite {
         assertTrue(Float.isNaN(a.gpu.toFloatArray()[7]), "-inf + inf is NaN");
     }
 
+    /**
+     * Grouped and depthwise convolutions (each group copied out, convolved and copied back, with
+     * reshaped views of the filters) in a graphed training step: the losses and running statistics
+     * of eager CPU steps.
+     */
+    @Test
+    void aGraphedDepthwiseSeparableStepMatchesTheCpu() {
+        int batch = batch();
+        Dataset data = SyntheticShapes.generate(6 * batch, 28, 10, 11);
+        Graph onCpu = org.cnn4j.testing.ResidualNets.separable(1, 28, 4, 10).seed(12).build(CPU);
+        Graph onGpu = onCpu.copyTo(strict);
+        Sgd cpuSgd = new Sgd(0.05).momentum(0.9), gpuSgd = new Sgd(0.05).momentum(0.9);
+        try (org.cnn4j.model.GraphedStep step = new org.cnn4j.model.GraphedStep(onGpu, gpuSgd, batch, 6)) {
+            double[] expected = eagerAndGraphed(onCpu, cpuSgd, gpuSgd, step, data, batch, 6, -1, 0);
+            assertClose("6 graphed depthwise-separable steps", expected, step.results().stream().mapToDouble(Graph.StepResult::loss).toArray(), 1e-3, 1e-3);
+            double[] cpuMean = onCpu.state().get(0).value().toDoubleArray();
+            assertClose("running mean", cpuMean, onGpu.state().get(0).value().toDoubleArray(), 1e-3 * Math.max(1, maxAbs(cpuMean)), 1e-3);
+        }
+        onGpu.close();
+    }
+
     @Test
     void copyChannelsAgreesBitwiseBothWays() {
         Random rng = new Random(23);
