@@ -197,6 +197,31 @@ grouped_conv("grouped_conv_2", 2, 4, 7, 6, 6, 3, 3, 2, pad=(1, 1), stride=(2, 1)
 grouped_conv("grouped_conv_depthwise", 2, 3, 6, 5, 3, 3, 3, 3, pad=(1, 1))
 grouped_conv("grouped_conv_multiplier", 1, 2, 5, 7, 4, 2, 3, 2, pad=(0, 1), dil=(1, 2))
 
+
+def pool_layer(name, kind, n, c, h, w, win, stride, pad=(0, 0), ceil=False, count_include_pad=True):
+    """MaxPool2d / AvgPool2d with ceil_mode and count_include_pad, as the layers compute them (their own generator)."""
+    g = torch.Generator().manual_seed(sum(map(ord, name)))
+    x = torch.randn(n, c, h, w, generator=g).requires_grad_(True)
+    if kind == "max":
+        y = F.max_pool2d(x, win, stride, pad, ceil_mode=ceil)
+    else:
+        y = F.avg_pool2d(x, win, stride, pad, ceil_mode=ceil, count_include_pad=count_include_pad)
+    dy = torch.randn(y.shape, generator=g)
+    y.backward(dy)
+    case(name, kind=kind, windowH=win[0], windowW=win[1], strideH=stride[0], strideW=stride[1], padH=pad[0], padW=pad[1],
+         ceil=str(ceil).lower(), countIncludePad=str(count_include_pad).lower())
+    for nm, t in [("x", x), ("y", y), ("dy", dy), ("dx", x.grad)]:
+        tensor(nm, t)
+    end()
+
+
+pool_layer("pool_layer_max_ceil", "max", 2, 3, 7, 8, (3, 3), (2, 2), ceil=True)
+pool_layer("pool_layer_max_ceil_pad", "max", 1, 2, 10, 9, (3, 2), (2, 2), pad=(1, 1), ceil=True)
+pool_layer("pool_layer_avg_ceil", "avg", 2, 3, 7, 8, (3, 3), (2, 2), ceil=True)
+pool_layer("pool_layer_avg_ceil_pad", "avg", 1, 2, 10, 9, (3, 3), (2, 2), pad=(1, 1), ceil=True)
+pool_layer("pool_layer_avg_padding_not_counted", "avg", 2, 2, 9, 7, (3, 3), (2, 2), pad=(1, 1), count_include_pad=False)
+pool_layer("pool_layer_avg_ceil_padding_not_counted", "avg", 1, 3, 6, 7, (3, 3), (2, 2), pad=(1, 1), ceil=True, count_include_pad=False)
+
 def write_safetensors(path, tensors, metadata):
     """A safetensors file of float32 tensors (cnn4j reads F32), written with nothing but struct."""
     import json, struct

@@ -163,6 +163,11 @@ public interface Backend extends ConvolutionOps, PoolingOps, NormalizationOps, F
     /** dx = dy ∘ mask. Overwrites dx. */
     void dropoutBackward(Tensor dx, Tensor dy, Tensor mask);
 
+    /** y = a ∘ b, element by element (y may be a); the product {@link #dropoutBackward} computes. */
+    default void multiply(Tensor y, Tensor a, Tensor b) {
+        dropoutBackward(y, a, b);
+    }
+
     // ---------------------------------------------------------------- losses and metrics
 
     /**

@@ -4,11 +4,14 @@ package org.cnn4j.backend;
  * The shape arithmetic of 2-D pooling and subsampling over (n, c, h, w): windows of
  * {@code windowH × windowW} placed every {@code strideH, strideW}, after {@code padH, padW} of
  * padding; output {@code p = floor((h + 2·padH − windowH) / strideH) + 1} (as PyTorch with
- * {@code ceil_mode=False}). Windows may overlap (stride &lt; window); rows and columns that no
- * window reaches get a zero gradient. Padding never wins a max, and counts in an average's divisor
- * (PyTorch's {@code count_include_pad=True}).
+ * {@code ceil_mode=False}), or with {@code ceil} the ceiling, less one where the last window would
+ * start in the bottom padding (PyTorch's {@code ceil_mode=True}): the last row and column of
+ * windows may then reach past the padded input. Windows may overlap (stride &lt; window); rows and
+ * columns that no window reaches get a zero gradient. Padding never wins a max, and counts in an
+ * average's divisor (PyTorch's {@code count_include_pad=True}); what lies past the padding never
+ * counts (see {@link #divisor}).
  */
-public record PoolGeometry(int c, int h, int w, int windowH, int windowW, int strideH, int strideW, int padH, int padW) {
+public record PoolGeometry(int c, int h, int w, int windowH, int windowW, int strideH, int strideW, int padH, int padW, boolean ceil) {
 
     public PoolGeometry {
         if (c < 1 || h < 1 || w < 1 || windowH < 1 || windowW < 1 || strideH < 1 || strideW < 1) {
@@ -25,16 +28,47 @@ public record PoolGeometry(int c, int h, int w, int windowH, int windowW, int st
         }
     }
 
+    /** Floor mode (PyTorch's default). */
+    public PoolGeometry(int c, int h, int w, int windowH, int windowW, int strideH, int strideW, int padH, int padW) {
+        this(c, h, w, windowH, windowW, strideH, strideW, padH, padW, false);
+    }
+
     /** Square windows, no padding. */
     public static PoolGeometry square(int c, int h, int w, int window, int stride) {
         return new PoolGeometry(c, h, w, window, window, stride, stride, 0, 0);
     }
 
+    private static int outSize(int in, int window, int stride, int pad, boolean ceil) {
+        long span = in + 2L * pad - window;
+        long out = (ceil ? (span + stride - 1) / stride : span / stride) + 1;
+        if (ceil && (out - 1) * stride >= in + pad) out--; // the last window starts inside the input or the top padding
+        return (int) out;
+    }
+
     public int p() {
-        return (int) ((h + 2L * padH - windowH) / strideH + 1);
+        return outSize(h, windowH, strideH, padH, ceil);
     }
 
     public int q() {
-        return (int) ((w + 2L * padW - windowW) / strideW + 1);
+        return outSize(w, windowW, strideW, padW, ceil);
+    }
+
+    /** Whether every window lies within the padded input (always in floor mode; in ceil mode where the ceiling adds no window). */
+    public boolean windowsInside() {
+        return (p() - 1L) * strideH + windowH <= h + 2L * padH && (q() - 1L) * strideW + windowW <= w + 2L * padW;
+    }
+
+    /**
+     * The divisor of output (op, oq)'s average, as PyTorch's {@code avg_pool2d}: the window's taps
+     * within the padded input, or with {@code countPadding} false those within the input itself.
+     * windowH·windowW wherever the window lies inside and either padding counts or none is there.
+     */
+    public int divisor(int op, int oq, boolean countPadding) {
+        return extent(op, strideH, padH, windowH, h, countPadding) * extent(oq, strideW, padW, windowW, w, countPadding);
+    }
+
+    private static int extent(int o, int stride, int pad, int window, int in, boolean countPadding) {
+        int start = o * stride - pad, end = Math.min(start + window, in + pad);
+        return countPadding ? end - start : Math.min(end, in) - Math.max(start, 0);
     }
 }

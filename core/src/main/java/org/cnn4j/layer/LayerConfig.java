@@ -25,7 +25,7 @@ public record LayerConfig(String type, Map<String, Object> settings) {
         register("Conv2d", Conv2d::read);
         register("Dense", Dense::read);
         register("MaxPool2d", s -> Pool2d.read(s, MaxPool2d::new));
-        register("AvgPool2d", s -> Pool2d.read(s, AvgPool2d::new));
+        register("AvgPool2d", AvgPool2d::read);
         register("GlobalAvgPool2d", s -> new GlobalAvgPool2d());
         register("Subsampling", Subsampling::read);
         register("FeatureMapCombination", FeatureMapCombination::read);

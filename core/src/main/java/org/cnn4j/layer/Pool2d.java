@@ -11,11 +11,13 @@ import org.cnn4j.tensor.Tensor;
 /**
  * What max and average pooling share: windowH×windowW windows every strideH, strideW (the window
  * by default) after optional padding, over each channel of (n, c, h, w). Windows may overlap and
- * need not divide the input (see {@link PoolGeometry}).
+ * need not divide the input; the output size rounds down, or up with {@link #ceilMode} (see {@link
+ * PoolGeometry}).
  */
 public abstract sealed class Pool2d extends Layer permits MaxPool2d, AvgPool2d {
     protected final int windowH, windowW;
     protected int strideH, strideW, padH, padW;
+    protected boolean ceilMode;
     protected PoolGeometry geometry;
     protected Tensor x;
 
@@ -51,6 +53,16 @@ public abstract sealed class Pool2d extends Layer permits MaxPool2d, AvgPool2d {
         return this;
     }
 
+    /**
+     * Rounds the output size up rather than down (PyTorch's {@code ceil_mode=True}): a last, partial
+     * window takes the rows and columns floor mode leaves out, unless it would start in the padding.
+     */
+    public Pool2d ceilMode(boolean on) {
+        requireUnbound("ceilMode");
+        this.ceilMode = on;
+        return this;
+    }
+
     protected abstract String kind();
 
     @Override
@@ -58,6 +70,7 @@ public abstract sealed class Pool2d extends Layer permits MaxPool2d, AvgPool2d {
         StringBuilder sb = new StringBuilder(kind() + " " + windowH + "×" + windowW);
         if (strideH != windowH || strideW != windowW) sb.append(" stride ").append(strideH == strideW ? "" + strideH : strideH + "×" + strideW);
         if (padH != 0 || padW != 0) sb.append(" pad ").append(padH == padW ? "" + padH : padH + "×" + padW);
+        if (ceilMode) sb.append(" ceil");
         return sb.toString();
     }
 
@@ -66,12 +79,14 @@ public abstract sealed class Pool2d extends Layer permits MaxPool2d, AvgPool2d {
         s.put("window", new int[] {windowH, windowW});
         s.put("stride", new int[] {strideH, strideW});
         s.put("padding", new int[] {padH, padW});
+        if (ceilMode) s.put("ceilMode", true); // files in floor mode stay as they were
     }
 
     /** The pooling {@link #settings} describes, made by {@code window} from its window's height and width. */
     static Pool2d read(Settings s, java.util.function.BiFunction<Integer, Integer, Pool2d> window) {
         int[] size = s.integers("window", 2), stride = s.integers("stride", 2), pad = s.integers("padding", 2);
-        return window.apply(size[0], size[1]).stride(stride[0], stride[1]).padding(pad[0], pad[1]);
+        return window.apply(size[0], size[1]).stride(stride[0], stride[1]).padding(pad[0], pad[1])
+                .ceilMode(s.values().containsKey("ceilMode") && s.flag("ceilMode"));
     }
 
     @Override
@@ -81,7 +96,7 @@ public abstract sealed class Pool2d extends Layer permits MaxPool2d, AvgPool2d {
                     + batchShape(input));
         }
         try {
-            geometry = new PoolGeometry(input.dim(0), input.dim(1), input.dim(2), windowH, windowW, strideH, strideW, padH, padW);
+            geometry = new PoolGeometry(input.dim(0), input.dim(1), input.dim(2), windowH, windowW, strideH, strideW, padH, padW, ceilMode);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("layer '" + name() + "' (" + describe() + ") on input " + batchShape(input)
                     + ": " + e.getMessage(), e);

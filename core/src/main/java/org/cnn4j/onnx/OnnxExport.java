@@ -46,8 +46,8 @@ import org.cnn4j.tensor.Shape;
  * folder's held-out images, which an evaluation of the ONNX file must draw alike).
  *
  * <p>Layers: Conv2d (Conv), Dense (Gemm with transB, after a Flatten where its input is not flat),
- * BatchNorm1d/2d (BatchNormalization), MaxPool2d (MaxPool), AvgPool2d (AveragePool with
- * count_include_pad = 1, as cnn4j divides by the whole window), GlobalAvgPool2d
+ * BatchNorm1d/2d (BatchNormalization), MaxPool2d (MaxPool) and AvgPool2d (AveragePool with the
+ * layer's count_include_pad), both with ceil_mode where the layer rounds up, GlobalAvgPool2d
  * (GlobalAveragePool then Flatten), Flatten, Add, Concat (channels), Softmax, Dropout and Identity
  * (Identity), and the activations: ReLU, LeakyReLU, Sigmoid, Tanh; those the opset lacks written
  * with standard operators: SiLU as x·Sigmoid(x), GELU as x·(1 + Erf(x/√2))/2, ScaledTanh as
@@ -127,7 +127,7 @@ public final class OnnxExport {
             case BatchNorm bn -> add("BatchNormalization", name, List.of(in.getFirst(), initializer(name + ".weight"), initializer(name + ".bias"),
                     initializer(name + ".running_mean"), initializer(name + ".running_var")), out, real("epsilon", bn.eps()));
             case MaxPool2d pool -> pool("MaxPool", name, s, in.getFirst(), out, null);
-            case AvgPool2d pool -> pool("AveragePool", name, s, in.getFirst(), out, integer("count_include_pad", 1));
+            case AvgPool2d pool -> pool("AveragePool", name, s, in.getFirst(), out, integer("count_include_pad", s.containsKey("countIncludePad") ? 0 : 1));
             case GlobalAvgPool2d g -> {
                 String pooled = add("GlobalAveragePool", name + ".pool", List.of(in.getFirst()), name + ".pooled");
                 add("Flatten", name, List.of(pooled), out, integer("axis", 1));
@@ -173,6 +173,7 @@ public final class OnnxExport {
         List<OnnxMl.AttributeProto> attrs = new ArrayList<>(List.of(ints("kernel_shape", window), ints("strides", stride),
                 ints("pads", pad[0], pad[1], pad[0], pad[1])));
         if (extra != null) attrs.add(extra);
+        if (s.containsKey("ceilMode")) attrs.add(integer("ceil_mode", 1));
         add(op, name, List.of(x), out, attrs.toArray(OnnxMl.AttributeProto[]::new));
     }
 

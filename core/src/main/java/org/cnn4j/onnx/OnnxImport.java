@@ -35,6 +35,7 @@ import org.cnn4j.layer.Identity;
 import org.cnn4j.layer.Layer;
 import org.cnn4j.layer.LeakyReLU;
 import org.cnn4j.layer.MaxPool2d;
+import org.cnn4j.layer.Merge;
 import org.cnn4j.layer.Parameter;
 import org.cnn4j.layer.ReLU;
 import org.cnn4j.layer.Sigmoid;
@@ -47,10 +48,10 @@ import org.cnn4j.tensor.Shape;
 
 /**
  * Reads an ONNX model (as cnn4j and PyTorch's {@code torch.onnx.export} write them) into a cnn4j
- * graph that evaluates, predicts and trains further. Operators: Conv (any group, symmetric pads, no
- * auto_pad), Gemm (alpha = beta = 1, transA 0, either transB), BatchNormalization (inference
- * form), Relu, LeakyRelu, Sigmoid, Tanh, Softmax, MaxPool and AveragePool (symmetric pads, no
- * ceil_mode; average pooling counts the padding, or has none), GlobalAveragePool (followed by
+ * graph that evaluates, predicts and trains further. Operators: Conv (any group, symmetric pads or
+ * an auto_pad that makes them), Gemm (alpha = beta = 1, transA 0, either transB), BatchNormalization
+ * (inference form), Relu, LeakyRelu, Sigmoid, Tanh, Softmax, MaxPool and AveragePool (symmetric
+ * pads or auto_pad as Conv, ceil_mode, either count_include_pad), GlobalAveragePool (followed by
  * Flatten or Gemm), Flatten (axis 1), Add and Concat (channels) of two computed values, Identity
  * and Dropout (the identity). Anything else, an attribute value outside these, or a weight that is
  * not a float initializer stored in the file is refused with the node's name and what is missing.
@@ -71,7 +72,7 @@ public final class OnnxImport {
     private final Path file;
     private final Map<String, Tensor> initializers = new HashMap<>();
     private final Map<String, String> producers = new HashMap<>(); // ONNX value -> cnn4j node (or Model.INPUT)
-    private final Map<String, Integer> ranks = new HashMap<>(); // ONNX value -> its rank per sample in cnn4j
+    private final Map<String, Shape> shapes = new HashMap<>(); // ONNX value -> its shape per sample in cnn4j
     private final Set<String> pooled = new HashSet<>(); // values of a GlobalAveragePool: (c) in cnn4j, (c, 1, 1) in ONNX
     private final Map<String, float[]> weights = new LinkedHashMap<>();
     private final Graph.Builder builder = Graph.builder();
@@ -135,7 +136,7 @@ public final class OnnxImport {
         input = inputShape(inputs.getFirst());
         builder.input(input.dims());
         producers.put(inputs.getFirst().getName(), Model.INPUT);
-        ranks.put(inputs.getFirst().getName(), input.rank());
+        shapes.put(inputs.getFirst().getName(), input);
         String last = null;
         for (int i = 0; i < g.getNodeCount(); i++) last = node(g.getNode(i), i);
         if (g.getOutputCount() != 1) throw new FileFormatException(file, "the graph has " + g.getOutputCount() + " outputs; cnn4j reads models of one");
@@ -201,7 +202,8 @@ public final class OnnxImport {
                 throw unsupported(n, name, "a global average pool's (c, 1, 1) output taken other than by Flatten or Gemm");
             }
         }
-        int rank = n.getInputCount() > 0 ? ranks.getOrDefault(n.getInput(0), 3) : 3;
+        Shape inShape = n.getInputCount() > 0 ? shapes.get(n.getInput(0)) : null;
+        int rank = inShape == null ? 3 : inShape.rank();
         Layer layer;
         List<String> from = new ArrayList<>();
         switch (op) {
@@ -212,8 +214,8 @@ public final class OnnxImport {
                 // group ≤ the filters, so the input channels (W's dim 1 × group) fit the tensor's checked size
                 if (groups < 1 || w.dims()[0] % groups != 0) throw unsupported(n, name, "group " + groups + " for " + w.dims()[0] + " filters");
                 int group = (int) groups;
-                noAutoPad(n, name);
-                int[] pads = symmetricPads(n, name), strides = pair(n, "strides", 1), dilations = pair(n, "dilations", 1);
+                int[] strides = pair(n, "strides", 1), dilations = pair(n, "dilations", 1);
+                int[] pads = pads(n, name, inShape, new int[] {w.dims()[2], w.dims()[3]}, strides, dilations);
                 Tensor b = n.getInputCount() > 2 && !n.getInput(2).isEmpty() ? initializer(n, name, 2, "B") : null;
                 layer = new Conv2d(w.dims()[1] * group, w.dims()[0], w.dims()[2], w.dims()[3]).groups(group).padding(pads[0], pads[1])
                         .stride(strides[0], strides[1]).dilation(dilations[0], dilations[1]).bias(b != null);
@@ -266,16 +268,13 @@ public final class OnnxImport {
                 from.add(value(n, name, 0));
             }
             case "MaxPool", "AveragePool" -> {
-                noAutoPad(n, name);
-                if (integer(n, "ceil_mode", 0) != 0) throw unsupported(n, name, "ceil_mode 1");
                 if (integer(n, "storage_order", 0) != 0 || (n.getOutputCount() > 1 && !n.getOutput(1).isEmpty())) throw unsupported(n, name, "indices");
-                int[] k = ints(n, "kernel_shape"), pads = symmetricPads(n, name), strides = pair(n, "strides", 1), dilations = pair(n, "dilations", 1);
+                int[] k = ints(n, "kernel_shape"), strides = pair(n, "strides", 1), dilations = pair(n, "dilations", 1);
                 if (k == null || k.length != 2) throw unsupported(n, name, "a kernel_shape other than 2-D");
                 if (dilations[0] != 1 || dilations[1] != 1) throw unsupported(n, name, "dilations");
-                if (op.equals("AveragePool") && integer(n, "count_include_pad", 0) == 0 && (pads[0] != 0 || pads[1] != 0)) {
-                    throw unsupported(n, name, "count_include_pad 0 with padding (cnn4j's average counts the padding)");
-                }
-                layer = (op.equals("MaxPool") ? new MaxPool2d(k[0], k[1]) : new AvgPool2d(k[0], k[1])).stride(strides[0], strides[1]).padding(pads[0], pads[1]);
+                int[] pads = pads(n, name, inShape, k, strides, dilations);
+                layer = (op.equals("MaxPool") ? new MaxPool2d(k[0], k[1]) : new AvgPool2d(k[0], k[1]).countIncludePad(integer(n, "count_include_pad", 0) != 0))
+                        .stride(strides[0], strides[1]).padding(pads[0], pads[1]).ceilMode(integer(n, "ceil_mode", 0) != 0);
                 from.add(value(n, name, 0));
             }
             case "GlobalAveragePool" -> {
@@ -299,17 +298,18 @@ public final class OnnxImport {
             }
             default -> throw unsupported(n, name, "the operator");
         }
+        if (n.getOutputCount() < 1) throw new FileFormatException(file, "node '" + n.getName() + "' (" + op + ") has no output");
+        Shape out;
         try {
+            List<Shape> inputShapes = new ArrayList<>();
+            for (int i = 0; i < (layer instanceof Merge ? n.getInputCount() : 1); i++) inputShapes.add(shapes.get(n.getInput(i)));
+            out = inputShapes.contains(null) ? null : layer.plan(name, inputShapes).output(); // the shapes, checked as the graph will check them
             builder.add(name, layer, from.toArray(String[]::new));
         } catch (IllegalArgumentException | IllegalStateException e) {
-            throw new FileFormatException(file, "node '" + n.getName() + "' (" + op + "): " + e.getMessage());
+            throw new FileFormatException(file, "node '" + name + "' (" + op + "): " + e.getMessage());
         }
-        if (n.getOutputCount() < 1) throw new FileFormatException(file, "node '" + n.getName() + "' (" + op + ") has no output");
         producers.put(n.getOutput(0), name);
-        ranks.put(n.getOutput(0), switch (op) {
-            case "Gemm", "Flatten", "GlobalAveragePool" -> 1;
-            default -> rank;
-        });
+        if (out != null) shapes.put(n.getOutput(0), out);
         return name;
     }
 
@@ -383,9 +383,37 @@ public final class OnnxImport {
         return v;
     }
 
-    private void noAutoPad(OnnxMl.NodeProto n, String name) throws FileFormatException {
+    /**
+     * (top, left) padding of a Conv or pooling node: its pads, or what its auto_pad makes of its
+     * input (VALID none; SAME_UPPER and SAME_LOWER the padding that gives ceil(size / stride)
+     * outputs, the odd one at the end or the start). cnn4j pads both sides alike, so pads that differ
+     * are refused.
+     */
+    private int[] pads(OnnxMl.NodeProto n, String name, Shape in, int[] kernel, int[] strides, int[] dilations) throws FileFormatException {
         OnnxMl.AttributeProto a = attribute(n, "auto_pad");
-        if (a != null && !a.getS().toStringUtf8().equals("NOTSET")) throw unsupported(n, name, "auto_pad " + a.getS().toStringUtf8());
+        String mode = a == null ? "NOTSET" : a.getS().toStringUtf8();
+        switch (mode) {
+            case "NOTSET" -> {
+                return symmetricPads(n, name);
+            }
+            case "VALID" -> {
+                return new int[] {0, 0};
+            }
+            case "SAME_UPPER", "SAME_LOWER" -> {
+                if (in == null || in.rank() != 3) throw unsupported(n, name, "auto_pad " + mode + " on an input of unknown image size");
+                int[] p = new int[4];
+                for (int axis = 0; axis < 2; axis++) {
+                    long size = in.dim(axis + 1), out = (size + strides[axis] - 1) / strides[axis];
+                    long total = Math.max(0, (out - 1) * strides[axis] + (long) (kernel[axis] - 1) * dilations[axis] + 1 - size);
+                    long begin = mode.equals("SAME_UPPER") ? total / 2 : total - total / 2;
+                    p[axis] = (int) begin;
+                    p[axis + 2] = (int) (total - begin);
+                }
+                if (p[0] != p[2] || p[1] != p[3]) throw unsupported(n, name, "auto_pad " + mode + " here: asymmetric pads " + java.util.Arrays.toString(p));
+                return new int[] {p[0], p[1]};
+            }
+            default -> throw unsupported(n, name, "auto_pad " + mode);
+        }
     }
 
     /** (top, left) of pads [top, left, bottom, right], which must equal (bottom, right). */

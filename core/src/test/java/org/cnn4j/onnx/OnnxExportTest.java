@@ -107,11 +107,17 @@ class OnnxExportTest {
         }
     }
 
-    /** Depthwise and grouped convolutions (Conv's {@code group}) with batch normalisation. */
+    /**
+     * Depthwise and grouped convolutions (Conv's {@code group}) with batch normalisation; poolings
+     * in ceil mode, an average without the padding in its divisor.
+     */
     @Test
-    void groupedConvolutionsRunInOnnxRuntimeAsInCnn4j() throws Exception {
+    void groupsAndPoolingModesRunInOnnxRuntimeAsInCnn4j() throws Exception {
         try (Model m = ResidualNets.separable(3, 12, 4, 5).seed(6).build(Backends.CPU)) {
             agrees(m, "separable.onnx");
+        }
+        try (Model m = ResidualNets.poolingModes(3, 13, 4, 5).seed(6).build(Backends.CPU)) {
+            agrees(m, "pooling-modes.onnx");
         }
     }
 

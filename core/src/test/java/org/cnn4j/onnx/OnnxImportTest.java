@@ -80,7 +80,7 @@ class OnnxImportTest {
                 .add("drop", new Dropout(0.5)).add("fc", new Dense(18, 10)).add("bn1", new BatchNorm1d(10)).add("fc2", new Dense(10, 4))
                 .add("softmax", new Softmax());
         List<Graph.Builder> models = List.of(Models.fmnistCnn(), Models.vggSmall(), Models.resnet20(3, 32, 32, 10), Models.resnet18(3, 32, 32, 7),
-                every.loss(new SoftmaxCrossEntropy()), ResidualNets.separable(3, 12, 4, 5));
+                every.loss(new SoftmaxCrossEntropy()), ResidualNets.separable(3, 12, 4, 5), ResidualNets.poolingModes(3, 13, 4, 5));
         for (int k = 0; k < models.size(); k++) {
             try (Model m = models.get(k).seed(k).build(Backends.CPU)) {
                 randomiseRunningStatistics(m);

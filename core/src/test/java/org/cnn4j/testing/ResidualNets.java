@@ -1,6 +1,7 @@
 package org.cnn4j.testing;
 
 import org.cnn4j.layer.Add;
+import org.cnn4j.layer.AvgPool2d;
 import org.cnn4j.layer.BatchNorm2d;
 import org.cnn4j.layer.Conv2d;
 import org.cnn4j.layer.Dense;
@@ -61,6 +62,21 @@ public final class ResidualNets {
                 .add("pointwise", new Conv2d(maps, 2 * maps, 1)).add("relu2", new ReLU())
                 .add("grouped", new Conv2d(2 * maps, maps, 3).groups(2).padding(1).stride(2)).add("relu3", new ReLU())
                 .add("flat", new Flatten()).add("fc", new Dense(maps * ((size + 1) / 2) * ((size + 1) / 2), classes))
+                .loss(new SoftmaxCrossEntropy());
+    }
+
+    /**
+     * Pooling as PyTorch's options set it: a max pooling in ceil mode (its last windows partial),
+     * then an average pooling in ceil mode with padding left out of the divisor.
+     */
+    public static Graph.Builder poolingModes(int c, int size, int maps, int classes) {
+        int afterMax = (size - 3 + 1) / 2 + 1, afterAvg = (afterMax + 2 - 3 + 1) / 2 + 1;
+        return Graph.builder().input(c, size, size)
+                .add("conv1", new Conv2d(c, maps, 3).padding(1), Graph.INPUT).add("relu1", new ReLU())
+                .add("max", new MaxPool2d(3).stride(2).ceilMode(true))
+                .add("conv2", new Conv2d(maps, maps, 3).padding(1)).add("relu2", new ReLU())
+                .add("avg", new AvgPool2d(3).countIncludePad(false).stride(2).padding(1).ceilMode(true))
+                .add("flat", new Flatten()).add("fc", new Dense(maps * afterAvg * afterAvg, classes))
                 .loss(new SoftmaxCrossEntropy());
     }
 }

@@ -177,7 +177,10 @@ abstract class CudaBackendSuite {
         return Stream.of(PoolGeometry.square(32, 26, 26, 2, 2), PoolGeometry.square(3, 9, 9, 3, 2), PoolGeometry.square(2, 7, 8, 2, 2),
                 new PoolGeometry(4, 11, 9, 3, 2, 2, 1, 1, 1), new PoolGeometry(2, 6, 6, 2, 2, 1, 1, 0, 0), PoolGeometry.square(6, 28, 28, 2, 2),
                 // windows apart (stride 3 > window 2), and unequal sides with rows and columns left over
-                PoolGeometry.square(3, 10, 11, 2, 3), new PoolGeometry(2, 9, 10, 3, 2, 3, 2, 0, 0));
+                PoolGeometry.square(3, 10, 11, 2, 3), new PoolGeometry(2, 9, 10, 3, 2, 3, 2, 0, 0),
+                // ceil mode: the last windows reach past the input (apart, overlapping, with padding)
+                new PoolGeometry(3, 7, 8, 2, 2, 2, 2, 0, 0, true), new PoolGeometry(2, 6, 7, 3, 2, 3, 3, 0, 0, true),
+                new PoolGeometry(2, 10, 9, 3, 3, 2, 2, 1, 1, true));
     }
 
     @ParameterizedTest
@@ -482,21 +485,27 @@ abstract class CudaBackendSuite {
 
     /**
      * Grouped and depthwise convolutions (each group copied out, convolved and copied back, with
-     * reshaped views of the filters) in a graphed training step: the losses and running statistics
-     * of eager CPU steps.
+     * reshaped views of the filters), and poolings in ceil mode with averages that leave the padding
+     * out (rescaled by a tensor written once per batch size), in a graphed training step: the losses
+     * of eager CPU steps, and the batch normalisation's running mean.
      */
-    @Test
-    void aGraphedDepthwiseSeparableStepMatchesTheCpu() {
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"separable", "pooling modes"})
+    void aGraphedStepOfGroupsAndPoolingModesMatchesTheCpu(String net) {
         int batch = batch();
         Dataset data = SyntheticShapes.generate(6 * batch, 28, 10, 11);
-        Graph onCpu = org.cnn4j.testing.ResidualNets.separable(1, 28, 4, 10).seed(12).build(CPU);
+        Graph onCpu = (net.equals("separable") ? org.cnn4j.testing.ResidualNets.separable(1, 28, 4, 10)
+                : org.cnn4j.testing.ResidualNets.poolingModes(1, 28, 4, 10)).seed(12).build(CPU);
         Graph onGpu = onCpu.copyTo(strict);
         Sgd cpuSgd = new Sgd(0.05).momentum(0.9), gpuSgd = new Sgd(0.05).momentum(0.9);
         try (org.cnn4j.model.GraphedStep step = new org.cnn4j.model.GraphedStep(onGpu, gpuSgd, batch, 6)) {
             double[] expected = eagerAndGraphed(onCpu, cpuSgd, gpuSgd, step, data, batch, 6, -1, 0);
-            assertClose("6 graphed depthwise-separable steps", expected, step.results().stream().mapToDouble(Graph.StepResult::loss).toArray(), 1e-3, 1e-3);
-            double[] cpuMean = onCpu.state().get(0).value().toDoubleArray();
-            assertClose("running mean", cpuMean, onGpu.state().get(0).value().toDoubleArray(), 1e-3 * Math.max(1, maxAbs(cpuMean)), 1e-3);
+            assertEquals(5, step.replays(), "every step after the first replays the graph");
+            assertClose("6 graphed steps of " + net, expected, step.results().stream().mapToDouble(Graph.StepResult::loss).toArray(), 1e-3, 1e-3);
+            for (int i = 0; i < onCpu.state().size(); i++) {
+                double[] cpuState = onCpu.state().get(i).value().toDoubleArray();
+                assertClose(onCpu.state().get(i).name(), cpuState, onGpu.state().get(i).value().toDoubleArray(), 1e-3 * Math.max(1, maxAbs(cpuState)), 1e-3);
+            }
         }
         onGpu.close();
     }

@@ -1,0 +1,87 @@
+package org.cnn4j.layer;
+
+import static org.cnn4j.testing.Close.assertClose;
+import static org.cnn4j.testing.Close.maxAbs;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+import org.cnn4j.backend.Backend;
+import org.cnn4j.backend.PoolGeometry;
+import org.cnn4j.tensor.Shape;
+import org.cnn4j.tensor.Tensor;
+import org.cnn4j.testing.Backends;
+import org.cnn4j.testing.TorchFixtures;
+import org.cnn4j.testing.TorchFixtures.Case;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Pooling in ceil mode and averages that leave the padding out of the divisor, against PyTorch's
+ * float64 {@code max_pool2d} / {@code avg_pool2d(ceil_mode=..., count_include_pad=...)}
+ * (scripts/torch-fixtures.py): output and input gradient of the layers, on every backend.
+ */
+class PoolingModesTest {
+
+    static Stream<Arguments> cases() {
+        List<Arguments> out = new ArrayList<>();
+        Backends.all().forEach(b -> TorchFixtures.named("pool_layer_").forEach(c -> out.add(Arguments.of(b, c))));
+        return out.stream();
+    }
+
+    private static void check(String what, Backend b, TorchFixtures.Array expected, Tensor actual) {
+        double tol = Backends.tolerance(b);
+        assertClose(what + " on " + b.name(), expected.values(), actual.toDoubleArray(), tol * Math.max(1, maxAbs(expected.values())), tol);
+    }
+
+    @ParameterizedTest(name = "{1} on {0}", autoCloseArguments = false)
+    @MethodSource("cases")
+    void poolingModesMatchPyTorch(Backend b, Case c) {
+        TorchFixtures.Array x = c.tensor("x");
+        Shape xs = x.shape();
+        int wh = c.intParam("windowH"), ww = c.intParam("windowW");
+        Pool2d pool = c.param("kind").equals("max") ? new MaxPool2d(wh, ww)
+                : new AvgPool2d(wh, ww).countIncludePad(Boolean.parseBoolean(c.param("countIncludePad")));
+        pool.stride(c.intParam("strideH"), c.intParam("strideW")).padding(c.intParam("padH"), c.intParam("padW"))
+                .ceilMode(Boolean.parseBoolean(c.param("ceil")));
+        pool.bind("pool", b, Shape.of(xs.c(), xs.h(), xs.w()), 1);
+        for (int pass = 0; pass < 2; pass++) { // twice: the second pass reuses the rescaling written by the first
+            Tensor y = pool.forward(b.upload(xs, x.values()), Pass.training(pass));
+            assertEquals(c.tensor("y").shape(), y.shape(), "PyTorch's output size");
+            check(c + " y", b, c.tensor("y"), y);
+            check(c + " dx", b, c.tensor("dx"), pool.backward(b.upload(c.tensor("dy").shape(), c.tensor("dy").values())));
+        }
+        pool.release();
+    }
+
+    @Test
+    void ceilModeAddsAWindowOnlyWhereItStartsInsideTheInput() {
+        // 7 wide, windows of 2 every 2: floor 3, ceil 4 (the last window holds column 6 alone)
+        assertEquals(3, new PoolGeometry(1, 7, 7, 2, 2, 2, 2, 0, 0).q());
+        PoolGeometry ceil = new PoolGeometry(1, 7, 7, 2, 2, 2, 2, 0, 0, true);
+        assertEquals(4, ceil.q());
+        assertTrue(!ceil.windowsInside());
+        // 5 wide, windows of 2 every 2, padding 1: the ceiling would put a fourth window at 5..6, which starts in the padding
+        assertEquals(3, new PoolGeometry(1, 5, 5, 2, 2, 2, 2, 1, 1, true).q());
+        assertEquals(4, new PoolGeometry(1, 6, 6, 3, 3, 2, 2, 1, 1, true).q()); // 6 wide: the fourth starts at column 5, inside
+        // divisors: the last window of the first geometry holds 1 column of 2; with padding not counted, a corner holds 2 × 2 of 3 × 3
+        assertEquals(2, ceil.divisor(3, 0, true));
+        assertEquals(4, new PoolGeometry(1, 6, 6, 3, 3, 2, 2, 1, 1).divisor(0, 0, false));
+        assertEquals(9, new PoolGeometry(1, 6, 6, 3, 3, 2, 2, 1, 1).divisor(0, 0, true));
+    }
+
+    @Test
+    void theModesAreSavedOnlyWhereSetAndReadBack() {
+        AvgPool2d avg = (AvgPool2d) new AvgPool2d(3).countIncludePad(false).stride(2).padding(1).ceilMode(true);
+        Layer back = avg.config().toLayer();
+        assertEquals("AvgPool2d 3×3 stride 2 pad 1 ceil without padding in the divisor", back.describe());
+        assertEquals(org.cnn4j.io.Json.write(avg.config().settings()), org.cnn4j.io.Json.write(back.config().settings()));
+        assertTrue(!new MaxPool2d(2).config().settings().containsKey("ceilMode"), "floor mode writes what it always wrote");
+        assertTrue(!new AvgPool2d(2).config().settings().containsKey("countIncludePad"));
+    }
+}
