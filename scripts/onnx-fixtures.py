@@ -70,3 +70,44 @@ with torch.no_grad():
 with open(os.path.join(out, "torch-resnet20-io.bin"), "wb") as f:
     f.write(x.numpy().astype("<f4").tobytes() + y.numpy().astype("<f4").tobytes())
 print("wrote", os.path.normpath(out), "torch", torch.__version__)
+
+
+class Mobile(nn.Module):
+    """Depthwise-separable convolutions with SiLU and GELU, a max pooling in ceil mode and an average
+    pooling that leaves its padding out: what torch.onnx.export writes for them (Conv's group,
+    Sigmoid·x, the Erf form of GELU, ceil_mode, count_include_pad)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.depthwise = nn.Conv2d(8, 8, 3, 1, 1, groups=8, bias=False)
+        self.bn2 = nn.BatchNorm2d(8)
+        self.pointwise = nn.Conv2d(8, 16, 1)
+        self.fc = nn.Linear(16, 5)
+
+    def forward(self, x):
+        x = F.silu(self.bn1(self.stem(x)))
+        x = F.gelu(self.bn2(self.depthwise(x)))
+        x = F.max_pool2d(x, 3, 2, ceil_mode=True)
+        x = F.relu(self.pointwise(x))
+        x = F.avg_pool2d(x, 3, 2, 1, count_include_pad=False)
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+# After ResNet-20, so that its random numbers (and files) stay as they were.
+mobile = Mobile()
+optimizer = torch.optim.SGD(mobile.parameters(), lr=0.05, momentum=0.9)
+for step in range(20):
+    optimizer.zero_grad()
+    F.cross_entropy(mobile(torch.randn(16, 3, 20, 20)), torch.randint(0, 5, (16,))).backward()
+    optimizer.step()
+mobile.eval()
+x = torch.randn(2, 3, 20, 20)
+torch.onnx.export(mobile, x, os.path.join(out, "torch-mobile.onnx"), opset_version=13, input_names=["input"], output_names=["logits"],
+                  dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+with torch.no_grad():
+    y = mobile(x)
+with open(os.path.join(out, "torch-mobile-io.bin"), "wb") as f:
+    f.write(x.numpy().astype("<f4").tobytes() + y.numpy().astype("<f4").tobytes())
+print("wrote torch-mobile.onnx")

@@ -23,6 +23,7 @@ import org.cnn4j.layer.Concat;
 import org.cnn4j.layer.Conv2d;
 import org.cnn4j.layer.Dense;
 import org.cnn4j.layer.Dropout;
+import org.cnn4j.layer.FeatureMapCombination;
 import org.cnn4j.layer.Flatten;
 import org.cnn4j.layer.GlobalAvgPool2d;
 import org.cnn4j.layer.Identity;
@@ -31,6 +32,7 @@ import org.cnn4j.layer.LayerConfig;
 import org.cnn4j.layer.MaxPool2d;
 import org.cnn4j.layer.Parameter;
 import org.cnn4j.layer.Softmax;
+import org.cnn4j.layer.Subsampling;
 import org.cnn4j.model.Model;
 import org.cnn4j.tensor.Shape;
 
@@ -51,7 +53,11 @@ import org.cnn4j.tensor.Shape;
  * (GlobalAveragePool then Flatten), Flatten, Add, Concat (channels), Softmax, Dropout and Identity
  * (Identity), and the activations: ReLU, LeakyReLU, Sigmoid, Tanh; those the opset lacks written
  * with standard operators: SiLU as x·Sigmoid(x), GELU as x·(1 + Erf(x/√2))/2, ScaledTanh as
- * 1.7159·Tanh(2x/3). Any other layer is refused with its name and kind.
+ * 1.7159·Tanh(2x/3). LeNet-5's layers too: Subsampling (β·window sum + b per map) as AveragePool
+ * times β·k² plus b, and FeatureMapCombination as a Conv whose filters are α_ij·k_ij (the mixing
+ * weights applied; importing it gives a plain convolution). {@link OnnxImport} reads all of these
+ * forms back into the same layers (but for the map combinations). Any other layer is refused with
+ * its name and kind.
  */
 public final class OnnxExport {
     public static final int OPSET = 13;
@@ -128,6 +134,24 @@ public final class OnnxExport {
                     initializer(name + ".running_mean"), initializer(name + ".running_var")), out, real("epsilon", bn.eps()));
             case MaxPool2d pool -> pool("MaxPool", name, s, in.getFirst(), out, null);
             case AvgPool2d pool -> pool("AveragePool", name, s, in.getFirst(), out, integer("count_include_pad", s.containsKey("countIncludePad") ? 0 : 1));
+            case Subsampling sub -> { // β·(window sum) + b = AveragePool · β·k² + b
+                int k = (int) s.get("block"), c = layer.outputShape().dim(0);
+                float[] beta = values.remove(name + ".beta"), scale = new float[c];
+                for (int i = 0; i < c; i++) scale[i] = beta[i] * k * k;
+                String pooled = add("AveragePool", name + ".pool", List.of(in.getFirst()), name + ".pooled", ints("kernel_shape", k, k), ints("strides", k, k));
+                String scaled = add("Mul", name + ".scale", List.of(pooled, initializer(name + ".scale", new int[] {c, 1, 1}, scale)), name + ".scaled");
+                add("Add", name, List.of(scaled, initializer(name + ".bias", new int[] {c, 1, 1}, values.remove(name + ".bias"))), out);
+            }
+            case FeatureMapCombination combination -> { // a convolution with the effective filters α_ij·k_ij
+                int maps = (int) s.get("in"), size = (int) s.get("kernel"), pad = (int) s.get("padding"), taps = size * size;
+                double[] alpha = combination.mixingWeights();
+                float[] kernels = values.remove(name + ".kernel"), filters = new float[kernels.length];
+                values.remove(name + ".mix");
+                for (int i = 0; i < filters.length; i++) filters[i] = (float) (alpha[i / taps] * kernels[i]);
+                String w = initializer(name + ".weight", new int[] {(int) s.get("out"), maps, size, size}, filters);
+                add("Conv", name, List.of(in.getFirst(), w, initializer(name + ".bias")), out, ints("kernel_shape", size, size),
+                        ints("pads", pad, pad, pad, pad), ints("strides", 1, 1), ints("dilations", 1, 1), integer("group", 1));
+            }
             case GlobalAvgPool2d g -> {
                 String pooled = add("GlobalAveragePool", name + ".pool", List.of(in.getFirst()), name + ".pooled");
                 add("Flatten", name, List.of(pooled), out, integer("axis", 1));
@@ -190,6 +214,12 @@ public final class OnnxExport {
         float[] v = values.remove(name);
         if (v != null) graph.addInitializer(tensor(name, shapes.get(name).dims(), v));
         else if (!shapes.containsKey(name)) throw new IllegalStateException("the model has no tensor '" + name + "'");
+        return name;
+    }
+
+    /** A tensor computed from the model's as an initializer; returns its name. */
+    private String initializer(String name, int[] dims, float[] v) {
+        graph.addInitializer(tensor(name, dims, v));
         return name;
     }
 

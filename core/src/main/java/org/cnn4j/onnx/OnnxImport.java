@@ -30,6 +30,7 @@ import org.cnn4j.layer.Concat;
 import org.cnn4j.layer.Conv2d;
 import org.cnn4j.layer.Dense;
 import org.cnn4j.layer.Flatten;
+import org.cnn4j.layer.GELU;
 import org.cnn4j.layer.GlobalAvgPool2d;
 import org.cnn4j.layer.Identity;
 import org.cnn4j.layer.Layer;
@@ -38,8 +39,11 @@ import org.cnn4j.layer.MaxPool2d;
 import org.cnn4j.layer.Merge;
 import org.cnn4j.layer.Parameter;
 import org.cnn4j.layer.ReLU;
+import org.cnn4j.layer.ScaledTanh;
+import org.cnn4j.layer.SiLU;
 import org.cnn4j.layer.Sigmoid;
 import org.cnn4j.layer.Softmax;
+import org.cnn4j.layer.Subsampling;
 import org.cnn4j.layer.Tanh;
 import org.cnn4j.loss.SoftmaxCrossEntropy;
 import org.cnn4j.model.Graph;
@@ -53,8 +57,10 @@ import org.cnn4j.tensor.Shape;
  * (inference form), Relu, LeakyRelu, Sigmoid, Tanh, Softmax, MaxPool and AveragePool (symmetric
  * pads or auto_pad as Conv, ceil_mode, either count_include_pad), GlobalAveragePool (followed by
  * Flatten or Gemm), Flatten (axis 1), Add and Concat (channels) of two computed values, Identity
- * and Dropout (the identity). Anything else, an attribute value outside these, or a weight that is
- * not a float initializer stored in the file is refused with the node's name and what is missing.
+ * and Dropout (the identity), Constant (a float value, taken as an initializer); and the subgraphs
+ * {@link OnnxPatterns} recognises (SiLU, GELU, the scaled tanh, subsampling) as those layers.
+ * Anything else, an attribute value outside these, or a weight that is not a float initializer
+ * stored in the file is refused with the node's name and what is missing.
  *
  * <p>Hostile files: the file is read whole (at most 2 GiB) and parsed by protobuf, which refuses
  * lengths beyond the data; every initializer's element count is checked against its bytes, every
@@ -78,12 +84,14 @@ public final class OnnxImport {
     private final Graph.Builder builder = Graph.builder();
     private final Set<String> names = new HashSet<>();
     private Shape input;
+    /** The nodes {@link OnnxPatterns} put in place of subgraphs (the only ones of cnn4j's own operators). */
+    private Set<OnnxMl.NodeProto> fused = Set.of();
 
     /** A model read from an ONNX file, with its data description. */
     public record Imported(Model model, DataInfo data) {
     }
 
-    private record Tensor(int[] dims, float[] values) {
+    record Tensor(int[] dims, float[] values) {
     }
 
     private OnnxImport(Path file) {
@@ -138,7 +146,17 @@ public final class OnnxImport {
         producers.put(inputs.getFirst().getName(), Model.INPUT);
         shapes.put(inputs.getFirst().getName(), input);
         String last = null;
-        for (int i = 0; i < g.getNodeCount(); i++) last = node(g.getNode(i), i);
+        Set<String> graphOutputs = new HashSet<>();
+        for (OnnxMl.ValueInfoProto v : g.getOutputList()) graphOutputs.add(v.getName());
+        List<OnnxMl.NodeProto> computed = new ArrayList<>(); // the nodes but Constant, whose values join the initializers
+        for (int i = 0; i < g.getNodeCount(); i++) {
+            OnnxMl.NodeProto n = g.getNode(i);
+            if (n.getOpType().equals("Constant") && (n.getDomain().isEmpty() || n.getDomain().equals("ai.onnx"))) constant(n, i);
+            else computed.add(n);
+        }
+        OnnxPatterns.Fused nodes = OnnxPatterns.fuse(computed, initializers, graphOutputs);
+        fused = nodes.made();
+        for (int i = 0; i < nodes.nodes().size(); i++) last = node(nodes.nodes().get(i), i);
         if (g.getOutputCount() != 1) throw new FileFormatException(file, "the graph has " + g.getOutputCount() + " outputs; cnn4j reads models of one");
         String output = producers.get(g.getOutput(0).getName());
         if (output == null || !output.equals(last)) {
@@ -197,6 +215,7 @@ public final class OnnxImport {
         String name = name(n, index);
         String op = n.getOpType();
         if (!n.getDomain().isEmpty() && !n.getDomain().equals("ai.onnx")) throw unsupported(n, name, "the operator domain '" + n.getDomain() + "'");
+        if (op.startsWith("cnn4j.") && !fused.contains(n)) throw unsupported(n, name, "the operator");
         for (int i = 0; i < n.getInputCount(); i++) {
             if (pooled.contains(n.getInput(i)) && !op.equals("Flatten") && !op.equals("Gemm")) {
                 throw unsupported(n, name, "a global average pool's (c, 1, 1) output taken other than by Flatten or Gemm");
@@ -259,6 +278,23 @@ public final class OnnxImport {
                     case "LeakyRelu" -> new LeakyReLU(real(n, "alpha", 0.01));
                     default -> new Identity();
                 };
+                from.add(value(n, name, 0));
+            }
+            case OnnxPatterns.SILU, OnnxPatterns.GELU, OnnxPatterns.SCALED_TANH -> {
+                layer = switch (op) {
+                    case OnnxPatterns.SILU -> new SiLU();
+                    case OnnxPatterns.GELU -> new GELU();
+                    default -> new ScaledTanh();
+                };
+                from.add(value(n, name, 0));
+            }
+            case OnnxPatterns.SUBSAMPLING -> { // AveragePool, Mul by β·k², Add b
+                int block = (int) integer(n, "block", 1);
+                float[] scale = initializer(n, name, 1, "scale").values().clone();
+                for (int i = 0; i < scale.length; i++) scale[i] /= block * block;
+                layer = new Subsampling(block);
+                weights.put(name + ".beta", scale);
+                weights.put(name + ".bias", initializer(n, name, 2, "bias").values());
                 from.add(value(n, name, 0));
             }
             case "Softmax" -> {
@@ -324,6 +360,17 @@ public final class OnnxImport {
     }
 
     /** The cnn4j node making input i of the node. */
+    /** A Constant node's value (a float tensor, or one float) as an initializer of its output's name. */
+    private void constant(OnnxMl.NodeProto n, int index) throws FileFormatException {
+        String name = name(n, index);
+        OnnxMl.AttributeProto v = attribute(n, "value"), f = attribute(n, "value_float");
+        if (n.getOutputCount() != 1) throw unsupported(n, name, n.getOutputCount() + " outputs");
+        String out = n.getOutput(0);
+        if (v != null && v.hasT()) initializers.put(out, tensor(v.getT().toBuilder().setName(out).build()));
+        else if (f != null) initializers.put(out, new Tensor(new int[0], new float[] {f.getF()}));
+        else throw unsupported(n, name, "a constant other than a float tensor");
+    }
+
     private String value(OnnxMl.NodeProto n, String name, int i) throws FileFormatException {
         if (n.getInputCount() <= i) throw new FileFormatException(file, "node '" + n.getName() + "' (" + n.getOpType() + ") lacks input " + i);
         String v = n.getInput(i);

@@ -22,12 +22,16 @@ import org.cnn4j.layer.Concat;
 import org.cnn4j.layer.Conv2d;
 import org.cnn4j.layer.Dense;
 import org.cnn4j.layer.Dropout;
+import org.cnn4j.layer.FeatureMapCombination;
+import org.cnn4j.layer.GELU;
 import org.cnn4j.layer.GlobalAvgPool2d;
 import org.cnn4j.layer.Layer;
 import org.cnn4j.layer.LeakyReLU;
 import org.cnn4j.layer.MaxPool2d;
 import org.cnn4j.layer.Pass;
 import org.cnn4j.layer.ReLU;
+import org.cnn4j.layer.ScaledTanh;
+import org.cnn4j.layer.SiLU;
 import org.cnn4j.layer.Sigmoid;
 import org.cnn4j.layer.Softmax;
 import org.cnn4j.layer.Tanh;
@@ -75,11 +79,12 @@ class OnnxImportTest {
         Graph.Builder every = Graph.builder().input(3, 12, 12);
         every.add("conv", new Conv2d(3, 6, 3).padding(1).bias(true), Model.INPUT).add("bn", new BatchNorm2d(6))
                 .add("leaky", new LeakyReLU(0.2), "bn").add("sig", new Sigmoid(), "bn").add("tanh", new Tanh(), "bn")
-                .add("cat", new Concat(), "leaky", "sig", "tanh").add("max", new MaxPool2d(3).stride(2, 2).padding(1, 1))
+                .add("silu", new SiLU(), "bn").add("gelu", new GELU(), "bn").add("stanh", new ScaledTanh(), "bn")
+                .add("cat", new Concat(), "leaky", "sig", "tanh", "silu", "gelu", "stanh").add("max", new MaxPool2d(3).stride(2, 2).padding(1, 1))
                 .add("avg", new AvgPool2d(2).padding(1, 1)).add("relu", new ReLU()).add("gap", new GlobalAvgPool2d())
-                .add("drop", new Dropout(0.5)).add("fc", new Dense(18, 10)).add("bn1", new BatchNorm1d(10)).add("fc2", new Dense(10, 4))
+                .add("drop", new Dropout(0.5)).add("fc", new Dense(36, 10)).add("bn1", new BatchNorm1d(10)).add("fc2", new Dense(10, 4))
                 .add("softmax", new Softmax());
-        List<Graph.Builder> models = List.of(Models.fmnistCnn(), Models.vggSmall(), Models.resnet20(3, 32, 32, 10), Models.resnet18(3, 32, 32, 7),
+        List<Graph.Builder> models = List.of(Models.fmnistCnn(), Models.lenet5(), Models.vggSmall(), Models.resnet20(3, 32, 32, 10), Models.resnet18(3, 32, 32, 7),
                 every.loss(new SoftmaxCrossEntropy()), ResidualNets.separable(3, 12, 4, 5), ResidualNets.poolingModes(3, 13, 4, 5));
         for (int k = 0; k < models.size(); k++) {
             try (Model m = models.get(k).seed(k).build(Backends.CPU)) {
@@ -99,7 +104,12 @@ class OnnxImportTest {
                     }
                     assertTrue(worst <= 1e-6 * scale, "model " + k + ": off by " + worst + " at a scale of " + scale);
                     assertEquals(info.classNames(), back.data().classNames());
-                    assertEquals(m.parameters().size(), b.parameters().size());
+                    // every layer comes back as itself, but for the map combinations (convolutions of their effective
+                    // filters), dropout (the identity it is in inference) and the Flatten after a global average pool
+                    // (ONNX's pool keeps (c, 1, 1))
+                    assertEquals(m.layers().stream().map(l -> l instanceof FeatureMapCombination ? "Conv2d" : l instanceof Dropout ? "Identity" : l.config().type())
+                                    .filter(t -> !t.equals("Flatten")).toList(),
+                            b.layers().stream().map(l -> l.config().type()).filter(t -> !t.equals("Flatten")).toList());
                     assertEquals(m.seed(), b.seed(), "the seed travels (it draws an unsplit folder's held-out images)");
                 }
             }
@@ -119,28 +129,13 @@ class OnnxImportTest {
      */
     @Test
     void aPyTorchResNet20ImportsAndTrainsOn() throws IOException {
-        Path onnx = dir.resolve("torch-resnet20.onnx");
-        byte[] io;
-        try (var in = getClass().getResourceAsStream("/onnx/torch-resnet20.onnx")) {
-            Files.copy(in, onnx);
-        }
-        try (var in = getClass().getResourceAsStream("/onnx/torch-resnet20-io.bin")) {
-            io = in.readAllBytes();
-        }
-        float[] all = new float[io.length / 4];
-        java.nio.ByteBuffer.wrap(io).order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(all);
-        float[] x = Arrays.copyOf(all, 2 * 3 * 32 * 32), expected = Arrays.copyOfRange(all, x.length, all.length);
-        OnnxImport.Imported imported = OnnxImport.read(onnx, Backends.CPU);
+        float[][] io = pytorchFile("torch-resnet20", 2 * 3 * 32 * 32);
+        float[] x = io[0], expected = io[1];
+        OnnxImport.Imported imported = OnnxImport.read(dir.resolve("torch-resnet20.onnx"), Backends.CPU);
         try (Model m = imported.model()) {
             assertEquals(org.cnn4j.tensor.Shape.of(3, 32, 32), m.inputShape());
             assertEquals(List.of("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"), imported.data().classNames(), "no metadata: the classes by number");
-            float[] actual = outputs(m, x, 2);
-            double scale = 0, worst = 0;
-            for (int i = 0; i < expected.length; i++) {
-                scale = Math.max(scale, Math.abs(expected[i]));
-                worst = Math.max(worst, Math.abs(expected[i] - actual[i]));
-            }
-            assertTrue(worst <= 1e-5 * scale, "off by " + worst + " at a scale of " + scale);
+            assertNearScale("torch-resnet20", expected, outputs(m, x, 2));
             float[] before = m.parameters().getFirst().value().toFloatArray();
             Tensor in = m.backend().upload(m.inputShape().batch(2), x);
             Tensor y = m.backend().uploadInts(org.cnn4j.tensor.Shape.of(2), new int[] {3, 7});
@@ -152,6 +147,82 @@ class OnnxImportTest {
             assertTrue(!Arrays.equals(before, m.parameters().getFirst().value().toFloatArray()) && later < first,
                     "training goes on: loss " + first + " -> " + later);
         }
+    }
+
+    /**
+     * A small PyTorch net of depthwise-separable convolutions with SiLU and GELU (written by
+     * PyTorch as Sigmoid·x and the Erf form, scalars as Constant nodes), a max pooling in ceil mode
+     * and an average pooling without its padding in the divisor: the same outputs as PyTorch, and
+     * the activations come back as cnn4j's own layers.
+     */
+    @Test
+    void aPyTorchDepthwiseNetWithSiluAndGeluImports() throws IOException {
+        float[][] io = pytorchFile("torch-mobile", 2 * 3 * 20 * 20);
+        try (Model m = OnnxImport.read(dir.resolve("torch-mobile.onnx"), Backends.CPU).model()) {
+            assertNearScale("torch-mobile", io[1], outputs(m, io[0], 2));
+            List<String> kinds = m.layers().stream().map(Layer::describe).toList();
+            assertTrue(kinds.contains("SiLU") && kinds.contains("GELU (erf)") && kinds.stream().anyMatch(k -> k.contains("groups 8")), kinds.toString());
+            assertTrue(kinds.contains("MaxPool2d 3×3 stride 2 ceil") && kinds.contains("AvgPool2d 3×3 stride 2 pad 1 without padding in the divisor"), kinds.toString());
+        }
+    }
+
+    /**
+     * A subgraph is taken for a layer only where its inner values feed nothing else: a sigmoid
+     * whose output also goes past the product stays a Sigmoid, and the product of two computed
+     * values, which cnn4j has no layer for, is refused by name.
+     */
+    @Test
+    void aPatternWhoseInnerValueIsSharedIsNotTaken() throws IOException {
+        OnnxMl.GraphProto.Builder g = OnnxMl.GraphProto.newBuilder().setName("shared")
+                .addInput(features("x", 4)).addOutput(features("y", 4))
+                .addNode(node("Sigmoid", "sig", "s", "x")).addNode(node("Mul", "silu", "m", "x", "s")).addNode(node("Add", "sum", "y", "m", "s"));
+        OnnxMl.ModelProto proto = OnnxMl.ModelProto.newBuilder().setIrVersion(7).setGraph(g)
+                .addOpsetImport(OnnxMl.OperatorSetIdProto.newBuilder().setVersion(13)).build();
+        String m = refusal(write("shared.onnx", proto));
+        assertTrue(m.contains("node 'silu' (Mul): the operator is not supported by cnn4j"), m);
+        // unshared, the same two nodes are a SiLU
+        g.setNode(2, node("Relu", "sum", "y", "m"));
+        try (Model model = OnnxImport.read(write("silu.onnx", proto.toBuilder().setGraph(g).build()), Backends.CPU).model()) {
+            assertEquals(List.of("SiLU", "ReLU"), model.layers().stream().map(Layer::describe).toList());
+        }
+    }
+
+    private static OnnxMl.NodeProto node(String op, String name, String output, String... inputs) {
+        return OnnxMl.NodeProto.newBuilder().setOpType(op).setName(name).addOutput(output).addAllInput(List.of(inputs)).build();
+    }
+
+    /** A (batch, n) float value. */
+    private static OnnxMl.ValueInfoProto features(String name, int n) {
+        OnnxMl.TensorShapeProto shape = OnnxMl.TensorShapeProto.newBuilder()
+                .addDim(OnnxMl.TensorShapeProto.Dimension.newBuilder().setDimParam("batch"))
+                .addDim(OnnxMl.TensorShapeProto.Dimension.newBuilder().setDimValue(n)).build();
+        return OnnxMl.ValueInfoProto.newBuilder().setName(name).setType(OnnxMl.TypeProto.newBuilder().setTensorType(
+                OnnxMl.TypeProto.Tensor.newBuilder().setElemType(OnnxMl.TensorProto.DataType.FLOAT.getNumber()).setShape(shape))).build();
+    }
+
+    /** Copies {@code name}.onnx into the test's directory; returns its input (the first {@code inputs} floats of {@code name}-io.bin) and PyTorch's outputs. */
+    private float[][] pytorchFile(String name, int inputs) throws IOException {
+        try (var in = getClass().getResourceAsStream("/onnx/" + name + ".onnx")) {
+            Files.copy(in, dir.resolve(name + ".onnx"));
+        }
+        byte[] io;
+        try (var in = getClass().getResourceAsStream("/onnx/" + name + "-io.bin")) {
+            io = in.readAllBytes();
+        }
+        float[] all = new float[io.length / 4];
+        java.nio.ByteBuffer.wrap(io).order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(all);
+        return new float[][] {Arrays.copyOf(all, inputs), Arrays.copyOfRange(all, inputs, all.length)};
+    }
+
+    /** Every output within 1e-5 of the largest expected magnitude. */
+    private static void assertNearScale(String what, float[] expected, float[] actual) {
+        assertEquals(expected.length, actual.length, what);
+        double scale = 0, worst = 0;
+        for (int i = 0; i < expected.length; i++) {
+            scale = Math.max(scale, Math.abs(expected[i]));
+            worst = Math.max(worst, Math.abs(expected[i] - actual[i]));
+        }
+        assertTrue(worst <= 1e-5 * scale, what + ": off by " + worst + " at a scale of " + scale);
     }
 
     /** A classifier loads the ONNX file: classes by number, pixels scaled to [0, 1], the same logits as the model. */
@@ -210,6 +281,11 @@ class OnnxImportTest {
         assertTrue(m.contains("node 'conv1' (Conv): group 3 for 32 filters is not supported by cnn4j"), m);
         m = refusal(write("group2.onnx", withGroup(proto, 2)));
         assertTrue(m.contains("layer 'conv1' (Conv2d 2→32 3×3 groups 2) expects input (n, 2, h, w) but gets (n, 1, 28, 28)"), m);
+
+        b = proto.toBuilder(); // cnn4j's own operators stand only for the subgraphs the import recognised
+        b.getGraphBuilder().setNode(1, b.getGraph().getNode(1).toBuilder().setOpType("cnn4j.SiLU"));
+        m = refusal(write("own.onnx", b.build()));
+        assertTrue(m.contains("node 'relu1' (cnn4j.SiLU): the operator is not supported by cnn4j"), m);
 
         b = proto.toBuilder();
         b.getGraphBuilder().setNode(1, b.getGraph().getNode(1).toBuilder().setOpType("Selu"));
