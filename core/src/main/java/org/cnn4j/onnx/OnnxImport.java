@@ -56,7 +56,9 @@ import org.cnn4j.tensor.Shape;
  * an auto_pad that makes them), Gemm (alpha = beta = 1, transA 0, either transB), BatchNormalization
  * (inference form), Relu, LeakyRelu, Sigmoid, Tanh, Softmax, MaxPool and AveragePool (symmetric
  * pads or auto_pad as Conv, ceil_mode, either count_include_pad), GlobalAveragePool (followed by
- * Flatten or Gemm), Flatten (axis 1), Add and Concat (channels) of two computed values, Identity
+ * Flatten or Gemm), Flatten (axis 1), Reshape by a constant shape that flattens each sample
+ * ([0 or −1 or the file's fixed batch, −1 or the sample's size]) or keeps it, Add and Concat
+ * (channels) of two computed values, Identity
  * and Dropout (the identity), Constant (a float value, taken as an initializer); and the subgraphs
  * {@link OnnxPatterns} recognises (SiLU, GELU, the scaled tanh, subsampling) as those layers.
  * Anything else, an attribute value outside these, or a weight that is not a float initializer
@@ -74,9 +76,12 @@ import org.cnn4j.tensor.Shape;
 public final class OnnxImport {
     /** The most elements one initializer may have. */
     private static final long MAX_ELEMENTS = 1L << 30;
+    private static final int MAX_INTEGERS = 64;
 
     private final Path file;
     private final Map<String, Tensor> initializers = new HashMap<>();
+    /** Constant int64 tensors of at most {@link #MAX_INTEGERS} values (shapes, axes, indices), by name. */
+    private final Map<String, long[]> integers = new HashMap<>();
     private final Map<String, String> producers = new HashMap<>(); // ONNX value -> cnn4j node (or Model.INPUT)
     private final Map<String, Shape> shapes = new HashMap<>(); // ONNX value -> its shape per sample in cnn4j
     private final Set<String> pooled = new HashSet<>(); // values of a GlobalAveragePool: (c) in cnn4j, (c, 1, 1) in ONNX
@@ -84,6 +89,8 @@ public final class OnnxImport {
     private final Graph.Builder builder = Graph.builder();
     private final Set<String> names = new HashSet<>();
     private Shape input;
+    /** The graph input's batch size where the file fixes it (a model exported without a dynamic batch), else −2. */
+    private long batch = -2;
     /** The nodes {@link OnnxPatterns} put in place of subgraphs (the only ones of cnn4j's own operators). */
     private Set<OnnxMl.NodeProto> fused = Set.of();
 
@@ -130,7 +137,11 @@ public final class OnnxImport {
 
     private Imported build(OnnxMl.ModelProto proto, Map<String, OnnxMl.TensorProto> constants, Backend backend) throws FileFormatException {
         if (!proto.hasGraph() || proto.getGraph().getNodeCount() == 0) throw new FileFormatException(file, "an ONNX model without a graph");
-        for (Map.Entry<String, OnnxMl.TensorProto> c : constants.entrySet()) initializers.put(c.getKey(), tensor(c.getValue().toBuilder().setName(c.getKey()).build()));
+        for (Map.Entry<String, OnnxMl.TensorProto> c : constants.entrySet()) {
+            OnnxMl.TensorProto t = c.getValue().toBuilder().setName(c.getKey()).build();
+            if (t.getDataType() == OnnxMl.TensorProto.DataType.INT64.getNumber()) integers.put(c.getKey(), longs(t));
+            else initializers.put(c.getKey(), tensor(t));
+        }
         for (OnnxMl.OperatorSetIdProto opset : proto.getOpsetImportList()) {
             boolean standard = opset.getDomain().isEmpty() || opset.getDomain().equals("ai.onnx");
             if (standard && (opset.getVersion() < 7 || opset.getVersion() > 22)) {
@@ -138,10 +149,15 @@ public final class OnnxImport {
             }
         }
         OnnxMl.GraphProto g = proto.getGraph();
-        for (OnnxMl.TensorProto t : g.getInitializerList()) initializers.put(t.getName(), tensor(t));
-        List<OnnxMl.ValueInfoProto> inputs = g.getInputList().stream().filter(v -> !initializers.containsKey(v.getName())).toList();
+        for (OnnxMl.TensorProto t : g.getInitializerList()) {
+            if (t.getDataType() == OnnxMl.TensorProto.DataType.INT64.getNumber()) integers.put(t.getName(), longs(t));
+            else initializers.put(t.getName(), tensor(t));
+        }
+        List<OnnxMl.ValueInfoProto> inputs = g.getInputList().stream().filter(v -> !initializers.containsKey(v.getName()) && !integers.containsKey(v.getName())).toList();
         if (inputs.size() != 1) throw new FileFormatException(file, "the graph has " + inputs.size() + " inputs; cnn4j reads models of one image input");
         input = inputShape(inputs.getFirst());
+        OnnxMl.TensorShapeProto.Dimension first = inputs.getFirst().getType().getTensorType().getShape().getDim(0);
+        if (first.hasDimValue() && first.getDimValue() > 0) batch = first.getDimValue();
         builder.input(input.dims());
         producers.put(inputs.getFirst().getName(), Model.INPUT);
         shapes.put(inputs.getFirst().getName(), input);
@@ -154,7 +170,7 @@ public final class OnnxImport {
             if (n.getOpType().equals("Constant") && (n.getDomain().isEmpty() || n.getDomain().equals("ai.onnx"))) constant(n, i);
             else computed.add(n);
         }
-        OnnxPatterns.Fused nodes = OnnxPatterns.fuse(computed, initializers, graphOutputs);
+        OnnxPatterns.Fused nodes = OnnxPatterns.fuse(computed, initializers, integers, graphOutputs);
         fused = nodes.made();
         for (int i = 0; i < nodes.nodes().size(); i++) last = node(nodes.nodes().get(i), i);
         if (g.getOutputCount() != 1) throw new FileFormatException(file, "the graph has " + g.getOutputCount() + " outputs; cnn4j reads models of one");
@@ -318,6 +334,22 @@ public final class OnnxImport {
                 from.add(value(n, name, 0));
                 pooled.add(n.getOutputCount() > 0 ? n.getOutput(0) : "");
             }
+            case "Reshape" -> { // PyTorch's x.reshape(-1, n) or, exported at a fixed batch, x.view(batch, -1)
+                long[] target = integers.get(n.getInputCount() > 1 ? n.getInput(1) : "");
+                if (target == null) throw unsupported(n, name, "a shape computed in the graph (other than PyTorch's x.view(x.size(0), -1))");
+                if (inShape == null) throw unsupported(n, name, "an input of unknown shape");
+                boolean keepsBatch = target.length > 0 && (target[0] == 0 || target[0] == -1 || target[0] == batch);
+                boolean flat = target.length == 2 && keepsBatch && (target[1] == -1 ? target[0] != -1 : target[1] == inShape.size());
+                boolean same = keepsBatch && target.length == inShape.rank() + 1
+                        && IntStream.range(0, inShape.rank()).allMatch(i -> target[i + 1] == inShape.dim(i) || (target[i + 1] == 0 && target[0] != -1));
+                if (!flat && !same) throw unsupported(n, name, "a reshape to " + java.util.Arrays.toString(target) + " of " + inShape + " (only flattening each sample)");
+                layer = same ? new Identity() : new Flatten();
+                from.add(value(n, name, 0));
+            }
+            case OnnxPatterns.FLATTEN -> {
+                layer = new Flatten();
+                from.add(value(n, name, 0));
+            }
             case "Flatten" -> {
                 if (integer(n, "axis", 1) != 1) throw unsupported(n, name, "axis " + integer(n, "axis", 1) + " (the batch stays the first axis)");
                 layer = new Flatten();
@@ -366,9 +398,10 @@ public final class OnnxImport {
         OnnxMl.AttributeProto v = attribute(n, "value"), f = attribute(n, "value_float");
         if (n.getOutputCount() != 1) throw unsupported(n, name, n.getOutputCount() + " outputs");
         String out = n.getOutput(0);
-        if (v != null && v.hasT()) initializers.put(out, tensor(v.getT().toBuilder().setName(out).build()));
+        if (v != null && v.hasT() && v.getT().getDataType() == OnnxMl.TensorProto.DataType.INT64.getNumber()) integers.put(out, longs(v.getT().toBuilder().setName(out).build()));
+        else if (v != null && v.hasT()) initializers.put(out, tensor(v.getT().toBuilder().setName(out).build()));
         else if (f != null) initializers.put(out, new Tensor(new int[0], new float[] {f.getF()}));
-        else throw unsupported(n, name, "a constant other than a float tensor");
+        else throw unsupported(n, name, "a constant other than a float or int64 tensor");
     }
 
     private String value(OnnxMl.NodeProto n, String name, int i) throws FileFormatException {
@@ -470,6 +503,30 @@ public final class OnnxImport {
         if (p.length != 4) throw new FileFormatException(file, "node '" + n.getName() + "': pads has " + p.length + " values, 2-D needs 4");
         if (p[0] != p[2] || p[1] != p[3]) throw unsupported(n, name, "asymmetric pads " + java.util.Arrays.toString(p));
         return new int[] {p[0], p[1]};
+    }
+
+    /** A small int64 tensor's values (a shape, axes, indices): at most {@link #MAX_INTEGERS} of them. */
+    private long[] longs(OnnxMl.TensorProto t) throws FileFormatException {
+        String name = t.getName();
+        if (t.getDataLocation() == OnnxMl.TensorProto.DataLocation.EXTERNAL) throw new FileFormatException(file, "constant '" + name + "' is stored outside the file");
+        long count = 1;
+        for (long d : t.getDimsList()) {
+            if (d < 0 || d > MAX_INTEGERS) throw new FileFormatException(file, "int64 constant '" + name + "' claims a dimension of " + d);
+            count *= d;
+        }
+        if (count > MAX_INTEGERS) throw new FileFormatException(file, "int64 constant '" + name + "' claims " + count + " values; cnn4j reads at most " + MAX_INTEGERS);
+        long stored = t.getRawData().isEmpty() ? t.getInt64DataCount() : t.getRawData().size() / 8L;
+        if (stored != count || t.getRawData().size() % 8 != 0) {
+            throw new FileFormatException(file, "int64 constant '" + name + "' needs " + count + " values, the file holds "
+                    + (t.getRawData().isEmpty() ? stored + " values" : t.getRawData().size() + " bytes"));
+        }
+        long[] v = new long[(int) count];
+        if (t.getRawData().isEmpty()) {
+            for (int i = 0; i < v.length; i++) v[i] = t.getInt64Data(i);
+        } else {
+            t.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN).asLongBuffer().get(v);
+        }
+        return v;
     }
 
     private Tensor tensor(OnnxMl.TensorProto t) throws FileFormatException {

@@ -22,25 +22,31 @@ import org.cnn4j.backend.Activation;
  * {@code Mul(Mul(x, 0.5), ·)} (cnn4j);
  * <li>ScaledTanh (LeCun's 1.7159·tanh(2x/3)): {@code Mul(x, 2/3) → Tanh → Mul(·, 1.7159)};
  * <li>Subsampling (β·(window sum) + b per map): {@code AveragePool} (k×k windows every k, no
- * padding) {@code → Mul(·, β·k²) → Add(·, b)}, β·k² and b constants of shape (c, 1, 1).
+ * padding) {@code → Mul(·, β·k²) → Add(·, b)}, β·k² and b constants of shape (c, 1, 1);
+ * <li>Flatten, as PyTorch writes {@code x.view(x.size(0), -1)} with a dynamic batch: {@code
+ * Shape(x) → Gather(·, 0) → Unsqueeze(·, [0]) → Concat(·, [−1]) → Reshape(x, ·)}.
  * </ul>
  * A subgraph is taken only where each value inside it feeds the next node alone and is no graph
  * output; everything else stays as it is. The nodes made here are known by identity, so a file
  * cannot name cnn4j's own operators itself.
  */
 final class OnnxPatterns {
-    static final String SILU = "cnn4j.SiLU", GELU = "cnn4j.GELU", SCALED_TANH = "cnn4j.ScaledTanh", SUBSAMPLING = "cnn4j.Subsampling";
+    static final String SILU = "cnn4j.SiLU", GELU = "cnn4j.GELU", SCALED_TANH = "cnn4j.ScaledTanh", SUBSAMPLING = "cnn4j.Subsampling",
+            FLATTEN = "cnn4j.Flatten";
 
     private final List<OnnxMl.NodeProto> nodes;
     private final Map<String, OnnxImport.Tensor> constants;
+    private final Map<String, long[]> integers;
     private final Set<String> graphOutputs;
     private final Map<String, List<Integer>> consumers = new HashMap<>();
     private final Map<String, Integer> producer = new HashMap<>();
     private final Set<OnnxMl.NodeProto> made = Collections.newSetFromMap(new IdentityHashMap<>());
 
-    private OnnxPatterns(List<OnnxMl.NodeProto> nodes, Map<String, OnnxImport.Tensor> constants, Set<String> graphOutputs) {
+    private OnnxPatterns(List<OnnxMl.NodeProto> nodes, Map<String, OnnxImport.Tensor> constants, Map<String, long[]> integers,
+                         Set<String> graphOutputs) {
         this.nodes = nodes;
         this.constants = constants;
+        this.integers = integers;
         this.graphOutputs = graphOutputs;
         for (int i = 0; i < nodes.size(); i++) {
             for (String v : nodes.get(i).getInputList()) consumers.computeIfAbsent(v, k -> new ArrayList<>()).add(i);
@@ -52,8 +58,9 @@ final class OnnxPatterns {
     record Fused(List<OnnxMl.NodeProto> nodes, Set<OnnxMl.NodeProto> made) {
     }
 
-    static Fused fuse(List<OnnxMl.NodeProto> nodes, Map<String, OnnxImport.Tensor> constants, Set<String> graphOutputs) {
-        OnnxPatterns p = new OnnxPatterns(nodes, constants, graphOutputs);
+    static Fused fuse(List<OnnxMl.NodeProto> nodes, Map<String, OnnxImport.Tensor> constants, Map<String, long[]> integers,
+                      Set<String> graphOutputs) {
+        OnnxPatterns p = new OnnxPatterns(nodes, constants, integers, graphOutputs);
         List<OnnxMl.NodeProto> out = new ArrayList<>();
         boolean[] covered = new boolean[nodes.size()];
         for (int i = 0; i < nodes.size(); i++) {
@@ -62,6 +69,7 @@ final class OnnxPatterns {
             if (m == null) m = p.gelu(i);
             if (m == null) m = p.scaledTanh(i);
             if (m == null) m = p.subsampling(i);
+            if (m == null) m = p.flatten(i);
             if (m == null) {
                 out.add(nodes.get(i));
                 continue;
@@ -186,6 +194,40 @@ final class OnnxPatterns {
         OnnxMl.NodeProto n = m.node.toBuilder().addAttribute(OnnxMl.AttributeProto.newBuilder().setName("block")
                 .setType(OnnxMl.AttributeProto.AttributeType.INT).setI(k[0])).build();
         return new Match(n, m.covered);
+    }
+
+    private Match flatten(int i) {
+        if (!is(i, "Shape", 1)) return null;
+        String x = nodes.get(i).getInput(0);
+        int gather = only(out(i));
+        if (!is(gather, "Gather", 2) || !nodes.get(gather).getInput(0).equals(out(i)) || !integer(nodes.get(gather).getInput(1), 0)
+                || longAttribute(gather, "axis", 0) != 0) {
+            return null;
+        }
+        int unsqueeze = only(out(gather));
+        if (unsqueeze < 0 || !nodes.get(unsqueeze).getOpType().equals("Unsqueeze") || !nodes.get(unsqueeze).getInput(0).equals(out(gather))) return null;
+        OnnxMl.NodeProto u = nodes.get(unsqueeze); // axes [0]: an input from opset 13, an attribute before
+        long[] axes = u.getInputCount() > 1 ? integers.get(u.getInput(1)) : longs(u, "axes");
+        if (axes == null || axes.length != 1 || axes[0] != 0) return null;
+        int concat = only(out(unsqueeze));
+        if (!is(concat, "Concat", 2) || !nodes.get(concat).getInput(0).equals(out(unsqueeze)) || !integer(nodes.get(concat).getInput(1), -1)
+                || longAttribute(concat, "axis", -99) != 0) {
+            return null;
+        }
+        int reshape = only(out(concat));
+        if (!is(reshape, "Reshape", 2) || !nodes.get(reshape).getInput(0).equals(x) || !nodes.get(reshape).getInput(1).equals(out(concat))) return null;
+        return match(FLATTEN, reshape, List.of(x), i, gather, unsqueeze, concat, reshape);
+    }
+
+    /** Whether {@code name} is an int64 constant of the one value {@code expected} (of shape () or (1)). */
+    private boolean integer(String name, long expected) {
+        long[] v = integers.get(name);
+        return v != null && v.length == 1 && v[0] == expected;
+    }
+
+    private long longAttribute(int i, String key, long otherwise) {
+        for (OnnxMl.AttributeProto a : nodes.get(i).getAttributeList()) if (a.getName().equals(key)) return a.getI();
+        return otherwise;
     }
 
     /** Whether {@code name} is a constant of shape (c, 1, 1): one value per map. */

@@ -1,5 +1,6 @@
 package org.cnn4j.onnx;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -8,7 +9,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 
 import ai.onnx.proto.OnnxMl;
@@ -187,6 +190,61 @@ class OnnxImportTest {
         }
     }
 
+    /**
+     * The three ways PyTorch 1.13 writes a flattening: {@code x.reshape(-1, n)} (Reshape by a Constant),
+     * {@code x.view(x.size(0), -1)} with a dynamic batch (Shape, Gather, Unsqueeze, Concat, Reshape)
+     * and, at a fixed batch, Reshape by [batch, −1]; each in place of fmnist-cnn's Flatten gives the
+     * model's outputs. A reshape that is no flattening is refused by name.
+     */
+    @Test
+    void pytorchsFlatteningReshapesImport() throws IOException {
+        OnnxMl.ModelProto proto;
+        float[] x = random(2 * 28 * 28, 5), expected;
+        try (Model m = Models.fmnistCnn().seed(2).build(Backends.CPU)) {
+            proto = OnnxExport.toOnnx(m, null);
+            expected = outputs(m, x, 2);
+        }
+        int at = 0;
+        while (!proto.getGraph().getNode(at).getOpType().equals("Flatten")) at++;
+        OnnxMl.NodeProto flatten = proto.getGraph().getNode(at);
+        String in = flatten.getInput(0), out = flatten.getOutput(0);
+        int features = 64 * 5 * 5;
+        Map<String, List<OnnxMl.NodeProto>> forms = new LinkedHashMap<>();
+        forms.put("reshape(-1, n)", List.of(int64Constant("shape", -1, features), node("Reshape", "reshape", out, in, "shape")));
+        forms.put("view at batch 2", List.of(int64Constant("shape", 2, -1), node("Reshape", "reshape", out, in, "shape")));
+        forms.put("view(x.size(0), -1)", List.of(node("Shape", "shape", "s", in), int64Constant("zero", 0), node("Gather", "gather", "g", "s", "zero"),
+                int64Constant("axes", 0), node("Unsqueeze", "unsqueeze", "u", "g", "axes"), int64Constant("rest", -1),
+                node("Concat", "concat", "c", "u", "rest").toBuilder().addAttribute(OnnxMl.AttributeProto.newBuilder().setName("axis")
+                        .setType(OnnxMl.AttributeProto.AttributeType.INT).setI(0)).build(), node("Reshape", "reshape", out, in, "c")));
+        forms.put("reshape(-1, n/2)", List.of(int64Constant("shape", -1, features / 2), node("Reshape", "reshape", out, in, "shape")));
+        for (Map.Entry<String, List<OnnxMl.NodeProto>> form : forms.entrySet()) {
+            OnnxMl.GraphProto.Builder g = proto.getGraph().toBuilder().removeNode(at);
+            for (int i = 0; i < form.getValue().size(); i++) g.addNode(at + i, form.getValue().get(i));
+            OnnxMl.ModelProto.Builder b = proto.toBuilder().setGraph(g);
+            if (form.getKey().contains("batch 2")) { // the file fixes the batch at 2
+                b.getGraphBuilder().getInputBuilder(0).getTypeBuilder().getTensorTypeBuilder().getShapeBuilder().getDimBuilder(0).setDimValue(2);
+            }
+            Path f = write(form.getKey().replaceAll("\\W", "") + ".onnx", b.build());
+            if (form.getKey().endsWith("n/2)")) {
+                String m = refusal(f);
+                assertTrue(m.contains("node 'reshape' (Reshape): a reshape to [-1, 800] of (64, 5, 5) (only flattening each sample) is not supported by cnn4j"), m);
+                continue;
+            }
+            try (Model m = OnnxImport.read(f, Backends.CPU).model()) {
+                assertArrayEquals(expected, outputs(m, x, 2), form.getKey());
+            }
+        }
+    }
+
+    /** A Constant node of an int64 tensor: one value as a scalar, several as a vector. */
+    private static OnnxMl.NodeProto int64Constant(String output, long... values) {
+        OnnxMl.TensorProto.Builder t = OnnxMl.TensorProto.newBuilder().setDataType(OnnxMl.TensorProto.DataType.INT64.getNumber());
+        if (values.length > 1 || output.equals("axes") || output.equals("rest")) t.addDims(values.length);
+        for (long v : values) t.addInt64Data(v);
+        return OnnxMl.NodeProto.newBuilder().setOpType("Constant").addOutput(output).addAttribute(OnnxMl.AttributeProto.newBuilder()
+                .setName("value").setType(OnnxMl.AttributeProto.AttributeType.TENSOR).setT(t)).build();
+    }
+
     private static OnnxMl.NodeProto node(String op, String name, String output, String... inputs) {
         return OnnxMl.NodeProto.newBuilder().setOpType(op).setName(name).addOutput(output).addAllInput(List.of(inputs)).build();
     }
@@ -281,6 +339,13 @@ class OnnxImportTest {
         assertTrue(m.contains("node 'conv1' (Conv): group 3 for 32 filters is not supported by cnn4j"), m);
         m = refusal(write("group2.onnx", withGroup(proto, 2)));
         assertTrue(m.contains("layer 'conv1' (Conv2d 2→32 3×3 groups 2) expects input (n, 2, h, w) but gets (n, 1, 28, 28)"), m);
+
+        b = proto.toBuilder(); // an int64 constant (a shape) that claims more values than a shape has
+        OnnxMl.NodeProto.Builder huge = int64Constant("huge", 1, 2).toBuilder();
+        huge.getAttributeBuilder(0).getTBuilder().setDims(0, 1L << 40);
+        b.getGraphBuilder().addNode(0, huge);
+        m = refusal(write("huge-shape.onnx", b.build()));
+        assertTrue(m.contains("int64 constant 'huge' claims a dimension of 1099511627776"), m);
 
         b = proto.toBuilder(); // cnn4j's own operators stand only for the subgraphs the import recognised
         b.getGraphBuilder().setNode(1, b.getGraph().getNode(1).toBuilder().setOpType("cnn4j.SiLU"));
