@@ -222,6 +222,34 @@ pool_layer("pool_layer_avg_ceil_pad", "avg", 1, 2, 10, 9, (3, 3), (2, 2), pad=(1
 pool_layer("pool_layer_avg_padding_not_counted", "avg", 2, 2, 9, 7, (3, 3), (2, 2), pad=(1, 1), count_include_pad=False)
 pool_layer("pool_layer_avg_ceil_padding_not_counted", "avg", 1, 3, 6, 7, (3, 3), (2, 2), pad=(1, 1), ceil=True, count_include_pad=False)
 
+
+def pool_asymmetric(name, kind, n, c, h, w, win, stride, pads, count_include_pad=True):
+    """Pooling with padding that differs between the sides, pads = (top, left, bottom, right), as an ONNX
+    file gives it: PyTorch pads explicitly (-inf for a max, zeros for an average, which count in its
+    divisor when count_include_pad, else the divisor counts the input's taps), then pools unpadded."""
+    g = torch.Generator().manual_seed(sum(map(ord, name)))
+    x = torch.randn(n, c, h, w, generator=g).requires_grad_(True)
+    t, l, b, r = pads
+    if kind == "max":
+        y = F.max_pool2d(F.pad(x, (l, r, t, b), value=float("-inf")), win, stride)
+    elif count_include_pad:
+        y = F.avg_pool2d(F.pad(x, (l, r, t, b)), win, stride)
+    else:
+        ones = F.pad(torch.ones(1, 1, h, w, dtype=x.dtype), (l, r, t, b))
+        y = F.avg_pool2d(F.pad(x, (l, r, t, b)), win, stride, divisor_override=1) / F.avg_pool2d(ones, win, stride, divisor_override=1)
+    dy = torch.randn(y.shape, generator=g)
+    y.backward(dy)
+    case(name, kind=kind, windowH=win[0], windowW=win[1], strideH=stride[0], strideW=stride[1], padH=t, padW=l, padBottom=b, padRight=r,
+         ceil="false", countIncludePad=str(count_include_pad).lower())
+    for nm, tt in [("x", x), ("y", y), ("dy", dy), ("dx", x.grad)]:
+        tensor(nm, tt)
+    end()
+
+
+pool_asymmetric("pool_layer_max_asymmetric", "max", 2, 2, 7, 8, (2, 3), (1, 2), (0, 1, 1, 0))
+pool_asymmetric("pool_layer_avg_asymmetric", "avg", 1, 3, 6, 7, (3, 2), (2, 1), (1, 0, 0, 1))
+pool_asymmetric("pool_layer_avg_asymmetric_not_counted", "avg", 2, 2, 7, 6, (3, 3), (2, 2), (0, 1, 1, 1), count_include_pad=False)
+
 def write_safetensors(path, tensors, metadata):
     """A safetensors file of float32 tensors (cnn4j reads F32), written with nothing but struct."""
     import json, struct

@@ -3,7 +3,9 @@ package org.cnn4j.backend;
 /**
  * The shape arithmetic of 2-D pooling and subsampling over (n, c, h, w): windows of
  * {@code windowH × windowW} placed every {@code strideH, strideW}, after {@code padH, padW} of
- * padding; output {@code p = floor((h + 2·padH − windowH) / strideH) + 1} (as PyTorch with
+ * padding at the top and left and {@code padBottom, padRight} at the bottom and right (the same,
+ * but where an ONNX file pads its sides differently); output {@code p = floor((h + padH +
+ * padBottom − windowH) / strideH) + 1} (as PyTorch with
  * {@code ceil_mode=False}), or with {@code ceil} the ceiling, less one where the last window would
  * start in the bottom padding (PyTorch's {@code ceil_mode=True}): the last row and column of
  * windows may then reach past the padded input. Windows may overlap (stride &lt; window); rows and
@@ -11,26 +13,34 @@ package org.cnn4j.backend;
  * average's divisor (PyTorch's {@code count_include_pad=True}); what lies past the padding never
  * counts (see {@link #divisor}).
  */
-public record PoolGeometry(int c, int h, int w, int windowH, int windowW, int strideH, int strideW, int padH, int padW, boolean ceil) {
+public record PoolGeometry(int c, int h, int w, int windowH, int windowW, int strideH, int strideW, int padH, int padW,
+                           int padBottom, int padRight, boolean ceil) {
 
     public PoolGeometry {
         if (c < 1 || h < 1 || w < 1 || windowH < 1 || windowW < 1 || strideH < 1 || strideW < 1) {
             throw new IllegalArgumentException("pooling sizes must be positive: c=" + c + " h=" + h + " w=" + w
                     + " window " + windowH + "x" + windowW + " stride " + strideH + "x" + strideW);
         }
-        if (padH < 0 || padW < 0 || padH > windowH / 2 || padW > windowW / 2) {
+        if (Math.min(Math.min(padH, padW), Math.min(padBottom, padRight)) < 0 || Math.max(padH, padBottom) > windowH / 2
+                || Math.max(padW, padRight) > windowW / 2) {
             throw new IllegalArgumentException("pooling padding must be between 0 and half the window: pad "
-                    + padH + "x" + padW + " for a " + windowH + "x" + windowW + " window");
+                    + (padH == padBottom && padW == padRight ? padH + "x" + padW : "top " + padH + " left " + padW + " bottom " + padBottom + " right " + padRight)
+                    + " for a " + windowH + "x" + windowW + " window");
         }
-        if (h + 2L * padH < windowH || w + 2L * padW < windowW) {
+        if ((long) h + padH + padBottom < windowH || (long) w + padW + padRight < windowW) {
             throw new IllegalArgumentException("a " + windowH + "x" + windowW + " window does not fit an input of "
                     + h + "x" + w + " with padding " + padH + "x" + padW);
         }
     }
 
-    /** Floor mode (PyTorch's default). */
+    /** The same padding on both sides, floor mode (PyTorch's default). */
     public PoolGeometry(int c, int h, int w, int windowH, int windowW, int strideH, int strideW, int padH, int padW) {
         this(c, h, w, windowH, windowW, strideH, strideW, padH, padW, false);
+    }
+
+    /** The same padding on both sides. */
+    public PoolGeometry(int c, int h, int w, int windowH, int windowW, int strideH, int strideW, int padH, int padW, boolean ceil) {
+        this(c, h, w, windowH, windowW, strideH, strideW, padH, padW, padH, padW, ceil);
     }
 
     /** Square windows, no padding. */
@@ -38,24 +48,29 @@ public record PoolGeometry(int c, int h, int w, int windowH, int windowW, int st
         return new PoolGeometry(c, h, w, window, window, stride, stride, 0, 0);
     }
 
-    private static int outSize(int in, int window, int stride, int pad, boolean ceil) {
-        long span = in + 2L * pad - window;
+    private static int outSize(int in, int window, int stride, int pad, int padEnd, boolean ceil) {
+        long span = (long) in + pad + padEnd - window;
         long out = (ceil ? (span + stride - 1) / stride : span / stride) + 1;
         if (ceil && (out - 1) * stride >= in + pad) out--; // the last window starts inside the input or the top padding
         return (int) out;
     }
 
     public int p() {
-        return outSize(h, windowH, strideH, padH, ceil);
+        return outSize(h, windowH, strideH, padH, padBottom, ceil);
     }
 
     public int q() {
-        return outSize(w, windowW, strideW, padW, ceil);
+        return outSize(w, windowW, strideW, padW, padRight, ceil);
     }
 
     /** Whether every window lies within the padded input (always in floor mode; in ceil mode where the ceiling adds no window). */
     public boolean windowsInside() {
-        return (p() - 1L) * strideH + windowH <= h + 2L * padH && (q() - 1L) * strideW + windowW <= w + 2L * padW;
+        return (p() - 1L) * strideH + windowH <= (long) h + padH + padBottom && (q() - 1L) * strideW + windowW <= (long) w + padW + padRight;
+    }
+
+    /** Whether no side is padded. */
+    public boolean unpadded() {
+        return padH == 0 && padW == 0 && padBottom == 0 && padRight == 0;
     }
 
     /**
@@ -64,11 +79,11 @@ public record PoolGeometry(int c, int h, int w, int windowH, int windowW, int st
      * windowH·windowW wherever the window lies inside and either padding counts or none is there.
      */
     public int divisor(int op, int oq, boolean countPadding) {
-        return extent(op, strideH, padH, windowH, h, countPadding) * extent(oq, strideW, padW, windowW, w, countPadding);
+        return extent(op, strideH, padH, padBottom, windowH, h, countPadding) * extent(oq, strideW, padW, padRight, windowW, w, countPadding);
     }
 
-    private static int extent(int o, int stride, int pad, int window, int in, boolean countPadding) {
-        int start = o * stride - pad, end = Math.min(start + window, in + pad);
+    private static int extent(int o, int stride, int pad, int padEnd, int window, int in, boolean countPadding) {
+        int start = o * stride - pad, end = Math.min(start + window, in + padEnd);
         return countPadding ? end - start : Math.min(end, in) - Math.max(start, 0);
     }
 }

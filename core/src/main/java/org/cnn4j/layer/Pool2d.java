@@ -16,7 +16,7 @@ import org.cnn4j.tensor.Tensor;
  */
 public abstract sealed class Pool2d extends Layer permits MaxPool2d, AvgPool2d {
     protected final int windowH, windowW;
-    protected int strideH, strideW, padH, padW;
+    protected int strideH, strideW, padH, padW, padBottom, padRight;
     protected boolean ceilMode;
     protected PoolGeometry geometry;
     protected Tensor x;
@@ -47,10 +47,24 @@ public abstract sealed class Pool2d extends Layer permits MaxPool2d, AvgPool2d {
     }
 
     public Pool2d padding(int padH, int padW) {
+        return padding(padH, padW, padH, padW);
+    }
+
+    /**
+     * Padding that differs between the sides (as an ONNX file's pads or auto_pad may give it):
+     * top, left, bottom, right; each at most half the window.
+     */
+    public Pool2d padding(int top, int left, int bottom, int right) {
         requireUnbound("padding");
-        this.padH = padH;
-        this.padW = padW;
+        this.padH = top;
+        this.padW = left;
+        this.padBottom = bottom;
+        this.padRight = right;
         return this;
+    }
+
+    private boolean symmetric() {
+        return padH == padBottom && padW == padRight;
     }
 
     /**
@@ -69,7 +83,8 @@ public abstract sealed class Pool2d extends Layer permits MaxPool2d, AvgPool2d {
     public String describe() {
         StringBuilder sb = new StringBuilder(kind() + " " + windowH + "×" + windowW);
         if (strideH != windowH || strideW != windowW) sb.append(" stride ").append(strideH == strideW ? "" + strideH : strideH + "×" + strideW);
-        if (padH != 0 || padW != 0) sb.append(" pad ").append(padH == padW ? "" + padH : padH + "×" + padW);
+        if (!symmetric()) sb.append(" pad ").append(padH).append(',').append(padW).append(',').append(padBottom).append(',').append(padRight);
+        else if (padH != 0 || padW != 0) sb.append(" pad ").append(padH == padW ? "" + padH : padH + "×" + padW);
         if (ceilMode) sb.append(" ceil");
         return sb.toString();
     }
@@ -78,14 +93,15 @@ public abstract sealed class Pool2d extends Layer permits MaxPool2d, AvgPool2d {
     protected void settings(Map<String, Object> s) {
         s.put("window", new int[] {windowH, windowW});
         s.put("stride", new int[] {strideH, strideW});
-        s.put("padding", new int[] {padH, padW});
+        s.put("padding", symmetric() ? new int[] {padH, padW} : new int[] {padH, padW, padBottom, padRight});
         if (ceilMode) s.put("ceilMode", true); // files in floor mode stay as they were
     }
 
     /** The pooling {@link #settings} describes, made by {@code window} from its window's height and width. */
     static Pool2d read(Settings s, java.util.function.BiFunction<Integer, Integer, Pool2d> window) {
-        int[] size = s.integers("window", 2), stride = s.integers("stride", 2), pad = s.integers("padding", 2);
-        return window.apply(size[0], size[1]).stride(stride[0], stride[1]).padding(pad[0], pad[1])
+        int[] size = s.integers("window", 2), stride = s.integers("stride", 2), pad = s.integers("padding", -1);
+        if (pad.length != 2 && pad.length != 4) throw new IllegalArgumentException(s.owner() + ": setting 'padding' must be 2 or 4 integers, got " + pad.length);
+        return window.apply(size[0], size[1]).stride(stride[0], stride[1]).padding(pad[0], pad[1], pad[pad.length - 2], pad[pad.length - 1])
                 .ceilMode(s.values().containsKey("ceilMode") && s.flag("ceilMode"));
     }
 
@@ -96,7 +112,8 @@ public abstract sealed class Pool2d extends Layer permits MaxPool2d, AvgPool2d {
                     + batchShape(input));
         }
         try {
-            geometry = new PoolGeometry(input.dim(0), input.dim(1), input.dim(2), windowH, windowW, strideH, strideW, padH, padW, ceilMode);
+            geometry = new PoolGeometry(input.dim(0), input.dim(1), input.dim(2), windowH, windowW, strideH, strideW, padH, padW,
+                    padBottom, padRight, ceilMode);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("layer '" + name() + "' (" + describe() + ") on input " + batchShape(input)
                     + ": " + e.getMessage(), e);

@@ -195,7 +195,7 @@ public final class OnnxExport {
     private void pool(String op, String name, Map<String, Object> s, String x, String out, OnnxMl.AttributeProto extra) {
         int[] window = (int[]) s.get("window"), stride = (int[]) s.get("stride"), pad = (int[]) s.get("padding");
         List<OnnxMl.AttributeProto> attrs = new ArrayList<>(List.of(ints("kernel_shape", window), ints("strides", stride),
-                ints("pads", pad[0], pad[1], pad[0], pad[1])));
+                ints("pads", pad[0], pad[1], pad[pad.length - 2], pad[pad.length - 1]))); // (top, left) or (top, left, bottom, right)
         if (extra != null) attrs.add(extra);
         if (s.containsKey("ceilMode")) attrs.add(integer("ceil_mode", 1));
         add(op, name, List.of(x), out, attrs.toArray(OnnxMl.AttributeProto[]::new));

@@ -54,8 +54,8 @@ import org.cnn4j.tensor.Shape;
  * Reads an ONNX model (as cnn4j and PyTorch's {@code torch.onnx.export} write them) into a cnn4j
  * graph that evaluates, predicts and trains further. Operators: Conv (any group, symmetric pads or
  * an auto_pad that makes them), Gemm (alpha = beta = 1, transA 0, either transB), BatchNormalization
- * (inference form), Relu, LeakyRelu, Sigmoid, Tanh, Softmax, MaxPool and AveragePool (symmetric
- * pads or auto_pad as Conv, ceil_mode, either count_include_pad), GlobalAveragePool (followed by
+ * (inference form), Relu, LeakyRelu, Sigmoid, Tanh, Softmax, MaxPool and AveragePool (any pads or
+ * auto_pad, ceil_mode, either count_include_pad), GlobalAveragePool (followed by
  * Flatten or Gemm), Flatten (axis 1), Reshape by a constant shape that flattens each sample
  * ([0 or −1 or the file's fixed batch, −1 or the sample's size]) or keeps it, Add and Concat
  * (channels) of two computed values, Identity
@@ -250,7 +250,7 @@ public final class OnnxImport {
                 if (groups < 1 || w.dims()[0] % groups != 0) throw unsupported(n, name, "group " + groups + " for " + w.dims()[0] + " filters");
                 int group = (int) groups;
                 int[] strides = pair(n, "strides", 1), dilations = pair(n, "dilations", 1);
-                int[] pads = pads(n, name, inShape, new int[] {w.dims()[2], w.dims()[3]}, strides, dilations);
+                int[] pads = symmetric(n, name, pads(n, name, inShape, new int[] {w.dims()[2], w.dims()[3]}, strides, dilations));
                 Tensor b = n.getInputCount() > 2 && !n.getInput(2).isEmpty() ? initializer(n, name, 2, "B") : null;
                 layer = new Conv2d(w.dims()[1] * group, w.dims()[0], w.dims()[2], w.dims()[3]).groups(group).padding(pads[0], pads[1])
                         .stride(strides[0], strides[1]).dilation(dilations[0], dilations[1]).bias(b != null);
@@ -326,7 +326,7 @@ public final class OnnxImport {
                 if (dilations[0] != 1 || dilations[1] != 1) throw unsupported(n, name, "dilations");
                 int[] pads = pads(n, name, inShape, k, strides, dilations);
                 layer = (op.equals("MaxPool") ? new MaxPool2d(k[0], k[1]) : new AvgPool2d(k[0], k[1]).countIncludePad(integer(n, "count_include_pad", 0) != 0))
-                        .stride(strides[0], strides[1]).padding(pads[0], pads[1]).ceilMode(integer(n, "ceil_mode", 0) != 0);
+                        .stride(strides[0], strides[1]).padding(pads[0], pads[1], pads[2], pads[3]).ceilMode(integer(n, "ceil_mode", 0) != 0);
                 from.add(value(n, name, 0));
             }
             case "GlobalAveragePool" -> {
@@ -464,20 +464,22 @@ public final class OnnxImport {
     }
 
     /**
-     * (top, left) padding of a Conv or pooling node: its pads, or what its auto_pad makes of its
-     * input (VALID none; SAME_UPPER and SAME_LOWER the padding that gives ceil(size / stride)
-     * outputs, the odd one at the end or the start). cnn4j pads both sides alike, so pads that differ
-     * are refused.
+     * (top, left, bottom, right) padding of a Conv or pooling node: its pads, or what its auto_pad
+     * makes of its input (VALID none; SAME_UPPER and SAME_LOWER the padding that gives ceil(size /
+     * stride) outputs, the odd one at the end or the start).
      */
     private int[] pads(OnnxMl.NodeProto n, String name, Shape in, int[] kernel, int[] strides, int[] dilations) throws FileFormatException {
         OnnxMl.AttributeProto a = attribute(n, "auto_pad");
         String mode = a == null ? "NOTSET" : a.getS().toStringUtf8();
         switch (mode) {
             case "NOTSET" -> {
-                return symmetricPads(n, name);
+                int[] p = ints(n, "pads");
+                if (p == null) return new int[4];
+                if (p.length != 4) throw new FileFormatException(file, "node '" + n.getName() + "': pads has " + p.length + " values, 2-D needs 4");
+                return p;
             }
             case "VALID" -> {
-                return new int[] {0, 0};
+                return new int[4];
             }
             case "SAME_UPPER", "SAME_LOWER" -> {
                 if (in == null || in.rank() != 3) throw unsupported(n, name, "auto_pad " + mode + " on an input of unknown image size");
@@ -489,18 +491,14 @@ public final class OnnxImport {
                     p[axis] = (int) begin;
                     p[axis + 2] = (int) (total - begin);
                 }
-                if (p[0] != p[2] || p[1] != p[3]) throw unsupported(n, name, "auto_pad " + mode + " here: asymmetric pads " + java.util.Arrays.toString(p));
-                return new int[] {p[0], p[1]};
+                return p;
             }
             default -> throw unsupported(n, name, "auto_pad " + mode);
         }
     }
 
-    /** (top, left) of pads [top, left, bottom, right], which must equal (bottom, right). */
-    private int[] symmetricPads(OnnxMl.NodeProto n, String name) throws FileFormatException {
-        int[] p = ints(n, "pads");
-        if (p == null) return new int[] {0, 0};
-        if (p.length != 4) throw new FileFormatException(file, "node '" + n.getName() + "': pads has " + p.length + " values, 2-D needs 4");
+    /** (top, left) of pads [top, left, bottom, right] that must equal (bottom, right): a convolution pads both sides alike. */
+    private int[] symmetric(OnnxMl.NodeProto n, String name, int[] p) throws FileFormatException {
         if (p[0] != p[2] || p[1] != p[3]) throw unsupported(n, name, "asymmetric pads " + java.util.Arrays.toString(p));
         return new int[] {p[0], p[1]};
     }

@@ -22,8 +22,9 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Pooling in ceil mode and averages that leave the padding out of the divisor, against PyTorch's
- * float64 {@code max_pool2d} / {@code avg_pool2d(ceil_mode=..., count_include_pad=...)}
+ * Pooling in ceil mode, averages that leave the padding out of the divisor, and padding that
+ * differs between the sides, against PyTorch's float64 {@code max_pool2d} / {@code
+ * avg_pool2d(ceil_mode=..., count_include_pad=...)} (uneven padding: {@code F.pad} first)
  * (scripts/torch-fixtures.py): output and input gradient of the layers, on every backend.
  */
 class PoolingModesTest {
@@ -47,8 +48,9 @@ class PoolingModesTest {
         int wh = c.intParam("windowH"), ww = c.intParam("windowW");
         Pool2d pool = c.param("kind").equals("max") ? new MaxPool2d(wh, ww)
                 : new AvgPool2d(wh, ww).countIncludePad(Boolean.parseBoolean(c.param("countIncludePad")));
-        pool.stride(c.intParam("strideH"), c.intParam("strideW")).padding(c.intParam("padH"), c.intParam("padW"))
-                .ceilMode(Boolean.parseBoolean(c.param("ceil")));
+        boolean sides = c.params().containsKey("padBottom"); // padding that differs between the sides
+        pool.stride(c.intParam("strideH"), c.intParam("strideW")).padding(c.intParam("padH"), c.intParam("padW"),
+                c.intParam(sides ? "padBottom" : "padH"), c.intParam(sides ? "padRight" : "padW")).ceilMode(Boolean.parseBoolean(c.param("ceil")));
         pool.bind("pool", b, Shape.of(xs.c(), xs.h(), xs.w()), 1);
         for (int pass = 0; pass < 2; pass++) { // twice: the second pass reuses the rescaling written by the first
             Tensor y = pool.forward(b.upload(xs, x.values()), Pass.training(pass));
@@ -73,6 +75,18 @@ class PoolingModesTest {
         assertEquals(2, ceil.divisor(3, 0, true));
         assertEquals(4, new PoolGeometry(1, 6, 6, 3, 3, 2, 2, 1, 1).divisor(0, 0, false));
         assertEquals(9, new PoolGeometry(1, 6, 6, 3, 3, 2, 2, 1, 1).divisor(0, 0, true));
+    }
+
+    @Test
+    void unevenPaddingIsSavedAndReadBack() {
+        Pool2d pool = new MaxPool2d(3).stride(2).padding(0, 1, 1, 0);
+        Layer back = pool.config().toLayer();
+        assertEquals("MaxPool2d 3×3 stride 2 pad 0,1,1,0", back.describe());
+        assertEquals(org.cnn4j.io.Json.write(pool.config().settings()), org.cnn4j.io.Json.write(back.config().settings()));
+        // 6 × 6, windows of 3 every 2, one row of padding at the bottom only: rows 0..2, 2..4 and 4..6 (6 the padding), columns 0..2 and 2..4
+        PoolGeometry g = new PoolGeometry(1, 6, 6, 3, 3, 2, 2, 0, 0, 1, 0, false);
+        assertEquals(List.of(3, 2), List.of(g.p(), g.q()));
+        assertEquals(6, g.divisor(2, 0, false), "the last row of windows holds 2 input rows");
     }
 
     @Test

@@ -68,8 +68,7 @@ final class CpuPooling {
 
     /** 2×2 windows, stride 2, no padding, each inside the input: the common case, and the one the single-pass kernel serves. */
     static boolean isPlain2x2(PoolGeometry g) {
-        return g.windowH() == 2 && g.windowW() == 2 && g.strideH() == 2 && g.strideW() == 2 && g.padH() == 0 && g.padW() == 0
-                && g.windowsInside();
+        return g.windowH() == 2 && g.windowW() == 2 && g.strideH() == 2 && g.strideW() == 2 && g.unpadded() && g.windowsInside();
     }
 
     /**

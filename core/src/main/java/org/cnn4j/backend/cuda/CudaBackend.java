@@ -446,7 +446,7 @@ public final class CudaBackend implements Backend {
 
     /** Whether no input lies in two windows and none is padding: each input then has one output to look at, or none. */
     static boolean disjoint(PoolGeometry g) {
-        return g.padH() == 0 && g.padW() == 0 && g.strideH() >= g.windowH() && g.strideW() >= g.windowW() && g.windowsInside();
+        return g.unpadded() && g.strideH() >= g.windowH() && g.strideW() >= g.windowW() && g.windowsInside();
     }
 
     /** dx = dy·scale, or dy·β(channel), spread over each window, for windows that do not overlap: one thread per output. */

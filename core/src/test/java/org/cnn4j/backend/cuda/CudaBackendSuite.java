@@ -180,7 +180,9 @@ abstract class CudaBackendSuite {
                 PoolGeometry.square(3, 10, 11, 2, 3), new PoolGeometry(2, 9, 10, 3, 2, 3, 2, 0, 0),
                 // ceil mode: the last windows reach past the input (apart, overlapping, with padding)
                 new PoolGeometry(3, 7, 8, 2, 2, 2, 2, 0, 0, true), new PoolGeometry(2, 6, 7, 3, 2, 3, 3, 0, 0, true),
-                new PoolGeometry(2, 10, 9, 3, 3, 2, 2, 1, 1, true));
+                new PoolGeometry(2, 10, 9, 3, 3, 2, 2, 1, 1, true),
+                // padding that differs between the sides (ONNX's pads)
+                new PoolGeometry(2, 7, 8, 2, 3, 1, 2, 0, 1, 1, 0, false), new PoolGeometry(3, 6, 7, 3, 2, 2, 1, 1, 0, 0, 1, false));
     }
 
     @ParameterizedTest
