@@ -106,6 +106,13 @@ public interface Backend extends ConvolutionOps, PoolingOps, NormalizationOps, F
      */
     void copyChannels(Tensor y, Tensor x, int offset, boolean extract);
 
+    /**
+     * Zero padding: y (n, c, h', w') = x (n, c, h, w) placed at row {@code top}, column {@code
+     * left} of each plane, zeros around it; with {@code crop}, the other way: x = that window of y
+     * (the padding's backward pass). {@code ZeroPad2d} pads with it.
+     */
+    void padPlanes(Tensor y, Tensor x, int top, int left, boolean crop);
+
     // ---------------------------------------------------------------- dense algebra
 
     /**

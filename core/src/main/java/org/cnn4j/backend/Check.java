@@ -140,6 +140,19 @@ public final class Check {
     }
 
     /** {n, c of y, c' of x, spatial} for {@link Backend#copyChannels}, after checking that x fits channels [offset, offset + c') of y. */
+    /**
+     * Checks {@link Backend#padPlanes}'s operands: x (n, c, h, w) inside y (n, c, h', w') at (top,
+     * left); returns {planes, h, w, h', w'}.
+     */
+    public static int[] planes(String op, Tensor y, Tensor x, int top, int left) {
+        Shape ys = y.shape(), xs = x.shape();
+        if (ys.rank() != 4 || xs.rank() != 4 || ys.dim(0) != xs.dim(0) || ys.dim(1) != xs.dim(1) || top < 0 || left < 0
+                || (long) top + xs.dim(2) > ys.dim(2) || (long) left + xs.dim(3) > ys.dim(3)) {
+            throw new IllegalArgumentException(op + ": x " + xs + " does not fit inside y " + ys + " at (" + top + ", " + left + ")");
+        }
+        return new int[] {ys.dim(0) * ys.dim(1), xs.dim(2), xs.dim(3), ys.dim(2), ys.dim(3)};
+    }
+
     public static int[] channels(String op, Tensor y, Tensor x, int offset) {
         if (y.shape().rank() < 2 || x.shape().rank() != y.shape().rank() || x.shape().dim(0) != y.shape().dim(0)) {
             throw new IllegalArgumentException(op + ": x " + x.shape() + " and y " + y.shape() + " are not batches of one rank and size");

@@ -45,6 +45,7 @@ public record LayerConfig(String type, Map<String, Object> settings) {
         register("ActivationLayer", ActivationLayer::read);
         register("Dropout", Dropout::read);
         register("Softmax", s -> new Softmax());
+        register("ZeroPad2d", ZeroPad2d::read);
     }
 
     public LayerConfig {

@@ -33,6 +33,7 @@ import org.cnn4j.layer.MaxPool2d;
 import org.cnn4j.layer.Parameter;
 import org.cnn4j.layer.Softmax;
 import org.cnn4j.layer.Subsampling;
+import org.cnn4j.layer.ZeroPad2d;
 import org.cnn4j.model.Model;
 import org.cnn4j.tensor.Shape;
 
@@ -57,7 +58,7 @@ import org.cnn4j.tensor.Shape;
  * times β·k² plus b, and FeatureMapCombination as a Conv whose filters are α_ij·k_ij (the mixing
  * weights applied; importing it gives a plain convolution). {@link OnnxImport} reads all of these
  * forms back into the same layers (but for the map combinations). Any other layer is refused with
- * its name and kind.
+ * its name and kind. ZeroPad2d goes out as Pad.
  */
 public final class OnnxExport {
     public static final int OPSET = 13;
@@ -152,6 +153,10 @@ public final class OnnxExport {
                 add("Conv", name, List.of(in.getFirst(), w, initializer(name + ".bias")), out, ints("kernel_shape", size, size),
                         ints("pads", pad, pad, pad, pad), ints("strides", 1, 1), ints("dilations", 1, 1), integer("group", 1));
             }
+            case ZeroPad2d pad -> { // pads: (N, C, H, W) begins then ends
+                int[] p = pad.padding();
+                add("Pad", name, List.of(in.getFirst(), longs(name + ".pads", 0, 0, p[2], p[0], 0, 0, p[3], p[1])), out);
+            }
             case GlobalAvgPool2d g -> {
                 String pooled = add("GlobalAveragePool", name + ".pool", List.of(in.getFirst()), name + ".pooled");
                 add("Flatten", name, List.of(pooled), out, integer("axis", 1));
@@ -220,6 +225,13 @@ public final class OnnxExport {
     /** A tensor computed from the model's as an initializer; returns its name. */
     private String initializer(String name, int[] dims, float[] v) {
         graph.addInitializer(tensor(name, dims, v));
+        return name;
+    }
+
+    /** An int64 vector as an initializer (a Pad's pads); returns its name. */
+    private String longs(String name, long... v) {
+        graph.addInitializer(OnnxMl.TensorProto.newBuilder().setName(name).setDataType(OnnxMl.TensorProto.DataType.INT64.getNumber())
+                .addDims(v.length).addAllInt64Data(java.util.Arrays.stream(v).boxed().toList()));
         return name;
     }
 

@@ -45,6 +45,7 @@ import org.cnn4j.layer.Sigmoid;
 import org.cnn4j.layer.Softmax;
 import org.cnn4j.layer.Subsampling;
 import org.cnn4j.layer.Tanh;
+import org.cnn4j.layer.ZeroPad2d;
 import org.cnn4j.loss.SoftmaxCrossEntropy;
 import org.cnn4j.model.Graph;
 import org.cnn4j.model.Model;
@@ -241,6 +242,7 @@ public final class OnnxImport {
         int rank = inShape == null ? 3 : inShape.rank();
         Layer layer;
         List<String> from = new ArrayList<>();
+        Shape padded = null; // the input's shape after a ZeroPad2d this node put before its layer
         switch (op) {
             case "Conv" -> {
                 Tensor w = initializer(n, name, 1, "W");
@@ -250,14 +252,24 @@ public final class OnnxImport {
                 if (groups < 1 || w.dims()[0] % groups != 0) throw unsupported(n, name, "group " + groups + " for " + w.dims()[0] + " filters");
                 int group = (int) groups;
                 int[] strides = pair(n, "strides", 1), dilations = pair(n, "dilations", 1);
-                int[] pads = symmetric(n, name, pads(n, name, inShape, new int[] {w.dims()[2], w.dims()[3]}, strides, dilations));
+                int[] all = pads(n, name, inShape, new int[] {w.dims()[2], w.dims()[3]}, strides, dilations), pads = {all[0], all[1]};
+                String x = value(n, name, 0);
+                if (all[0] != all[2] || all[1] != all[3]) { // uneven: zero padding first, then the convolution unpadded
+                    ZeroPad2d pad = new ZeroPad2d(all[1], all[3], all[0], all[2]);
+                    String padName = unique(name + ".pad");
+                    padded = plan(n, op, pad, padName, inShape == null ? List.of() : List.of(inShape));
+                    builder.add(padName, pad, x);
+                    x = padName;
+                    pads = new int[2];
+                }
                 Tensor b = n.getInputCount() > 2 && !n.getInput(2).isEmpty() ? initializer(n, name, 2, "B") : null;
                 layer = new Conv2d(w.dims()[1] * group, w.dims()[0], w.dims()[2], w.dims()[3]).groups(group).padding(pads[0], pads[1])
                         .stride(strides[0], strides[1]).dilation(dilations[0], dilations[1]).bias(b != null);
                 weights.put(name + ".weight", w.values());
                 if (b != null) weights.put(name + ".bias", b.values());
-                from.add(value(n, name, 0));
+                from.add(x);
             }
+            case "Pad" -> layer = pad(n, name, inShape, from);
             case "Gemm" -> {
                 if (real(n, "alpha", 1) != 1 || real(n, "beta", 1) != 1 || integer(n, "transA", 0) != 0) {
                     throw unsupported(n, name, "alpha, beta other than 1 or transA (only Gemm as a dense layer)");
@@ -371,6 +383,7 @@ public final class OnnxImport {
         try {
             List<Shape> inputShapes = new ArrayList<>();
             for (int i = 0; i < (layer instanceof Merge ? n.getInputCount() : 1); i++) inputShapes.add(shapes.get(n.getInput(i)));
+            if (padded != null) inputShapes = new ArrayList<>(List.of(padded));
             out = inputShapes.contains(null) ? null : layer.plan(name, inputShapes).output(); // the shapes, checked as the graph will check them
             builder.add(name, layer, from.toArray(String[]::new));
         } catch (IllegalArgumentException | IllegalStateException e) {
@@ -386,12 +399,49 @@ public final class OnnxImport {
         String base = !n.getName().isEmpty() ? n.getName() : n.getOutputCount() > 0 ? n.getOutput(0) : "node" + index;
         base = base.replaceAll("^/+", "").replaceAll("[^A-Za-z0-9_.-]", ".");
         if (base.isEmpty() || base.equals(Model.INPUT)) base = "node" + index;
+        return unique(base);
+    }
+
+    /** {@code base}, or base.2, base.3, … where a node already has that name. */
+    private String unique(String base) {
         String name = base;
         for (int k = 2; !names.add(name); k++) name = base + "." + k;
         return name;
     }
 
-    /** The cnn4j node making input i of the node. */
+    /** A Pad node of zeros around the images, as a {@link ZeroPad2d} (pads from its input, or its attribute before opset 11). */
+    private Layer pad(OnnxMl.NodeProto n, String name, Shape in, List<String> from) throws FileFormatException {
+        OnnxMl.AttributeProto mode = attribute(n, "mode");
+        if (mode != null && !mode.getS().toStringUtf8().equals("constant")) throw unsupported(n, name, "mode " + mode.getS().toStringUtf8());
+        if (n.getInputCount() > 2 && !n.getInput(2).isEmpty()) {
+            Tensor value = initializers.get(n.getInput(2));
+            if (value == null || value.values().length != 1 || value.values()[0] != 0) throw unsupported(n, name, "a padding value other than 0");
+        }
+        if (real(n, "value", 0) != 0) throw unsupported(n, name, "a padding value other than 0");
+        long[] p = n.getInputCount() > 1 ? integers.get(n.getInput(1)) : null;
+        if (p == null && n.getInputCount() <= 1) {
+            int[] attribute = ints(n, "pads");
+            if (attribute != null) p = java.util.Arrays.stream(attribute).asLongStream().toArray();
+        }
+        if (p == null) throw unsupported(n, name, "pads computed in the graph");
+        if (in == null || in.rank() != 3 || p.length != 8 || p[0] != 0 || p[1] != 0 || p[4] != 0 || p[5] != 0) {
+            throw unsupported(n, name, "pads " + java.util.Arrays.toString(p) + " (only the height and width of images)");
+        }
+        for (long v : p) if (v < 0 || v > ZeroPad2d.MAX_PAD) throw unsupported(n, name, "pads " + java.util.Arrays.toString(p) + " (from 0 to " + ZeroPad2d.MAX_PAD + ")");
+        from.add(value(n, name, 0));
+        return new ZeroPad2d((int) p[3], (int) p[7], (int) p[2], (int) p[6]);
+    }
+
+    /** The layer's output shape at its inputs' shapes, checked as the graph will check it; null where an input's shape is unknown. */
+    private Shape plan(OnnxMl.NodeProto n, String op, Layer layer, String name, List<Shape> inputs) throws FileFormatException {
+        if (inputs.isEmpty()) return null;
+        try {
+            return layer.plan(name, inputs).output();
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new FileFormatException(file, "node '" + name + "' (" + op + "): " + e.getMessage());
+        }
+    }
+
     /** A Constant node's value (a float tensor, or one float) as an initializer of its output's name. */
     private void constant(OnnxMl.NodeProto n, int index) throws FileFormatException {
         String name = name(n, index);
@@ -404,6 +454,7 @@ public final class OnnxImport {
         else throw unsupported(n, name, "a constant other than a float or int64 tensor");
     }
 
+    /** The cnn4j node making input i of the node. */
     private String value(OnnxMl.NodeProto n, String name, int i) throws FileFormatException {
         if (n.getInputCount() <= i) throw new FileFormatException(file, "node '" + n.getName() + "' (" + n.getOpType() + ") lacks input " + i);
         String v = n.getInput(i);

@@ -38,6 +38,7 @@ import org.cnn4j.layer.SiLU;
 import org.cnn4j.layer.Sigmoid;
 import org.cnn4j.layer.Softmax;
 import org.cnn4j.layer.Tanh;
+import org.cnn4j.layer.ZeroPad2d;
 import org.cnn4j.loss.SoftmaxCrossEntropy;
 import org.cnn4j.model.Graph;
 import org.cnn4j.model.Model;
@@ -233,6 +234,35 @@ class OnnxImportTest {
             try (Model m = OnnxImport.read(f, Backends.CPU).model()) {
                 assertArrayEquals(expected, outputs(m, x, 2), form.getKey());
             }
+        }
+    }
+
+    /**
+     * A Conv padded unevenly (pads [1, 1, 0, 0], as auto_pad SAME_LOWER makes them for an even
+     * filter) comes in as a ZeroPad2d before an unpadded convolution: the outputs of the cnn4j model
+     * written with that padding explicit.
+     */
+    @Test
+    void aConvPaddedUnevenlyIsReadAsAZeroPadding() throws IOException {
+        float[] x = random(2 * 2 * 9 * 9, 8), expected;
+        OnnxMl.ModelProto proto;
+        try (Model m = Graph.builder().input(2, 9, 9).add("pad", new ZeroPad2d(1, 0, 1, 0), Model.INPUT).add("conv", new Conv2d(2, 3, 2).stride(2))
+                .add("relu", new ReLU()).add("gap", new GlobalAvgPool2d()).loss(new SoftmaxCrossEntropy()).seed(4).build(Backends.CPU)) {
+            expected = outputs(m, x, 2);
+            proto = OnnxExport.toOnnx(m, null);
+        }
+        assertEquals("Pad", proto.getGraph().getNode(0).getOpType());
+        try (Model back = OnnxImport.read(write("pad.onnx", proto), Backends.CPU).model()) {
+            assertArrayEquals(expected, outputs(back, x, 2), "ZeroPad2d goes out as Pad and comes back");
+        }
+        OnnxMl.GraphProto.Builder g = proto.getGraph().toBuilder().removeNode(0);
+        OnnxMl.NodeProto.Builder conv = g.getNodeBuilder(0).setInput(0, Model.INPUT);
+        for (int i = 0; i < conv.getAttributeCount(); i++) {
+            if (conv.getAttribute(i).getName().equals("pads")) conv.setAttribute(i, conv.getAttribute(i).toBuilder().clearInts().addAllInts(List.of(1L, 1L, 0L, 0L)));
+        }
+        try (Model back = OnnxImport.read(write("uneven.onnx", proto.toBuilder().setGraph(g).build()), Backends.CPU).model()) {
+            assertEquals(List.of("ZeroPad2d 1,0,1,0", "Conv2d 2→3 2×2 stride 2"), back.layers().subList(0, 2).stream().map(Layer::describe).toList());
+            assertArrayEquals(expected, outputs(back, x, 2));
         }
     }
 

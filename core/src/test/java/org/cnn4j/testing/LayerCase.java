@@ -28,6 +28,7 @@ import org.cnn4j.layer.Sigmoid;
 import org.cnn4j.layer.Softmax;
 import org.cnn4j.layer.Subsampling;
 import org.cnn4j.layer.Tanh;
+import org.cnn4j.layer.ZeroPad2d;
 import org.cnn4j.loss.SquaredError;
 import org.cnn4j.model.Graph;
 import org.cnn4j.model.Sequential;
@@ -70,6 +71,7 @@ public record LayerCase(String name, int[] input, Supplier<Layer> layer) {
                 new LayerCase("dense", new int[] {12}, () -> new Dense(12, 5)),
                 new LayerCase("dense on images, no bias", new int[] {3, 2, 2}, () -> new Dense(12, 4).bias(false)),
                 new LayerCase("flatten", new int[] {2, 3, 2}, Flatten::new),
+                new LayerCase("zero padding, uneven", new int[] {2, 3, 4}, () -> new ZeroPad2d(1, 0, 2, 1)),
                 new LayerCase("relu", new int[] {2, 3, 3}, ReLU::new),
                 new LayerCase("sigmoid", new int[] {2, 3, 3}, Sigmoid::new),
                 new LayerCase("tanh", new int[] {2, 3, 3}, Tanh::new),

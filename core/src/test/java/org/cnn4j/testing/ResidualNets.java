@@ -8,6 +8,7 @@ import org.cnn4j.layer.Dense;
 import org.cnn4j.layer.Flatten;
 import org.cnn4j.layer.MaxPool2d;
 import org.cnn4j.layer.ReLU;
+import org.cnn4j.layer.ZeroPad2d;
 import org.cnn4j.loss.SoftmaxCrossEntropy;
 import org.cnn4j.model.Graph;
 
@@ -67,14 +68,15 @@ public final class ResidualNets {
 
     /**
      * Pooling as PyTorch's options set it: a max pooling in ceil mode (its last windows partial),
-     * then an average pooling in ceil mode with padding left out of the divisor.
+     * then, after a zero padding of one row at the top and one column at the right, an average
+     * pooling in ceil mode with padding left out of the divisor.
      */
     public static Graph.Builder poolingModes(int c, int size, int maps, int classes) {
-        int afterMax = (size - 3 + 1) / 2 + 1, afterAvg = (afterMax + 2 - 3 + 1) / 2 + 1;
+        int afterMax = (size - 3 + 1) / 2 + 1, afterAvg = (afterMax + 1 + 2 - 3 + 1) / 2 + 1;
         return Graph.builder().input(c, size, size)
                 .add("conv1", new Conv2d(c, maps, 3).padding(1), Graph.INPUT).add("relu1", new ReLU())
                 .add("max", new MaxPool2d(3).stride(2).ceilMode(true))
-                .add("conv2", new Conv2d(maps, maps, 3).padding(1)).add("relu2", new ReLU())
+                .add("conv2", new Conv2d(maps, maps, 3).padding(1)).add("relu2", new ReLU()).add("pad", new ZeroPad2d(0, 1, 1, 0))
                 .add("avg", new AvgPool2d(3).countIncludePad(false).stride(2).padding(1).ceilMode(true))
                 .add("flat", new Flatten()).add("fc", new Dense(maps * afterAvg * afterAvg, classes))
                 .loss(new SoftmaxCrossEntropy());

@@ -174,6 +174,24 @@ public final class CpuBackend extends HostBackend {
     }
 
     @Override
+    public void padPlanes(Tensor y, Tensor x, int top, int left, boolean crop) {
+        int[] g = Check.planes("padPlanes", y, x, top, left);
+        float[] yd = f(y), xd = f(x);
+        int h = g[1], w = g[2], hy = g[3], wy = g[4];
+        parallel.forRange(g[0], Math.max(1, ELEMENT_GRAIN / (hy * wy)), (lo, hi) -> {
+            for (int plane = lo; plane < hi; plane++) {
+                int in = plane * h * w, out = plane * hy * wy;
+                if (!crop) Arrays.fill(yd, out, out + hy * wy, 0f);
+                for (int i = 0; i < h; i++) {
+                    int at = out + (top + i) * wy + left;
+                    if (crop) System.arraycopy(yd, at, xd, in + i * w, w);
+                    else System.arraycopy(xd, in + i * w, yd, at, w);
+                }
+            }
+        });
+    }
+
+    @Override
     public double sum(Tensor x) {
         double s = 0;
         for (float v : f(x)) s += v;

@@ -414,6 +414,14 @@ public final class CudaBackend implements Backend {
                 x.size(), g[1], g[2], g[3], offset, extract ? 1 : 0);
     }
 
+    @Override
+    public void padPlanes(Tensor y, Tensor x, int top, int left, boolean crop) {
+        current();
+        int[] g = Check.planes("padPlanes", y, x, top, left);
+        launch("pad_planes", y.size(), t(y, "padPlanes", "y").pointer(), t(x, "padPlanes", "x").pointer(), y.size(), g[1], g[2], g[3], g[4],
+                top, left, crop ? 1 : 0);
+    }
+
     // ---------------------------------------------------------------- normalisation (normalization.ptx)
 
     @Override

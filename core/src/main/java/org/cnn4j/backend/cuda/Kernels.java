@@ -20,7 +20,7 @@ public final class Kernels {
             "pooling.ptx", List.of("max_pool_forward", "max_pool_backward", "max_pool_backward_cells", "avg_pool_forward", "avg_pool_backward", "spread_cells",
                     "subsample_forward", "subsample_backward_data", "subsample_backward_params", "subsample_params_partial",
                     "subsample_params_finish", "plane_sums_to_bias"),
-            "elementwise.ptx", List.of("fill", "multiply", "add", "copy_channels", "dropout_forward", "argmax", "fill_chunks"),
+            "elementwise.ptx", List.of("fill", "multiply", "add", "copy_channels", "pad_planes", "dropout_forward", "argmax", "fill_chunks"),
             "optimizers.ptx", List.of("sgd_step", "adam_step", "sgd_steps"),
             "losses.ptx", List.of("softmax_cross_entropy", "record_step"),
             "normalization.ptx", List.of("batchnorm_training", "batchnorm_inference", "batchnorm_backward"));

@@ -124,6 +124,24 @@ public final class ReferenceBackend extends HostBackend {
     }
 
     @Override
+    public void padPlanes(Tensor y, Tensor x, int top, int left, boolean crop) {
+        int[] g = Check.planes("padPlanes", y, x, top, left);
+        double[] yd = d(y), xd = d(x);
+        int h = g[1], w = g[2], hy = g[3], wy = g[4];
+        for (int plane = 0; plane < g[0]; plane++) {
+            for (int i = 0; i < hy; i++) {
+                for (int j = 0; j < wy; j++) {
+                    int at = (plane * hy + i) * wy + j;
+                    boolean inside = i >= top && i < top + h && j >= left && j < left + w;
+                    int from = inside ? (plane * h + i - top) * w + j - left : -1;
+                    if (crop && inside) xd[from] = yd[at];
+                    else if (!crop) yd[at] = inside ? xd[from] : 0;
+                }
+            }
+        }
+    }
+
+    @Override
     public void copyChannels(Tensor y, Tensor x, int offset, boolean extract) {
         int[] g = Check.channels("copyChannels", y, x, offset);
         double[] yd = d(y), xd = d(x);

@@ -525,6 +525,19 @@ abstract class CudaBackendSuite {
         out.assertBitwise("channels 1..4 read");
     }
 
+    @Test
+    void padPlanesAgreesBitwiseBothWays() {
+        Random rng = new Random(29);
+        Pair x = Pair.random(strict, Shape.of(3, 2, 5, 4), rng), padded = Pair.poisoned(strict, Shape.of(3, 2, 8, 5));
+        strict.padPlanes(padded.gpu, x.gpu, 2, 1, false);
+        CPU.padPlanes(padded.cpu, x.cpu, 2, 1, false);
+        padded.assertBitwise("x at (2, 1), zeros around");
+        Pair back = Pair.poisoned(strict, Shape.of(3, 2, 5, 4));
+        strict.padPlanes(padded.gpu, back.gpu, 2, 1, true);
+        CPU.padPlanes(padded.cpu, back.cpu, 2, 1, true);
+        back.assertBitwise("the window cut back out");
+    }
+
     /** Batch normalisation's three passes against the CPU's, on images (n, c, h, w) and on features (n, c). */
     @Test
     void batchNormAgreesWithTheCpu() {
