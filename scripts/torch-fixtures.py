@@ -250,6 +250,24 @@ pool_asymmetric("pool_layer_max_asymmetric", "max", 2, 2, 7, 8, (2, 3), (1, 2), 
 pool_asymmetric("pool_layer_avg_asymmetric", "avg", 1, 3, 6, 7, (3, 2), (2, 1), (1, 0, 0, 1))
 pool_asymmetric("pool_layer_avg_asymmetric_not_counted", "avg", 2, 2, 7, 6, (3, 3), (2, 2), (0, 1, 1, 1), count_include_pad=False)
 
+
+def max_pool_dilated(name, n, c, h, w, win, stride, pad, dil, ceil=False):
+    """MaxPool2d with its taps apart (dilation), as the layer computes it (its own generator)."""
+    g = torch.Generator().manual_seed(sum(map(ord, name)))
+    x = torch.randn(n, c, h, w, generator=g).requires_grad_(True)
+    y = F.max_pool2d(x, win, stride, pad, dilation=dil, ceil_mode=ceil)
+    dy = torch.randn(y.shape, generator=g)
+    y.backward(dy)
+    case(name, kind="max", windowH=win[0], windowW=win[1], strideH=stride[0], strideW=stride[1], padH=pad[0], padW=pad[1],
+         dilationH=dil[0], dilationW=dil[1], ceil=str(ceil).lower(), countIncludePad="true")
+    for nm, tt in [("x", x), ("y", y), ("dy", dy), ("dx", x.grad)]:
+        tensor(nm, tt)
+    end()
+
+
+max_pool_dilated("pool_layer_max_dilated", 2, 2, 9, 10, (3, 2), (1, 2), (0, 0), (2, 3))
+max_pool_dilated("pool_layer_max_dilated_pad_ceil", 1, 3, 11, 9, (3, 3), (2, 2), (1, 1), (2, 2), ceil=True)
+
 def write_safetensors(path, tensors, metadata):
     """A safetensors file of float32 tensors (cnn4j reads F32), written with nothing but struct."""
     import json, struct

@@ -79,6 +79,7 @@ public final class Check {
     }
 
     public static void pool(String op, Tensor y, Tensor x, PoolGeometry g) {
+        if (!g.undilated() && !op.startsWith("maxPool")) throw new IllegalArgumentException(op + ": taps apart (dilation) are max pooling's only, got " + g);
         int n = images(op, "x", x, g.c(), g.h(), g.w());
         shape(op, "y", y, Shape.of(n, g.c(), g.p(), g.q()));
     }

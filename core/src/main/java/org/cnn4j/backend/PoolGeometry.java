@@ -5,7 +5,9 @@ package org.cnn4j.backend;
  * {@code windowH × windowW} placed every {@code strideH, strideW}, after {@code padH, padW} of
  * padding at the top and left and {@code padBottom, padRight} at the bottom and right (the same,
  * but where an ONNX file pads its sides differently); output {@code p = floor((h + padH +
- * padBottom − windowH) / strideH) + 1} (as PyTorch with
+ * padBottom − span) / strideH) + 1} with span = dilationH·(windowH − 1) + 1, the rows a window
+ * reaches (a max pooling's taps may be {@code dilationH, dilationW} apart, as PyTorch's; other
+ * poolings' are adjacent) (as PyTorch with
  * {@code ceil_mode=False}), or with {@code ceil} the ceiling, less one where the last window would
  * start in the bottom padding (PyTorch's {@code ceil_mode=True}): the last row and column of
  * windows may then reach past the padded input. Windows may overlap (stride &lt; window); rows and
@@ -14,20 +16,22 @@ package org.cnn4j.backend;
  * counts (see {@link #divisor}).
  */
 public record PoolGeometry(int c, int h, int w, int windowH, int windowW, int strideH, int strideW, int padH, int padW,
-                           int padBottom, int padRight, boolean ceil) {
+                           int padBottom, int padRight, int dilationH, int dilationW, boolean ceil) {
 
     public PoolGeometry {
-        if (c < 1 || h < 1 || w < 1 || windowH < 1 || windowW < 1 || strideH < 1 || strideW < 1) {
+        if (c < 1 || h < 1 || w < 1 || windowH < 1 || windowW < 1 || strideH < 1 || strideW < 1 || dilationH < 1 || dilationW < 1
+                || (long) dilationH * (windowH - 1) >= 1 << 20 || (long) dilationW * (windowW - 1) >= 1 << 20) {
             throw new IllegalArgumentException("pooling sizes must be positive: c=" + c + " h=" + h + " w=" + w
-                    + " window " + windowH + "x" + windowW + " stride " + strideH + "x" + strideW);
+                    + " window " + windowH + "x" + windowW + " stride " + strideH + "x" + strideW + " dilation " + dilationH + "x" + dilationW);
         }
+        // at most half the window (PyTorch's rule), so that every window holds an input
         if (Math.min(Math.min(padH, padW), Math.min(padBottom, padRight)) < 0 || Math.max(padH, padBottom) > windowH / 2
                 || Math.max(padW, padRight) > windowW / 2) {
             throw new IllegalArgumentException("pooling padding must be between 0 and half the window: pad "
                     + (padH == padBottom && padW == padRight ? padH + "x" + padW : "top " + padH + " left " + padW + " bottom " + padBottom + " right " + padRight)
                     + " for a " + windowH + "x" + windowW + " window");
         }
-        if ((long) h + padH + padBottom < windowH || (long) w + padW + padRight < windowW) {
+        if ((long) h + padH + padBottom < (long) dilationH * (windowH - 1) + 1 || (long) w + padW + padRight < (long) dilationW * (windowW - 1) + 1) {
             throw new IllegalArgumentException("a " + windowH + "x" + windowW + " window does not fit an input of "
                     + h + "x" + w + " with padding " + padH + "x" + padW);
         }
@@ -38,9 +42,30 @@ public record PoolGeometry(int c, int h, int w, int windowH, int windowW, int st
         this(c, h, w, windowH, windowW, strideH, strideW, padH, padW, false);
     }
 
-    /** The same padding on both sides. */
+    /** The same padding on both sides, adjacent taps. */
     public PoolGeometry(int c, int h, int w, int windowH, int windowW, int strideH, int strideW, int padH, int padW, boolean ceil) {
         this(c, h, w, windowH, windowW, strideH, strideW, padH, padW, padH, padW, ceil);
+    }
+
+    /** Adjacent taps. */
+    public PoolGeometry(int c, int h, int w, int windowH, int windowW, int strideH, int strideW, int padH, int padW, int padBottom, int padRight,
+                        boolean ceil) {
+        this(c, h, w, windowH, windowW, strideH, strideW, padH, padW, padBottom, padRight, 1, 1, ceil);
+    }
+
+    /** The rows a window reaches: dilationH·(windowH − 1) + 1. */
+    public int spanH() {
+        return dilationH * (windowH - 1) + 1;
+    }
+
+    /** The columns a window reaches. */
+    public int spanW() {
+        return dilationW * (windowW - 1) + 1;
+    }
+
+    /** Whether the taps are adjacent (no dilation). */
+    public boolean undilated() {
+        return dilationH == 1 && dilationW == 1;
     }
 
     /** Square windows, no padding. */
@@ -56,16 +81,16 @@ public record PoolGeometry(int c, int h, int w, int windowH, int windowW, int st
     }
 
     public int p() {
-        return outSize(h, windowH, strideH, padH, padBottom, ceil);
+        return outSize(h, spanH(), strideH, padH, padBottom, ceil);
     }
 
     public int q() {
-        return outSize(w, windowW, strideW, padW, padRight, ceil);
+        return outSize(w, spanW(), strideW, padW, padRight, ceil);
     }
 
     /** Whether every window lies within the padded input (always in floor mode; in ceil mode where the ceiling adds no window). */
     public boolean windowsInside() {
-        return (p() - 1L) * strideH + windowH <= (long) h + padH + padBottom && (q() - 1L) * strideW + windowW <= (long) w + padW + padRight;
+        return (p() - 1L) * strideH + spanH() <= (long) h + padH + padBottom && (q() - 1L) * strideW + spanW() <= (long) w + padW + padRight;
     }
 
     /** Whether no side is padded. */

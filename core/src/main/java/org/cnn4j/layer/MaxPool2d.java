@@ -30,6 +30,19 @@ public final class MaxPool2d extends Pool2d {
         return "MaxPool2d";
     }
 
+    /** Taps {@code dilation} apart (PyTorch's {@code dilation}; default 1: adjacent). */
+    public MaxPool2d dilation(int dilation) {
+        return dilation(dilation, dilation);
+    }
+
+    public MaxPool2d dilation(int dilationH, int dilationW) {
+        requireUnbound("dilation");
+        if (dilationH < 1 || dilationW < 1) throw new IllegalArgumentException("MaxPool2d needs a dilation of at least 1, got " + dilationH + "x" + dilationW);
+        this.dilationH = dilationH;
+        this.dilationW = dilationW;
+        return this;
+    }
+
     @Override
     protected Shape build(Shape input, Random rng) {
         reluOf = null;

@@ -16,7 +16,7 @@ import org.cnn4j.tensor.Tensor;
  */
 public abstract sealed class Pool2d extends Layer permits MaxPool2d, AvgPool2d {
     protected final int windowH, windowW;
-    protected int strideH, strideW, padH, padW, padBottom, padRight;
+    protected int strideH, strideW, padH, padW, padBottom, padRight, dilationH = 1, dilationW = 1;
     protected boolean ceilMode;
     protected PoolGeometry geometry;
     protected Tensor x;
@@ -85,6 +85,7 @@ public abstract sealed class Pool2d extends Layer permits MaxPool2d, AvgPool2d {
         if (strideH != windowH || strideW != windowW) sb.append(" stride ").append(strideH == strideW ? "" + strideH : strideH + "×" + strideW);
         if (!symmetric()) sb.append(" pad ").append(padH).append(',').append(padW).append(',').append(padBottom).append(',').append(padRight);
         else if (padH != 0 || padW != 0) sb.append(" pad ").append(padH == padW ? "" + padH : padH + "×" + padW);
+        if (dilationH != 1 || dilationW != 1) sb.append(" dilation ").append(dilationH == dilationW ? "" + dilationH : dilationH + "×" + dilationW);
         if (ceilMode) sb.append(" ceil");
         return sb.toString();
     }
@@ -94,6 +95,7 @@ public abstract sealed class Pool2d extends Layer permits MaxPool2d, AvgPool2d {
         s.put("window", new int[] {windowH, windowW});
         s.put("stride", new int[] {strideH, strideW});
         s.put("padding", symmetric() ? new int[] {padH, padW} : new int[] {padH, padW, padBottom, padRight});
+        if (dilationH != 1 || dilationW != 1) s.put("dilation", new int[] {dilationH, dilationW});
         if (ceilMode) s.put("ceilMode", true); // files in floor mode stay as they were
     }
 
@@ -101,8 +103,14 @@ public abstract sealed class Pool2d extends Layer permits MaxPool2d, AvgPool2d {
     static Pool2d read(Settings s, java.util.function.BiFunction<Integer, Integer, Pool2d> window) {
         int[] size = s.integers("window", 2), stride = s.integers("stride", 2), pad = s.integers("padding", -1);
         if (pad.length != 2 && pad.length != 4) throw new IllegalArgumentException(s.owner() + ": setting 'padding' must be 2 or 4 integers, got " + pad.length);
-        return window.apply(size[0], size[1]).stride(stride[0], stride[1]).padding(pad[0], pad[1], pad[pad.length - 2], pad[pad.length - 1])
+        Pool2d pool = window.apply(size[0], size[1]).stride(stride[0], stride[1]).padding(pad[0], pad[1], pad[pad.length - 2], pad[pad.length - 1])
                 .ceilMode(s.values().containsKey("ceilMode") && s.flag("ceilMode"));
+        if (s.values().containsKey("dilation")) {
+            int[] d = s.integers("dilation", 2);
+            if (!(pool instanceof MaxPool2d max)) throw new IllegalArgumentException(s.owner() + ": only a max pooling takes a dilation");
+            max.dilation(d[0], d[1]);
+        }
+        return pool;
     }
 
     @Override
@@ -113,7 +121,7 @@ public abstract sealed class Pool2d extends Layer permits MaxPool2d, AvgPool2d {
         }
         try {
             geometry = new PoolGeometry(input.dim(0), input.dim(1), input.dim(2), windowH, windowW, strideH, strideW, padH, padW,
-                    padBottom, padRight, ceilMode);
+                    padBottom, padRight, dilationH, dilationW, ceilMode);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("layer '" + name() + "' (" + describe() + ") on input " + batchShape(input)
                     + ": " + e.getMessage(), e);

@@ -203,6 +203,7 @@ public final class OnnxExport {
                 ints("pads", pad[0], pad[1], pad[pad.length - 2], pad[pad.length - 1]))); // (top, left) or (top, left, bottom, right)
         if (extra != null) attrs.add(extra);
         if (s.containsKey("ceilMode")) attrs.add(integer("ceil_mode", 1));
+        if (s.containsKey("dilation")) attrs.add(ints("dilations", (int[]) s.get("dilation")));
         add(op, name, List.of(x), out, attrs.toArray(OnnxMl.AttributeProto[]::new));
     }
 

@@ -56,7 +56,7 @@ import org.cnn4j.tensor.Shape;
  * graph that evaluates, predicts and trains further. Operators: Conv (any group, symmetric pads or
  * an auto_pad that makes them), Gemm (alpha = beta = 1, transA 0, either transB), BatchNormalization
  * (inference form), Relu, LeakyRelu, Sigmoid, Tanh, Softmax, MaxPool and AveragePool (any pads or
- * auto_pad, ceil_mode, either count_include_pad), GlobalAveragePool (followed by
+ * auto_pad, ceil_mode, either count_include_pad, a max pooling's dilations), GlobalAveragePool (followed by
  * Flatten or Gemm), Flatten (axis 1), Reshape by a constant shape that flattens each sample
  * ([0 or −1 or the file's fixed batch, −1 or the sample's size]) or keeps it, Add and Concat
  * (channels) of two computed values, Identity
@@ -335,9 +335,10 @@ public final class OnnxImport {
                 if (integer(n, "storage_order", 0) != 0 || (n.getOutputCount() > 1 && !n.getOutput(1).isEmpty())) throw unsupported(n, name, "indices");
                 int[] k = ints(n, "kernel_shape"), strides = pair(n, "strides", 1), dilations = pair(n, "dilations", 1);
                 if (k == null || k.length != 2) throw unsupported(n, name, "a kernel_shape other than 2-D");
-                if (dilations[0] != 1 || dilations[1] != 1) throw unsupported(n, name, "dilations");
+                if (op.equals("AveragePool") && (dilations[0] != 1 || dilations[1] != 1)) throw unsupported(n, name, "an average pooling's dilations");
                 int[] pads = pads(n, name, inShape, k, strides, dilations);
-                layer = (op.equals("MaxPool") ? new MaxPool2d(k[0], k[1]) : new AvgPool2d(k[0], k[1]).countIncludePad(integer(n, "count_include_pad", 0) != 0))
+                layer = (op.equals("MaxPool") ? new MaxPool2d(k[0], k[1]).dilation(dilations[0], dilations[1])
+                        : new AvgPool2d(k[0], k[1]).countIncludePad(integer(n, "count_include_pad", 0) != 0))
                         .stride(strides[0], strides[1]).padding(pads[0], pads[1], pads[2], pads[3]).ceilMode(integer(n, "ceil_mode", 0) != 0);
                 from.add(value(n, name, 0));
             }

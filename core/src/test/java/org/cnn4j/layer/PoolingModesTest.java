@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
 
 import org.cnn4j.backend.Backend;
@@ -46,7 +47,8 @@ class PoolingModesTest {
         TorchFixtures.Array x = c.tensor("x");
         Shape xs = x.shape();
         int wh = c.intParam("windowH"), ww = c.intParam("windowW");
-        Pool2d pool = c.param("kind").equals("max") ? new MaxPool2d(wh, ww)
+        boolean dilated = c.params().containsKey("dilationH"); // taps apart
+        Pool2d pool = c.param("kind").equals("max") ? new MaxPool2d(wh, ww).dilation(dilated ? c.intParam("dilationH") : 1, dilated ? c.intParam("dilationW") : 1)
                 : new AvgPool2d(wh, ww).countIncludePad(Boolean.parseBoolean(c.param("countIncludePad")));
         boolean sides = c.params().containsKey("padBottom"); // padding that differs between the sides
         pool.stride(c.intParam("strideH"), c.intParam("strideW")).padding(c.intParam("padH"), c.intParam("padW"),
@@ -87,6 +89,22 @@ class PoolingModesTest {
         PoolGeometry g = new PoolGeometry(1, 6, 6, 3, 3, 2, 2, 0, 0, 1, 0, false);
         assertEquals(List.of(3, 2), List.of(g.p(), g.q()));
         assertEquals(6, g.divisor(2, 0, false), "the last row of windows holds 2 input rows");
+    }
+
+    @Test
+    void tapsApartSpanTheirWindowAndAreMaxPoolingsOnly() {
+        // 3 taps 3 apart span 7 rows: too many for 6, enough for 7
+        String m = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> new PoolGeometry(1, 6, 6, 3, 3, 1, 1, 0, 0, 0, 0, 3, 3, false)).getMessage();
+        assertTrue(m.contains("window does not fit an input of 6x6"), m);
+        assertEquals(1, new PoolGeometry(1, 7, 7, 3, 3, 1, 1, 0, 0, 0, 0, 3, 3, false).p());
+        Layer back = new MaxPool2d(3).dilation(2, 3).config().toLayer();
+        assertEquals("MaxPool2d 3×3 dilation 2×3", back.describe());
+        Map<String, Object> settings = new java.util.LinkedHashMap<>(new AvgPool2d(3).config().settings());
+        settings.put("dilation", new int[] {2, 2});
+        m = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> new LayerConfig("AvgPool2d", settings).toLayer()).getMessage();
+        assertTrue(m.contains("only a max pooling takes a dilation"), m);
     }
 
     @Test

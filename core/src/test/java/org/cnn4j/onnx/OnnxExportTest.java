@@ -141,7 +141,7 @@ class OnnxExportTest {
         b.add("mix", new Add(), "tanh", "sig");
         b.add("mix2", new Add(), "mix", "stanh");
         b.add("cat2", new Concat(), "cat", "mix2");
-        b.add("max", new MaxPool2d(3).stride(2, 2).padding(1, 1), "cat2");
+        b.add("max", new MaxPool2d(3).dilation(2, 1).stride(2, 2).padding(1, 1), "cat2");
         b.add("avg", new AvgPool2d(2).padding(1, 1), "max");
         b.add("relu", new ReLU(), "avg");
         b.add("gap", new GlobalAvgPool2d(), "relu");

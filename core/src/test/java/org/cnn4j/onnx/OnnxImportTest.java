@@ -84,7 +84,7 @@ class OnnxImportTest {
         every.add("conv", new Conv2d(3, 6, 3).padding(1).bias(true), Model.INPUT).add("bn", new BatchNorm2d(6))
                 .add("leaky", new LeakyReLU(0.2), "bn").add("sig", new Sigmoid(), "bn").add("tanh", new Tanh(), "bn")
                 .add("silu", new SiLU(), "bn").add("gelu", new GELU(), "bn").add("stanh", new ScaledTanh(), "bn")
-                .add("cat", new Concat(), "leaky", "sig", "tanh", "silu", "gelu", "stanh").add("max", new MaxPool2d(3).stride(2, 2).padding(1, 1))
+                .add("cat", new Concat(), "leaky", "sig", "tanh", "silu", "gelu", "stanh").add("max", new MaxPool2d(3).dilation(2, 1).stride(2, 2).padding(1, 1))
                 .add("avg", new AvgPool2d(2).padding(1, 1)).add("relu", new ReLU()).add("gap", new GlobalAvgPool2d())
                 .add("drop", new Dropout(0.5)).add("fc", new Dense(36, 10)).add("bn1", new BatchNorm1d(10)).add("fc2", new Dense(10, 4))
                 .add("softmax", new Softmax());

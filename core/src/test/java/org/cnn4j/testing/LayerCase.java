@@ -64,6 +64,7 @@ public record LayerCase(String name, int[] input, Supplier<Layer> layer) {
                 new LayerCase("avg pool 2 non-divisible", new int[] {3, 7, 5}, () -> new AvgPool2d(2)),
                 new LayerCase("avg pool 3 stride 2 pad 1 overlapping", new int[] {2, 7, 6}, () -> new AvgPool2d(3).stride(2).padding(1)),
                 new LayerCase("max pool 3 stride 2 ceil mode", new int[] {2, 7, 8}, () -> new MaxPool2d(3).stride(2).ceilMode(true)),
+                new LayerCase("max pool 3x2 dilation 2x3 pad 1", new int[] {2, 9, 9}, () -> new MaxPool2d(3, 2).dilation(2, 3).stride(2, 1).padding(1, 1)),
                 new LayerCase("avg pool 3 stride 2 pad 1 ceil, padding not counted", new int[] {2, 6, 7},
                         () -> ((AvgPool2d) new AvgPool2d(3).countIncludePad(false).stride(2).padding(1)).ceilMode(true)),
                 new LayerCase("subsampling 2", new int[] {3, 6, 6}, () -> new Subsampling(2)),

@@ -31,6 +31,11 @@ final class CpuPooling {
         return pad > tap ? (pad - tap + stride - 1) / stride : 0;
     }
 
+    /** The first tap inside the input of a window starting at {@code start} (negative in the padding), taps {@code dilation} apart. */
+    private static int firstInside(int start, int dilation) {
+        return start >= 0 ? start : start + (-start + dilation - 1) / dilation * dilation;
+    }
+
     /** One past the last output row (or column) whose window puts tap {@code tap} inside an input of {@code size}. */
     private static int last(int size, int pad, int tap, int stride, int out) {
         int limit = size - 1 + pad - tap;
@@ -68,7 +73,7 @@ final class CpuPooling {
 
     /** 2×2 windows, stride 2, no padding, each inside the input: the common case, and the one the single-pass kernel serves. */
     static boolean isPlain2x2(PoolGeometry g) {
-        return g.windowH() == 2 && g.windowW() == 2 && g.strideH() == 2 && g.strideW() == 2 && g.unpadded() && g.windowsInside();
+        return g.windowH() == 2 && g.windowW() == 2 && g.strideH() == 2 && g.strideW() == 2 && g.unpadded() && g.undilated() && g.windowsInside();
     }
 
     /**
@@ -120,19 +125,19 @@ final class CpuPooling {
             for (int plane = lo; plane < hi; plane++) {
                 int in = plane * hw, out = plane * pq;
                 for (int op = 0; op < p; op++) {
-                    int ih = Math.max(0, op * g.strideH() - g.padH());
+                    int ih = firstInside(op * g.strideH() - g.padH(), g.dilationH());
                     for (int oq = 0; oq < q; oq++) {
-                        int idx = ih * w + Math.max(0, oq * g.strideW() - g.padW());
+                        int idx = ih * w + firstInside(oq * g.strideW() - g.padW(), g.dilationW());
                         y[out + op * q + oq] = x[in + idx];
                         mask[out + op * q + oq] = idx;
                     }
                 }
                 for (int a = 0; a < g.windowH(); a++) {
-                    int opLo = first(g.padH(), a, g.strideH()), opHi = last(h, g.padH(), a, g.strideH(), p);
+                    int ta = a * g.dilationH(), opLo = first(g.padH(), ta, g.strideH()), opHi = last(h, g.padH(), ta, g.strideH(), p);
                     for (int b = 0; b < g.windowW(); b++) {
-                        int oqLo = first(g.padW(), b, g.strideW()), oqHi = last(w, g.padW(), b, g.strideW(), q);
+                        int tb = b * g.dilationW(), oqLo = first(g.padW(), tb, g.strideW()), oqHi = last(w, g.padW(), tb, g.strideW(), q);
                         for (int op = opLo; op < opHi; op++) {
-                            int row = (op * g.strideH() - g.padH() + a) * w - g.padW() + b, o = out + op * q;
+                            int row = (op * g.strideH() - g.padH() + ta) * w - g.padW() + tb, o = out + op * q;
                             for (int oq = oqLo; oq < oqHi; oq++) {
                                 int idx = row + oq * g.strideW();
                                 float v = x[in + idx], current = y[o + oq];

@@ -439,6 +439,14 @@ public final class CudaBackend implements Backend {
         return new Object[] {planes, g.h(), g.w(), g.p(), g.q(), g.windowH(), g.windowW(), g.strideH(), g.strideW(), g.padH(), g.padW()};
     }
 
+    /**
+     * {@link #sizes} with each window's span (dilation·(window − 1) + 1) for its size: the outputs
+     * whose windows reach an input, for a gather that keeps those whose mask points at it.
+     */
+    static Object[] spans(int planes, PoolGeometry g) {
+        return new Object[] {planes, g.h(), g.w(), g.p(), g.q(), g.spanH(), g.spanW(), g.strideH(), g.strideW(), g.padH(), g.padW()};
+    }
+
     static Object[] args(Object[] head, Object[] sizes, Object... tail) {
         Object[] all = new Object[head.length + sizes.length + tail.length];
         System.arraycopy(head, 0, all, 0, head.length);
@@ -454,7 +462,7 @@ public final class CudaBackend implements Backend {
 
     /** Whether no input lies in two windows and none is padding: each input then has one output to look at, or none. */
     static boolean disjoint(PoolGeometry g) {
-        return g.unpadded() && g.strideH() >= g.windowH() && g.strideW() >= g.windowW() && g.windowsInside();
+        return g.unpadded() && g.undilated() && g.strideH() >= g.windowH() && g.strideW() >= g.windowW() && g.windowsInside();
     }
 
     /** dx = dy·scale, or dy·β(channel), spread over each window, for windows that do not overlap: one thread per output. */

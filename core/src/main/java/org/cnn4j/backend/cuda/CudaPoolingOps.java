@@ -20,7 +20,7 @@ final class CudaPoolingOps extends CudaOps implements PoolingOps {
         Check.dtype("maxPoolForward", "mask", mask, DType.INT32);
         int planes = x.shape().n() * g.c();
         launch("max_pool_forward", y.size(), CudaBackend.args(new Object[] {t(y, "maxPoolForward", "y").pointer(), t(mask, "maxPoolForward", "mask").pointer(),
-                t(x, "maxPoolForward", "x").pointer()}, CudaBackend.sizes(planes, g)));
+                t(x, "maxPoolForward", "x").pointer()}, CudaBackend.sizes(planes, g), g.dilationH(), g.dilationW()));
     }
 
     @Override
@@ -48,7 +48,7 @@ final class CudaPoolingOps extends CudaOps implements PoolingOps {
                     g.strideH(), g.strideW()}, relu, backend.partials));
             if (db != null) backend.planeSumsToBias(db, dx.shape());
         } else { // one thread per input, gathering from every window that covers it
-            launch("max_pool_backward", dx.size(), CudaBackend.args(tensors, CudaBackend.sizes(planes, g), relu));
+            launch("max_pool_backward", dx.size(), CudaBackend.args(tensors, CudaBackend.spans(planes, g), relu));
             if (db != null) backend.biasBackward(db, dx);
         }
     }

@@ -19,7 +19,7 @@ final class ReferencePoolingOps extends ReferenceOps implements PoolingOps {
 
     /** The input element read at window tap (a, b) of output (p, q), or -1 in the padding. */
     static int tap(PoolGeometry g, int p, int q, int a, int b) {
-        int ih = p * g.strideH() - g.padH() + a, iw = q * g.strideW() - g.padW() + b;
+        int ih = p * g.strideH() - g.padH() + a * g.dilationH(), iw = q * g.strideW() - g.padW() + b * g.dilationW();
         return ih >= 0 && ih < g.h() && iw >= 0 && iw < g.w() ? ih * g.w() + iw : -1;
     }
 
