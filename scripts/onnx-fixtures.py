@@ -3,8 +3,9 @@
 3 basic blocks, 16/32/64 maps, 1x1 projection shortcuts with batch normalisation) built and trained
 for 30 steps in PyTorch on random data (so that its running statistics are its own), exported by
 torch.onnx.export (opset 13, eval mode, dynamic batch), and an input with PyTorch's outputs for it
-(torch-resnet20-io.bin: 2x3x32x32 inputs then 2x10 outputs, float32 little-endian), for
-OnnxImportTest.
+(torch-resnet20-io.bin: 2x3x32x32 inputs then 2x10 outputs, float32 little-endian), and the same
+for a small net of depthwise-separable convolutions with SiLU, GELU and the pooling options
+(torch-mobile), for OnnxImportTest.
 
 Run with Debian's PyTorch: /usr/bin/python3 scripts/onnx-fixtures.py"""
 import os
@@ -59,17 +60,23 @@ for step in range(30):
     optimizer.zero_grad()
     F.cross_entropy(model(x), y).backward()
     optimizer.step()
-model.eval()
 out = os.path.join(os.path.dirname(__file__), "..", "core", "src", "test", "resources", "onnx")
 os.makedirs(out, exist_ok=True)
-x = torch.randn(2, 3, 32, 32)
-torch.onnx.export(model, x, os.path.join(out, "torch-resnet20.onnx"), opset_version=13, input_names=["input"], output_names=["logits"],
-                  dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
-with torch.no_grad():
-    y = model(x)
-with open(os.path.join(out, "torch-resnet20-io.bin"), "wb") as f:
-    f.write(x.numpy().astype("<f4").tobytes() + y.numpy().astype("<f4").tobytes())
-print("wrote", os.path.normpath(out), "torch", torch.__version__)
+
+
+def write(model, x, name):
+    """name.onnx (opset 13, eval mode, dynamic batch) and name-io.bin: x, then the model's outputs for it."""
+    model.eval()
+    torch.onnx.export(model, x, os.path.join(out, name + ".onnx"), opset_version=13, input_names=["input"], output_names=["logits"],
+                      dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+    with torch.no_grad():
+        y = model(x)
+    with open(os.path.join(out, name + "-io.bin"), "wb") as f:
+        f.write(x.numpy().astype("<f4").tobytes() + y.numpy().astype("<f4").tobytes())
+    print("wrote", os.path.normpath(os.path.join(out, name + ".onnx")), "torch", torch.__version__)
+
+
+write(model, torch.randn(2, 3, 32, 32), "torch-resnet20")
 
 
 class Mobile(nn.Module):
@@ -102,12 +109,4 @@ for step in range(20):
     optimizer.zero_grad()
     F.cross_entropy(mobile(torch.randn(16, 3, 20, 20)), torch.randint(0, 5, (16,))).backward()
     optimizer.step()
-mobile.eval()
-x = torch.randn(2, 3, 20, 20)
-torch.onnx.export(mobile, x, os.path.join(out, "torch-mobile.onnx"), opset_version=13, input_names=["input"], output_names=["logits"],
-                  dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
-with torch.no_grad():
-    y = mobile(x)
-with open(os.path.join(out, "torch-mobile-io.bin"), "wb") as f:
-    f.write(x.numpy().astype("<f4").tobytes() + y.numpy().astype("<f4").tobytes())
-print("wrote torch-mobile.onnx")
+write(mobile, torch.randn(2, 3, 20, 20), "torch-mobile")

@@ -97,24 +97,11 @@ class SeparateProjectTest {
         Path project = WORK.resolve("maven");
         Files.createDirectories(project.resolve("src/main/java/example"));
         Files.writeString(project.resolve("src/main/java/example/Main.java"), MAIN);
-        Files.writeString(project.resolve("pom.xml"), """
-                <?xml version="1.0" encoding="UTF-8"?>
-                <project xmlns="http://maven.apache.org/POM/4.0.0">
-                  <modelVersion>4.0.0</modelVersion>
-                  <groupId>example</groupId>
-                  <artifactId>uses-cnn4j</artifactId>
-                  <version>1</version>
+        Files.writeString(project.resolve("pom.xml"), pom("uses-cnn4j", "jar", """
                   <properties>
                     <maven.compiler.release>22</maven.compiler.release>
                     <project.build.sourceEncoding>UTF-8</project.build.sourceEncoding>
                   </properties>
-                  <dependencies>
-                    <dependency>
-                      <groupId>org.cnn4j</groupId>
-                      <artifactId>cnn4j-core</artifactId>
-                      <version>%s</version>
-                    </dependency>
-                  </dependencies>
                   <build>
                     <plugins>
                       <plugin>
@@ -124,8 +111,7 @@ class SeparateProjectTest {
                       </plugin>
                     </plugins>
                   </build>
-                </project>
-                """.formatted(VERSION));
+                """));
         run(project, 300, mvn("compile", "dependency:build-classpath", "-DincludeScope=runtime", "-Dmdep.outputFile=classpath.txt"));
         String classpath = Files.readString(project.resolve("classpath.txt")).strip();
         for (String jar : classpath.split(File.pathSeparator)) {
@@ -148,19 +134,7 @@ class SeparateProjectTest {
         Path classpathFile = project.resolve("classpath.txt");
         Files.createDirectories(project);
         // The core's runtime dependencies from its installed POM, as a module path.
-        Files.writeString(project.resolve("pom.xml"), """
-                <?xml version="1.0" encoding="UTF-8"?>
-                <project xmlns="http://maven.apache.org/POM/4.0.0">
-                  <modelVersion>4.0.0</modelVersion>
-                  <groupId>example</groupId>
-                  <artifactId>module-path</artifactId>
-                  <version>1</version>
-                  <packaging>pom</packaging>
-                  <dependencies>
-                    <dependency><groupId>org.cnn4j</groupId><artifactId>cnn4j-core</artifactId><version>%s</version></dependency>
-                  </dependencies>
-                </project>
-                """.formatted(VERSION));
+        Files.writeString(project.resolve("pom.xml"), pom("module-path", "pom", ""));
         run(project, 300, mvn("dependency:build-classpath", "-DincludeScope=runtime", "-Dmdep.outputFile=" + classpathFile));
         String modulePath = Files.readString(classpathFile).strip();
 
@@ -183,6 +157,23 @@ class SeparateProjectTest {
         int right = Integer.parseInt(out.replaceAll("(?s).*classifier (\\d+)/200.*", "$1"));
         assertTrue(accuracy > 0.8, "two epochs on the generated shapes learn: " + out);
         assertEquals(accuracy * 200, right, 1, "Classifier, reading images with the model file's preprocessing, predicts as the trainer's evaluation: " + out);
+    }
+
+    /** A project's POM that depends on the installed cnn4j-core alone, with {@code more} (properties, build) inside. */
+    private static String pom(String artifactId, String packaging, String more) {
+        return """
+                <?xml version="1.0" encoding="UTF-8"?>
+                <project xmlns="http://maven.apache.org/POM/4.0.0">
+                  <modelVersion>4.0.0</modelVersion>
+                  <groupId>example</groupId>
+                  <artifactId>%s</artifactId>
+                  <version>1</version>
+                  <packaging>%s</packaging>
+                  <dependencies>
+                    <dependency><groupId>org.cnn4j</groupId><artifactId>cnn4j-core</artifactId><version>%s</version></dependency>
+                  </dependencies>
+                %s</project>
+                """.formatted(artifactId, packaging, VERSION, more);
     }
 
     private static void writeModule(Path dir, String main) throws IOException {

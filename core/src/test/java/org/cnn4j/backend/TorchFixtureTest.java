@@ -63,8 +63,7 @@ class TorchFixtureTest {
     }
 
     private static void check(String what, Backend b, TorchFixtures.Array expected, Tensor actual) {
-        double tol = Backends.tolerance(b);
-        assertClose(what + " on " + b.name(), expected.values(), actual.toDoubleArray(), tol * Math.max(1, maxAbs(expected.values())), tol);
+        TorchFixtures.assertMatches(what, b, expected, actual);
     }
 
     @ParameterizedTest(name = "{1} on {0}", autoCloseArguments = false)

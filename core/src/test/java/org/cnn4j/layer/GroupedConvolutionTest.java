@@ -1,6 +1,5 @@
 package org.cnn4j.layer;
 
-import static org.cnn4j.testing.Close.assertClose;
 import static org.cnn4j.testing.Close.maxAbs;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -35,11 +34,6 @@ class GroupedConvolutionTest {
         return out.stream();
     }
 
-    private static void check(String what, Backend b, TorchFixtures.Array expected, double[] actual) {
-        double tol = Backends.tolerance(b);
-        assertClose(what + " on " + b.name(), expected.values(), actual, tol * Math.max(1, maxAbs(expected.values())), tol);
-    }
-
     @ParameterizedTest(name = "{1} on {0}", autoCloseArguments = false)
     @MethodSource("cases")
     void groupedConvolutionMatchesPyTorch(Backend b, Case c) {
@@ -56,11 +50,11 @@ class GroupedConvolutionTest {
         b.fill(conv.bias().gradient(), -0.5);
 
         Tensor y = conv.forward(b.upload(xs, x.values()), Pass.training(0));
-        check(c + " y", b, c.tensor("y"), y.toDoubleArray());
+        TorchFixtures.assertMatches(c + " y", b, c.tensor("y"), y.toDoubleArray());
         Tensor dx = conv.backward(b.upload(c.tensor("dy").shape(), c.tensor("dy").values()));
-        check(c + " dx", b, c.tensor("dx"), dx.toDoubleArray());
-        check(c + " dw", b, c.tensor("dw"), Arrays.stream(conv.weight().gradient().toDoubleArray()).map(v -> v - 0.25).toArray());
-        check(c + " db", b, c.tensor("db"), Arrays.stream(conv.bias().gradient().toDoubleArray()).map(v -> v + 0.5).toArray());
+        TorchFixtures.assertMatches(c + " dx", b, c.tensor("dx"), dx.toDoubleArray());
+        TorchFixtures.assertMatches(c + " dw", b, c.tensor("dw"), Arrays.stream(conv.weight().gradient().toDoubleArray()).map(v -> v - 0.25).toArray());
+        TorchFixtures.assertMatches(c + " db", b, c.tensor("db"), Arrays.stream(conv.bias().gradient().toDoubleArray()).map(v -> v + 0.5).toArray());
         conv.release();
     }
 

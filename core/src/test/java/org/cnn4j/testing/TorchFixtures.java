@@ -11,7 +11,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import org.cnn4j.backend.Backend;
 import org.cnn4j.tensor.Shape;
+import org.cnn4j.tensor.Tensor;
 
 /** Reads src/test/resources/torch-fixtures.txt, written by scripts/torch-fixtures.py. */
 public final class TorchFixtures {
@@ -56,6 +58,21 @@ public final class TorchFixtures {
 
     public static List<Case> named(String prefix) {
         return all().stream().filter(c -> c.name().startsWith(prefix)).toList();
+    }
+
+    /**
+     * Asserts a backend's result against PyTorch's: within the backend's tolerance ({@link
+     * Backends#tolerance}: float32 rounding, or double's) times the larger of 1 and the largest
+     * expected magnitude.
+     */
+    public static void assertMatches(String what, Backend b, Array expected, double[] actual) {
+        double tol = Backends.tolerance(b);
+        Close.assertClose(what + " on " + b.name(), expected.values(), actual, tol * Math.max(1, Close.maxAbs(expected.values())), tol);
+    }
+
+    /** {@link #assertMatches(String, Backend, Array, double[])} of a tensor. */
+    public static void assertMatches(String what, Backend b, Array expected, Tensor actual) {
+        assertMatches(what, b, expected, actual.toDoubleArray());
     }
 
     private static List<Case> load() {
