@@ -25,6 +25,7 @@ module org.cnn4j {
     exports org.cnn4j.backend.cuda;
     exports org.cnn4j.backend.reference;
     exports org.cnn4j.data;
+    exports org.cnn4j.distributed;
     exports org.cnn4j.io;
     exports org.cnn4j.layer;
     exports org.cnn4j.loss;

@@ -10,6 +10,8 @@ import java.util.Map;
 import java.util.function.Supplier;
 
 import org.cnn4j.backend.Backend;
+import org.cnn4j.distributed.Communicator;
+import org.cnn4j.distributed.GradientAverager;
 import org.cnn4j.layer.Fusion;
 import org.cnn4j.layer.Layer;
 import org.cnn4j.layer.Parameter;
@@ -52,6 +54,8 @@ public final class Graph implements Model {
     private final Loss loss;
     private final long seed;
     private long step;
+    /** Where data-parallel training averages the gradients over the processes, or null. */
+    private GradientAverager averager;
     private Tensor predictions, stepLog, cursor;
     /** Per node (and, last, the model input), the buffer where gradients that meet are summed. */
     private final Tensor[] sums;
@@ -160,12 +164,23 @@ public final class Graph implements Model {
         backend.fill(parameters().stream().map(Parameter::gradient).toList(), 0);
     }
 
+    /**
+     * Data-parallel training: from now on {@link #trainStep} averages the gradients over the
+     * processes of {@code communicator} between the backward pass and the optimizer's step, so that
+     * replicas that start from the same parameters stay equal. Null stops it.
+     */
+    public Graph averageGradientsOver(Communicator communicator) {
+        this.averager = communicator == null ? null : new GradientAverager(communicator);
+        return this;
+    }
+
     @Override
     public StepResult trainStep(Tensor x, Tensor target, Optimizer optimizer) {
         zeroGradients();
         Tensor output = forward(x, Pass.training(step));
         double penalty = record(output, target, true);
         backward();
+        if (averager != null) averager.average(parameters());
         optimizer.step(parameters());
         step++;
         return readRecord(penalty, x.shape().rows());

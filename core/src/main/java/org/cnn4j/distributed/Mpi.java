@@ -1,0 +1,249 @@
+package org.cnn4j.distributed;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The processes of an MPI job ({@code mpirun -np N …}, or {@code srun} under Slurm) through the MPI
+ * library itself, called with {@code java.lang.foreign}: Open MPI 4.x ({@code libmpi.so.40}, Debian's
+ * {@code openmpi-bin}), whose handles ({@code MPI_COMM_WORLD}, {@code MPI_FLOAT}, {@code MPI_SUM}, …)
+ * are the addresses of the library's predefined objects ({@code &ompi_mpi_comm_world}, …). MPICH
+ * names its handles by integers instead, and is refused with that reason.
+ *
+ * <p>The C functions (Open MPI's {@code mpi.h}): {@code int MPI_Initialized(int *flag)}; {@code int
+ * MPI_Init_thread(int *argc, char ***argv, int required, int *provided)}; {@code int
+ * MPI_Comm_set_errhandler(MPI_Comm, MPI_Errhandler)}; {@code int MPI_Comm_rank(MPI_Comm, int *)};
+ * {@code int MPI_Comm_size(MPI_Comm, int *)}; {@code int MPI_Allreduce(const void *sendbuf, void
+ * *recvbuf, int count, MPI_Datatype, MPI_Op, MPI_Comm)}; {@code int MPI_Bcast(void *buffer, int
+ * count, MPI_Datatype, int root, MPI_Comm)}; {@code int MPI_Barrier(MPI_Comm)}; {@code int
+ * MPI_Error_string(int errorcode, char *string, int *resultlen)}; {@code int MPI_Finalize(void)}.
+ * Every handle is a pointer. Errors return (MPI_ERRORS_RETURN on the world communicator) and are
+ * thrown with MPI's own text. MPI is initialised with MPI_THREAD_SERIALIZED and every call here holds
+ * this object's lock, so any Java thread may call.
+ *
+ * <p>The local rank comes from the launcher's environment: {@code OMPI_COMM_WORLD_LOCAL_RANK} (Open
+ * MPI's mpirun), {@code SLURM_LOCALID} (srun), {@code MPI_LOCALRANKID} (Hydra); 0 when none is set.
+ */
+public final class Mpi implements Communicator {
+    private static final Logger log = LoggerFactory.getLogger(Mpi.class);
+    private static final int MPI_SUCCESS = 0, MPI_THREAD_SERIALIZED = 2, MPI_MAX_ERROR_STRING = 256;
+    /** Open MPI's MPI_IN_PLACE: {@code (void *) 1}. */
+    private static final MemorySegment IN_PLACE = MemorySegment.ofAddress(1);
+    /** The most elements one MPI call takes (its count is an int). */
+    private static final int CHUNK = 1 << 28;
+
+    private final Functions f;
+    private final MemorySegment world, floatType, byteType, sum;
+    private final boolean initialisedHere;
+    private final int rank, size, localRank;
+    private boolean closed;
+
+    private record Functions(MethodHandle initialized, MethodHandle initThread, MethodHandle setErrhandler, MethodHandle commRank,
+                             MethodHandle commSize, MethodHandle allreduce, MethodHandle bcast, MethodHandle barrier, MethodHandle errorString,
+                             MethodHandle finalizeMpi) {
+    }
+
+    private Mpi(SymbolLookup lib, Map<String, String> env) {
+        Linker linker = Linker.nativeLinker();
+        ValueLayout p = ValueLayout.ADDRESS, i = ValueLayout.JAVA_INT;
+        f = new Functions(
+                linker.downcallHandle(find(lib, "MPI_Initialized"), FunctionDescriptor.of(i, p)),
+                linker.downcallHandle(find(lib, "MPI_Init_thread"), FunctionDescriptor.of(i, p, p, i, p)),
+                linker.downcallHandle(find(lib, "MPI_Comm_set_errhandler"), FunctionDescriptor.of(i, p, p)),
+                linker.downcallHandle(find(lib, "MPI_Comm_rank"), FunctionDescriptor.of(i, p, p)),
+                linker.downcallHandle(find(lib, "MPI_Comm_size"), FunctionDescriptor.of(i, p, p)),
+                linker.downcallHandle(find(lib, "MPI_Allreduce"), FunctionDescriptor.of(i, p, p, i, p, p, p)),
+                linker.downcallHandle(find(lib, "MPI_Bcast"), FunctionDescriptor.of(i, p, i, p, i, p)),
+                linker.downcallHandle(find(lib, "MPI_Barrier"), FunctionDescriptor.of(i, p)),
+                linker.downcallHandle(find(lib, "MPI_Error_string"), FunctionDescriptor.of(i, i, p, p)),
+                linker.downcallHandle(find(lib, "MPI_Finalize"), FunctionDescriptor.of(i)));
+        world = find(lib, "ompi_mpi_comm_world");
+        floatType = find(lib, "ompi_mpi_float");
+        byteType = find(lib, "ompi_mpi_byte");
+        sum = find(lib, "ompi_mpi_op_sum");
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment flag = arena.allocate(ValueLayout.JAVA_INT);
+            check("MPI_Initialized", (int) f.initialized.invokeExact(flag));
+            initialisedHere = flag.get(ValueLayout.JAVA_INT, 0) == 0;
+            if (initialisedHere) {
+                MemorySegment provided = arena.allocate(ValueLayout.JAVA_INT);
+                check("MPI_Init_thread", (int) f.initThread.invokeExact(MemorySegment.NULL, MemorySegment.NULL, MPI_THREAD_SERIALIZED, provided));
+                if (provided.get(ValueLayout.JAVA_INT, 0) < MPI_THREAD_SERIALIZED) {
+                    log.warn("the MPI library gives thread level {} where cnn4j asked for MPI_THREAD_SERIALIZED; calls stay on one thread at a time",
+                            provided.get(ValueLayout.JAVA_INT, 0));
+                }
+            }
+            check("MPI_Comm_set_errhandler", (int) f.setErrhandler.invokeExact(world, find(lib, "ompi_mpi_errors_return")));
+            MemorySegment out = arena.allocate(ValueLayout.JAVA_INT);
+            check("MPI_Comm_rank", (int) f.commRank.invokeExact(world, out));
+            rank = out.get(ValueLayout.JAVA_INT, 0);
+            check("MPI_Comm_size", (int) f.commSize.invokeExact(world, out));
+            size = out.get(ValueLayout.JAVA_INT, 0);
+        } catch (MpiException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("MPI could not start: " + t.getMessage(), t);
+        }
+        localRank = localRank(env);
+        log.debug("MPI rank {} of {}, local rank {}", rank, size, localRank);
+    }
+
+    /** Joins the MPI job this process belongs to (a job of one where it was not started by a launcher); see the class comment. */
+    public static Mpi start() {
+        return new Mpi(library(), System.getenv());
+    }
+
+    /** Whether an MPI launcher (mpirun, srun) started this process. */
+    public static boolean launched() {
+        Map<String, String> env = System.getenv();
+        return env.containsKey("OMPI_COMM_WORLD_SIZE") || env.containsKey("PMI_SIZE") || env.containsKey("PMIX_RANK");
+    }
+
+    static int localRank(Map<String, String> env) {
+        for (String key : List.of("OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID")) {
+            String v = env.get(key);
+            if (v == null) continue;
+            try {
+                int r = Integer.parseInt(v.trim());
+                if (r >= 0) return r;
+            } catch (NumberFormatException e) {
+                // not a number: look further
+            }
+            log.warn("ignoring {}={}: not a local rank", key, v);
+        }
+        return 0;
+    }
+
+    private static SymbolLookup library() {
+        List<String> tried = new ArrayList<>();
+        for (String name : List.of("libmpi.so.40", "libmpi.so", "libmpi.so.12")) {
+            try {
+                SymbolLookup lib = SymbolLookup.libraryLookup(name, Arena.global());
+                if (lib.find("ompi_mpi_comm_world").isEmpty()) {
+                    throw new IllegalStateException(name + " is not Open MPI (no ompi_mpi_comm_world; MPICH's integer handles are not supported): "
+                            + "install Open MPI (apt-get install openmpi-bin) and launch with its mpirun");
+                }
+                return lib;
+            } catch (IllegalArgumentException e) {
+                tried.add(name);
+            }
+        }
+        throw new IllegalStateException("no MPI library found (tried " + String.join(", ", tried)
+                + "): install Open MPI (apt-get install openmpi-bin) or add its lib directory to LD_LIBRARY_PATH");
+    }
+
+    private static MemorySegment find(SymbolLookup lib, String name) {
+        return lib.find(name).orElseThrow(() -> new IllegalStateException("the MPI library lacks " + name));
+    }
+
+    /** MPI's error text for a failed call. */
+    public static final class MpiException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        MpiException(String message) {
+            super(message);
+        }
+    }
+
+    private void check(String call, int code) throws Throwable {
+        if (code == MPI_SUCCESS) return;
+        String text = "error " + code;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(MPI_MAX_ERROR_STRING + 1), length = arena.allocate(ValueLayout.JAVA_INT);
+            if ((int) f.errorString.invokeExact(code, s, length) == MPI_SUCCESS) text = s.getString(0);
+        }
+        throw new MpiException(call + " failed: " + text);
+    }
+
+    @Override
+    public int rank() {
+        return rank;
+    }
+
+    @Override
+    public int size() {
+        return size;
+    }
+
+    @Override
+    public int localRank() {
+        return localRank;
+    }
+
+    @Override
+    public synchronized void allReduceSum(float[] values) {
+        open();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buffer = arena.allocateFrom(ValueLayout.JAVA_FLOAT, values);
+            for (long from = 0; from < values.length; from += CHUNK) {
+                int count = (int) Math.min(CHUNK, values.length - from);
+                check("MPI_Allreduce", (int) f.allreduce.invokeExact(IN_PLACE, buffer.asSlice(from * Float.BYTES), count, floatType, sum, world));
+            }
+            MemorySegment.copy(buffer, ValueLayout.JAVA_FLOAT, 0, values, 0, values.length);
+        } catch (MpiException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("MPI_Allreduce: " + t.getMessage(), t);
+        }
+    }
+
+    @Override
+    public synchronized void broadcast(byte[] data, int root) {
+        open();
+        if (root < 0 || root >= size) throw new IllegalArgumentException("broadcast from rank " + root + " in a job of " + size);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buffer = arena.allocateFrom(ValueLayout.JAVA_BYTE, data);
+            for (long from = 0; from < data.length; from += CHUNK) {
+                int count = (int) Math.min(CHUNK, data.length - from);
+                check("MPI_Bcast", (int) f.bcast.invokeExact(buffer.asSlice(from), count, byteType, root, world));
+            }
+            MemorySegment.copy(buffer, ValueLayout.JAVA_BYTE, 0, data, 0, data.length);
+        } catch (MpiException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("MPI_Bcast: " + t.getMessage(), t);
+        }
+    }
+
+    @Override
+    public synchronized void barrier() {
+        open();
+        try {
+            check("MPI_Barrier", (int) f.barrier.invokeExact(world));
+        } catch (MpiException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("MPI_Barrier: " + t.getMessage(), t);
+        }
+    }
+
+    private void open() {
+        if (closed) throw new IllegalStateException("MPI was finalized");
+    }
+
+    /** Finalizes MPI where this object initialised it (MPI cannot be initialised again in this process). */
+    @Override
+    public synchronized void close() {
+        if (closed) return;
+        closed = true;
+        if (!initialisedHere) return;
+        try {
+            check("MPI_Finalize", (int) f.finalizeMpi.invokeExact());
+        } catch (MpiException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("MPI_Finalize: " + t.getMessage(), t);
+        }
+    }
+}

@@ -1,0 +1,83 @@
+package org.cnn4j.distributed;
+
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+
+import org.cnn4j.backend.cpu.CpuBackend;
+import org.cnn4j.data.Dataset;
+import org.cnn4j.layer.Parameter;
+import org.cnn4j.model.Graph;
+import org.cnn4j.model.Models;
+import org.cnn4j.optim.Sgd;
+import org.cnn4j.tensor.Shape;
+import org.cnn4j.tensor.Tensor;
+
+/**
+ * Run by {@link MpiTest} under {@code mpirun}: fmnist-cnn trained data-parallel for {@link #STEPS}
+ * steps, each process on its {@link #LOCAL} samples of every global batch of LOCAL × size, the
+ * gradients averaged over the processes; each rank writes its parameters to {@code args[0]}.rank.
+ * {@link #train} is also the single-process run the test compares with.
+ */
+public final class DataParallelProbe {
+    static final int STEPS = 20, LOCAL = 32;
+
+    private DataParallelProbe() {
+    }
+
+    /** The generated shapes every process (and the single-process run) trains on, in order. */
+    static Dataset data(int processes) {
+        return org.cnn4j.data.SyntheticShapes.generate(STEPS * LOCAL * processes, 28, 10, 5);
+    }
+
+    /**
+     * Trains fmnist-cnn (seed 11, SGD with momentum and weight decay) on samples [step·batch + first,
+     * step·batch + first + count) of each step's global batch; returns its parameters, flat.
+     */
+    static float[] train(Communicator communicator, Dataset data, int batch, int first, int count) {
+        float[] images = data.images(data.statistics());
+        int[] labels = data.labels();
+        int size = 28 * 28;
+        try (CpuBackend cpu = new CpuBackend(1); Graph model = Models.fmnistCnn().seed(11).build(cpu)) {
+            model.averageGradientsOver(communicator);
+            Sgd sgd = new Sgd(0.05).momentum(0.9).weightDecay(1e-4);
+            for (int step = 0; step < STEPS; step++) {
+                int from = step * batch + first;
+                try (Tensor x = cpu.upload(Shape.of(count, 1, 28, 28), Arrays.copyOfRange(images, from * size, (from + count) * size));
+                     Tensor y = cpu.uploadInts(Shape.of(count), Arrays.copyOfRange(labels, from, from + count))) {
+                    model.trainStep(x, y, sgd);
+                }
+            }
+            return flat(model);
+        }
+    }
+
+    /** fmnist-cnn's parameters before training (seed 11), flat. */
+    static float[] initial() {
+        try (CpuBackend cpu = new CpuBackend(1); Graph model = Models.fmnistCnn().seed(11).build(cpu)) {
+            return flat(model);
+        }
+    }
+
+    private static float[] flat(Graph model) {
+        int total = model.parameters().stream().mapToInt(p -> p.value().size()).sum(), at = 0;
+        float[] flat = new float[total];
+        for (Parameter p : model.parameters()) {
+            float[] v = p.value().toFloatArray();
+            System.arraycopy(v, 0, flat, at, v.length);
+            at += v.length;
+        }
+        return flat;
+    }
+
+    public static void main(String[] args) throws IOException {
+        try (Mpi mpi = Mpi.start()) {
+            float[] parameters = train(mpi, data(mpi.size()), LOCAL * mpi.size(), LOCAL * mpi.rank(), LOCAL);
+            try (DataOutputStream out = new DataOutputStream(Files.newOutputStream(Path.of(args[0] + "." + mpi.rank())))) {
+                for (float v : parameters) out.writeFloat(v);
+            }
+        }
+    }
+}

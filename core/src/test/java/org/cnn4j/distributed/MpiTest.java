@@ -1,0 +1,110 @@
+package org.cnn4j.distributed;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Test;
+
+/**
+ * The MPI binding against Open MPI itself (CI installs openmpi-bin): two processes started by
+ * {@code mpirun} all-reduce, broadcast and meet at a barrier (see {@link MpiProbe}).
+ */
+class MpiTest {
+
+    private static Path mpirun() {
+        for (String dir : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
+            Path p = Path.of(dir, "mpirun");
+            if (!dir.isEmpty() && Files.isExecutable(p)) return p;
+        }
+        return null;
+    }
+
+    @Test
+    void twoProcessesReduceBroadcastAndMeet() throws IOException, InterruptedException {
+        Path mpirun = mpirun();
+        assumeTrue(mpirun != null, "no mpirun on PATH (apt-get install openmpi-bin)");
+        String out = run(mpirun, MpiProbe.class);
+        for (int r = 0; r < 2; r++) {
+            assertTrue(out.contains("rank " + r + " of 2 local " + r + " small [3.0, 30.0, -0.5] large right message 'from the last rank'"), out);
+        }
+    }
+
+    /**
+     * fmnist-cnn trained by two processes on 32 samples each of every batch of 64, gradients
+     * averaged (see {@link DataParallelProbe}): both replicas hold the same parameters, bit for bit,
+     * and those of one process trained on the batches of 64, to 1e-5 of their scale (the sums run in
+     * another order).
+     */
+    @Test
+    void twoReplicasTrainAsOneProcessOnTheirJointBatch(@org.junit.jupiter.api.io.TempDir Path dir) throws IOException, InterruptedException {
+        Path mpirun = mpirun();
+        assumeTrue(mpirun != null, "no mpirun on PATH (apt-get install openmpi-bin)");
+        String out = run(mpirun, DataParallelProbe.class, dir.resolve("parameters").toString());
+        float[] rank0 = floats(dir.resolve("parameters.0")), rank1 = floats(dir.resolve("parameters.1"));
+        assertTrue(java.util.Arrays.equals(rank0, rank1), "the replicas agree bit for bit: " + out);
+        float[] single = DataParallelProbe.train(Communicator.single(), DataParallelProbe.data(2), 64, 0, 64);
+        double scale = 0, worst = 0, moved = 0;
+        float[] initial = DataParallelProbe.initial();
+        for (int i = 0; i < single.length; i++) {
+            scale = Math.max(scale, Math.abs(single[i]));
+            worst = Math.max(worst, Math.abs(single[i] - rank0[i]));
+            moved = Math.max(moved, Math.abs(single[i] - initial[i]));
+        }
+        assertTrue(moved > 1e-2, "training moved the parameters: " + moved);
+        assertTrue(worst <= 1e-5 * scale, "off by " + worst + " at a scale of " + scale);
+    }
+
+    private static float[] floats(Path file) throws IOException {
+        byte[] bytes = Files.readAllBytes(file);
+        float[] v = new float[bytes.length / 4];
+        java.nio.ByteBuffer.wrap(bytes).asFloatBuffer().get(v);
+        return v;
+    }
+
+    /** Runs {@code main} of {@code probe} in two processes under mpirun; returns their output. */
+    private static String run(Path mpirun, Class<?> probe, String... args) throws IOException, InterruptedException {
+        Path log = Files.createTempFile("mpi", ".log");
+        try {
+            List<String> command = new java.util.ArrayList<>(List.of(mpirun.toString(), "--allow-run-as-root", "--oversubscribe", "-np", "2",
+                    Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--enable-native-access=ALL-UNNAMED",
+                    "--add-modules", "jdk.incubator.vector", "-cp", System.getProperty("java.class.path"), probe.getName()));
+            command.addAll(List.of(args));
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            assertTrue(p.waitFor(180, TimeUnit.SECONDS), "mpirun ran past 3 minutes: " + Files.readString(log));
+            String out = Files.readString(log, StandardCharsets.UTF_8);
+            assertEquals(0, p.exitValue(), out);
+            return out;
+        } finally {
+            Files.deleteIfExists(log);
+        }
+    }
+
+    @Test
+    void theLocalRankComesFromTheLauncher() {
+        assertEquals(3, Mpi.localRank(Map.of("OMPI_COMM_WORLD_LOCAL_RANK", "3")));
+        assertEquals(2, Mpi.localRank(Map.of("SLURM_LOCALID", "2")));
+        assertEquals(1, Mpi.localRank(Map.of("MPI_LOCALRANKID", " 1 ")));
+        assertEquals(0, Mpi.localRank(Map.of("SLURM_LOCALID", "x")), "not a number: none");
+        assertEquals(0, Mpi.localRank(Map.of()));
+    }
+
+    @Test
+    void aJobOfOneProcessReturnsItsArguments() {
+        try (Communicator one = Communicator.single()) {
+            float[] v = {1, 2};
+            one.allReduceSum(v);
+            assertEquals(List.of(1f, 2f), List.of(v[0], v[1]));
+            assertEquals(List.of(0, 1, 0), List.of(one.rank(), one.size(), one.localRank()));
+        }
+    }
+}
