@@ -32,6 +32,7 @@ public final class DataLoader {
     private int cropPadding;
     private boolean flip;
     private ResizedCrop resizedCrop;
+    private int rank, replicas = 1;
 
     private DataLoader(Dataset data, int batchSize) {
         if (batchSize < 1) throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
@@ -51,6 +52,26 @@ public final class DataLoader {
         this.shuffle = true;
         this.seed = seed;
         return this;
+    }
+
+    /**
+     * This process's share of every epoch in data-parallel training, as PyTorch's {@code
+     * DistributedSampler}: the epoch's order (the same in every process: one seed) is made a
+     * multiple of {@code replicas} long by repeating its first samples, and replica {@code rank}
+     * takes every replicas-th sample from position rank. The shares are disjoint but for those
+     * repeats, together they cover the epoch, and the replicas' batch i together hold the samples
+     * of one process's batch i of batchSize × replicas.
+     */
+    public DataLoader shard(int rank, int replicas) {
+        if (replicas < 1 || rank < 0 || rank >= replicas) throw new IllegalArgumentException("rank " + rank + " of " + replicas + " replicas");
+        this.rank = rank;
+        this.replicas = replicas;
+        return this;
+    }
+
+    /** The samples this loader gives an epoch: the dataset's, or a replica's share. */
+    private int samples() {
+        return (data.size() + replicas - 1) / replicas;
     }
 
     public DataLoader normalization(Normalization normalization) {
@@ -88,7 +109,7 @@ public final class DataLoader {
 
     /** Batches per epoch (the last one may be partial). */
     public int batches() {
-        return (data.size() + batchSize - 1) / batchSize;
+        return (samples() + batchSize - 1) / batchSize;
     }
 
     /** Starts preparing the batches of epoch {@code epoch} (0-based) on a background thread. */
@@ -96,7 +117,7 @@ public final class DataLoader {
         return new Epoch(epoch);
     }
 
-    /** The sample order of an epoch: a seeded Fisher–Yates shuffle, or the dataset's order. */
+    /** The sample order of an epoch: a seeded Fisher–Yates shuffle, or the dataset's order; a replica's share of it (see {@link #shard}). */
     int[] order(int epoch) {
         int n = data.size();
         int[] order = new int[n];
@@ -109,11 +130,14 @@ public final class DataLoader {
                 order[j] = t;
             }
         }
-        return order;
+        if (replicas == 1) return order;
+        int[] share = new int[samples()];
+        for (int i = 0; i < share.length; i++) share[i] = order[(rank + i * replicas) % n];
+        return share;
     }
 
     Batch batch(int epoch, int index, int[] order) {
-        int from = index * batchSize, n = Math.min(batchSize, data.size() - from);
+        int from = index * batchSize, n = Math.min(batchSize, order.length - from);
         int sample = data.sampleShape().size();
         float[] x = new float[n * sample];
         int[] y = new int[n];

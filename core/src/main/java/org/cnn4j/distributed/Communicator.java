@@ -19,6 +19,9 @@ public interface Communicator extends AutoCloseable {
     /** values = their sum over all processes, element by element, in place on every process. */
     void allReduceSum(float[] values);
 
+    /** {@link #allReduceSum(float[])} in double (totals: losses, counts). */
+    void allReduceSum(double[] values);
+
     /** data = rank {@code root}'s data, on every process (all pass arrays of the same length). */
     void broadcast(byte[] data, int root);
 
@@ -48,6 +51,10 @@ public interface Communicator extends AutoCloseable {
 
             @Override
             public void allReduceSum(float[] values) {
+            }
+
+            @Override
+            public void allReduceSum(double[] values) {
             }
 
             @Override

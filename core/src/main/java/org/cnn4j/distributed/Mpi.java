@@ -44,7 +44,7 @@ public final class Mpi implements Communicator {
     private static final int CHUNK = 1 << 28;
 
     private final Functions f;
-    private final MemorySegment world, floatType, byteType, sum;
+    private final MemorySegment world, floatType, doubleType, byteType, sum;
     private final boolean initialisedHere;
     private final int rank, size, localRank;
     private boolean closed;
@@ -70,6 +70,7 @@ public final class Mpi implements Communicator {
                 linker.downcallHandle(find(lib, "MPI_Finalize"), FunctionDescriptor.of(i)));
         world = find(lib, "ompi_mpi_comm_world");
         floatType = find(lib, "ompi_mpi_float");
+        doubleType = find(lib, "ompi_mpi_double");
         byteType = find(lib, "ompi_mpi_byte");
         sum = find(lib, "ompi_mpi_op_sum");
         try (Arena arena = Arena.ofConfined()) {
@@ -183,14 +184,30 @@ public final class Mpi implements Communicator {
 
     @Override
     public synchronized void allReduceSum(float[] values) {
-        open();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buffer = arena.allocateFrom(ValueLayout.JAVA_FLOAT, values);
-            for (long from = 0; from < values.length; from += CHUNK) {
-                int count = (int) Math.min(CHUNK, values.length - from);
-                check("MPI_Allreduce", (int) f.allreduce.invokeExact(IN_PLACE, buffer.asSlice(from * Float.BYTES), count, floatType, sum, world));
-            }
+            allReduce(buffer, values.length, Float.BYTES, floatType);
             MemorySegment.copy(buffer, ValueLayout.JAVA_FLOAT, 0, values, 0, values.length);
+        }
+    }
+
+    @Override
+    public synchronized void allReduceSum(double[] values) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buffer = arena.allocateFrom(ValueLayout.JAVA_DOUBLE, values);
+            allReduce(buffer, values.length, Double.BYTES, doubleType);
+            MemorySegment.copy(buffer, ValueLayout.JAVA_DOUBLE, 0, values, 0, values.length);
+        }
+    }
+
+    /** MPI_Allreduce in place, summing, of {@code length} elements of {@code bytes} each, in calls of at most {@link #CHUNK}. */
+    private void allReduce(MemorySegment buffer, long length, int bytes, MemorySegment type) {
+        open();
+        try {
+            for (long from = 0; from < length; from += CHUNK) {
+                int count = (int) Math.min(CHUNK, length - from);
+                check("MPI_Allreduce", (int) f.allreduce.invokeExact(IN_PLACE, buffer.asSlice(from * bytes), count, type, sum, world));
+            }
         } catch (MpiException e) {
             throw e;
         } catch (Throwable t) {

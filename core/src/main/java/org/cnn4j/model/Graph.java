@@ -174,13 +174,18 @@ public final class Graph implements Model {
         return this;
     }
 
+    /** The gradients averaged over the processes, where {@link #averageGradientsOver} asked for it (between backward and the step). */
+    void averageGradients() {
+        if (averager != null) averager.average(parameters());
+    }
+
     @Override
     public StepResult trainStep(Tensor x, Tensor target, Optimizer optimizer) {
         zeroGradients();
         Tensor output = forward(x, Pass.training(step));
         double penalty = record(output, target, true);
         backward();
-        if (averager != null) averager.average(parameters());
+        averageGradients();
         optimizer.step(parameters());
         step++;
         return readRecord(penalty, x.shape().rows());

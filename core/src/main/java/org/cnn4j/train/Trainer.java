@@ -18,6 +18,7 @@ import org.cnn4j.data.DataLoader;
 import org.cnn4j.data.Dataset;
 import org.cnn4j.data.Preprocessing;
 import org.cnn4j.data.ResizedCrop;
+import org.cnn4j.distributed.Communicator;
 import org.cnn4j.io.FileFormatException;
 import org.cnn4j.io.Json;
 import org.cnn4j.io.ModelFile;
@@ -111,6 +112,7 @@ public final class Trainer {
     private Preprocessing preprocessing;
     private org.cnn4j.data.Normalization normalization;
     private Path checkpoint;
+    private Communicator communicator = Communicator.single();
 
     public Trainer(Model model, Optimizer optimizer, Options options) {
         this.model = model;
@@ -121,6 +123,20 @@ public final class Trainer {
 
     public Trainer listener(TrainingListener listener) {
         listeners.add(listener);
+        return this;
+    }
+
+    /**
+     * Data-parallel training over the processes of {@code c} (each running this trainer on a
+     * replica built alike, with the same options): each process trains on its share of every epoch
+     * ({@link DataLoader#shard}), the gradients are averaged over the processes after each backward
+     * pass (so each batch of the job is options' batch size × processes), the epoch's train loss and
+     * accuracy are those of all processes' samples, and rank 0 alone writes the checkpoint. Each
+     * process evaluates the whole test set (the replicas being equal, with equal results).
+     */
+    public Trainer distributed(Communicator c) {
+        if (!(model instanceof Graph)) throw new IllegalArgumentException("data-parallel training needs a graph model");
+        this.communicator = c;
         return this;
     }
 
@@ -183,7 +199,9 @@ public final class Trainer {
         checkFits(train);
         if (test != null) checkFits(test);
         DataLoader loader = DataLoader.of(train, options.batchSize()).shuffle(options.seed()).normalization(data.normalization())
-                .randomResizedCrop(options.resizedCrop()).randomCrop(options.cropPadding()).horizontalFlip(options.flip());
+                .randomResizedCrop(options.resizedCrop()).randomCrop(options.cropPadding()).horizontalFlip(options.flip())
+                .shard(communicator.rank(), communicator.size());
+        ((Graph) model).averageGradientsOver(communicator.size() > 1 ? communicator : null);
         Map<Integer, GraphedStep> steps = new HashMap<>();
         try {
             for (int epoch = history.size(); epoch < options.epochs(); epoch++) {
@@ -212,12 +230,14 @@ public final class Trainer {
                 if (eval != null && !Double.isFinite(eval.loss())) {
                     throw new TrainingDivergedException(model.step(), epoch + 1, "the test loss is " + eval.loss(), lr);
                 }
-                EpochMetrics m = new EpochMetrics(epoch + 1, lr, progress.lossSum / progress.seen, (double) progress.correct / progress.seen,
-                        eval == null ? Double.NaN : eval.loss(), eval == null ? Double.NaN : eval.accuracy(), seconds, progress.seen / seconds, progress.waited / 1e9);
+                double[] totals = {progress.lossSum, progress.correct, progress.seen}; // over all processes' samples
+                communicator.allReduceSum(totals);
+                EpochMetrics m = new EpochMetrics(epoch + 1, lr, totals[0] / totals[2], totals[1] / totals[2],
+                        eval == null ? Double.NaN : eval.loss(), eval == null ? Double.NaN : eval.accuracy(), seconds, totals[2] / seconds, progress.waited / 1e9);
                 history.add(m);
                 log.debug(String.format(Locale.ROOT, "epoch %d/%d: train loss %.4f accuracy %.4f, test loss %.4f accuracy %.4f, %.1f s (%.0f images/s)",
                         m.epoch(), options.epochs(), m.trainLoss(), m.trainAccuracy(), m.testLoss(), m.testAccuracy(), seconds, m.imagesPerSecond()));
-                if (checkpoint != null) saveCheckpoint(checkpoint);
+                if (checkpoint != null && communicator.rank() == 0) saveCheckpoint(checkpoint);
                 for (TrainingListener l : listeners) l.epochDone(m, eval, this);
             }
         } finally {

@@ -34,6 +34,34 @@ class DataLoaderTest {
         return batches;
     }
 
+    /**
+     * Data-parallel shares (as PyTorch's DistributedSampler): 10 samples over 3 replicas give 4
+     * each, the epoch's first two samples again to fill the last places; batch i of the replicas
+     * together holds one process's batch i of 3 × the batch size.
+     */
+    @Test
+    void replicasShareEachEpochAsOneProcessBatchesIt() {
+        Dataset d = data(10, 1, 1, 1);
+        DataLoader whole = DataLoader.of(d, 6).shuffle(3);
+        int[] order = whole.order(1);
+        List<Integer> all = new ArrayList<>();
+        for (int r = 0; r < 3; r++) {
+            DataLoader share = DataLoader.of(d, 2).shuffle(3).shard(r, 3);
+            int[] mine = share.order(1);
+            assertEquals(4, mine.length);
+            for (int i = 0; i < 4; i++) {
+                assertEquals(order[(r + 3 * i) % 10], mine[i], "every third sample from position " + r);
+                all.add(mine[i]);
+            }
+            assertEquals(2, share.batches());
+        }
+        java.util.Collections.sort(all);
+        List<Integer> expected = new ArrayList<>(List.of(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, order[0], order[1]));
+        java.util.Collections.sort(expected);
+        assertEquals(expected, all, "the epoch once, and its first two samples again");
+        assertThrows(IllegalArgumentException.class, () -> DataLoader.of(d, 2).shard(3, 3));
+    }
+
     @Test
     void everySampleOnceAndTheLastBatchPartial() {
         Dataset d = data(23, 1, 2, 2);

@@ -61,7 +61,7 @@ public final class DataParallelProbe {
         }
     }
 
-    private static float[] flat(Graph model) {
+    static float[] flat(org.cnn4j.model.Model model) {
         int total = model.parameters().stream().mapToInt(p -> p.value().size()).sum(), at = 0;
         float[] flat = new float[total];
         for (Parameter p : model.parameters()) {
@@ -72,12 +72,39 @@ public final class DataParallelProbe {
         return flat;
     }
 
+    /** Writes the parameters (big-endian floats) to {@code file}. */
+    static void write(Path file, float[] parameters) throws IOException {
+        try (DataOutputStream out = new DataOutputStream(Files.newOutputStream(file))) {
+            for (float v : parameters) out.writeFloat(v);
+        }
+    }
+
+    /**
+     * With {@code args[0]} alone: {@link #train}, each process on its samples of every global batch;
+     * with "trainer" after it: the {@link org.cnn4j.train.Trainer}'s data-parallel fit of one epoch
+     * ({@link #fit}). Each rank writes its parameters to args[0].rank.
+     */
     public static void main(String[] args) throws IOException {
         try (Mpi mpi = Mpi.start()) {
-            float[] parameters = train(mpi, data(mpi.size()), LOCAL * mpi.size(), LOCAL * mpi.rank(), LOCAL);
-            try (DataOutputStream out = new DataOutputStream(Files.newOutputStream(Path.of(args[0] + "." + mpi.rank())))) {
-                for (float v : parameters) out.writeFloat(v);
-            }
+            float[] parameters = args.length > 1 ? fit(mpi, Path.of(args[0]).resolveSibling("checkpoint.safetensors"), LOCAL)
+                    : train(mpi, data(mpi.size()), LOCAL * mpi.size(), LOCAL * mpi.rank(), LOCAL);
+            write(Path.of(args[0] + "." + mpi.rank()), parameters);
+        }
+    }
+
+    /**
+     * One epoch of {@link #data}(2) and a test set through {@link org.cnn4j.train.Trainer#distributed},
+     * batches of {@code batch} per process, checkpoint to {@code checkpoint}; prints the epoch's
+     * metrics; returns the parameters, flat.
+     */
+    static float[] fit(Communicator communicator, Path checkpoint, int batch) throws IOException {
+        try (CpuBackend cpu = new CpuBackend(1); Graph model = Models.fmnistCnn().seed(11).build(cpu)) {
+            org.cnn4j.train.Trainer trainer = new org.cnn4j.train.Trainer(model, new Sgd(0.05).momentum(0.9).weightDecay(1e-4),
+                    org.cnn4j.train.Trainer.Options.of(1, batch).seed(7)).distributed(communicator).checkpointTo(checkpoint);
+            org.cnn4j.train.EpochMetrics m = trainer.fit(data(2), org.cnn4j.data.SyntheticShapes.generate(200, 28, 10, 6)).getLast();
+            System.out.println("rank " + communicator.rank() + " train loss " + m.trainLoss() + " accuracy " + m.trainAccuracy()
+                    + " test accuracy " + m.testAccuracy());
+            return flat(model);
         }
     }
 }

@@ -53,14 +53,50 @@ class MpiTest {
         float[] rank0 = floats(dir.resolve("parameters.0")), rank1 = floats(dir.resolve("parameters.1"));
         assertTrue(java.util.Arrays.equals(rank0, rank1), "the replicas agree bit for bit: " + out);
         float[] single = DataParallelProbe.train(Communicator.single(), DataParallelProbe.data(2), 64, 0, 64);
-        double scale = 0, worst = 0, moved = 0;
+        double moved = 0;
         float[] initial = DataParallelProbe.initial();
-        for (int i = 0; i < single.length; i++) {
-            scale = Math.max(scale, Math.abs(single[i]));
-            worst = Math.max(worst, Math.abs(single[i] - rank0[i]));
-            moved = Math.max(moved, Math.abs(single[i] - initial[i]));
-        }
+        for (int i = 0; i < single.length; i++) moved = Math.max(moved, Math.abs(single[i] - initial[i]));
         assertTrue(moved > 1e-2, "training moved the parameters: " + moved);
+        assertNear(single, rank0);
+    }
+
+    /**
+     * The same through the Trainer: two processes fit one epoch of 1,280 shuffled samples in
+     * batches of 32 each (each its share of the epoch, as PyTorch's DistributedSampler), one process
+     * fits it in batches of 64: the same parameters (to 1e-5 of their scale) and epoch metrics (to
+     * 1e-5), and rank 0's checkpoint.
+     */
+    @Test
+    void theTrainersReplicasFitAsOneProcess(@org.junit.jupiter.api.io.TempDir Path dir) throws IOException, InterruptedException {
+        Path mpirun = mpirun();
+        assumeTrue(mpirun != null, "no mpirun on PATH (apt-get install openmpi-bin)");
+        Path parallel = Files.createDirectories(dir.resolve("parallel"));
+        String out = run(mpirun, DataParallelProbe.class, parallel.resolve("parameters").toString(), "trainer");
+        float[] rank0 = floats(parallel.resolve("parameters.0")), rank1 = floats(parallel.resolve("parameters.1"));
+        assertTrue(java.util.Arrays.equals(rank0, rank1), "the replicas agree bit for bit: " + out);
+        assertTrue(Files.exists(parallel.resolve("checkpoint.safetensors")), "rank 0 wrote the checkpoint");
+        java.io.ByteArrayOutputStream printed = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream stdout = System.out;
+        float[] single;
+        System.setOut(new java.io.PrintStream(printed, true, StandardCharsets.UTF_8));
+        try {
+            single = DataParallelProbe.fit(Communicator.single(), dir.resolve("single.safetensors"), 64);
+        } finally {
+            System.setOut(stdout);
+        }
+        assertNear(single, rank0);
+        String[] one = printed.toString(StandardCharsets.UTF_8).strip().split(" "), two = out.lines().filter(l -> l.startsWith("rank 0 ")).findFirst()
+                .orElseThrow().split(" ");
+        for (int i : new int[] {4, 6, 9}) assertEquals(Double.parseDouble(one[i]), Double.parseDouble(two[i]), 1e-5, "metric " + one[i - 1] + ": " + out);
+    }
+
+    /** Every value within 1e-5 of the largest magnitude of {@code expected}. */
+    private static void assertNear(float[] expected, float[] actual) {
+        double scale = 0, worst = 0;
+        for (int i = 0; i < expected.length; i++) {
+            scale = Math.max(scale, Math.abs(expected[i]));
+            worst = Math.max(worst, Math.abs(expected[i] - actual[i]));
+        }
         assertTrue(worst <= 1e-5 * scale, "off by " + worst + " at a scale of " + scale);
     }
 
