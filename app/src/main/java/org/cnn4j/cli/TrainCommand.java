@@ -1,5 +1,7 @@
 package org.cnn4j.cli;
 
+import java.io.OutputStream;
+import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -7,6 +9,8 @@ import java.util.concurrent.Callable;
 import org.cnn4j.backend.Backend;
 import org.cnn4j.data.Datasets;
 import org.cnn4j.data.ResizedCrop;
+import org.cnn4j.distributed.Communicator;
+import org.cnn4j.distributed.Mpi;
 import org.cnn4j.io.ModelFile;
 import org.cnn4j.model.Model;
 import org.cnn4j.model.Models;
@@ -76,6 +80,11 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--resume", paramLabel = "CHECKPOINT", description = "Continue the run a checkpoint file recorded.")
     Path resume;
 
+    @Option(names = "--distributed", description = "Data-parallel training over the processes that mpirun (or srun) started, "
+            + "e.g. mpirun -np 4 cnn4j train --distributed: each trains on its share of every epoch in batches of --batch, the gradients "
+            + "averaged (a batch of --batch × processes in all); rank 0 prints and writes the output.")
+    boolean distributed;
+
     @Mixin
     DeviceOptions device;
 
@@ -103,10 +112,22 @@ final class TrainCommand implements Callable<Integer> {
         if (resume == null && !fromFile) Models.byName(model); // an unknown name fails before its output directory is made
         Path dir = Checks.writableDirectory("--out", out != null ? out : resume != null && resume.toAbsolutePath().getParent() != null
                 ? resume.toAbsolutePath().getParent() : Path.of("runs", fromFile ? startFile.getFileName().toString().replaceFirst("\\.[^.]*$", "") : model));
+        if (distributed && !Mpi.launched()) {
+            throw new Checks.BadOption("--distributed needs the processes of an MPI launcher: mpirun -np N cnn4j train --distributed …");
+        }
+        try (Communicator job = distributed ? Mpi.start() : Communicator.single()) {
+            return train(job, dir, plan, startFile, fromFile);
+        }
+    }
+
+    /** The run in this process: rank 0 of {@code job} prints and writes; the other ranks train in silence. */
+    private int train(Communicator job, Path dir, Schedule plan, Path startFile, boolean fromFile) throws Exception {
+        boolean lead = job.rank() == 0;
+        PrintStream out = lead ? System.out : new PrintStream(OutputStream.nullOutputStream());
         Reporting.watchHeap();
-        Progress progress = Progress.forConsole();
-        data.cacheDir = dir.resolve("cache");
-        data.listener = progress.reading();
+        Progress progress = lead ? Progress.forConsole() : null;
+        data.cacheDir = lead ? dir.resolve("cache") : dir.resolve("cache").resolve("rank-" + job.rank()); // no two processes write one cache
+        if (progress != null) data.listener = progress.reading();
         try (Backend backend = device.open()) {
             // A new model takes the data's class count (and a ResNet their image shape; generated shapes at 1×28×28), so the data come first.
             ModelFile.Loaded start = fromFile ? ModelSource.load(startFile, backend) : null;
@@ -123,21 +144,25 @@ final class TrainCommand implements Callable<Integer> {
             if (epochs != null) trainer.epochs(epochs);
             Checks.fitsInMemory("--batch", trainer.options().batchSize(), trainer.model(), backend, 2);
             Datasets.Split split = first != null ? first : data.open(trainer.options().seed(), trainer.model().inputShape());
-            System.out.printf(Locale.ROOT, "training %s on %s (%d images, test %d) on %s: %s, batch %d, %d epochs, schedule %s%s%n",
+            out.printf(Locale.ROOT, "training %s on %s (%d images, test %d) on %s%s: %s, batch %d, %d epochs, schedule %s%s%n",
                     resume != null ? "from " + resume : model, split.train().name(), split.train().size(), split.test().size(),
-                    backend.name(), trainer.optimizer().describe(), trainer.options().batchSize(), trainer.options().epochs(),
+                    backend.name(), job.size() > 1 ? " in each of " + job.size() + " processes" : "", trainer.optimizer().describe(),
+                    trainer.options().batchSize(), trainer.options().epochs(),
                     trainer.options().schedule().text(), trainer.history().isEmpty() ? "" : ", resuming after epoch " + trainer.history().size());
-            trainer.checkpointTo(dir.resolve("checkpoint.safetensors")).listener(progress).listener(new Reports(dir));
+            trainer.checkpointTo(dir.resolve("checkpoint.safetensors"));
+            if (job.size() > 1) trainer.distributed(job);
+            if (lead) trainer.listener(progress).listener(new Reports(dir));
             if (data.folderPreprocessing != null) trainer.preprocessing(data.folderPreprocessing);
             try (Model trained = trainer.model()) {
                 trainer.fit(split.train(), split.test());
+                if (!lead) return 0;
                 ModelFile.save(dir.resolve("model.safetensors"), trained, trainer.dataInfo());
                 Evaluation test = Trainer.evaluate(trained, split.test(), trainer.dataInfo(), trainer.options().batchSize());
-                Reporting.print(System.out, "test set", test, trainer.dataInfo().classNames());
+                Reporting.print(out, "test set", test, trainer.dataInfo().classNames());
             }
-            if (data.skippedReport() != null) System.out.println(data.skippedReport());
-            System.out.println(Reporting.peakHeap());
-            System.out.println("wrote " + dir.resolve("model.safetensors") + ", checkpoint.safetensors, " + Reports.CSV + ", " + Reports.LOSS + ", "
+            if (data.skippedReport() != null) out.println(data.skippedReport());
+            out.println(Reporting.peakHeap());
+            out.println("wrote " + dir.resolve("model.safetensors") + ", checkpoint.safetensors, " + Reports.CSV + ", " + Reports.LOSS + ", "
                     + Reports.ACCURACY + ", " + Reports.CONFUSION);
         }
         return 0;

@@ -4,15 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
+import org.cnn4j.testing.Mpirun;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -21,19 +20,11 @@ import org.junit.jupiter.api.Test;
  */
 class MpiTest {
 
-    private static Path mpirun() {
-        for (String dir : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
-            Path p = Path.of(dir, "mpirun");
-            if (!dir.isEmpty() && Files.isExecutable(p)) return p;
-        }
-        return null;
-    }
-
     @Test
     void twoProcessesReduceBroadcastAndMeet() throws IOException, InterruptedException {
-        Path mpirun = mpirun();
+        Path mpirun = Mpirun.find();
         assumeTrue(mpirun != null, "no mpirun on PATH (apt-get install openmpi-bin)");
-        String out = run(mpirun, MpiProbe.class);
+        String out = Mpirun.java(mpirun, 2, MpiProbe.class.getName(), 180);
         for (int r = 0; r < 2; r++) {
             assertTrue(out.contains("rank " + r + " of 2 local " + r + " small [3.0, 30.0, -0.5] large right message 'from the last rank'"), out);
         }
@@ -47,9 +38,9 @@ class MpiTest {
      */
     @Test
     void twoReplicasTrainAsOneProcessOnTheirJointBatch(@org.junit.jupiter.api.io.TempDir Path dir) throws IOException, InterruptedException {
-        Path mpirun = mpirun();
+        Path mpirun = Mpirun.find();
         assumeTrue(mpirun != null, "no mpirun on PATH (apt-get install openmpi-bin)");
-        String out = run(mpirun, DataParallelProbe.class, dir.resolve("parameters").toString());
+        String out = Mpirun.java(mpirun, 2, DataParallelProbe.class.getName(), 180, dir.resolve("parameters").toString());
         float[] rank0 = floats(dir.resolve("parameters.0")), rank1 = floats(dir.resolve("parameters.1"));
         assertTrue(java.util.Arrays.equals(rank0, rank1), "the replicas agree bit for bit: " + out);
         float[] single = DataParallelProbe.train(Communicator.single(), DataParallelProbe.data(2), 64, 0, 64);
@@ -68,10 +59,10 @@ class MpiTest {
      */
     @Test
     void theTrainersReplicasFitAsOneProcess(@org.junit.jupiter.api.io.TempDir Path dir) throws IOException, InterruptedException {
-        Path mpirun = mpirun();
+        Path mpirun = Mpirun.find();
         assumeTrue(mpirun != null, "no mpirun on PATH (apt-get install openmpi-bin)");
         Path parallel = Files.createDirectories(dir.resolve("parallel"));
-        String out = run(mpirun, DataParallelProbe.class, parallel.resolve("parameters").toString(), "trainer");
+        String out = Mpirun.java(mpirun, 2, DataParallelProbe.class.getName(), 180, parallel.resolve("parameters").toString(), "trainer");
         float[] rank0 = floats(parallel.resolve("parameters.0")), rank1 = floats(parallel.resolve("parameters.1"));
         assertTrue(java.util.Arrays.equals(rank0, rank1), "the replicas agree bit for bit: " + out);
         assertTrue(Files.exists(parallel.resolve("checkpoint.safetensors")), "rank 0 wrote the checkpoint");
@@ -105,24 +96,6 @@ class MpiTest {
         float[] v = new float[bytes.length / 4];
         java.nio.ByteBuffer.wrap(bytes).asFloatBuffer().get(v);
         return v;
-    }
-
-    /** Runs {@code main} of {@code probe} in two processes under mpirun; returns their output. */
-    private static String run(Path mpirun, Class<?> probe, String... args) throws IOException, InterruptedException {
-        Path log = Files.createTempFile("mpi", ".log");
-        try {
-            List<String> command = new java.util.ArrayList<>(List.of(mpirun.toString(), "--allow-run-as-root", "--oversubscribe", "-np", "2",
-                    Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--enable-native-access=ALL-UNNAMED",
-                    "--add-modules", "jdk.incubator.vector", "-cp", System.getProperty("java.class.path"), probe.getName()));
-            command.addAll(List.of(args));
-            Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-            assertTrue(p.waitFor(180, TimeUnit.SECONDS), "mpirun ran past 3 minutes: " + Files.readString(log));
-            String out = Files.readString(log, StandardCharsets.UTF_8);
-            assertEquals(0, p.exitValue(), out);
-            return out;
-        } finally {
-            Files.deleteIfExists(log);
-        }
     }
 
     @Test

@@ -1,0 +1,54 @@
+package org.cnn4j.testing;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** Open MPI's launcher for the tests that start several processes (CI installs openmpi-bin). */
+public final class Mpirun {
+    private Mpirun() {
+    }
+
+    /**
+     * The first mpirun on PATH, or null. The first: Open MPI takes its prefix from the path it was
+     * started by, and /bin/mpirun (a link to /usr/bin on merged systems) gives "/" and fails.
+     */
+    public static Path find() {
+        for (String dir : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
+            if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, "mpirun"))) return Path.of(dir, "mpirun");
+        }
+        return null;
+    }
+
+    /**
+     * Runs {@code main} of {@code mainClass} (with this JVM's class path) in {@code processes}
+     * processes under mpirun (as root, oversubscribed), waits at most {@code seconds}, asserts that
+     * all ended well, and returns what they printed.
+     */
+    public static String java(Path mpirun, int processes, String mainClass, int seconds, String... args) throws IOException, InterruptedException {
+        Path log = Files.createTempFile("mpirun", ".log");
+        try {
+            List<String> command = new ArrayList<>(List.of(mpirun.toString(), "--allow-run-as-root", "--oversubscribe", "-np", Integer.toString(processes),
+                    Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--enable-native-access=ALL-UNNAMED",
+                    "--add-modules", "jdk.incubator.vector", "-cp", System.getProperty("java.class.path"), mainClass));
+            command.addAll(List.of(args));
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            if (!p.waitFor(seconds, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new AssertionError("mpirun ran past " + seconds + " s: " + Files.readString(log, StandardCharsets.UTF_8));
+            }
+            String out = Files.readString(log, StandardCharsets.UTF_8);
+            assertEquals(0, p.exitValue(), out);
+            return out;
+        } finally {
+            Files.deleteIfExists(log);
+        }
+    }
+}
