@@ -7,6 +7,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -32,6 +33,14 @@ import org.slf4j.LoggerFactory;
  * thrown with MPI's own text. MPI is initialised with MPI_THREAD_SERIALIZED and every call here holds
  * this object's lock, so any Java thread may call.
  *
+ * <p>Faults: Open MPI's mpirun ends the job when one of its processes dies. A process that hangs
+ * instead would keep the others waiting in their next collective, so each collective has a
+ * deadline ({@code -Dcnn4j.mpi.timeout=SECONDS}, default {@value #DEFAULT_TIMEOUT_SECONDS}, or
+ * {@link #start(Duration)}): past it, a watchdog logs which rank waited in which call for how
+ * long and halts this process with exit status {@value #TIMEOUT_EXIT}, and mpirun then ends the
+ * others. A checkpoint being written at that moment is lost, the previous one stays whole (they
+ * are written to a temporary file and renamed).
+ *
  * <p>The local rank comes from the launcher's environment: {@code OMPI_COMM_WORLD_LOCAL_RANK} (Open
  * MPI's mpirun), {@code SLURM_LOCALID} (srun), {@code MPI_LOCALRANKID} (Hydra); 0 when none is set.
  */
@@ -42,11 +51,19 @@ public final class Mpi implements Communicator {
     private static final MemorySegment IN_PLACE = MemorySegment.ofAddress(1);
     /** The most elements one MPI call takes (its count is an int). */
     private static final int CHUNK = 1 << 28;
+    static final long DEFAULT_TIMEOUT_SECONDS = 600;
+    /** The exit status of a process the watchdog stops. */
+    public static final int TIMEOUT_EXIT = 75;
 
     private final Functions f;
     private final MemorySegment world, floatType, doubleType, byteType, sum;
     private final boolean initialisedHere;
     private final int rank, size, localRank;
+    private final long timeoutNanos;
+    /** When the collective under way must have returned (System.nanoTime), and its name; 0 and null between collectives. */
+    private volatile long deadline;
+    private volatile String waitingIn;
+    private Thread watchdog;
     private boolean closed;
 
     private record Functions(MethodHandle initialized, MethodHandle initThread, MethodHandle setErrhandler, MethodHandle commRank,
@@ -54,7 +71,9 @@ public final class Mpi implements Communicator {
                              MethodHandle finalizeMpi) {
     }
 
-    private Mpi(SymbolLookup lib, Map<String, String> env) {
+    private Mpi(SymbolLookup lib, Map<String, String> env, Duration timeout) {
+        if (timeout.isNegative() || timeout.isZero()) throw new IllegalArgumentException("the MPI timeout must be positive, got " + timeout);
+        this.timeoutNanos = timeout.toNanos();
         Linker linker = Linker.nativeLinker();
         ValueLayout p = ValueLayout.ADDRESS, i = ValueLayout.JAVA_INT;
         f = new Functions(
@@ -100,9 +119,53 @@ public final class Mpi implements Communicator {
         log.debug("MPI rank {} of {}, local rank {}", rank, size, localRank);
     }
 
-    /** Joins the MPI job this process belongs to (a job of one where it was not started by a launcher); see the class comment. */
+    /**
+     * Joins the MPI job this process belongs to (a job of one where it was not started by a
+     * launcher), each collective's deadline from {@code -Dcnn4j.mpi.timeout} (seconds); see the class
+     * comment.
+     */
     public static Mpi start() {
-        return new Mpi(library(), System.getenv());
+        long seconds = Long.getLong("cnn4j.mpi.timeout", DEFAULT_TIMEOUT_SECONDS);
+        if (seconds < 1) throw new IllegalArgumentException("cnn4j.mpi.timeout must be at least 1 second, got " + seconds);
+        return start(Duration.ofSeconds(seconds));
+    }
+
+    /** {@link #start()} with each collective's deadline {@code timeout} after it begins. */
+    public static Mpi start(Duration timeout) {
+        return new Mpi(library(), System.getenv(), timeout);
+    }
+
+    /** Starts the deadline of collective {@code call} (and the watchdog, the first time). */
+    private void begin(String call) {
+        if (watchdog == null) {
+            watchdog = Thread.ofPlatform().daemon().name("cnn4j-mpi-watchdog").start(this::watch);
+        }
+        waitingIn = call;
+        deadline = System.nanoTime() + timeoutNanos;
+    }
+
+    private void end() {
+        deadline = 0;
+        waitingIn = null;
+    }
+
+    /** The watchdog: halts the process when a collective outlives its deadline (see the class comment). */
+    private void watch() {
+        long tick = Math.max(1_000_000L, Math.min(timeoutNanos / 10, 1_000_000_000L));
+        while (true) {
+            try {
+                Thread.sleep(Duration.ofNanos(tick));
+            } catch (InterruptedException e) {
+                return;
+            }
+            long due = deadline;
+            String call = waitingIn;
+            if (due != 0 && System.nanoTime() - due > 0) {
+                log.error("rank {} of {}: {} has waited {} s for the other processes (one may have died or hung); stopping this process "
+                        + "(exit status {}) so that the launcher ends the job", rank, size, call, timeoutNanos / 1_000_000_000L, TIMEOUT_EXIT);
+                Runtime.getRuntime().halt(TIMEOUT_EXIT);
+            }
+        }
     }
 
     /** Whether an MPI launcher (mpirun, srun) started this process. */
@@ -203,6 +266,7 @@ public final class Mpi implements Communicator {
     /** MPI_Allreduce in place, summing, of {@code length} elements of {@code bytes} each, in calls of at most {@link #CHUNK}. */
     private void allReduce(MemorySegment buffer, long length, int bytes, MemorySegment type) {
         open();
+        begin("MPI_Allreduce");
         try {
             for (long from = 0; from < length; from += CHUNK) {
                 int count = (int) Math.min(CHUNK, length - from);
@@ -212,6 +276,8 @@ public final class Mpi implements Communicator {
             throw e;
         } catch (Throwable t) {
             throw new IllegalStateException("MPI_Allreduce: " + t.getMessage(), t);
+        } finally {
+            end();
         }
     }
 
@@ -219,6 +285,7 @@ public final class Mpi implements Communicator {
     public synchronized void broadcast(byte[] data, int root) {
         open();
         if (root < 0 || root >= size) throw new IllegalArgumentException("broadcast from rank " + root + " in a job of " + size);
+        begin("MPI_Bcast");
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buffer = arena.allocateFrom(ValueLayout.JAVA_BYTE, data);
             for (long from = 0; from < data.length; from += CHUNK) {
@@ -230,18 +297,23 @@ public final class Mpi implements Communicator {
             throw e;
         } catch (Throwable t) {
             throw new IllegalStateException("MPI_Bcast: " + t.getMessage(), t);
+        } finally {
+            end();
         }
     }
 
     @Override
     public synchronized void barrier() {
         open();
+        begin("MPI_Barrier");
         try {
             check("MPI_Barrier", (int) f.barrier.invokeExact(world));
         } catch (MpiException e) {
             throw e;
         } catch (Throwable t) {
             throw new IllegalStateException("MPI_Barrier: " + t.getMessage(), t);
+        } finally {
+            end();
         }
     }
 
@@ -254,13 +326,18 @@ public final class Mpi implements Communicator {
     public synchronized void close() {
         if (closed) return;
         closed = true;
-        if (!initialisedHere) return;
         try {
-            check("MPI_Finalize", (int) f.finalizeMpi.invokeExact());
+            if (initialisedHere) {
+                begin("MPI_Finalize");
+                check("MPI_Finalize", (int) f.finalizeMpi.invokeExact());
+            }
         } catch (MpiException e) {
             throw e;
         } catch (Throwable t) {
             throw new IllegalStateException("MPI_Finalize: " + t.getMessage(), t);
+        } finally {
+            end();
+            if (watchdog != null) watchdog.interrupt();
         }
     }
 }

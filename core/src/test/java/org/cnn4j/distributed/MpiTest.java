@@ -98,6 +98,24 @@ class MpiTest {
         return v;
     }
 
+    /**
+     * A process that dies ends the job through mpirun, which names it; one that hangs keeps the
+     * other in its all-reduce until the 3 s deadline, whose watchdog names the rank and the call and
+     * stops it, and mpirun then ends the job: either way well within a minute, never a hang.
+     */
+    @Test
+    void aProcessThatDiesOrHangsEndsTheJob() throws IOException, InterruptedException {
+        Path mpirun = Mpirun.find();
+        assumeTrue(mpirun != null, "no mpirun on PATH (apt-get install openmpi-bin)");
+        Mpirun.Outcome died = Mpirun.run(mpirun, 2, FaultProbe.class.getName(), 120, "die");
+        // mpirun names the process: "process rank 1" (killed by a signal) or its name [[job,step],1] (a non-zero exit)
+        assertTrue(died.code() != 0 && died.seconds() < 60 && died.output().matches("(?s).*(process rank 1|\\[\\[\\d+,\\d+],1]).*"), died.toString());
+        Mpirun.Outcome hung = Mpirun.run(mpirun, 2, FaultProbe.class.getName(), 120, "hang");
+        assertTrue(hung.code() != 0 && hung.seconds() < 60, hung.toString());
+        assertTrue(hung.output().contains("rank 0 of 2: MPI_Allreduce has waited 3 s for the other processes"), hung.output());
+        assertTrue(!died.output().contains("was not stopped") && !hung.output().contains("was not stopped"), died + " " + hung);
+    }
+
     @Test
     void theLocalRankComesFromTheLauncher() {
         assertEquals(3, Mpi.localRank(Map.of("OMPI_COMM_WORLD_LOCAL_RANK", "3")));
