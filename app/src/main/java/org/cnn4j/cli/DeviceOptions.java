@@ -33,8 +33,13 @@ final class DeviceOptions {
     }
 
     Backend open() {
+        return open(0);
+    }
+
+    /** The backend, a GPU being the driver's number {@code gpu} (a data-parallel process's local rank). */
+    Backend open(int gpu) {
         check();
-        CudaBackend.Options gpu = CudaBackend.Options.defaults().deterministic(deterministic);
-        return Devices.open(Devices.Choice.parse(device), threads, strict ? gpu.strictFloat32() : gpu);
+        CudaBackend.Options options = CudaBackend.Options.defaults().deterministic(deterministic).device(gpu);
+        return Devices.open(Devices.Choice.parse(device), threads, strict ? options.strictFloat32() : options);
     }
 }

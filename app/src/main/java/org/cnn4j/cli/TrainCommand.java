@@ -128,7 +128,7 @@ final class TrainCommand implements Callable<Integer> {
         Progress progress = lead ? Progress.forConsole() : null;
         data.cacheDir = lead ? dir.resolve("cache") : dir.resolve("cache").resolve("rank-" + job.rank()); // no two processes write one cache
         if (progress != null) data.listener = progress.reading();
-        try (Backend backend = device.open()) {
+        try (Backend backend = device.open(job.localRank())) { // one GPU a process on each machine
             // A new model takes the data's class count (and a ResNet their image shape; generated shapes at 1×28×28), so the data come first.
             ModelFile.Loaded start = fromFile ? ModelSource.load(startFile, backend) : null;
             Datasets.Split first = resume != null ? null : data.open(seed, start != null ? start.model().inputShape()

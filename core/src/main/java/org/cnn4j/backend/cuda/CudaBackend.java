@@ -62,6 +62,12 @@ public final class CudaBackend implements Backend {
         public Options deterministic(boolean on) {
             return new Options(device, tf32, on, workspaceLimit);
         }
+
+        /** On GPU {@code ordinal} (the driver's numbering; data-parallel processes take their local rank). */
+        public Options device(int ordinal) {
+            if (ordinal < 0) throw new IllegalArgumentException("a GPU's number is at least 0, got " + ordinal);
+            return new Options(ordinal, tf32, deterministic, workspaceLimit);
+        }
     }
 
     final Options options;
