@@ -4,6 +4,7 @@ import java.util.Arrays;
 import java.util.Map;
 import java.util.Random;
 
+import org.cnn4j.distributed.Communicator;
 import org.cnn4j.io.Settings;
 import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
@@ -27,6 +28,11 @@ public abstract class BatchNorm extends Layer {
     private Parameter gamma, beta;
     private Tensor runningMean, runningVar, batchesTracked, x;
     private boolean trained;
+    /** The processes whose batches this normalisation's statistics span (data-parallel training), or null: this batch alone. */
+    private Communicator sync;
+    /** Of the last synchronised training pass: x, the global mean and 1/σ per channel, the global count. */
+    private double[] syncX, syncMean, syncInvStd;
+    private double syncCount;
 
     protected BatchNorm(int features) {
         if (features < 1) throw new IllegalArgumentException("batch normalisation needs at least one channel, got " + features);
@@ -96,11 +102,30 @@ public abstract class BatchNorm extends Layer {
         return a;
     }
 
+    /**
+     * Synchronised batch normalisation (PyTorch's {@code SyncBatchNorm}): from now on a training
+     * pass normalises with the mean and variance of the batches of all the processes of {@code c}
+     * together (per-channel sums all-reduced), updates the running statistics with them, and the
+     * backward pass reduces its per-channel sums of dy and dy·x̂ likewise, so that processes with
+     * batches of m compute what one process with their joint batch would (before the gradients'
+     * averaging). Through the host; null returns to each batch's own statistics.
+     */
+    public BatchNorm synchronisedOver(Communicator c) {
+        this.sync = c == null || c.size() == 1 ? null : c;
+        return this;
+    }
+
     @Override
     protected Tensor forwardPass(Tensor x, Pass pass) {
         Tensor y = buffer("y", x.shape());
         Shape c = Shape.of(features);
-        if (pass.training()) {
+        if (pass.training() && sync != null) {
+            synchronisedForward(y, x);
+            Tensor one = buffer("one", Shape.of(1));
+            backend().fill(one, 1);
+            backend().add(batchesTracked, batchesTracked, one);
+            this.x = x;
+        } else if (pass.training()) {
             backend().batchNormTraining(y, buffer("mean", c), buffer("invStd", c), x, gamma.value(), beta.value(), runningMean, runningVar, momentum, eps);
             Tensor one = buffer("one", Shape.of(1));
             backend().fill(one, 1);
@@ -118,8 +143,86 @@ public abstract class BatchNorm extends Layer {
         if (!trained) throw new IllegalStateException("layer '" + name() + "' (" + describe() + "): a backward pass follows a training pass, not an inference one");
         Tensor dx = buffer("dx", dy.shape());
         Shape c = Shape.of(features);
-        backend().batchNormBackward(dx, gamma.gradient(), beta.gradient(), dy, x, gamma.value(), buffer("mean", c), buffer("invStd", c));
+        if (sync != null) {
+            synchronisedBackward(dx, dy);
+        } else {
+            backend().batchNormBackward(dx, gamma.gradient(), beta.gradient(), dy, x, gamma.value(), buffer("mean", c), buffer("invStd", c));
+        }
         return computeInputGradient() ? dx : null;
+    }
+
+    /** Per-channel index of element i of (n, features, plane…): (i / plane) mod features. */
+    private int planeOf(Tensor t) {
+        return t.size() / (t.shape().dim(0) * features);
+    }
+
+    /** y = γ·(x − μ)/σ + β with μ, σ² of all processes' batches (sums of x and x² all-reduced, in double); the running statistics follow. */
+    private void synchronisedForward(Tensor y, Tensor x) {
+        double[] xs = x.toDoubleArray(), sums = new double[2 * features + 1];
+        int plane = planeOf(x);
+        for (int i = 0; i < xs.length; i++) {
+            int ch = i / plane % features;
+            sums[ch] += xs[i];
+            sums[features + ch] += xs[i] * xs[i];
+        }
+        sums[2 * features] = xs.length / features;
+        sync.allReduceSum(sums);
+        double count = sums[2 * features];
+        double[] mean = new double[features], invStd = new double[features], var = new double[features];
+        for (int ch = 0; ch < features; ch++) {
+            mean[ch] = sums[ch] / count;
+            var[ch] = Math.max(0, sums[features + ch] / count - mean[ch] * mean[ch]);
+            invStd[ch] = 1 / Math.sqrt(var[ch] + eps);
+        }
+        double[] g = gamma.value().toDoubleArray(), b = beta.value().toDoubleArray(), out = new double[xs.length];
+        for (int i = 0; i < xs.length; i++) {
+            int ch = i / plane % features;
+            out[i] = g[ch] * (xs[i] - mean[ch]) * invStd[ch] + b[ch];
+        }
+        backend().write(y, out);
+        double[] rm = runningMean.toDoubleArray(), rv = runningVar.toDoubleArray();
+        for (int ch = 0; ch < features; ch++) {
+            rm[ch] = (1 - momentum) * rm[ch] + momentum * mean[ch];
+            rv[ch] = (1 - momentum) * rv[ch] + momentum * var[ch] * count / Math.max(1, count - 1); // unbiased, as PyTorch
+        }
+        backend().write(runningMean, rm);
+        backend().write(runningVar, rv);
+        syncX = xs;
+        syncMean = mean;
+        syncInvStd = invStd;
+        syncCount = count;
+    }
+
+    /**
+     * dx = γ/σ·(dy − Σdy/M − x̂·Σ(dy·x̂)/M) with the sums and the count M over all processes; γ's and
+     * β's gradients gain this batch's own Σ(dy·x̂) and Σdy (the gradients' averaging makes them the
+     * job's).
+     */
+    private void synchronisedBackward(Tensor dx, Tensor dy) {
+        double[] d = dy.toDoubleArray(), sums = new double[2 * features], local = new double[2 * features];
+        int plane = planeOf(dy);
+        for (int i = 0; i < d.length; i++) {
+            int ch = i / plane % features;
+            double xhat = (syncX[i] - syncMean[ch]) * syncInvStd[ch];
+            local[ch] += d[i];
+            local[features + ch] += d[i] * xhat;
+        }
+        System.arraycopy(local, 0, sums, 0, sums.length);
+        sync.allReduceSum(sums);
+        double[] g = gamma.value().toDoubleArray(), out = new double[d.length];
+        for (int i = 0; i < d.length; i++) {
+            int ch = i / plane % features;
+            double xhat = (syncX[i] - syncMean[ch]) * syncInvStd[ch];
+            out[i] = g[ch] * syncInvStd[ch] * (d[i] - sums[ch] / syncCount - xhat * sums[features + ch] / syncCount);
+        }
+        backend().write(dx, out);
+        double[] dg = gamma.gradient().toDoubleArray(), db = beta.gradient().toDoubleArray();
+        for (int ch = 0; ch < features; ch++) {
+            dg[ch] += local[features + ch];
+            db[ch] += local[ch];
+        }
+        backend().write(gamma.gradient(), dg);
+        backend().write(beta.gradient(), db);
     }
 
     @Override

@@ -174,6 +174,18 @@ public final class Graph implements Model {
         return this;
     }
 
+    /**
+     * Synchronised batch normalisation over the processes of {@code communicator} in every
+     * BatchNorm layer (see {@link org.cnn4j.layer.BatchNorm#synchronisedOver}); null returns them to
+     * their own batches' statistics.
+     */
+    public Graph synchroniseBatchNorms(Communicator communicator) {
+        for (Layer layer : layers()) {
+            if (layer instanceof org.cnn4j.layer.BatchNorm bn) bn.synchronisedOver(communicator);
+        }
+        return this;
+    }
+
     /** The gradients averaged over the processes, where {@link #averageGradientsOver} asked for it (between backward and the step). */
     void averageGradients() {
         if (averager != null) averager.average(parameters());

@@ -37,13 +37,21 @@ public final class DataParallelProbe {
      * step·batch + first + count) of each step's global batch; returns its parameters, flat.
      */
     static float[] train(Communicator communicator, Dataset data, int batch, int first, int count) {
+        return train(communicator, data, batch, first, count, false, STEPS);
+    }
+
+    /**
+     * {@link #train} of fmnist-cnn, or with {@code resnet} of resnet20 (its batch normalisations
+     * synchronised over the processes, as one process's batch would normalise), {@code steps} steps.
+     */
+    static float[] train(Communicator communicator, Dataset data, int batch, int first, int count, boolean resnet, int steps) {
         float[] images = data.images(data.statistics());
         int[] labels = data.labels();
         int size = 28 * 28;
-        try (CpuBackend cpu = new CpuBackend(1); Graph model = Models.fmnistCnn().seed(11).build(cpu)) {
-            model.averageGradientsOver(communicator);
+        try (CpuBackend cpu = new CpuBackend(1); Graph model = (resnet ? Models.resnet20(1, 28, 28, 10) : Models.fmnistCnn()).seed(11).build(cpu)) {
+            model.averageGradientsOver(communicator).synchroniseBatchNorms(communicator);
             Sgd sgd = new Sgd(0.05).momentum(0.9).weightDecay(1e-4);
-            for (int step = 0; step < STEPS; step++) {
+            for (int step = 0; step < steps; step++) {
                 int from = step * batch + first;
                 try (Tensor x = cpu.upload(Shape.of(count, 1, 28, 28), Arrays.copyOfRange(images, from * size, (from + count) * size));
                      Tensor y = cpu.uploadInts(Shape.of(count), Arrays.copyOfRange(labels, from, from + count))) {
@@ -80,14 +88,16 @@ public final class DataParallelProbe {
     }
 
     /**
-     * With {@code args[0]} alone: {@link #train}, each process on its samples of every global batch;
+     * With {@code args[0]} alone: {@link #train}, each process on its samples of every global batch
+     * (with "resnet20" after it, that model with synchronised batch normalisation, for args[2] steps);
      * with "trainer" after it: the {@link org.cnn4j.train.Trainer}'s data-parallel fit of one epoch
      * ({@link #fit}). Each rank writes its parameters to args[0].rank.
      */
     public static void main(String[] args) throws IOException {
         try (Mpi mpi = Mpi.start()) {
-            float[] parameters = args.length > 1 ? fit(mpi, Path.of(args[0]).resolveSibling("checkpoint.safetensors"), LOCAL)
-                    : train(mpi, data(mpi.size()), LOCAL * mpi.size(), LOCAL * mpi.rank(), LOCAL);
+            float[] parameters = args.length > 1 && args[1].equals("trainer") ? fit(mpi, Path.of(args[0]).resolveSibling("checkpoint.safetensors"), LOCAL)
+                    : train(mpi, data(mpi.size()), LOCAL * mpi.size(), LOCAL * mpi.rank(), LOCAL, args.length > 1 && args[1].equals("resnet20"),
+                    args.length > 2 ? Integer.parseInt(args[2]) : STEPS);
             write(Path.of(args[0] + "." + mpi.rank()), parameters);
         }
     }
