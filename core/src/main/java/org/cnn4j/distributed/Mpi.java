@@ -263,58 +263,49 @@ public final class Mpi implements Communicator {
         }
     }
 
-    /** MPI_Allreduce in place, summing, of {@code length} elements of {@code bytes} each, in calls of at most {@link #CHUNK}. */
-    private void allReduce(MemorySegment buffer, long length, int bytes, MemorySegment type) {
+    /** A call into the MPI library: its return code. */
+    @FunctionalInterface
+    private interface Call {
+        int invoke(long from, int count) throws Throwable;
+    }
+
+    /**
+     * Runs collective {@code name} over {@code length} elements in calls of at most {@link #CHUNK}
+     * (each given its first element and count), under the watchdog's deadline; an error code is
+     * thrown with MPI's text.
+     */
+    private void collective(String name, long length, Call call) {
         open();
-        begin("MPI_Allreduce");
+        begin(name);
         try {
-            for (long from = 0; from < length; from += CHUNK) {
-                int count = (int) Math.min(CHUNK, length - from);
-                check("MPI_Allreduce", (int) f.allreduce.invokeExact(IN_PLACE, buffer.asSlice(from * bytes), count, type, sum, world));
-            }
+            for (long from = 0; from < Math.max(1, length); from += CHUNK) check(name, call.invoke(from, (int) Math.min(CHUNK, length - from)));
         } catch (MpiException e) {
             throw e;
         } catch (Throwable t) {
-            throw new IllegalStateException("MPI_Allreduce: " + t.getMessage(), t);
+            throw new IllegalStateException(name + ": " + t.getMessage(), t);
         } finally {
             end();
         }
     }
 
+    /** MPI_Allreduce in place, summing, of {@code length} elements of {@code bytes} each. */
+    private void allReduce(MemorySegment buffer, long length, int bytes, MemorySegment type) {
+        collective("MPI_Allreduce", length, (from, count) -> (int) f.allreduce.invokeExact(IN_PLACE, buffer.asSlice(from * bytes), count, type, sum, world));
+    }
+
     @Override
     public synchronized void broadcast(byte[] data, int root) {
-        open();
         if (root < 0 || root >= size) throw new IllegalArgumentException("broadcast from rank " + root + " in a job of " + size);
-        begin("MPI_Bcast");
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buffer = arena.allocateFrom(ValueLayout.JAVA_BYTE, data);
-            for (long from = 0; from < data.length; from += CHUNK) {
-                int count = (int) Math.min(CHUNK, data.length - from);
-                check("MPI_Bcast", (int) f.bcast.invokeExact(buffer.asSlice(from), count, byteType, root, world));
-            }
+            collective("MPI_Bcast", data.length, (from, count) -> (int) f.bcast.invokeExact(buffer.asSlice(from), count, byteType, root, world));
             MemorySegment.copy(buffer, ValueLayout.JAVA_BYTE, 0, data, 0, data.length);
-        } catch (MpiException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("MPI_Bcast: " + t.getMessage(), t);
-        } finally {
-            end();
         }
     }
 
     @Override
     public synchronized void barrier() {
-        open();
-        begin("MPI_Barrier");
-        try {
-            check("MPI_Barrier", (int) f.barrier.invokeExact(world));
-        } catch (MpiException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("MPI_Barrier: " + t.getMessage(), t);
-        } finally {
-            end();
-        }
+        collective("MPI_Barrier", 0, (from, count) -> (int) f.barrier.invokeExact(world));
     }
 
     private void open() {
@@ -325,18 +316,10 @@ public final class Mpi implements Communicator {
     @Override
     public synchronized void close() {
         if (closed) return;
-        closed = true;
         try {
-            if (initialisedHere) {
-                begin("MPI_Finalize");
-                check("MPI_Finalize", (int) f.finalizeMpi.invokeExact());
-            }
-        } catch (MpiException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("MPI_Finalize: " + t.getMessage(), t);
+            if (initialisedHere) collective("MPI_Finalize", 0, (from, count) -> (int) f.finalizeMpi.invokeExact());
         } finally {
-            end();
+            closed = true;
             if (watchdog != null) watchdog.interrupt();
         }
     }
