@@ -201,7 +201,7 @@ public final class Trainer {
         DataLoader loader = DataLoader.of(train, options.batchSize()).shuffle(options.seed()).normalization(data.normalization())
                 .randomResizedCrop(options.resizedCrop()).randomCrop(options.cropPadding()).horizontalFlip(options.flip())
                 .shard(communicator.rank(), communicator.size());
-        ((Graph) model).averageGradientsOver(communicator.size() > 1 ? communicator : null);
+        if (model instanceof Graph graph) graph.averageGradientsOver(communicator.size() > 1 ? communicator : null);
         Map<Integer, GraphedStep> steps = new HashMap<>();
         try {
             for (int epoch = history.size(); epoch < options.epochs(); epoch++) {
