@@ -119,14 +119,12 @@ public abstract class BatchNorm extends Layer {
     protected Tensor forwardPass(Tensor x, Pass pass) {
         Tensor y = buffer("y", x.shape());
         Shape c = Shape.of(features);
-        if (pass.training() && sync != null) {
-            synchronisedForward(y, x);
-            Tensor one = buffer("one", Shape.of(1));
-            backend().fill(one, 1);
-            backend().add(batchesTracked, batchesTracked, one);
-            this.x = x;
-        } else if (pass.training()) {
-            backend().batchNormTraining(y, buffer("mean", c), buffer("invStd", c), x, gamma.value(), beta.value(), runningMean, runningVar, momentum, eps);
+        if (pass.training()) {
+            if (sync != null) {
+                synchronisedForward(y, x);
+            } else {
+                backend().batchNormTraining(y, buffer("mean", c), buffer("invStd", c), x, gamma.value(), beta.value(), runningMean, runningVar, momentum, eps);
+            }
             Tensor one = buffer("one", Shape.of(1));
             backend().fill(one, 1);
             backend().add(batchesTracked, batchesTracked, one); // on the device, so that a replayed step counts too
@@ -151,7 +149,7 @@ public abstract class BatchNorm extends Layer {
         return computeInputGradient() ? dx : null;
     }
 
-    /** Per-channel index of element i of (n, features, plane…): (i / plane) mod features. */
+    /** The values per image and channel (h·w for images, 1 for features): element i is in channel (i / plane) mod features. */
     private int planeOf(Tensor t) {
         return t.size() / (t.shape().dim(0) * features);
     }

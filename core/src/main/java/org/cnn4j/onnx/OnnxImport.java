@@ -257,7 +257,7 @@ public final class OnnxImport {
                 if (all[0] != all[2] || all[1] != all[3]) { // uneven: zero padding first, then the convolution unpadded
                     ZeroPad2d pad = new ZeroPad2d(all[1], all[3], all[0], all[2]);
                     String padName = unique(name + ".pad");
-                    padded = plan(n, op, pad, padName, inShape == null ? List.of() : List.of(inShape));
+                    padded = plan(op, pad, padName, inShape == null ? List.of() : List.of(inShape));
                     builder.add(padName, pad, x);
                     x = padName;
                     pads = new int[2];
@@ -380,15 +380,13 @@ public final class OnnxImport {
             default -> throw unsupported(n, name, "the operator");
         }
         if (n.getOutputCount() < 1) throw new FileFormatException(file, "node '" + n.getName() + "' (" + op + ") has no output");
-        Shape out;
+        List<Shape> inputShapes = new ArrayList<>();
+        for (int i = 0; i < (layer instanceof Merge ? n.getInputCount() : 1); i++) inputShapes.add(shapes.get(n.getInput(i)));
+        Shape out = plan(op, layer, name, padded != null ? List.of(padded) : inputShapes);
         try {
-            List<Shape> inputShapes = new ArrayList<>();
-            for (int i = 0; i < (layer instanceof Merge ? n.getInputCount() : 1); i++) inputShapes.add(shapes.get(n.getInput(i)));
-            if (padded != null) inputShapes = new ArrayList<>(List.of(padded));
-            out = inputShapes.contains(null) ? null : layer.plan(name, inputShapes).output(); // the shapes, checked as the graph will check them
             builder.add(name, layer, from.toArray(String[]::new));
         } catch (IllegalArgumentException | IllegalStateException e) {
-            throw new FileFormatException(file, "node '" + name + "' (" + op + "): " + e.getMessage());
+            throw refused(name, op, e);
         }
         producers.put(n.getOutput(0), name);
         if (out != null) shapes.put(n.getOutput(0), out);
@@ -434,13 +432,18 @@ public final class OnnxImport {
     }
 
     /** The layer's output shape at its inputs' shapes, checked as the graph will check it; null where an input's shape is unknown. */
-    private Shape plan(OnnxMl.NodeProto n, String op, Layer layer, String name, List<Shape> inputs) throws FileFormatException {
-        if (inputs.isEmpty()) return null;
+    private Shape plan(String op, Layer layer, String name, List<Shape> inputs) throws FileFormatException {
+        if (inputs.isEmpty() || inputs.stream().anyMatch(java.util.Objects::isNull)) return null;
         try {
             return layer.plan(name, inputs).output();
         } catch (IllegalArgumentException | IllegalStateException e) {
-            throw new FileFormatException(file, "node '" + name + "' (" + op + "): " + e.getMessage());
+            throw refused(name, op, e);
         }
+    }
+
+    /** A layer's refusal of what node {@code name} asks, as the file's error. */
+    private FileFormatException refused(String name, String op, RuntimeException e) {
+        return new FileFormatException(file, "node '" + name + "' (" + op + "): " + e.getMessage());
     }
 
     /** A Constant node's value (a float tensor, or one float) as an initializer of its output's name. */
