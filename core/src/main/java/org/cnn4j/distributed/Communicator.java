@@ -1,5 +1,9 @@
 package org.cnn4j.distributed;
 
+import java.util.List;
+
+import org.cnn4j.tensor.Tensor;
+
 /**
  * The processes of one data-parallel job and the collectives between them: each process has a rank
  * from 0 to size − 1 (rank 0 writes the job's files) and a local rank among the processes of its
@@ -27,6 +31,47 @@ public interface Communicator extends AutoCloseable {
 
     /** Returns when every process has called it. */
     void barrier();
+
+    /**
+     * Each tensor (float32, of the same shapes on every process, in the same order) becomes its
+     * mean over the processes, element by element, in place. Here through the host: the tensors
+     * are read, summed by {@link #allReduceSum(float[])} in one buffer, scaled by 1/size and
+     * written back. A communicator of device tensors (NCCL's) keeps them on the device and
+     * returns before the work is done, ordered on the device's stream.
+     */
+    default void allReduceMean(List<Tensor> tensors) {
+        int size = size();
+        if (size == 1 || tensors.isEmpty()) return;
+        long total = 0;
+        for (Tensor t : tensors) total += t.size();
+        if (total > Integer.MAX_VALUE - 8) throw new IllegalStateException(total + " values exceed one buffer");
+        float[] buffer = new float[(int) total];
+        int at = 0;
+        for (Tensor t : tensors) {
+            float[] values = t.toFloatArray();
+            System.arraycopy(values, 0, buffer, at, values.length);
+            at += values.length;
+        }
+        allReduceSum(buffer);
+        float scale = 1f / size;
+        at = 0;
+        for (Tensor t : tensors) {
+            float[] values = new float[t.size()];
+            for (int i = 0; i < values.length; i++) values[i] = buffer[at + i] * scale;
+            t.backend().write(t, values);
+            at += values.length;
+        }
+    }
+
+    /**
+     * How many bytes of gradients data-parallel training gathers before it reduces them (see
+     * {@link GradientAverager}): here all of them, after the backward pass, since a reduction
+     * through the host makes the host wait; a communicator of device tensors starts reducing
+     * while the backward pass goes on.
+     */
+    default long bucketBytes() {
+        return Long.MAX_VALUE;
+    }
 
     @Override
     void close();

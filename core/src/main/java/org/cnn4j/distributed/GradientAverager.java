@@ -1,49 +1,89 @@
 package org.cnn4j.distributed;
 
+import java.util.ArrayList;
 import java.util.List;
 
+import org.cnn4j.layer.Layer;
 import org.cnn4j.layer.Parameter;
+import org.cnn4j.tensor.Tensor;
 
 /**
  * Data parallelism's one collective: after each replica's backward pass, every parameter gradient
  * becomes its mean over the job's processes, so that each replica's optimizer takes the same step
  * (each process's loss being the mean over its own batch, the mean of the gradients is the
- * gradient of the mean loss over the job's whole batch). The gradients travel in one buffer, one
- * all-reduce a step, through the host.
+ * gradient of the mean loss over the job's whole batch).
+ *
+ * <p>The gradients travel in buckets, as PyTorch's DistributedDataParallel sends them: the layers
+ * are taken from the last to the first (the order in which the backward pass finishes them), and
+ * a bucket closes once its gradients reach the communicator's {@link Communicator#bucketBytes()}
+ * (a layer is never split). The model's backward pass reports each layer it has finished
+ * ({@link #layerDone}); a bucket whose layers are all done is reduced at once, so that a
+ * communicator of device tensors reduces it on the device while the host goes on issuing the
+ * backward pass of the layers below. {@link #finish} reduces what is left. Every process plans
+ * the same buckets from the same model, and so issues the same collectives in the same order.
  */
 public final class GradientAverager {
     private final Communicator communicator;
+    private final long bucketBytes;
+    private final List<Bucket> buckets = new ArrayList<>();
+    /** The next bucket to reduce in this backward pass. */
+    private int next;
 
-    public GradientAverager(Communicator communicator) {
+    /** A bucket: its gradients, and the first layer (in forward order) whose backward pass completes it. */
+    private record Bucket(List<Tensor> gradients, int firstLayer) {
+    }
+
+    /** Buckets of the communicator's size for {@code layers} (the model's, in forward order). */
+    public GradientAverager(Communicator communicator, List<Layer> layers) {
+        this(communicator, layers, communicator.bucketBytes());
+    }
+
+    /** Buckets of at least {@code bucketBytes} bytes of gradients (the last may hold less). */
+    public GradientAverager(Communicator communicator, List<Layer> layers, long bucketBytes) {
+        if (bucketBytes < 1) throw new IllegalArgumentException("a bucket must hold at least one byte, got " + bucketBytes);
         this.communicator = communicator;
+        this.bucketBytes = bucketBytes;
+        List<Tensor> open = new ArrayList<>();
+        long bytes = 0;
+        for (int i = layers.size() - 1; i >= 0; i--) {
+            for (Parameter p : layers.get(i).parameters()) {
+                open.add(p.gradient());
+                bytes += 4L * p.gradient().size();
+            }
+            if (!open.isEmpty() && (bytes >= bucketBytes || i == 0)) {
+                buckets.add(new Bucket(List.copyOf(open), i));
+                open.clear();
+                bytes = 0;
+            }
+        }
     }
 
     public Communicator communicator() {
         return communicator;
     }
 
-    /** Replaces each parameter's gradient by its mean over the processes (nothing to do in a job of one). */
-    public void average(List<Parameter> parameters) {
-        int size = communicator.size();
-        if (size == 1) return;
-        long total = 0;
-        for (Parameter p : parameters) total += p.gradient().size();
-        if (total > Integer.MAX_VALUE - 8) throw new IllegalStateException("the model's " + total + " gradients exceed one buffer");
-        float[] buffer = new float[(int) total];
-        int at = 0;
-        for (Parameter p : parameters) {
-            float[] g = p.gradient().toFloatArray();
-            System.arraycopy(g, 0, buffer, at, g.length);
-            at += g.length;
-        }
-        communicator.allReduceSum(buffer);
-        float scale = 1f / size;
-        at = 0;
-        for (Parameter p : parameters) {
-            float[] g = new float[p.gradient().size()];
-            for (int i = 0; i < g.length; i++) g[i] = buffer[at + i] * scale;
-            p.gradient().backend().write(p.gradient(), g);
-            at += g.length;
-        }
+    /** The bucket size asked for, in bytes. */
+    public long bucketBytes() {
+        return bucketBytes;
+    }
+
+    /** How many buckets a backward pass reduces. */
+    public int buckets() {
+        return buckets.size();
+    }
+
+    /** The backward pass has finished layer {@code index} (forward order, counting down): reduces the buckets it completes. */
+    public void layerDone(int index) {
+        while (next < buckets.size() && buckets.get(next).firstLayer() >= index) reduce(buckets.get(next++));
+    }
+
+    /** The backward pass is over: reduces the buckets not yet reduced, and readies for the next pass. */
+    public void finish() {
+        while (next < buckets.size()) reduce(buckets.get(next++));
+        next = 0;
+    }
+
+    private void reduce(Bucket bucket) {
+        if (communicator.size() > 1) communicator.allReduceMean(bucket.gradients());
     }
 }

@@ -128,7 +128,10 @@ public final class Graph implements Model {
         gradients[n == 0 ? 0 : n - 1] = loss.gradient();
         for (int i = n - 1; i >= 0; i--) {
             Tensor dy = gradients[i];
-            if (dy == null) continue; // nothing after this node needs its gradient
+            if (dy == null) { // nothing after this node needs its gradient
+                if (averager != null) averager.layerDone(i);
+                continue;
+            }
             Layer layer = layers.get(i);
             dy = dy.reshape(layer.outputShape().batch(dy.shape().rows()));
             int[] f = from[i];
@@ -138,7 +141,9 @@ public final class Graph implements Model {
                 List<Tensor> dxs = layer.backwardAll(dy);
                 for (int j = 0; j < f.length; j++) accumulate(gradients, f[j], dxs.get(j));
             }
+            if (averager != null) averager.layerDone(i);
         }
+        if (averager != null) averager.finish();
         return inputGradient ? gradients[n] : null;
     }
 
@@ -165,12 +170,20 @@ public final class Graph implements Model {
     }
 
     /**
-     * Data-parallel training: from now on {@link #trainStep} averages the gradients over the
-     * processes of {@code communicator} between the backward pass and the optimizer's step, so that
-     * replicas that start from the same parameters stay equal. Null stops it.
+     * Data-parallel training: from now on {@link #backward} leaves every parameter gradient
+     * averaged over the processes of {@code communicator} (in buckets of the communicator's size,
+     * each reduced as soon as the backward pass has finished its layers: see
+     * {@link GradientAverager}), so that replicas that start from the same parameters stay equal.
+     * Null stops it.
      */
     public Graph averageGradientsOver(Communicator communicator) {
-        this.averager = communicator == null ? null : new GradientAverager(communicator);
+        this.averager = communicator == null ? null : new GradientAverager(communicator, layers);
+        return this;
+    }
+
+    /** {@link #averageGradientsOver(Communicator)} in buckets of at least {@code bucketBytes} bytes. */
+    public Graph averageGradientsOver(Communicator communicator, long bucketBytes) {
+        this.averager = new GradientAverager(communicator, layers, bucketBytes);
         return this;
     }
 
@@ -186,18 +199,12 @@ public final class Graph implements Model {
         return this;
     }
 
-    /** The gradients averaged over the processes, where {@link #averageGradientsOver} asked for it (between backward and the step). */
-    void averageGradients() {
-        if (averager != null) averager.average(parameters());
-    }
-
     @Override
     public StepResult trainStep(Tensor x, Tensor target, Optimizer optimizer) {
         zeroGradients();
         Tensor output = forward(x, Pass.training(step));
         double penalty = record(output, target, true);
         backward();
-        averageGradients();
         optimizer.step(parameters());
         step++;
         return readRecord(penalty, x.shape().rows());

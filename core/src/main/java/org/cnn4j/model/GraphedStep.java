@@ -158,8 +158,7 @@ public final class GraphedStep implements AutoCloseable {
         model.zeroGradients();
         Tensor output = model.forward(x, Pass.training(model.step()));
         double penalty = model.record(output, labels, true, stepLog, cursor);
-        model.backward();
-        if (model instanceof Graph g) g.averageGradients(); // data parallelism: through the host, so such a step runs eagerly
+        model.backward(); // with data parallelism through the host, the step cannot be recorded and runs eagerly
         optimizer.apply(parameters);
         return penalty;
     }

@@ -18,7 +18,7 @@ import org.cnn4j.tensor.Tensor;
 /**
  * Run by {@link MpiTest} under {@code mpirun}: fmnist-cnn trained data-parallel for {@link #STEPS}
  * steps, each process on its {@link #LOCAL} samples of every global batch of LOCAL × size, the
- * gradients averaged over the processes; each rank writes its parameters to {@code args[0]}.rank.
+ * gradients averaged over the processes in several buckets; each rank writes its parameters to {@code args[0]}.rank.
  * {@link #train} is also the single-process run the test compares with.
  */
 public final class DataParallelProbe {
@@ -49,7 +49,8 @@ public final class DataParallelProbe {
         int[] labels = data.labels();
         int size = 28 * 28;
         try (CpuBackend cpu = new CpuBackend(1); Graph model = (resnet ? Models.resnet20(1, 28, 28, 10) : Models.fmnistCnn()).seed(11).build(cpu)) {
-            model.averageGradientsOver(communicator).synchroniseBatchNorms(communicator);
+            // fmnist-cnn's gradients in buckets of 16 KiB (several a step), resnet20's in one
+            model.averageGradientsOver(communicator, resnet ? Long.MAX_VALUE : 16 << 10).synchroniseBatchNorms(communicator);
             Sgd sgd = new Sgd(0.05).momentum(0.9).weightDecay(1e-4);
             for (int step = 0; step < steps; step++) {
                 int from = step * batch + first;
