@@ -229,6 +229,11 @@ final class NativeLibrary {
         throw new CudaException(call + (detail.isEmpty() ? "" : " (" + detail + ")") + " failed: " + text + " (" + status + ")");
     }
 
+    /** A method handle for a C function that only some versions of this library have, or null where this one has none. */
+    MethodHandle optionalFunction(String name, FunctionDescriptor descriptor) {
+        return lookup.find(name).map(symbol -> LINKER.downcallHandle(symbol, descriptor)).orElse(null);
+    }
+
     /** A method handle for a C function of this library. */
     MethodHandle function(String name, FunctionDescriptor descriptor) {
         MemorySegment symbol = lookup.find(name).orElseThrow(() -> new CudaException(what + " (" + file + ") has no function " + name

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -17,10 +16,8 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 import org.cnn4j.backend.ConvGeometry;
 import org.cnn4j.tensor.Shape;
@@ -45,18 +42,8 @@ class CudaBindingsTest {
 
     @BeforeAll
     static void buildStub() throws IOException, InterruptedException {
-        Path gcc = Arrays.stream(System.getenv().getOrDefault("PATH", "").split(":")).filter(d -> !d.isEmpty())
-                .map(d -> Path.of(d, "gcc")).filter(Files::isExecutable).findFirst().orElse(null);
-        if (gcc == null) return;
-        Path source = dir.resolve("stub_libraries.c");
-        try (InputStream in = CudaBindingsTest.class.getResourceAsStream("stub_libraries.c")) {
-            Files.copy(in, source);
-        }
-        stub = dir.resolve("libstub.so");
-        Process p = new ProcessBuilder(gcc.toString(), "-shared", "-fPIC", "-Wall", "-Werror", "-o", stub.toString(), source.toString())
-                .redirectErrorStream(true).start();
-        String output = new String(p.getInputStream().readAllBytes());
-        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) throw new IllegalStateException("gcc failed:\n" + output);
+        stub = StubLibrary.build(dir, "stub_libraries.c", "libstub.so");
+        if (stub == null) return;
         SymbolLookup lookup = SymbolLookup.libraryLookup(stub, Arena.global());
         Linker linker = Linker.nativeLinker();
         log = linker.downcallHandle(lookup.find("stub_log").orElseThrow(), FunctionDescriptor.of(ValueLayout.ADDRESS));
