@@ -3,10 +3,13 @@ package org.cnn4j.cli;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
 import org.cnn4j.backend.Backend;
+import org.cnn4j.backend.cuda.CudaBackend;
+import org.cnn4j.backend.cuda.NcclCommunicator;
 import org.cnn4j.data.Datasets;
 import org.cnn4j.data.ResizedCrop;
 import org.cnn4j.distributed.Communicator;
@@ -85,6 +88,15 @@ final class TrainCommand implements Callable<Integer> {
             + "averaged (a batch of --batch × processes in all); rank 0 prints and writes the output.")
     boolean distributed;
 
+    @Option(names = "--sync-batchnorm", description = "With --distributed: BatchNorm layers normalise by the statistics of the whole batch over "
+            + "all processes (PyTorch's SyncBatchNorm; default: each process by its own batch, as PyTorch's DistributedDataParallel).")
+    boolean syncBatchNorm;
+
+    @Option(names = "--collectives", defaultValue = "auto", description = "With --distributed: how the gradients are averaged: nccl (on the "
+            + "GPUs), mpi (through the host), or auto: NCCL where the processes train on GPUs and every one can load it, else MPI "
+            + "(default: ${DEFAULT-VALUE}).")
+    String collectives;
+
     @Mixin
     DeviceOptions device;
 
@@ -112,6 +124,10 @@ final class TrainCommand implements Callable<Integer> {
         if (resume == null && !fromFile) Models.byName(model); // an unknown name fails before its output directory is made
         Path dir = Checks.writableDirectory("--out", out != null ? out : resume != null && resume.toAbsolutePath().getParent() != null
                 ? resume.toAbsolutePath().getParent() : Path.of("runs", fromFile ? startFile.getFileName().toString().replaceFirst("\\.[^.]*$", "") : model));
+        if (!List.of("auto", "nccl", "mpi").contains(collectives)) throw new Checks.BadOption("--collectives must be auto, nccl or mpi, got '" + collectives + "'");
+        if (!distributed && (syncBatchNorm || !collectives.equals("auto"))) {
+            throw new Checks.BadOption((syncBatchNorm ? "--sync-batchnorm" : "--collectives") + " needs --distributed");
+        }
         if (distributed && !Mpi.launched()) {
             throw new Checks.BadOption("--distributed needs the processes of an MPI launcher: mpirun -np N cnn4j train --distributed …");
         }
@@ -150,10 +166,11 @@ final class TrainCommand implements Callable<Integer> {
                     trainer.options().batchSize(), trainer.options().epochs(),
                     trainer.options().schedule().text(), trainer.history().isEmpty() ? "" : ", resuming after epoch " + trainer.history().size());
             trainer.checkpointTo(dir.resolve("checkpoint.safetensors"));
-            if (job.size() > 1) trainer.distributed(job);
             if (lead) trainer.listener(progress).listener(new Reports(dir));
             if (data.folderPreprocessing != null) trainer.preprocessing(data.folderPreprocessing);
-            try (Model trained = trainer.model()) {
+            NcclCommunicator nccl = job.size() > 1 ? nccl(job, backend, out) : null;
+            try (Model trained = trainer.model(); AutoCloseable leaveNccl = nccl != null ? nccl : () -> { }) {
+                if (job.size() > 1) trainer.distributed(nccl != null ? nccl : job).synchronisedBatchNorm(syncBatchNorm);
                 trainer.fit(split.train(), split.test());
                 if (!lead) return 0;
                 ModelFile.save(dir.resolve("model.safetensors"), trained, trainer.dataInfo());
@@ -166,6 +183,27 @@ final class TrainCommand implements Callable<Integer> {
                     + Reports.ACCURACY + ", " + Reports.CONFUSION);
         }
         return 0;
+    }
+
+    /**
+     * NCCL between the processes' GPUs, where --collectives asks for it (auto: on the GPU backend,
+     * when every process can load it); null: the gradients go through the host by MPI.
+     */
+    private NcclCommunicator nccl(Communicator job, Backend backend, PrintStream out) {
+        if (collectives.equals("mpi")) return null;
+        if (!(backend instanceof CudaBackend gpu)) {
+            if (collectives.equals("nccl")) throw new Checks.BadOption("--collectives nccl needs the GPU backend, not " + backend.name());
+            return null;
+        }
+        try {
+            NcclCommunicator nccl = NcclCommunicator.join(gpu, job);
+            out.println("gradients averaged on the GPUs by " + nccl.describe());
+            return nccl;
+        } catch (RuntimeException e) {
+            if (collectives.equals("nccl")) throw e;
+            out.println("gradients averaged through the host by MPI (NCCL: " + e.getMessage() + ")");
+            return null;
+        }
     }
 
     private Schedule schedule() {

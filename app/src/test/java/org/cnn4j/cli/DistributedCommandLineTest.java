@@ -32,6 +32,48 @@ class DistributedCommandLineTest {
         assertEquals(2, Files.readAllLines(run.resolve(Reports.CSV)).size(), "one epoch in the metrics");
     }
 
+    /**
+     * A distributed run stopped after its first epoch and resumed from rank 0's checkpoint (with
+     * --sync-batchnorm and --collectives auto passed, as a user restarting the job would) ends
+     * with the model of a run that was never stopped: the replicas reload the same weights,
+     * optimizer state and step count, and each epoch's shards come from the seed and the epoch.
+     */
+    @Test
+    void aResumedDistributedRunEndsAsAnUninterruptedOne() throws IOException, InterruptedException {
+        Path mpirun = Mpirun.find();
+        assumeTrue(mpirun != null, "no mpirun on PATH (apt-get install openmpi-bin)");
+        List<String> common = List.of("--distributed", "--data", "synthetic", "--limit", "320", "--batch", "16", "--device", "cpu", "--threads", "1");
+        Path whole = dir.resolve("whole"), stopped = dir.resolve("stopped");
+        Mpirun.java(mpirun, 2, Cnn4j.class.getName(), 180, concat(List.of("train", "--epochs", "2", "--out", whole.toString()), common));
+        Mpirun.java(mpirun, 2, Cnn4j.class.getName(), 180, concat(List.of("train", "--epochs", "1", "--out", stopped.toString()), common));
+        String out = Mpirun.java(mpirun, 2, Cnn4j.class.getName(), 180, concat(List.of("train", "--resume",
+                stopped.resolve("checkpoint.safetensors").toString(), "--epochs", "2", "--sync-batchnorm", "--collectives", "auto"), common));
+        assertTrue(out.contains("resuming after epoch 1"), out);
+        assertEquals(3, Files.readAllLines(stopped.resolve(Reports.CSV)).size(), "both epochs in the resumed run's metrics");
+        try (org.cnn4j.backend.cpu.CpuBackend cpu = new org.cnn4j.backend.cpu.CpuBackend(1);
+             org.cnn4j.model.Model a = org.cnn4j.io.ModelFile.load(whole.resolve("model.safetensors"), cpu).model();
+             org.cnn4j.model.Model b = org.cnn4j.io.ModelFile.load(stopped.resolve("model.safetensors"), cpu).model()) {
+            for (int i = 0; i < a.parameters().size(); i++) {
+                org.junit.jupiter.api.Assertions.assertArrayEquals(a.parameters().get(i).value().toFloatArray(), b.parameters().get(i).value().toFloatArray(),
+                        a.parameters().get(i).name());
+            }
+        }
+    }
+
+    private static String[] concat(List<String> a, List<String> b) {
+        return java.util.stream.Stream.concat(a.stream(), b.stream()).toArray(String[]::new);
+    }
+
+    @Test
+    void theDistributedOptionsNeedDistributedAndKnownValues() {
+        Result r = Cli.run("train", "--sync-batchnorm", "--data", "synthetic", "--out", dir.resolve("x").toString());
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("--sync-batchnorm needs --distributed"), r.err());
+        r = Cli.run("train", "--distributed", "--collectives", "gloo", "--data", "synthetic", "--out", dir.resolve("x").toString());
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("--collectives must be auto, nccl or mpi, got 'gloo'"), r.err());
+    }
+
     @Test
     void distributedWithoutALauncherIsRefused() {
         Result r = Cli.run("train", "--distributed", "--data", "synthetic", "--out", dir.resolve("x").toString());

@@ -113,6 +113,7 @@ public final class Trainer {
     private org.cnn4j.data.Normalization normalization;
     private Path checkpoint;
     private Communicator communicator = Communicator.single();
+    private boolean synchronisedBatchNorm;
 
     public Trainer(Model model, Optimizer optimizer, Options options) {
         this.model = model;
@@ -137,6 +138,16 @@ public final class Trainer {
     public Trainer distributed(Communicator c) {
         if (!(model instanceof Graph)) throw new IllegalArgumentException("data-parallel training needs a graph model");
         this.communicator = c;
+        return this;
+    }
+
+    /**
+     * With {@link #distributed}: every BatchNorm layer normalises by the statistics of the job's
+     * whole batch, summed over the processes in each forward pass (PyTorch's SyncBatchNorm), rather
+     * than each replica by its own batch's (the default, as PyTorch's DistributedDataParallel).
+     */
+    public Trainer synchronisedBatchNorm(boolean on) {
+        this.synchronisedBatchNorm = on;
         return this;
     }
 
@@ -201,7 +212,10 @@ public final class Trainer {
         DataLoader loader = DataLoader.of(train, options.batchSize()).shuffle(options.seed()).normalization(data.normalization())
                 .randomResizedCrop(options.resizedCrop()).randomCrop(options.cropPadding()).horizontalFlip(options.flip())
                 .shard(communicator.rank(), communicator.size());
-        if (model instanceof Graph graph) graph.averageGradientsOver(communicator.size() > 1 ? communicator : null);
+        if (model instanceof Graph graph) {
+            boolean parallel = communicator.size() > 1;
+            graph.averageGradientsOver(parallel ? communicator : null).synchroniseBatchNorms(parallel && synchronisedBatchNorm ? communicator : null);
+        }
         Map<Integer, GraphedStep> steps = new HashMap<>();
         try {
             for (int epoch = history.size(); epoch < options.epochs(); epoch++) {
