@@ -84,6 +84,6 @@ public final class GradientAverager {
     }
 
     private void reduce(Bucket bucket) {
-        if (communicator.size() > 1) communicator.allReduceMean(bucket.gradients());
+        communicator.allReduceMean(bucket.gradients()); // a host communicator of one process returns at once
     }
 }

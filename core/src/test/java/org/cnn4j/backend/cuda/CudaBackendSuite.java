@@ -707,6 +707,62 @@ abstract class CudaBackendSuite {
         return 64;
     }
 
+    /** The collectives library for {@code gpu}'s NCCL tests: NCCL itself on a GPU. */
+    Collectives collectives(CudaBackend gpu) {
+        return new Nccl(Nccl.find());
+    }
+
+    /**
+     * NCCL in a job of one process, on the device: a bucket's all-reduce and a broadcast leave the
+     * tensors as they were (the mean over one rank is x·1), and fmnist-cnn trained through
+     * {@link org.cnn4j.model.GraphedStep} with its gradients averaged by NCCL in 64 KiB buckets
+     * records the reductions with the step, replays it, and ends as plain training does.
+     */
+    @Test
+    void ncclInAJobOfOneAveragesOnTheDeviceInsideTheGraph() {
+        NcclCommunicator nccl;
+        try {
+            nccl = new NcclCommunicator(strict, org.cnn4j.distributed.Communicator.single(), () -> collectives(strict), 64 << 10);
+        } catch (CudaException e) {
+            assumeTrue(false, "NCCL cannot be used here: " + e.getMessage());
+            return;
+        }
+        Random rng = new Random(31);
+        try (nccl; Tensor a = strict.upload(Shape.of(1000), Data.gaussian(rng, 1000, 1)); Tensor b = strict.upload(Shape.of(3, 7), Data.gaussian(rng, 21, 5))) {
+            float[] before = a.toFloatArray(), beforeB = b.toFloatArray();
+            nccl.allReduceMean(List.of(a, b));
+            nccl.broadcast(b, 0);
+            assertArrayEquals(before, a.toFloatArray());
+            assertArrayEquals(beforeB, b.toFloatArray());
+
+            int batch = batch();
+            Dataset data = SyntheticShapes.generate(6 * batch, 28, 10, 9);
+            float[] pixels = data.images(data.statistics());
+            Graph plain = Models.fmnistCnn().seed(5).build(strict), parallel = plain.copyTo(strict);
+            parallel.averageGradientsOver(nccl);
+            long replays;
+            try (org.cnn4j.model.GraphedStep p = new org.cnn4j.model.GraphedStep(plain, new Sgd(0.05).momentum(0.9), batch, 6);
+                 org.cnn4j.model.GraphedStep q = new org.cnn4j.model.GraphedStep(parallel, new Sgd(0.05).momentum(0.9), batch, 6)) {
+                for (int i = 0; i < 6; i++) {
+                    float[] x = java.util.Arrays.copyOfRange(pixels, i * batch * 784, (i + 1) * batch * 784);
+                    int[] y = java.util.Arrays.copyOfRange(data.labels(), i * batch, (i + 1) * batch);
+                    p.run(x, y);
+                    q.run(x, y);
+                }
+                p.results();
+                q.results();
+                replays = q.replays();
+            }
+            assertEquals(5, replays, "the step with its NCCL reductions is recorded and replayed");
+            for (int i = 0; i < plain.parameters().size(); i++) {
+                assertClose("parameter " + plain.parameters().get(i).name() + " after 6 steps", plain.parameters().get(i).value().toDoubleArray(),
+                        parallel.parameters().get(i).value().toDoubleArray(), STRICT, STRICT);
+            }
+            plain.close();
+            parallel.close();
+        }
+    }
+
     private static float[] trainLosses(Graph model, Backend b, Dataset data, int batch, boolean adam) {
         float[] images = data.images(data.statistics());
         Tensor x = b.allocate(Shape.of(batch, 1, 28, 28)), y = b.allocateInts(Shape.of(batch));

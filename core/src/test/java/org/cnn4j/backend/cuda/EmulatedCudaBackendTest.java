@@ -19,4 +19,9 @@ class EmulatedCudaBackendTest extends CudaBackendSuite {
     int batch() {
         return 16;
     }
+
+    @Override
+    Collectives collectives(CudaBackend gpu) {
+        return new EmulatedNccl((EmulatedGpu) gpu.driver);
+    }
 }
