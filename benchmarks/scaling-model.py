@@ -25,7 +25,8 @@ FLOOR = {"fmnist-cnn": 150e-6, "resnet20": 600e-6, "vgg-small": 300e-6, "resnet1
 # Links: NCCL ring all-reduce bus bandwidth and per-hop latency.
 NVLINK = (400e9, 5e-6)          # within an 8-GPU node (NVLink 4, NVSwitch): bytes/s achieved, s per hop
 NETWORK = (40e9, 10e-6)         # between nodes, per GPU: one 400 Gb/s NIC per GPU, 80 % achieved
-# Today's path (before NCCL): each gradient copied to the host and back over PCIe, reduced by MPI
+# The host path (--collectives mpi, or where NCCL does not load): each gradient copied to the host and
+# back over PCIe, reduced by MPI
 # through shared memory within the node.
 PCIE = 25e9                     # bytes/s achieved each way, PCIe 5 x16
 SHARED_MEMORY = (10e9, 2e-6)    # Open MPI's shared-memory all-reduce within a node
@@ -49,7 +50,7 @@ def all_reduce(model, nodes, gpus):
 
 
 def host_all_reduce(model, gpus):
-    """Today's path within one node: device to host, MPI over shared memory, host to device."""
+    """The host path within one node: device to host, MPI over shared memory, host to device."""
     g = 4 * MODELS[model][0]
     return 2 * g / PCIE + ring(g, gpus, SHARED_MEMORY)
 
