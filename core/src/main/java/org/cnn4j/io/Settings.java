@@ -52,9 +52,11 @@ public record Settings(String owner, Map<String, Object> values) {
         throw wrong(key, "a number");
     }
 
-    /** A number that may be null (how JSON writes NaN and the infinities), read back as NaN. */
+    /**
+     * A number that may be absent or null, read back as NaN: JSON has no NaN or infinities, and
+     * cnn4j's writer leaves such values out of an object.
+     */
     public double numberOrNaN(String key) {
-        if (!values.containsKey(key)) require(key);
         return values.get(key) == null ? Double.NaN : number(key);
     }
 

@@ -153,6 +153,19 @@ class TrainerTest {
         assertArrayEquals(weights(straight.model()), weights(ModelFile.load(checkpoint, Backends.CPU).model()));
     }
 
+    /** A run without a test set has no test figures (NaN, which JSON cannot hold): its checkpoint resumes all the same. */
+    @Test
+    void aCheckpointOfARunWithoutATestSetResumes() throws IOException {
+        Path checkpoint = dir.resolve("no-test.safetensors");
+        Trainer first = new Trainer(model(1), new Sgd(0.05), Trainer.Options.of(2, 32).seed(3)).checkpointTo(checkpoint);
+        first.epochs(1).fit(TRAIN, null);
+        Trainer resumed = Trainer.resume(checkpoint, Backends.CPU).epochs(2);
+        assertEquals(1, resumed.history().size());
+        assertTrue(Double.isNaN(resumed.history().get(0).testLoss()) && Double.isNaN(resumed.history().get(0).testAccuracy()));
+        assertEquals(first.history().get(0).trainLoss(), resumed.history().get(0).trainLoss());
+        assertEquals(2, resumed.fit(TRAIN, null).size());
+    }
+
     @Test
     void aModelFileIsNotACheckpoint() throws IOException {
         Path f = dir.resolve("model.safetensors");
