@@ -136,6 +136,34 @@ class MpiTest {
         assertTrue(!died.output().contains("was not stopped") && !hung.output().contains("was not stopped"), died + " " + hung);
     }
 
+    /**
+     * The trainer's job with rank 1 dying, or hanging, in the middle of the second epoch: rank 0
+     * stops well within a minute (the hang through its 3 s deadline in the gradients' all-reduce,
+     * naming the rank and the call), and the checkpoint of the first epoch stays whole: it
+     * resumes after epoch 1.
+     */
+    @Test
+    void aTrainingRunWhoseProcessDiesOrHangsMidEpochStopsAndKeepsItsCheckpoint(@org.junit.jupiter.api.io.TempDir Path dir)
+            throws IOException, InterruptedException {
+        Path mpirun = Mpirun.find();
+        assumeTrue(mpirun != null, "no mpirun on PATH (apt-get install openmpi-bin)");
+        for (String mode : List.of("train-die", "train-hang")) {
+            Path checkpoint = dir.resolve(mode + ".safetensors");
+            Mpirun.Outcome o = Mpirun.run(mpirun, 2, FaultProbe.class.getName(), 120, mode, checkpoint.toString());
+            assertTrue(o.code() != 0 && o.seconds() < 60, mode + ": " + o);
+            assertTrue(o.output().contains("rank 0 finished epoch 1") && !o.output().contains("finished epoch 2")
+                    && !o.output().contains("was not stopped"), mode + ": " + o.output());
+            if (mode.equals("train-hang")) {
+                assertTrue(o.output().contains("rank 0 of 2: MPI_Allreduce has waited 3 s for the other processes"), o.output());
+            }
+            try (org.cnn4j.backend.cpu.CpuBackend cpu = new org.cnn4j.backend.cpu.CpuBackend(1)) {
+                org.cnn4j.train.Trainer resumed = org.cnn4j.train.Trainer.resume(checkpoint, cpu);
+                assertEquals(1, resumed.history().size(), mode + ": the checkpoint of epoch 1");
+                resumed.model().close();
+            }
+        }
+    }
+
     @Test
     void theLocalRankComesFromTheLauncher() {
         assertEquals(3, Mpi.localRank(Map.of("OMPI_COMM_WORLD_LOCAL_RANK", "3")));
