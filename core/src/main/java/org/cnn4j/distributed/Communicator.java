@@ -2,6 +2,7 @@ package org.cnn4j.distributed;
 
 import java.util.List;
 
+import org.cnn4j.tensor.DType;
 import org.cnn4j.tensor.Tensor;
 
 /**
@@ -33,34 +34,62 @@ public interface Communicator extends AutoCloseable {
     void barrier();
 
     /**
-     * Each tensor (float32, of the same shapes on every process, in the same order) becomes its
+     * Each tensor (of the same shapes and types on every process, in the same order) becomes its
      * mean over the processes, element by element, in place. Here through the host: the tensors
-     * are read, summed by {@link #allReduceSum(float[])} in one buffer, scaled by 1/size and
-     * written back. A communicator of device tensors (NCCL's) keeps them on the device and
-     * returns before the work is done, ordered on the device's stream.
+     * are read, summed by {@link #allReduceSum(float[])} in one buffer (float64 tensors by
+     * {@link #allReduceSum(double[])}), scaled by 1/size and written back. A communicator of device
+     * tensors (NCCL's) keeps them on the device and returns before the work is done, ordered on
+     * the device's stream.
      */
     default void allReduceMean(List<Tensor> tensors) {
         int size = size();
         if (size == 1 || tensors.isEmpty()) return;
+        List<Tensor> singles = tensors.stream().filter(t -> t.dtype() == DType.FLOAT32).toList();
+        List<Tensor> doubles = tensors.stream().filter(t -> t.dtype() == DType.FLOAT64).toList();
+        if (singles.size() + doubles.size() != tensors.size()) throw new IllegalArgumentException("allReduceMean takes float tensors only");
+        if (!singles.isEmpty()) {
+            float[] buffer = new float[total(singles)];
+            int at = 0;
+            for (Tensor t : singles) {
+                float[] values = t.toFloatArray();
+                System.arraycopy(values, 0, buffer, at, values.length);
+                at += values.length;
+            }
+            allReduceSum(buffer);
+            float scale = 1f / size;
+            at = 0;
+            for (Tensor t : singles) {
+                float[] values = new float[t.size()];
+                for (int i = 0; i < values.length; i++) values[i] = buffer[at + i] * scale;
+                t.backend().write(t, values);
+                at += values.length;
+            }
+        }
+        if (!doubles.isEmpty()) {
+            double[] buffer = new double[total(doubles)];
+            int at = 0;
+            for (Tensor t : doubles) {
+                double[] values = t.toDoubleArray();
+                System.arraycopy(values, 0, buffer, at, values.length);
+                at += values.length;
+            }
+            allReduceSum(buffer);
+            double scale = 1.0 / size;
+            at = 0;
+            for (Tensor t : doubles) {
+                double[] values = new double[t.size()];
+                for (int i = 0; i < values.length; i++) values[i] = buffer[at + i] * scale;
+                t.backend().write(t, values);
+                at += values.length;
+            }
+        }
+    }
+
+    private static int total(List<Tensor> tensors) {
         long total = 0;
         for (Tensor t : tensors) total += t.size();
         if (total > Integer.MAX_VALUE - 8) throw new IllegalStateException(total + " values exceed one buffer");
-        float[] buffer = new float[(int) total];
-        int at = 0;
-        for (Tensor t : tensors) {
-            float[] values = t.toFloatArray();
-            System.arraycopy(values, 0, buffer, at, values.length);
-            at += values.length;
-        }
-        allReduceSum(buffer);
-        float scale = 1f / size;
-        at = 0;
-        for (Tensor t : tensors) {
-            float[] values = new float[t.size()];
-            for (int i = 0; i < values.length; i++) values[i] = buffer[at + i] * scale;
-            t.backend().write(t, values);
-            at += values.length;
-        }
+        return (int) total;
     }
 
     /**

@@ -32,43 +32,42 @@ class MpiTest {
 
     /**
      * fmnist-cnn trained by two processes on 32 samples each of every batch of 64, gradients
-     * averaged (see {@link DataParallelProbe}): both replicas hold the same parameters, bit for bit,
-     * and those of one process trained on the batches of 64, to 1e-5 of their scale (the sums run in
-     * another order).
+     * averaged in buckets (see {@link DataParallelProbe}): after every one of 20 steps both
+     * replicas hold the same parameters, bit for bit, and those of one process trained on the
+     * batches of 64, to 1e-5 of their scale (the sums run in another order).
      */
     @Test
     void twoReplicasTrainAsOneProcessOnTheirJointBatch(@org.junit.jupiter.api.io.TempDir Path dir) throws IOException, InterruptedException {
-        Path mpirun = Mpirun.find();
-        assumeTrue(mpirun != null, "no mpirun on PATH (apt-get install openmpi-bin)");
-        String out = Mpirun.java(mpirun, 2, DataParallelProbe.class.getName(), 180, dir.resolve("parameters").toString());
-        float[] rank0 = floats(dir.resolve("parameters.0")), rank1 = floats(dir.resolve("parameters.1"));
-        assertTrue(java.util.Arrays.equals(rank0, rank1), "the replicas agree bit for bit: " + out);
-        float[] single = DataParallelProbe.train(Communicator.single(), DataParallelProbe.data(2), 64, 0, 64);
-        double moved = 0;
-        float[] initial = DataParallelProbe.initial();
-        for (int i = 0; i < single.length; i++) moved = Math.max(moved, Math.abs(single[i] - initial[i]));
-        assertTrue(moved > 1e-2, "training moved the parameters: " + moved);
-        assertNear(single, rank0);
+        compareEveryStep(dir, DataParallelProbe.Kind.FMNIST_CNN, "fmnist-cnn");
     }
 
     /**
      * resnet20 (nine residual blocks, batch normalisation everywhere), its batch normalisations
-     * synchronised over the two processes, one step: the parameters of one process on the batch of
-     * 64, to 1e-5 of their scale (1.2e-7 here; unsynchronised, each process would normalise with its
-     * own 32 samples' statistics). One step, not twenty: this net amplifies rounding so fast that one
-     * process alone, normalising in double instead of float, is 2.6e-6 off after two steps and 2e-3
-     * after twenty even at a learning rate of 0.002 (the two processes, summing in other orders, are
-     * 4e-5 off after two); a comparison to 1e-5 means something only before that. fmnist-cnn, above,
-     * stays within 1e-5 for twenty.
+     * synchronised over the two processes, 20 steps, in float64 (see {@link DataParallelProbe} for
+     * why): after every step the replicas agree bit for bit and with one process on the batches of
+     * 64 to 1e-5 of the parameters' scale (they agree to about 1e-11).
      */
     @Test
     void twoReplicasOfAResNetWithSynchronisedBatchNormTrainAsOne(@org.junit.jupiter.api.io.TempDir Path dir) throws IOException, InterruptedException {
+        compareEveryStep(dir, DataParallelProbe.Kind.RESNET20, "resnet20");
+    }
+
+    private static void compareEveryStep(Path dir, DataParallelProbe.Kind kind, String name) throws IOException, InterruptedException {
         Path mpirun = Mpirun.find();
         assumeTrue(mpirun != null, "no mpirun on PATH (apt-get install openmpi-bin)");
-        String out = Mpirun.java(mpirun, 2, DataParallelProbe.class.getName(), 300, dir.resolve("parameters").toString(), "resnet20", "1");
+        String out = Mpirun.java(mpirun, 2, DataParallelProbe.class.getName(), 300, dir.resolve("parameters").toString(), name);
         float[] rank0 = floats(dir.resolve("parameters.0")), rank1 = floats(dir.resolve("parameters.1"));
         assertTrue(java.util.Arrays.equals(rank0, rank1), "the replicas agree bit for bit: " + out);
-        assertNear(DataParallelProbe.train(Communicator.single(), DataParallelProbe.data(2), 64, 0, 64, true, 1), rank0);
+        List<float[]> single = DataParallelProbe.train(Communicator.single(), kind, 64, 0, 64);
+        int n = single.get(0).length;
+        assertEquals(DataParallelProbe.STEPS * n, rank0.length, "a block of parameters for every step");
+        for (int step = 0; step < DataParallelProbe.STEPS; step++) {
+            assertNear(name + " after step " + (step + 1), single.get(step), java.util.Arrays.copyOfRange(rank0, step * n, (step + 1) * n));
+        }
+        double moved = 0;
+        float[] initial = DataParallelProbe.initial(kind), last = single.getLast();
+        for (int i = 0; i < n; i++) moved = Math.max(moved, Math.abs(last[i] - initial[i]));
+        assertTrue(moved > 1e-2, "training moved the parameters: " + moved);
     }
 
     /**
@@ -103,12 +102,16 @@ class MpiTest {
 
     /** Every value within 1e-5 of the largest magnitude of {@code expected}. */
     private static void assertNear(float[] expected, float[] actual) {
+        assertNear("", expected, actual);
+    }
+
+    private static void assertNear(String what, float[] expected, float[] actual) {
         double scale = 0, worst = 0;
         for (int i = 0; i < expected.length; i++) {
             scale = Math.max(scale, Math.abs(expected[i]));
             worst = Math.max(worst, Math.abs(expected[i] - actual[i]));
         }
-        assertTrue(worst <= 1e-5 * scale, "off by " + worst + " at a scale of " + scale);
+        assertTrue(worst <= 1e-5 * scale, what + " off by " + worst + " at a scale of " + scale);
     }
 
     private static float[] floats(Path file) throws IOException {
