@@ -9,6 +9,14 @@ public final class CounterRng {
     private CounterRng() {
     }
 
+    /**
+     * The seed whose number at index i is this seed's at index i + {@code count}: the indices
+     * enter only as (index + 1)·γ added to the seed, so a skip folds into the seed.
+     */
+    public static long skip(long seed, long count) {
+        return seed + count * 0x9E3779B97F4A7C15L;
+    }
+
     /** A uniform number in [0, 1) with 24 random bits (exactly representable as a float). */
     public static float uniform(long seed, long index) {
         long z = seed + (index + 1) * 0x9E3779B97F4A7C15L;

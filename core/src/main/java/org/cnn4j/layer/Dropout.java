@@ -49,7 +49,8 @@ public final class Dropout extends Layer {
         if (!masked) return x;
         Tensor y = buffer("y", x.shape());
         mask = buffer("mask", x.shape());
-        backend().dropoutForward(y, mask, x, p, seedFor(pass.step()));
+        long perSample = x.size() / x.shape().rows(); // the elements before this batch's, in the job's batch
+        backend().dropoutForward(y, mask, x, p, org.cnn4j.backend.CounterRng.skip(seedFor(pass.step()), pass.firstSample() * perSample));
         return y;
     }
 

@@ -56,6 +56,8 @@ public final class Graph implements Model {
     private long step;
     /** Where data-parallel training averages the gradients over the processes, or null. */
     private GradientAverager averager;
+    /** This replica's rank in data-parallel training (0 otherwise): where its batch starts in the job's. */
+    private int replica;
     private Tensor predictions, stepLog, cursor;
     /** Per node (and, last, the model input), the buffer where gradients that meet are summed. */
     private final Tensor[] sums;
@@ -94,6 +96,7 @@ public final class Graph implements Model {
             throw new IllegalArgumentException("model input must have shape (n, " + inputShape.toString().substring(1)
                     + ", got " + x.shape());
         }
+        if (pass.training() && replica > 0) pass = pass.startingAt((long) replica * x.shape().rows());
         Tensor[] outputs = new Tensor[layers.size()];
         for (int i = 0; i < layers.size(); i++) {
             Layer layer = layers.get(i);
@@ -177,13 +180,18 @@ public final class Graph implements Model {
      * Null stops it.
      */
     public Graph averageGradientsOver(Communicator communicator) {
-        this.averager = communicator == null ? null : new GradientAverager(communicator, layers);
-        return this;
+        return averageGradientsOver(communicator, communicator == null ? 0 : communicator.bucketBytes());
     }
 
-    /** {@link #averageGradientsOver(Communicator)} in buckets of at least {@code bucketBytes} bytes. */
+    /**
+     * {@link #averageGradientsOver(Communicator)} in buckets of at least {@code bucketBytes} bytes.
+     * Training passes then start at sample rank·batch of the job's batch (see {@link Pass}), so
+     * that each replica draws its own dropout masks: those one process would draw for the job's
+     * batch when each replica holds the rank-th slice of it.
+     */
     public Graph averageGradientsOver(Communicator communicator, long bucketBytes) {
-        this.averager = new GradientAverager(communicator, layers, bucketBytes);
+        this.averager = communicator == null ? null : new GradientAverager(communicator, layers, bucketBytes);
+        this.replica = communicator == null ? 0 : communicator.rank();
         return this;
     }
 

@@ -63,6 +63,38 @@ class DistributedTrainerTest {
         return worst / scale;
     }
 
+    /**
+     * Dropout in data-parallel training: replica r's batch starts at sample r·16 of the job's 32,
+     * so the two replicas, each on its half of every batch, draw the masks one process draws for
+     * the whole batch, and train as it does (had both drawn the same masks, they would not).
+     */
+    @Test
+    void theReplicasDrawTheDropoutMasksOfOneProcessOnTheJointBatch() throws Exception {
+        float[] images = DATA.images(DATA.statistics());
+        java.util.function.BiFunction<Communicator, int[], float[]> train = (job, slice) -> {
+            try (CpuBackend cpu = new CpuBackend(1);
+                 Graph model = Sequential.builder().input(1, 28, 28).add(new Conv2d(1, 4, 3).stride(2)).add(new ReLU()).add(new Flatten())
+                         .add(new org.cnn4j.layer.Dropout(0.5)).add(new Dense(4 * 13 * 13, 10)).loss(new SoftmaxCrossEntropy()).seed(4).build(cpu)) {
+                model.averageGradientsOver(job);
+                Sgd sgd = new Sgd(0.1);
+                for (int step = 0; step < 4; step++) {
+                    int from = step * 32 + slice[0];
+                    try (org.cnn4j.tensor.Tensor x = cpu.upload(org.cnn4j.tensor.Shape.of(slice[1], 1, 28, 28),
+                            java.util.Arrays.copyOfRange(images, from * 784, (from + slice[1]) * 784));
+                         org.cnn4j.tensor.Tensor y = cpu.uploadInts(org.cnn4j.tensor.Shape.of(slice[1]),
+                                 java.util.Arrays.copyOfRange(DATA.labels(), from, from + slice[1]))) {
+                        model.trainStep(x, y, sgd);
+                    }
+                }
+                return DataParallelProbe.flat(model);
+            }
+        };
+        float[] single = train.apply(Communicator.single(), new int[] {0, 32});
+        List<float[]> replicas = ThreadJob.run(2, job -> train.apply(job, new int[] {16 * job.rank(), 16}));
+        assertArrayEquals(replicas.get(0), replicas.get(1));
+        assertTrue(worst(single, replicas.get(0)) <= 1e-5, "with dropout: " + worst(single, replicas.get(0)) + " of the scale");
+    }
+
     @Test
     void synchronisedBatchNormTrainsTheReplicasAsOneProcess() throws Exception {
         float[] single = fit(Communicator.single(), 32, false);
