@@ -34,6 +34,14 @@ public interface Communicator extends AutoCloseable {
     void barrier();
 
     /**
+     * The longest a process may wait for the others in a collective before the job is taken to
+     * have failed (see {@link Mpi}); none here.
+     */
+    default java.util.Optional<java.time.Duration> deadline() {
+        return java.util.Optional.empty();
+    }
+
+    /**
      * Each tensor (of the same shapes and types on every process, in the same order) becomes its
      * mean over the processes, element by element, in place. Here through the host: the tensors
      * are read, summed by {@link #allReduceSum(float[])} in one buffer (float64 tensors by

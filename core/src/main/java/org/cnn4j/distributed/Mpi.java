@@ -168,6 +168,12 @@ public final class Mpi implements Communicator {
         }
     }
 
+    /** Each collective's deadline (see the class comment). */
+    @Override
+    public java.util.Optional<Duration> deadline() {
+        return java.util.Optional.of(Duration.ofNanos(timeoutNanos));
+    }
+
     /** Whether an MPI launcher (mpirun, srun) started this process. */
     public static boolean launched() {
         Map<String, String> env = System.getenv();

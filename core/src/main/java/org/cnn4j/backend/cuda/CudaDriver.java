@@ -13,6 +13,7 @@ import static jcuda.driver.JCudaDriver.cuEventCreate;
 import static jcuda.driver.JCudaDriver.cuEventDestroy;
 import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
 import static jcuda.driver.JCudaDriver.cuEventRecord;
+import static jcuda.driver.JCudaDriver.cuEventQuery;
 import static jcuda.driver.JCudaDriver.cuEventSynchronize;
 import static jcuda.driver.JCudaDriver.cuGraphDestroy;
 import static jcuda.driver.JCudaDriver.cuGraphExecDestroy;
@@ -36,6 +37,7 @@ import static jcuda.driver.JCudaDriver.cuStreamBeginCapture;
 import static jcuda.driver.JCudaDriver.cuStreamCreate;
 import static jcuda.driver.JCudaDriver.cuStreamDestroy;
 import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
+import static jcuda.driver.JCudaDriver.cuStreamQuery;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 import static jcuda.driver.JCudaDriver.cuStreamWaitEvent;
 
@@ -128,6 +130,9 @@ final class CudaDriver implements GpuDriver {
     private static final boolean UPLOAD_AHEAD = !"false".equals(System.getProperty("cnn4j.uploadAhead"));
     private final Stream copyStream = new Stream();
     private boolean capturing, closed;
+    /** The deadline of host waits for the device and what to do past it; no deadline while the expiry is null. */
+    private volatile long waitLimitNanos;
+    private volatile DeviceWait.Expiry waitExpiry;
 
     /** A JCuda stream whose raw handle can be handed to cuDNN and cuBLAS. */
     static final class Stream extends CUstream {
@@ -181,9 +186,14 @@ final class CudaDriver implements GpuDriver {
             check(cuStreamWaitEvent(waiting, event, 0), "cuStreamWaitEvent");
         }
 
-        /** Waits on the host until the event has passed. */
+        /** Waits on the host until the event has passed (under the deadline {@link #guardWaits} set, if any). */
         void synchronize() {
-            check(cuEventSynchronize(event), "cuEventSynchronize");
+            DeviceWait.Expiry expiry = waitExpiry;
+            if (expiry == null) {
+                check(cuEventSynchronize(event), "cuEventSynchronize");
+            } else {
+                DeviceWait.until(() -> ready(cuEventQuery(event), "cuEventQuery"), "an event on the device", waitLimitNanos, expiry);
+            }
         }
 
         /** Milliseconds of device time from {@code start} to this event (both recorded, this one passed). */
@@ -472,11 +482,33 @@ final class CudaDriver implements GpuDriver {
         check(cuMemsetD32Async(dst, bits, count, stream), "cuMemsetD32Async(" + count + " words)");
     }
 
-    /** Waits until all work issued to the stream has run; reports an earlier asynchronous failure. */
+    /**
+     * Waits until all work issued to the stream has run (under the deadline {@link #guardWaits}
+     * set, if any); reports an earlier asynchronous failure.
+     */
     @Override
     public void synchronize() {
         refuseWhileCapturing("waiting for the device");
-        check(cuStreamSynchronize(stream), "cuStreamSynchronize");
+        DeviceWait.Expiry expiry = waitExpiry;
+        if (expiry == null) {
+            check(cuStreamSynchronize(stream), "cuStreamSynchronize");
+        } else {
+            DeviceWait.until(() -> ready(cuStreamQuery(stream), "cuStreamQuery"), "the stream's work", waitLimitNanos, expiry);
+        }
+    }
+
+    @Override
+    public void guardWaits(long limitNanos, DeviceWait.Expiry expiry) {
+        if (expiry != null && limitNanos <= 0) throw new IllegalArgumentException("a wait's deadline must be positive, got " + limitNanos + " ns");
+        this.waitLimitNanos = limitNanos;
+        this.waitExpiry = expiry;
+    }
+
+    /** Whether a query's status says the work is done (CUDA_ERROR_NOT_READY: not yet); other failures throw. */
+    private static boolean ready(int status, String call) {
+        if (status == CUresult.CUDA_ERROR_NOT_READY) return false;
+        check(status, call);
+        return true;
     }
 
     // ---------------------------------------------------------------- graphs

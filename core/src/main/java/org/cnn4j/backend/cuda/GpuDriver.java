@@ -50,6 +50,14 @@ interface GpuDriver extends AutoCloseable {
     /** Waits until all work issued to the stream has run; reports an earlier asynchronous failure. */
     void synchronize();
 
+    /**
+     * From now on each host wait for the device gives up after {@code limitNanos} and calls
+     * {@code expiry} (null: waits without a deadline again). A device that runs its work as it is
+     * issued (an emulator) never waits, and ignores it.
+     */
+    default void guardWaits(long limitNanos, DeviceWait.Expiry expiry) {
+    }
+
     /** Loads a PTX module (the driver compiles it for this GPU) and registers its entry points. */
     void loadModule(String file, String ptx, List<String> entries);
 

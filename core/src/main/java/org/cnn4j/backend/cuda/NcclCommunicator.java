@@ -25,9 +25,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Faults: a process that dies ends the job through the launcher (mpirun ends the others); a
  * failure NCCL reports later (a peer gone from the network) is thrown by the next all-reduce.
- * A peer that hangs leaves the others waiting for the device; their next host collective (the
- * end of the epoch's totals, or a checkpoint's) then passes the job's deadline (see
- * {@link org.cnn4j.distributed.Mpi}).
+ * A peer that hangs leaves the others' reductions waiting on their GPUs: every host wait for the
+ * GPU then has the job's deadline ({@link Communicator#deadline()}, MPI's
+ * {@code -Dcnn4j.mpi.timeout}), past which the process logs its rank and what it waited for,
+ * aborts NCCL and stops with exit status {@value org.cnn4j.distributed.Mpi#TIMEOUT_EXIT}, and the
+ * launcher ends the rest.
  */
 public final class NcclCommunicator implements Communicator {
     private static final Logger log = LoggerFactory.getLogger(NcclCommunicator.class);
@@ -80,6 +82,20 @@ public final class NcclCommunicator implements Communicator {
             throw e;
         }
         log.info("NCCL {} ({}): rank {} of {} on {}", Nccl.versionText(nccl.version()), nccl.library(), job.rank(), job.size(), gpu.name());
+        job.deadline().ifPresent(limit -> gpu.driver.guardWaits(limit.toNanos(), this::expired));
+    }
+
+    /**
+     * A host wait for the GPU outlived the job's deadline: the device's work waits in a reduction
+     * for a process that died or hung. Logs it, aborts NCCL and stops this process with
+     * {@link org.cnn4j.distributed.Mpi#TIMEOUT_EXIT}, so that the launcher ends the others.
+     */
+    private void expired(String what, long waitedNanos) {
+        log.error("rank {} of {}: waited {} s for {} on {} (its NCCL reductions wait for the other processes; one may have died or hung); "
+                + "stopping this process (exit status {}) so that the launcher ends the job", rank(), size(), waitedNanos / 1_000_000_000L, what,
+                gpu.name(), org.cnn4j.distributed.Mpi.TIMEOUT_EXIT);
+        nccl.abort();
+        Runtime.getRuntime().halt(org.cnn4j.distributed.Mpi.TIMEOUT_EXIT);
     }
 
     @Override
@@ -159,7 +175,7 @@ public final class NcclCommunicator implements Communicator {
         return "NCCL " + Nccl.versionText(nccl.version()) + " (" + nccl.library() + ")";
     }
 
-    /** Leaves the NCCL group (waiting for the device's work first); the job stays open. */
+    /** Leaves the NCCL group (waiting for the device's work first); the job stays open, the GPU's waits without a deadline again. */
     @Override
     public void close() {
         if (closed) return;
@@ -171,6 +187,8 @@ public final class NcclCommunicator implements Communicator {
         } catch (RuntimeException e) {
             nccl.abort();
             throw e;
+        } finally {
+            gpu.driver.guardWaits(0, null);
         }
     }
 }
