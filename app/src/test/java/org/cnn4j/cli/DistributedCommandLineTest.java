@@ -30,6 +30,10 @@ class DistributedCommandLineTest {
         assertEquals(1, out.lines().filter(l -> l.startsWith("wrote ")).count(), out);
         for (String f : List.of("model.safetensors", "checkpoint.safetensors", Reports.CSV)) assertTrue(Files.exists(run.resolve(f)), f);
         assertEquals(2, Files.readAllLines(run.resolve(Reports.CSV)).size(), "one epoch in the metrics");
+
+        Mpirun.Outcome nccl = Mpirun.run(mpirun, 2, Cnn4j.class.getName(), 180, "train", "--distributed", "--collectives", "nccl", "--data",
+                "synthetic", "--limit", "64", "--epochs", "1", "--device", "cpu", "--out", dir.resolve("nccl").toString());
+        assertTrue(nccl.code() != 0 && nccl.output().contains("--collectives nccl needs the GPU backend, not cpu"), nccl.toString());
     }
 
     /**

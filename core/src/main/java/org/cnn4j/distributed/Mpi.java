@@ -43,6 +43,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The local rank comes from the launcher's environment: {@code OMPI_COMM_WORLD_LOCAL_RANK} (Open
  * MPI's mpirun), {@code SLURM_LOCALID} (srun), {@code MPI_LOCALRANKID} (Hydra); 0 when none is set.
+ * Under Slurm, {@code srun --mpi=pmix} starts the processes; a job step of several tasks whose
+ * processes each see a job of one (srun without PMIx) is refused with that reason.
  */
 public final class Mpi implements Communicator {
     private static final Logger log = LoggerFactory.getLogger(Mpi.class);
@@ -116,6 +118,8 @@ public final class Mpi implements Communicator {
             throw new IllegalStateException("MPI could not start: " + t.getMessage(), t);
         }
         localRank = localRank(env);
+        String mismatch = launcherMismatch(env, size);
+        if (mismatch != null) throw new IllegalStateException(mismatch);
         log.debug("MPI rank {} of {}, local rank {}", rank, size, localRank);
     }
 
@@ -176,8 +180,35 @@ public final class Mpi implements Communicator {
 
     /** Whether an MPI launcher (mpirun, srun) started this process. */
     public static boolean launched() {
-        Map<String, String> env = System.getenv();
-        return env.containsKey("OMPI_COMM_WORLD_SIZE") || env.containsKey("PMI_SIZE") || env.containsKey("PMIX_RANK");
+        return launched(System.getenv());
+    }
+
+    /** Whether {@code env} is that of a process an MPI launcher or a Slurm job step of several tasks started. */
+    static boolean launched(Map<String, String> env) {
+        return env.containsKey("OMPI_COMM_WORLD_SIZE") || env.containsKey("PMI_SIZE") || env.containsKey("PMIX_RANK")
+                || tasks(env, "SLURM_STEP_NUM_TASKS") > 1;
+    }
+
+    /**
+     * Why a job of {@code size} cannot be the one the launcher started, or null: srun started
+     * several tasks but MPI sees each alone (srun without the PMIx plugin Open MPI needs), which
+     * would train that many unconnected models.
+     */
+    static String launcherMismatch(Map<String, String> env, int size) {
+        int tasks = tasks(env, "SLURM_STEP_NUM_TASKS");
+        if (tasks > 1 && size == 1 && !env.containsKey("OMPI_COMM_WORLD_SIZE")) {
+            return "srun started " + tasks + " tasks but MPI sees a job of 1 process in each: launch with srun --mpi=pmix (Open MPI needs "
+                    + "Slurm's PMIx plugin; srun --mpi=list shows those installed), or with mpirun inside the allocation";
+        }
+        return null;
+    }
+
+    private static int tasks(Map<String, String> env, String key) {
+        try {
+            return Integer.parseInt(env.getOrDefault(key, "0").trim());
+        } catch (NumberFormatException e) {
+            return 0;
+        }
     }
 
     static int localRank(Map<String, String> env) {

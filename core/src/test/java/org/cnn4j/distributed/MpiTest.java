@@ -176,6 +176,19 @@ class MpiTest {
         assertEquals(0, Mpi.localRank(Map.of()));
     }
 
+    /** srun's tasks are recognised as launched, and a step of several tasks that MPI sees one by one is refused by name. */
+    @Test
+    void srunsTasksAreLaunchedAndMustFormOneJob() {
+        assertTrue(Mpi.launched(Map.of("SLURM_STEP_NUM_TASKS", "4", "SLURM_PROCID", "2")));
+        assertTrue(Mpi.launched(Map.of("PMIX_RANK", "0")) && Mpi.launched(Map.of("OMPI_COMM_WORLD_SIZE", "2")));
+        assertTrue(!Mpi.launched(Map.of("SLURM_STEP_NUM_TASKS", "1")) && !Mpi.launched(Map.of("SLURM_JOB_ID", "7")));
+        String m = Mpi.launcherMismatch(Map.of("SLURM_STEP_NUM_TASKS", "4"), 1);
+        assertTrue(m != null && m.startsWith("srun started 4 tasks but MPI sees a job of 1 process in each: launch with srun --mpi=pmix"), m);
+        assertEquals(null, Mpi.launcherMismatch(Map.of("SLURM_STEP_NUM_TASKS", "4", "PMIX_RANK", "1"), 4), "srun --mpi=pmix: one job of 4");
+        assertEquals(null, Mpi.launcherMismatch(Map.of("SLURM_STEP_NUM_TASKS", "4", "OMPI_COMM_WORLD_SIZE", "1"), 1), "mpirun -np 1 inside a step");
+        assertEquals(null, Mpi.launcherMismatch(Map.of(), 1));
+    }
+
     @Test
     void aJobOfOneProcessReturnsItsArguments() {
         try (Communicator one = Communicator.single()) {
