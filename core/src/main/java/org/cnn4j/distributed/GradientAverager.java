@@ -17,7 +17,7 @@ import org.cnn4j.tensor.Tensor;
  * are taken from the last to the first (the order in which the backward pass finishes them), and
  * a bucket closes once its gradients reach the communicator's {@link Communicator#bucketBytes()}
  * (a layer is never split). The model's backward pass reports each layer it has finished
- * ({@link #layerDone}); a bucket whose layers are all done is reduced at once, so that a
+ * ({@link #begin}, {@link #layerDone}); a bucket whose layers are all done is reduced at once, so that a
  * communicator of device tensors reduces it on the device while the host goes on issuing the
  * backward pass of the layers below. {@link #finish} reduces what is left. Every process plans
  * the same buckets from the same model, and so issues the same collectives in the same order.
@@ -72,15 +72,19 @@ public final class GradientAverager {
         return buckets.size();
     }
 
+    /** A backward pass begins: no bucket reduced yet (whatever an interrupted pass left). */
+    public void begin() {
+        next = 0;
+    }
+
     /** The backward pass has finished layer {@code index} (forward order, counting down): reduces the buckets it completes. */
     public void layerDone(int index) {
         while (next < buckets.size() && buckets.get(next).firstLayer() >= index) reduce(buckets.get(next++));
     }
 
-    /** The backward pass is over: reduces the buckets not yet reduced, and readies for the next pass. */
+    /** The backward pass is over: reduces the buckets not yet reduced. */
     public void finish() {
         while (next < buckets.size()) reduce(buckets.get(next++));
-        next = 0;
     }
 
     private void reduce(Bucket bucket) {

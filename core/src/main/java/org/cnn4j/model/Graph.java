@@ -129,6 +129,7 @@ public final class Graph implements Model {
         int n = layers.size();
         Tensor[] gradients = new Tensor[n + 1]; // per node's output, and last the model input's
         gradients[n == 0 ? 0 : n - 1] = loss.gradient();
+        if (averager != null) averager.begin();
         for (int i = n - 1; i >= 0; i--) {
             Tensor dy = gradients[i];
             if (dy == null) { // nothing after this node needs its gradient

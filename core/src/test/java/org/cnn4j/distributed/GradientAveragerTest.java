@@ -145,6 +145,23 @@ class GradientAveragerTest {
         }
     }
 
+    /** A backward pass cut short (a step whose recording failed) leaves no trace: the next pass reduces every bucket. */
+    @Test
+    void anInterruptedPassDoesNotShiftTheNext() {
+        TwinJob job = new TwinJob();
+        try (CpuBackend cpu = new CpuBackend(1); Graph model = Models.fmnistCnn().seed(5).build(cpu)) {
+            GradientAverager averager = new GradientAverager(job, model.layers(), 1);
+            averager.begin();
+            averager.layerDone(model.layers().size() - 1); // fc2: its bucket goes
+            assertEquals(1, job.reduced.size());
+            averager.begin(); // the pass broke off; a new one starts
+            for (int i = model.layers().size() - 1; i >= 0; i--) averager.layerDone(i);
+            averager.finish();
+            assertEquals(5, job.reduced.size(), "all four buckets again");
+            assertEquals(job.reduced.get(0), job.reduced.get(1), "starting from fc2's");
+        }
+    }
+
     private static String nameOf(Graph model, Tensor gradient) {
         for (Parameter p : model.parameters()) if (p.gradient() == gradient) return p.name();
         throw new AssertionError("not a gradient of the model");
