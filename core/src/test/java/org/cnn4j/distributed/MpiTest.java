@@ -26,8 +26,40 @@ class MpiTest {
         assumeTrue(mpirun != null, "no mpirun on PATH (apt-get install openmpi-bin)");
         String out = Mpirun.java(mpirun, 2, MpiProbe.class.getName(), 180);
         for (int r = 0; r < 2; r++) {
-            assertTrue(out.contains("rank " + r + " of 2 local " + r + " small [3.0, 30.0, -0.5] large right message 'from the last rank'"), out);
+            assertTrue(out.contains("rank " + r + " of 2 local " + r + " small [3.0, 30.0, -0.5] large right doubles right message 'from the last rank'"), out);
         }
+    }
+
+    /**
+     * The same under MPICH (its mpiexec and libmpich.so.12, whose handles are ints): the library is
+     * chosen from the launcher's environment and its ABI from its version text. And under MPICH: the
+     * data-parallel comparison of fmnist-cnn, 20 steps, and a process that dies or hangs.
+     */
+    @Test
+    void mpichsIntegerHandlesWorkToo(@org.junit.jupiter.api.io.TempDir Path dir) throws IOException, InterruptedException {
+        Path mpiexec = Mpirun.findMpich();
+        assumeTrue(mpiexec != null, "no MPICH (apt-get install mpich)");
+        String out = Mpirun.java(mpiexec, 2, MpiProbe.class.getName(), 180);
+        for (int r = 0; r < 2; r++) {
+            assertTrue(out.contains("rank " + r + " of 2 local " + r + " small [3.0, 30.0, -0.5] large right doubles right message 'from the last rank'"), out);
+        }
+        compareEveryStep(mpiexec, dir, DataParallelProbe.Kind.FMNIST_CNN, "fmnist-cnn");
+        Mpirun.Outcome died = Mpirun.run(mpiexec, 2, FaultProbe.class.getName(), 120, "die");
+        assertTrue(died.code() != 0 && died.seconds() < 60 && !died.output().contains("was not stopped"), died.toString());
+        Mpirun.Outcome hung = Mpirun.run(mpiexec, 2, FaultProbe.class.getName(), 120, "hang");
+        assertTrue(hung.code() != 0 && hung.seconds() < 60, hung.toString());
+        assertTrue(hung.output().contains("rank 0 of 2: MPI_Allreduce has waited 3 s for the other processes"), hung.output());
+    }
+
+    @Test
+    void theLibraryFollowsTheLauncherAndItsVersionTextGivesTheAbi() {
+        assertEquals("libmpi.so.40", Mpi.candidates(Map.of("OMPI_COMM_WORLD_SIZE", "2")).getFirst());
+        assertEquals("libmpich.so.12", Mpi.candidates(Map.of("PMI_RANK", "0", "PMI_SIZE", "2")).getFirst(), "MPICH's mpiexec (Hydra)");
+        assertEquals("libmpi.so.40", Mpi.candidates(Map.of("PMI_RANK", "0", "PMIX_RANK", "0")).getFirst(), "srun --mpi=pmix");
+        assertEquals(List.of("/opt/x/libmpi.so"), Mpi.candidates(Map.of("CNN4J_MPI", "/opt/x/libmpi.so")));
+        assertTrue(Mpi.mpichAbi("MPICH Version:      4.0.2\nMPICH Release date: Thu Apr  7 12:34:45 CDT 2022"));
+        assertTrue(Mpi.mpichAbi("Intel(R) MPI Library 2021.10 for Linux* OS") && Mpi.mpichAbi("MVAPICH2 Version 2.3.7"));
+        assertTrue(!Mpi.mpichAbi("Open MPI v4.1.4, package: Debian OpenMPI") && !Mpi.mpichAbi("Microsoft MPI"));
     }
 
     /**
@@ -55,6 +87,10 @@ class MpiTest {
     private static void compareEveryStep(Path dir, DataParallelProbe.Kind kind, String name) throws IOException, InterruptedException {
         Path mpirun = Mpirun.find();
         assumeTrue(mpirun != null, "no mpirun on PATH (apt-get install openmpi-bin)");
+        compareEveryStep(mpirun, dir, kind, name);
+    }
+
+    private static void compareEveryStep(Path mpirun, Path dir, DataParallelProbe.Kind kind, String name) throws IOException, InterruptedException {
         String out = Mpirun.java(mpirun, 2, DataParallelProbe.class.getName(), 300, dir.resolve("parameters").toString(), name);
         float[] rank0 = floats(dir.resolve("parameters.0")), rank1 = floats(dir.resolve("parameters.1"));
         assertTrue(java.util.Arrays.equals(rank0, rank1), "the replicas agree bit for bit: " + out);

@@ -11,7 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-/** Open MPI's launcher for the tests that start several processes (CI installs openmpi-bin). */
+/** The MPI launchers for the tests that start several processes (CI installs openmpi-bin and mpich). */
 public final class Mpirun {
     private Mpirun() {
     }
@@ -21,15 +21,25 @@ public final class Mpirun {
      * started by, and /bin/mpirun (a link to /usr/bin on merged systems) gives "/" and fails.
      */
     public static Path find() {
+        Path openMpi = onPath("mpirun.openmpi"); // Debian's own name for it, whichever MPI the plain name points at
+        return openMpi != null ? openMpi : onPath("mpirun");
+    }
+
+    /** MPICH's launcher (Debian's mpich package: mpiexec.mpich), or null. */
+    public static Path findMpich() {
+        return onPath("mpiexec.mpich");
+    }
+
+    private static Path onPath(String name) {
         for (String dir : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
-            if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, "mpirun"))) return Path.of(dir, "mpirun");
+            if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, name))) return Path.of(dir, name);
         }
         return null;
     }
 
     /**
      * Runs {@code main} of {@code mainClass} (with this JVM's class path) in {@code processes}
-     * processes under mpirun (as root, oversubscribed), waits at most {@code seconds}, asserts that
+     * processes under mpirun (Open MPI's as root, oversubscribed; or MPICH's mpiexec), waits at most {@code seconds}, asserts that
      * all ended well, and returns what they printed.
      */
     public static String java(Path mpirun, int processes, String mainClass, int seconds, String... args) throws IOException, InterruptedException {
@@ -47,8 +57,10 @@ public final class Mpirun {
         long start = System.nanoTime();
         Path log = Files.createTempFile("mpirun", ".log");
         try {
-            List<String> command = new ArrayList<>(List.of(mpirun.toString(), "--allow-run-as-root", "--oversubscribe", "-np", Integer.toString(processes),
-                    Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--enable-native-access=ALL-UNNAMED",
+            boolean hydra = mpirun.getFileName().toString().contains("mpich"); // MPICH's mpiexec: runs as root and oversubscribes as it is
+            List<String> command = new ArrayList<>(hydra ? List.of(mpirun.toString(), "-n", Integer.toString(processes))
+                    : List.of(mpirun.toString(), "--allow-run-as-root", "--oversubscribe", "-np", Integer.toString(processes)));
+            command.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--enable-native-access=ALL-UNNAMED",
                     "--add-modules", "jdk.incubator.vector", "-cp", System.getProperty("java.class.path"), mainClass));
             command.addAll(List.of(args));
             Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
