@@ -46,12 +46,11 @@ import org.slf4j.LoggerFactory;
  * thread may call.
  *
  * <p>Faults: the launcher (Open MPI's mpirun, MPICH's mpiexec) ends the job when one of its
- * processes dies. A process that hangs
- * instead would keep the others waiting in their next collective, so each collective has a
- * deadline ({@code -Dcnn4j.mpi.timeout=SECONDS}, default {@value #DEFAULT_TIMEOUT_SECONDS}, or
- * {@link #start(Duration)}): past it, a watchdog logs which rank waited in which call for how
- * long and halts this process with exit status {@value #TIMEOUT_EXIT}, and mpirun then ends the
- * others. A checkpoint being written at that moment is lost, the previous one stays whole (they
+ * processes dies. A process that hangs instead would keep the others waiting in their next
+ * collective, so each collective has a deadline ({@code -Dcnn4j.mpi.timeout=SECONDS}, default
+ * {@value #DEFAULT_TIMEOUT_SECONDS}, or {@link #start(Duration)}): past it, a watchdog logs which
+ * rank waited in which call for how long and halts this process with exit status
+ * {@value #TIMEOUT_EXIT}, and the launcher then ends the others. A checkpoint being written at that moment is lost, the previous one stays whole (they
  * are written to a temporary file and renamed).
  *
  * <p>The local rank comes from the launcher's environment: {@code OMPI_COMM_WORLD_LOCAL_RANK} (Open
