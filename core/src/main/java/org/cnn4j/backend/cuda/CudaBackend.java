@@ -164,7 +164,8 @@ public final class CudaBackend implements Backend {
 
     /**
      * What this backend runs on, a line each: the device (name, compute capability, memory), the
-     * CUDA driver and its file, cuDNN's and cuBLAS's versions and the files they were loaded from.
+     * CUDA driver and its file, cuDNN's and cuBLAS's versions and the files they were loaded from,
+     * and NCCL's (for data-parallel training on several GPUs), or why it cannot be loaded.
      */
     public List<String> describe() {
         current();
@@ -175,7 +176,8 @@ public final class CudaBackend implements Backend {
                         memory[1] / (double) (1L << 30), memory[0] / (double) (1L << 30)),
                 "CUDA driver: " + NativeLibrary.mapped("libcuda.so").map(Object::toString).orElse("libcuda not mapped (an emulated device)"),
                 "cuDNN " + versionText(cudnn.version(), cudnn.version() >= 90000 ? 10000 : 1000) + ": " + cudnn.library(),
-                "cuBLAS " + versionText(cublas.version(), 10000) + ": " + cublas.library());
+                "cuBLAS " + versionText(cublas.version(), 10000) + ": " + cublas.library(),
+                Nccl.describe());
     }
 
     /** 91400 → "9.14.0" (major·10000 + minor·100 + patch; cuDNN 8 has major·1000). */

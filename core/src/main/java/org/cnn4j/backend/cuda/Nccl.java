@@ -79,6 +79,18 @@ final class Nccl implements Collectives {
         }
     }
 
+    /**
+     * "NCCL 2.27.3: FILE", or why NCCL cannot be used, for reports. Loads the library and asks its
+     * version: no device or communicator needed.
+     */
+    static String describe() {
+        try (Nccl nccl = new Nccl(find())) {
+            return "NCCL " + versionText(nccl.version()) + ": " + nccl.library();
+        } catch (CudaException | IllegalArgumentException e) {
+            return "NCCL: not usable (data-parallel training on GPUs averages through the host): " + e.getMessage();
+        }
+    }
+
     /** 2.27.3 from 22703; versions before 2.9 counted major·1000 + minor·100 + patch. */
     static String versionText(long v) {
         return v >= 10000 ? v / 10000 + "." + v / 100 % 100 + "." + v % 100 : v / 1000 + "." + v / 100 % 10 + "." + v % 100;

@@ -123,6 +123,26 @@ class NcclBindingsTest {
         assertTrue(!log().contains("ncclCommDestroy"), "an aborted communicator is not destroyed again:\n" + log());
     }
 
+    /** What cnn4j devices prints for NCCL: its version and file, or why it cannot be used. */
+    @Test
+    void theBackendsDescriptionNamesNccl() throws Throwable {
+        String was = System.getProperty("cnn4j.nccl");
+        try {
+            System.setProperty("cnn4j.nccl", stub.toString());
+            assertEquals("NCCL 2.27.3: " + stub, Nccl.describe());
+            version.invoke(20908);
+            String old = Nccl.describe();
+            assertTrue(old.startsWith("NCCL: not usable (data-parallel training on GPUs averages through the host): NCCL 2.9.8"), old);
+            EmulatedGpu device = new EmulatedGpu(1L << 28);
+            try (CudaBackend gpu = new CudaBackend(CudaBackend.Options.defaults(), device, device::dnn, device::blas)) {
+                assertTrue(gpu.describe().getLast().startsWith("NCCL: not usable"), gpu.describe().toString());
+            }
+        } finally {
+            if (was == null) System.clearProperty("cnn4j.nccl");
+            else System.setProperty("cnn4j.nccl", was);
+        }
+    }
+
     @Test
     void versionsBeforeNcclAvgAreRefusedByName() throws Throwable {
         version.invoke(20908);
