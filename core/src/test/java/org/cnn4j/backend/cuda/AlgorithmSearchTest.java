@@ -143,7 +143,8 @@ class AlgorithmSearchTest {
         EmulatedGpu device = new EmulatedGpu(3L << 30).computeCapability(9, 0);
         try (CudaBackend gpu = new CudaBackend(CudaBackend.Options.defaults(), device, device::dnn, device::blas)) {
             List<String> lines = gpu.describe();
-            assertEquals(4, lines.size(), String.valueOf(lines));
+            assertEquals(5, lines.size(), String.valueOf(lines));
+            assertTrue(lines.get(4).startsWith("NCCL"), lines.get(4)); // its version and file, or why it is not usable (NcclBindingsTest)
             assertTrue(lines.get(0).startsWith("emulated GPU (PTX interpreter), compute capability 9.0, 3.0 GiB of memory ("), lines.get(0));
             assertTrue(lines.get(1).startsWith("CUDA driver: "), lines.get(1));
             assertTrue(lines.get(2).startsWith("cuDNN ") && lines.get(3).equals("cuBLAS 13.0.0: emulated cuBLAS"), String.valueOf(lines));
