@@ -37,6 +37,23 @@ class DistributedCommandLineTest {
     }
 
     /**
+     * Under Slurm: {@code srun --mpi=pmix -n 2 cnn4j train --distributed} (Open MPI started through
+     * Slurm's PMIx, ranks and local ranks from Slurm) trains one model that rank 0 alone reports and
+     * writes. Runs where a Slurm cluster answers (CI starts one with scripts/slurm-local).
+     */
+    @Test
+    void srunStartsTheJobAsMpirunDoes() throws IOException, InterruptedException {
+        Path srun = Mpirun.findSrun();
+        assumeTrue(srun != null, "no Slurm cluster answers here (scripts/slurm-local starts one)");
+        Path run = dir.resolve("srun");
+        String out = Mpirun.java(srun, 2, Cnn4j.class.getName(), 180, "train", "--distributed", "--data", "synthetic", "--limit", "320",
+                "--epochs", "1", "--batch", "16", "--device", "cpu", "--threads", "1", "--out", run.toString());
+        assertEquals(1, out.lines().filter(l -> l.contains("in each of 2 processes")).count(), "rank 0 alone prints: " + out);
+        assertEquals(1, out.lines().filter(l -> l.startsWith("wrote ")).count(), out);
+        for (String f : List.of("model.safetensors", "checkpoint.safetensors", Reports.CSV)) assertTrue(Files.exists(run.resolve(f)), f);
+    }
+
+    /**
      * A distributed run stopped after its first epoch and resumed from rank 0's checkpoint (with
      * --sync-batchnorm and --collectives auto passed, as a user restarting the job would) ends
      * with the model of a run that was never stopped: the replicas reload the same weights,

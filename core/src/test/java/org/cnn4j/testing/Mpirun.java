@@ -11,7 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-/** The MPI launchers for the tests that start several processes (CI installs openmpi-bin and mpich). */
+/** The MPI launchers for the tests that start several processes (CI installs openmpi-bin, mpich and a one-node Slurm). */
 public final class Mpirun {
     private Mpirun() {
     }
@@ -30,6 +30,22 @@ public final class Mpirun {
         return onPath("mpiexec.mpich");
     }
 
+    /**
+     * Slurm's srun where a Slurm cluster answers with a node ready for jobs (scripts/slurm-local
+     * starts one on this machine), or null.
+     */
+    public static Path findSrun() throws IOException, InterruptedException {
+        Path srun = onPath("srun"), sinfo = onPath("sinfo");
+        if (srun == null || sinfo == null) return null;
+        Process p = new ProcessBuilder(sinfo.toString(), "-h", "-o", "%t").redirectErrorStream(true).start();
+        String states = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!p.waitFor(20, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            return null;
+        }
+        return p.exitValue() == 0 && states.lines().anyMatch(l -> l.strip().matches("idle|mix|alloc")) ? srun : null;
+    }
+
     private static Path onPath(String name) {
         for (String dir : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
             if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, name))) return Path.of(dir, name);
@@ -39,7 +55,8 @@ public final class Mpirun {
 
     /**
      * Runs {@code main} of {@code mainClass} (with this JVM's class path) in {@code processes}
-     * processes under mpirun (Open MPI's as root, oversubscribed; or MPICH's mpiexec), waits at most {@code seconds}, asserts that
+     * processes under mpirun (Open MPI's as root, oversubscribed; MPICH's mpiexec; or Slurm's srun
+     * with PMIx), waits at most {@code seconds}, asserts that
      * all ended well, and returns what they printed.
      */
     public static String java(Path mpirun, int processes, String mainClass, int seconds, String... args) throws IOException, InterruptedException {
@@ -57,8 +74,10 @@ public final class Mpirun {
         long start = System.nanoTime();
         Path log = Files.createTempFile("mpirun", ".log");
         try {
-            boolean hydra = mpirun.getFileName().toString().contains("mpich"); // MPICH's mpiexec: runs as root and oversubscribes as it is
-            List<String> command = new ArrayList<>(hydra ? List.of(mpirun.toString(), "-n", Integer.toString(processes))
+            String launcher = mpirun.getFileName().toString();
+            List<String> command = new ArrayList<>(launcher.equals("srun") ? List.of(mpirun.toString(), "--mpi=pmix", "--overcommit", "-n",
+                    Integer.toString(processes)) // Slurm's direct launch, Open MPI through PMIx
+                    : launcher.contains("mpich") ? List.of(mpirun.toString(), "-n", Integer.toString(processes)) // runs as root, oversubscribes
                     : List.of(mpirun.toString(), "--allow-run-as-root", "--oversubscribe", "-np", Integer.toString(processes)));
             command.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--enable-native-access=ALL-UNNAMED",
                     "--add-modules", "jdk.incubator.vector", "-cp", System.getProperty("java.class.path"), mainClass));
