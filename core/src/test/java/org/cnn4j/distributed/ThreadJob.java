@@ -19,6 +19,8 @@ import java.util.function.Function;
  * than a minute breaks the barrier, and the others' collectives throw rather than hang.
  */
 public final class ThreadJob {
+    /** How long a rank waits for the others in a collective. */
+    public static final java.time.Duration DEADLINE = java.time.Duration.ofMinutes(1);
     private final int size;
     private final CyclicBarrier barrier;
     private final Object[] slots;
@@ -56,7 +58,7 @@ public final class ThreadJob {
 
     private void meet() {
         try {
-            barrier.await(1, TimeUnit.MINUTES);
+            barrier.await(DEADLINE.toNanos(), TimeUnit.NANOSECONDS);
         } catch (InterruptedException | BrokenBarrierException | TimeoutException e) {
             throw new IllegalStateException("another rank of the thread job failed or is late: " + e, e);
         }
@@ -111,6 +113,12 @@ public final class ThreadJob {
             @Override
             public void barrier() {
                 meet();
+            }
+
+            /** A collective gives up after a minute (see {@link #meet}). */
+            @Override
+            public java.util.Optional<java.time.Duration> deadline() {
+                return java.util.Optional.of(DEADLINE);
             }
 
             @Override

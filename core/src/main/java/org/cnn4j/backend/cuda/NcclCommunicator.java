@@ -40,6 +40,8 @@ public final class NcclCommunicator implements Communicator {
     private final Communicator job;
     private final Collectives nccl;
     private final long bucketBytes;
+    /** Whether the GPU's waits have the job's deadline because of this communicator. */
+    private final boolean guarded;
     private boolean closed;
 
     /**
@@ -83,6 +85,7 @@ public final class NcclCommunicator implements Communicator {
         }
         log.info("NCCL {} ({}): rank {} of {} on {}", Nccl.versionText(nccl.version()), nccl.library(), job.rank(), job.size(), gpu.name());
         job.deadline().ifPresent(limit -> gpu.driver.guardWaits(limit.toNanos(), this::expired));
+        guarded = job.deadline().isPresent();
     }
 
     /**
@@ -188,7 +191,7 @@ public final class NcclCommunicator implements Communicator {
             nccl.abort();
             throw e;
         } finally {
-            gpu.driver.guardWaits(0, null);
+            if (guarded) gpu.driver.guardWaits(0, null);
         }
     }
 }

@@ -180,7 +180,7 @@ class NcclBindingsTest {
 
     /** The job's deadline becomes the GPU's for every host wait while NCCL is joined, and is lifted when it leaves. */
     @Test
-    void theJobsDeadlineGuardsTheGpusWaits() {
+    void theJobsDeadlineGuardsTheGpusWaits() throws Exception {
         List<String> guards = new java.util.ArrayList<>();
         EmulatedGpu device = new EmulatedGpu(1L << 28) {
             @Override
@@ -188,56 +188,16 @@ class NcclBindingsTest {
                 guards.add(limitNanos + (expiry == null ? " none" : " set"));
             }
         };
-        Communicator job = new Communicator() {
-            @Override
-            public int rank() {
-                return 0;
+        org.cnn4j.distributed.ThreadJob.run(1, job -> { // a job whose collectives have a deadline
+            try (CudaBackend gpu = new CudaBackend(CudaBackend.Options.defaults(), device, device::dnn, device::blas)) {
+                new NcclCommunicator(gpu, job, NcclBindingsTest::stubNccl, 1).close();
+                try (NcclCommunicator unguarded = new NcclCommunicator(gpu, Communicator.single(), NcclBindingsTest::stubNccl, 1)) {
+                    return null;
+                }
             }
-
-            @Override
-            public int size() {
-                return 1;
-            }
-
-            @Override
-            public int localRank() {
-                return 0;
-            }
-
-            @Override
-            public void allReduceSum(float[] values) {
-            }
-
-            @Override
-            public void allReduceSum(double[] values) {
-            }
-
-            @Override
-            public void broadcast(byte[] data, int root) {
-            }
-
-            @Override
-            public void barrier() {
-            }
-
-            @Override
-            public java.util.Optional<java.time.Duration> deadline() {
-                return java.util.Optional.of(java.time.Duration.ofSeconds(7));
-            }
-
-            @Override
-            public void close() {
-            }
-        };
-        try (CudaBackend gpu = new CudaBackend(CudaBackend.Options.defaults(), device, device::dnn, device::blas)) {
-            NcclCommunicator nccl = new NcclCommunicator(gpu, job, NcclBindingsTest::stubNccl, 1);
-            assertEquals(List.of("7000000000 set"), guards);
-            nccl.close();
-            assertEquals(List.of("7000000000 set", "0 none"), guards);
-            try (NcclCommunicator unguarded = new NcclCommunicator(gpu, Communicator.single(), NcclBindingsTest::stubNccl, 1)) {
-                assertEquals(2, guards.size(), "a job without a deadline sets none");
-            }
-        }
+        });
+        long limit = org.cnn4j.distributed.ThreadJob.DEADLINE.toNanos();
+        assertEquals(List.of(limit + " set", "0 none"), guards, "set while joined, lifted on leaving; none for a job without a deadline");
     }
 
     @Test
