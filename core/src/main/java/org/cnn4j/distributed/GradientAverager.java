@@ -24,7 +24,6 @@ import org.cnn4j.tensor.Tensor;
  */
 public final class GradientAverager {
     private final Communicator communicator;
-    private final long bucketBytes;
     private final List<Bucket> buckets = new ArrayList<>();
     /** The next bucket to reduce in this backward pass. */
     private int next;
@@ -33,16 +32,14 @@ public final class GradientAverager {
     private record Bucket(List<Tensor> gradients, int firstLayer) {
     }
 
-    /** Buckets of the communicator's size for {@code layers} (the model's, in forward order). */
-    public GradientAverager(Communicator communicator, List<Layer> layers) {
-        this(communicator, layers, communicator.bucketBytes());
-    }
-
-    /** Buckets of at least {@code bucketBytes} bytes of gradients (the last may hold less). */
+    /**
+     * Buckets of at least {@code bucketBytes} bytes of gradients (the last may hold less; {@link
+     * Communicator#bucketBytes()} is the communicator's choice) for {@code layers} (the model's, in
+     * forward order).
+     */
     public GradientAverager(Communicator communicator, List<Layer> layers, long bucketBytes) {
         if (bucketBytes < 1) throw new IllegalArgumentException("a bucket must hold at least one byte, got " + bucketBytes);
         this.communicator = communicator;
-        this.bucketBytes = bucketBytes;
         List<Tensor> open = new ArrayList<>();
         long bytes = 0;
         for (int i = layers.size() - 1; i >= 0; i--) {
@@ -60,11 +57,6 @@ public final class GradientAverager {
 
     public Communicator communicator() {
         return communicator;
-    }
-
-    /** The bucket size asked for, in bytes. */
-    public long bucketBytes() {
-        return bucketBytes;
     }
 
     /** How many buckets a backward pass reduces. */
