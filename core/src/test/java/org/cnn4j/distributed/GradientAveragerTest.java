@@ -16,6 +16,7 @@ import org.cnn4j.model.Models;
 import org.cnn4j.optim.Sgd;
 import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
+import org.cnn4j.testing.Twins;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -29,7 +30,7 @@ class GradientAveragerTest {
      * Two processes in name: every sum doubles the values, as a twin process would, plus
      * {@code offset}·(i + 1) at index i (the twin's difference, 0 unless a test sets it).
      */
-    private static final class TwinJob implements Communicator {
+    private static final class TwinJob extends Twins {
         float offset;
         final List<List<Tensor>> reduced = new ArrayList<>();
         /** For each reduction: which of the model's parameters had a gradient (not all zeros) by then. */
@@ -37,28 +38,9 @@ class GradientAveragerTest {
         Graph model;
 
         @Override
-        public int rank() {
-            return 0;
-        }
-
-        @Override
-        public int size() {
-            return 2;
-        }
-
-        @Override
-        public int localRank() {
-            return 0;
-        }
-
-        @Override
         public void allReduceSum(float[] values) {
-            for (int i = 0; i < values.length; i++) values[i] = 2 * values[i] + offset * (i + 1);
-        }
-
-        @Override
-        public void allReduceSum(double[] values) {
-            for (int i = 0; i < values.length; i++) values[i] *= 2;
+            super.allReduceSum(values);
+            for (int i = 0; i < values.length; i++) values[i] += offset * (i + 1);
         }
 
         @Override
@@ -74,19 +56,7 @@ class GradientAveragerTest {
                 }
             }
             computedBy.add(computed);
-            Communicator.super.allReduceMean(tensors);
-        }
-
-        @Override
-        public void broadcast(byte[] data, int root) {
-        }
-
-        @Override
-        public void barrier() {
-        }
-
-        @Override
-        public void close() {
+            super.allReduceMean(tensors);
         }
     }
 

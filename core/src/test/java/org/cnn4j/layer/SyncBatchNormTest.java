@@ -9,6 +9,7 @@ import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
 import org.cnn4j.testing.Backends;
 import org.cnn4j.testing.Data;
+import org.cnn4j.testing.Twins;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -20,44 +21,7 @@ import org.junit.jupiter.api.Test;
 class SyncBatchNormTest {
 
     /** Two processes holding the same values: every sum doubles. */
-    private static final Communicator TWINS = new Communicator() {
-        @Override
-        public int rank() {
-            return 0;
-        }
-
-        @Override
-        public int size() {
-            return 2;
-        }
-
-        @Override
-        public int localRank() {
-            return 0;
-        }
-
-        @Override
-        public void allReduceSum(float[] values) {
-            for (int i = 0; i < values.length; i++) values[i] *= 2;
-        }
-
-        @Override
-        public void allReduceSum(double[] values) {
-            for (int i = 0; i < values.length; i++) values[i] *= 2;
-        }
-
-        @Override
-        public void broadcast(byte[] data, int root) {
-        }
-
-        @Override
-        public void barrier() {
-        }
-
-        @Override
-        public void close() {
-        }
-    };
+    private static final Communicator TWINS = new Twins();
 
     @Test
     void aJobOfTwinBatchesNormalisesAsOneBatch() {
