@@ -372,19 +372,20 @@ public final class Mpi implements Communicator {
 
     @Override
     public synchronized void allReduceSum(float[] values) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buffer = arena.allocateFrom(ValueLayout.JAVA_FLOAT, values);
-            allReduce(buffer, values.length, Float.BYTES, abi.floatType());
-            MemorySegment.copy(buffer, ValueLayout.JAVA_FLOAT, 0, values, 0, values.length);
-        }
+        allReduceSum(MemorySegment.ofArray(values), Float.BYTES, abi.floatType());
     }
 
     @Override
     public synchronized void allReduceSum(double[] values) {
+        allReduceSum(MemorySegment.ofArray(values), Double.BYTES, abi.doubleType());
+    }
+
+    /** A Java array's values (a heap segment of {@code bytes}-byte elements of MPI type {@code type}) summed in place, through native memory. */
+    private void allReduceSum(MemorySegment values, int bytes, Object type) {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buffer = arena.allocateFrom(ValueLayout.JAVA_DOUBLE, values);
-            allReduce(buffer, values.length, Double.BYTES, abi.doubleType());
-            MemorySegment.copy(buffer, ValueLayout.JAVA_DOUBLE, 0, values, 0, values.length);
+            MemorySegment buffer = arena.allocate(values.byteSize(), bytes).copyFrom(values);
+            allReduce(buffer, values.byteSize() / bytes, bytes, type);
+            values.copyFrom(buffer);
         }
     }
 
