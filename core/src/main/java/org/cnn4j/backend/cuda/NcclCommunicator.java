@@ -84,8 +84,9 @@ public final class NcclCommunicator implements Communicator {
             throw e;
         }
         log.info("NCCL {} ({}): rank {} of {} on {}", Nccl.versionText(nccl.version()), nccl.library(), job.rank(), job.size(), gpu.name());
-        job.deadline().ifPresent(limit -> gpu.driver.guardWaits(limit.toNanos(), this::expired));
-        guarded = job.deadline().isPresent();
+        java.util.Optional<java.time.Duration> deadline = job.deadline();
+        deadline.ifPresent(limit -> gpu.driver.guardWaits(limit.toNanos(), this::expired));
+        guarded = deadline.isPresent();
     }
 
     /**
