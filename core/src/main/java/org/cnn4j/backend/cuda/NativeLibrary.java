@@ -20,7 +20,8 @@ import java.util.stream.Stream;
  * A native library found and opened for {@code java.lang.foreign}: first a file named by a system
  * property or an environment variable, then the dynamic loader's own search by soname (ld.so
  * cache, LD_LIBRARY_PATH), then the usual CUDA install folders, then NVIDIA's Python wheels
- * ({@code …/site-packages/nvidia/<package>/lib}, as PyTorch installs cuDNN and cuBLAS) in every
+ * ({@code …/site-packages/nvidia/<package>/lib}, as PyTorch installs cuDNN and cuBLAS; CUDA 13's
+ * wheels share {@code nvidia/cu13/lib}) in every
  * Python environment in sight: each {@code python3} on PATH, {@code VIRTUAL_ENV},
  * {@code CONDA_PREFIX}, {@code /opt/*}{@code /.venv}, {@code /usr/local} and the user's {@code ~/.local}. When
  * nothing loads, the exception lists every place tried and why it failed.

@@ -248,6 +248,30 @@ class CudaBindingsTest {
     }
 
     @Test
+    void cublasOfCuda13WheelsIsFoundInTheSharedCu13Folder() throws IOException {
+        // CUDA 13's wheels (nvidia-cublas 13, nvidia-cuda-runtime 13, ...) share nvidia/cu13/lib; cuDNN
+        // and NCCL keep folders of their own (nvidia/cudnn/lib, nvidia/nccl/lib), as PyTorch 2.9+ installs them.
+        Path venv = dir.resolve("cu13-venv");
+        Path site = venv.resolve("lib/python3.12/site-packages/nvidia");
+        Path cu13 = Files.createDirectories(site.resolve("cu13/lib"));
+        Path nccl = Files.createDirectories(site.resolve("nccl/lib"));
+        Files.copy(stub, cu13.resolve("libcnn4jtest_cublas.so.13"));
+        Files.copy(stub, cu13.resolve("libcnn4jtest_cublasLt.so.13"));
+        Files.copy(stub, nccl.resolve("libcnn4jtest_nccl.so.2"));
+        List<Path> folders = NativeLibrary.wheelFolders(Map.of("VIRTUAL_ENV", venv.toString()), dir.resolve("nohome"));
+        assertEquals(List.of(cu13, nccl), folders.subList(0, Math.min(2, folders.size())),
+                "each nvidia/<package>/lib, whatever the package's name, this environment's first: " + folders);
+
+        NativeLibrary cublas = NativeLibrary.open("cuBLAS", "cnn4j.test.none", "CNN4J_TEST_NONE", List.of("libcnn4jtest_cublas.so.13"),
+                Map.of("libcnn4jtest_cublas.so.13", List.of("libcnn4jtest_cublasLt.so.13")), folders);
+        assertEquals(cu13.resolve("libcnn4jtest_cublas.so.13"), cublas.file());
+        assertEquals(cu13.resolve("libcnn4jtest_cublasLt.so.13"), NativeLibrary.mapped("libcnn4jtest_cublasLt.so.13").orElseThrow(),
+                "its libcublasLt from the same folder");
+        assertEquals(nccl.resolve("libcnn4jtest_nccl.so.2"),
+                NativeLibrary.open("NCCL", "cnn4j.test.none", "CNN4J_TEST_NONE", List.of("libcnn4jtest_nccl.so.2"), Map.of(), folders).file());
+    }
+
+    @Test
     void theRealCudnnAndCublasSearchesKnowTheirCompanions() {
         assertEquals(List.of("libcudnn_graph.so.9", "libcudnn_engines_precompiled.so.9", "libcudnn_heuristic.so.9", "libcudnn_ops.so.9",
                 "libcudnn_cnn.so.9"), CudaBackend.CUDNN9_PARTS);
