@@ -17,7 +17,7 @@ import java.lang.invoke.MethodHandle;
  * follow cublas_api.h. Every call is checked and a failure names the call and cuBLAS's status text.
  */
 final class Cublas implements Blas {
-    private static final int OP_N = 0, OP_T = 1, DEFAULT_MATH = 0;
+    static final int OP_N = 0, OP_T = 1, DEFAULT_MATH = 0;
     private final NativeLibrary lib;
     private final Arena arena = Arena.ofShared();
     private final MethodHandle destroy, sgemm, statusString, setStream, setWorkspace, getVersion;

@@ -32,11 +32,11 @@ import org.slf4j.LoggerFactory;
 final class Cudnn implements Dnn {
     private static final Logger log = LoggerFactory.getLogger(Cudnn.class);
     // Enumerations (cudnn_graph.h / cudnn_ops.h).
-    private static final int FLOAT = 0, CROSS_CORRELATION = 1;
-    private static final int SOFTMAX_ACCURATE = 1, SOFTMAX_MODE_INSTANCE = 0;
-    private static final int ACTIVATION_RELU = 1, PROPAGATE_NAN = 1;
+    static final int FLOAT = 0, CROSS_CORRELATION = 1;
+    static final int SOFTMAX_ACCURATE = 1, SOFTMAX_MODE_INSTANCE = 0;
+    static final int ACTIVATION_RELU = 1, PROPAGATE_NAN = 1, DETERMINISTIC = 1;
     /** cudnnConvolution{Fwd,BwdData,BwdFilter}AlgoPerf_t: algo, status, time, (pad), memory, determinism, mathType, reserved[3]. */
-    private static final long PERF_SIZE = 48, PERF_ALGO = 0, PERF_STATUS = 4, PERF_TIME = 8, PERF_MEMORY = 16, PERF_DETERMINISM = 24, PERF_MATH = 28;
+    static final long PERF_SIZE = 48, PERF_ALGO = 0, PERF_STATUS = 4, PERF_TIME = 8, PERF_MEMORY = 16, PERF_DETERMINISM = 24, PERF_MATH = 28;
     /**
      * Algorithms within this fraction of the fastest one's measured time count as equally fast
      * (cudnnFind times each once: its figures differ by a few percent from run to run); of those,
@@ -61,7 +61,7 @@ final class Cudnn implements Dnn {
     private final Map<String, List<Perf>> measured = new HashMap<>();
     private final Map<String, Choice> choices = new HashMap<>();
     /** cudnnStatus_t: the search could not allocate its buffers (host or device). */
-    private static final int INTERNAL_ERROR_HOST_ALLOCATION_FAILED = 4003, INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED = 4004;
+    static final int INTERNAL_ERROR_HOST_ALLOCATION_FAILED = 4003, INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED = 4004;
 
     /** One algorithm's line of a cudnnFind or heuristic result. */
     private record Perf(int algo, int status, float time, long memory, boolean deterministic, int mathType) {
@@ -328,7 +328,7 @@ final class Cudnn implements Dnn {
             for (int i = 0; i < count; i++) {
                 long at = i * PERF_SIZE;
                 perfs.add(new Perf(perf.get(JAVA_INT, at + PERF_ALGO), perf.get(JAVA_INT, at + PERF_STATUS), perf.get(JAVA_FLOAT, at + PERF_TIME),
-                        perf.get(JAVA_LONG, at + PERF_MEMORY), perf.get(JAVA_INT, at + PERF_DETERMINISM) == 1, perf.get(JAVA_INT, at + PERF_MATH)));
+                        perf.get(JAVA_LONG, at + PERF_MEMORY), perf.get(JAVA_INT, at + PERF_DETERMINISM) == DETERMINISTIC, perf.get(JAVA_INT, at + PERF_MATH)));
             }
             return List.copyOf(perfs);
         }

@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.stream.Stream;
 
 /**
@@ -32,6 +33,8 @@ import java.util.stream.Stream;
  */
 final class NativeLibrary {
     private static final Linker LINKER = Linker.nativeLinker();
+    /** Every C function asked for so far, by name, with the descriptor it is called through. */
+    private static final Map<String, FunctionDescriptor> DECLARED = new ConcurrentSkipListMap<>();
     private final String what;
     private final SymbolLookup lookup;
     private final Path file;
@@ -230,13 +233,23 @@ final class NativeLibrary {
         throw new CudaException(call + (detail.isEmpty() ? "" : " (" + detail + ")") + " failed: " + text + " (" + status + ")");
     }
 
+    /**
+     * Every C function that a binding has asked any library for in this process, by name, with the
+     * descriptor it is called through (found or not): what a check against the headers compares.
+     */
+    static Map<String, FunctionDescriptor> declared() {
+        return Map.copyOf(DECLARED);
+    }
+
     /** A method handle for a C function that only some versions of this library have, or null where this one has none. */
     MethodHandle optionalFunction(String name, FunctionDescriptor descriptor) {
+        DECLARED.put(name, descriptor);
         return lookup.find(name).map(symbol -> LINKER.downcallHandle(symbol, descriptor)).orElse(null);
     }
 
     /** A method handle for a C function of this library. */
     MethodHandle function(String name, FunctionDescriptor descriptor) {
+        DECLARED.put(name, descriptor);
         MemorySegment symbol = lookup.find(name).orElseThrow(() -> new CudaException(what + " (" + file + ") has no function " + name
                 + "; is it a supported version?"));
         return LINKER.downcallHandle(symbol, descriptor);
