@@ -69,6 +69,16 @@ public final class Mpirun {
     public record Outcome(int code, String output, double seconds) {
     }
 
+    /**
+     * The options of this test JVM that choose kernels ({@code -XX:MaxVectorSize}, {@code -XX:UseAVX},
+     * {@code -Dcnn4j.*}, e.g. {@code -Dcnn4j.vector=false}), for the processes it starts: a test that
+     * compares their results with its own compares the same kernels.
+     */
+    public static List<String> inheritedOptions() {
+        return java.util.Arrays.stream(ProcessHandle.current().info().arguments().orElse(new String[0]))
+                .filter(a -> a.startsWith("-XX:MaxVectorSize") || a.startsWith("-XX:UseAVX") || a.startsWith("-Dcnn4j.")).toList();
+    }
+
     /** {@link #java} without asserting how the job ended. */
     public static Outcome run(Path mpirun, int processes, String mainClass, int seconds, String... args) throws IOException, InterruptedException {
         long start = System.nanoTime();
@@ -80,7 +90,9 @@ public final class Mpirun {
                     : launcher.contains("mpich") ? List.of(mpirun.toString(), "-n", Integer.toString(processes)) // runs as root, oversubscribes
                     : List.of(mpirun.toString(), "--allow-run-as-root", "--oversubscribe", "-np", Integer.toString(processes)));
             command.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--enable-native-access=ALL-UNNAMED",
-                    "--add-modules", "jdk.incubator.vector", "-cp", System.getProperty("java.class.path"), mainClass));
+                    "--add-modules", "jdk.incubator.vector"));
+            command.addAll(inheritedOptions());
+            command.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass));
             command.addAll(List.of(args));
             Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
             if (!p.waitFor(seconds, TimeUnit.SECONDS)) {
