@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.ToDoubleFunction;
 
 import org.cnn4j.io.AtomicFiles;
@@ -20,38 +21,75 @@ import org.knowm.xchart.HeatMapChartBuilder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.internal.chartpart.Chart;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Writes what a person looks at after training, into a directory, after every epoch:
  * {@code metrics.csv} (one row per epoch, {@link EpochMetrics#CSV_HEADER}), {@code loss.png} and
  * {@code accuracy.png} (train and test curves), and {@code confusion.png} (the test set's confusion
  * matrix, true class down, predicted class across). Each file is replaced atomically.
+ *
+ * <p>Charts need Java to draw text, hence a font (through fontconfig on Linux). Where it cannot (a
+ * server or container with no fonts installed), training goes on: the CSV is still written after
+ * every epoch, the reason is logged once, and {@link #chartsUnavailable()} tells it.
  */
 public final class Reports implements TrainingListener {
+    private static final Logger log = LoggerFactory.getLogger(Reports.class);
     public static final String CSV = "metrics.csv", LOSS = "loss.png", ACCURACY = "accuracy.png", CONFUSION = "confusion.png";
     private final Path dir;
+    private final ChartWriter charts;
+    private String chartsUnavailable;
+
+    /** Writes a chart into a file: {@link Reports#png}, or a stand-in in tests. */
+    @FunctionalInterface
+    interface ChartWriter {
+        void write(Path file, Chart<?, ?> chart) throws IOException;
+    }
+
+    /** Java could not draw a chart (no fonts, say); the message names the file and what to install. */
+    public static final class ChartUnavailable extends IllegalStateException {
+        ChartUnavailable(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
 
     public Reports(Path dir) {
+        this(dir, Reports::png);
+    }
+
+    Reports(Path dir, ChartWriter charts) {
         this.dir = dir;
+        this.charts = charts;
     }
 
     @Override
     public void epochDone(EpochMetrics metrics, Evaluation test, Trainer trainer) {
+        List<EpochMetrics> history = trainer.history();
         try {
-            write(dir, trainer.history(), test, trainer.dataInfo().classNames());
+            StringBuilder csv = new StringBuilder(EpochMetrics.CSV_HEADER).append('\n');
+            for (EpochMetrics m : history) csv.append(m.csv()).append('\n');
+            AtomicFiles.write(dir.resolve(CSV), out -> out.write(csv.toString().getBytes(StandardCharsets.UTF_8)));
+            if (chartsUnavailable != null) return;
+            charts.write(dir.resolve(LOSS), curves("Loss", history, EpochMetrics::trainLoss, EpochMetrics::testLoss));
+            charts.write(dir.resolve(ACCURACY), curves("Accuracy", history, EpochMetrics::trainAccuracy, EpochMetrics::testAccuracy));
+            if (test != null) charts.write(dir.resolve(CONFUSION), confusion(test.confusion(), trainer.dataInfo().classNames()));
+        } catch (ChartUnavailable e) {
+            chartsUnavailable = e.getMessage();
+            log.warn("{}; training goes on without charts ({} has the figures)", chartsUnavailable, CSV);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write the training reports to " + dir + ": " + e.getMessage(), e);
         }
     }
 
-    /** Writes the CSV and the charts for a history and (when not null) a test evaluation. */
-    public static void write(Path dir, List<EpochMetrics> history, Evaluation test, List<String> classNames) throws IOException {
-        StringBuilder csv = new StringBuilder(EpochMetrics.CSV_HEADER).append('\n');
-        for (EpochMetrics m : history) csv.append(m.csv()).append('\n');
-        AtomicFiles.write(dir.resolve(CSV), out -> out.write(csv.toString().getBytes(StandardCharsets.UTF_8)));
-        png(dir.resolve(LOSS), curves("Loss", history, EpochMetrics::trainLoss, EpochMetrics::testLoss));
-        png(dir.resolve(ACCURACY), curves("Accuracy", history, EpochMetrics::trainAccuracy, EpochMetrics::testAccuracy));
-        if (test != null) writeConfusion(dir.resolve(CONFUSION), test.confusion(), classNames);
+    /** Why the charts are not being drawn, once a chart has failed; empty while they are. */
+    public Optional<String> chartsUnavailable() {
+        return Optional.ofNullable(chartsUnavailable);
+    }
+
+    /** The files this listener has been writing, for a closing message: the CSV, and the charts unless they could not be drawn. */
+    public String written() {
+        return chartsUnavailable == null ? String.join(", ", CSV, LOSS, ACCURACY, CONFUSION) : CSV + " (no charts: " + chartsUnavailable + ")";
     }
 
     /** The confusion matrix as a PNG heat map with the counts written in. */
@@ -86,9 +124,19 @@ public final class Reports implements TrainingListener {
         return chart;
     }
 
-    /** Writes a chart as a PNG file, atomically. */
+    /**
+     * Writes a chart as a PNG file, atomically; throws {@link ChartUnavailable} when Java cannot
+     * draw it (no fonts or no graphics libraries), leaving no file.
+     */
     public static void png(Path file, Chart<?, ?> chart) throws IOException {
-        byte[] bytes = BitmapEncoder.getBitmapBytes(chart, BitmapEncoder.BitmapFormat.PNG);
+        byte[] bytes;
+        try {
+            bytes = BitmapEncoder.getBitmapBytes(chart, BitmapEncoder.BitmapFormat.PNG);
+        } catch (RuntimeException | Error e) {
+            if (e instanceof VirtualMachineError vm) throw vm;
+            throw new ChartUnavailable("cannot draw " + file.getFileName() + " (" + e + "): Java draws text with the system's fonts;"
+                    + " where none are installed, install some with fontconfig (Debian and Ubuntu: fonts-dejavu-core fontconfig)", e);
+        }
         AtomicFiles.write(file, out -> out.write(bytes));
     }
 }

@@ -166,7 +166,8 @@ final class TrainCommand implements Callable<Integer> {
                     trainer.options().batchSize(), trainer.options().epochs(),
                     trainer.options().schedule().text(), trainer.history().isEmpty() ? "" : ", resuming after epoch " + trainer.history().size());
             trainer.checkpointTo(dir.resolve("checkpoint.safetensors"));
-            if (lead) trainer.listener(progress).listener(new Reports(dir));
+            Reports reports = new Reports(dir);
+            if (lead) trainer.listener(progress).listener(reports);
             if (data.folderPreprocessing != null) trainer.preprocessing(data.folderPreprocessing);
             NcclCommunicator nccl = job.size() > 1 ? nccl(job, backend, out) : null;
             try (Model trained = trainer.model(); AutoCloseable leaveNccl = nccl != null ? nccl : () -> { }) {
@@ -179,8 +180,7 @@ final class TrainCommand implements Callable<Integer> {
             }
             if (data.skippedReport() != null) out.println(data.skippedReport());
             out.println(Reporting.peakHeap());
-            out.println("wrote " + dir.resolve("model.safetensors") + ", checkpoint.safetensors, " + Reports.CSV + ", " + Reports.LOSS + ", "
-                    + Reports.ACCURACY + ", " + Reports.CONFUSION);
+            out.println("wrote " + dir.resolve("model.safetensors") + ", checkpoint.safetensors, " + reports.written());
         }
         return 0;
     }
