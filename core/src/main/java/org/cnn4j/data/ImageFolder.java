@@ -265,9 +265,25 @@ public final class ImageFolder {
                 files.add(p);
                 labels.add(classes.size());
             }
-            classes.add(folder.getFileName().toString());
+            classes.add(className(folder));
         }
         return new Listing(classes, files, labels);
+    }
+
+    /**
+     * A class folder's name, which the model file keeps. Java decodes file names with the encoding
+     * of the locale it started in (sun.jnu.encoding): bytes that encoding cannot read (an accented
+     * name under the POSIX locale, a Latin-1 name under UTF-8) come out as U+FFFD, and such a name is
+     * refused rather than stored garbled.
+     */
+    private static String className(Path folder) throws FileFormatException {
+        String name = folder.getFileName().toString();
+        if (name.indexOf('\uFFFD') >= 0) {
+            throw new FileFormatException(folder, "this class folder's name is not valid in Java's file-name encoding ("
+                    + System.getProperty("sun.jnu.encoding") + ", from the locale), so its class name would be stored garbled:"
+                    + " run Java in a UTF-8 locale (e.g. LC_ALL=C.UTF-8) or rename the folder");
+        }
+        return name;
     }
 
     /** The visible sub-folders, sorted by name. */

@@ -402,6 +402,18 @@ class ImageFolderTest {
     }
 
     @Test
+    void aClassFolderWhoseNameJavaCannotDecodeIsRefused() throws IOException, InterruptedException {
+        writeShapes(dir, 12, 4);
+        // "café" in Latin-1: a byte (0xE9) that no UTF-8 reading accepts, nor the POSIX locale's ASCII
+        Process mkdir = new ProcessBuilder("sh", "-c", "mkdir \"$1/$(printf 'caf\\351')\" && cp \"$2\" \"$1/$(printf 'caf\\351')/a.png\"", "sh",
+                dir.toString(), Files.list(dir.resolve("horizontal")).findFirst().orElseThrow().toString()).inheritIO().start();
+        assertEquals(0, mkdir.waitFor());
+        String m = assertThrows(FileFormatException.class, () -> ImageFolder.open(dir, Shape.of(1, 28, 28), 0.1, 1, Images.DEFAULT_MAX_PIXELS)).getMessage();
+        assertTrue(m.contains("caf\uFFFD") && m.contains("not valid in Java's file-name encoding (" + System.getProperty("sun.jnu.encoding"))
+                && m.contains("LC_ALL=C.UTF-8"), m);
+    }
+
+    @Test
     void badFoldersAndFilesAreNamed() throws IOException {
         writeShapes(dir, 12, 4);
         Path empty = dir.resolve("zebra");
