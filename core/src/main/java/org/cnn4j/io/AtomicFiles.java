@@ -28,7 +28,8 @@ import org.slf4j.LoggerFactory;
  * Writes a file so that a crash at any moment leaves either the old file or the complete new one:
  * write a temporary file beside it, flush it to disk (fsync), rename it over the target (atomic on
  * POSIX file systems), then fsync the directory so the rename itself survives a power cut. On
- * failure the temporary file is removed and the target is untouched.
+ * failure the temporary file is removed, the target is untouched, and a failure of the system's
+ * (no space left on the device, say) names the file.
  *
  * <p>A process killed while writing leaves its temporary file ({@code .NAME.pidPID.RANDOM.partial})
  * behind; the next write into the same directory removes those whose process is gone (and those
@@ -80,7 +81,14 @@ public final class AtomicFiles {
             } catch (AtomicMoveNotSupportedException e) {
                 throw new IOException("cannot replace " + target + " atomically on this file system: " + e.getMessage(), e);
             }
-        } catch (IOException | RuntimeException | Error e) {
+        } catch (IOException e) {
+            Files.deleteIfExists(temp);
+            // The system's own failures (no space left, quota, I/O error) come as plain IOExceptions
+            // that do not say which file: say it, and what became of the old one.
+            if (e.getClass() != IOException.class) throw e;
+            throw new IOException("cannot write " + target + ": " + e.getMessage() + " ("
+                    + (Files.exists(target) ? "the previous file is unchanged" : "nothing was written") + ")", e);
+        } catch (RuntimeException | Error e) {
             Files.deleteIfExists(temp);
             throw e;
         }

@@ -2,6 +2,7 @@ package org.cnn4j.io;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -226,7 +227,16 @@ class ModelFileTest {
             out.write(before, 0, before.length / 2);
             throw new IOException("disk full (simulated)");
         }));
-        assertEquals("disk full (simulated)", crash.getMessage());
+        assertEquals("cannot write " + f + ": disk full (simulated) (the previous file is unchanged)", crash.getMessage());
+        Path fresh = dir.resolve("fresh.safetensors");
+        IOException full = assertThrows(IOException.class, () -> AtomicFiles.write(fresh, out -> {
+            throw new IOException("No space left on device");
+        }));
+        assertEquals("cannot write " + fresh + ": No space left on device (nothing was written)", full.getMessage());
+        FileFormatException refused = new FileFormatException(fresh, "a writer's own error");
+        assertSame(refused, assertThrows(FileFormatException.class, () -> AtomicFiles.write(fresh, out -> {
+            throw refused;
+        })), "an error that names its file already passes unchanged");
         assertArrayEquals(before, Files.readAllBytes(f));
         try (var files = Files.list(dir)) {
             assertEquals(List.of(f), files.toList(), "no temporary file left behind");
