@@ -74,6 +74,9 @@ public final class Datasets {
                 if (Files.isRegularFile(dir) && ImageFolder.looksLike(dir)) { // a CSV manifest
                     yield ImageFolder.open(dir, synthetic, ImageFolder.DEFAULT_VAL_FRACTION, seed, Images.DEFAULT_MAX_PIXELS);
                 }
+                if (!Files.exists(dir)) {
+                    throw new FileFormatException(dir, "no such file or directory, nor a dataset name (fashion-mnist, synthetic)");
+                }
                 if (!Files.isDirectory(dir)) {
                     throw new FileFormatException(dir, "not a dataset name (fashion-mnist, synthetic), a directory nor a CSV manifest");
                 }

@@ -170,7 +170,10 @@ class DatasetFilesTest {
         String m = assertThrows(FileFormatException.class, () -> Datasets.idx(empty)).getMessage();
         assertTrue(m.contains("no train-images-idx3-ubyte or train-images-idx3-ubyte.gz here") && m.contains("it is empty"), m);
         m = assertThrows(FileFormatException.class, () -> Datasets.open(dir.resolve("nowhere").toString(), 0)).getMessage();
-        assertTrue(m.contains("not a dataset name"), m);
+        assertTrue(m.contains("nowhere: no such file or directory, nor a dataset name (fashion-mnist, synthetic)"), m);
+        Path text = Files.writeString(dir.resolve("notes.txt"), "not a dataset");
+        m = assertThrows(FileFormatException.class, () -> Datasets.open(text.toString(), 0)).getMessage();
+        assertTrue(m.contains("notes.txt: not a dataset name (fashion-mnist, synthetic), a directory nor a CSV manifest"), m);
         m = assertThrows(FileFormatException.class, () -> Datasets.cifar10(empty)).getMessage();
         assertTrue(m.contains("expected data_batch_1.bin"), m);
     }
