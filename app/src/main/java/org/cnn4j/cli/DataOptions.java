@@ -14,11 +14,11 @@ import picocli.CommandLine.Option;
 
 /** {@code --data} and {@code --limit}, shared by train and eval. */
 final class DataOptions {
-    @Option(names = "--data", defaultValue = "auto", description = {
-            "fashion-mnist (Debian's dataset-fashion-mnist), synthetic (generated shapes, no download),",
-            "a directory of IDX files (raw or .gz) or of CIFAR-10 binary batches, a folder of images in",
-            "one folder per class (with train/ and val/ or test/, or split by --val-fraction), or auto:",
-            "Fashion-MNIST when installed, else synthetic (default: ${DEFAULT-VALUE})."})
+    @Option(names = "--data", defaultValue = "auto", description =
+            "fashion-mnist (Debian's dataset-fashion-mnist), synthetic (generated shapes, no download), "
+            + "a directory of IDX files (raw or .gz) or of CIFAR-10 binary batches, a folder of images in "
+            + "one folder per class (with train/ and val/ or test/, or split by --val-fraction), or auto: "
+            + "Fashion-MNIST when installed, else synthetic (default: ${DEFAULT-VALUE}).")
     String data;
 
     @Option(names = "--image-size", defaultValue = "0", paramLabel = "N",
@@ -41,8 +41,8 @@ final class DataOptions {
     long maxPixels;
 
     @Option(names = "--image-memory", paramLabel = "SIZE",
-            description = {"Most memory an image folder's decoded images may take, e.g. 2g (default: half the Java heap). A larger set is",
-                    "decoded into a memory-mapped cache file in the output folder, which the next run reuses while the files are unchanged."})
+            description = "Most memory an image folder's decoded images may take, e.g. 2g (default: half the Java heap). A larger set is "
+                    + "decoded into a memory-mapped cache file in the output folder, which the next run reuses while the files are unchanged.")
     String imageMemory;
 
     /** Where an image folder's sets too large for memory go (the run's output folder); null: nowhere, they are refused. */

@@ -14,8 +14,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "export", mixinStandardHelpOptions = true,
-        description = {"Writes a model as an ONNX file (opset " + OnnxExport.OPSET + ") for ONNX Runtime, TensorRT and the other frameworks:",
-                "input 'input' (batch, c, h, w), output the logits; class names and normalisation in its metadata (cnn4j.data)."})
+        description = "Writes a model as an ONNX file (opset " + OnnxExport.OPSET + ") for ONNX Runtime, TensorRT and the other frameworks: "
+                + "input 'input' (batch, c, h, w), output the logits; class names and normalisation in its metadata (cnn4j.data).")
 final class ExportCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "MODEL", description = "A model file, or a built-in model (its initial weights).")
     String model;

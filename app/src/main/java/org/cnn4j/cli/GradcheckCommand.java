@@ -14,8 +14,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "gradcheck", mixinStandardHelpOptions = true,
-        description = {"Checks a model's back-propagated gradients against central finite differences on random inputs",
-                "and labels, in double precision on the reference backend. Exit code 1 when a gradient is off."})
+        description = "Checks a model's back-propagated gradients against central finite differences on random inputs "
+                + "and labels, in double precision on the reference backend. Exit code 1 when a gradient is off.")
 final class GradcheckCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "MODEL", defaultValue = "lenet5",
             description = "A built-in model or a model file (default: ${DEFAULT-VALUE}).")

@@ -12,8 +12,8 @@ import picocli.CommandLine.Option;
 
 /** {@code --mean} and {@code --std}: the inputs' normalisation for a model file that has none of its own (an ONNX file from elsewhere). */
 final class NormalizationOptions {
-    @Option(names = "--mean", split = ",", paramLabel = "M", description = {"Per-channel means of the pixels in [0, 1] that the model's inputs",
-            "had subtracted, e.g. 0.485,0.456,0.406 (with --std; default: the model file's own normalisation)."})
+    @Option(names = "--mean", split = ",", paramLabel = "M", description = "Per-channel means of the pixels in [0, 1] that the model's inputs "
+            + "had subtracted, e.g. 0.485,0.456,0.406 (with --std; default: the model file's own normalisation).")
     double[] mean;
 
     @Option(names = "--std", split = ",", paramLabel = "S", description = "Per-channel standard deviations they were divided by, e.g. 0.229,0.224,0.225.")

@@ -22,9 +22,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "predict", mixinStandardHelpOptions = true,
-        description = {"Classifies images with a model file: prints each image's most likely classes and their",
-                "probabilities. Images are converted to the model's channels, their shorter side scaled to its input",
-                "size and the centre cropped, as an image folder's are for training."})
+        description = "Classifies images with a model file: prints each image's most likely classes and their "
+                + "probabilities. Images are converted to the model's channels, their shorter side scaled to its input "
+                + "size and the centre cropped, as an image folder's are for training.")
 final class PredictCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "MODEL", description = "A model or checkpoint file.")
     Path model;

@@ -34,8 +34,8 @@ import picocli.CommandLine.Option;
                 + "accuracy.png and confusion.png."})
 final class TrainCommand implements Callable<Integer> {
     @Option(names = "--model", defaultValue = "fmnist-cnn",
-            description = {"fmnist-cnn, lenet5, vgg-small, resnet20 or resnet18 (the ResNets take the data's image size), or a model",
-                    "file (.safetensors or .onnx) to train further from its weights and normalisation (default: ${DEFAULT-VALUE})."})
+            description = "fmnist-cnn, lenet5, vgg-small, resnet20 or resnet18 (the ResNets take the data's image size), or a model "
+                    + "file (.safetensors or .onnx) to train further from its weights and normalisation (default: ${DEFAULT-VALUE}).")
     String model;
 
     @Mixin
@@ -70,8 +70,8 @@ final class TrainCommand implements Callable<Integer> {
     boolean augment;
 
     @Option(names = "--random-resized-crop", arity = "0..1", fallbackValue = "0.08", paramLabel = "MIN_SCALE",
-            description = {"A random window of each training image (from MIN_SCALE, default 0.08, to all of its area; aspect ratios",
-                    "3/4 to 4/3) resized to the input size, and a horizontal flip: torchvision's RandomResizedCrop, for photographs."})
+            description = "A random window of each training image (from MIN_SCALE, default 0.08, to all of its area; aspect ratios "
+                    + "3/4 to 4/3) resized to the input size, and a horizontal flip: torchvision's RandomResizedCrop, for photographs.")
     Double resizedCrop;
 
     @Option(names = "--seed", defaultValue = "42", description = "Seed of the weights, shuffling and augmentation (default: ${DEFAULT-VALUE}).")
