@@ -165,6 +165,10 @@ final class TrainCommand implements Callable<Integer> {
                     backend.name(), job.size() > 1 ? " in each of " + job.size() + " processes" : "", trainer.optimizer().describe(),
                     trainer.options().batchSize(), trainer.options().epochs(),
                     trainer.options().schedule().text(), trainer.history().isEmpty() ? "" : ", resuming after epoch " + trainer.history().size());
+            if (!trainer.history().isEmpty() && trainer.history().size() >= trainer.options().epochs()) {
+                out.printf(Locale.ROOT, "the checkpoint has done its %d epochs already: nothing to train (--epochs N, more than %d, trains further)%n",
+                        trainer.history().size(), trainer.history().size());
+            }
             trainer.checkpointTo(dir.resolve("checkpoint.safetensors"));
             Reports reports = new Reports(dir);
             if (lead) trainer.listener(progress).listener(reports);

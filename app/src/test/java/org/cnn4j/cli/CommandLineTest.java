@@ -58,6 +58,12 @@ class CommandLineTest {
         assertTrue(r.out().contains("resuming after epoch 2") && r.out().contains("epoch 3/3"), r.out());
         assertTrue(!r.out().contains("epoch 1/3"), r.out());
         assertEquals(4, Files.readAllLines(copy.resolve("metrics.csv")).size());
+        Result done = run("train", "--data", "synthetic", "--limit", "1200", "--resume", copy.resolve("checkpoint.safetensors").toString(),
+                "--device", "cpu");
+        assertEquals(0, done.code(), done.err());
+        assertTrue(done.out().contains("the checkpoint has done its 3 epochs already: nothing to train (--epochs N, more than 3, trains further)"),
+                done.out());
+        assertEquals(4, Files.readAllLines(copy.resolve("metrics.csv")).size(), "no epoch added");
     }
 
     @Test
