@@ -1,6 +1,8 @@
 package org.cnn4j.cli;
 
+import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -15,6 +17,7 @@ import org.cnn4j.layer.Pass;
 import org.cnn4j.loss.SoftmaxCrossEntropy;
 import org.cnn4j.model.Classifier;
 import org.cnn4j.model.Model;
+import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -45,6 +48,10 @@ final class PredictCommand implements Callable<Integer> {
             description = "Largest image, in pixels: a file whose header claims more is refused before decoding (default: ${DEFAULT-VALUE}).")
     long maxPixels;
 
+    @Option(names = "--skip-bad-images", description = "Leave out the images that cannot be read or decoded (each named on standard error "
+            + "with the reason, counted at the end) instead of stopping at the first.")
+    boolean skipBadImages;
+
     @Mixin
     DeviceOptions device;
 
@@ -64,7 +71,7 @@ final class PredictCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Checks.range("--top", top, 1, 1_000_000);
         Checks.range("--max-pixels", maxPixels, 1, 1L << 32);
-        List<Path> files = new java.util.ArrayList<>();
+        List<Path> files = new ArrayList<>();
         for (Path p : images) {
             if (java.nio.file.Files.isDirectory(p)) {
                 List<Path> inside = ImageFolder.images(p);
@@ -79,6 +86,7 @@ final class PredictCommand implements Callable<Integer> {
         device.check();
         normalization.check();
         StringBuilder table = new StringBuilder("path");
+        List<Path> skipped = new ArrayList<>();
         try (Backend backend = device.open()) {
             ModelFile.Loaded loaded = normalization.load(model, backend);
             DataInfo info = loaded.data();
@@ -92,7 +100,15 @@ final class PredictCommand implements Callable<Integer> {
                 boolean logits = m.lossFunction() instanceof SoftmaxCrossEntropy;
                 for (int from = 0; from < files.size(); from += batch) {
                     List<Path> part = files.subList(from, Math.min(files.size(), from + batch));
-                    float[] x = Images.load(part, m.inputShape(), invert, info, maxPixels);
+                    float[] x;
+                    try {
+                        x = Images.load(part, m.inputShape(), invert, info, maxPixels);
+                    } catch (IOException e) {
+                        if (!skipBadImages) throw e;
+                        part = readable(part, m.inputShape(), info, skipped);
+                        if (part.isEmpty()) continue;
+                        x = Images.load(part, m.inputShape(), invert, info, maxPixels);
+                    }
                     Tensor input = backend.upload(m.inputShape().batch(part.size()), x);
                     float[] out = m.forward(input, Pass.INFERENCE).toFloatArray();
                     input.close();
@@ -114,7 +130,24 @@ final class PredictCommand implements Callable<Integer> {
             byte[] bytes = table.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
             AtomicFiles.write(csv, out -> out.write(bytes));
         }
+        if (!skipped.isEmpty()) System.err.println("skipped " + skipped.size() + " of " + files.size() + " images that could not be read");
         return 0;
+    }
+
+    /** The images of {@code part} that load, each tried alone; the others are named on standard error and added to {@code skipped}. */
+    private List<Path> readable(List<Path> part, Shape sample, DataInfo info, List<Path> skipped) {
+        List<Path> good = new ArrayList<>();
+        for (Path p : part) {
+            try {
+                Images.load(List.of(p), sample, false, info, maxPixels);
+                good.add(p);
+            } catch (IOException e) {
+                String m = e.getMessage();
+                System.err.println("skipped " + (m != null && m.startsWith(p + ": ") ? m : p + ": " + e)); // named once, whoever threw
+                skipped.add(p);
+            }
+        }
+        return good;
     }
 
     /** A CSV field: quoted when it holds a comma, a quote or a line break. */

@@ -102,6 +102,17 @@ class CommandLineTest {
         r = run("predict", dir.resolve("run/model.safetensors").toString(), notAnImage.toString(), "--device", "cpu");
         assertEquals(1, r.code());
         assertTrue(r.err().contains("notes.png: not an image format Java can read"), r.err());
+
+        Path missing = dir.resolve("gone.png"), csv = dir.resolve("predictions.csv");
+        r = run("predict", dir.resolve("run/model.safetensors").toString(), png.toString(), notAnImage.toString(), missing.toString(), jpg.toString(),
+                "--skip-bad-images", "--csv", csv.toString(), "--device", "cpu");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(List.of(lines[0].substring(0, lines[0].indexOf("  ")), lines[1].substring(0, lines[1].indexOf("  "))),
+                r.out().strip().lines().map(l -> l.substring(0, l.indexOf("  "))).toList(), "the readable images, in order: " + r.out());
+        assertTrue(r.err().contains("skipped " + notAnImage + ": not an image format Java can read"), r.err());
+        assertTrue(r.err().contains("skipped " + missing + ": no such file"), r.err());
+        assertTrue(r.err().contains("skipped 2 of 4 images that could not be read"), r.err());
+        assertEquals(3, Files.readAllLines(csv).size(), "the header and the two readable images");
     }
 
     /** export writes an ONNX file of a trained model (with its data description) or of a built-in one. */
