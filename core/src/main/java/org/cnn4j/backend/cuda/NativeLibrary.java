@@ -224,13 +224,16 @@ final class NativeLibrary {
      */
     static void check(int status, MethodHandle errorString, String call, String detail) {
         if (status == 0) return;
-        String text;
+        throw new CudaException(call + (detail.isEmpty() ? "" : " (" + detail + ")") + " failed: " + statusText(errorString, status) + " (" + status + ")");
+    }
+
+    /** The library's own text for a status ({@code errorString}: const char *(int status)), or "status N" where it gives none. */
+    static String statusText(MethodHandle errorString, int status) {
         try {
-            text = ((MemorySegment) errorString.invoke(status)).reinterpret(256).getString(0);
+            return ((MemorySegment) errorString.invoke(status)).reinterpret(256).getString(0);
         } catch (Throwable t) {
-            text = "status " + status;
+            return "status " + status;
         }
-        throw new CudaException(call + (detail.isEmpty() ? "" : " (" + detail + ")") + " failed: " + text + " (" + status + ")");
     }
 
     /**

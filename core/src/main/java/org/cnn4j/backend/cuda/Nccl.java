@@ -185,12 +185,7 @@ final class Nccl implements Collectives {
     /** Throws for a status other than ncclSuccess, with NCCL's text for it and, where the library keeps one, its last error's detail. */
     private void check(int status, String call, String detail) {
         if (status == 0) return;
-        String text;
-        try {
-            text = ((MemorySegment) errorString.invoke(status)).reinterpret(256).getString(0);
-        } catch (Throwable t) {
-            text = "status " + status;
-        }
+        String text = NativeLibrary.statusText(errorString, status);
         String last = "";
         if (lastError != null) {
             try {
