@@ -105,9 +105,10 @@ final class PredictCommand implements Callable<Integer> {
                         x = Images.load(part, m.inputShape(), invert, info, maxPixels);
                     } catch (IOException e) {
                         if (!skipBadImages) throw e;
-                        part = readable(part, m.inputShape(), info, skipped);
+                        List<Path> good = new ArrayList<>();
+                        x = readable(part, m.inputShape(), info, good, skipped);
+                        part = good;
                         if (part.isEmpty()) continue;
-                        x = Images.load(part, m.inputShape(), invert, info, maxPixels);
                     }
                     Tensor input = backend.upload(m.inputShape().batch(part.size()), x);
                     float[] out = m.forward(input, Pass.INFERENCE).toFloatArray();
@@ -134,12 +135,16 @@ final class PredictCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** The images of {@code part} that load, each tried alone; the others are named on standard error and added to {@code skipped}. */
-    private List<Path> readable(List<Path> part, Shape sample, DataInfo info, List<Path> skipped) {
-        List<Path> good = new ArrayList<>();
+    /**
+     * The batch of the images of {@code part} that load, each loaded alone and added to {@code good};
+     * the others are named on standard error and added to {@code skipped}.
+     */
+    private float[] readable(List<Path> part, Shape sample, DataInfo info, List<Path> good, List<Path> skipped) {
+        float[] batch = new float[Math.multiplyExact(part.size(), sample.size())];
         for (Path p : part) {
             try {
-                Images.load(List.of(p), sample, false, info, maxPixels);
+                float[] one = Images.load(List.of(p), sample, invert, info, maxPixels);
+                System.arraycopy(one, 0, batch, good.size() * one.length, one.length);
                 good.add(p);
             } catch (IOException e) {
                 String m = e.getMessage();
@@ -147,7 +152,7 @@ final class PredictCommand implements Callable<Integer> {
                 skipped.add(p);
             }
         }
-        return good;
+        return java.util.Arrays.copyOf(batch, good.size() * sample.size());
     }
 
     /** A CSV field: quoted when it holds a comma, a quote or a line break. */
