@@ -58,9 +58,10 @@ import org.cnn4j.tensor.Shape;
  * (inference form), Relu, LeakyRelu, Sigmoid, Tanh, Softmax, MaxPool and AveragePool (any pads or
  * auto_pad, ceil_mode, either count_include_pad, a max pooling's dilations), GlobalAveragePool (followed by
  * Flatten or Gemm), Flatten (axis 1), Reshape by a constant shape that flattens each sample
- * ([0 or −1 or the file's fixed batch, −1 or the sample's size]) or keeps it, Add and Concat
- * (channels) of two computed values, Identity
- * and Dropout (the identity), Constant (a float value, taken as an initializer); and the subgraphs
+ * ([0 or −1 or the file's fixed batch, −1 or the sample's size]) or keeps it, Add of two computed
+ * values and Concat (channels) of one or more, Identity
+ * and Dropout (the identity; an Identity of a constant names that constant again), Constant (a
+ * float value, taken as an initializer); and the subgraphs
  * {@link OnnxPatterns} recognises (SiLU, GELU, the scaled tanh, subsampling) as those layers.
  * Anything else, an attribute value outside these, or a weight that is not a float initializer
  * stored in the file is refused with the node's name and what is missing.
@@ -168,7 +169,9 @@ public final class OnnxImport {
         List<OnnxMl.NodeProto> computed = new ArrayList<>(); // the nodes but Constant, whose values join the initializers
         for (int i = 0; i < g.getNodeCount(); i++) {
             OnnxMl.NodeProto n = g.getNode(i);
-            if (n.getOpType().equals("Constant") && (n.getDomain().isEmpty() || n.getDomain().equals("ai.onnx"))) constant(n, i);
+            boolean standard = n.getDomain().isEmpty() || n.getDomain().equals("ai.onnx");
+            if (standard && n.getOpType().equals("Constant")) constant(n, i);
+            else if (standard && n.getOpType().equals("Identity") && n.getInputCount() == 1 && n.getOutputCount() == 1 && alias(n)) continue;
             else computed.add(n);
         }
         OnnxPatterns.Fused nodes = OnnxPatterns.fuse(computed, initializers, integers, graphOutputs);
@@ -375,7 +378,7 @@ public final class OnnxImport {
                     if (initializers.containsKey(n.getInput(i))) throw unsupported(n, name, "a constant input '" + n.getInput(i) + "'");
                     from.add(value(n, name, i));
                 }
-                layer = op.equals("Add") ? new Add() : new Concat();
+                layer = op.equals("Add") ? new Add() : from.size() == 1 ? new Identity() : new Concat(); // a Concat of one value is that value
             }
             default -> throw unsupported(n, name, "the operator");
         }
@@ -456,6 +459,18 @@ public final class OnnxImport {
         else if (v != null && v.hasT()) initializers.put(out, tensor(v.getT().toBuilder().setName(out).build()));
         else if (f != null) initializers.put(out, new Tensor(new int[0], new float[] {f.getF()}));
         else throw unsupported(n, name, "a constant other than a float or int64 tensor");
+    }
+
+    /**
+     * An Identity of a constant as another name of that constant (PyTorch's exporter shares one
+     * initializer among parameters of equal values this way); false if its input is computed.
+     */
+    private boolean alias(OnnxMl.NodeProto n) {
+        String in = n.getInput(0), out = n.getOutput(0);
+        if (initializers.containsKey(in)) initializers.put(out, initializers.get(in));
+        else if (integers.containsKey(in)) integers.put(out, integers.get(in));
+        else return false;
+        return true;
     }
 
     /** The cnn4j node making input i of the node. */

@@ -8,11 +8,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 
 import ai.onnx.proto.OnnxMl;
 import org.cnn4j.data.DataInfo;
@@ -234,6 +237,64 @@ class OnnxImportTest {
             try (Model m = OnnxImport.read(f, Backends.CPU).model()) {
                 assertArrayEquals(expected, outputs(m, x, 2), form.getKey());
             }
+        }
+    }
+
+    /**
+     * PyTorch's exporter keeps one initializer for parameters of equal values (a fresh model's zero
+     * biases, say) and names it again for each user through an Identity node; an Identity of an int64
+     * Constant names a shape the same way. With every weight and the flattening's shape so named, the
+     * model's outputs.
+     */
+    @Test
+    void identitiesOfConstantsNameThoseConstants() throws IOException {
+        OnnxMl.ModelProto proto;
+        float[] x = random(2 * 28 * 28, 6), expected;
+        try (Model m = Models.fmnistCnn().seed(3).build(Backends.CPU)) {
+            proto = OnnxExport.toOnnx(m, null);
+            expected = outputs(m, x, 2);
+        }
+        OnnxMl.GraphProto.Builder g = proto.getGraph().toBuilder();
+        Set<String> weights = new HashSet<>();
+        for (OnnxMl.TensorProto t : g.getInitializerList()) weights.add(t.getName());
+        List<OnnxMl.NodeProto> aliases = new ArrayList<>();
+        for (OnnxMl.NodeProto.Builder n : g.getNodeBuilderList()) {
+            for (int i = 0; i < n.getInputCount(); i++) {
+                if (!weights.contains(n.getInput(i))) continue;
+                aliases.add(node("Identity", "Identity_" + aliases.size(), "onnx::" + n.getInput(i), n.getInput(i)));
+                n.setInput(i, "onnx::" + n.getInput(i));
+            }
+        }
+        int flatten = 0;
+        while (!g.getNode(flatten).getOpType().equals("Flatten")) flatten++;
+        OnnxMl.NodeProto f = g.getNode(flatten);
+        g.removeNode(flatten).addNode(flatten, int64Constant("shape", -1, 64 * 5 * 5)).addNode(flatten + 1, node("Identity", "Identity_shape", "same shape", "shape"))
+                .addNode(flatten + 2, node("Reshape", "reshape", f.getOutput(0), f.getInput(0), "same shape"));
+        for (int i = 0; i < aliases.size(); i++) g.addNode(i, aliases.get(i)); // first, as PyTorch writes them
+        assertTrue(aliases.size() >= 4, "every weight named again: " + aliases.size());
+        try (Model m = OnnxImport.read(write("aliases.onnx", proto.toBuilder().setGraph(g).build()), Backends.CPU).model()) {
+            assertArrayEquals(expected, outputs(m, x, 2));
+            assertTrue(m.layers().stream().noneMatch(l -> l instanceof org.cnn4j.layer.Identity), "no layer for an Identity of a constant");
+        }
+    }
+
+    /** A Concat of one value (DenseNet's first layer of each block, as PyTorch writes it) is that value. */
+    @Test
+    void aConcatOfOneValueIsThatValue() throws IOException {
+        OnnxMl.ModelProto proto;
+        float[] x = random(2 * 28 * 28, 7), expected;
+        try (Model m = Models.fmnistCnn().seed(4).build(Backends.CPU)) {
+            proto = OnnxExport.toOnnx(m, null);
+            expected = outputs(m, x, 2);
+        }
+        OnnxMl.GraphProto.Builder g = proto.getGraph().toBuilder();
+        OnnxMl.NodeProto.Builder conv = g.getNodeBuilder(0);
+        String out = conv.getOutput(0);
+        conv.setOutput(0, "before concat");
+        g.addNode(1, node("Concat", "concat", out, "before concat").toBuilder().addAttribute(OnnxMl.AttributeProto.newBuilder().setName("axis")
+                .setType(OnnxMl.AttributeProto.AttributeType.INT).setI(1)).build());
+        try (Model m = OnnxImport.read(write("concat1.onnx", proto.toBuilder().setGraph(g).build()), Backends.CPU).model()) {
+            assertArrayEquals(expected, outputs(m, x, 2));
         }
     }
 
