@@ -4,7 +4,7 @@
 ONNX import on the networks people train. A model cnn4j refuses is listed with its reason.
 
 Usage: /usr/bin/python3 scripts/torchvision-check.py [MODEL ...]
-(default: resnet18 resnext50_32x4d densenet121 googlenet squeezenet1_0 regnet_x_400mf mobilenet_v2
+(default: resnet18 resnext50_32x4d densenet121 googlenet squeezenet1_0 regnet_x_400mf mnasnet0_5 mobilenet_v2
 efficientnet_b0). Each model is built with seed 0 and 10 classes, its batch normalisation given
 statistics by three forward passes in training mode, its last layer's weights scaled by 30 (an
 untrained model's probabilities are all about 1/10), and exported at opset 13 for 64×64 RGB inputs."""
@@ -16,7 +16,7 @@ import torchvision
 from PIL import Image
 
 torch.set_num_threads(2)
-DEFAULT = ["resnet18", "resnext50_32x4d", "densenet121", "googlenet", "squeezenet1_0", "regnet_x_400mf", "mobilenet_v2", "efficientnet_b0"]
+DEFAULT = ["resnet18", "resnext50_32x4d", "densenet121", "googlenet", "squeezenet1_0", "regnet_x_400mf", "mnasnet0_5", "mobilenet_v2", "efficientnet_b0"]
 CNN4J = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cnn4j")
 
 

@@ -56,9 +56,9 @@ import org.cnn4j.tensor.Shape;
  * graph that evaluates, predicts and trains further. Operators: Conv (any group, symmetric pads or
  * an auto_pad that makes them), Gemm (alpha = beta = 1, transA 0, either transB), BatchNormalization
  * (inference form), Relu, LeakyRelu, Sigmoid, Tanh, Softmax, MaxPool and AveragePool (any pads or
- * auto_pad, ceil_mode, either count_include_pad, a max pooling's dilations), GlobalAveragePool (followed by
- * Flatten or Gemm), Flatten (axis 1), Reshape by a constant shape that flattens each sample
- * ([0 or −1 or the file's fixed batch, −1 or the sample's size]) or keeps it, Add of two computed
+ * auto_pad, ceil_mode, either count_include_pad, a max pooling's dilations), GlobalAveragePool and
+ * ReduceMean over h and w (followed by Flatten or Gemm where it keeps their dimensions), Flatten
+ * (axis 1), Reshape by a constant shape that flattens each sample ([0 or −1 or the file's fixed batch, −1 or the sample's size]) or keeps it, Add of two computed
  * values and Concat (channels) of one or more, Identity
  * and Dropout (the identity; an Identity of a constant names that constant again), Constant (a
  * float value, taken as an initializer); and the subgraphs
@@ -349,6 +349,20 @@ public final class OnnxImport {
                 layer = new GlobalAvgPool2d();
                 from.add(value(n, name, 0));
                 pooled.add(n.getOutputCount() > 0 ? n.getOutput(0) : "");
+            }
+            case "ReduceMean" -> { // PyTorch's x.mean((2, 3)): a global average pooling
+                if (inShape == null || inShape.rank() != 3) throw unsupported(n, name, "a mean of a value other than (batch, c, h, w) images");
+                OnnxMl.AttributeProto a = attribute(n, "axes");
+                long[] axes = a != null ? a.getIntsList().stream().mapToLong(Long::longValue).toArray()
+                        : n.getInputCount() > 1 ? integers.get(n.getInput(1)) : null;
+                Set<Long> over = new HashSet<>();
+                if (axes != null) for (long x : axes) over.add(x < 0 ? x + 4 : x);
+                if (axes == null || axes.length != 2 || !over.equals(Set.of(2L, 3L))) {
+                    throw unsupported(n, name, "a mean over axes " + (axes == null ? "computed, or all" : java.util.Arrays.toString(axes)) + " (only over h and w)");
+                }
+                layer = new GlobalAvgPool2d();
+                from.add(value(n, name, 0));
+                if (integer(n, "keepdims", 1) != 0) pooled.add(n.getOutputCount() > 0 ? n.getOutput(0) : "");
             }
             case "Reshape" -> { // PyTorch's x.reshape(-1, n) or, exported at a fixed batch, x.view(batch, -1)
                 long[] target = integers.get(n.getInputCount() > 1 ? n.getInput(1) : "");

@@ -299,6 +299,47 @@ class OnnxImportTest {
     }
 
     /**
+     * PyTorch writes {@code x.mean((2, 3))} as ReduceMean: over h and w (either sign of the axes, as an
+     * attribute or, from opset 18, an input) it is a global average pooling, with or without the
+     * dimensions kept; over the channels it is refused by name.
+     */
+    @Test
+    void aMeanOverTheImageIsAGlobalAveragePooling() throws IOException {
+        OnnxMl.ModelProto proto;
+        float[] x = random(2 * 3 * 16 * 16, 8), expected;
+        try (Model m = Models.resnet20(3, 16, 16, 5).seed(5).build(Backends.CPU)) {
+            randomiseRunningStatistics(m);
+            proto = OnnxExport.toOnnx(m, null);
+            expected = outputs(m, x, 2);
+        }
+        int at = 0;
+        while (!proto.getGraph().getNode(at).getOpType().equals("GlobalAveragePool")) at++;
+        OnnxMl.NodeProto pool = proto.getGraph().getNode(at), flatten = proto.getGraph().getNode(at + 1);
+        OnnxMl.AttributeProto.Builder keep = OnnxMl.AttributeProto.newBuilder().setName("keepdims").setType(OnnxMl.AttributeProto.AttributeType.INT);
+        OnnxMl.AttributeProto.Builder axes = OnnxMl.AttributeProto.newBuilder().setName("axes").setType(OnnxMl.AttributeProto.AttributeType.INTS);
+        String in = pool.getInput(0), out = flatten.getOutput(0);
+        Map<String, List<OnnxMl.NodeProto>> forms = new LinkedHashMap<>();
+        forms.put("x.mean((2, 3))", List.of(node("ReduceMean", "mean", out, in).toBuilder().addAttribute(axes.clone().addInts(2).addInts(3)).addAttribute(keep.clone().setI(0)).build()));
+        forms.put("x.mean((-1, -2), keepdim=True), flatten", List.of(node("ReduceMean", "mean", pool.getOutput(0), in).toBuilder()
+                .addAttribute(axes.clone().addInts(-1).addInts(-2)).build(), flatten));
+        forms.put("opset 18", List.of(int64Constant("axes", 2, 3), node("ReduceMean", "mean", out, in, "axes").toBuilder().addAttribute(keep.clone().setI(0)).build()));
+        forms.put("x.mean(1)", List.of(node("ReduceMean", "mean", out, in).toBuilder().addAttribute(axes.clone().addInts(1)).addAttribute(keep.clone().setI(0)).build()));
+        for (Map.Entry<String, List<OnnxMl.NodeProto>> form : forms.entrySet()) {
+            OnnxMl.GraphProto.Builder g = proto.getGraph().toBuilder().removeNode(at).removeNode(at);
+            for (int i = 0; i < form.getValue().size(); i++) g.addNode(at + i, form.getValue().get(i));
+            Path f = write(form.getKey().replaceAll("\\W", "") + ".onnx", proto.toBuilder().setGraph(g).build());
+            if (form.getKey().equals("x.mean(1)")) {
+                String m = refusal(f);
+                assertTrue(m.contains("node 'mean' (ReduceMean): a mean over axes [1] (only over h and w) is not supported by cnn4j"), m);
+                continue;
+            }
+            try (Model m = OnnxImport.read(f, Backends.CPU).model()) {
+                assertArrayEquals(expected, outputs(m, x, 2), form.getKey());
+            }
+        }
+    }
+
+    /**
      * A Conv padded unevenly (pads [1, 1, 0, 0], as auto_pad SAME_LOWER makes them for an even
      * filter) comes in as a ZeroPad2d before an unpadded convolution: the outputs of the cnn4j model
      * written with that padding explicit.
