@@ -1,6 +1,7 @@
 package org.cnn4j.onnx;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -64,7 +65,8 @@ import org.cnn4j.tensor.Shape;
  * float value, taken as an initializer); and the subgraphs
  * {@link OnnxPatterns} recognises (SiLU, GELU, the scaled tanh, subsampling) as those layers.
  * Anything else, an attribute value outside these, or a weight that is not a float initializer
- * stored in the file is refused with the node's name and what is missing.
+ * is refused with the node's name and what is missing. Initializers may be stored in the file or
+ * as external data in a file in its folder (ONNX's {@code external_data}).
  *
  * <p>Hostile files: the file is read whole (at most 2 GiB) and parsed by protobuf, which refuses
  * lengths beyond the data; every initializer's element count is checked against its bytes, every
@@ -587,33 +589,95 @@ public final class OnnxImport {
         return new int[] {p[0], p[1]};
     }
 
+    /**
+     * A tensor's bytes where they are not in its typed fields: its raw_data, or, for a tensor stored
+     * outside the file (ONNX's external data, as PyTorch 2.9 and newer write weights by default:
+     * {@code model.onnx.data} beside {@code model.onnx}), the {@code bytes} it needs from the file
+     * its {@code location} names, at its {@code offset}. The location must be a relative path to a
+     * file in the model's folder or below (no {@code ..}, no link out of it); the offset, the length
+     * and the file's size are checked before anything is read. Null where the typed fields hold the values.
+     */
+    private ByteBuffer raw(OnnxMl.TensorProto t, String what, long bytes) throws FileFormatException {
+        if (t.getDataLocation() != OnnxMl.TensorProto.DataLocation.EXTERNAL) return t.getRawData().isEmpty() ? null : t.getRawData().asReadOnlyByteBuffer();
+        String location = null;
+        long offset = 0, length = -1;
+        for (OnnxMl.StringStringEntryProto e : t.getExternalDataList()) {
+            try {
+                switch (e.getKey()) {
+                    case "location" -> location = e.getValue();
+                    case "offset" -> offset = Long.parseLong(e.getValue());
+                    case "length" -> length = Long.parseLong(e.getValue());
+                    default -> { } // checksum and others: not needed to read the values
+                }
+            } catch (NumberFormatException x) {
+                throw new FileFormatException(file, what + ": external data " + e.getKey() + " '" + e.getValue() + "' is not a number");
+            }
+        }
+        if (location == null || location.isEmpty()) throw new FileFormatException(file, what + " is stored outside the file but names no location");
+        Path data;
+        try {
+            Path relative = Path.of(location);
+            boolean climbs = false;
+            for (Path part : relative) climbs |= part.toString().equals("..");
+            if (relative.isAbsolute() || climbs) {
+                throw new FileFormatException(file, what + " is stored in '" + location + "'; cnn4j reads external data only from files in the model's folder or below");
+            }
+            Path folder = file.toAbsolutePath().getParent();
+            data = folder.resolve(relative);
+            if (!Files.isRegularFile(data)) {
+                throw new FileFormatException(file, what + " is stored in " + data + ", which is missing or not a file (copy it beside the .onnx file)");
+            }
+            if (!data.toRealPath().startsWith(folder.toRealPath())) {
+                throw new FileFormatException(file, what + " is stored in '" + location + "', a link to a file outside the model's folder");
+            }
+        } catch (java.nio.file.InvalidPathException e) {
+            throw new FileFormatException(file, what + ": external data location '" + location + "' is not a path");
+        } catch (FileFormatException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new FileFormatException(file, what + ": cannot read its external data '" + location + "': " + e.getMessage());
+        }
+        if (length >= 0 && length != bytes) throw new FileFormatException(file, what + " needs " + bytes + " bytes, its external data length says " + length);
+        if (bytes > Integer.MAX_VALUE - 8) throw new FileFormatException(file, what + " holds " + bytes + " bytes; cnn4j reads tensors of less than 2 GiB");
+        try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(data)) {
+            long size = channel.size();
+            if (offset < 0 || offset > size || bytes > size - offset) {
+                throw new FileFormatException(file, what + " needs bytes " + offset + " to " + (offset + bytes) + " of " + data + ", which has " + size);
+            }
+            return channel.map(java.nio.channels.FileChannel.MapMode.READ_ONLY, offset, bytes);
+        } catch (FileFormatException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new FileFormatException(file, what + ": cannot read " + data + ": " + e.getMessage());
+        }
+    }
+
     /** A small int64 tensor's values (a shape, axes, indices): at most {@link #MAX_INTEGERS} of them. */
     private long[] longs(OnnxMl.TensorProto t) throws FileFormatException {
         String name = t.getName();
-        if (t.getDataLocation() == OnnxMl.TensorProto.DataLocation.EXTERNAL) throw new FileFormatException(file, "constant '" + name + "' is stored outside the file");
         long count = 1;
         for (long d : t.getDimsList()) {
             if (d < 0 || d > MAX_INTEGERS) throw new FileFormatException(file, "int64 constant '" + name + "' claims a dimension of " + d);
             count *= d;
         }
         if (count > MAX_INTEGERS) throw new FileFormatException(file, "int64 constant '" + name + "' claims " + count + " values; cnn4j reads at most " + MAX_INTEGERS);
-        long stored = t.getRawData().isEmpty() ? t.getInt64DataCount() : t.getRawData().size() / 8L;
-        if (stored != count || t.getRawData().size() % 8 != 0) {
+        ByteBuffer raw = raw(t, "int64 constant '" + name + "'", count * 8);
+        long stored = raw == null ? t.getInt64DataCount() : raw.remaining() / 8L;
+        if (stored != count || (raw != null && raw.remaining() % 8 != 0)) {
             throw new FileFormatException(file, "int64 constant '" + name + "' needs " + count + " values, the file holds "
-                    + (t.getRawData().isEmpty() ? stored + " values" : t.getRawData().size() + " bytes"));
+                    + (raw == null ? stored + " values" : raw.remaining() + " bytes"));
         }
         long[] v = new long[(int) count];
-        if (t.getRawData().isEmpty()) {
+        if (raw == null) {
             for (int i = 0; i < v.length; i++) v[i] = t.getInt64Data(i);
         } else {
-            t.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN).asLongBuffer().get(v);
+            raw.order(ByteOrder.LITTLE_ENDIAN).asLongBuffer().get(v);
         }
         return v;
     }
 
     private Tensor tensor(OnnxMl.TensorProto t) throws FileFormatException {
         String name = t.getName();
-        if (t.getDataLocation() == OnnxMl.TensorProto.DataLocation.EXTERNAL) throw new FileFormatException(file, "initializer '" + name + "' is stored outside the file");
         if (t.getDataType() != OnnxMl.TensorProto.DataType.FLOAT.getNumber()) {
             throw new FileFormatException(file, "initializer '" + name + "' has data type " + t.getDataType() + "; cnn4j reads float (1)");
         }
@@ -626,14 +690,15 @@ public final class OnnxImport {
             count *= d;
             if (count > MAX_ELEMENTS) throw new FileFormatException(file, "initializer '" + name + "' claims more than " + MAX_ELEMENTS + " elements");
         }
-        long stored = t.getRawData().isEmpty() ? t.getFloatDataCount() : t.getRawData().size() / 4L;
-        if (stored != count || (!t.getRawData().isEmpty() && t.getRawData().size() % 4 != 0)) {
+        ByteBuffer raw = raw(t, "initializer '" + name + "'", count * 4);
+        long stored = raw == null ? t.getFloatDataCount() : raw.remaining() / 4L;
+        if (stored != count || (raw != null && raw.remaining() % 4 != 0)) {
             throw new FileFormatException(file, "initializer '" + name + "' of shape " + java.util.Arrays.toString(dims) + " needs " + count
-                    + " floats, the file holds " + (t.getRawData().isEmpty() ? t.getFloatDataCount() + " floats" : t.getRawData().size() + " bytes"));
+                    + " floats, the file holds " + (raw == null ? t.getFloatDataCount() + " floats" : raw.remaining() + " bytes"));
         }
         float[] values = new float[(int) count];
-        if (!t.getRawData().isEmpty()) {
-            t.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(values);
+        if (raw != null) {
+            raw.order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(values);
         } else {
             for (int i = 0; i < values.length; i++) values[i] = t.getFloatData(i);
         }

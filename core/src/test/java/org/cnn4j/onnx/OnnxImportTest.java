@@ -340,6 +340,68 @@ class OnnxImportTest {
     }
 
     /**
+     * PyTorch 2.9 and newer write weights as external data by default: {@code model.onnx.data} beside
+     * {@code model.onnx}, each initializer naming its location, offset and length there. Such a file
+     * gives the model's outputs; a missing data file, a location outside the model's folder (by
+     * {@code ..}, an absolute path or a link), a range beyond the data file and a length that does
+     * not fit the tensor are each refused by name.
+     */
+    @Test
+    void weightsStoredBesideTheFileAreRead() throws IOException {
+        OnnxMl.ModelProto proto;
+        float[] x = random(2 * 28 * 28, 9), expected;
+        try (Model m = Models.fmnistCnn().seed(6).build(Backends.CPU)) {
+            proto = OnnxExport.toOnnx(m, null);
+            expected = outputs(m, x, 2);
+        }
+        java.io.ByteArrayOutputStream data = new java.io.ByteArrayOutputStream();
+        data.write(new byte[100]); // the first tensor at a nonzero offset
+        OnnxMl.GraphProto.Builder g = proto.getGraph().toBuilder();
+        for (OnnxMl.TensorProto.Builder t : g.getInitializerBuilderList()) {
+            byte[] raw = t.getRawData().toByteArray();
+            assertTrue(raw.length > 0, "the export writes raw_data");
+            t.clearRawData().setDataLocation(OnnxMl.TensorProto.DataLocation.EXTERNAL).addExternalData(entry("location", "weights/model.onnx.data"))
+                    .addExternalData(entry("offset", Integer.toString(data.size()))).addExternalData(entry("length", Integer.toString(raw.length)));
+            data.write(raw);
+        }
+        Files.createDirectories(dir.resolve("weights"));
+        Files.write(dir.resolve("weights/model.onnx.data"), data.toByteArray());
+        Path f = write("external.onnx", proto.toBuilder().setGraph(g).build());
+        try (Model m = OnnxImport.read(f, Backends.CPU).model()) {
+            assertArrayEquals(expected, outputs(m, x, 2));
+        }
+        String first = g.getInitializer(0).getName();
+        Map<String, String> hostile = new LinkedHashMap<>();
+        hostile.put("location:gone.data", "is stored in " + dir.resolve("gone.data") + ", which is missing or not a file");
+        hostile.put("location:../model.onnx.data", "is stored in '../model.onnx.data'; cnn4j reads external data only from files in the model's folder or below");
+        hostile.put("location:" + dir.resolve("weights/model.onnx.data"), "only from files in the model's folder or below");
+        hostile.put("location:link.data", "a link to a file outside the model's folder");
+        hostile.put("offset:" + (data.size() - 8), "which has " + data.size());
+        hostile.put("offset:-4", "which has " + data.size());
+        hostile.put("length:12", "its external data length says 12");
+        hostile.put("offset:ten", "external data offset 'ten' is not a number");
+        Path outside = Files.createDirectories(dir.resolve("outside"));
+        Files.copy(dir.resolve("weights/model.onnx.data"), outside.resolve("model.onnx.data"));
+        Path inner = Files.createDirectories(dir.resolve("inner"));
+        Files.createSymbolicLink(inner.resolve("link.data"), outside.resolve("model.onnx.data"));
+        for (Map.Entry<String, String> c : hostile.entrySet()) {
+            String key = c.getKey().substring(0, c.getKey().indexOf(':')), value = c.getKey().substring(key.length() + 1);
+            OnnxMl.GraphProto.Builder bad = g.clone();
+            OnnxMl.TensorProto.Builder t = bad.getInitializerBuilder(0);
+            for (int i = 0; i < t.getExternalDataCount(); i++) if (t.getExternalData(i).getKey().equals(key)) t.setExternalData(i, entry(key, value));
+            Path at = key.equals("location") && value.equals("link.data") ? inner : dir;
+            Path file = at.resolve("hostile.onnx");
+            Files.write(file, proto.toBuilder().setGraph(bad).build().toByteArray());
+            String m = refusal(file);
+            assertTrue(m.startsWith(file + ": initializer '" + first + "'") && m.contains(c.getValue()), c.getKey() + ": " + m);
+        }
+    }
+
+    private static OnnxMl.StringStringEntryProto entry(String key, String value) {
+        return OnnxMl.StringStringEntryProto.newBuilder().setKey(key).setValue(value).build();
+    }
+
+    /**
      * A Conv padded unevenly (pads [1, 1, 0, 0], as auto_pad SAME_LOWER makes them for an even
      * filter) comes in as a ZeroPad2d before an unpadded convolution: the outputs of the cnn4j model
      * written with that padding explicit.
