@@ -58,7 +58,8 @@ import org.cnn4j.tensor.Shape;
  * an auto_pad that makes them), Gemm (alpha = beta = 1, transA 0, either transB), BatchNormalization
  * (inference form), Relu, LeakyRelu, Sigmoid, Tanh, Softmax, MaxPool and AveragePool (any pads or
  * auto_pad, ceil_mode, either count_include_pad, a max pooling's dilations), GlobalAveragePool and
- * ReduceMean over h and w (followed by Flatten or Gemm where it keeps their dimensions), Flatten
+ * ReduceMean over h and w (followed by Flatten, a flattening Reshape or Gemm where it keeps their
+ * dimensions), Flatten
  * (axis 1), Reshape by a constant shape that flattens each sample ([0 or −1 or the file's fixed batch, −1 or the sample's size]) or keeps it, Add of two computed
  * values and Concat (channels) of one or more, Identity
  * and Dropout (the identity; an Identity of a constant names that constant again), Constant (a
@@ -239,8 +240,8 @@ public final class OnnxImport {
         if (!n.getDomain().isEmpty() && !n.getDomain().equals("ai.onnx")) throw unsupported(n, name, "the operator domain '" + n.getDomain() + "'");
         if (op.startsWith("cnn4j.") && !fused.contains(n)) throw unsupported(n, name, "the operator");
         for (int i = 0; i < n.getInputCount(); i++) {
-            if (pooled.contains(n.getInput(i)) && !op.equals("Flatten") && !op.equals("Gemm")) {
-                throw unsupported(n, name, "a global average pool's (c, 1, 1) output taken other than by Flatten or Gemm");
+            if (pooled.contains(n.getInput(i)) && !op.equals("Flatten") && !op.equals("Gemm") && !op.equals("Reshape")) {
+                throw unsupported(n, name, "a global average pool's (c, 1, 1) output taken other than by Flatten, Reshape or Gemm");
             }
         }
         Shape inShape = n.getInputCount() > 0 ? shapes.get(n.getInput(0)) : null;

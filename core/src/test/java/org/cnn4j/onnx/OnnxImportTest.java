@@ -322,6 +322,8 @@ class OnnxImportTest {
         forms.put("x.mean((2, 3))", List.of(node("ReduceMean", "mean", out, in).toBuilder().addAttribute(axes.clone().addInts(2).addInts(3)).addAttribute(keep.clone().setI(0)).build()));
         forms.put("x.mean((-1, -2), keepdim=True), flatten", List.of(node("ReduceMean", "mean", pool.getOutput(0), in).toBuilder()
                 .addAttribute(axes.clone().addInts(-1).addInts(-2)).build(), flatten));
+        forms.put("x.mean((2, 3), keepdim=True).reshape(-1, 64)", List.of(node("ReduceMean", "mean", pool.getOutput(0), in).toBuilder()
+                .addAttribute(axes.clone().addInts(2).addInts(3)).build(), int64Constant("shape", -1, 64), node("Reshape", "flat", out, pool.getOutput(0), "shape")));
         forms.put("opset 18", List.of(int64Constant("axes", 2, 3), node("ReduceMean", "mean", out, in, "axes").toBuilder().addAttribute(keep.clone().setI(0)).build()));
         forms.put("x.mean(1)", List.of(node("ReduceMean", "mean", out, in).toBuilder().addAttribute(axes.clone().addInts(1)).addAttribute(keep.clone().setI(0)).build()));
         for (Map.Entry<String, List<OnnxMl.NodeProto>> form : forms.entrySet()) {
