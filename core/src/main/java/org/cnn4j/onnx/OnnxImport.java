@@ -174,8 +174,7 @@ public final class OnnxImport {
             OnnxMl.NodeProto n = g.getNode(i);
             boolean standard = n.getDomain().isEmpty() || n.getDomain().equals("ai.onnx");
             if (standard && n.getOpType().equals("Constant")) constant(n, i);
-            else if (standard && n.getOpType().equals("Identity") && n.getInputCount() == 1 && n.getOutputCount() == 1 && alias(n)) continue;
-            else computed.add(n);
+            else if (!standard || !folded(n)) computed.add(n);
         }
         OnnxPatterns.Fused nodes = OnnxPatterns.fuse(computed, initializers, integers, graphOutputs);
         fused = nodes.made();
@@ -370,6 +369,9 @@ public final class OnnxImport {
             case "Reshape" -> { // PyTorch's x.reshape(-1, n) or, exported at a fixed batch, x.view(batch, -1)
                 long[] target = integers.get(n.getInputCount() > 1 ? n.getInput(1) : "");
                 if (target == null) throw unsupported(n, name, "a shape computed in the graph (other than PyTorch's x.view(x.size(0), -1))");
+                if (integer(n, "allowzero", 0) != 0 && java.util.Arrays.stream(target).anyMatch(d -> d == 0)) {
+                    throw unsupported(n, name, "a reshape to " + java.util.Arrays.toString(target) + " with allowzero (a dimension of 0)");
+                }
                 if (inShape == null) throw unsupported(n, name, "an input of unknown shape");
                 boolean keepsBatch = target.length > 0 && (target[0] == 0 || target[0] == -1 || target[0] == batch);
                 boolean flat = target.length == 2 && keepsBatch && (target[1] == -1 ? target[0] != -1 : target[1] == inShape.size());
@@ -466,27 +468,54 @@ public final class OnnxImport {
         return new FileFormatException(file, "node '" + name + "' (" + op + "): " + e.getMessage());
     }
 
-    /** A Constant node's value (a float tensor, or one float) as an initializer of its output's name. */
+    /**
+     * A Constant node's value as a constant of its output's name: a float tensor or one float as an
+     * initializer; an int64 tensor, int64 values or one as integers.
+     */
     private void constant(OnnxMl.NodeProto n, int index) throws FileFormatException {
         String name = name(n, index);
         OnnxMl.AttributeProto v = attribute(n, "value"), f = attribute(n, "value_float");
         if (n.getOutputCount() != 1) throw unsupported(n, name, n.getOutputCount() + " outputs");
         String out = n.getOutput(0);
+        OnnxMl.AttributeProto ints = attribute(n, "value_ints"), one = attribute(n, "value_int");
         if (v != null && v.hasT() && v.getT().getDataType() == OnnxMl.TensorProto.DataType.INT64.getNumber()) integers.put(out, longs(v.getT().toBuilder().setName(out).build()));
         else if (v != null && v.hasT()) initializers.put(out, tensor(v.getT().toBuilder().setName(out).build()));
         else if (f != null) initializers.put(out, new Tensor(new int[0], new float[] {f.getF()}));
-        else throw unsupported(n, name, "a constant other than a float or int64 tensor");
+        else if (one != null) integers.put(out, new long[] {one.getI()});
+        else if (ints != null) {
+            if (ints.getIntsCount() > MAX_INTEGERS) throw unsupported(n, name, ints.getIntsCount() + " int64 values (at most " + MAX_INTEGERS + ")");
+            integers.put(out, ints.getIntsList().stream().mapToLong(Long::longValue).toArray());
+        }
+        else throw unsupported(n, name, "a constant other than a float or int64 tensor, one float or int64 values");
     }
 
     /**
-     * An Identity of a constant as another name of that constant (PyTorch's exporter shares one
-     * initializer among parameters of equal values this way); false if its input is computed.
+     * A node of constants only, as a constant: an Identity of a constant is another name for it
+     * (PyTorch's exporter shares one initializer among parameters of equal values this way); of int64
+     * constants (shapes, axes), a Reshape keeps the values and a Concat along axis 0 joins them, as
+     * exporters that do not fold constants write a shape. False, taking nothing, for any other node.
      */
-    private boolean alias(OnnxMl.NodeProto n) {
-        String in = n.getInput(0), out = n.getOutput(0);
-        if (initializers.containsKey(in)) initializers.put(out, initializers.get(in));
-        else if (integers.containsKey(in)) integers.put(out, integers.get(in));
-        else return false;
+    private boolean folded(OnnxMl.NodeProto n) throws FileFormatException {
+        if (n.getOutputCount() != 1 || n.getInputCount() == 0) return false;
+        String out = n.getOutput(0);
+        for (String in : n.getInputList()) if (!integers.containsKey(in) && !(initializers.containsKey(in) && n.getOpType().equals("Identity"))) return false;
+        switch (n.getOpType()) {
+            case "Identity" -> {
+                if (n.getInputCount() != 1) return false;
+                if (initializers.containsKey(n.getInput(0))) initializers.put(out, initializers.get(n.getInput(0)));
+                else integers.put(out, integers.get(n.getInput(0)));
+            }
+            case "Reshape" -> integers.put(out, integers.get(n.getInput(0)));
+            case "Concat" -> {
+                if (integer(n, "axis", 0) != 0) return false;
+                long[] joined = n.getInputList().stream().flatMapToLong(in -> java.util.Arrays.stream(integers.get(in))).toArray();
+                if (joined.length > MAX_INTEGERS) throw new FileFormatException(file, "node '" + n.getName() + "' (Concat) joins " + joined.length + " int64 values; cnn4j reads at most " + MAX_INTEGERS);
+                integers.put(out, joined);
+            }
+            default -> {
+                return false;
+            }
+        }
         return true;
     }
 

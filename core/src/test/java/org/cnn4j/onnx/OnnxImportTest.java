@@ -342,6 +342,60 @@ class OnnxImportTest {
     }
 
     /**
+     * An exporter that does not fold constants (as onnxscript's torch library writes
+     * {@code x.mean((2, 3), keepdim=True)} and {@code view(2, -1)} before optimisation) builds its
+     * axes and shapes from Constant nodes of {@code value_ints} joined by Concat and reshaped by
+     * Reshape, and marks the reshape {@code allowzero}: those int64 nodes fold into constants and
+     * the model gives its outputs. A Reshape with allowzero to a shape with a 0 is refused.
+     */
+    @Test
+    void shapesBuiltFromConstantsFold() throws IOException {
+        OnnxMl.ModelProto proto;
+        float[] x = random(2 * 3 * 16 * 16, 10), expected;
+        int layers;
+        try (Model m = Models.resnet20(3, 16, 16, 5).seed(7).build(Backends.CPU)) {
+            randomiseRunningStatistics(m);
+            proto = OnnxExport.toOnnx(m, null);
+            expected = outputs(m, x, 2);
+            layers = m.layers().size();
+        }
+        int at = 0;
+        while (!proto.getGraph().getNode(at).getOpType().equals("GlobalAveragePool")) at++;
+        String in = proto.getGraph().getNode(at).getInput(0), out = proto.getGraph().getNode(at + 1).getOutput(0);
+        for (long zero : new long[] {2, 0}) {
+            OnnxMl.GraphProto.Builder g = proto.getGraph().toBuilder().removeNode(at).removeNode(at);
+            List<OnnxMl.NodeProto> nodes = List.of(ints("minus one", -1), ints("dims", 2, 3), node("Reshape", "axes", "axes", "dims", "minus one"),
+                    node("ReduceMean", "mean", "pooled", in, "axes"), ints("batch", zero), ints("features", 64),
+                    node("Concat", "shape", "shape", "batch", "features").toBuilder().addAttribute(intAttribute("axis", 0)).build(),
+                    node("Reshape", "view", out, "pooled", "shape").toBuilder().addAttribute(intAttribute("allowzero", 1)).build());
+            for (int i = 0; i < nodes.size(); i++) g.addNode(at + i, nodes.get(i));
+            OnnxMl.ModelProto.Builder b = proto.toBuilder().setGraph(g);
+            b.getGraphBuilder().getInputBuilder(0).getTypeBuilder().getTensorTypeBuilder().getShapeBuilder().getDimBuilder(0).setDimValue(2);
+            Path f = write("unfolded" + zero + ".onnx", b.build());
+            if (zero == 0) {
+                String m = refusal(f);
+                assertTrue(m.contains("node 'view' (Reshape): a reshape to [0, 64] with allowzero (a dimension of 0) is not supported by cnn4j"), m);
+                continue;
+            }
+            try (Model m = OnnxImport.read(f, Backends.CPU).model()) {
+                assertArrayEquals(expected, outputs(m, x, 2));
+                assertEquals(layers + 1, m.layers().size(), "the shape's nodes are no layers; the pooling and the flattening are two");
+            }
+        }
+    }
+
+    /** A Constant node of {@code value_ints}. */
+    private static OnnxMl.NodeProto ints(String output, long... values) {
+        OnnxMl.AttributeProto.Builder a = OnnxMl.AttributeProto.newBuilder().setName("value_ints").setType(OnnxMl.AttributeProto.AttributeType.INTS);
+        for (long v : values) a.addInts(v);
+        return OnnxMl.NodeProto.newBuilder().setOpType("Constant").setName(output).addOutput(output).addAttribute(a).build();
+    }
+
+    private static OnnxMl.AttributeProto intAttribute(String name, long value) {
+        return OnnxMl.AttributeProto.newBuilder().setName(name).setType(OnnxMl.AttributeProto.AttributeType.INT).setI(value).build();
+    }
+
+    /**
      * PyTorch 2.9 and newer write weights as external data by default: {@code model.onnx.data} beside
      * {@code model.onnx}, each initializer naming its location, offset and length there. Such a file
      * gives the model's outputs; a missing data file, a location outside the model's folder (by
