@@ -7,9 +7,10 @@ the torch.export-based one, weights beside the file as external data). A model c
 listed with its reason.
 
 Usage: python3 scripts/torch-onnx-check.py [--cnn4j LAUNCHER] [--exporter default|legacy|dynamo] [MODEL ...]
-MODEL: "small-resnet" (built here from torch alone) or a torchvision classifier's name (default:
-small-resnet resnet18 resnext50_32x4d densenet121 googlenet squeezenet1_0 regnet_x_400mf mnasnet0_5
-mobilenet_v2 efficientnet_b0; those need torchvision, and are skipped without it). Each model is
+MODEL: "small-resnet" or "small-resnet-log-softmax" (built here from torch alone; the second ends
+in F.log_softmax) or a torchvision classifier's name (default: both small ones, resnet18
+resnext50_32x4d densenet121 googlenet squeezenet1_0 regnet_x_400mf mnasnet0_5 mobilenet_v2
+efficientnet_b0; those need torchvision, and are skipped without it). Each model is
 built with seed 0 and 10 classes, its batch normalisation given statistics by three forward passes
 in training mode, its last layer's weights scaled by 30 (an untrained model's probabilities are
 all about 1/10), and exported for 64×64 RGB inputs. Needs torch alone: the images are written as
@@ -25,10 +26,12 @@ SIZE = 64
 
 
 class SmallResNet(torch.nn.Module):
-    """A stem, two residual blocks (one downsampling through a 1×1 shortcut), x.mean((2, 3)) and a linear layer."""
+    """A stem, two residual blocks (one downsampling through a 1×1 shortcut), x.mean((2, 3)) and a linear
+    layer; with log_softmax, F.log_softmax at the end, as PyTorch's MNIST example has it."""
 
-    def __init__(self, classes=10):
+    def __init__(self, classes=10, log_softmax=False):
         super().__init__()
+        self.log_softmax = log_softmax
         self.stem = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, padding=1, bias=False), torch.nn.BatchNorm2d(16), torch.nn.ReLU(),
                                         torch.nn.MaxPool2d(3, 2, 1))
         self.a1, self.b1 = self.unit(16, 16, 1), self.unit(16, 16, 1)
@@ -44,13 +47,14 @@ class SmallResNet(torch.nn.Module):
         x = self.stem(x)
         x = torch.relu(self.b1(torch.relu(self.a1(x))) + x)
         x = torch.relu(self.b2(torch.relu(self.a2(x))) + self.short(x))
-        return self.fc(x.mean((2, 3)))
+        x = self.fc(x.mean((2, 3)))
+        return torch.log_softmax(x, 1) if self.log_softmax else x
 
 
 def build(name):
     torch.manual_seed(0)
-    if name == "small-resnet":
-        model = SmallResNet()
+    if name.startswith("small-resnet"):
+        model = SmallResNet(log_softmax=name.endswith("log-softmax"))
     else:
         import torchvision
         extra = {"aux_logits": False, "init_weights": True} if name == "googlenet" else {}
@@ -98,7 +102,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cnn4j", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "cnn4j"))
     parser.add_argument("--exporter", choices=["default", "legacy", "dynamo"], default="default")
-    parser.add_argument("models", nargs="*", default=["small-resnet"] + TORCHVISION)
+    parser.add_argument("models", nargs="*", default=["small-resnet", "small-resnet-log-softmax"] + TORCHVISION)
     args = parser.parse_args()
     try:
         import torchvision
@@ -115,14 +119,14 @@ def main():
             png(f, pixels[i].tolist())
         x = pixels.permute(0, 3, 1, 2).float() / 255
         for name in args.models:
-            if name != "small-resnet" and torchvision is None:
+            if not name.startswith("small-resnet") and torchvision is None:
                 continue
             model = build(name)
             path = os.path.join(folder, name + ".onnx")
             try:
                 export(model, path, args.exporter)
             except Exception as e:  # an exporter that cannot write this model: say so, go on
-                print("%-20s not exported: %s: %s" % (name, type(e).__name__, str(e).strip().splitlines()[0][:200] if str(e).strip() else ""))
+                print("%-24s not exported: %s: %s" % (name, type(e).__name__, str(e).strip().splitlines()[0][:200] if str(e).strip() else ""))
                 continue
             beside = " (weights beside it in %s)" % os.path.basename(path + ".data") if os.path.exists(path + ".data") else ""
             with torch.no_grad():
@@ -132,16 +136,16 @@ def main():
                 run = subprocess.run([args.cnn4j, "predict", path, *images, "--top", "10", "--device", "cpu", "--csv", table],
                                      capture_output=True, text=True, timeout=120)
             except subprocess.TimeoutExpired:
-                print("%-20s cnn4j predict took more than 120 s" % name)
+                print("%-24s cnn4j predict took more than 120 s" % name)
                 failed = True
                 continue
             if run.returncode != 0:
-                print("%-20s refused%s: %s" % (name, beside, (run.stderr.strip().splitlines() or ["exit code %d" % run.returncode])[-1]))
+                print("%-24s refused%s: %s" % (name, beside, (run.stderr.strip().splitlines() or ["exit code %d" % run.returncode])[-1]))
                 continue
             rows = list(csv.reader(open(table)))[1:]
             worst = max(abs(float(r[2 + 2 * k]) - expected[i, int(r[1 + 2 * k])].item()) for i, r in enumerate(rows) for k in range(10))
             failed |= worst >= 1e-5
-            print("%-20s %s%s: largest probability difference %.2e (probabilities %.3f to %.3f)"
+            print("%-24s %s%s: largest probability difference %.2e (probabilities %.3f to %.3f)"
                   % (name, "agrees" if worst < 1e-5 else "DIFFERS", beside, worst, expected.min().item(), expected.max().item()))
     sys.exit(1 if failed else 0)
 

@@ -16,11 +16,15 @@ import org.cnn4j.layer.Fusion;
 import org.cnn4j.layer.Layer;
 import org.cnn4j.layer.Parameter;
 import org.cnn4j.layer.Pass;
+import org.cnn4j.layer.Softmax;
 import org.cnn4j.loss.Loss;
+import org.cnn4j.loss.SoftmaxCrossEntropy;
 import org.cnn4j.optim.Optimizer;
 import org.cnn4j.tensor.DType;
 import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The {@link Model} of named nodes, each a layer and the names of its inputs (earlier nodes, or
@@ -43,6 +47,7 @@ import org.cnn4j.tensor.Tensor;
  * global state: several models may live side by side.
  */
 public final class Graph implements Model {
+    private static final Logger LOG = LoggerFactory.getLogger(Graph.class);
 
     private final Backend backend;
     private final Shape inputShape;
@@ -504,6 +509,8 @@ public final class Graph implements Model {
                     bound++;
                 }
                 loss.bind(backend, layers.isEmpty() ? inputShape : layers.get(layers.size() - 1).outputShape());
+                String twice = softmaxTwice(layers, w.names, loss);
+                if (twice != null) LOG.warn(twice);
                 if (fuse) Fusion.fuse(layers, w.chained());
             } catch (RuntimeException e) {
                 // Unbind what was bound, so that the same layers can go into a corrected model.
@@ -511,6 +518,16 @@ public final class Graph implements Model {
                 throw e;
             }
             return new Graph(backend, inputShape, layers, w.inputs, loss, seed);
+        }
+
+        /**
+         * What is wrong where the last node is a Softmax and the loss a SoftmaxCrossEntropy, which
+         * applies the softmax itself (a model PyTorch would also train, on the wrong objective); else null.
+         */
+        static String softmaxTwice(List<Layer> layers, List<String> names, Loss loss) {
+            if (layers.isEmpty() || !(layers.getLast() instanceof Softmax) || !(loss instanceof SoftmaxCrossEntropy)) return null;
+            return "node '" + names.getLast() + "' is a Softmax before the SoftmaxCrossEntropy loss, which applies the softmax itself:"
+                    + " the model would be trained and its classes scored on softmax(softmax(x)); end the model with the logits";
         }
 
         /** Every node's name and inputs, resolved and checked: see {@link #wiring()}. */

@@ -64,7 +64,9 @@ import org.cnn4j.tensor.Shape;
  * values and Concat (channels) of one or more, Identity
  * and Dropout (the identity; an Identity of a constant names that constant again), Constant (a
  * float value, taken as an initializer); and the subgraphs
- * {@link OnnxPatterns} recognises (SiLU, GELU, the scaled tanh, subsampling) as those layers.
+ * {@link OnnxPatterns} recognises (SiLU, GELU, the scaled tanh, subsampling) as those layers. A
+ * final Softmax or LogSoftmax over the classes is left to the loss and the classifier, which take
+ * logits and apply the softmax themselves: the model's outputs are its input.
  * Anything else, an attribute value outside these, or a weight that is not a float initializer
  * is refused with the node's name and what is missing. Initializers may be stored in the file or
  * as external data in a file in its folder (ONNX's {@code external_data}).
@@ -178,8 +180,13 @@ public final class OnnxImport {
         }
         OnnxPatterns.Fused nodes = OnnxPatterns.fuse(computed, initializers, integers, graphOutputs);
         fused = nodes.made();
-        for (int i = 0; i < nodes.nodes().size(); i++) last = node(nodes.nodes().get(i), i);
         if (g.getOutputCount() != 1) throw new FileFormatException(file, "the graph has " + g.getOutputCount() + " outputs; cnn4j reads models of one");
+        List<OnnxMl.NodeProto> list = nodes.nodes();
+        OnnxMl.NodeProto tail = list.isEmpty() ? null : list.getLast();
+        boolean probabilities = tail != null && list.size() > 1 && (tail.getOpType().equals("Softmax") || tail.getOpType().equals("LogSoftmax"))
+                && tail.getDomain().isEmpty() && tail.getOutputCount() == 1 && tail.getOutput(0).equals(g.getOutput(0).getName());
+        for (int i = 0; i < list.size() - (probabilities ? 1 : 0); i++) last = node(list.get(i), i);
+        if (probabilities) logits(tail, list.size() - 1);
         String output = producers.get(g.getOutput(0).getName());
         if (output == null || !output.equals(last)) {
             throw new FileFormatException(file, "the graph's output '" + g.getOutput(0).getName() + "' is not made by its last node");
@@ -517,6 +524,22 @@ public final class OnnxImport {
             }
         }
         return true;
+    }
+
+    /**
+     * The graph's final Softmax or LogSoftmax over the classes, read as the classifier's own: cnn4j's
+     * models output logits, which the cross-entropy loss and the classifier's probabilities put
+     * through the softmax (a Softmax layer there would apply it twice). The graph's output is then
+     * the node's input.
+     */
+    private void logits(OnnxMl.NodeProto n, int index) throws FileFormatException {
+        String name = name(n, index), from = value(n, name, 0);
+        Shape in = shapes.get(n.getInput(0));
+        long axis = integer(n, "axis", -1);
+        if (in == null || in.rank() != 1 || (axis != 1 && axis != -1)) {
+            throw unsupported(n, name, "axis " + axis + " of a value other than (batch, classes) (a final softmax over the classes only)");
+        }
+        producers.put(n.getOutput(0), from);
     }
 
     /** The cnn4j node making input i of the node. */

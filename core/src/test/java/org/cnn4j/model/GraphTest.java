@@ -48,6 +48,17 @@ class GraphTest {
         return b.upload(sample.batch(n), Data.gaussian(new Random(seed), n * sample.size(), 1));
     }
 
+    /** A final Softmax before SoftmaxCrossEntropy is named (the build warns); before another loss, or inside the graph, it is not. */
+    @Test
+    void aSoftmaxAppliedTwiceIsNamed() {
+        List<org.cnn4j.layer.Layer> tail = List.of(new Dense(4, 3), new org.cnn4j.layer.Softmax());
+        List<String> names = List.of("fc", "probabilities");
+        String m = Graph.Builder.softmaxTwice(tail, names, new SoftmaxCrossEntropy());
+        assertTrue(m != null && m.startsWith("node 'probabilities' is a Softmax before the SoftmaxCrossEntropy loss"), m);
+        assertEquals(null, Graph.Builder.softmaxTwice(tail, names, new org.cnn4j.loss.SquaredError()));
+        assertEquals(null, Graph.Builder.softmaxTwice(tail.reversed(), names.reversed(), new SoftmaxCrossEntropy()));
+    }
+
     @Test
     void gradientsMeetWhereOneOutputFeedsSeveralNodes() {
         Graph model = ResidualNets.block(2, 6, 3, 4).seed(7).build(B);

@@ -90,7 +90,7 @@ class OnnxImportTest {
                 .add("cat", new Concat(), "leaky", "sig", "tanh", "silu", "gelu", "stanh").add("max", new MaxPool2d(3).dilation(2, 1).stride(2, 2).padding(1, 1))
                 .add("avg", new AvgPool2d(2).padding(1, 1)).add("relu", new ReLU()).add("gap", new GlobalAvgPool2d())
                 .add("drop", new Dropout(0.5)).add("fc", new Dense(36, 10)).add("bn1", new BatchNorm1d(10)).add("fc2", new Dense(10, 4))
-                .add("softmax", new Softmax());
+                .add("softmax", new Softmax()).add("fc3", new Dense(4, 3)); // a Softmax inside the graph stays a layer
         List<Graph.Builder> models = List.of(Models.fmnistCnn(), Models.lenet5(), Models.vggSmall(), Models.resnet20(3, 32, 32, 10), Models.resnet18(3, 32, 32, 7),
                 every.loss(new SoftmaxCrossEntropy()), ResidualNets.separable(3, 12, 4, 5), ResidualNets.poolingModes(3, 13, 4, 5));
         for (int k = 0; k < models.size(); k++) {
@@ -337,6 +337,33 @@ class OnnxImportTest {
             }
             try (Model m = OnnxImport.read(f, Backends.CPU).model()) {
                 assertArrayEquals(expected, outputs(m, x, 2), form.getKey());
+            }
+        }
+    }
+
+    /**
+     * A PyTorch model exported with its final {@code nn.Softmax(dim=1)} or {@code F.log_softmax(x, 1)}
+     * (as the classic MNIST example ends) is read as the logits before it, which the cross-entropy
+     * loss and the classifier put through the softmax themselves: the imported model outputs the
+     * logits, with no Softmax layer, so its probabilities are PyTorch's and training it minimises
+     * PyTorch's cross-entropy, not that of a softmax applied twice.
+     */
+    @Test
+    void aFinalSoftmaxIsTheClassifiers() throws IOException {
+        OnnxMl.ModelProto proto;
+        float[] x = random(2 * 28 * 28, 11), expected;
+        try (Model m = Models.fmnistCnn().seed(8).build(Backends.CPU)) {
+            proto = OnnxExport.toOnnx(m, null);
+            expected = outputs(m, x, 2);
+        }
+        String logits = proto.getGraph().getOutput(0).getName();
+        for (String op : List.of("Softmax", "LogSoftmax")) {
+            OnnxMl.GraphProto.Builder g = proto.getGraph().toBuilder();
+            g.getNodeBuilder(g.getNodeCount() - 1).setOutput(0, "logits");
+            g.addNode(node(op, "probabilities", logits, "logits").toBuilder().addAttribute(intAttribute("axis", 1)));
+            try (Model m = OnnxImport.read(write(op + ".onnx", proto.toBuilder().setGraph(g).build()), Backends.CPU).model()) {
+                assertArrayEquals(expected, outputs(m, x, 2), op);
+                assertTrue(m.layers().stream().noneMatch(l -> l instanceof Softmax), op + ": no Softmax layer");
             }
         }
     }
