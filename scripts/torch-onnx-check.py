@@ -123,12 +123,23 @@ def main():
                 continue
             model = build(name)
             path = os.path.join(folder, name + ".onnx")
+            note = ""
             try:
                 export(model, path, args.exporter)
-            except Exception as e:  # an exporter that cannot write this model: say so, go on
-                print("%-24s not exported: %s: %s" % (name, type(e).__name__, str(e).strip().splitlines()[0][:200] if str(e).strip() else ""))
-                continue
+            except Exception as e:  # an exporter that cannot write this model: say so, try the TorchScript one, go on
+                reason = "%s: %s" % (type(e).__name__, (str(e).strip().splitlines() or [""])[0][:200])
+                if args.exporter != "default" or version() < (2, 9):
+                    print("%-24s not exported: %s" % (name, reason))
+                    continue
+                try:
+                    export(model, path, "legacy")
+                    note = " [TorchScript exporter; the default one failed: %s]" % reason
+                except Exception as again:
+                    print("%-24s not exported: %s; TorchScript exporter: %s: %s" % (name, reason, type(again).__name__,
+                                                                                     (str(again).strip().splitlines() or [""])[0][:200]))
+                    continue
             beside = " (weights beside it in %s)" % os.path.basename(path + ".data") if os.path.exists(path + ".data") else ""
+            beside += note
             with torch.no_grad():
                 expected = torch.softmax(model(x), 1)
             table = os.path.join(folder, name + ".csv")
