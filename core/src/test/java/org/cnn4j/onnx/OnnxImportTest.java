@@ -123,6 +123,18 @@ class OnnxImportTest {
         }
     }
 
+    /** A model's ONNX form (running statistics random), an input of two samples and the model's outputs on it. */
+    private record Exported(OnnxMl.ModelProto proto, float[] x, float[] expected, int layers) {
+    }
+
+    private static Exported exported(Graph.Builder model, long seed, long inputSeed) {
+        try (Model m = model.seed(seed).build(Backends.CPU)) {
+            randomiseRunningStatistics(m);
+            float[] x = random(2 * m.inputShape().size(), inputSeed);
+            return new Exported(OnnxExport.toOnnx(m, null), x, outputs(m, x, 2), m.layers().size());
+        }
+    }
+
     private static double[] filled(int n, double v) {
         double[] a = new double[n];
         Arrays.fill(a, v);
@@ -221,17 +233,29 @@ class OnnxImportTest {
                 node("Concat", "concat", "c", "u", "rest").toBuilder().addAttribute(OnnxMl.AttributeProto.newBuilder().setName("axis")
                         .setType(OnnxMl.AttributeProto.AttributeType.INT).setI(0)).build(), node("Reshape", "reshape", out, in, "c")));
         forms.put("reshape(-1, n/2)", List.of(int64Constant("shape", -1, features / 2), node("Reshape", "reshape", out, in, "shape")));
+        assertForms(proto, at, 1, forms, x, expected, "reshape(-1, n/2)",
+                "node 'reshape' (Reshape): a reshape to [-1, 800] of (64, 5, 5) (only flattening each sample) is not supported by cnn4j");
+    }
+
+    /**
+     * Each form's nodes in place of {@code removed} nodes of the graph from {@code at} (a form named
+     * "... at batch 2" in a file that fixes the batch at 2): the model's outputs, but for the form
+     * named {@code refused}, which is refused with {@code refusal} in the message.
+     */
+    private void assertForms(OnnxMl.ModelProto proto, int at, int removed, Map<String, List<OnnxMl.NodeProto>> forms, float[] x, float[] expected,
+            String refused, String refusal) throws IOException {
         for (Map.Entry<String, List<OnnxMl.NodeProto>> form : forms.entrySet()) {
-            OnnxMl.GraphProto.Builder g = proto.getGraph().toBuilder().removeNode(at);
+            OnnxMl.GraphProto.Builder g = proto.getGraph().toBuilder();
+            for (int i = 0; i < removed; i++) g.removeNode(at);
             for (int i = 0; i < form.getValue().size(); i++) g.addNode(at + i, form.getValue().get(i));
             OnnxMl.ModelProto.Builder b = proto.toBuilder().setGraph(g);
-            if (form.getKey().contains("batch 2")) { // the file fixes the batch at 2
+            if (form.getKey().contains("at batch 2")) {
                 b.getGraphBuilder().getInputBuilder(0).getTypeBuilder().getTensorTypeBuilder().getShapeBuilder().getDimBuilder(0).setDimValue(2);
             }
             Path f = write(form.getKey().replaceAll("\\W", "") + ".onnx", b.build());
-            if (form.getKey().endsWith("n/2)")) {
+            if (form.getKey().equals(refused)) {
                 String m = refusal(f);
-                assertTrue(m.contains("node 'reshape' (Reshape): a reshape to [-1, 800] of (64, 5, 5) (only flattening each sample) is not supported by cnn4j"), m);
+                assertTrue(m.contains(refusal), form.getKey() + ": " + m);
                 continue;
             }
             try (Model m = OnnxImport.read(f, Backends.CPU).model()) {
@@ -248,12 +272,9 @@ class OnnxImportTest {
      */
     @Test
     void identitiesOfConstantsNameThoseConstants() throws IOException {
-        OnnxMl.ModelProto proto;
-        float[] x = random(2 * 28 * 28, 6), expected;
-        try (Model m = Models.fmnistCnn().seed(3).build(Backends.CPU)) {
-            proto = OnnxExport.toOnnx(m, null);
-            expected = outputs(m, x, 2);
-        }
+        Exported e = exported(Models.fmnistCnn(), 3, 6);
+        OnnxMl.ModelProto proto = e.proto();
+        float[] x = e.x(), expected = e.expected();
         OnnxMl.GraphProto.Builder g = proto.getGraph().toBuilder();
         Set<String> weights = new HashSet<>();
         for (OnnxMl.TensorProto t : g.getInitializerList()) weights.add(t.getName());
@@ -281,12 +302,9 @@ class OnnxImportTest {
     /** A Concat of one value (DenseNet's first layer of each block, as PyTorch writes it) is that value. */
     @Test
     void aConcatOfOneValueIsThatValue() throws IOException {
-        OnnxMl.ModelProto proto;
-        float[] x = random(2 * 28 * 28, 7), expected;
-        try (Model m = Models.fmnistCnn().seed(4).build(Backends.CPU)) {
-            proto = OnnxExport.toOnnx(m, null);
-            expected = outputs(m, x, 2);
-        }
+        Exported e = exported(Models.fmnistCnn(), 4, 7);
+        OnnxMl.ModelProto proto = e.proto();
+        float[] x = e.x(), expected = e.expected();
         OnnxMl.GraphProto.Builder g = proto.getGraph().toBuilder();
         OnnxMl.NodeProto.Builder conv = g.getNodeBuilder(0);
         String out = conv.getOutput(0);
@@ -305,13 +323,9 @@ class OnnxImportTest {
      */
     @Test
     void aMeanOverTheImageIsAGlobalAveragePooling() throws IOException {
-        OnnxMl.ModelProto proto;
-        float[] x = random(2 * 3 * 16 * 16, 8), expected;
-        try (Model m = Models.resnet20(3, 16, 16, 5).seed(5).build(Backends.CPU)) {
-            randomiseRunningStatistics(m);
-            proto = OnnxExport.toOnnx(m, null);
-            expected = outputs(m, x, 2);
-        }
+        Exported e = exported(Models.resnet20(3, 16, 16, 5), 5, 8);
+        OnnxMl.ModelProto proto = e.proto();
+        float[] x = e.x(), expected = e.expected();
         int at = 0;
         while (!proto.getGraph().getNode(at).getOpType().equals("GlobalAveragePool")) at++;
         OnnxMl.NodeProto pool = proto.getGraph().getNode(at), flatten = proto.getGraph().getNode(at + 1);
@@ -326,19 +340,7 @@ class OnnxImportTest {
                 .addAttribute(axes.clone().addInts(2).addInts(3)).build(), int64Constant("shape", -1, 64), node("Reshape", "flat", out, pool.getOutput(0), "shape")));
         forms.put("opset 18", List.of(int64Constant("axes", 2, 3), node("ReduceMean", "mean", out, in, "axes").toBuilder().addAttribute(keep.clone().setI(0)).build()));
         forms.put("x.mean(1)", List.of(node("ReduceMean", "mean", out, in).toBuilder().addAttribute(axes.clone().addInts(1)).addAttribute(keep.clone().setI(0)).build()));
-        for (Map.Entry<String, List<OnnxMl.NodeProto>> form : forms.entrySet()) {
-            OnnxMl.GraphProto.Builder g = proto.getGraph().toBuilder().removeNode(at).removeNode(at);
-            for (int i = 0; i < form.getValue().size(); i++) g.addNode(at + i, form.getValue().get(i));
-            Path f = write(form.getKey().replaceAll("\\W", "") + ".onnx", proto.toBuilder().setGraph(g).build());
-            if (form.getKey().equals("x.mean(1)")) {
-                String m = refusal(f);
-                assertTrue(m.contains("node 'mean' (ReduceMean): a mean over axes [1] (only over h and w) is not supported by cnn4j"), m);
-                continue;
-            }
-            try (Model m = OnnxImport.read(f, Backends.CPU).model()) {
-                assertArrayEquals(expected, outputs(m, x, 2), form.getKey());
-            }
-        }
+        assertForms(proto, at, 2, forms, x, expected, "x.mean(1)", "node 'mean' (ReduceMean): a mean over axes [1] (only over h and w) is not supported by cnn4j");
     }
 
     /**
@@ -350,12 +352,9 @@ class OnnxImportTest {
      */
     @Test
     void aFinalSoftmaxIsTheClassifiers() throws IOException {
-        OnnxMl.ModelProto proto;
-        float[] x = random(2 * 28 * 28, 11), expected;
-        try (Model m = Models.fmnistCnn().seed(8).build(Backends.CPU)) {
-            proto = OnnxExport.toOnnx(m, null);
-            expected = outputs(m, x, 2);
-        }
+        Exported e = exported(Models.fmnistCnn(), 8, 11);
+        OnnxMl.ModelProto proto = e.proto();
+        float[] x = e.x(), expected = e.expected();
         String logits = proto.getGraph().getOutput(0).getName();
         for (String op : List.of("Softmax", "LogSoftmax")) {
             OnnxMl.GraphProto.Builder g = proto.getGraph().toBuilder();
@@ -377,15 +376,10 @@ class OnnxImportTest {
      */
     @Test
     void shapesBuiltFromConstantsFold() throws IOException {
-        OnnxMl.ModelProto proto;
-        float[] x = random(2 * 3 * 16 * 16, 10), expected;
-        int layers;
-        try (Model m = Models.resnet20(3, 16, 16, 5).seed(7).build(Backends.CPU)) {
-            randomiseRunningStatistics(m);
-            proto = OnnxExport.toOnnx(m, null);
-            expected = outputs(m, x, 2);
-            layers = m.layers().size();
-        }
+        Exported e = exported(Models.resnet20(3, 16, 16, 5), 7, 10);
+        OnnxMl.ModelProto proto = e.proto();
+        float[] x = e.x(), expected = e.expected();
+        int layers = e.layers();
         int at = 0;
         while (!proto.getGraph().getNode(at).getOpType().equals("GlobalAveragePool")) at++;
         String in = proto.getGraph().getNode(at).getInput(0), out = proto.getGraph().getNode(at + 1).getOutput(0);
@@ -431,12 +425,9 @@ class OnnxImportTest {
      */
     @Test
     void weightsStoredBesideTheFileAreRead() throws IOException {
-        OnnxMl.ModelProto proto;
-        float[] x = random(2 * 28 * 28, 9), expected;
-        try (Model m = Models.fmnistCnn().seed(6).build(Backends.CPU)) {
-            proto = OnnxExport.toOnnx(m, null);
-            expected = outputs(m, x, 2);
-        }
+        Exported e = exported(Models.fmnistCnn(), 6, 9);
+        OnnxMl.ModelProto proto = e.proto();
+        float[] x = e.x(), expected = e.expected();
         java.io.ByteArrayOutputStream data = new java.io.ByteArrayOutputStream();
         data.write(new byte[100]); // the first tensor at a nonzero offset
         OnnxMl.GraphProto.Builder g = proto.getGraph().toBuilder();
