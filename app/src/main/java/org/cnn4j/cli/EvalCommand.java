@@ -59,6 +59,14 @@ final class EvalCommand implements Callable<Integer> {
                 // the model's seed is its training's, so an unsplit image folder holds out the same images
                 Datasets.Split split = data.open(m.seed(), m.inputShape(), info.preprocessing(m.inputShape()), true);
                 List<String> modelClasses = info.classNames(), dataClasses = split.test().classNames();
+                if (!loaded.namesClasses() && dataClasses.size() == modelClasses.size() && !dataClasses.equals(modelClasses)) {
+                    // numbered classes: the data's, in its order (sorted folder names, as torchvision's ImageFolder numbers them)
+                    System.err.println(model.getFileName() + " numbers its classes; taking " + split.test().name() + "'s names for them in order: "
+                            + String.join(", ", java.util.stream.IntStream.range(0, Math.min(dataClasses.size(), 10)).mapToObj(i -> i + " " + dataClasses.get(i)).toList())
+                            + (dataClasses.size() > 10 ? ", …" : ""));
+                    info = new DataInfo(info.dataset(), dataClasses, info.normalization(), info.preprocessing(), info.augmentation());
+                    modelClasses = dataClasses;
+                }
                 if (!split.test().sampleShape().equals(m.inputShape()) || !dataClasses.equals(modelClasses)) {
                     throw new IllegalArgumentException(model + " was trained on images of shape " + m.inputShape() + " in the classes "
                             + modelClasses + " but " + split.test().name() + " has images of shape " + split.test().sampleShape()

@@ -275,6 +275,18 @@ class CommandLineTest {
         }
         Result eval = run("eval", file.toString(), "--data", images.toString(), "--val-fraction", "0.2", "--device", "cpu");
         assertEquals(0, eval.code(), eval.err());
+        // the model as an ONNX file from elsewhere (no cnn4j.data, so classes by number): evaluated in the folder's class names
+        Path onnx = dir.resolve("photos-run/model.onnx");
+        assertEquals(0, run("export", file.toString(), "--onnx", onnx.toString()).code());
+        ai.onnx.proto.OnnxMl.ModelProto.Builder proto = ai.onnx.proto.OnnxMl.ModelProto.parseFrom(Files.readAllBytes(onnx)).toBuilder();
+        for (int i = proto.getMetadataPropsCount() - 1; i >= 0; i--) if (proto.getMetadataProps(i).getKey().equals("cnn4j.data")) proto.removeMetadataProps(i);
+        Files.write(onnx, proto.build().toByteArray());
+        Result numbered = run("eval", onnx.toString(), "--data", images.toString(), "--val-fraction", "0.2", "--device", "cpu");
+        assertEquals(0, numbered.code(), numbered.err());
+        List<String> sorted = shapes.classNames().stream().sorted().toList(); // the folders' names, sorted, are the classes
+        String names = String.join(", ", java.util.stream.IntStream.range(0, 3).mapToObj(i -> i + " " + sorted.get(i)).toList());
+        assertTrue(numbered.err().contains("model.onnx numbers its classes; taking photos-val's names for them in order: " + names), numbered.err());
+        assertTrue(numbered.out().contains("(12 images)") && numbered.out().contains(shapes.classNames().get(2)), numbered.out());
         assertTrue(eval.out().contains("photos-val: loss") && eval.out().contains("(12 images)"), "the 12 images training held out: " + eval.out());
         java.util.regex.Pattern loss = java.util.regex.Pattern.compile(": loss (\\S+), accuracy");
         java.util.regex.Matcher trained = loss.matcher(r.out().substring(r.out().indexOf("test set: loss") - 2)), evaluated = loss.matcher(eval.out());

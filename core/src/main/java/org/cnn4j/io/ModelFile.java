@@ -54,6 +54,13 @@ public final class ModelFile {
 
     /** A model read from a file, with what else the file held. */
     public record Loaded(Model model, DataInfo data, Map<String, String> metadata, Map<String, Safetensors.Entry> otherTensors) {
+        /**
+         * Whether the file names the model's classes: every cnn4j model file does; an ONNX file from
+         * elsewhere, without cnn4j's {@link #DATA_KEY}, has them by number, "0" … "k−1".
+         */
+        public boolean namesClasses() {
+            return metadata.containsKey(DATA_KEY);
+        }
     }
 
     public static void save(Path file, Model model, DataInfo data) throws IOException {

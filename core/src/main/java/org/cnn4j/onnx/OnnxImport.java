@@ -101,8 +101,11 @@ public final class OnnxImport {
     /** The nodes {@link OnnxPatterns} put in place of subgraphs (the only ones of cnn4j's own operators). */
     private Set<OnnxMl.NodeProto> fused = Set.of();
 
-    /** A model read from an ONNX file, with its data description. */
-    public record Imported(Model model, DataInfo data) {
+    /**
+     * A model read from an ONNX file, with its data description and the file's metadata strings
+     * (which hold {@link ModelFile#DATA_KEY} only where cnn4j wrote the file with one).
+     */
+    public record Imported(Model model, DataInfo data, Map<String, String> metadata) {
     }
 
     record Tensor(int[] dims, float[] values) {
@@ -129,7 +132,7 @@ public final class OnnxImport {
     public static ModelFile.Loaded loadAny(Path file, Backend backend) throws IOException {
         if (file.getFileName() != null && file.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".onnx")) {
             Imported onnx = read(file, backend);
-            return new ModelFile.Loaded(onnx.model(), onnx.data(), Map.of(), Map.of());
+            return new ModelFile.Loaded(onnx.model(), onnx.data(), onnx.metadata(), Map.of());
         }
         return ModelFile.load(file, backend);
     }
@@ -212,7 +215,9 @@ public final class OnnxImport {
             model.close();
             throw e;
         }
-        return new Imported(model, data(proto, model));
+        Map<String, String> metadata = new LinkedHashMap<>();
+        for (OnnxMl.StringStringEntryProto p : proto.getMetadataPropsList()) metadata.put(p.getKey(), p.getValue());
+        return new Imported(model, data(proto, model), java.util.Collections.unmodifiableMap(metadata));
     }
 
     private void write(Model model, String name, org.cnn4j.tensor.Tensor target) throws FileFormatException {
@@ -226,7 +231,7 @@ public final class OnnxImport {
 
     private DataInfo data(OnnxMl.ModelProto proto, Model model) throws FileFormatException {
         for (OnnxMl.StringStringEntryProto p : proto.getMetadataPropsList()) {
-            if (!p.getKey().equals("cnn4j.data")) continue;
+            if (!p.getKey().equals(ModelFile.DATA_KEY)) continue;
             try {
                 return DataInfo.fromConfig(new Settings("the ONNX model's cnn4j.data", Json.readObject(p.getValue())));
             } catch (IllegalArgumentException e) {
