@@ -188,7 +188,14 @@ public final class OnnxImport {
         OnnxMl.NodeProto tail = list.isEmpty() ? null : list.getLast();
         boolean probabilities = tail != null && list.size() > 1 && (tail.getOpType().equals("Softmax") || tail.getOpType().equals("LogSoftmax"))
                 && tail.getDomain().isEmpty() && tail.getOutputCount() == 1 && tail.getOutput(0).equals(g.getOutput(0).getName());
-        for (int i = 0; i < list.size() - (probabilities ? 1 : 0); i++) last = node(list.get(i), i);
+        for (int i = 0; i < list.size() - (probabilities ? 1 : 0); i++) {
+            OnnxMl.NodeProto n = list.get(i);
+            try {
+                last = node(n, i);
+            } catch (IllegalArgumentException | IllegalStateException e) { // a layer's refusal of the node's attributes
+                throw refused(n.getName().isEmpty() && n.getOutputCount() > 0 ? n.getOutput(0) : n.getName(), n.getOpType(), e);
+            }
+        }
         if (probabilities) logits(tail, list.size() - 1);
         String output = producers.get(g.getOutput(0).getName());
         if (output == null || !output.equals(last)) {
@@ -468,11 +475,17 @@ public final class OnnxImport {
     /** The layer's output shape at its inputs' shapes, checked as the graph will check it; null where an input's shape is unknown. */
     private Shape plan(String op, Layer layer, String name, List<Shape> inputs) throws FileFormatException {
         if (inputs.isEmpty() || inputs.stream().anyMatch(java.util.Objects::isNull)) return null;
+        Shape out;
         try {
-            return layer.plan(name, inputs).output();
+            out = layer.plan(name, inputs).output();
         } catch (IllegalArgumentException | IllegalStateException e) {
             throw refused(name, op, e);
         }
+        if (out.size() > ModelFile.MAX_VALUES_PER_SAMPLE) {
+            throw new FileFormatException(file, "node '" + name + "' (" + op + ") makes " + out.size() + " values per sample " + out
+                    + ", more than cnn4j's limit of " + ModelFile.MAX_VALUES_PER_SAMPLE);
+        }
+        return out;
     }
 
     /** A layer's refusal of what node {@code name} asks, as the file's error. */

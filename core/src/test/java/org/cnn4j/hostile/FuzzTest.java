@@ -53,7 +53,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Seeded mutations of real model files, checkpoints, IDX datasets and images, a few thousand in
+ * Seeded mutations of real model files, checkpoints, ONNX files, IDX datasets and images, a few thousand in
  * all, fed to the readers in a JVM of 256 MiB (tag small-heap). Each input must either load (and
  * then work) or be refused with a {@link FileFormatException}; any other exception, any error
  * (out of memory included) and any input that takes more than {@value #SECONDS_PER_INPUT} s fails
@@ -201,6 +201,93 @@ class FuzzTest {
         }
         byte[] seed = Files.readAllBytes(checkpoint);
         fuzz("checkpoint", seed, 300, 2, f -> Trainer.resume(f, Backends.CPU).model().close(), FuzzTest::safetensors);
+    }
+
+    private static final long[] EDGES = {0, -1, 1, 2, 3, 7, 65535, 65536, Integer.MAX_VALUE, 1L << 31, Integer.MIN_VALUE, 1L << 32, Long.MAX_VALUE, Long.MIN_VALUE};
+    private static final String[] OPERATORS = {"Conv", "Gemm", "Relu", "MaxPool", "AveragePool", "GlobalAveragePool", "ReduceMean", "Flatten", "Reshape",
+        "Add", "Concat", "Identity", "Softmax", "LogSoftmax", "BatchNormalization", "Pad", "Constant", "Mul", "Sigmoid"};
+
+    /**
+     * ONNX files mutated where it matters: an attribute's integer, an initializer's or the input's
+     * dimension set to an edge value, an initializer or int64 constant moved to external data at an
+     * edge offset, a node's input renamed, a node removed, an operator swapped; one to three such edits
+     * to the parsed model, or else blind byte edits.
+     */
+    static byte[] onnx(byte[] seed, Random rng) {
+        if (rng.nextInt(4) == 0) return bytes(seed, rng);
+        ai.onnx.proto.OnnxMl.ModelProto.Builder m;
+        try {
+            m = ai.onnx.proto.OnnxMl.ModelProto.parseFrom(seed).toBuilder();
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+            throw new AssertionError(e);
+        }
+        ai.onnx.proto.OnnxMl.GraphProto.Builder g = m.getGraphBuilder();
+        for (int edits = 1 + rng.nextInt(3); edits > 0 && g.getNodeCount() > 0; edits--) {
+            ai.onnx.proto.OnnxMl.NodeProto.Builder n = g.getNodeBuilder(rng.nextInt(g.getNodeCount()));
+            long edge = EDGES[rng.nextInt(EDGES.length)];
+            switch (rng.nextInt(7)) {
+                case 0 -> {
+                    if (n.getAttributeCount() == 0) continue;
+                    ai.onnx.proto.OnnxMl.AttributeProto.Builder a = n.getAttributeBuilder(rng.nextInt(n.getAttributeCount()));
+                    if (a.getIntsCount() > 0) a.setInts(rng.nextInt(a.getIntsCount()), edge);
+                    else a.setI(edge);
+                }
+                case 1 -> {
+                    if (g.getInitializerCount() == 0) continue;
+                    ai.onnx.proto.OnnxMl.TensorProto.Builder t = g.getInitializerBuilder(rng.nextInt(g.getInitializerCount()));
+                    if (t.getDimsCount() > 0) t.setDims(rng.nextInt(t.getDimsCount()), edge);
+                }
+                case 2 -> {
+                    if (g.getInitializerCount() == 0) continue;
+                    ai.onnx.proto.OnnxMl.TensorProto.Builder t = g.getInitializerBuilder(rng.nextInt(g.getInitializerCount()));
+                    t.clearRawData().setDataLocation(ai.onnx.proto.OnnxMl.TensorProto.DataLocation.EXTERNAL)
+                            .addExternalData(ai.onnx.proto.OnnxMl.StringStringEntryProto.newBuilder().setKey("location").setValue(rng.nextBoolean() ? "onnx" : "../onnx"))
+                            .addExternalData(ai.onnx.proto.OnnxMl.StringStringEntryProto.newBuilder().setKey("offset").setValue(Long.toString(edge)));
+                }
+                case 3 -> {
+                    if (n.getInputCount() == 0) continue;
+                    String other = g.getNode(rng.nextInt(g.getNodeCount())).getOutput(0);
+                    n.setInput(rng.nextInt(n.getInputCount()), rng.nextBoolean() ? other : "nowhere");
+                }
+                case 4 -> g.removeNode(rng.nextInt(g.getNodeCount()));
+                case 5 -> n.setOpType(OPERATORS[rng.nextInt(OPERATORS.length)]);
+                default -> {
+                    var shape = g.getInputBuilder(0).getTypeBuilder().getTensorTypeBuilder().getShapeBuilder();
+                    shape.getDimBuilder(rng.nextInt(shape.getDimCount())).setDimValue(edge);
+                }
+            }
+        }
+        return m.build().toByteArray();
+    }
+
+    /**
+     * An ONNX file as {@code predict} uses it: read, then one forward pass where the input is the
+     * seed's (a fully convolutional model of a larger input is valid; the memory its activations need
+     * is the caller's to check, as the command line does before it runs one).
+     */
+    private static Reader importAndRun(Shape input) {
+        return file -> {
+            try (Model m = org.cnn4j.onnx.OnnxImport.read(file, Backends.CPU).model()) {
+                if (!m.inputShape().equals(input)) return;
+                Tensor x = Backends.CPU.upload(m.inputShape().batch(2), new double[2 * m.inputShape().size()]);
+                assertEquals(2 * m.outputShape().size(), m.forward(x, org.cnn4j.layer.Pass.INFERENCE).size());
+                x.close();
+            }
+        };
+    }
+
+    @Test
+    void onnxFiles() throws IOException {
+        byte[] seed;
+        try (Graph m = smallModel()) {
+            seed = org.cnn4j.onnx.OnnxExport.toOnnx(m, INFO).toByteArray();
+        }
+        int accepted = fuzz("onnx", seed, 2000, 9, importAndRun(Shape.of(2, 12, 12)), FuzzTest::onnx);
+        assertTrue(accepted > 0 && accepted < 2000, "some mutations load (" + accepted + "), most do not");
+        try (Graph m = org.cnn4j.model.Models.resnet20(3, 8, 8, 3).seed(2).build(Backends.CPU)) {
+            seed = org.cnn4j.onnx.OnnxExport.toOnnx(m, null).toByteArray();
+        }
+        fuzz("onnx-resnet", seed, 500, 10, importAndRun(Shape.of(3, 8, 8)), FuzzTest::onnx);
     }
 
     private static byte[] idx(int[] dims, byte[] data) {
