@@ -59,22 +59,23 @@ import org.cnn4j.tensor.Shape;
  * (inference form), Relu, LeakyRelu, Sigmoid, Tanh, Softmax, MaxPool and AveragePool (any pads or
  * auto_pad, ceil_mode, either count_include_pad, a max pooling's dilations), GlobalAveragePool and
  * ReduceMean over h and w (followed by Flatten, a flattening Reshape or Gemm where it keeps their
- * dimensions), Flatten
- * (axis 1), Reshape by a constant shape that flattens each sample ([0 or −1 or the file's fixed batch, −1 or the sample's size]) or keeps it, Add of two computed
- * values and Concat (channels) of one or more, Identity
- * and Dropout (the identity; an Identity of a constant names that constant again), Constant (a
- * float value, taken as an initializer); and the subgraphs
- * {@link OnnxPatterns} recognises (SiLU, GELU, the scaled tanh, subsampling) as those layers. A
- * final Softmax or LogSoftmax over the classes is left to the loss and the classifier, which take
- * logits and apply the softmax themselves: the model's outputs are its input.
- * Anything else, an attribute value outside these, or a weight that is not a float initializer
- * is refused with the node's name and what is missing. Initializers may be stored in the file or
- * as external data in a file in its folder (ONNX's {@code external_data}).
+ * dimensions), Flatten (axis 1), Reshape by a constant shape that flattens each sample ([0 or −1 or
+ * the file's fixed batch, −1 or the sample's size]) or keeps it, Add of two computed values, Concat
+ * (channels) of one or more, Identity and Dropout (the identity), Constant (float and int64
+ * values); and the subgraphs {@link OnnxPatterns} recognises (SiLU, GELU, the scaled tanh,
+ * subsampling) as those layers. Nodes of constants alone fold into constants (an Identity of a
+ * weight names it again; Reshape and Concat build shapes). A final Softmax or LogSoftmax over the
+ * classes is left to the loss and the classifier, which take logits and apply the softmax
+ * themselves: the model's outputs are its input. Anything else, an attribute value outside these,
+ * or a weight that is not a float initializer is refused with the node's name and what is missing.
+ * Initializers may be stored in the file or as external data in a file in its folder (ONNX's
+ * {@code external_data}).
  *
  * <p>Hostile files: the file is read whole (at most 2 GiB) and parsed by protobuf, which refuses
  * lengths beyond the data; every initializer's element count is checked against its bytes, every
- * dimension against the limits, before anything is allocated from it; the graph is checked shape
- * by shape as it is built.
+ * dimension against the limits, before anything is allocated from it; external data is read only
+ * from a file in the model's folder or below, within its size; the graph is checked shape by shape
+ * as it is built, each node's output against the values per sample a model file may hold.
  *
  * <p>The data description comes from the model's {@code cnn4j.data} metadata (as {@link OnnxExport}
  * writes it); a model without it gets the classes "0" … "k−1" and no normalisation of its own
