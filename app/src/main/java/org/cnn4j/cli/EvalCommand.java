@@ -57,7 +57,8 @@ final class EvalCommand implements Callable<Integer> {
                 if (!m.foldings().isEmpty()) System.out.println("folded: " + String.join(", ", m.foldings()));
                 Checks.fitsInMemory("--batch", batch, m, backend, 1);
                 // the model's seed is its training's, so an unsplit image folder holds out the same images
-                Datasets.Split split = data.open(m.seed(), m.inputShape(), info.preprocessing(m.inputShape()), true);
+                // as the file prepares images; a file that does not say (an ONNX file from elsewhere) as --resize says
+                Datasets.Split split = data.open(m.seed(), m.inputShape(), info.preprocessing(), true);
                 List<String> modelClasses = info.classNames(), dataClasses = split.test().classNames();
                 if (!loaded.namesClasses() && dataClasses.size() == modelClasses.size() && !dataClasses.equals(modelClasses)) {
                     // numbered classes: the data's, in its order (sorted folder names, as torchvision's ImageFolder numbers them)

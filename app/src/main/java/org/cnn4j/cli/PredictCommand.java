@@ -58,9 +58,28 @@ final class PredictCommand implements Callable<Integer> {
     @Mixin
     NormalizationOptions normalization;
 
+    @Option(names = "--resize", defaultValue = "0", paramLabel = "N",
+            description = "Scale the shorter side of each image to N before the centre crop of the model's input (torchvision's Resize(N) "
+                    + "then CenterCrop), for a model file that does not record how its images were prepared (an ONNX file from elsewhere; "
+                    + "default: just enough for the crop).")
+    int resize;
+
     @Option(names = "--fold-batch-norm", description = "Fold each batch normalisation into the convolution or dense layer before it "
             + "first (the same outputs to float rounding, one pass less per normalisation).")
     boolean fold;
+
+    /** The data description with --resize, where it is given and the file records no preparation of its own. */
+    private DataInfo resized(DataInfo info, org.cnn4j.tensor.Shape input) {
+        if (resize == 0) return info;
+        if (info.preprocessing() != null && info.preprocessing().resize() != resize) {
+            throw new Checks.BadOption("--resize " + resize + ": the model prepares its images as it was trained to: " + info.preprocessing().describe());
+        }
+        try {
+            return info.with(new org.cnn4j.data.Preprocessing(input, resize), info.augmentation());
+        } catch (IllegalArgumentException e) {
+            throw new Checks.BadOption("--resize " + resize + ": " + e.getMessage());
+        }
+    }
 
     /** The most images one command classifies. */
     static final int MAX_IMAGES = 1_000_000;
@@ -71,6 +90,7 @@ final class PredictCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Checks.range("--top", top, 1, 1_000_000);
         Checks.range("--max-pixels", maxPixels, 1, 1L << 32);
+        Checks.range("--resize", resize, 0, org.cnn4j.data.Preprocessing.MAX_SIDE);
         List<Path> files = new ArrayList<>();
         for (Path p : images) {
             if (java.nio.file.Files.isDirectory(p)) {
@@ -91,6 +111,7 @@ final class PredictCommand implements Callable<Integer> {
             ModelFile.Loaded loaded = normalization.load(model, backend);
             DataInfo info = loaded.data();
             try (Model m = ModelSource.folded(loaded.model(), fold)) {
+                info = resized(info, m.inputShape());
                 int batch = Math.min(BATCH, files.size());
                 Checks.fitsInMemory("a batch of images", batch, m, backend, 1);
                 List<String> names = info.classNames();

@@ -178,6 +178,26 @@ class CommandLineTest {
         }
         int best = org.cnn4j.model.Classifier.ranking(p, 1)[0];
         assertTrue(r.out().contains(String.format(java.util.Locale.ROOT, ":  %d (probability %.4f)", best, p[best])), r.out());
+        // --resize: the shorter side scaled first, then the centre crop, as torchvision's Resize(40) and CenterCrop(32)
+        BufferedImage wide = new BufferedImage(60, 45, BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < 45; y++) for (int c = 0; c < 60; c++) wide.setRGB(c, y, (c * 4) << 16 | (y * 5) << 8 | ((c * y) & 0xFF));
+        Path widePng = dir.resolve("wide.png");
+        ImageIO.write(wide, "png", widePng.toFile());
+        Result resized = run("predict", onnx.toString(), widePng.toString(), "--top", "1", "--resize", "40", "--device", "cpu");
+        assertEquals(0, resized.code(), resized.err());
+        try (org.cnn4j.backend.cpu.CpuBackend cpu = new org.cnn4j.backend.cpu.CpuBackend(1);
+             org.cnn4j.model.Model m = org.cnn4j.onnx.OnnxImport.read(onnx, cpu).model()) {
+            org.cnn4j.data.DataInfo info = new org.cnn4j.data.DataInfo("t", List.of("a", "b"), org.cnn4j.data.Normalization.identity(3),
+                    new org.cnn4j.data.Preprocessing(m.inputShape(), 40), null);
+            org.cnn4j.tensor.Tensor in = cpu.upload(m.inputShape().batch(1), org.cnn4j.data.Images.load(List.of(widePng), m.inputShape(), false, info));
+            p = org.cnn4j.model.Classifier.scores(m.forward(in, org.cnn4j.layer.Pass.INFERENCE).toFloatArray(), 0, 10, true);
+            in.close();
+        }
+        best = org.cnn4j.model.Classifier.ranking(p, 1)[0];
+        assertTrue(resized.out().contains(String.format(java.util.Locale.ROOT, ":  %d (probability %.4f)", best, p[best])), resized.out());
+        Result small = run("predict", onnx.toString(), widePng.toString(), "--resize", "20", "--device", "cpu");
+        assertEquals(2, small.code());
+        assertTrue(small.err().contains("--resize 20: the shorter side is resized to between max(h, w) = 32"), small.err());
         assertEquals(2, run("predict", onnx.toString(), png.toString(), "--mean", "0.4,0.5,0.6").code(), "--mean without --std");
         Result two = run("predict", onnx.toString(), png.toString(), "--mean", "0.4,0.5", "--std", "0.2,0.25", "--device", "cpu");
         assertEquals(2, two.code());
@@ -267,11 +287,13 @@ class CommandLineTest {
         Path file = dir.resolve("photos-run/model.safetensors");
         Result summary = run("summary", file.toString());
         assertTrue(summary.out().contains("input (3, 16, 16)"), summary.out());
+        org.cnn4j.data.Normalization normalization;
         try (org.cnn4j.backend.cpu.CpuBackend cpu = new org.cnn4j.backend.cpu.CpuBackend()) {
             org.cnn4j.io.ModelFile.Loaded loaded = org.cnn4j.io.ModelFile.load(file, cpu);
             loaded.model().close();
             assertEquals(new org.cnn4j.data.Preprocessing(org.cnn4j.tensor.Shape.of(3, 16, 16), 18), loaded.data().preprocessing());
             assertEquals(java.util.Set.of("randomResizedCrop", "horizontalFlip"), loaded.data().augmentation().keySet());
+            normalization = loaded.data().normalization();
         }
         Result eval = run("eval", file.toString(), "--data", images.toString(), "--val-fraction", "0.2", "--device", "cpu");
         assertEquals(0, eval.code(), eval.err());
@@ -287,6 +309,15 @@ class CommandLineTest {
         String names = String.join(", ", java.util.stream.IntStream.range(0, 3).mapToObj(i -> i + " " + sorted.get(i)).toList());
         assertTrue(numbered.err().contains("model.onnx numbers its classes; taking photos-val's names for them in order: " + names), numbered.err());
         assertTrue(numbered.out().contains("(12 images)") && numbered.out().contains(shapes.classNames().get(2)), numbered.out());
+        // given the model file's normalisation and resize, the ONNX file evaluates as the model file does
+        java.util.function.Function<double[], String> list = v -> String.join(",", java.util.Arrays.stream(v).mapToObj(d -> Double.toString(d)).toList());
+        Result same = run("eval", onnx.toString(), "--data", images.toString(), "--val-fraction", "0.2", "--device", "cpu", "--resize", "18",
+                "--mean", list.apply(normalization.mean()), "--std", list.apply(normalization.std()));
+        assertEquals(0, same.code(), same.err());
+        assertEquals(eval.out().lines().filter(l -> l.contains(": loss")).toList(), same.out().lines().filter(l -> l.contains(": loss")).toList());
+        Result refused = run("predict", file.toString(), images.resolve(shapes.classNames().get(0)).toString(), "--resize", "30", "--device", "cpu");
+        assertEquals(2, refused.code());
+        assertTrue(refused.err().contains("--resize 30: the model prepares its images as it was trained to"), refused.err());
         assertTrue(eval.out().contains("photos-val: loss") && eval.out().contains("(12 images)"), "the 12 images training held out: " + eval.out());
         java.util.regex.Pattern loss = java.util.regex.Pattern.compile(": loss (\\S+), accuracy");
         java.util.regex.Matcher trained = loss.matcher(r.out().substring(r.out().indexOf("test set: loss") - 2)), evaluated = loss.matcher(eval.out());
