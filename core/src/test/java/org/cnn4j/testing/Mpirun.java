@@ -69,14 +69,24 @@ public final class Mpirun {
     public record Outcome(int code, String output, double seconds) {
     }
 
+    /** The system properties that choose the CPU kernels. */
+    private static final List<String> KERNEL_PROPERTIES = List.of("cnn4j.vector", "cnn4j.direct", "cnn4j.filterByTaps");
+
     /**
      * The options of this test JVM that choose kernels ({@code -XX:MaxVectorSize}, {@code -XX:UseAVX},
      * {@code -Dcnn4j.*}, e.g. {@code -Dcnn4j.vector=false}), for the processes it starts: a test that
-     * compares their results with its own compares the same kernels.
+     * compares their results with its own compares the same kernels. The kernel properties count
+     * whether they came on this JVM's command line or as the system properties Surefire sets in it
+     * from Maven's {@code -D} (which no command line shows).
      */
     public static List<String> inheritedOptions() {
-        return java.util.Arrays.stream(ProcessHandle.current().info().arguments().orElse(new String[0]))
-                .filter(a -> a.startsWith("-XX:MaxVectorSize") || a.startsWith("-XX:UseAVX") || a.startsWith("-Dcnn4j.")).toList();
+        List<String> options = new ArrayList<>(java.util.Arrays.stream(ProcessHandle.current().info().arguments().orElse(new String[0]))
+                .filter(a -> a.startsWith("-XX:MaxVectorSize") || a.startsWith("-XX:UseAVX") || a.startsWith("-Dcnn4j.")).toList());
+        for (String key : KERNEL_PROPERTIES) {
+            String value = System.getProperty(key);
+            if (value != null && options.stream().noneMatch(o -> o.startsWith("-D" + key + "="))) options.add("-D" + key + "=" + value);
+        }
+        return options;
     }
 
     /** {@link #java} without asserting how the job ended. */
