@@ -60,7 +60,7 @@ final class EvalCommand implements Callable<Integer> {
                 // as the file prepares images; a file that does not say (an ONNX file from elsewhere) as --resize says
                 Datasets.Split split = data.open(m.seed(), m.inputShape(), info.preprocessing(), true);
                 List<String> modelClasses = info.classNames(), dataClasses = split.test().classNames();
-                if (!loaded.namesClasses() && dataClasses.size() == modelClasses.size() && !dataClasses.equals(modelClasses)) {
+                if (!normalization.namesClasses(loaded) && dataClasses.size() == modelClasses.size() && !dataClasses.equals(modelClasses)) {
                     // numbered classes: the data's, in its order (sorted folder names, as torchvision's ImageFolder numbers them)
                     System.err.println(model.getFileName() + " numbers its classes; taking " + split.test().name() + "'s names for them in order: "
                             + String.join(", ", java.util.stream.IntStream.range(0, Math.min(dataClasses.size(), 10)).mapToObj(i -> i + " " + dataClasses.get(i)).toList())

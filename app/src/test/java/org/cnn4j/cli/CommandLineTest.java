@@ -198,10 +198,26 @@ class CommandLineTest {
         Result small = run("predict", onnx.toString(), widePng.toString(), "--resize", "20", "--device", "cpu");
         assertEquals(2, small.code());
         assertTrue(small.err().contains("--resize 20: the shorter side is resized to between max(h, w) = 32"), small.err());
-        assertEquals(2, run("predict", onnx.toString(), png.toString(), "--mean", "0.4,0.5,0.6").code(), "--mean without --std");
-        Result two = run("predict", onnx.toString(), png.toString(), "--mean", "0.4,0.5", "--std", "0.2,0.25", "--device", "cpu");
+        // --class-names: the ten outputs named by a file (blank lines at its end ignored); a count that differs is refused
+        Path names = dir.resolve("classes.txt");
+        Files.writeString(names, "plane\ncar\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n");
+        Result named = run("predict", onnx.toString(), widePng.toString(), "--top", "1", "--resize", "40", "--class-names", names.toString(), "--device", "cpu");
+        assertEquals(0, named.code(), named.err());
+        String name = List.of("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck").get(best);
+        assertTrue(named.out().contains(String.format(java.util.Locale.ROOT, ":  %s (probability %.4f)", name, p[best])), named.out());
+        Files.writeString(names, "plane\ncar\n");
+        Result two = run("predict", onnx.toString(), png.toString(), "--class-names", names.toString(), "--device", "cpu");
         assertEquals(2, two.code());
-        assertTrue(two.err().contains("--mean and --std have 2 values; the model's input has 3 channels"), two.err());
+        assertTrue(two.err().contains("classes.txt has 2 names; the model has 10 outputs"), two.err());
+        assertEquals(2, run("predict", onnx.toString(), png.toString(), "--class-names", dir.resolve("none.txt").toString()).code(), "no such file");
+        Files.write(names, new byte[] {'c', 'a', 'f', (byte) 0xE9, '\n'}); // Latin-1
+        Result latin1 = run("predict", onnx.toString(), png.toString(), "--class-names", names.toString(), "--device", "cpu");
+        assertEquals(2, latin1.code());
+        assertTrue(latin1.err().contains("classes.txt: not UTF-8 text"), latin1.err());
+        assertEquals(2, run("predict", onnx.toString(), png.toString(), "--mean", "0.4,0.5,0.6").code(), "--mean without --std");
+        Result channels = run("predict", onnx.toString(), png.toString(), "--mean", "0.4,0.5", "--std", "0.2,0.25", "--device", "cpu");
+        assertEquals(2, channels.code());
+        assertTrue(channels.err().contains("--mean and --std have 2 values; the model's input has 3 channels"), channels.err());
     }
 
     @Test
@@ -318,6 +334,15 @@ class CommandLineTest {
         Result refused = run("predict", file.toString(), images.resolve(shapes.classNames().get(0)).toString(), "--resize", "30", "--device", "cpu");
         assertEquals(2, refused.code());
         assertTrue(refused.err().contains("--resize 30: the model prepares its images as it was trained to"), refused.err());
+        Path abc = dir.resolve("photos-run/names.txt");
+        Files.writeString(abc, "a\nb\nc\n");
+        refused = run("predict", file.toString(), images.resolve(shapes.classNames().get(0)).toString(), "--class-names", abc.toString(), "--device", "cpu");
+        assertEquals(2, refused.code());
+        assertTrue(refused.err().contains("--class-names: the model file names its classes itself"), refused.err());
+        // the ONNX file's classes named a, b, c: no longer the folder's, so eval refuses the folder
+        Result misnamed = run("eval", onnx.toString(), "--data", images.toString(), "--val-fraction", "0.2", "--class-names", abc.toString(), "--device", "cpu");
+        assertEquals(1, misnamed.code(), misnamed.err());
+        assertTrue(misnamed.err().contains("in the classes [a, b, c] but photos-val"), misnamed.err());
         assertTrue(eval.out().contains("photos-val: loss") && eval.out().contains("(12 images)"), "the 12 images training held out: " + eval.out());
         java.util.regex.Pattern loss = java.util.regex.Pattern.compile(": loss (\\S+), accuracy");
         java.util.regex.Matcher trained = loss.matcher(r.out().substring(r.out().indexOf("test set: loss") - 2)), evaluated = loss.matcher(eval.out());
