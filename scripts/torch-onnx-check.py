@@ -27,7 +27,8 @@ SIZE = 64
 
 class SmallResNet(torch.nn.Module):
     """A stem, two residual blocks (one downsampling through a 1×1 shortcut), x.mean((2, 3)) and a linear
-    layer; with log_softmax, F.log_softmax at the end, as PyTorch's MNIST example has it."""
+    layer; with log_softmax, the pooling and flattening many ResNets write (adaptive_avg_pool2d, then
+    x.view(x.size(0), -1)) and F.log_softmax at the end, as PyTorch's MNIST example has it."""
 
     def __init__(self, classes=10, log_softmax=False):
         super().__init__()
@@ -47,8 +48,10 @@ class SmallResNet(torch.nn.Module):
         x = self.stem(x)
         x = torch.relu(self.b1(torch.relu(self.a1(x))) + x)
         x = torch.relu(self.b2(torch.relu(self.a2(x))) + self.short(x))
-        x = self.fc(x.mean((2, 3)))
-        return torch.log_softmax(x, 1) if self.log_softmax else x
+        if not self.log_softmax:
+            return self.fc(x.mean((2, 3)))
+        x = torch.nn.functional.adaptive_avg_pool2d(x, 1)
+        return torch.log_softmax(self.fc(x.view(x.size(0), -1)), 1)
 
 
 def build(name):

@@ -259,7 +259,7 @@ public final class OnnxImport {
         if (!n.getDomain().isEmpty() && !n.getDomain().equals("ai.onnx")) throw unsupported(n, name, "the operator domain '" + n.getDomain() + "'");
         if (op.startsWith("cnn4j.") && !fused.contains(n)) throw unsupported(n, name, "the operator");
         for (int i = 0; i < n.getInputCount(); i++) {
-            if (pooled.contains(n.getInput(i)) && !op.equals("Flatten") && !op.equals("Gemm") && !op.equals("Reshape")) {
+            if (pooled.contains(n.getInput(i)) && !op.equals("Flatten") && !op.equals(OnnxPatterns.FLATTEN) && !op.equals("Gemm") && !op.equals("Reshape")) {
                 throw unsupported(n, name, "a global average pool's (c, 1, 1) output taken other than by Flatten, Reshape or Gemm");
             }
         }

@@ -319,7 +319,8 @@ class OnnxImportTest {
     /**
      * PyTorch writes {@code x.mean((2, 3))} as ReduceMean: over h and w (either sign of the axes, as an
      * attribute or, from opset 18, an input) it is a global average pooling, with or without the
-     * dimensions kept; over the channels it is refused by name.
+     * dimensions kept; over the channels it is refused by name. A pooling's (c, 1, 1) value flattened
+     * by {@code x.view(x.size(0), -1)}, as many ResNets do, gives the model's outputs too.
      */
     @Test
     void aMeanOverTheImageIsAGlobalAveragePooling() throws IOException {
@@ -338,6 +339,11 @@ class OnnxImportTest {
                 .addAttribute(axes.clone().addInts(-1).addInts(-2)).build(), flatten));
         forms.put("x.mean((2, 3), keepdim=True).reshape(-1, 64)", List.of(node("ReduceMean", "mean", pool.getOutput(0), in).toBuilder()
                 .addAttribute(axes.clone().addInts(2).addInts(3)).build(), int64Constant("shape", -1, 64), node("Reshape", "flat", out, pool.getOutput(0), "shape")));
+        String pooled = pool.getOutput(0);
+        forms.put("GlobalAveragePool, view(x.size(0), -1)", List.of(pool, node("Shape", "shape", "s", pooled), int64Constant("zero", 0),
+                node("Gather", "gather", "g", "s", "zero"), int64Constant("axes", 0), node("Unsqueeze", "unsqueeze", "u", "g", "axes"),
+                int64Constant("rest", -1), node("Concat", "concat", "c", "u", "rest").toBuilder().addAttribute(intAttribute("axis", 0)).build(),
+                node("Reshape", "view", out, pooled, "c")));
         forms.put("opset 18", List.of(int64Constant("axes", 2, 3), node("ReduceMean", "mean", out, in, "axes").toBuilder().addAttribute(keep.clone().setI(0)).build()));
         forms.put("x.mean(1)", List.of(node("ReduceMean", "mean", out, in).toBuilder().addAttribute(axes.clone().addInts(1)).addAttribute(keep.clone().setI(0)).build()));
         assertForms(proto, at, 2, forms, x, expected, "x.mean(1)", "node 'mean' (ReduceMean): a mean over axes [1] (only over h and w) is not supported by cnn4j");
