@@ -64,11 +64,24 @@ public final class Cnn4j {
     /** The message of a failure a user can act on (a bad file, bad settings, divergence), else its kind and message. */
     private static String describe(Exception e) {
         String message = e.getMessage() != null && !e.getMessage().isBlank() ? e.getMessage() : null;
+        if (e instanceof java.nio.file.FileSystemException f && f.getReason() == null) message = f.getMessage() + ": " + reason(f);
         boolean expected = e instanceof IOException || e instanceof UncheckedIOException || e instanceof IllegalArgumentException
                 || e instanceof IllegalStateException || e instanceof TrainingDivergedException;
         if (expected && message != null) return message.lines().findFirst().orElse(message);
         return "internal error, " + e.getClass().getName() + (message != null ? ": " + message : "")
                 + " (please report it; --debug prints the stack trace)";
+    }
+
+    /** What went wrong with a file, where Java's exception gives only the file's name. */
+    private static String reason(java.nio.file.FileSystemException f) {
+        return switch (f) {
+            case java.nio.file.NoSuchFileException x -> "no such file or directory";
+            case java.nio.file.AccessDeniedException x -> "permission denied";
+            case java.nio.file.NotDirectoryException x -> "not a directory";
+            case java.nio.file.FileAlreadyExistsException x -> "already exists";
+            case java.nio.file.DirectoryNotEmptyException x -> "directory not empty";
+            default -> "cannot be used (" + f.getClass().getSimpleName() + ")";
+        };
     }
 
     private static String name(CommandLine line) {

@@ -23,8 +23,16 @@ final class ModelSource {
     static Model open(String nameOrFile, Backend backend, long seed) throws IOException {
         Path file = Path.of(nameOrFile);
         if (Files.exists(file)) return load(file, backend).model();
-        if (nameOrFile.endsWith(".safetensors")) throw new java.nio.file.NoSuchFileException(nameOrFile, null, "no such model file");
+        requireKnown(nameOrFile);
         return Models.byName(nameOrFile).seed(seed).build(backend);
+    }
+
+    /** Refuses a name that is neither a file there nor a built-in model: a model file's name (.safetensors, .onnx) as no such file. */
+    static void requireKnown(String nameOrFile) throws java.nio.file.NoSuchFileException {
+        if (Files.exists(Path.of(nameOrFile))) return;
+        String lower = nameOrFile.toLowerCase(java.util.Locale.ROOT);
+        if (lower.endsWith(".safetensors") || lower.endsWith(".onnx")) throw new java.nio.file.NoSuchFileException(nameOrFile, null, "no such model file");
+        Models.byName(nameOrFile);
     }
 
     /**

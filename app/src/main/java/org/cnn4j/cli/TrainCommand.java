@@ -121,7 +121,7 @@ final class TrainCommand implements Callable<Integer> {
         device.check();
         Path startFile = Path.of(model);
         boolean fromFile = resume == null && java.nio.file.Files.isRegularFile(startFile);
-        if (resume == null && !fromFile) Models.byName(model); // an unknown name fails before its output directory is made
+        if (resume == null && !fromFile) ModelSource.requireKnown(model); // an unknown name fails before its output directory is made
         Path dir = Checks.writableDirectory("--out", out != null ? out : resume != null && resume.toAbsolutePath().getParent() != null
                 ? resume.toAbsolutePath().getParent() : Path.of("runs", fromFile ? startFile.getFileName().toString().replaceFirst("\\.[^.]*$", "") : model));
         if (!List.of("auto", "nccl", "mpi").contains(collectives)) throw new Checks.BadOption("--collectives must be auto, nccl or mpi, got '" + collectives + "'");

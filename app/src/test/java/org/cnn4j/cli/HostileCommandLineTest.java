@@ -81,6 +81,16 @@ class HostileCommandLineTest {
             ModelFile.save(model, m, DataInfo.of(SyntheticShapes.generate(20, 28, 10, 1)));
         }
         assertRefused(1, "cnn4j predict: " + cut + ": truncated or corrupt image", "predict", model.toString(), cut.toString(), "--device", "cpu");
+        // a model file that is not there, by every command that reads one
+        Path missing = dir.resolve("missing.onnx");
+        assertRefused(1, "cnn4j eval: " + missing + ": no such file or directory", "eval", missing.toString(), "--data", "synthetic", "--device", "cpu");
+        assertRefused(1, "cnn4j predict: " + missing + ": no such file or directory", "predict", missing.toString(), cut.toString(), "--device", "cpu");
+        for (String command : List.of("summary", "export", "train")) {
+            String[] args = command.equals("summary") ? new String[] {command, missing.toString()}
+                    : command.equals("export") ? new String[] {command, missing.toString(), "--onnx", dir.resolve("out.onnx").toString()}
+                    : new String[] {command, "--model", missing.toString(), "--data", "synthetic", "--out", dir.resolve("run").toString()};
+            assertRefused(1, "cnn4j " + command + ": " + missing + ": no such model file", args);
+        }
 
         // A model trained on the generated shapes evaluated on digits (same image size, other classes).
         Path digits = Files.createDirectories(dir.resolve("digits"));
