@@ -58,8 +58,8 @@ import org.cnn4j.tensor.Shape;
  * an auto_pad that makes them), Gemm (alpha = beta = 1, transA 0, either transB), BatchNormalization
  * (inference form), Relu, LeakyRelu, Sigmoid, Tanh, Softmax, MaxPool and AveragePool (any pads or
  * auto_pad, ceil_mode, either count_include_pad, a max pooling's dilations), GlobalAveragePool and
- * ReduceMean over h and w (followed by Flatten, a flattening Reshape or Gemm where it keeps their
- * dimensions), Flatten (axis 1), Reshape by a constant shape that flattens each sample ([0 or −1 or
+ * ReduceMean over h and w (followed by Flatten, a flattening Reshape, a Squeeze of h and w or Gemm
+ * where it keeps their dimensions), Flatten (axis 1), Reshape by a constant shape that flattens each sample ([0 or −1 or
  * the file's fixed batch, −1 or the sample's size]) or keeps it, Add of two computed values, Concat
  * (channels) of one or more, Identity and Dropout (the identity), Constant (float and int64
  * values); and the subgraphs {@link OnnxPatterns} recognises (SiLU, GELU, the scaled tanh,
@@ -259,8 +259,8 @@ public final class OnnxImport {
         if (!n.getDomain().isEmpty() && !n.getDomain().equals("ai.onnx")) throw unsupported(n, name, "the operator domain '" + n.getDomain() + "'");
         if (op.startsWith("cnn4j.") && !fused.contains(n)) throw unsupported(n, name, "the operator");
         for (int i = 0; i < n.getInputCount(); i++) {
-            if (pooled.contains(n.getInput(i)) && !op.equals("Flatten") && !op.equals(OnnxPatterns.FLATTEN) && !op.equals("Gemm") && !op.equals("Reshape")) {
-                throw unsupported(n, name, "a global average pool's (c, 1, 1) output taken other than by Flatten, Reshape or Gemm");
+            if (pooled.contains(n.getInput(i)) && !List.of("Flatten", OnnxPatterns.FLATTEN, "Gemm", "Reshape", "Squeeze").contains(op)) {
+                throw unsupported(n, name, "a global average pool's (c, 1, 1) output taken other than by Flatten, Reshape, Squeeze or Gemm");
             }
         }
         Shape inShape = n.getInputCount() > 0 ? shapes.get(n.getInput(0)) : null;
@@ -399,6 +399,25 @@ public final class OnnxImport {
                         && IntStream.range(0, inShape.rank()).allMatch(i -> target[i + 1] == inShape.dim(i) || (target[i + 1] == 0 && target[0] != -1));
                 if (!flat && !same) throw unsupported(n, name, "a reshape to " + java.util.Arrays.toString(target) + " of " + inShape + " (only flattening each sample)");
                 layer = same ? new Identity() : new Flatten();
+                from.add(value(n, name, 0));
+            }
+            case "Squeeze" -> { // x.squeeze(-1).squeeze(-1) or x.squeeze((2, 3)) of a pooled (c, 1, 1) value: a flattening
+                OnnxMl.AttributeProto a = attribute(n, "axes");
+                long[] axes = a != null ? a.getIntsList().stream().mapToLong(Long::longValue).toArray()
+                        : n.getInputCount() > 1 ? integers.get(n.getInput(1)) : null;
+                boolean pooledInput = pooled.contains(n.getInput(0)), unit = inShape != null && inShape.rank() == 3 && inShape.dim(1) == 1 && inShape.dim(2) == 1;
+                Set<Long> over = new HashSet<>();
+                if (axes != null) for (long x : axes) over.add(x < 0 ? x + 4 : x);
+                if (!(pooledInput || unit) || axes == null || axes.length != over.size() || !Set.of(2L, 3L).containsAll(over) || over.isEmpty()) {
+                    throw unsupported(n, name, "a squeeze of " + (axes == null ? "every unit axis" : "axes " + java.util.Arrays.toString(axes)) + " of "
+                            + (pooledInput ? "a pooled value" : String.valueOf(inShape)) + " (only of h and w, both 1)");
+                }
+                if (over.size() == 1) { // the first of two: (c, 1) in ONNX, still (c) or (c, 1, 1) here; the second makes it flat
+                    pooled.add(n.getOutputCount() > 0 ? n.getOutput(0) : "");
+                    layer = new Identity();
+                } else {
+                    layer = new Flatten();
+                }
                 from.add(value(n, name, 0));
             }
             case OnnxPatterns.FLATTEN -> {

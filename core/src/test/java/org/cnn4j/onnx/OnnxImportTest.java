@@ -320,7 +320,8 @@ class OnnxImportTest {
      * PyTorch writes {@code x.mean((2, 3))} as ReduceMean: over h and w (either sign of the axes, as an
      * attribute or, from opset 18, an input) it is a global average pooling, with or without the
      * dimensions kept; over the channels it is refused by name. A pooling's (c, 1, 1) value flattened
-     * by {@code x.view(x.size(0), -1)}, as many ResNets do, gives the model's outputs too.
+     * by {@code x.view(x.size(0), -1)}, as many ResNets do, or squeezed of h and w gives the model's
+     * outputs too; a squeeze of the channels is refused.
      */
     @Test
     void aMeanOverTheImageIsAGlobalAveragePooling() throws IOException {
@@ -344,9 +345,16 @@ class OnnxImportTest {
                 node("Gather", "gather", "g", "s", "zero"), int64Constant("axes", 0), node("Unsqueeze", "unsqueeze", "u", "g", "axes"),
                 int64Constant("rest", -1), node("Concat", "concat", "c", "u", "rest").toBuilder().addAttribute(intAttribute("axis", 0)).build(),
                 node("Reshape", "view", out, pooled, "c")));
+        forms.put("GlobalAveragePool, squeeze(-1).squeeze(-1)", List.of(pool, int64Constant("last", -1), node("Squeeze", "squeeze1", "s1", pooled, "last"),
+                node("Squeeze", "squeeze2", out, "s1", "last")));
+        forms.put("GlobalAveragePool, squeeze((2, 3))", List.of(pool, int64Constant("hw", 2, 3), node("Squeeze", "squeeze", out, pooled, "hw")));
         forms.put("opset 18", List.of(int64Constant("axes", 2, 3), node("ReduceMean", "mean", out, in, "axes").toBuilder().addAttribute(keep.clone().setI(0)).build()));
         forms.put("x.mean(1)", List.of(node("ReduceMean", "mean", out, in).toBuilder().addAttribute(axes.clone().addInts(1)).addAttribute(keep.clone().setI(0)).build()));
         assertForms(proto, at, 2, forms, x, expected, "x.mean(1)", "node 'mean' (ReduceMean): a mean over axes [1] (only over h and w) is not supported by cnn4j");
+        OnnxMl.GraphProto.Builder g = proto.getGraph().toBuilder().removeNode(at + 1).addNode(at + 1, int64Constant("channels", 1))
+                .addNode(at + 2, node("Squeeze", "squeeze", out, pooled, "channels"));
+        String m = refusal(write("squeeze1.onnx", proto.toBuilder().setGraph(g).build()));
+        assertTrue(m.contains("node 'squeeze' (Squeeze): a squeeze of axes [1] of a pooled value (only of h and w, both 1) is not supported by cnn4j"), m);
     }
 
     /**
