@@ -374,11 +374,8 @@ public final class OnnxImport {
             }
             case "ReduceMean" -> { // PyTorch's x.mean((2, 3)): a global average pooling
                 if (inShape == null || inShape.rank() != 3) throw unsupported(n, name, "a mean of a value other than (batch, c, h, w) images");
-                OnnxMl.AttributeProto a = attribute(n, "axes");
-                long[] axes = a != null ? a.getIntsList().stream().mapToLong(Long::longValue).toArray()
-                        : n.getInputCount() > 1 ? integers.get(n.getInput(1)) : null;
-                Set<Long> over = new HashSet<>();
-                if (axes != null) for (long x : axes) over.add(x < 0 ? x + 4 : x);
+                long[] axes = axes(n);
+                Set<Long> over = axesOfImages(axes);
                 if (axes == null || axes.length != 2 || !over.equals(Set.of(2L, 3L))) {
                     throw unsupported(n, name, "a mean over axes " + (axes == null ? "computed, or all" : java.util.Arrays.toString(axes)) + " (only over h and w)");
                 }
@@ -402,12 +399,9 @@ public final class OnnxImport {
                 from.add(value(n, name, 0));
             }
             case "Squeeze" -> { // x.squeeze(-1).squeeze(-1) or x.squeeze((2, 3)) of a pooled (c, 1, 1) value: a flattening
-                OnnxMl.AttributeProto a = attribute(n, "axes");
-                long[] axes = a != null ? a.getIntsList().stream().mapToLong(Long::longValue).toArray()
-                        : n.getInputCount() > 1 ? integers.get(n.getInput(1)) : null;
+                long[] axes = axes(n);
                 boolean pooledInput = pooled.contains(n.getInput(0)), unit = inShape != null && inShape.rank() == 3 && inShape.dim(1) == 1 && inShape.dim(2) == 1;
-                Set<Long> over = new HashSet<>();
-                if (axes != null) for (long x : axes) over.add(x < 0 ? x + 4 : x);
+                Set<Long> over = axesOfImages(axes);
                 if (!(pooledInput || unit) || axes == null || axes.length != over.size() || !Set.of(2L, 3L).containsAll(over) || over.isEmpty()) {
                     throw unsupported(n, name, "a squeeze of " + (axes == null ? "every unit axis" : "axes " + java.util.Arrays.toString(axes)) + " of "
                             + (pooledInput ? "a pooled value" : String.valueOf(inShape)) + " (only of h and w, both 1)");
@@ -490,6 +484,20 @@ public final class OnnxImport {
         for (long v : p) if (v < 0 || v > ZeroPad2d.MAX_PAD) throw unsupported(n, name, "pads " + java.util.Arrays.toString(p) + " (from 0 to " + ZeroPad2d.MAX_PAD + ")");
         from.add(value(n, name, 0));
         return new ZeroPad2d((int) p[3], (int) p[7], (int) p[2], (int) p[6]);
+    }
+
+    /** A node's axes: its attribute (to opset 12 for Squeeze, 17 for ReduceMean) or its int64 input 1; null where neither is given. */
+    private long[] axes(OnnxMl.NodeProto n) {
+        OnnxMl.AttributeProto a = attribute(n, "axes");
+        if (a != null) return a.getIntsList().stream().mapToLong(Long::longValue).toArray();
+        return n.getInputCount() > 1 ? integers.get(n.getInput(1)) : null;
+    }
+
+    /** Axes of a (batch, c, h, w) value, the negative ones counted from the end; empty for null. */
+    private static Set<Long> axesOfImages(long[] axes) {
+        Set<Long> over = new HashSet<>();
+        if (axes != null) for (long x : axes) over.add(x < 0 ? x + 4 : x);
+        return over;
     }
 
     /** The layer's output shape at its inputs' shapes, checked as the graph will check it; null where an input's shape is unknown. */
