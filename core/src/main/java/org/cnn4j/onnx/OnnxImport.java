@@ -57,10 +57,11 @@ import org.cnn4j.tensor.Shape;
  * graph that evaluates, predicts and trains further. Operators: Conv (any group, symmetric pads or
  * an auto_pad that makes them), Gemm (alpha = beta = 1, transA 0, either transB), BatchNormalization
  * (inference form), Relu, LeakyRelu, Sigmoid, Tanh, Softmax, MaxPool and AveragePool (any pads or
- * auto_pad, ceil_mode, either count_include_pad, a max pooling's dilations), GlobalAveragePool and
- * ReduceMean over h and w (followed by Flatten, a flattening Reshape, a Squeeze of h and w or Gemm
- * where it keeps their dimensions), Flatten (axis 1), Reshape by a constant shape that flattens each sample ([0 or −1 or
- * the file's fixed batch, −1 or the sample's size]) or keeps it, Add of two computed values, Concat
+ * auto_pad, ceil_mode, either count_include_pad, a max pooling's dilations), GlobalMaxPool (as a
+ * max pooling over the whole image), GlobalAveragePool and ReduceMean over h and w (followed by
+ * Flatten, a flattening Reshape, a Squeeze of h and w or Gemm where it keeps their dimensions),
+ * Flatten (axis 1), Reshape by a constant shape that flattens each sample ([0 or −1 or the file's
+ * fixed batch, −1 or the sample's size]) or keeps it, Add of two computed values, Concat
  * (channels) of one or more, Identity and Dropout (the identity), Constant (float and int64
  * values); and the subgraphs {@link OnnxPatterns} recognises (SiLU, GELU, the scaled tanh,
  * subsampling) as those layers. Nodes of constants alone fold into constants (an Identity of a
@@ -371,6 +372,11 @@ public final class OnnxImport {
                 layer = new GlobalAvgPool2d();
                 from.add(value(n, name, 0));
                 pooled.add(n.getOutputCount() > 0 ? n.getOutput(0) : "");
+            }
+            case "GlobalMaxPool" -> { // nn.AdaptiveMaxPool2d(1): a max pooling over the whole image, (c, 1, 1)
+                if (inShape == null || inShape.rank() != 3) throw unsupported(n, name, "a global max pooling of a value other than (batch, c, h, w) images");
+                layer = new MaxPool2d(inShape.dim(1), inShape.dim(2));
+                from.add(value(n, name, 0));
             }
             case "ReduceMean" -> { // PyTorch's x.mean((2, 3)): a global average pooling
                 if (inShape == null || inShape.rank() != 3) throw unsupported(n, name, "a mean of a value other than (batch, c, h, w) images");

@@ -35,7 +35,7 @@ import org.junit.jupiter.api.Test;
 class OnnxConformanceTest {
     private static final Path NODE_TESTS = Path.of("/usr/share/libonnx-testdata/data/node");
     private static final Set<String> OPERATORS = Set.of("Conv", "Gemm", "BatchNormalization", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Softmax",
-            "MaxPool", "AveragePool", "GlobalAveragePool", "ReduceMean", "Flatten", "Reshape", "Constant", "Pad", "Add", "Concat", "Identity", "Dropout",
+            "MaxPool", "AveragePool", "GlobalMaxPool", "GlobalAveragePool", "ReduceMean", "Flatten", "Reshape", "Constant", "Pad", "Add", "Concat", "Identity", "Dropout",
             "LogSoftmax");
 
     @Test

@@ -29,6 +29,7 @@ import org.cnn4j.layer.Conv2d;
 import org.cnn4j.layer.Dense;
 import org.cnn4j.layer.Dropout;
 import org.cnn4j.layer.FeatureMapCombination;
+import org.cnn4j.layer.Flatten;
 import org.cnn4j.layer.GELU;
 import org.cnn4j.layer.GlobalAvgPool2d;
 import org.cnn4j.layer.Layer;
@@ -46,6 +47,7 @@ import org.cnn4j.loss.SoftmaxCrossEntropy;
 import org.cnn4j.model.Graph;
 import org.cnn4j.model.Model;
 import org.cnn4j.model.Models;
+import org.cnn4j.model.Sequential;
 import org.cnn4j.tensor.Tensor;
 import org.cnn4j.testing.Backends;
 import org.cnn4j.testing.ResidualNets;
@@ -296,6 +298,21 @@ class OnnxImportTest {
         try (Model m = OnnxImport.read(write("aliases.onnx", proto.toBuilder().setGraph(g).build()), Backends.CPU).model()) {
             assertArrayEquals(expected, outputs(m, x, 2));
             assertTrue(m.layers().stream().noneMatch(l -> l instanceof org.cnn4j.layer.Identity), "no layer for an Identity of a constant");
+        }
+    }
+
+    /** A GlobalMaxPool ({@code nn.AdaptiveMaxPool2d(1)}) is the max pooling of the whole image. */
+    @Test
+    void aGlobalMaxPoolIsAMaxPoolingOfTheWholeImage() throws IOException {
+        Exported e = exported(Sequential.builder().input(2, 6, 5).add(new Conv2d(2, 4, 3).padding(1)).add(new ReLU()).add(new MaxPool2d(6, 5))
+                .add(new Flatten()).add(new Dense(4, 3)).loss(new SoftmaxCrossEntropy()), 9, 12);
+        OnnxMl.GraphProto.Builder g = e.proto().getGraph().toBuilder();
+        int at = 0;
+        while (!g.getNode(at).getOpType().equals("MaxPool")) at++;
+        OnnxMl.NodeProto max = g.getNode(at);
+        g.setNode(at, node("GlobalMaxPool", "global", max.getOutput(0), max.getInput(0)));
+        try (Model m = OnnxImport.read(write("globalmax.onnx", e.proto().toBuilder().setGraph(g).build()), Backends.CPU).model()) {
+            assertArrayEquals(e.expected(), outputs(m, e.x(), 2));
         }
     }
 
