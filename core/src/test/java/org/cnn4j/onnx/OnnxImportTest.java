@@ -275,9 +275,7 @@ class OnnxImportTest {
     @Test
     void identitiesOfConstantsNameThoseConstants() throws IOException {
         Exported e = exported(Models.fmnistCnn(), 3, 6);
-        OnnxMl.ModelProto proto = e.proto();
-        float[] x = e.x(), expected = e.expected();
-        OnnxMl.GraphProto.Builder g = proto.getGraph().toBuilder();
+        OnnxMl.GraphProto.Builder g = e.proto().getGraph().toBuilder();
         Set<String> weights = new HashSet<>();
         for (OnnxMl.TensorProto t : g.getInitializerList()) weights.add(t.getName());
         List<OnnxMl.NodeProto> aliases = new ArrayList<>();
@@ -295,8 +293,8 @@ class OnnxImportTest {
                 .addNode(flatten + 2, node("Reshape", "reshape", f.getOutput(0), f.getInput(0), "same shape"));
         for (int i = 0; i < aliases.size(); i++) g.addNode(i, aliases.get(i)); // first, as PyTorch writes them
         assertTrue(aliases.size() >= 4, "every weight named again: " + aliases.size());
-        try (Model m = OnnxImport.read(write("aliases.onnx", proto.toBuilder().setGraph(g).build()), Backends.CPU).model()) {
-            assertArrayEquals(expected, outputs(m, x, 2));
+        try (Model m = OnnxImport.read(write("aliases.onnx", e.proto().toBuilder().setGraph(g).build()), Backends.CPU).model()) {
+            assertArrayEquals(e.expected(), outputs(m, e.x(), 2));
             assertTrue(m.layers().stream().noneMatch(l -> l instanceof org.cnn4j.layer.Identity), "no layer for an Identity of a constant");
         }
     }
@@ -320,16 +318,14 @@ class OnnxImportTest {
     @Test
     void aConcatOfOneValueIsThatValue() throws IOException {
         Exported e = exported(Models.fmnistCnn(), 4, 7);
-        OnnxMl.ModelProto proto = e.proto();
-        float[] x = e.x(), expected = e.expected();
-        OnnxMl.GraphProto.Builder g = proto.getGraph().toBuilder();
+        OnnxMl.GraphProto.Builder g = e.proto().getGraph().toBuilder();
         OnnxMl.NodeProto.Builder conv = g.getNodeBuilder(0);
         String out = conv.getOutput(0);
         conv.setOutput(0, "before concat");
         g.addNode(1, node("Concat", "concat", out, "before concat").toBuilder().addAttribute(OnnxMl.AttributeProto.newBuilder().setName("axis")
                 .setType(OnnxMl.AttributeProto.AttributeType.INT).setI(1)).build());
-        try (Model m = OnnxImport.read(write("concat1.onnx", proto.toBuilder().setGraph(g).build()), Backends.CPU).model()) {
-            assertArrayEquals(expected, outputs(m, x, 2));
+        try (Model m = OnnxImport.read(write("concat1.onnx", e.proto().toBuilder().setGraph(g).build()), Backends.CPU).model()) {
+            assertArrayEquals(e.expected(), outputs(m, e.x(), 2));
         }
     }
 
