@@ -68,19 +68,6 @@ final class PredictCommand implements Callable<Integer> {
             + "first (the same outputs to float rounding, one pass less per normalisation).")
     boolean fold;
 
-    /** The data description with --resize, where it is given and the file records no preparation of its own. */
-    private DataInfo resized(DataInfo info, org.cnn4j.tensor.Shape input) {
-        if (resize == 0) return info;
-        if (info.preprocessing() != null && info.preprocessing().resize() != resize) {
-            throw new Checks.BadOption("--resize " + resize + ": the model prepares its images as it was trained to: " + info.preprocessing().describe());
-        }
-        try {
-            return info.with(new org.cnn4j.data.Preprocessing(input, resize), info.augmentation());
-        } catch (IllegalArgumentException e) {
-            throw new Checks.BadOption("--resize " + resize + ": " + e.getMessage());
-        }
-    }
-
     /** The most images one command classifies. */
     static final int MAX_IMAGES = 1_000_000;
     /** Images go through the model this many at a time. */
@@ -179,5 +166,18 @@ final class PredictCommand implements Callable<Integer> {
     /** A CSV field: quoted when it holds a comma, a quote or a line break. */
     private static String quoted(String field) {
         return field.matches("[^,\"\r\n]*") ? field : "\"" + field.replace("\"", "\"\"") + "\"";
+    }
+
+    /** The data description with --resize, where it is given and the file records no preparation of its own. */
+    private DataInfo resized(DataInfo info, org.cnn4j.tensor.Shape input) {
+        if (resize == 0) return info;
+        if (info.preprocessing() != null && info.preprocessing().resize() != resize) {
+            throw new Checks.BadOption("--resize " + resize + ": the model prepares its images as it was trained to: " + info.preprocessing().describe());
+        }
+        try {
+            return info.with(new org.cnn4j.data.Preprocessing(input, resize), info.augmentation());
+        } catch (IllegalArgumentException e) {
+            throw new Checks.BadOption("--resize " + resize + ": " + e.getMessage());
+        }
     }
 }
