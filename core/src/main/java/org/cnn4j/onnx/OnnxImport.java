@@ -94,6 +94,7 @@ public final class OnnxImport {
     private final Map<String, String> producers = new HashMap<>(); // ONNX value -> cnn4j node (or Model.INPUT)
     private final Map<String, Shape> shapes = new HashMap<>(); // ONNX value -> its shape per sample in cnn4j
     private final Set<String> pooled = new HashSet<>(); // values of a GlobalAveragePool: (c) in cnn4j, (c, 1, 1) in ONNX
+    private final Set<String> used = new HashSet<>(); // the values some node or the graph's output takes
     private final Map<String, float[]> weights = new LinkedHashMap<>();
     private final Graph.Builder builder = Graph.builder();
     private final Set<String> names = new HashSet<>();
@@ -176,6 +177,8 @@ public final class OnnxImport {
         String last = null;
         Set<String> graphOutputs = new HashSet<>();
         for (OnnxMl.ValueInfoProto v : g.getOutputList()) graphOutputs.add(v.getName());
+        used.addAll(graphOutputs);
+        for (OnnxMl.NodeProto n : g.getNodeList()) used.addAll(n.getInputList());
         List<OnnxMl.NodeProto> computed = new ArrayList<>(); // the nodes but Constant, whose values join the initializers
         for (int i = 0; i < g.getNodeCount(); i++) {
             OnnxMl.NodeProto n = g.getNode(i);
@@ -358,7 +361,10 @@ public final class OnnxImport {
                 from.add(value(n, name, 0));
             }
             case "MaxPool", "AveragePool" -> {
-                if (integer(n, "storage_order", 0) != 0 || (n.getOutputCount() > 1 && !n.getOutput(1).isEmpty())) throw unsupported(n, name, "indices");
+                // the indices (torch.export's max_pool2d_with_indices names them) only where something takes them
+                if (integer(n, "storage_order", 0) != 0 || (n.getOutputCount() > 1 && !n.getOutput(1).isEmpty() && used.contains(n.getOutput(1)))) {
+                    throw unsupported(n, name, "indices");
+                }
                 int[] k = ints(n, "kernel_shape"), strides = pair(n, "strides", 1), dilations = pair(n, "dilations", 1);
                 if (k == null || k.length != 2) throw unsupported(n, name, "a kernel_shape other than 2-D");
                 if (op.equals("AveragePool") && (dilations[0] != 1 || dilations[1] != 1)) throw unsupported(n, name, "an average pooling's dilations");

@@ -314,6 +314,28 @@ class OnnxImportTest {
         }
     }
 
+    /**
+     * torch.export writes a max pooling as max_pool2d_with_indices: a MaxPool whose second output,
+     * the indices, nothing takes. Such a node is the max pooling; one whose indices a node takes is
+     * refused by name.
+     */
+    @Test
+    void aMaxPoolsUnusedIndicesAreNoMatter() throws IOException {
+        Exported e = exported(Models.fmnistCnn(), 10, 13);
+        OnnxMl.GraphProto.Builder g = e.proto().getGraph().toBuilder();
+        int at = 0;
+        while (!g.getNode(at).getOpType().equals("MaxPool")) at++;
+        g.getNodeBuilder(at).addOutput("indices");
+        try (Model m = OnnxImport.read(write("indices.onnx", e.proto().toBuilder().setGraph(g).build()), Backends.CPU).model()) {
+            assertArrayEquals(e.expected(), outputs(m, e.x(), 2));
+        }
+        int flatten = 0;
+        while (!g.getNode(flatten).getOpType().equals("Flatten")) flatten++;
+        g.getNodeBuilder(flatten).setInput(0, "indices");
+        String m = refusal(write("used-indices.onnx", e.proto().toBuilder().setGraph(g).build()));
+        assertTrue(m.contains("(MaxPool): indices is not supported by cnn4j"), m);
+    }
+
     /** A Concat of one value (DenseNet's first layer of each block, as PyTorch writes it) is that value. */
     @Test
     void aConcatOfOneValueIsThatValue() throws IOException {
