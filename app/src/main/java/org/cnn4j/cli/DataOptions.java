@@ -114,9 +114,7 @@ final class DataOptions {
         if (!spec.equals("synthetic") && !spec.equals("fashion-mnist") && ImageFolder.looksLike(dir)) {
             List<Path> skips = skipBadImages ? skipped : null;
             Preprocessing p = stored != null ? stored : preprocessing(input);
-            if (stored != null && resize > 0 && resize != stored.resize()) {
-                throw new Checks.BadOption("--resize " + resize + ": the model prepares its images as it was trained to: " + stored.describe());
-            }
+            checkResize(resize, stored);
             folderPreprocessing = p;
             ImageFolder.Options o = ImageFolder.Options.of(p).split(valFraction, seed).maxPixels(maxPixels).skipBadImages(skips).listener(listener)
                     .cache(cacheDir, imageMemory == null ? Runtime.getRuntime().maxMemory() / 2 : Checks.bytes("--image-memory", imageMemory, 0, Long.MAX_VALUE));
@@ -125,6 +123,13 @@ final class DataOptions {
             split = Datasets.open(spec, seed, input != null ? input : Shape.of(1, 28, 28), maxBytes());
         }
         return limit <= 0 ? split : new Datasets.Split(split.train() == null ? null : head(split.train()), head(split.test()));
+    }
+
+    /** Refuses a --resize (given: not 0) other than the one the model file records, where it records one. */
+    static void checkResize(int resize, Preprocessing stored) {
+        if (stored != null && resize > 0 && resize != stored.resize()) {
+            throw new Checks.BadOption("--resize " + resize + ": the model prepares its images as it was trained to: " + stored.describe());
+        }
     }
 
     /** A line on the images left out (--skip-bad-images), or null when none were. */

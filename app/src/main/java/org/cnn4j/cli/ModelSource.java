@@ -27,9 +27,8 @@ final class ModelSource {
         return Models.byName(nameOrFile).seed(seed).build(backend);
     }
 
-    /** Refuses a name that is neither a file there nor a built-in model: a model file's name (.safetensors, .onnx) as no such file. */
+    /** Refuses a name that is not a built-in model (the caller found no file of that name): a model file's name (.safetensors, .onnx) as no such file. */
     static void requireKnown(String nameOrFile) throws java.nio.file.NoSuchFileException {
-        if (Files.exists(Path.of(nameOrFile))) return;
         String lower = nameOrFile.toLowerCase(java.util.Locale.ROOT);
         if (lower.endsWith(".safetensors") || lower.endsWith(".onnx")) throw new java.nio.file.NoSuchFileException(nameOrFile, null, "no such model file");
         Models.byName(nameOrFile);

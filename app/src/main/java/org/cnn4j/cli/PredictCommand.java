@@ -171,9 +171,7 @@ final class PredictCommand implements Callable<Integer> {
     /** The data description with --resize, where it is given and the file records no preparation of its own. */
     private DataInfo resized(DataInfo info, org.cnn4j.tensor.Shape input) {
         if (resize == 0) return info;
-        if (info.preprocessing() != null && info.preprocessing().resize() != resize) {
-            throw new Checks.BadOption("--resize " + resize + ": the model prepares its images as it was trained to: " + info.preprocessing().describe());
-        }
+        DataOptions.checkResize(resize, info.preprocessing());
         try {
             return info.with(new org.cnn4j.data.Preprocessing(input, resize), info.augmentation());
         } catch (IllegalArgumentException e) {

@@ -377,7 +377,7 @@ public final class OnnxImport {
             case "GlobalAveragePool" -> {
                 layer = new GlobalAvgPool2d();
                 from.add(value(n, name, 0));
-                pooled.add(n.getOutputCount() > 0 ? n.getOutput(0) : "");
+                pooled(n);
             }
             case "GlobalMaxPool" -> { // nn.AdaptiveMaxPool2d(1): a max pooling over the whole image, (c, 1, 1)
                 if (inShape == null || inShape.rank() != 3) throw unsupported(n, name, "a global max pooling of a value other than (batch, c, h, w) images");
@@ -393,7 +393,7 @@ public final class OnnxImport {
                 }
                 layer = new GlobalAvgPool2d();
                 from.add(value(n, name, 0));
-                if (integer(n, "keepdims", 1) != 0) pooled.add(n.getOutputCount() > 0 ? n.getOutput(0) : "");
+                if (integer(n, "keepdims", 1) != 0) pooled(n);
             }
             case "Reshape" -> { // PyTorch's x.reshape(-1, n) or, exported at a fixed batch, x.view(batch, -1)
                 long[] target = integers.get(n.getInputCount() > 1 ? n.getInput(1) : "");
@@ -419,7 +419,7 @@ public final class OnnxImport {
                             + (pooledInput ? "a pooled value" : String.valueOf(inShape)) + " (only of h and w, both 1)");
                 }
                 if (over.size() == 1) { // the first of two: (c, 1) in ONNX, still (c) or (c, 1, 1) here; the second makes it flat
-                    pooled.add(n.getOutputCount() > 0 ? n.getOutput(0) : "");
+                    pooled(n);
                     layer = new Identity();
                 } else {
                     layer = new Flatten();
@@ -496,6 +496,11 @@ public final class OnnxImport {
         for (long v : p) if (v < 0 || v > ZeroPad2d.MAX_PAD) throw unsupported(n, name, "pads " + java.util.Arrays.toString(p) + " (from 0 to " + ZeroPad2d.MAX_PAD + ")");
         from.add(value(n, name, 0));
         return new ZeroPad2d((int) p[3], (int) p[7], (int) p[2], (int) p[6]);
+    }
+
+    /** Marks the node's output as a pooled (c, 1, 1) value, (c) in cnn4j. */
+    private void pooled(OnnxMl.NodeProto n) {
+        pooled.add(n.getOutputCount() > 0 ? n.getOutput(0) : "");
     }
 
     /** A node's axes: its attribute (to opset 12 for Squeeze, 17 for ReduceMean) or its int64 input 1; null where neither is given. */
