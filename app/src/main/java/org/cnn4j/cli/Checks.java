@@ -90,7 +90,8 @@ final class Checks {
         }
     }
 
-    private static String plain(double v) {
+    /** A number as written on a command line: 5, not 5.0. */
+    static String plain(double v) {
         return v == Math.rint(v) && Math.abs(v) < 1e15 ? Long.toString((long) v) : Double.toString(v);
     }
 }

@@ -1,14 +1,20 @@
 package org.cnn4j.cli;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.function.Predicate;
 
 import org.cnn4j.data.Dataset;
 import org.cnn4j.data.Datasets;
 import org.cnn4j.data.ImageFolder;
 import org.cnn4j.data.Preprocessing;
+import org.cnn4j.io.Json;
+import org.cnn4j.io.Settings;
 import org.cnn4j.tensor.Shape;
 import picocli.CommandLine.Option;
 
@@ -53,6 +59,9 @@ final class DataOptions {
 
     /** How the last image folder opened was prepared; null when the data were no image folder. */
     Preprocessing folderPreprocessing;
+
+    /** What --data named, once opened: synthetic, fashion-mnist (auto resolved) or an absolute path. */
+    private String source;
 
     /** The images left out with --skip-bad-images. */
     final List<Path> skipped = new ArrayList<>();
@@ -111,6 +120,7 @@ final class DataOptions {
         }
         Datasets.Split split;
         Path dir = Path.of(spec);
+        source = spec.equals("synthetic") || spec.equals("fashion-mnist") ? spec : dir.toAbsolutePath().normalize().toString();
         if (!spec.equals("synthetic") && !spec.equals("fashion-mnist") && ImageFolder.looksLike(dir)) {
             List<Path> skips = skipBadImages ? skipped : null;
             Preprocessing p = stored != null ? stored : preprocessing(input);
@@ -123,6 +133,52 @@ final class DataOptions {
             split = Datasets.open(spec, seed, input != null ? input : Shape.of(1, 28, 28), maxBytes());
         }
         return limit <= 0 ? split : new Datasets.Split(split.train() == null ? null : head(split.train()), head(split.test()));
+    }
+
+    /** The metadata key under which train keeps {@link #record()} in its checkpoints. */
+    static final String CHECKPOINT_KEY = "cnn4j.cli.data";
+
+    /** The options that chose the data last opened (what a resumed run must read again), as JSON. */
+    String record() {
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("data", source);
+        r.put("valFraction", valFraction);
+        r.put("limit", limit);
+        r.put("skipBadImages", skipBadImages);
+        r.put("maxPixels", maxPixels);
+        r.put("maxData", maxData);
+        return Json.write(r);
+    }
+
+    /**
+     * For --resume: takes the data options that {@code checkpoint} recorded ({@link #record()};
+     * null: an older checkpoint, which kept none) where the command line does not give them. A
+     * --val-fraction or --limit given with another value than the recorded one is added to
+     * {@code changed} (the run would go on with other training images); --data may name another
+     * place (data that moved).
+     */
+    void resumeAs(String recorded, Path checkpoint, Predicate<String> given, List<String> changed) {
+        if (recorded == null) return;
+        try {
+            Settings r = Settings.of("checkpoint metadata " + CHECKPOINT_KEY, Json.read(recorded));
+            if (!given.test("--data")) data = r.string("data");
+            if (!given.test("--skip-bad-images")) skipBadImages = r.flag("skipBadImages");
+            if (!given.test("--max-pixels")) maxPixels = r.longInteger("maxPixels");
+            if (!given.test("--max-data")) maxData = r.string("maxData");
+            if (given.test("--val-fraction") && valFraction != r.number("valFraction")) {
+                changed.add("had --val-fraction " + Checks.plain(r.number("valFraction")) + ", not " + Checks.plain(valFraction));
+            }
+            if (given.test("--limit") && limit != r.integer("limit")) changed.add("had --limit " + r.integer("limit") + ", not " + limit);
+            valFraction = r.number("valFraction");
+            limit = r.integer("limit");
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(checkpoint + ": " + e.getMessage(), e);
+        }
+        check();
+        if (!given.test("--data") && !data.equals("synthetic") && !data.equals("fashion-mnist") && !Files.exists(Path.of(data))) {
+            throw new Checks.BadOption("the data of the run that " + checkpoint + " recorded are no longer at " + data
+                    + ": give --data where they are now");
+        }
     }
 
     /** Refuses a --resize (given: not 0) other than the one the model file records, where it records one. */

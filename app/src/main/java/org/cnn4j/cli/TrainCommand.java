@@ -3,14 +3,17 @@ package org.cnn4j.cli;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 import org.cnn4j.backend.Backend;
 import org.cnn4j.backend.cuda.CudaBackend;
 import org.cnn4j.backend.cuda.NcclCommunicator;
 import org.cnn4j.data.Datasets;
+import org.cnn4j.data.Preprocessing;
 import org.cnn4j.data.ResizedCrop;
 import org.cnn4j.distributed.Communicator;
 import org.cnn4j.distributed.Mpi;
@@ -26,7 +29,9 @@ import org.cnn4j.train.Schedule;
 import org.cnn4j.train.Trainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Trains a model and writes, into the output directory, model.safetensors (the trained model), "
@@ -80,7 +85,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--out", description = "Output directory (default: runs/MODEL).")
     Path out;
 
-    @Option(names = "--resume", paramLabel = "CHECKPOINT", description = "Continue the run a checkpoint file recorded.")
+    @Option(names = "--resume", paramLabel = "CHECKPOINT", description = "Continue the run a checkpoint file recorded: its model, "
+            + "optimizer, schedule, augmentation, seed and data (another --data where they moved; --epochs to train longer). "
+            + "The same command line as the run's with --resume added does; an option that would change the run is refused.")
     Path resume;
 
     @Option(names = "--distributed", description = "Data-parallel training over the processes that mpirun (or srun) started, "
@@ -99,6 +106,9 @@ final class TrainCommand implements Callable<Integer> {
 
     @Mixin
     DeviceOptions device;
+
+    @Spec
+    CommandSpec spec;
 
     /** The most a learning rate may be: far above any that trains, low enough that an update stays finite. */
     static final double MAX_LEARNING_RATE = 100;
@@ -154,12 +164,15 @@ final class TrainCommand implements Callable<Integer> {
                 throw new IllegalArgumentException(startFile + " has " + start.model().outputShape().size() + " outputs but "
                         + first.train().name() + " has " + first.train().classes() + " classes");
             }
-            Trainer trainer = resume != null ? Trainer.resume(resume, backend)
+            Trainer trainer = resume != null ? resumed(backend, plan)
                     : newTrainer(backend, plan, first.train().sampleShape().dims(), first.train().classes(), start == null ? null : start.model());
             if (start != null) trainer.normalization(start.data().normalization()); // the weights expect the inputs they were trained on
             if (epochs != null) trainer.epochs(epochs);
             Checks.fitsInMemory("--batch", trainer.options().batchSize(), trainer.model(), backend, 2);
-            Datasets.Split split = first != null ? first : data.open(trainer.options().seed(), trainer.model().inputShape());
+            // A resumed run reads its data as it began: from where, split and prepared as then.
+            Datasets.Split split = first != null ? first : data.open(trainer.options().seed(), trainer.model().inputShape(),
+                    trainer.dataInfo().preprocessing(), false);
+            trainer.checkpointMetadata(DataOptions.CHECKPOINT_KEY, data.record());
             out.printf(Locale.ROOT, "training %s on %s (%d images, test %d) on %s%s: %s, batch %d, %d epochs, schedule %s%s%n",
                     resume != null ? "from " + resume : model, split.train().name(), split.train().size(), split.test().size(),
                     backend.name(), job.size() > 1 ? " in each of " + job.size() + " processes" : "", trainer.optimizer().describe(),
@@ -208,6 +221,60 @@ final class TrainCommand implements Callable<Integer> {
             out.println("gradients averaged through the host by MPI (NCCL: " + e.getMessage() + ")");
             return null;
         }
+    }
+
+    /**
+     * The trainer of the --resume checkpoint, with the data options it recorded; an option given
+     * with a value other than the checkpoint's is refused (the run would no longer be the one it
+     * continues), each named with both values.
+     */
+    private Trainer resumed(Backend backend, Schedule plan) throws java.io.IOException {
+        Trainer t = Trainer.resume(resume, backend);
+        try {
+            List<String> changed = new ArrayList<>();
+            data.resumeAs(t.checkpointMetadata().get(DataOptions.CHECKPOINT_KEY), resume, this::given, changed);
+            Trainer.Options o = t.options();
+            Map<String, Object> sgdOrAdam = t.optimizer().config();
+            Preprocessing images = t.dataInfo().preprocessing();
+            if (images != null) {
+                differs(changed, "--image-size", data.imageSize > 0 && data.imageSize != images.input().dim(2), data.imageSize, images.input().dim(2));
+                differs(changed, "--resize", data.resize > 0 && data.resize != images.resize(), data.resize, images.resize());
+            }
+            differs(changed, "--batch", batch != null && batch != o.batchSize(), batch, o.batchSize());
+            differs(changed, "--seed", given("--seed") && seed != o.seed(), seed, o.seed());
+            differs(changed, "--schedule", given("--schedule") && !plan.text().equals(o.schedule().text()), schedule, o.schedule().text());
+            differs(changed, "--optimizer", given("--optimizer") && !optimizer.equalsIgnoreCase(String.valueOf(sgdOrAdam.get("type"))),
+                    optimizer, sgdOrAdam.get("type"));
+            differs(changed, "--lr", lr != null && lr != t.optimizer().learningRate(), lr, t.optimizer().learningRate());
+            differs(changed, "--momentum", given("--momentum") && sgdOrAdam.get("momentum") instanceof Number m && m.doubleValue() != momentum,
+                    momentum, sgdOrAdam.get("momentum"));
+            differs(changed, "--weight-decay", given("--weight-decay") && ((Number) sgdOrAdam.get("weightDecay")).doubleValue() != weightDecay,
+                    weightDecay, sgdOrAdam.get("weightDecay"));
+            differs(changed, "--weights-only-decay", weightsOnlyDecay && Boolean.TRUE.equals(sgdOrAdam.get("decayBiasesAndNorms")), "on", "off");
+            differs(changed, "--augment", augment && (o.cropPadding() != 4 || !o.flip()), "on", "off");
+            differs(changed, "--random-resized-crop", resizedCrop != null && !ResizedCrop.scale(resizedCrop).equals(o.resizedCrop()), resizedCrop,
+                    o.resizedCrop() == null ? "off" : o.resizedCrop().scaleMin());
+            if (!changed.isEmpty()) {
+                throw new Checks.BadOption("--resume continues the run " + resume + " recorded, which " + String.join("; ", changed)
+                        + ". Leave the option" + (changed.size() > 1 ? "s" : "") + " out, or train a new run from its weights: --model " + resume);
+            }
+            return t;
+        } catch (RuntimeException e) {
+            t.model().close();
+            throw e;
+        }
+    }
+
+    private static void differs(List<String> changed, String option, boolean differs, Object given, Object recorded) {
+        if (differs) changed.add("had " + option + " " + text(recorded) + ", not " + text(given));
+    }
+
+    private static String text(Object v) {
+        return v instanceof Double d ? Checks.plain(d) : String.valueOf(v);
+    }
+
+    private boolean given(String option) {
+        return spec.commandLine().getParseResult().hasMatchedOption(option);
     }
 
     private Schedule schedule() {

@@ -1,5 +1,6 @@
 package org.cnn4j.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -52,9 +53,9 @@ class CommandLineTest {
     void resumeContinuesAfterTheLastEpoch() throws IOException {
         Path copy = Files.createDirectories(dir.resolve("resumed"));
         Files.copy(dir.resolve("run/checkpoint.safetensors"), copy.resolve("checkpoint.safetensors"));
-        Result r = run("train", "--data", "synthetic", "--limit", "1200", "--resume", copy.resolve("checkpoint.safetensors").toString(),
-                "--epochs", "3", "--device", "cpu");
+        Result r = run("train", "--resume", copy.resolve("checkpoint.safetensors").toString(), "--epochs", "3", "--device", "cpu");
         assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("on shapes (1200 images, test 1200)"), "the checkpoint's data, limited as they were: " + r.out());
         assertTrue(r.out().contains("resuming after epoch 2") && r.out().contains("epoch 3/3"), r.out());
         assertTrue(!r.out().contains("epoch 1/3"), r.out());
         assertEquals(4, Files.readAllLines(copy.resolve("metrics.csv")).size());
@@ -275,15 +276,9 @@ class CommandLineTest {
         assertTrue(foldedSummary.out().contains("layer3.2.bn2 into layer3.2.conv2") && !foldedSummary.out().contains("BatchNorm2d"), foldedSummary.out());
     }
 
-    /**
-     * A folder of PNGs, one folder per class, trains a ResNet at --image-size (resized to --resize
-     * first, with random resized crops), and evaluation prepares the images as the model file says:
-     * the same loss on the same held-out images as training's last evaluation.
-     */
-    @Test
-    void trainsOnAFolderOfImages() throws IOException {
-        Path images = dir.resolve("photos");
-        org.cnn4j.data.Dataset shapes = org.cnn4j.data.SyntheticShapes.generate(60, 3, 20, 3, 9);
+    /** Generated RGB shapes of 20×20 as PNG files, a folder per class: the dataset they came from. */
+    private static org.cnn4j.data.Dataset writeShapes(Path images, int count) throws IOException {
+        org.cnn4j.data.Dataset shapes = org.cnn4j.data.SyntheticShapes.generate(count, 3, 20, 3, 9);
         for (int i = 0; i < shapes.size(); i++) {
             BufferedImage image = new BufferedImage(20, 20, BufferedImage.TYPE_INT_RGB);
             byte[] px = shapes.pixels(i);
@@ -296,6 +291,60 @@ class CommandLineTest {
             Files.createDirectories(folder);
             ImageIO.write(image, "png", folder.resolve(i + ".png").toFile());
         }
+        return shapes;
+    }
+
+    /**
+     * A run on an image folder resumed by its checkpoint alone ends bitwise as the run that was
+     * never stopped: the checkpoint names the folder, the held-out share and the resize. An option
+     * that would change the run is refused, naming both values; data that moved are found again
+     * by --data.
+     */
+    @Test
+    void aResumedRunReadsItsDataAsItBegan() throws IOException {
+        Path images = dir.resolve("resumed-photos");
+        writeShapes(images, 40);
+        List<String> common = List.of("train", "--model", "resnet20", "--data", images.toString(), "--image-size", "16", "--resize", "18",
+                "--val-fraction", "0.2", "--random-resized-crop", "0.5", "--batch", "8", "--device", "cpu");
+        Path whole = dir.resolve("resumed-whole"), stopped = dir.resolve("resumed-stopped");
+        Result r = run(concat(common, "--epochs", "2", "--out", whole.toString()));
+        assertEquals(0, r.code(), r.err());
+        assertEquals(0, run(concat(common, "--epochs", "1", "--out", stopped.toString())).code());
+        Path checkpoint = stopped.resolve("checkpoint.safetensors");
+        Result refused = run("train", "--resume", checkpoint.toString(), "--epochs", "2", "--lr", "0.01", "--val-fraction", "0.3", "--augment",
+                "--resize", "20", "--device", "cpu");
+        assertEquals(2, refused.code(), refused.err());
+        assertTrue(refused.err().contains("which had --val-fraction 0.2, not 0.3; had --resize 18, not 20; had --lr 0.1, not 0.01; had --augment off, not on. "
+                + "Leave the options out, or train a new run from its weights: --model " + checkpoint), refused.err());
+        Result resumed = run("train", "--resume", checkpoint.toString(), "--epochs", "2", "--device", "cpu");
+        assertEquals(0, resumed.code(), resumed.err());
+        assertTrue(resumed.out().contains("on resumed-photos-train (32 images, test 8)"), resumed.out());
+        assertArrayEquals(Files.readAllBytes(whole.resolve("model.safetensors")), Files.readAllBytes(stopped.resolve("model.safetensors")));
+        Result again = run(concat(common, "--resume", checkpoint.toString(), "--epochs", "3", "--out", stopped.toString()));
+        assertEquals(0, again.code(), "the run's own command line with --resume: " + again.err());
+        Path moved = dir.resolve("moved-photos");
+        Files.move(images, moved);
+        Result gone = run("train", "--resume", checkpoint.toString(), "--epochs", "4", "--device", "cpu");
+        assertEquals(2, gone.code());
+        assertTrue(gone.err().contains("the data of the run that " + checkpoint + " recorded are no longer at " + images
+                + ": give --data where they are now"), gone.err());
+        Result found = run("train", "--resume", checkpoint.toString(), "--epochs", "4", "--data", moved.toString(), "--device", "cpu");
+        assertEquals(0, found.code(), found.err());
+    }
+
+    private static String[] concat(List<String> common, String... more) {
+        return java.util.stream.Stream.concat(common.stream(), java.util.Arrays.stream(more)).toArray(String[]::new);
+    }
+
+    /**
+     * A folder of PNGs, one folder per class, trains a ResNet at --image-size (resized to --resize
+     * first, with random resized crops), and evaluation prepares the images as the model file says:
+     * the same loss on the same held-out images as training's last evaluation.
+     */
+    @Test
+    void trainsOnAFolderOfImages() throws IOException {
+        Path images = dir.resolve("photos");
+        org.cnn4j.data.Dataset shapes = writeShapes(images, 60);
         Result r = run("train", "--model", "resnet20", "--data", images.toString(), "--image-size", "16", "--resize", "18", "--val-fraction", "0.2",
                 "--random-resized-crop", "0.5", "--epochs", "1", "--batch", "16", "--device", "cpu", "--out", dir.resolve("photos-run").toString());
         assertEquals(0, r.code(), r.err());

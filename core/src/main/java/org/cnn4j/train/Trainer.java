@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 import org.cnn4j.backend.Backend;
 import org.cnn4j.data.Batch;
@@ -51,6 +52,7 @@ import org.slf4j.LoggerFactory;
 public final class Trainer {
     private static final Logger log = LoggerFactory.getLogger(Trainer.class);
     static final String TRAINING_KEY = "cnn4j.training";
+    private static final Set<String> RESERVED_KEYS = Set.of(ModelFile.FORMAT_KEY, ModelFile.ARCHITECTURE_KEY, ModelFile.DATA_KEY, TRAINING_KEY);
     private static final String STATE_PREFIX = "optimizer/";
     /** Steps whose results stay on the device before they are read back, at most. */
     private static final int RESULT_WINDOW = 64;
@@ -114,6 +116,7 @@ public final class Trainer {
     private Path checkpoint;
     private Communicator communicator = Communicator.single();
     private boolean synchronisedBatchNorm;
+    private final Map<String, String> runMetadata = new LinkedHashMap<>();
 
     public Trainer(Model model, Optimizer optimizer, Options options) {
         this.model = model;
@@ -149,6 +152,24 @@ public final class Trainer {
     public Trainer synchronisedBatchNorm(boolean on) {
         this.synchronisedBatchNorm = on;
         return this;
+    }
+
+    /**
+     * Keeps an application's own description of the run (where its data came from, say) in every
+     * checkpoint, as metadata {@code key}; {@link #resume} reads it back into
+     * {@link #checkpointMetadata()}. The keys cnn4j writes itself are refused.
+     */
+    public Trainer checkpointMetadata(String key, String value) {
+        if (key == null || value == null || RESERVED_KEYS.contains(key)) {
+            throw new IllegalArgumentException("checkpoint metadata needs a key other than " + RESERVED_KEYS + " and a value, got " + key + "=" + value);
+        }
+        runMetadata.put(key, value);
+        return this;
+    }
+
+    /** The application's metadata that checkpoints keep (see {@link #checkpointMetadata(String, String)}). */
+    public Map<String, String> checkpointMetadata() {
+        return Map.copyOf(runMetadata);
     }
 
     /** Saves a checkpoint to this file after every epoch (atomically: a crash leaves the previous one). */
@@ -392,7 +413,9 @@ public final class Trainer {
             Tensor[] s = optimizer.state(p);
             if (s != null) for (int i = 0; i < s.length; i++) tensors.put(STATE_PREFIX + p.name() + "/" + i, ModelFile.entry(s[i]));
         }
-        ModelFile.save(file, model, data, Map.of(TRAINING_KEY, Json.write(state)), tensors);
+        Map<String, String> metadata = new LinkedHashMap<>(runMetadata);
+        metadata.put(TRAINING_KEY, Json.write(state));
+        ModelFile.save(file, model, data, metadata, tensors);
     }
 
     /** A trainer that continues the run a checkpoint recorded, with its model rebuilt on {@code backend}. */
@@ -409,6 +432,9 @@ public final class Trainer {
                     s.values().containsKey("resizedCrop") ? ResizedCrop.fromConfig(Settings.of("checkpoint resizedCrop", s.require("resizedCrop"))) : null);
             Trainer trainer = new Trainer(loaded.model(), optimizer, options);
             trainer.data = loaded.data();
+            loaded.metadata().forEach((key, value) -> {
+                if (!RESERVED_KEYS.contains(key)) trainer.runMetadata.put(key, value);
+            });
             for (Object e : s.list("history")) trainer.history.add(EpochMetrics.fromConfig(Settings.of("checkpoint history", e)));
             Map<String, Safetensors.Entry> others = new LinkedHashMap<>(loaded.otherTensors());
             Map<Parameter, float[][]> state = new IdentityHashMap<>();

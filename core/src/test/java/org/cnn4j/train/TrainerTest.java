@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Supplier;
 
 import org.cnn4j.data.Batch;
@@ -164,6 +165,23 @@ class TrainerTest {
         assertTrue(Double.isNaN(resumed.history().get(0).testLoss()) && Double.isNaN(resumed.history().get(0).testAccuracy()));
         assertEquals(first.history().get(0).trainLoss(), resumed.history().get(0).trainLoss());
         assertEquals(2, resumed.fit(TRAIN, null).size());
+    }
+
+    /** An application's description of its run goes into every checkpoint and comes back with it, through a resume and the next checkpoint. */
+    @Test
+    void aCheckpointKeepsTheApplicationsMetadata() throws IOException {
+        Path checkpoint = dir.resolve("metadata.safetensors");
+        Trainer first = new Trainer(model(1), new Sgd(0.05), Trainer.Options.of(2, 32).seed(3)).checkpointTo(checkpoint)
+                .checkpointMetadata("app.data", "{\"source\":\"/photos\"}");
+        first.epochs(1).fit(TRAIN, null);
+        Trainer resumed = Trainer.resume(checkpoint, Backends.CPU).epochs(2).checkpointTo(checkpoint);
+        assertEquals(Map.of("app.data", "{\"source\":\"/photos\"}"), resumed.checkpointMetadata());
+        resumed.fit(TRAIN, null);
+        assertEquals(Map.of("app.data", "{\"source\":\"/photos\"}"), Trainer.resume(checkpoint, Backends.CPU).checkpointMetadata());
+        for (String own : List.of("cnn4j.training", "cnn4j.data", "cnn4j.architecture", "cnn4j.format")) {
+            String m = assertThrows(IllegalArgumentException.class, () -> resumed.checkpointMetadata(own, "{}")).getMessage();
+            assertTrue(m.contains("a key other than"), m);
+        }
     }
 
     @Test
