@@ -63,6 +63,9 @@ final class DataOptions {
     /** What --data named, once opened: synthetic, fashion-mnist (auto resolved) or an absolute path. */
     private String source;
 
+    /** The seed the data were last opened with (an unsplit folder's held-out draw, the generated shapes). */
+    private long openedSeed;
+
     /** The images left out with --skip-bad-images. */
     final List<Path> skipped = new ArrayList<>();
 
@@ -120,6 +123,7 @@ final class DataOptions {
         }
         Datasets.Split split;
         Path dir = Path.of(spec);
+        openedSeed = seed;
         source = spec.equals("synthetic") || spec.equals("fashion-mnist") ? spec : dir.toAbsolutePath().normalize().toString();
         if (!spec.equals("synthetic") && !spec.equals("fashion-mnist") && ImageFolder.looksLike(dir)) {
             List<Path> skips = skipBadImages ? skipped : null;
@@ -135,14 +139,18 @@ final class DataOptions {
         return limit <= 0 ? split : new Datasets.Split(split.train() == null ? null : head(split.train()), head(split.test()));
     }
 
-    /** The metadata key under which train keeps {@link #record()} in its checkpoints. */
-    static final String CHECKPOINT_KEY = "cnn4j.cli.data";
+    /** The metadata key under which train keeps {@link #record()} in its checkpoints and model files. */
+    static final String METADATA_KEY = "cnn4j.cli.data";
 
-    /** The options that chose the data last opened (what a resumed run must read again), as JSON. */
+    /**
+     * The options that chose the data last opened, as JSON: what a resumed run must read again,
+     * and where the images an evaluation may take are (those training held out).
+     */
     String record() {
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("data", source);
         r.put("valFraction", valFraction);
+        r.put("seed", openedSeed);
         r.put("limit", limit);
         r.put("skipBadImages", skipBadImages);
         r.put("maxPixels", maxPixels);
@@ -160,7 +168,7 @@ final class DataOptions {
     void resumeAs(String recorded, Path checkpoint, Predicate<String> given, List<String> changed) {
         if (recorded == null) return;
         try {
-            Settings r = Settings.of("checkpoint metadata " + CHECKPOINT_KEY, Json.read(recorded));
+            Settings r = Settings.of("metadata " + METADATA_KEY, Json.read(recorded));
             if (!given.test("--data")) data = r.string("data");
             if (!given.test("--skip-bad-images")) skipBadImages = r.flag("skipBadImages");
             if (!given.test("--max-pixels")) maxPixels = r.longInteger("maxPixels");
@@ -175,10 +183,46 @@ final class DataOptions {
             throw new IllegalArgumentException(checkpoint + ": " + e.getMessage(), e);
         }
         check();
-        if (!given.test("--data") && !data.equals("synthetic") && !data.equals("fashion-mnist") && !Files.exists(Path.of(data))) {
-            throw new Checks.BadOption("the data of the run that " + checkpoint + " recorded are no longer at " + data
-                    + ": give --data where they are now");
+        if (!given.test("--data")) requireRecordedData("the data of the run that " + checkpoint + " recorded");
+    }
+
+    /** Refuses recorded data (the --data taken from a file) that are no longer where the file says. */
+    private void requireRecordedData(String what) {
+        if (!data.equals("synthetic") && !data.equals("fashion-mnist") && !Files.exists(Path.of(data))) {
+            throw new Checks.BadOption(what + " are no longer at " + data + ": give --data where they are now");
         }
+    }
+
+    /**
+     * For eval of a model file that train wrote ({@code recorded}: its {@link #record()}; null: a
+     * file from elsewhere or from before, for which the model's seed and the options given serve):
+     * the data it was trained on where --data is not given, and the images its training held out
+     * (an unsplit folder's share, drawn with the recorded seed). Returns the seed to open the data
+     * with. A --val-fraction other than training's is taken, with a warning that it evaluates on
+     * training images too.
+     */
+    long evaluateAs(String recorded, long modelSeed, Path model, Predicate<String> given) {
+        if (recorded == null) return modelSeed;
+        long seed;
+        try {
+            Settings r = Settings.of("metadata " + METADATA_KEY, Json.read(recorded));
+            if (!given.test("--data")) data = r.string("data");
+            if (!given.test("--max-pixels")) maxPixels = r.longInteger("maxPixels");
+            if (!given.test("--max-data")) maxData = r.string("maxData");
+            double trained = r.number("valFraction");
+            if (!given.test("--val-fraction")) {
+                valFraction = trained;
+            } else if (valFraction != trained) {
+                System.err.println("--val-fraction " + Checks.plain(valFraction) + " differs from the " + Checks.plain(trained)
+                        + " that training held out: where the data are an unsplit folder, some of the images evaluated were trained on");
+            }
+            seed = r.longInteger("seed");
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(model + ": " + e.getMessage(), e);
+        }
+        check();
+        if (!given.test("--data")) requireRecordedData("the data " + model + " was trained on");
+        return seed;
     }
 
     /** Refuses a --resize (given: not 0) other than the one the model file records, where it records one. */

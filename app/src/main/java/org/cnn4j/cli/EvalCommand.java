@@ -12,11 +12,15 @@ import org.cnn4j.train.Evaluation;
 import org.cnn4j.train.Trainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 @Command(name = "eval", mixinStandardHelpOptions = true,
-        description = "Evaluates a model file on a test set: loss, accuracy, per-class accuracy and the confusion matrix.")
+        description = {"Evaluates a model file on a test set: loss, accuracy, per-class accuracy and the confusion matrix.",
+                "A model file that cnn4j train wrote is evaluated, unless --data says otherwise, on the data it was trained on: "
+                + "their test set, or the images its training held out of an unsplit image folder."})
 final class EvalCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "MODEL", description = "A model or checkpoint file.")
     Path model;
@@ -35,6 +39,9 @@ final class EvalCommand implements Callable<Integer> {
 
     @Mixin
     NormalizationOptions normalization;
+
+    @Spec
+    CommandSpec spec;
 
     @Option(names = "--fold-batch-norm", description = "Fold each batch normalisation into the convolution or dense layer before it "
             + "first (the same outputs to float rounding, one pass less per normalisation).")
@@ -56,9 +63,10 @@ final class EvalCommand implements Callable<Integer> {
             try (var m = ModelSource.folded(loaded.model(), fold)) {
                 if (!m.foldings().isEmpty()) System.out.println("folded: " + String.join(", ", m.foldings()));
                 Checks.fitsInMemory("--batch", batch, m, backend, 1);
-                // the model's seed is its training's, so an unsplit image folder holds out the same images
-                // as the file prepares images; a file that does not say (an ONNX file from elsewhere) as --resize says
-                Datasets.Split split = data.open(m.seed(), m.inputShape(), info.preprocessing(), true);
+                // a model file train wrote names its data and how an unsplit image folder was split, so the same images are held
+                // out; images prepared as the file says, or where it does not say (an ONNX file from elsewhere) as --resize says
+                long seed = data.evaluateAs(loaded.metadata().get(DataOptions.METADATA_KEY), m.seed(), model, this::given);
+                Datasets.Split split = data.open(seed, m.inputShape(), info.preprocessing(), true);
                 List<String> modelClasses = info.classNames(), dataClasses = split.test().classNames();
                 if (!normalization.namesClasses(loaded) && dataClasses.size() == modelClasses.size() && !dataClasses.equals(modelClasses)) {
                     // numbered classes: the data's, in its order (sorted folder names, as torchvision's ImageFolder numbers them)
@@ -80,5 +88,9 @@ final class EvalCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    private boolean given(String option) {
+        return spec.commandLine().getParseResult().hasMatchedOption(option);
     }
 }

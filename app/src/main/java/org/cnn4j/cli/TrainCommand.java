@@ -172,7 +172,7 @@ final class TrainCommand implements Callable<Integer> {
             // A resumed run reads its data as it began: from where, split and prepared as then.
             Datasets.Split split = first != null ? first : data.open(trainer.options().seed(), trainer.model().inputShape(),
                     trainer.dataInfo().preprocessing(), false);
-            trainer.checkpointMetadata(DataOptions.CHECKPOINT_KEY, data.record());
+            trainer.checkpointMetadata(DataOptions.METADATA_KEY, data.record());
             out.printf(Locale.ROOT, "training %s on %s (%d images, test %d) on %s%s: %s, batch %d, %d epochs, schedule %s%s%n",
                     resume != null ? "from " + resume : model, split.train().name(), split.train().size(), split.test().size(),
                     backend.name(), job.size() > 1 ? " in each of " + job.size() + " processes" : "", trainer.optimizer().describe(),
@@ -191,7 +191,7 @@ final class TrainCommand implements Callable<Integer> {
                 if (job.size() > 1) trainer.distributed(nccl != null ? nccl : job).synchronisedBatchNorm(syncBatchNorm);
                 trainer.fit(split.train(), split.test());
                 if (!lead) return 0;
-                ModelFile.save(dir.resolve("model.safetensors"), trained, trainer.dataInfo());
+                ModelFile.save(dir.resolve("model.safetensors"), trained, trainer.dataInfo(), trainer.checkpointMetadata(), Map.of());
                 Evaluation test = Trainer.evaluate(trained, split.test(), trainer.dataInfo(), trainer.options().batchSize());
                 Reporting.print(out, "test set", test, trainer.dataInfo().classNames());
             }
@@ -232,7 +232,7 @@ final class TrainCommand implements Callable<Integer> {
         Trainer t = Trainer.resume(resume, backend);
         try {
             List<String> changed = new ArrayList<>();
-            data.resumeAs(t.checkpointMetadata().get(DataOptions.CHECKPOINT_KEY), resume, this::given, changed);
+            data.resumeAs(t.checkpointMetadata().get(DataOptions.METADATA_KEY), resume, this::given, changed);
             Trainer.Options o = t.options();
             Map<String, Object> sgdOrAdam = t.optimizer().config();
             Preprocessing images = t.dataInfo().preprocessing();

@@ -298,7 +298,7 @@ class CommandLineTest {
      * A run on an image folder resumed by its checkpoint alone ends bitwise as the run that was
      * never stopped: the checkpoint names the folder, the held-out share and the resize. An option
      * that would change the run is refused, naming both values; data that moved are found again
-     * by --data.
+     * by --data. The model file alone is evaluated on the images its training held out.
      */
     @Test
     void aResumedRunReadsItsDataAsItBegan() throws IOException {
@@ -322,6 +322,15 @@ class CommandLineTest {
         assertArrayEquals(Files.readAllBytes(whole.resolve("model.safetensors")), Files.readAllBytes(stopped.resolve("model.safetensors")));
         Result again = run(concat(common, "--resume", checkpoint.toString(), "--epochs", "3", "--out", stopped.toString()));
         assertEquals(0, again.code(), "the run's own command line with --resume: " + again.err());
+        // eval of the model file alone: the images that training held out, with training's last figures
+        Result eval = run("eval", whole.resolve("model.safetensors").toString(), "--device", "cpu");
+        assertEquals(0, eval.code(), eval.err());
+        String lastTest = r.out().substring(r.out().indexOf("test set: loss ") + "test set: ".length());
+        assertTrue(eval.out().startsWith("resumed-photos-val: " + lastTest.substring(0, lastTest.indexOf('\n'))), eval.out() + " against " + r.out());
+        Result other = run("eval", whole.resolve("model.safetensors").toString(), "--val-fraction", "0.5", "--device", "cpu");
+        assertEquals(0, other.code(), other.err());
+        assertTrue(other.err().contains("--val-fraction 0.5 differs from the 0.2 that training held out"), other.err());
+        assertTrue(other.out().contains("(21 images)"), "half of each class: " + other.out());
         Path moved = dir.resolve("moved-photos");
         Files.move(images, moved);
         Result gone = run("train", "--resume", checkpoint.toString(), "--epochs", "4", "--device", "cpu");
@@ -330,6 +339,9 @@ class CommandLineTest {
                 + ": give --data where they are now"), gone.err());
         Result found = run("train", "--resume", checkpoint.toString(), "--epochs", "4", "--data", moved.toString(), "--device", "cpu");
         assertEquals(0, found.code(), found.err());
+        Result evalGone = run("eval", whole.resolve("model.safetensors").toString(), "--device", "cpu");
+        assertEquals(2, evalGone.code());
+        assertTrue(evalGone.err().contains("the data " + whole.resolve("model.safetensors") + " was trained on are no longer at " + images), evalGone.err());
     }
 
     private static String[] concat(List<String> common, String... more) {

@@ -92,6 +92,15 @@ class HostileCommandLineTest {
             assertRefused(1, "cnn4j " + command + ": " + missing + ": no such model file", args);
         }
 
+        // What a model file says of its training data is checked as a setting of the file.
+        Path lying = dir.resolve("lying.safetensors");
+        try (Graph m = Models.fmnistCnn().build(Backends.CPU)) {
+            ModelFile.save(lying, m, DataInfo.of(SyntheticShapes.generate(20, 28, 10, 1)), java.util.Map.of("cnn4j.cli.data", "{\"data\": 5}"),
+                    java.util.Map.of());
+        }
+        assertRefused(1, "cnn4j eval: " + lying + ": metadata cnn4j.cli.data: setting 'data' must be a string, got 5",
+                "eval", lying.toString(), "--device", "cpu");
+
         // A model trained on the generated shapes evaluated on digits (same image size, other classes).
         Path digits = Files.createDirectories(dir.resolve("digits"));
         for (String set : List.of("train", "t10k")) {
