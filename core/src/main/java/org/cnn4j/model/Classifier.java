@@ -45,6 +45,7 @@ public final class Classifier implements AutoCloseable {
     private final DataInfo data;
     private final Backend owned;
     private final long maxPixels;
+    private boolean closed;
 
     private Classifier(Model model, DataInfo data, Backend owned) {
         if (data.classNames().size() != model.outputShape().size()) {
@@ -119,6 +120,7 @@ public final class Classifier implements AutoCloseable {
     }
 
     private synchronized List<List<Scored>> predictInputs(float[] x, int n, int top) {
+        if (closed) throw new IllegalStateException("the classifier is closed");
         if (top < 1) throw new IllegalArgumentException("top must be >= 1, got " + top);
         Tensor input = model.backend().upload(model.inputShape().batch(n), x);
         float[] out;
@@ -158,8 +160,11 @@ public final class Classifier implements AutoCloseable {
                 .limit(n).mapToInt(Integer::intValue).toArray();
     }
 
+    /** Frees the model (and the backend the classifier made); later predictions are refused. Closing twice does nothing more. */
     @Override
     public synchronized void close() {
+        if (closed) return;
+        closed = true;
         model.close();
         if (owned != null) owned.close();
     }

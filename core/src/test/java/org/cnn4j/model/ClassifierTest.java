@@ -95,6 +95,9 @@ class ClassifierTest {
                 pool.shutdown();
             }
             assertThrows(IllegalArgumentException.class, () -> classifier.predict(new float[10], 1));
+            classifier.close();
+            String closed = assertThrows(IllegalStateException.class, () -> classifier.predict(files.getFirst(), 1)).getMessage();
+            assertEquals("the classifier is closed", closed);
         }
     }
 }
