@@ -193,36 +193,44 @@ final class DataOptions {
         }
     }
 
+    /** What a model file records of its training data: where they were, and the seed of an unsplit folder's held-out draw. */
+    record Recorded(String data, long seed) {
+    }
+
     /**
-     * For eval of a model file that train wrote ({@code recorded}: its {@link #record()}; null: a
-     * file from elsewhere or from before, for which the model's seed and the options given serve):
-     * the data it was trained on where --data is not given, and the images its training held out
-     * (an unsplit folder's share, drawn with the recorded seed). Returns the seed to open the data
-     * with. A --val-fraction other than training's is taken, with a warning that it evaluates on
-     * training images too.
+     * For a model file that train wrote ({@code recorded}: its {@link #record()}; null: a file from
+     * elsewhere or from before, of which nothing is taken): the data it was trained on where --data
+     * is not given, and the share of an unsplit image folder that its training held out where
+     * --val-fraction is not given; a --val-fraction given that differs is taken with a warning
+     * on standard error that {@code risk}. Returns the record's data and seed, or null.
      */
-    long evaluateAs(String recorded, long modelSeed, Path model, Predicate<String> given) {
-        if (recorded == null) return modelSeed;
-        long seed;
+    Recorded takeRecorded(String recorded, Path model, Predicate<String> given, String risk) {
+        if (recorded == null) return null;
+        Recorded taken;
         try {
             Settings r = Settings.of("metadata " + METADATA_KEY, Json.read(recorded));
-            if (!given.test("--data")) data = r.string("data");
+            taken = new Recorded(r.string("data"), r.longInteger("seed"));
+            if (!given.test("--data")) data = taken.data();
             if (!given.test("--max-pixels")) maxPixels = r.longInteger("maxPixels");
             if (!given.test("--max-data")) maxData = r.string("maxData");
             double trained = r.number("valFraction");
             if (!given.test("--val-fraction")) {
                 valFraction = trained;
             } else if (valFraction != trained) {
-                System.err.println("--val-fraction " + Checks.plain(valFraction) + " differs from the " + Checks.plain(trained)
-                        + " that training held out: where the data are an unsplit folder, some of the images evaluated were trained on");
+                System.err.println("--val-fraction " + Checks.plain(valFraction) + " differs from the " + Checks.plain(trained) + " that the training of "
+                        + model.getFileName() + " held out: where the data are an unsplit folder, " + risk);
             }
-            seed = r.longInteger("seed");
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(model + ": " + e.getMessage(), e);
         }
         check();
         if (!given.test("--data")) requireRecordedData("the data " + model + " was trained on");
-        return seed;
+        return taken;
+    }
+
+    /** Whether --data names {@code source} (a recorded one): the same name, or the same folder. */
+    boolean names(String source) {
+        return data.equals(source) || !data.equals("auto") && Path.of(data).toAbsolutePath().normalize().toString().equals(source);
     }
 
     /** Refuses a --resize (given: not 0) other than the one the model file records, where it records one. */

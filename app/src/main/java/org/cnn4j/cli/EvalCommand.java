@@ -65,7 +65,9 @@ final class EvalCommand implements Callable<Integer> {
                 Checks.fitsInMemory("--batch", batch, m, backend, 1);
                 // a model file train wrote names its data and how an unsplit image folder was split, so the same images are held
                 // out; images prepared as the file says, or where it does not say (an ONNX file from elsewhere) as --resize says
-                long seed = data.evaluateAs(loaded.metadata().get(DataOptions.METADATA_KEY), m.seed(), model, this::given);
+                DataOptions.Recorded trained = data.takeRecorded(loaded.metadata().get(DataOptions.METADATA_KEY), model, this::given,
+                        "some of the images evaluated were trained on");
+                long seed = trained != null ? trained.seed() : m.seed();
                 Datasets.Split split = data.open(seed, m.inputShape(), info.preprocessing(), true);
                 List<String> modelClasses = info.classNames(), dataClasses = split.test().classNames();
                 if (!normalization.namesClasses(loaded) && dataClasses.size() == modelClasses.size() && !dataClasses.equals(modelClasses)) {

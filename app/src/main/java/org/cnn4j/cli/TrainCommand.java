@@ -157,7 +157,11 @@ final class TrainCommand implements Callable<Integer> {
         try (Backend backend = device.open(job.localRank())) { // one GPU a process on each machine
             // A new model takes the data's class count (and a ResNet their image shape; generated shapes at 1×28×28), so the data come first.
             ModelFile.Loaded start = fromFile ? ModelSource.load(startFile, backend) : null;
-            Datasets.Split first = resume != null ? null : data.open(seed, start != null ? start.model().inputShape()
+            // Trained further on its own data, a model holds out the images it held out before: else some of them were trained on.
+            DataOptions.Recorded before = start == null ? null : data.takeRecorded(start.metadata().get(DataOptions.METADATA_KEY), startFile,
+                    this::given, "some of the images held out were trained on");
+            long dataSeed = before != null && data.names(before.data()) ? before.seed() : seed;
+            Datasets.Split first = resume != null ? null : data.open(dataSeed, start != null ? start.model().inputShape()
                     : Models.anyInput(model) ? null : Models.byName(model).plan().input());
             if (start != null && start.model().outputShape().size() != first.train().classes()) {
                 start.model().close();
@@ -173,10 +177,10 @@ final class TrainCommand implements Callable<Integer> {
             Datasets.Split split = first != null ? first : data.open(trainer.options().seed(), trainer.model().inputShape(),
                     trainer.dataInfo().preprocessing(), false);
             trainer.checkpointMetadata(DataOptions.METADATA_KEY, data.record());
-            out.printf(Locale.ROOT, "training %s on %s (%d images, test %d) on %s%s: %s, batch %d, %d epochs, schedule %s%s%n",
+            out.printf(Locale.ROOT, "training %s on %s (%d images, test %d) on %s%s: %s, batch %d, %d epoch%s, schedule %s%s%n",
                     resume != null ? "from " + resume : model, split.train().name(), split.train().size(), split.test().size(),
                     backend.name(), job.size() > 1 ? " in each of " + job.size() + " processes" : "", trainer.optimizer().describe(),
-                    trainer.options().batchSize(), trainer.options().epochs(),
+                    trainer.options().batchSize(), trainer.options().epochs(), trainer.options().epochs() == 1 ? "" : "s",
                     trainer.options().schedule().text(), trainer.history().isEmpty() ? "" : ", resuming after epoch " + trainer.history().size());
             if (!trainer.history().isEmpty() && trainer.history().size() >= trainer.options().epochs()) {
                 out.printf(Locale.ROOT, "the checkpoint has done its %d epochs already: nothing to train (--epochs N, more than %d, trains further)%n",

@@ -260,7 +260,7 @@ class CommandLineTest {
                 "--out", dir.resolve("resnet").toString());
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("training resnet20 on shapes (128 images, test 128) on cpu"), r.out());
-        assertTrue(r.out().contains("SGD lr=0.1 momentum=0.9") && r.out().contains("batch 128, 1 epochs"), r.out());
+        assertTrue(r.out().contains("SGD lr=0.1 momentum=0.9") && r.out().contains("batch 128, 1 epoch,"), r.out());
         Result summary = run("summary", dir.resolve("resnet/model.safetensors").toString());
         assertTrue(summary.out().contains("layer3.2.add") && summary.out().contains("Add ← layer3.2.bn2, layer3.1.relu2"), summary.out());
         assertTrue(summary.out().contains("input (1, 28, 28)"), summary.out());
@@ -298,7 +298,8 @@ class CommandLineTest {
      * A run on an image folder resumed by its checkpoint alone ends bitwise as the run that was
      * never stopped: the checkpoint names the folder, the held-out share and the resize. An option
      * that would change the run is refused, naming both values; data that moved are found again
-     * by --data. The model file alone is evaluated on the images its training held out.
+     * by --data. The model file alone is evaluated on the images its training held out, and
+     * trained further on its data with the same images held out.
      */
     @Test
     void aResumedRunReadsItsDataAsItBegan() throws IOException {
@@ -329,8 +330,23 @@ class CommandLineTest {
         assertTrue(eval.out().startsWith("resumed-photos-val: " + lastTest.substring(0, lastTest.indexOf('\n'))), eval.out() + " against " + r.out());
         Result other = run("eval", whole.resolve("model.safetensors").toString(), "--val-fraction", "0.5", "--device", "cpu");
         assertEquals(0, other.code(), other.err());
-        assertTrue(other.err().contains("--val-fraction 0.5 differs from the 0.2 that training held out"), other.err());
+        assertTrue(other.err().contains("--val-fraction 0.5 differs from the 0.2 that the training of model.safetensors held out: "
+                + "where the data are an unsplit folder, some of the images evaluated were trained on"), other.err());
         assertTrue(other.out().contains("(21 images)"), "half of each class: " + other.out());
+        // trained further from the model file, with another seed: on its data, holding out the images held out before
+        Path further = dir.resolve("resumed-further");
+        Result more = run("train", "--model", whole.resolve("model.safetensors").toString(), "--seed", "9", "--epochs", "1", "--device", "cpu",
+                "--out", further.toString());
+        assertEquals(0, more.code(), more.err());
+        assertTrue(more.out().contains("on resumed-photos-train (32 images, test 8)"), more.out());
+        try (org.cnn4j.backend.cpu.CpuBackend cpu = new org.cnn4j.backend.cpu.CpuBackend(1)) {
+            org.cnn4j.io.ModelFile.Loaded before = org.cnn4j.io.ModelFile.load(whole.resolve("model.safetensors"), cpu),
+                    after = org.cnn4j.io.ModelFile.load(further.resolve("model.safetensors"), cpu);
+            before.model().close();
+            after.model().close();
+            assertTrue(before.metadata().get("cnn4j.cli.data").contains("\"seed\":42"), before.metadata().toString());
+            assertEquals(before.metadata().get("cnn4j.cli.data"), after.metadata().get("cnn4j.cli.data"), "the same data, split as before");
+        }
         Path moved = dir.resolve("moved-photos");
         Files.move(images, moved);
         Result gone = run("train", "--resume", checkpoint.toString(), "--epochs", "4", "--device", "cpu");
