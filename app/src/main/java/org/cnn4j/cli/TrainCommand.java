@@ -27,6 +27,7 @@ import org.cnn4j.tensor.Shape;
 import org.cnn4j.train.Evaluation;
 import org.cnn4j.train.Schedule;
 import org.cnn4j.train.Trainer;
+import org.cnn4j.train.TrainingListener;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -193,7 +194,10 @@ final class TrainCommand implements Callable<Integer> {
             NcclCommunicator nccl = job.size() > 1 ? nccl(job, backend, out) : null;
             try (Model trained = trainer.model(); AutoCloseable leaveNccl = nccl != null ? nccl : () -> { }) {
                 if (job.size() > 1) trainer.distributed(nccl != null ? nccl : job).synchronisedBatchNorm(syncBatchNorm);
-                trainer.fit(split.train(), split.test());
+                StopNotice notice = lead ? new StopNotice(trainer, resume) : null;
+                try (notice) {
+                    trainer.fit(split.train(), split.test());
+                }
                 if (!lead) return 0;
                 ModelFile.save(dir.resolve("model.safetensors"), trained, trainer.dataInfo(), trainer.checkpointMetadata(), Map.of());
                 Evaluation test = Trainer.evaluate(trained, split.test(), trainer.dataInfo(), trainer.options().batchSize());
@@ -204,6 +208,54 @@ final class TrainCommand implements Callable<Integer> {
             out.println("wrote " + dir.resolve("model.safetensors") + ", checkpoint.safetensors, " + reports.written());
         }
         return 0;
+    }
+
+    /**
+     * While training runs, a shutdown hook that says, when the run is stopped (Ctrl-C, a kill,
+     * the end of a batch job's time), which checkpoint holds which epoch and how to continue.
+     */
+    private static final class StopNotice extends Thread implements TrainingListener, AutoCloseable {
+        private volatile Path last;
+        private volatile int epoch, epochs, saved;
+
+        StopNotice(Trainer trainer, Path resumedFrom) {
+            super("cnn4j-stop-notice");
+            this.last = resumedFrom;
+            this.saved = trainer.history().size();
+            this.epochs = trainer.options().epochs();
+            this.epoch = saved + 1;
+            trainer.listener(this);
+            Runtime.getRuntime().addShutdownHook(this);
+        }
+
+        @Override
+        public void epochStarted(int e, int all, int batches) {
+            epoch = e;
+            epochs = all;
+        }
+
+        @Override
+        public void checkpointSaved(Path file, int epochsSaved) {
+            saved = epochsSaved;
+            last = file;
+        }
+
+        @Override
+        public void run() {
+            Path file = last;
+            System.err.println((System.console() != null ? "\n" : "") + "cnn4j train: stopped in epoch " + epoch + " of " + epochs + "; "
+                    + (file == null ? "no epoch had ended, so there is no checkpoint to continue from"
+                    : file + " holds epoch " + saved + ": cnn4j train --resume " + file + " continues the run"));
+        }
+
+        @Override
+        public void close() {
+            try {
+                Runtime.getRuntime().removeShutdownHook(this);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook runs or has run
+            }
+        }
     }
 
     /**

@@ -67,6 +67,33 @@ class CommandLineTest {
         assertEquals(4, Files.readAllLines(copy.resolve("metrics.csv")).size(), "no epoch added");
     }
 
+    /** A run stopped from outside (SIGTERM, as a batch system's time limit sends it) says which checkpoint to continue from. */
+    @Test
+    void aStoppedRunSaysHowToContinue() throws IOException, InterruptedException {
+        Path run = dir.resolve("stopped"), err = dir.resolve("stopped.err");
+        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--add-modules", "jdk.incubator.vector",
+                "-cp", System.getProperty("java.class.path"), Cnn4j.class.getName(), "train", "--data", "synthetic", "--limit", "320",
+                "--batch", "32", "--epochs", "1000", "--device", "cpu", "--threads", "1", "--out", run.toString())
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(err.toFile()).start();
+        try {
+            long deadline = System.nanoTime() + 120_000_000_000L;
+            while (!Files.exists(run.resolve("checkpoint.safetensors")) && p.isAlive() && System.nanoTime() < deadline) Thread.sleep(100);
+            Thread.sleep(200); // past the moment between the checkpoint's rename and its announcement
+            assertTrue(p.isAlive(), "still training: " + Files.readString(err));
+            p.destroy();
+            assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS));
+        } finally {
+            p.destroyForcibly();
+        }
+        String said = Files.readString(err);
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("cnn4j train: stopped in epoch (\\d+) of 1000; (\\S+) holds epoch (\\d+): "
+                + "cnn4j train --resume (\\S+) continues the run").matcher(said);
+        assertTrue(m.find(), said);
+        assertEquals(run.resolve("checkpoint.safetensors").toString(), m.group(2));
+        assertEquals(m.group(2), m.group(4));
+        assertTrue(Integer.parseInt(m.group(3)) >= 1 && Integer.parseInt(m.group(1)) > Integer.parseInt(m.group(3)) - 1, said);
+    }
+
     @Test
     void evalPrintsAccuracyPerClassAndTheConfusionMatrix() {
         Result r = run("eval", dir.resolve("run/model.safetensors").toString(), "--data", "synthetic", "--limit", "500", "--device", "cpu",

@@ -272,7 +272,10 @@ public final class Trainer {
                 history.add(m);
                 log.debug(String.format(Locale.ROOT, "epoch %d/%d: train loss %.4f accuracy %.4f, test loss %.4f accuracy %.4f, %.1f s (%.0f images/s)",
                         m.epoch(), options.epochs(), m.trainLoss(), m.trainAccuracy(), m.testLoss(), m.testAccuracy(), seconds, m.imagesPerSecond()));
-                if (checkpoint != null && communicator.rank() == 0) saveCheckpoint(checkpoint);
+                if (checkpoint != null && communicator.rank() == 0) {
+                    saveCheckpoint(checkpoint);
+                    for (TrainingListener l : listeners) l.checkpointSaved(checkpoint, history.size());
+                }
                 for (TrainingListener l : listeners) l.epochDone(m, eval, this);
             }
         } finally {

@@ -18,4 +18,8 @@ public interface TrainingListener {
     /** After training and evaluating an epoch; {@code test} is null without a test set. */
     default void epochDone(EpochMetrics metrics, Evaluation test, Trainer trainer) {
     }
+
+    /** After the checkpoint of the run's first {@code epochs} epochs was written to {@code file} (see {@link Trainer#checkpointTo}). */
+    default void checkpointSaved(java.nio.file.Path file, int epochs) {
+    }
 }

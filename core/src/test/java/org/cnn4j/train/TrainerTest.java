@@ -173,10 +173,18 @@ class TrainerTest {
         Path checkpoint = dir.resolve("metadata.safetensors");
         Trainer first = new Trainer(model(1), new Sgd(0.05), Trainer.Options.of(2, 32).seed(3)).checkpointTo(checkpoint)
                 .checkpointMetadata("app.data", "{\"source\":\"/photos\"}");
-        first.epochs(1).fit(TRAIN, null);
+        List<String> saved = new ArrayList<>();
+        TrainingListener announced = new TrainingListener() {
+            @Override
+            public void checkpointSaved(Path file, int epochs) {
+                saved.add(file.getFileName() + " " + epochs);
+            }
+        };
+        first.listener(announced).epochs(1).fit(TRAIN, null);
         Trainer resumed = Trainer.resume(checkpoint, Backends.CPU).epochs(2).checkpointTo(checkpoint);
         assertEquals(Map.of("app.data", "{\"source\":\"/photos\"}"), resumed.checkpointMetadata());
-        resumed.fit(TRAIN, null);
+        resumed.listener(announced).fit(TRAIN, null);
+        assertEquals(List.of("metadata.safetensors 1", "metadata.safetensors 2"), saved, "each checkpoint announced with its epochs");
         assertEquals(Map.of("app.data", "{\"source\":\"/photos\"}"), Trainer.resume(checkpoint, Backends.CPU).checkpointMetadata());
         for (String own : List.of("cnn4j.training", "cnn4j.data", "cnn4j.architecture", "cnn4j.format")) {
             String m = assertThrows(IllegalArgumentException.class, () -> resumed.checkpointMetadata(own, "{}")).getMessage();
