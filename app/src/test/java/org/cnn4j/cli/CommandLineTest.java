@@ -253,6 +253,12 @@ class CommandLineTest {
         Result r = run("summary", "lenet5");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("Subsampling") && r.out().contains("ScaledTanh"), r.out());
+        r = run("summary", "resnet18", "--image-size", "64", "--classes", "100");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("input (3, 64, 64)") && r.out().contains("(512, 8, 8)") && r.out().contains("Dense 512→100"), r.out());
+        r = run("summary", "lenet5", "--image-size", "64");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("--image-size applies to resnet20 and resnet18, not to lenet5"), r.err());
         r = run("gradcheck", "lenet5", "--elements", "10");
         assertEquals(0, r.code(), r.out() + r.err());
         assertTrue(r.out().contains("PASSED: worst relative error"), r.out());
