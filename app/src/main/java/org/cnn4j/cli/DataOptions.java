@@ -158,74 +158,65 @@ final class DataOptions {
         return Json.write(r);
     }
 
-    /**
-     * For --resume: takes the data options that {@code checkpoint} recorded ({@link #record()};
-     * null: an older checkpoint, which kept none) where the command line does not give them. A
-     * --val-fraction or --limit given with another value than the recorded one is added to
-     * {@code changed} (the run would go on with other training images); --data may name another
-     * place (data that moved).
-     */
-    void resumeAs(String recorded, Path checkpoint, Predicate<String> given, List<String> changed) {
-        if (recorded == null) return;
-        try {
-            Settings r = Settings.of("metadata " + METADATA_KEY, Json.read(recorded));
-            if (!given.test("--data")) data = r.string("data");
-            if (!given.test("--skip-bad-images")) skipBadImages = r.flag("skipBadImages");
-            if (!given.test("--max-pixels")) maxPixels = r.longInteger("maxPixels");
-            if (!given.test("--max-data")) maxData = r.string("maxData");
-            if (given.test("--val-fraction") && valFraction != r.number("valFraction")) {
-                changed.add("had --val-fraction " + Checks.plain(r.number("valFraction")) + ", not " + Checks.plain(valFraction));
+    /** What a checkpoint or model file that train wrote records of its data ({@link #record()}). */
+    record Recorded(String data, double valFraction, long seed, int limit, boolean skipBadImages, long maxPixels, String maxData) {
+        /** The record in {@code file}'s metadata; null: none (a file from elsewhere, or from before records were kept). */
+        static Recorded of(Map<String, String> metadata, Path file) {
+            String text = metadata.get(METADATA_KEY);
+            if (text == null) return null;
+            try {
+                Settings r = Settings.of("metadata " + METADATA_KEY, Json.read(text));
+                return new Recorded(r.string("data"), r.number("valFraction"), r.longInteger("seed"), r.integer("limit"), r.flag("skipBadImages"),
+                        r.longInteger("maxPixels"), r.string("maxData"));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
             }
-            if (given.test("--limit") && limit != r.integer("limit")) changed.add("had --limit " + r.integer("limit") + ", not " + limit);
-            valFraction = r.number("valFraction");
-            limit = r.integer("limit");
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(checkpoint + ": " + e.getMessage(), e);
         }
-        check();
-        if (!given.test("--data")) requireRecordedData("the data of the run that " + checkpoint + " recorded");
     }
 
-    /** Refuses recorded data (the --data taken from a file) that are no longer where the file says. */
-    private void requireRecordedData(String what) {
+    /**
+     * For --resume: takes the data options that {@code checkpoint} recorded where the command line
+     * does not give them. A --val-fraction or --limit given with another value than the recorded
+     * one is added to {@code changed} (the run would go on with other training images); --data may
+     * name another place (data that moved).
+     */
+    void resumeAs(Recorded r, Path checkpoint, Predicate<String> given, List<String> changed) {
+        if (given.test("--val-fraction") && valFraction != r.valFraction()) {
+            changed.add("had --val-fraction " + Checks.plain(r.valFraction()) + ", not " + Checks.plain(valFraction));
+        }
+        if (given.test("--limit") && limit != r.limit()) changed.add("had --limit " + r.limit() + ", not " + limit);
+        valFraction = r.valFraction();
+        limit = r.limit();
+        if (!given.test("--skip-bad-images")) skipBadImages = r.skipBadImages();
+        take(r, given, "the data of the run that " + checkpoint + " recorded");
+    }
+
+    /**
+     * For a model file that train wrote: the data it was trained on where --data is not given,
+     * and the share of an unsplit image folder that its training held out where --val-fraction is
+     * not given; a --val-fraction given that differs is taken with a warning on standard error
+     * that {@code risk}.
+     */
+    void heldOutAs(Recorded r, Path model, Predicate<String> given, String risk) {
+        if (!given.test("--val-fraction")) {
+            valFraction = r.valFraction();
+        } else if (valFraction != r.valFraction()) {
+            System.err.println("--val-fraction " + Checks.plain(valFraction) + " differs from the " + Checks.plain(r.valFraction())
+                    + " that the training of " + model.getFileName() + " held out: where the data are an unsplit folder, " + risk);
+        }
+        take(r, given, "the data " + model + " was trained on");
+    }
+
+    /** The recorded data and size limits where not given; recorded data that are no longer where they were are refused, as {@code what}. */
+    private void take(Recorded r, Predicate<String> given, String what) {
+        if (!given.test("--max-pixels")) maxPixels = r.maxPixels();
+        if (!given.test("--max-data")) maxData = r.maxData();
+        check();
+        if (given.test("--data")) return;
+        data = r.data();
         if (!data.equals("synthetic") && !data.equals("fashion-mnist") && !Files.exists(Path.of(data))) {
             throw new Checks.BadOption(what + " are no longer at " + data + ": give --data where they are now");
         }
-    }
-
-    /** What a model file records of its training data: where they were, and the seed of an unsplit folder's held-out draw. */
-    record Recorded(String data, long seed) {
-    }
-
-    /**
-     * For a model file that train wrote ({@code recorded}: its {@link #record()}; null: a file from
-     * elsewhere or from before, of which nothing is taken): the data it was trained on where --data
-     * is not given, and the share of an unsplit image folder that its training held out where
-     * --val-fraction is not given; a --val-fraction given that differs is taken with a warning
-     * on standard error that {@code risk}. Returns the record's data and seed, or null.
-     */
-    Recorded takeRecorded(String recorded, Path model, Predicate<String> given, String risk) {
-        if (recorded == null) return null;
-        Recorded taken;
-        try {
-            Settings r = Settings.of("metadata " + METADATA_KEY, Json.read(recorded));
-            taken = new Recorded(r.string("data"), r.longInteger("seed"));
-            if (!given.test("--data")) data = taken.data();
-            if (!given.test("--max-pixels")) maxPixels = r.longInteger("maxPixels");
-            if (!given.test("--max-data")) maxData = r.string("maxData");
-            double trained = r.number("valFraction");
-            if (!given.test("--val-fraction")) {
-                valFraction = trained;
-            } else if (valFraction != trained) {
-                System.err.println("--val-fraction " + Checks.plain(valFraction) + " differs from the " + Checks.plain(trained) + " that the training of "
-                        + model.getFileName() + " held out: where the data are an unsplit folder, " + risk);
-            }
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(model + ": " + e.getMessage(), e);
-        }
-        check();
-        if (!given.test("--data")) requireRecordedData("the data " + model + " was trained on");
-        return taken;
     }
 
     /** Whether --data names {@code source} (a recorded one): the same name, or the same folder. */

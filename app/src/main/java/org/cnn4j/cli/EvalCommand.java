@@ -65,8 +65,8 @@ final class EvalCommand implements Callable<Integer> {
                 Checks.fitsInMemory("--batch", batch, m, backend, 1);
                 // a model file train wrote names its data and how an unsplit image folder was split, so the same images are held
                 // out; images prepared as the file says, or where it does not say (an ONNX file from elsewhere) as --resize says
-                DataOptions.Recorded trained = data.takeRecorded(loaded.metadata().get(DataOptions.METADATA_KEY), model, this::given,
-                        "some of the images evaluated were trained on");
+                DataOptions.Recorded trained = DataOptions.Recorded.of(loaded.metadata(), model);
+                if (trained != null) data.heldOutAs(trained, model, this::given, "some of the images evaluated were trained on");
                 long seed = trained != null ? trained.seed() : m.seed();
                 Datasets.Split split = data.open(seed, m.inputShape(), info.preprocessing(), true);
                 List<String> modelClasses = info.classNames(), dataClasses = split.test().classNames();

@@ -159,8 +159,8 @@ final class TrainCommand implements Callable<Integer> {
             // A new model takes the data's class count (and a ResNet their image shape; generated shapes at 1×28×28), so the data come first.
             ModelFile.Loaded start = fromFile ? ModelSource.load(startFile, backend) : null;
             // Trained further on its own data, a model holds out the images it held out before: else some of them were trained on.
-            DataOptions.Recorded before = start == null ? null : data.takeRecorded(start.metadata().get(DataOptions.METADATA_KEY), startFile,
-                    this::given, "some of the images held out were trained on");
+            DataOptions.Recorded before = start == null ? null : DataOptions.Recorded.of(start.metadata(), startFile);
+            if (before != null) data.heldOutAs(before, startFile, this::given, "some of the images held out were trained on");
             long dataSeed = before != null && data.names(before.data()) ? before.seed() : seed;
             Datasets.Split first = resume != null ? null : data.open(dataSeed, start != null ? start.model().inputShape()
                     : Models.anyInput(model) ? null : Models.byName(model).plan().input());
@@ -288,7 +288,8 @@ final class TrainCommand implements Callable<Integer> {
         Trainer t = Trainer.resume(resume, backend);
         try {
             List<String> changed = new ArrayList<>();
-            data.resumeAs(t.checkpointMetadata().get(DataOptions.METADATA_KEY), resume, this::given, changed);
+            DataOptions.Recorded recorded = DataOptions.Recorded.of(t.checkpointMetadata(), resume);
+            if (recorded != null) data.resumeAs(recorded, resume, this::given, changed);
             Trainer.Options o = t.options();
             Map<String, Object> sgdOrAdam = t.optimizer().config();
             Preprocessing images = t.dataInfo().preprocessing();
