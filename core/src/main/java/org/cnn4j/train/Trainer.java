@@ -229,7 +229,10 @@ public final class Trainer {
             data = own.with(preprocessing != null ? preprocessing : own.preprocessing(), augmentation());
         }
         checkFits(train);
-        if (test != null) checkFits(test);
+        if (test != null) {
+            checkFits(test);
+            if (test.size() == 0) throw new IllegalArgumentException(test.name() + " holds no samples to evaluate on");
+        }
         DataLoader loader = DataLoader.of(train, options.batchSize()).shuffle(options.seed()).normalization(data.normalization())
                 .randomResizedCrop(options.resizedCrop()).randomCrop(options.cropPadding()).horizontalFlip(options.flip())
                 .shard(communicator.rank(), communicator.size());

@@ -192,6 +192,15 @@ class TrainerTest {
         }
     }
 
+    /** An empty test set is refused before any training, not after the first epoch. */
+    @Test
+    void anEmptyTestSetIsRefusedUpFront() {
+        Trainer t = new Trainer(model(1), new Sgd(0.05), Trainer.Options.of(1, 32));
+        String m = assertThrows(IllegalArgumentException.class, () -> t.fit(TRAIN, TEST.slice(0, 0))).getMessage();
+        assertTrue(m.contains("holds no samples to evaluate on"), m);
+        assertEquals(0, t.model().step(), "no step taken");
+    }
+
     @Test
     void aModelFileIsNotACheckpoint() throws IOException {
         Path f = dir.resolve("model.safetensors");
