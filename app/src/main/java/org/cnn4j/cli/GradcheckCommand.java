@@ -45,9 +45,13 @@ final class GradcheckCommand implements Callable<Integer> {
             for (int i = 0; i < x.length; i++) x[i] = rng.nextGaussian();
             int[] labels = new int[batch];
             for (int i = 0; i < batch; i++) labels[i] = rng.nextInt(m.outputShape().size());
+            GradientChecker.Options options = GradientChecker.Options.forPrecision(DType.FLOAT64).withMaxElementsPerTensor(elements);
+            long checks = m.parameters().stream().mapToLong(p -> Math.min(elements, p.value().shape().size())).sum() + Math.min(elements, xShape.size());
+            System.out.printf(Locale.ROOT, "checking %,d elements of %d tensors in float64, 4 forward passes each (more at kinks)%n",
+                    checks, m.parameters().size() + 1);
+            System.out.println(GradientChecker.TensorReport.HEADER);
             GradientChecker.Report report = GradientChecker.check(m, reference.upload(xShape, x), reference.uploadInts(Shape.of(batch), labels),
-                    GradientChecker.Options.forPrecision(DType.FLOAT64).withMaxElementsPerTensor(elements));
-            System.out.print(report);
+                    options, t -> System.out.println(t.row()));
             boolean ok = report.passed(tolerance);
             System.out.printf(Locale.ROOT, "%s: worst relative error %.3e over %d elements (%d skipped at kinks), tolerance %.1e%n",
                     ok ? "PASSED" : "FAILED", report.worstError(), report.checked(), report.skipped(), tolerance);
