@@ -89,16 +89,20 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private void print(List<String> names, List<List<LayerTimes.Timing>> results) {
-        StringBuilder header = new StringBuilder(String.format(Locale.ROOT, "%-12s %-28s", "layer", ""));
+        List<LayerTimes.Timing> base = results.get(0);
+        // the columns as wide as the longest layer name and description (ResNets' "layer1.0.conv1 Conv2d 16→16 3×3 pad 1 no bias")
+        int nameWidth = Math.max(12, base.stream().mapToInt(t -> t.layer().length()).max().orElse(0));
+        int descriptionWidth = Math.max(28, base.stream().mapToInt(t -> t.description().length()).max().orElse(0));
+        String label = "%-" + nameWidth + "s %-" + descriptionWidth + "s";
+        StringBuilder header = new StringBuilder(String.format(Locale.ROOT, label, "layer", ""));
         for (int d = 0; d < names.size(); d++) {
             header.append(String.format(Locale.ROOT, " | %10s %10s", "fwd ms", "bwd ms"));
             if (d > 0) header.append(String.format(Locale.ROOT, " %8s", "speed-up"));
         }
         System.out.printf(Locale.ROOT, "%s, batch %d; devices: %s%n%s%n", model, batch, String.join(" | ", names), header);
-        List<LayerTimes.Timing> base = results.get(0);
         double[] totals = new double[results.size()];
         for (int i = 0; i < base.size(); i++) {
-            StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "%-12s %-28s", base.get(i).layer(), base.get(i).description()));
+            StringBuilder row = new StringBuilder(String.format(Locale.ROOT, label, base.get(i).layer(), base.get(i).description()));
             for (int d = 0; d < results.size(); d++) {
                 LayerTimes.Timing t = results.get(d).get(i);
                 totals[d] += t.totalMs();
@@ -107,7 +111,7 @@ final class BenchCommand implements Callable<Integer> {
             }
             System.out.println(row);
         }
-        StringBuilder total = new StringBuilder(String.format(Locale.ROOT, "%-41s", "whole step (sum of layers)"));
+        StringBuilder total = new StringBuilder(String.format(Locale.ROOT, "%-" + (nameWidth + 1 + descriptionWidth) + "s", "whole step (sum of layers)"));
         for (int d = 0; d < results.size(); d++) {
             total.append(String.format(Locale.ROOT, " | %21.3f", totals[d]));
             if (d > 0) total.append(String.format(Locale.ROOT, " %7.2fx", totals[0] / totals[d]));

@@ -284,6 +284,12 @@ class CommandLineTest {
         assertTrue(r.out().contains("skipping gpu: --device gpu: no usable GPU") || r.out().contains("cuda("), r.out());
         for (String layer : List.of("c1 ", "s2 ", "c5_act", "output", "whole step (sum of layers)")) assertTrue(r.out().contains(layer), r.out());
         assertTrue(Files.size(png) > 0);
+        // a ResNet's long layer names and descriptions widen the columns: every line's times start at one place
+        Result resnet = run("bench", "--model", "resnet20", "--batch", "2", "--windows", "1", "--repeats", "1", "--devices", "cpu");
+        assertEquals(0, resnet.code(), resnet.err());
+        List<Integer> bars = resnet.out().lines().filter(l -> l.contains(" | ")).map(l -> l.indexOf(" | ")).distinct().toList();
+        assertEquals(1, bars.size(), resnet.out());
+        assertTrue(resnet.out().matches("(?s).*layer1\\.0\\.conv1 +Conv2d 16→16 3×3 pad 1 no bias +\\| .*"), resnet.out());
     }
 
     /** A ResNet takes the data's image shape and its own defaults (batch 128, learning rate 0.1). */
