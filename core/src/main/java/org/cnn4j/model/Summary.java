@@ -45,10 +45,13 @@ public record Summary(List<Row> rows, List<String> foldings) {
         return rows.stream().mapToLong(r -> r.cost().activationBytes()).sum();
     }
 
-    /** A fixed-width table, one line per layer and a total line. */
+    /** A table, one line per layer and a total line, its columns as wide as their widest entry. */
     @Override
     public String toString() {
-        String format = "%-22s %-34s %-18s %12s %16s %12s%n";
+        int name = Math.max(22, rows.stream().mapToInt(r -> r.name().length()).max().orElse(0));
+        int type = Math.max(34, rows.stream().mapToInt(r -> r.description().length()).max().orElse(0));
+        int output = Math.max(18, rows.stream().mapToInt(r -> r.cost().outputShape().toString().length()).max().orElse(0));
+        String format = "%-" + name + "s %-" + type + "s %-" + output + "s %12s %16s %12s%n";
         StringBuilder sb = new StringBuilder();
         sb.append(String.format(Locale.ROOT, format, "layer", "type", "output", "params", "MACs", "activations"));
         for (Row r : rows) {

@@ -54,4 +54,15 @@ class SummaryTest {
         String table = s.toString();
         assertTrue(table.contains("Conv2d 32→64 3×3") && table.contains("(64, 5, 5)") && table.contains("225,034"), table);
     }
+
+    /** A ResNet's long names and types ("Add ← layer2.0.bn2, layer2.0.downsample.1") widen the columns: every row's figures line up. */
+    @Test
+    void longNamesWidenTheColumns() {
+        try (Graph model = Models.resnet20(3, 32, 32, 10).build(Backends.CPU)) {
+            String table = model.summary().toString();
+            assertTrue(table.contains("layer2.0.add") && table.contains("Add ← layer2.0.bn2, layer2.0.downsample.1"), table);
+            java.util.List<Integer> ends = table.lines().map(String::length).distinct().toList();
+            assertEquals(1, ends.size(), "every line as long as the header: " + table);
+        }
+    }
 }
