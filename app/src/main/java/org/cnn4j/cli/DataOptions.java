@@ -133,6 +133,10 @@ final class DataOptions {
             ImageFolder.Options o = ImageFolder.Options.of(p).split(valFraction, seed).maxPixels(maxPixels).skipBadImages(skips).listener(listener)
                     .cache(cacheDir, imageMemory == null ? Runtime.getRuntime().maxMemory() / 2 : Checks.bytes("--image-memory", imageMemory, 0, Long.MAX_VALUE));
             split = heldOutOnly ? new Datasets.Split(null, ImageFolder.openHeldOut(dir, o)) : ImageFolder.open(dir, o);
+            if (split.test().size() == 0) { // a class holds out a share of its images only when it has two or more
+                throw new IllegalArgumentException(spec + ": no class has the 2 images that holding out a share of it (--val-fraction "
+                        + Checks.plain(valFraction) + ") needs, so there is nothing to validate on; add images, or split the folder into train/ and val/");
+            }
         } else {
             split = Datasets.open(spec, seed, input != null ? input : Shape.of(1, 28, 28), maxBytes());
         }

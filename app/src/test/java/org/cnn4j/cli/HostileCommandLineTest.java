@@ -92,6 +92,21 @@ class HostileCommandLineTest {
             assertRefused(1, "cnn4j " + command + ": " + missing + ": no such model file", args);
         }
 
+        // A folder of one image a class has nothing to hold out: refused before any training.
+        Path singles = dir.resolve("singles");
+        for (String c : List.of("a", "b")) {
+            Files.createDirectories(singles.resolve(c));
+            javax.imageio.ImageIO.write(new java.awt.image.BufferedImage(20, 20, java.awt.image.BufferedImage.TYPE_INT_RGB), "png",
+                    singles.resolve(c).resolve("1.png").toFile());
+        }
+        Result lone = Cli.run("train", "--model", "resnet20", "--data", singles.toString(), "--epochs", "1", "--device", "cpu",
+                "--out", dir.resolve("singles-run").toString());
+        assertEquals(1, lone.code(), lone.err());
+        assertTrue(lone.err().strip().lines().toList().getLast().equals("cnn4j train: " + singles + ": no class has the 2 images that "
+                + "holding out a share of it (--val-fraction 0.1) needs, so there is nothing to validate on; add images, or split the folder "
+                + "into train/ and val/"), lone.err());
+        assertEquals("", lone.out(), "no training started");
+
         // What a model file says of its training data is checked as a setting of the file.
         Path lying = dir.resolve("lying.safetensors");
         try (Graph m = Models.fmnistCnn().build(Backends.CPU)) {

@@ -186,10 +186,6 @@ public final class ImageFolder {
                 (i < held ? valLabels : trainLabels).add(c);
             }
         }
-        if (valFiles.isEmpty()) {
-            throw new IllegalArgumentException(name + ": no class has the 2 images that holding out a share of it (" + valFraction
-                    + ") needs, so there is nothing to validate on; add images, or split the folder into train/ and val/");
-        }
         return new Datasets.Split(train(name + "-train", trainFiles, trainLabels, all.classes(), sample, decoding),
                 read(name + "-val", valFiles, valLabels, all.classes(), sample, decoding));
     }
