@@ -162,8 +162,10 @@ final class TrainCommand implements Callable<Integer> {
             DataOptions.Recorded before = start == null ? null : DataOptions.Recorded.of(start.metadata(), startFile);
             if (before != null) data.heldOutAs(before, startFile, this::given, "some of the images held out were trained on");
             long dataSeed = before != null && data.names(before.data()) ? before.seed() : seed;
+            // ... and, unless --resize says otherwise, its images prepared as its weights were trained on, as they are normalised
             Datasets.Split first = resume != null ? null : data.open(dataSeed, start != null ? start.model().inputShape()
-                    : Models.anyInput(model) ? null : Models.byName(model).plan().input());
+                    : Models.anyInput(model) ? null : Models.byName(model).plan().input(),
+                    start != null && !given("--resize") ? start.data().preprocessing() : null, false);
             if (start != null && start.model().outputShape().size() != first.train().classes()) {
                 start.model().close();
                 throw new IllegalArgumentException(startFile + " has " + start.model().outputShape().size() + " outputs but "

@@ -385,6 +385,8 @@ class CommandLineTest {
             after.model().close();
             assertTrue(before.metadata().get("cnn4j.cli.data").contains("\"seed\":42"), before.metadata().toString());
             assertEquals(before.metadata().get("cnn4j.cli.data"), after.metadata().get("cnn4j.cli.data"), "the same data, split as before");
+            assertEquals(new org.cnn4j.data.Preprocessing(org.cnn4j.tensor.Shape.of(3, 16, 16), 18), after.data().preprocessing(),
+                    "the images prepared as before (--resize 18)");
         }
         Path moved = dir.resolve("moved-photos");
         Files.move(images, moved);
