@@ -111,6 +111,9 @@ final class TrainCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    /** With --resume: the seed the run's data were opened with (an unsplit folder's draw; for older checkpoints, the run's seed). */
+    private long resumedSeed;
+
     /** The most a learning rate may be: far above any that trains, low enough that an update stays finite. */
     static final double MAX_LEARNING_RATE = 100;
 
@@ -177,8 +180,7 @@ final class TrainCommand implements Callable<Integer> {
             if (epochs != null) trainer.epochs(epochs);
             Checks.fitsInMemory("--batch", trainer.options().batchSize(), trainer.model(), backend, 2);
             // A resumed run reads its data as it began: from where, split and prepared as then.
-            Datasets.Split split = first != null ? first : data.open(trainer.options().seed(), trainer.model().inputShape(),
-                    trainer.dataInfo().preprocessing(), false);
+            Datasets.Split split = first != null ? first : data.open(resumedSeed, trainer.model().inputShape(), trainer.dataInfo().preprocessing(), false);
             trainer.checkpointMetadata(DataOptions.METADATA_KEY, data.record());
             out.printf(Locale.ROOT, "training %s on %s (%d images, test %d) on %s%s: %s, batch %d, %d epoch%s, schedule %s%s%n",
                     resume != null ? "from " + resume : model, split.train().name(), split.train().size(), split.test().size(),
@@ -292,6 +294,7 @@ final class TrainCommand implements Callable<Integer> {
             List<String> changed = new ArrayList<>();
             DataOptions.Recorded recorded = DataOptions.Recorded.of(t.checkpointMetadata(), resume);
             if (recorded != null) data.resumeAs(recorded, resume, this::given, changed);
+            resumedSeed = recorded != null ? recorded.seed() : t.options().seed();
             Trainer.Options o = t.options();
             Map<String, Object> sgdOrAdam = t.optimizer().config();
             Preprocessing images = t.dataInfo().preprocessing();

@@ -388,6 +388,16 @@ class CommandLineTest {
             assertEquals(new org.cnn4j.data.Preprocessing(org.cnn4j.tensor.Shape.of(3, 16, 16), 18), after.data().preprocessing(),
                     "the images prepared as before (--resize 18)");
         }
+        // and that run resumed (its seed 9, its data's draw 42): the same images held out still
+        Result furtherOn = run("train", "--resume", further.resolve("checkpoint.safetensors").toString(), "--epochs", "2", "--device", "cpu");
+        assertEquals(0, furtherOn.code(), furtherOn.err());
+        try (org.cnn4j.backend.cpu.CpuBackend cpu = new org.cnn4j.backend.cpu.CpuBackend(1)) {
+            org.cnn4j.io.ModelFile.Loaded before = org.cnn4j.io.ModelFile.load(whole.resolve("model.safetensors"), cpu),
+                    after = org.cnn4j.io.ModelFile.load(further.resolve("model.safetensors"), cpu);
+            before.model().close();
+            after.model().close();
+            assertEquals(before.metadata().get("cnn4j.cli.data"), after.metadata().get("cnn4j.cli.data"), "resumed, split as before");
+        }
         Path moved = dir.resolve("moved-photos");
         Files.move(images, moved);
         Result gone = run("train", "--resume", checkpoint.toString(), "--epochs", "4", "--device", "cpu");
