@@ -124,8 +124,8 @@ final class DataOptions {
         Datasets.Split split;
         Path dir = Path.of(spec);
         openedSeed = seed;
-        source = spec.equals("synthetic") || spec.equals("fashion-mnist") ? spec : dir.toAbsolutePath().normalize().toString();
-        if (!spec.equals("synthetic") && !spec.equals("fashion-mnist") && ImageFolder.looksLike(dir)) {
+        source = resolved(spec);
+        if (!named(spec) && ImageFolder.looksLike(dir)) {
             List<Path> skips = skipBadImages ? skipped : null;
             Preprocessing p = stored != null ? stored : preprocessing(input);
             checkResize(resize, stored);
@@ -218,14 +218,24 @@ final class DataOptions {
         check();
         if (given.test("--data")) return;
         data = r.data();
-        if (!data.equals("synthetic") && !data.equals("fashion-mnist") && !Files.exists(Path.of(data))) {
+        if (!named(data) && !Files.exists(Path.of(data))) {
             throw new Checks.BadOption(what + " are no longer at " + data + ": give --data where they are now");
         }
     }
 
-    /** Whether --data names {@code source} (a recorded one): the same name, or the same folder. */
+    /** Whether --data names {@code source} (a recorded one): the same dataset, or the same folder. */
     boolean names(String source) {
-        return data.equals(source) || !data.equals("auto") && Path.of(data).toAbsolutePath().normalize().toString().equals(source);
+        return resolved(data).equals(source);
+    }
+
+    /** Whether {@code spec} is one of the datasets --data names (synthetic, fashion-mnist) rather than a path. */
+    private static boolean named(String spec) {
+        return spec.equals("synthetic") || spec.equals("fashion-mnist");
+    }
+
+    /** A --data value as a record keeps it: a dataset's name, or a path made absolute. */
+    private static String resolved(String spec) {
+        return named(spec) ? spec : Path.of(spec).toAbsolutePath().normalize().toString();
     }
 
     /** Refuses a --resize (given: not 0) other than the one the model file records, where it records one. */
