@@ -43,7 +43,10 @@ import org.junit.jupiter.params.provider.MethodSource;
  *
  * <p>Tolerances. Kernels that round as the CPU does (pooling and its gathers, subsampling's
  * forward and data gradient, activation gradients, dropout, SGD, Adam, argmax) must agree
- * bitwise. cuDNN and cuBLAS in strict float32 sum in another order: 1e-5 of the data's scale.
+ * bitwise. cuBLAS and cuDNN's other operations in strict float32 sum in another order: 1e-5 of the
+ * data's scale. A strict float32 convolution may also run as an FFT or a Winograd transform, which
+ * cuDNN chooses when it is the fastest: 3e-5 of the scale (Winograd F(6×6, 3×3) in float32 comes to
+ * 1e-5 on these shapes: scripts/convolution-error.py), still 30 times less than TF32's error.
  * TF32 convolutions round inputs to 10 mantissa bits (relative error 2^-11 per product): 1e-2 of
  * the scale. Forward sigmoid/tanh and the softmax cross-entropy use ex2/lg2.approx against the
  * CPU's (the Vector API's float tanh and exp, within a few ulps; Math.tanh in double without
@@ -53,7 +56,7 @@ abstract class CudaBackendSuite {
     static CudaBackend tf32, strict;
     private static String why;
     private static final CpuBackend CPU = new CpuBackend(2);
-    private static final double STRICT = 1e-5, TF32 = 1e-2;
+    private static final double STRICT = 1e-5, STRICT_CONVOLUTION = 3e-5, TF32 = 1e-2;
 
     /** The two backends the tests of the class being run use (strict float32 and TF32), or why there are none. */
     static void use(CudaBackend strictFloat32, CudaBackend withTf32, String reason) {
@@ -142,7 +145,7 @@ abstract class CudaBackendSuite {
     @MethodSource("convolutions")
     void convolutionsAgreeInStrictFloat32AndInTf32(ConvGeometry g) {
         for (CudaBackend gpu : List.of(strict, tf32)) {
-            double tol = gpu == strict ? STRICT : TF32;
+            double tol = gpu == strict ? STRICT_CONVOLUTION : TF32;
             Random rng = new Random(g.hashCode());
             int n = 5;
             Pair x = Pair.random(gpu, Shape.of(n, g.c(), g.h(), g.w()), rng), w = Pair.random(gpu, Shape.of(g.k(), g.c(), g.r(), g.s()), rng);
@@ -276,7 +279,7 @@ abstract class CudaBackendSuite {
                 CPU.convBackwardFilter(dw.cpu, db.cpu, x.cpu, dy.cpu, conv);
                 String what = (pooling ? "under a max pooling" : "under a tanh") + (cells ? ", from the plane sums" : ", from a pass over dx");
                 dy.assertBitwise("the convolution's output gradient " + what);
-                dw.assertNear("filter gradient " + what, STRICT);
+                dw.assertNear("filter gradient " + what, STRICT_CONVOLUTION);
                 db.assertNear("bias gradient " + what, STRICT);
             }
         }
@@ -389,10 +392,13 @@ abstract class CudaBackendSuite {
         Pair finite = Pair.random(strict, s, rng), fused = Pair.poisoned(strict, Shape.of(2, 4, 6, 6));
         strict.convForward(fused.gpu, finite.gpu, w.gpu, b.gpu, Activation.RELU, g);
         CPU.convForward(fused.cpu, finite.cpu, w.cpu, b.cpu, Activation.RELU, g);
-        fused.assertSpecialsThenNear("conv + bias + ReLU into a NaN-filled y: finite", STRICT);
-        Pair nanIn = Pair.of(strict, s, values), fusedNan = Pair.poisoned(strict, Shape.of(2, 4, 6, 6));
-        strict.convForward(fusedNan.gpu, nanIn.gpu, w.gpu, b.gpu, Activation.RELU, g);
-        CPU.convForward(fusedNan.cpu, nanIn.cpu, w.cpu, b.cpu, Activation.RELU, g);
+        fused.assertSpecialsThenNear("conv + bias + ReLU into a NaN-filled y: finite", STRICT_CONVOLUTION);
+        // With stride 2, cuDNN has only algorithms that sum products as the CPU does: an FFT or a
+        // Winograd transform would spread one infinite input over a whole tile, as NaN.
+        ConvGeometry strided = ConvGeometry.square(3, 6, 6, 4, 3, 1, 2, 1);
+        Pair nanIn = Pair.of(strict, s, values), fusedNan = Pair.poisoned(strict, Shape.of(2, 4, 3, 3));
+        strict.convForward(fusedNan.gpu, nanIn.gpu, w.gpu, b.gpu, Activation.RELU, strided);
+        CPU.convForward(fusedNan.cpu, nanIn.cpu, w.cpu, b.cpu, Activation.RELU, strided);
         fusedNan.assertSpecialsThenNear("conv + bias + ReLU of an input with NaN and ±∞", STRICT);
 
         for (PoolGeometry pool : List.of(PoolGeometry.square(3, 6, 6, 2, 2), PoolGeometry.square(3, 6, 6, 3, 1))) {

@@ -1,0 +1,129 @@
+#!/usr/bin/python3
+"""How far a strict float32 convolution may lie from the exact one when cuDNN runs it as an FFT
+or a Winograd transform: the ground for the GPU suite's tolerance of 3e-5 of the data's scale
+(CudaBackendSuite.STRICT_CONVOLUTION).
+
+cuDNN picks the fastest algorithm it finds; with the FMA math type (no tensor cores) that may be
+an implicit GEMM (a sum of products, as the CPU computes), an FFT or a Winograd transform. This
+script computes, on the suite's stride-1 convolutions and data (uniform in [-1, 1], batch 5), the
+forward pass, the data gradient (a convolution of dy with the filters flipped and transposed) and
+the filter gradient (a correlation of x with dy, whose "filter" is dy: simulated by FFT alone) in
+float32 as each of these algorithms does, and prints the worst error against float64 as a multiple
+of 1e-5·(max(1, |max expected|) + |expected|), the suite's rule. The Winograd transforms F(2×2, 3×3), F(4×4, 3×3) and F(6×6, 3×3) are built by
+Toom-Cook at the points 0, ±1, ±2, ±1/2 (and infinity); the FFT is one transform of the whole
+padded plane, as cuDNN's FFT algorithm does (its tiled variant uses 32×32 tiles and errs less).
+A figure under 1 means the suite's old tolerance of 1e-5 held; the suite allows 3.
+
+Usage: python3 scripts/convolution-error.py [--seeds N]"""
+import argparse
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+torch.set_num_threads(2)
+# The suite's convolutions with stride 1 and no dilation (FFT and Winograd need both):
+# (channels, height, width, filters, filter size, padding).
+SHAPES = [(1, 28, 28, 32, 3, 0), (32, 13, 13, 64, 3, 0), (3, 32, 32, 64, 3, 1), (3, 12, 12, 5, 3, 0), (16, 7, 7, 8, 1, 0)]
+
+
+def toom_cook(m, r, points):
+    """B^T, G, A^T of Winograd's F(m, r) at the given finite points and infinity (a = m + r - 1 in all)."""
+    a = m + r - 1
+    assert len(points) == a - 1
+    at, g = np.zeros((m, a)), np.zeros((a, r))
+    for j, p in enumerate(points):
+        f = np.prod([p - q for q in points if q != p])
+        at[:, j] = [p ** i for i in range(m)]
+        g[j] = [p ** k / f for k in range(r)]
+    at[m - 1, a - 1] = g[a - 1, r - 1] = 1
+    # B^T solves y_i = sum_k g_k d_{i+k} = sum_j A^T_ij (G g)_j (B^T d)_j for every d and g.
+    rows, rhs = [], []
+    for i in range(m):
+        for k in range(r):
+            for s in range(a):
+                row = np.zeros((a, a))
+                row[:, s] = at[i, :] * g[:, k]
+                rows.append(row.ravel())
+                rhs.append(1.0 if s == i + k else 0.0)
+    solution = np.linalg.lstsq(np.array(rows), np.array(rhs), rcond=None)[0]
+    assert np.abs(np.array(rows) @ solution - rhs).max() < 1e-9, "no exact B^T"
+    return solution.reshape(a, a), g, at
+
+
+WINOGRAD = {"winograd F(2,3)": toom_cook(2, 3, [0, 1, -1]), "winograd F(4,3)": toom_cook(4, 3, [0, 1, -1, 2, -2]),
+            "winograd F(6,3)": toom_cook(6, 3, [0, 1, -1, 2, -2, 0.5, -0.5])}
+
+
+def winograd(x, w, pad, transform):
+    """Correlation of x (n, c, h, w) with 3×3 filters w (k, c, 3, 3) in float32, tile by tile."""
+    bt, g, at = (torch.tensor(t, dtype=torch.float32) for t in transform)
+    m, a = at.shape
+    x = F.pad(x, (pad,) * 4)
+    p, q = x.shape[2] - 2, x.shape[3] - 2
+    tiles_p, tiles_q = -(-p // m), -(-q // m)
+    x = F.pad(x, (0, tiles_q * m + 2 - x.shape[3], 0, tiles_p * m + 2 - x.shape[2]))
+    u = g @ w @ g.T
+    y = torch.zeros(x.shape[0], w.shape[0], tiles_p * m, tiles_q * m)
+    for i in range(tiles_p):
+        for j in range(tiles_q):
+            v = bt @ x[:, :, i * m:i * m + a, j * m:j * m + a] @ bt.T
+            y[:, :, i * m:(i + 1) * m, j * m:(j + 1) * m] = at @ torch.einsum("kcab,ncab->nkab", u, v) @ at.T
+    return y[:, :, :p, :q]
+
+
+def fft(x, w, pad):
+    """Correlation of x with w in float32 through one FFT of the padded plane."""
+    x = F.pad(x, (pad,) * 4)
+    size = x.shape[2:]
+    spectrum = torch.einsum("nchw,kchw->nkhw", torch.fft.rfft2(x, s=size), torch.fft.rfft2(torch.flip(w, (2, 3)), s=size))
+    y = torch.fft.irfft2(spectrum, s=size)
+    return y[:, :, w.shape[2] - 1:, w.shape[3] - 1:]
+
+
+def worst(expected, actual):
+    scale = max(1.0, expected.abs().max().item())
+    return ((actual.double() - expected).abs() / (1e-5 * (scale + expected.abs()))).max().item()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, default=3, help="random draws per shape (the worst is printed)")
+    seeds = parser.parse_args().seeds
+    algorithms = ["direct (float32)", "fft"] + list(WINOGRAD)
+    print(f"{'convolution':<28} {'pass':<15} " + " ".join(f"{a:>16}" for a in algorithms))
+    overall = 0.0
+    for c, h, wd, k, r, pad in SHAPES:
+        figures = {}
+        for seed in range(seeds):
+            gen = torch.Generator().manual_seed(seed)
+            x = torch.rand(5, c, h, wd, generator=gen) * 2 - 1
+            w = torch.rand(k, c, r, r, generator=gen) * 2 - 1
+            y = F.conv2d(x.double(), w.double(), padding=pad)
+            dy = torch.rand(y.shape, generator=gen) * 2 - 1
+            # data gradient: dy padded by r-1-pad, correlated with the flipped, transposed filters;
+            # filter gradient: x (channels as the batch) correlated with dy (batch as channels).
+            passes = {"forward": (x, w, pad),
+                      "data gradient": (dy, torch.flip(w, (2, 3)).transpose(0, 1).contiguous(), r - 1 - pad),
+                      "filter gradient": (x.transpose(0, 1).contiguous(), dy.transpose(0, 1).contiguous(), pad)}
+            for name, (inp, fil, p) in passes.items():
+                exact = F.conv2d(inp.double(), fil.double(), padding=p)
+                if name == "filter gradient":
+                    exact, results = exact.transpose(0, 1), {}
+                    results["direct (float32)"] = F.conv2d(inp, fil, padding=p).transpose(0, 1)
+                    results["fft"] = fft(inp, fil, p).transpose(0, 1)
+                else:
+                    results = {"direct (float32)": F.conv2d(inp, fil, padding=p), "fft": fft(inp, fil, p)}
+                    if r == 3:
+                        results.update({n: winograd(inp, fil, p, t) for n, t in WINOGRAD.items()})
+                for a, v in results.items():
+                    figures[name, a] = max(figures.get((name, a), 0.0), worst(exact, v))
+        for name in ["forward", "data gradient", "filter gradient"]:
+            row = " ".join(f"{figures[name, a]:>16.3f}" if (name, a) in figures else f"{'-':>16}" for a in algorithms)
+            print(f"{f'{c}×{h}×{wd} → {k}, {r}×{r} pad {pad}':<28} {name:<15} {row}")
+        overall = max(overall, max(v for (n, a), v in figures.items()))
+    print(f"worst of all: {overall:.3f} × 1e-5 of the scale (the suite allows 3)")
+
+
+if __name__ == "__main__":
+    main()
