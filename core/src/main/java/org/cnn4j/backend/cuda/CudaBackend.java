@@ -222,6 +222,11 @@ public final class CudaBackend implements Backend {
         return families;
     }
 
+    /** cuDNN's name of the algorithm this backend runs for a convolution pass at batch {@code n}, e.g. in a test's message. */
+    String convolutionAlgorithm(ConvGeometry g, int n, Dnn.Direction d) {
+        return convolution.algorithmName(g, n, d);
+    }
+
     /** Convolution, bias and ReLU in one cuDNN call where allowed (see {@link CudaConvolutionOps}). */
     @Override
     public void convForward(Tensor y, Tensor x, Tensor w, Tensor b, Activation f, ConvGeometry g) {

@@ -66,7 +66,7 @@ final class CudaConvolutionOps extends CudaOps implements ConvolutionOps {
             } catch (Dnn.SearchOutOfMemory still) {
                 c = backend.cudnn.chooseWithoutSearch(g, n, d, mathType(), backend.options.deterministic());
                 log.warn("cuDNN's algorithm search for {} {} batch {} cannot allocate, even with the memory cache emptied ({}); "
-                        + "using algorithm {}, which needs no workspace, as cuDNN's heuristics rank it", d, g, n, still.getMessage(), c.algo());
+                        + "using {}, which needs no workspace, as cuDNN's heuristics rank it", d, g, n, still.getMessage(), d.algorithm(c.algo()));
                 unsearched.put(g + "/" + n + "/" + d, c);
                 return c;
             }
@@ -83,6 +83,12 @@ final class CudaConvolutionOps extends CudaOps implements ConvolutionOps {
             }
         }
         return c;
+    }
+
+    /** cuDNN's name of the algorithm this backend runs for a convolution pass (choosing it if it has not yet). */
+    String algorithmName(ConvGeometry g, int n, Dnn.Direction d) {
+        current();
+        return d.algorithm(algorithm(g, n, d).algo());
     }
 
     private long workspaceAddress() {

@@ -277,7 +277,7 @@ final class Cudnn implements Dnn {
                     + (deterministic ? " deterministically" : "") + (mathType == FMA_MATH ? " in strict float32 (FMA math)" : "")
                     + "; measured: " + perfs);
         }
-        log.debug("cuDNN {}: algorithm {} (math {}, workspace {} B) of {}", detail, choice.algo(), choice.mathType(), choice.workspace(), perfs);
+        log.debug("cuDNN {}: {} (math {}, workspace {} B) of {}", detail, d.algorithm(choice.algo()), choice.mathType(), choice.workspace(), perfs);
         choices.put(choiceKey, choice);
         return choice;
     }

@@ -1,5 +1,7 @@
 package org.cnn4j.backend.cuda;
 
+import java.util.List;
+
 import org.cnn4j.backend.ConvGeometry;
 import org.cnn4j.tensor.Shape;
 
@@ -12,7 +14,33 @@ interface Dnn extends AutoCloseable {
     /** cudnnMathType_t: tensor cores (TF32) allowed, or strict float32. */
     int DEFAULT_MATH = 0, FMA_MATH = 3;
 
-    enum Direction { FORWARD, BACKWARD_DATA, BACKWARD_FILTER }
+    /**
+     * A convolution's three passes, each with cuDNN's names of its algorithms in the order of their
+     * numbers (cudnnConvolutionFwdAlgo_t, cudnnConvolutionBwdDataAlgo_t, cudnnConvolutionBwdFilterAlgo_t).
+     */
+    enum Direction {
+        FORWARD("FWD", "IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM", "DIRECT", "FFT", "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"),
+        BACKWARD_DATA("BWD_DATA", "0", "1", "FFT", "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"),
+        BACKWARD_FILTER("BWD_FILTER", "0", "1", "FFT", "3", "WINOGRAD", "WINOGRAD_NONFUSED", "FFT_TILING");
+
+        private final String pass;
+        private final List<String> algorithms;
+
+        Direction(String pass, String... algorithms) {
+            this.pass = pass;
+            this.algorithms = List.of(algorithms);
+        }
+
+        /** How many algorithms cuDNN numbers for this pass. */
+        int algorithmCount() {
+            return algorithms.size();
+        }
+
+        /** cuDNN's name of algorithm number {@code algo}, e.g. CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED for 7 of FORWARD. */
+        String algorithm(int algo) {
+            return algo >= 0 && algo < algorithms.size() ? "CUDNN_CONVOLUTION_" + pass + "_ALGO_" + algorithms.get(algo) : "algorithm " + algo;
+        }
+    }
 
     /**
      * Where a tensor's channels lie in memory (cudnnTensorFormat_t). NCHW: tensors (n, c, h, w),

@@ -155,23 +155,23 @@ abstract class CudaBackendSuite {
             CPU.convForward(y.cpu, x.cpu, w.cpu, g);
             gpu.addBias(y.gpu, b.gpu);
             CPU.addBias(y.cpu, b.cpu);
-            y.assertNear("conv forward + bias " + g + " on " + gpu.name(), tol);
+            y.assertNear("conv forward + bias " + g + " on " + gpu.name() + " by " + gpu.convolutionAlgorithm(g, n, Dnn.Direction.FORWARD), tol);
             for (Activation f : List.of(Activation.RELU, Activation.TANH)) { // ReLU: one cuDNN call; the others: conv, then the kernel
                 Pair fused = Pair.poisoned(gpu, dy.cpu.shape());
                 gpu.convForward(fused.gpu, x.gpu, w.gpu, b.gpu, f, g);
                 CPU.convForward(fused.cpu, x.cpu, w.cpu, b.cpu, f, g);
-                fused.assertNear("conv + bias + " + f + " " + g + " on " + gpu.name(), tol);
+                fused.assertNear("conv + bias + " + f + " " + g + " on " + gpu.name() + " by " + gpu.convolutionAlgorithm(g, n, Dnn.Direction.FORWARD), tol);
             }
             Pair dx = Pair.poisoned(gpu, x.cpu.shape());
             gpu.convBackwardData(dx.gpu, dy.gpu, w.gpu, g);
             CPU.convBackwardData(dx.cpu, dy.cpu, w.cpu, g);
-            dx.assertNear("conv backward-data " + g, tol);
+            dx.assertNear("conv backward-data " + g + " on " + gpu.name() + " by " + gpu.convolutionAlgorithm(g, n, Dnn.Direction.BACKWARD_DATA), tol);
             Pair dw = Pair.random(gpu, w.cpu.shape(), rng), db = Pair.random(gpu, b.cpu.shape(), rng); // accumulate onto these
             gpu.convBackwardFilter(dw.gpu, x.gpu, dy.gpu, g);
             CPU.convBackwardFilter(dw.cpu, x.cpu, dy.cpu, g);
             gpu.biasBackward(db.gpu, dy.gpu);
             CPU.biasBackward(db.cpu, dy.cpu);
-            dw.assertNear("conv backward-filter " + g, tol);
+            dw.assertNear("conv backward-filter " + g + " on " + gpu.name() + " by " + gpu.convolutionAlgorithm(g, n, Dnn.Direction.BACKWARD_FILTER), tol);
             db.assertNear("bias backward " + g, STRICT);
         }
     }
@@ -279,7 +279,7 @@ abstract class CudaBackendSuite {
                 CPU.convBackwardFilter(dw.cpu, db.cpu, x.cpu, dy.cpu, conv);
                 String what = (pooling ? "under a max pooling" : "under a tanh") + (cells ? ", from the plane sums" : ", from a pass over dx");
                 dy.assertBitwise("the convolution's output gradient " + what);
-                dw.assertNear("filter gradient " + what, STRICT_CONVOLUTION);
+                dw.assertNear("filter gradient " + what + " by " + strict.convolutionAlgorithm(conv, n, Dnn.Direction.BACKWARD_FILTER), STRICT_CONVOLUTION);
                 db.assertNear("bias gradient " + what, STRICT);
             }
         }
@@ -392,14 +392,16 @@ abstract class CudaBackendSuite {
         Pair finite = Pair.random(strict, s, rng), fused = Pair.poisoned(strict, Shape.of(2, 4, 6, 6));
         strict.convForward(fused.gpu, finite.gpu, w.gpu, b.gpu, Activation.RELU, g);
         CPU.convForward(fused.cpu, finite.cpu, w.cpu, b.cpu, Activation.RELU, g);
-        fused.assertSpecialsThenNear("conv + bias + ReLU into a NaN-filled y: finite", STRICT_CONVOLUTION);
+        fused.assertSpecialsThenNear("conv + bias + ReLU into a NaN-filled y: finite, by " + strict.convolutionAlgorithm(g, 2, Dnn.Direction.FORWARD),
+                STRICT_CONVOLUTION);
         // With stride 2, cuDNN has only algorithms that sum products as the CPU does: an FFT or a
         // Winograd transform would spread one infinite input over a whole tile, as NaN.
         ConvGeometry strided = ConvGeometry.square(3, 6, 6, 4, 3, 1, 2, 1);
         Pair nanIn = Pair.of(strict, s, values), fusedNan = Pair.poisoned(strict, Shape.of(2, 4, 3, 3));
         strict.convForward(fusedNan.gpu, nanIn.gpu, w.gpu, b.gpu, Activation.RELU, strided);
         CPU.convForward(fusedNan.cpu, nanIn.cpu, w.cpu, b.cpu, Activation.RELU, strided);
-        fusedNan.assertSpecialsThenNear("conv + bias + ReLU of an input with NaN and ±∞", STRICT);
+        fusedNan.assertSpecialsThenNear("conv + bias + ReLU of an input with NaN and ±∞, by " + strict.convolutionAlgorithm(strided, 2, Dnn.Direction.FORWARD),
+                STRICT);
 
         for (PoolGeometry pool : List.of(PoolGeometry.square(3, 6, 6, 2, 2), PoolGeometry.square(3, 6, 6, 3, 1))) {
             Shape out = Shape.of(2, 3, pool.p(), pool.q());

@@ -148,7 +148,7 @@ class NativeSignaturesTest {
 
     @Test
     void enumerationValuesAreTheHeaders() {
-        Map<String, Long> ours = Map.ofEntries(
+        Map<String, Long> ours = new TreeMap<>(Map.ofEntries(
                 entry("CUDNN_DATA_FLOAT", (long) Cudnn.FLOAT),
                 entry("CUDNN_TENSOR_NCHW", (long) Dnn.Layout.NCHW.format),
                 entry("CUDNN_TENSOR_NHWC", (long) Dnn.Layout.NHWC.format),
@@ -168,8 +168,11 @@ class NativeSignaturesTest {
                 entry("ncclFloat32", (long) Nccl.FLOAT32),
                 entry("ncclAvg", (long) Nccl.AVG),
                 entry("ncclInProgress", (long) Nccl.IN_PROGRESS),
-                entry("NCCL_UNIQUE_ID_BYTES", (long) Nccl.UNIQUE_ID_BYTES));
-        assertEquals(new TreeMap<>(ours), table.values());
+                entry("NCCL_UNIQUE_ID_BYTES", (long) Nccl.UNIQUE_ID_BYTES)));
+        for (Dnn.Direction d : Dnn.Direction.values()) { // the names the log and the messages give to the algorithms' numbers
+            for (int algo = 0; algo < d.algorithmCount(); algo++) ours.put(d.algorithm(algo), (long) algo);
+        }
+        assertEquals(ours, table.values());
     }
 
     @Test
