@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""How far a strict float32 convolution may lie from the exact one when cuDNN runs it as an FFT
-or a Winograd transform: the ground for the GPU suite's tolerance of 3e-5 of the data's scale
-(CudaBackendSuite.STRICT_CONVOLUTION).
+"""How far a convolution may lie from the exact one when cuDNN runs it as an FFT or a Winograd
+transform, in strict float32 and in TF32, and how that compounds over training: the ground for the
+GPU suite's tolerances (CudaBackendSuite: STRICT_CONVOLUTION, TF32 and its training checks).
 
 cuDNN picks the fastest algorithm it finds; with the FMA math type (no tensor cores) that may be
 an implicit GEMM (a sum of products, as the CPU computes), an FFT or a Winograd transform. This
@@ -20,7 +20,16 @@ cuDNN's WINOGRAD_NONFUSED may run its products on tensor cores and its output tr
 amplifies their rounding. Figures are multiples of the suite's TF32 tolerance, 5e-2 of the scale.
 (FFTs run in float32 either way.)
 
-Usage: python3 scripts/convolution-error.py [--seeds N] [--tf32]"""
+With --training, how such errors compound over training: fmnist-cnn (two 3×3 convolutions, 1→32 and
+32→64 maps, each with ReLU and 2×2 max pooling, then dense 1600→128→10) trained 20 steps at batch 64
+from the same weights, on images of 10 random prototypes with Gaussian noise, with SGD (0.05,
+momentum 0.9, weight decay 5e-4) and with Adam (1e-3), its convolutions computed by each algorithm,
+against the same in float32 with a sum of products (the CPU's way). Printed: the worst loss
+difference at steps 1, 5, 12 and 20 as a multiple of the GPU suite's rule for strict training, 1e-3
++ 5e-3·|loss|. Adam divides each gradient by its running magnitude, so an algorithm's rounding grows
+fastest under it.
+
+Usage: python3 scripts/convolution-error.py [--seeds N] [--tf32 | --training]"""
 import argparse
 
 import numpy as np
@@ -105,11 +114,66 @@ def worst(expected, actual, tolerance=1e-5):
     return ((actual.double() - expected).abs() / (tolerance * (scale + expected.abs()))).max().item()
 
 
+def training(seeds):
+    """Loss differences of 20 training steps of fmnist-cnn with each convolution algorithm, against float32 sums of
+    products: the worst of {@code seeds} draws of data and weights."""
+    algorithms = {"winograd F(4,3)": lambda x, w: winograd(x, w, 0, WINOGRAD["winograd F(4,3)"]),
+                  "winograd F(6,3)": lambda x, w: winograd(x, w, 0, WINOGRAD["winograd F(6,3)"]),
+                  "products (tf32)": lambda x, w: F.conv2d(tf32(x), tf32(w)),
+                  "winograd F(6,3) (tf32)": lambda x, w: winograd(x, w, 0, WINOGRAD["winograd F(6,3)"], tf32)}
+    worst_ratio = {}
+    for seed in range(seeds):
+        for (optimizer, name), ratio in training_draw(seed, algorithms).items():
+            worst_ratio[optimizer, name] = np.maximum(worst_ratio.get((optimizer, name), 0), ratio)
+    print(f"loss difference from float32 sums of products as a multiple of 1e-3 + 5e-3·|loss|, worst of {seeds} draws")
+    print(f"{'':<30} {'step 1':>7} {'5':>7} {'12':>7} {'20':>7}")
+    for (optimizer, name), ratio in worst_ratio.items():
+        print(f"{optimizer:<5} {name:<24} " + " ".join(f"{ratio[i]:7.3f}" for i in (0, 4, 11, 19)))
+
+
+def training_draw(seed, algorithms):
+    """One draw of data and weights: each (optimizer, algorithm)'s loss differences as multiples of the rule, by step."""
+    gen = torch.Generator().manual_seed(seed)
+    prototypes = torch.rand(10, 1, 28, 28, generator=gen)
+    labels = torch.randint(0, 10, (20 * 64,), generator=gen)
+    images = prototypes[labels] + 0.5 * torch.randn(20 * 64, 1, 28, 28, generator=gen)
+    start = []
+    for shape, fan in [((32, 1, 3, 3), 9), ((32,), 9), ((64, 32, 3, 3), 288), ((64,), 288), ((128, 1600), 1600), ((128,), 1600),
+                       ((10, 128), 128), ((10,), 128)]:
+        start.append((torch.rand(shape, generator=gen) * 2 - 1) / fan ** 0.5)
+
+    def losses(conv, adam):
+        p = [t.clone().requires_grad_() for t in start]
+        opt = torch.optim.Adam(p, 1e-3) if adam else torch.optim.SGD(p, 0.05, momentum=0.9, weight_decay=5e-4)
+        out = []
+        for step in range(20):
+            x, y = images[step * 64:(step + 1) * 64], labels[step * 64:(step + 1) * 64]
+            h = F.max_pool2d(F.relu(conv(x, p[0]) + p[1].view(1, -1, 1, 1)), 2)
+            h = F.max_pool2d(F.relu(conv(h, p[2]) + p[3].view(1, -1, 1, 1)), 2)
+            loss = F.cross_entropy(F.relu(h.flatten(1) @ p[4].T + p[5]) @ p[6].T + p[7], y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            out.append(loss.item())
+        return np.array(out)
+
+    ratios = {}
+    for adam in (False, True):
+        expected = losses(F.conv2d, adam)
+        for name, conv in algorithms.items():
+            ratios["Adam" if adam else "SGD", name] = np.abs(losses(conv, adam) - expected) / (1e-3 + 5e-3 * np.abs(expected))
+    return ratios
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=3, help="random draws per shape (the worst is printed)")
+    parser.add_argument("--seeds", type=int, default=3, help="random draws per shape or training run (the worst is printed)")
     parser.add_argument("--tf32", action="store_true", help="products on tensor cores, against the TF32 tolerance")
+    parser.add_argument("--training", action="store_true", help="how the errors compound over 20 training steps")
     args = parser.parse_args()
+    if args.training:
+        training(args.seeds)
+        return
     tolerance = 5e-2 if args.tf32 else 3e-5
     rounding = tf32 if args.tf32 else (lambda t: t)
     sums = "products (tf32)" if args.tf32 else "products"

@@ -800,7 +800,10 @@ abstract class CudaBackendSuite {
                 float[] cpuLosses = trainLosses(onCpu, CPU, data, batch, adam), gpuLosses = trainLosses(onGpu, gpu, data, batch, adam);
                 String what = "20 steps (" + (adam ? "Adam" : "SGD") + ") on " + gpu.name() + (gpu == strict ? ", strict float32" : ", TF32");
                 if (gpu == strict) {
-                    assertClose(what, toDouble(cpuLosses), gpuLosses, 1e-3, 1e-3); // differences in summation order compound over the steps
+                    // a convolution algorithm's rounding compounds over the steps, fastest under Adam, which divides
+                    // each gradient by its running size: a Winograd transform's (1e-5 of the scale) reaches 1e-3 of
+                    // the loss by step 20 (scripts/convolution-error.py --training --seeds 8: at most 0.18 of this rule)
+                    assertClose(what, toDouble(cpuLosses), gpuLosses, 1e-3, 5e-3);
                 } else {
                     // TF32 rounds every convolution's operands to 10 mantissa bits, and a Winograd transform
                     // on tensor cores amplifies that rounding to a few per cent; training compounds it over
