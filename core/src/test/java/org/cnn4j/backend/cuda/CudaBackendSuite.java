@@ -836,9 +836,9 @@ abstract class CudaBackendSuite {
     }
 
     /**
-     * {@code steps} training steps on successive batches of 1×28×28 {@code data}, eagerly on the CPU
-     * and through a graphed step on the GPU, both optimizers switching to {@code rate} at step
-     * {@code change} (none when negative); returns the CPU's losses.
+     * {@code steps} training steps on successive batches of 1×28×28 {@code data}, eagerly by
+     * {@code eager} (on the CPU, or on a GPU) and through a graphed step on the GPU, both optimizers
+     * switching to {@code rate} at step {@code change} (none when negative); returns the eager losses.
      */
     private static double[] eagerAndGraphed(Graph eager, org.cnn4j.optim.Optimizer eagerOpt, org.cnn4j.optim.Optimizer gpuOpt,
                                             org.cnn4j.model.GraphedStep step, Dataset data, int batch, int steps, int change, double rate) {
