@@ -67,6 +67,10 @@ final class EvalCommand implements Callable<Integer> {
                 // out; images prepared as the file says, or where it does not say (an ONNX file from elsewhere) as --resize says
                 DataOptions.Recorded trained = DataOptions.Recorded.of(loaded.metadata(), model);
                 if (trained != null) data.heldOutAs(trained, model, this::given, "some of the images evaluated were trained on");
+                if (trained != null && trained.limit() > 0 && !given("--limit") && data.names(trained.data())) {
+                    System.err.println("the training of " + model.getFileName() + " tested only the first " + trained.limit() + " test images (--limit "
+                            + trained.limit() + "); all of them are evaluated here, and --limit " + trained.limit() + " evaluates what it tested");
+                }
                 long seed = trained != null ? trained.seed() : m.seed();
                 Datasets.Split split = data.open(seed, m.inputShape(), info.preprocessing(), true);
                 List<String> modelClasses = info.classNames(), dataClasses = split.test().classNames();

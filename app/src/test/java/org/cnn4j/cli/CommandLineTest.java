@@ -104,6 +104,26 @@ class CommandLineTest {
         assertTrue(r.out().contains("horizontal") && r.out().contains("ring"), r.out());
     }
 
+    /**
+     * The model file alone is evaluated on its data's whole test set, with a line saying that its
+     * training (--limit 1200) tested fewer; with that --limit, eval gives training's last figures.
+     */
+    @Test
+    void evalOfTheModelFileSaysWhereTrainingTestedFewerImages() {
+        assertEquals(0, trained.code(), trained.err());
+        String model = dir.resolve("run/model.safetensors").toString();
+        Result all = run("eval", model, "--device", "cpu");
+        assertEquals(0, all.code(), all.err());
+        assertTrue(all.err().contains("the training of model.safetensors tested only the first 1200 test images (--limit 1200); "
+                + "all of them are evaluated here, and --limit 1200 evaluates what it tested"), all.err());
+        assertTrue(!all.out().contains("(1200 images)"), all.out());
+        Result limited = run("eval", model, "--limit", "1200", "--device", "cpu");
+        assertEquals(0, limited.code(), limited.err());
+        assertTrue(!limited.err().contains("tested only"), limited.err());
+        String lastTest = trained.out().substring(trained.out().indexOf("test set: loss ") + "test set: ".length());
+        assertTrue(limited.out().startsWith("shapes: " + lastTest.substring(0, lastTest.indexOf('\n'))), limited.out() + " against " + trained.out());
+    }
+
     @Test
     void predictClassifiesImageFiles() throws IOException {
         // A white ring on black, 56×56: the model sees it scaled to 28×28.
