@@ -83,7 +83,7 @@ def exact_of_tf32(x, w, pad):
 
 def winograd(x, w, pad, transform, operands=lambda t: t):
     """Correlation of x (n, c, h, w) with 3×3 filters w (k, c, 3, 3) in float32, tile by tile; the
-    transformed filters and tiles pass through {@code operands} before their products (tf32 for tensor cores)."""
+    transformed filters and tiles pass through `operands` before their products (tf32 for tensor cores)."""
     bt, g, at = (torch.tensor(t, dtype=torch.float32) for t in transform)
     m, a = at.shape
     x = F.pad(x, (pad,) * 4)
@@ -116,7 +116,7 @@ def worst(expected, actual, tolerance=1e-5):
 
 def training(seeds):
     """Loss differences of 20 training steps of fmnist-cnn with each convolution algorithm, against float32 sums of
-    products: the worst of {@code seeds} draws of data and weights."""
+    products: the worst of `seeds` draws of data and weights."""
     algorithms = {"winograd F(4,3)": lambda x, w: winograd(x, w, 0, WINOGRAD["winograd F(4,3)"]),
                   "winograd F(6,3)": lambda x, w: winograd(x, w, 0, WINOGRAD["winograd F(6,3)"]),
                   "products (tf32)": lambda x, w: F.conv2d(tf32(x), tf32(w)),
