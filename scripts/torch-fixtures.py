@@ -221,6 +221,8 @@ pool_layer("pool_layer_avg_ceil", "avg", 2, 3, 7, 8, (3, 3), (2, 2), ceil=True)
 pool_layer("pool_layer_avg_ceil_pad", "avg", 1, 2, 10, 9, (3, 3), (2, 2), pad=(1, 1), ceil=True)
 pool_layer("pool_layer_avg_padding_not_counted", "avg", 2, 2, 9, 7, (3, 3), (2, 2), pad=(1, 1), count_include_pad=False)
 pool_layer("pool_layer_avg_ceil_padding_not_counted", "avg", 1, 3, 6, 7, (3, 3), (2, 2), pad=(1, 1), ceil=True, count_include_pad=False)
+# divisors 9 and 12: a rescaling by 4/3, which float cannot hold exactly
+pool_layer("pool_layer_avg_padding_not_counted_thirds", "avg", 2, 2, 6, 7, (3, 4), (1, 4), pad=(0, 1), count_include_pad=False)
 
 
 def pool_asymmetric(name, kind, n, c, h, w, win, stride, pads, count_include_pad=True):

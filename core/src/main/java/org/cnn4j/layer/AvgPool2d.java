@@ -16,8 +16,11 @@ import org.cnn4j.tensor.Tensor;
  */
 public final class AvgPool2d extends Pool2d {
     private boolean countIncludePad = true;
-    /** windowH·windowW / divisor per output position (p·q), or null where every divisor is windowH·windowW. */
-    private float[] rescale;
+    /**
+     * windowH·windowW / divisor per output position (p·q), or null where every divisor is
+     * windowH·windowW; in double, which a float64 backend keeps and a float32 one rounds.
+     */
+    private double[] rescale;
     /** The factors tensor last written, so that it is written once per batch size (never while a step is recorded). */
     private Tensor written;
 
@@ -62,12 +65,12 @@ public final class AvgPool2d extends Pool2d {
     protected Shape build(Shape input, Random rng) {
         Shape out = super.build(input, rng);
         int p = geometry.p(), q = geometry.q(), area = windowH * windowW;
-        float[] factors = new float[p * q];
+        double[] factors = new double[p * q];
         boolean any = false;
         for (int op = 0; op < p; op++) {
             for (int oq = 0; oq < q; oq++) {
                 int divisor = geometry.divisor(op, oq, countIncludePad);
-                factors[op * q + oq] = (float) ((double) area / divisor);
+                factors[op * q + oq] = (double) area / divisor;
                 any |= divisor != area;
             }
         }
@@ -80,7 +83,7 @@ public final class AvgPool2d extends Pool2d {
     private Tensor factors(int n) {
         Tensor f = buffer("rescale", outputShape().batch(n));
         if (f != written) {
-            float[] tiled = new float[f.size()];
+            double[] tiled = new double[f.size()];
             for (int at = 0; at < tiled.length; at += rescale.length) System.arraycopy(rescale, 0, tiled, at, rescale.length);
             backend().write(f, tiled);
             written = f;
