@@ -223,6 +223,11 @@ pool_layer("pool_layer_avg_padding_not_counted", "avg", 2, 2, 9, 7, (3, 3), (2, 
 pool_layer("pool_layer_avg_ceil_padding_not_counted", "avg", 1, 3, 6, 7, (3, 3), (2, 2), pad=(1, 1), ceil=True, count_include_pad=False)
 # divisors 9 and 12: a rescaling by 4/3, which float cannot hold exactly
 pool_layer("pool_layer_avg_padding_not_counted_thirds", "avg", 2, 2, 6, 7, (3, 4), (1, 4), pad=(0, 1), count_include_pad=False)
+# ceil mode: windows of 4 larger than 3 rows and than 1 column padded by 1, one window holding it all
+pool_layer("pool_layer_max_ceil_larger_than_input", "max", 2, 2, 3, 1, (4, 4), (2, 2), pad=(0, 1), ceil=True)
+pool_layer("pool_layer_avg_ceil_larger_than_input", "avg", 2, 2, 3, 1, (4, 4), (2, 2), pad=(0, 1), ceil=True)
+pool_layer("pool_layer_avg_ceil_larger_than_input_not_counted", "avg", 2, 2, 3, 1, (4, 4), (2, 2), pad=(0, 1), ceil=True,
+           count_include_pad=False)
 
 
 def pool_asymmetric(name, kind, n, c, h, w, win, stride, pads, count_include_pad=True):

@@ -10,7 +10,8 @@ package org.cnn4j.backend;
  * poolings' are adjacent) (as PyTorch with
  * {@code ceil_mode=False}), or with {@code ceil} the ceiling, less one where the last window would
  * start in the bottom padding (PyTorch's {@code ceil_mode=True}): the last row and column of
- * windows may then reach past the padded input. Windows may overlap (stride &lt; window); rows and
+ * windows may then reach past the padded input, and a window may be larger than it by less than a
+ * stride (one window, holding all of it). Windows may overlap (stride &lt; window); rows and
  * columns that no window reaches get a zero gradient. Padding never wins a max, and counts in an
  * average's divisor (PyTorch's {@code count_include_pad=True}); what lies past the padding never
  * counts (see {@link #divisor}).
@@ -24,17 +25,41 @@ public record PoolGeometry(int c, int h, int w, int windowH, int windowW, int st
             throw new IllegalArgumentException("pooling sizes must be positive: c=" + c + " h=" + h + " w=" + w
                     + " window " + windowH + "x" + windowW + " stride " + strideH + "x" + strideW + " dilation " + dilationH + "x" + dilationW);
         }
-        // at most half the window (PyTorch's rule), so that every window holds an input
+        // at most half the window (PyTorch's rule), so that every window of adjacent taps holds an input
         if (Math.min(Math.min(padH, padW), Math.min(padBottom, padRight)) < 0 || Math.max(padH, padBottom) > windowH / 2
                 || Math.max(padW, padRight) > windowW / 2) {
             throw new IllegalArgumentException("pooling padding must be between 0 and half the window: pad "
                     + (padH == padBottom && padW == padRight ? padH + "x" + padW : "top " + padH + " left " + padW + " bottom " + padBottom + " right " + padRight)
                     + " for a " + windowH + "x" + windowW + " window");
         }
-        if ((long) h + padH + padBottom < (long) dilationH * (windowH - 1) + 1 || (long) w + padW + padRight < (long) dilationW * (windowW - 1) + 1) {
+        // in ceil mode a window may reach past both ends of the padded input, by less than a stride (PyTorch's rule)
+        int overhangH = ceil ? strideH - 1 : 0, overhangW = ceil ? strideW - 1 : 0;
+        if ((long) h + padH + padBottom + overhangH < (long) dilationH * (windowH - 1) + 1
+                || (long) w + padW + padRight + overhangW < (long) dilationW * (windowW - 1) + 1) {
             throw new IllegalArgumentException("a " + windowH + "x" + windowW + " window does not fit an input of "
                     + h + "x" + w + " with padding " + padH + "x" + padW);
         }
+        // taps apart may step over a small input from the padding: such a window would pool nothing
+        int row = emptyWindow(h, strideH, padH, padBottom, windowH, dilationH, ceil), column = emptyWindow(w, strideW, padW, padRight, windowW, dilationW, ceil);
+        if (row >= 0 || column >= 0) {
+            throw new IllegalArgumentException("a " + windowH + "x" + windowW + " window with taps " + dilationH + "x" + dilationW
+                    + " apart holds no input of " + h + "x" + w + " at output " + (row >= 0 ? "row " + row : "column " + column)
+                    + " (padding " + padH + "x" + padW + ")");
+        }
+    }
+
+    /**
+     * The first output along one side whose window has no tap inside the input, or -1. Only a window
+     * that starts in the padding can miss it (any other has its first tap inside); with adjacent taps
+     * and padding at most half the window, none does.
+     */
+    private static int emptyWindow(int in, int stride, int pad, int padEnd, int window, int dilation, boolean ceil) {
+        int out = outSize(in, dilation * (window - 1) + 1, stride, pad, padEnd, ceil);
+        for (int o = 0; o < out && (long) o * stride < pad; o++) {
+            int start = o * stride - pad, first = (-start + dilation - 1) / dilation; // the first tap at or after row 0
+            if (first >= window || start + (long) first * dilation >= in) return o;
+        }
+        return -1;
     }
 
     /** The same padding on both sides, floor mode (PyTorch's default). */

@@ -66,6 +66,14 @@ class PoolingModesTest {
         // 5 wide, windows of 2 every 2, padding 1: the ceiling would put a fourth window at 5..6, which starts in the padding
         assertEquals(3, new PoolGeometry(1, 5, 5, 2, 2, 2, 2, 1, 1, true).q());
         assertEquals(4, new PoolGeometry(1, 6, 6, 3, 3, 2, 2, 1, 1, true).q()); // 6 wide: the fourth starts at column 5, inside
+        // a window larger than the input by less than a stride: one output in ceil mode, none in floor mode (PyTorch's sizes)
+        assertEquals(1, new PoolGeometry(1, 1, 1, 2, 2, 2, 2, 0, 0, true).p());
+        assertEquals(1, new PoolGeometry(1, 1, 1, 2, 2, 2, 2, 0, 0, true).divisor(0, 0, true), "what lies past the input never counts");
+        String m = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> new PoolGeometry(1, 1, 1, 2, 2, 2, 2, 0, 0, false)).getMessage();
+        assertTrue(m.contains("a 2x2 window does not fit an input of 1x1"), m);
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> new PoolGeometry(1, 1, 1, 3, 3, 2, 2, 0, 0, true), "larger by a stride");
         // divisors: the last window of the first geometry holds 1 column of 2; with padding not counted, a corner holds 2 × 2 of 3 × 3
         assertEquals(2, ceil.divisor(3, 0, true));
         assertEquals(4, new PoolGeometry(1, 6, 6, 3, 3, 2, 2, 1, 1).divisor(0, 0, false));
@@ -91,6 +99,15 @@ class PoolingModesTest {
                 () -> new PoolGeometry(1, 6, 6, 3, 3, 1, 1, 0, 0, 0, 0, 3, 3, false)).getMessage();
         assertTrue(m.contains("window does not fit an input of 6x6"), m);
         assertEquals(1, new PoolGeometry(1, 7, 7, 3, 3, 1, 1, 0, 0, 0, 0, 3, 3, false).p());
+        // 2 taps 3 apart from column -1 of an input 2 wide: columns -1 and 2, the padding on both sides;
+        // PyTorch gives -inf there and a gradient outside the input. 3 wide: column 2 is an input.
+        m = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> new PoolGeometry(1, 5, 2, 2, 2, 2, 1, 0, 1, 0, 1, 2, 3, false)).getMessage();
+        assertTrue(m.contains("a 2x2 window with taps 2x3 apart holds no input of 5x2 at output column 0"), m);
+        assertEquals(2, new PoolGeometry(1, 5, 3, 2, 2, 2, 1, 0, 1, 0, 1, 2, 3, false).q());
+        m = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, // the same down the rows, in ceil mode
+                () -> new PoolGeometry(1, 2, 5, 2, 2, 1, 2, 1, 0, 1, 0, 3, 2, true)).getMessage();
+        assertTrue(m.contains("at output row 0"), m);
         Layer back = new MaxPool2d(3).dilation(2, 3).config().toLayer();
         assertEquals("MaxPool2d 3×3 dilation 2×3", back.describe());
         Map<String, Object> settings = new java.util.LinkedHashMap<>(new AvgPool2d(3).config().settings());

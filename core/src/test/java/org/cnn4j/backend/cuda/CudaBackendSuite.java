@@ -188,6 +188,8 @@ abstract class CudaBackendSuite {
                 // ceil mode: the last windows reach past the input (apart, overlapping, with padding)
                 new PoolGeometry(3, 7, 8, 2, 2, 2, 2, 0, 0, true), new PoolGeometry(2, 6, 7, 3, 2, 3, 3, 0, 0, true),
                 new PoolGeometry(2, 10, 9, 3, 3, 2, 2, 1, 1, true),
+                // ceil mode: one window larger than the padded input, and one larger than the input, apart
+                new PoolGeometry(2, 3, 1, 4, 4, 2, 2, 0, 1, true), new PoolGeometry(2, 1, 3, 2, 4, 2, 4, 0, 0, true),
                 // padding that differs between the sides (ONNX's pads)
                 new PoolGeometry(2, 7, 8, 2, 3, 1, 2, 0, 1, 1, 0, false), new PoolGeometry(3, 6, 7, 3, 2, 2, 1, 1, 0, 0, 1, false),
                 // taps apart (max pooling only: the average and subsampling passes are skipped for these)
