@@ -4,13 +4,17 @@ PyTorch from the architecture in its metadata, and reports its accuracy on an ID
 independent check of the file format and of cnn4j's inference (compare with `cnn4j eval`).
 
 Usage: /usr/bin/python3 scripts/torch-check-model.py MODEL.safetensors [IDX_DIR]
-(default IDX_DIR: /usr/share/datasets/fashion-mnist). Layers: Conv2d, Dense, BatchNorm2d/1d (with the
-file's running statistics), MaxPool2d, AvgPool2d, GlobalAvgPool2d, ReLU, LeakyReLU, SiLU, GELU, Sigmoid, Tanh, Flatten, Identity, Add and Concat, in a
-graph of named nodes (format 2) or a chain (format 1): fmnist-cnn, vgg-small, resnet20, resnet18."""
+(default IDX_DIR: /usr/share/datasets/fashion-mnist). Layers: Conv2d (with groups and dilation), Dense,
+BatchNorm2d/1d (with the file's running statistics), MaxPool2d and AvgPool2d (in every mode cnn4j has:
+ceil mode, padding in or out of the divisor, a max pooling's dilation, padding that differs between the
+sides), ZeroPad2d, Dropout, GlobalAvgPool2d, ReLU, LeakyReLU, SiLU, GELU, Sigmoid, Tanh, Flatten, Identity, Add and
+Concat, in a graph of named nodes (format 2) or a chain (format 1): fmnist-cnn, vgg-small, resnet20,
+resnet18, and what `cnn4j train --model` makes of an ONNX file of these."""
 import gzip, json, os, struct, sys
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 torch.set_num_threads(2)
 
@@ -33,7 +37,8 @@ def module(spec, tensors):
     kind, name = spec["type"], spec["name"]
     if kind == "Conv2d":
         m = torch.nn.Conv2d(spec["in"], spec["out"], tuple(spec["kernel"]), stride=tuple(spec["stride"]),
-                            padding=tuple(spec["padding"]), dilation=tuple(spec["dilation"]), bias=spec["bias"])
+                            padding=tuple(spec["padding"]), dilation=tuple(spec["dilation"]), groups=spec.get("groups", 1),
+                            bias=spec["bias"])
     elif kind == "Dense":
         m = torch.nn.Linear(spec["in"], spec["out"], bias=spec["bias"])
     elif kind in ("BatchNorm2d", "BatchNorm1d"):
@@ -41,10 +46,13 @@ def module(spec, tensors):
         m.running_mean.data = tensors[name + ".running_mean"]
         m.running_var.data = tensors[name + ".running_var"]
     elif kind in ("MaxPool2d", "AvgPool2d"):
-        pool = torch.nn.MaxPool2d if kind == "MaxPool2d" else torch.nn.AvgPool2d
-        return pool(tuple(spec["window"]), stride=tuple(spec["stride"]), padding=tuple(spec["padding"]))
+        return Pool(kind == "MaxPool2d", spec)
+    elif kind == "ZeroPad2d":
+        return torch.nn.ZeroPad2d(tuple(spec["padding"]))   # left, right, top, bottom, as PyTorch's
     elif kind == "GlobalAvgPool2d":
         return torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    elif kind == "Dropout":
+        return torch.nn.Identity()   # at inference
     elif kind in ("ReLU", "SiLU", "GELU", "Sigmoid", "Tanh", "Identity", "Flatten"):
         return getattr(torch.nn, kind)()
     elif kind == "LeakyReLU":
@@ -52,12 +60,42 @@ def module(spec, tensors):
     elif kind in ("Add", "Concat"):
         return None
     else:
-        sys.exit("this check knows Conv2d, Dense, BatchNorm2d/1d, MaxPool2d, AvgPool2d, GlobalAvgPool2d, ReLU, LeakyReLU, "
-                 "SiLU, GELU, Sigmoid, Tanh, Flatten, Identity, Add and Concat, not " + kind)
+        sys.exit("this check knows Conv2d, Dense, BatchNorm2d/1d, MaxPool2d, AvgPool2d, ZeroPad2d, Dropout, GlobalAvgPool2d, "
+                 "ReLU, LeakyReLU, SiLU, GELU, Sigmoid, Tanh, Flatten, Identity, Add and Concat, not " + kind)
     m.weight.data = tensors[name + ".weight"]
     if getattr(m, "bias", None) is not None:
         m.bias.data = tensors[name + ".bias"]
     return torch.nn.Sequential(torch.nn.Flatten(), m) if kind == "Dense" else m
+
+
+class Pool(torch.nn.Module):
+    """MaxPool2d or AvgPool2d as cnn4j's settings give it; padding that differs between the sides (from an
+    ONNX file) is added explicitly (-inf for a max, zeros for an average, and for an average that leaves
+    it out of the divisor, a count of the taps inside the input)."""
+
+    def __init__(self, is_max, spec):
+        super().__init__()
+        self.is_max, self.window, self.stride = is_max, tuple(spec["window"]), tuple(spec["stride"])
+        self.dilation = tuple(spec.get("dilation", (1, 1)))
+        self.ceil, self.count_pad = spec.get("ceilMode", False), spec.get("countIncludePad", True)
+        pad = spec["padding"]
+        self.pad = tuple(pad) if len(pad) == 2 else None
+        self.sides = None if len(pad) == 2 else (pad[1], pad[3], pad[0], pad[2])   # F.pad's order: left, right, top, bottom
+        if self.sides is not None and self.ceil:
+            sys.exit("this check does not take a pooling in ceil mode with padding that differs between the sides")
+
+    def forward(self, x):
+        if self.sides is None:
+            if self.is_max:
+                return F.max_pool2d(x, self.window, self.stride, self.pad, self.dilation, ceil_mode=self.ceil)
+            return F.avg_pool2d(x, self.window, self.stride, self.pad, ceil_mode=self.ceil, count_include_pad=self.count_pad)
+        if self.is_max:
+            return F.max_pool2d(F.pad(x, self.sides, value=float("-inf")), self.window, self.stride, 0, self.dilation)
+        y = F.avg_pool2d(F.pad(x, self.sides), self.window, self.stride)
+        if self.count_pad:
+            return y
+        ones = F.pad(torch.ones(1, 1, *x.shape[2:], dtype=x.dtype), self.sides)
+        return y / F.avg_pool2d(ones, self.window, self.stride)
 
 
 class Graph(torch.nn.Module):
