@@ -110,3 +110,25 @@ for step in range(20):
     F.cross_entropy(mobile(torch.randn(16, 3, 20, 20)), torch.randint(0, 5, (16,))).backward()
     optimizer.step()
 write(mobile, torch.randn(2, 3, 20, 20), "torch-mobile")
+
+
+class Padded(nn.Module):
+    """Zero padding that differs between the sides, F.pad and nn.ZeroPad2d: PyTorch 1.13 writes its pads
+    as a computation of int64 constants (ConstantOfShape, Concat, Reshape, Slice with step -1,
+    Transpose, Reshape, Cast) before the Pad."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 6, 3)
+        self.pad = nn.ZeroPad2d((0, 1, 2, 1))
+        self.conv2 = nn.Conv2d(6, 8, 3, stride=2)
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(F.pad(x, (1, 0, 2, 1))))
+        x = F.relu(self.conv2(self.pad(x)))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+# After the two above, so that their random numbers (and files) stay as they were.
+write(Padded(), torch.randn(2, 3, 12, 11), "torch-padded")

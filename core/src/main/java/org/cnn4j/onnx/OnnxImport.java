@@ -91,6 +91,8 @@ public final class OnnxImport {
     private final Map<String, Tensor> initializers = new HashMap<>();
     /** Constant int64 tensors of at most {@link #MAX_INTEGERS} values (shapes, axes, indices), by name. */
     private final Map<String, long[]> integers = new HashMap<>();
+    /** Their dimensions (1-D where none is recorded). */
+    private final Map<String, long[]> integerDims = new HashMap<>();
     private final Map<String, String> producers = new HashMap<>(); // ONNX value -> cnn4j node (or Model.INPUT)
     private final Map<String, Shape> shapes = new HashMap<>(); // ONNX value -> its shape per sample in cnn4j
     private final Set<String> pooled = new HashSet<>(); // values of a GlobalAveragePool: (c) in cnn4j, (c, 1, 1) in ONNX
@@ -152,7 +154,7 @@ public final class OnnxImport {
         if (!proto.hasGraph() || proto.getGraph().getNodeCount() == 0) throw new FileFormatException(file, "an ONNX model without a graph");
         for (Map.Entry<String, OnnxMl.TensorProto> c : constants.entrySet()) {
             OnnxMl.TensorProto t = c.getValue().toBuilder().setName(c.getKey()).build();
-            if (t.getDataType() == OnnxMl.TensorProto.DataType.INT64.getNumber()) integers.put(c.getKey(), longs(t));
+            if (t.getDataType() == OnnxMl.TensorProto.DataType.INT64.getNumber()) integers(c.getKey(), t);
             else initializers.put(c.getKey(), tensor(t));
         }
         for (OnnxMl.OperatorSetIdProto opset : proto.getOpsetImportList()) {
@@ -163,7 +165,7 @@ public final class OnnxImport {
         }
         OnnxMl.GraphProto g = proto.getGraph();
         for (OnnxMl.TensorProto t : g.getInitializerList()) {
-            if (t.getDataType() == OnnxMl.TensorProto.DataType.INT64.getNumber()) integers.put(t.getName(), longs(t));
+            if (t.getDataType() == OnnxMl.TensorProto.DataType.INT64.getNumber()) integers(t.getName(), t);
             else initializers.put(t.getName(), tensor(t));
         }
         List<OnnxMl.ValueInfoProto> inputs = g.getInputList().stream().filter(v -> !initializers.containsKey(v.getName()) && !integers.containsKey(v.getName())).toList();
@@ -548,10 +550,10 @@ public final class OnnxImport {
         if (n.getOutputCount() != 1) throw unsupported(n, name, n.getOutputCount() + " outputs");
         String out = n.getOutput(0);
         OnnxMl.AttributeProto ints = attribute(n, "value_ints"), one = attribute(n, "value_int");
-        if (v != null && v.hasT() && v.getT().getDataType() == OnnxMl.TensorProto.DataType.INT64.getNumber()) integers.put(out, longs(v.getT().toBuilder().setName(out).build()));
+        if (v != null && v.hasT() && v.getT().getDataType() == OnnxMl.TensorProto.DataType.INT64.getNumber()) integers(out, v.getT().toBuilder().setName(out).build());
         else if (v != null && v.hasT()) initializers.put(out, tensor(v.getT().toBuilder().setName(out).build()));
         else if (f != null) initializers.put(out, new Tensor(new int[0], new float[] {f.getF()}));
-        else if (one != null) integers.put(out, new long[] {one.getI()});
+        else if (one != null) integers(out, new IntegerFolding.Ints(new long[] {one.getI()}, new long[0]));
         else if (ints != null) {
             if (ints.getIntsCount() > MAX_INTEGERS) throw unsupported(n, name, ints.getIntsCount() + " int64 values (at most " + MAX_INTEGERS + ")");
             integers.put(out, ints.getIntsList().stream().mapToLong(Long::longValue).toArray());
@@ -562,31 +564,83 @@ public final class OnnxImport {
     /**
      * A node of constants only, as a constant: an Identity of a constant is another name for it
      * (PyTorch's exporter shares one initializer among parameters of equal values this way); of int64
-     * constants (shapes, axes), a Reshape keeps the values and a Concat along axis 0 joins them, as
-     * exporters that do not fold constants write a shape. False, taking nothing, for any other node.
+     * constants (shapes, axes, pads), ConstantOfShape, Reshape, Concat, Slice, Transpose and a Cast to
+     * int64 compute theirs ({@link IntegerFolding}), as exporters that do not fold constants write a
+     * shape or, PyTorch's, a padding. False, taking nothing, for any other node.
      */
     private boolean folded(OnnxMl.NodeProto n) throws FileFormatException {
-        if (n.getOutputCount() != 1 || n.getInputCount() == 0) return false;
-        String out = n.getOutput(0);
-        for (String in : n.getInputList()) if (!integers.containsKey(in) && !(initializers.containsKey(in) && n.getOpType().equals("Identity"))) return false;
-        switch (n.getOpType()) {
-            case "Identity" -> {
-                if (n.getInputCount() != 1) return false;
-                if (initializers.containsKey(n.getInput(0))) initializers.put(out, initializers.get(n.getInput(0)));
-                else integers.put(out, integers.get(n.getInput(0)));
-            }
-            case "Reshape" -> integers.put(out, integers.get(n.getInput(0)));
-            case "Concat" -> {
-                if (integer(n, "axis", 0) != 0) return false;
-                long[] joined = n.getInputList().stream().flatMapToLong(in -> java.util.Arrays.stream(integers.get(in))).toArray();
-                if (joined.length > MAX_INTEGERS) throw new FileFormatException(file, "node '" + n.getName() + "' (Concat) joins " + joined.length + " int64 values; cnn4j reads at most " + MAX_INTEGERS);
-                integers.put(out, joined);
-            }
-            default -> {
-                return false;
-            }
+        if (n.getOutputCount() != 1 || n.getInputCount() == 0 || n.getInput(0).isEmpty()) return false;
+        String out = n.getOutput(0), op = n.getOpType();
+        for (String in : n.getInputList()) {
+            if (!in.isEmpty() && !integers.containsKey(in) && !(initializers.containsKey(in) && op.equals("Identity"))) return false;
         }
-        return true;
+        if (op.equals("Identity") && n.getInputCount() == 1 && initializers.containsKey(n.getInput(0))) {
+            initializers.put(out, initializers.get(n.getInput(0)));
+            return true;
+        }
+        try {
+            IntegerFolding.Ints x = integers(n.getInput(0));
+            IntegerFolding.Ints v = switch (op) {
+                case "Identity" -> n.getInputCount() == 1 ? x : null;
+                case "Cast" -> integer(n, "to", 0) == OnnxMl.TensorProto.DataType.INT64.getNumber() ? x : null;
+                case "ConstantOfShape" -> {
+                    OnnxMl.AttributeProto value = attribute(n, "value"); // absent: float zeros, no int64 constant
+                    if (value == null || !value.hasT() || value.getT().getDataType() != OnnxMl.TensorProto.DataType.INT64.getNumber()) yield null;
+                    long[] one = longs(value.getT().toBuilder().setName(out).build());
+                    if (one.length != 1) throw new IllegalArgumentException("a value of " + one.length + " elements (one needed)");
+                    yield IntegerFolding.constantOfShape(x.values(), one[0], MAX_INTEGERS);
+                }
+                case "Reshape" -> {
+                    long[] target = n.getInputCount() > 1 ? integers.get(n.getInput(1)) : longs(n, "shape");
+                    yield target == null ? null : IntegerFolding.reshape(x, target, integer(n, "allowzero", 0) != 0);
+                }
+                case "Concat" -> {
+                    IntegerFolding.Ints[] parts = new IntegerFolding.Ints[n.getInputCount()];
+                    for (int i = 0; i < parts.length; i++) parts[i] = integers(n.getInput(i));
+                    yield IntegerFolding.concat(parts, integer(n, "axis", 0), MAX_INTEGERS);
+                }
+                case "Slice" -> {
+                    boolean attributes = n.getInputCount() == 1; // to opset 9
+                    long[] starts = attributes ? longs(n, "starts") : input(n, 1), ends = attributes ? longs(n, "ends") : input(n, 2);
+                    if (starts == null || ends == null) throw new IllegalArgumentException("no starts or ends");
+                    yield IntegerFolding.slice(x, starts, ends, attributes ? longs(n, "axes") : input(n, 3), attributes ? null : input(n, 4));
+                }
+                case "Transpose" -> IntegerFolding.transpose(x, longs(n, "perm"));
+                default -> null;
+            };
+            if (v == null) return false;
+            integers(out, v);
+            return true;
+        } catch (IllegalArgumentException e) {
+            throw new FileFormatException(file, "node '" + n.getName() + "' (" + op + ") of int64 constants: " + e.getMessage());
+        }
+    }
+
+    /** An int64 constant with its dimensions. */
+    private IntegerFolding.Ints integers(String name) {
+        long[] v = integers.get(name);
+        return new IntegerFolding.Ints(v, integerDims.getOrDefault(name, new long[] {v.length}));
+    }
+
+    private void integers(String name, IntegerFolding.Ints v) {
+        integers.put(name, v.values());
+        integerDims.put(name, v.dims());
+    }
+
+    private void integers(String name, OnnxMl.TensorProto t) throws FileFormatException {
+        long[] v = longs(t);
+        integers(name, new IntegerFolding.Ints(v, t.getDimsList().stream().mapToLong(Long::longValue).toArray()));
+    }
+
+    /** Optional int64 input i of a node: null where the node has none or leaves it empty. */
+    private long[] input(OnnxMl.NodeProto n, int i) {
+        return n.getInputCount() > i && !n.getInput(i).isEmpty() ? integers.get(n.getInput(i)) : null;
+    }
+
+    /** An ints attribute as it is (negative values too); null where absent. */
+    private static long[] longs(OnnxMl.NodeProto n, String key) {
+        OnnxMl.AttributeProto a = attribute(n, key);
+        return a == null ? null : a.getIntsList().stream().mapToLong(Long::longValue).toArray();
     }
 
     /**

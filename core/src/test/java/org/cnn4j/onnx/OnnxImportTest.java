@@ -188,6 +188,30 @@ class OnnxImportTest {
     }
 
     /**
+     * Zero padding that differs between the sides, F.pad's and nn.ZeroPad2d's, whose pads PyTorch
+     * 1.13 computes from int64 constants (ConstantOfShape, Concat, Reshape, Slice with step −1,
+     * Transpose, Reshape, Cast): PyTorch's outputs, with the pads as ZeroPad2d layers (left, right,
+     * top, bottom). Such a computation asked to make more values than a shape has is refused by node.
+     */
+    @Test
+    void aPyTorchNetPaddedUnevenlyImports() throws IOException {
+        float[][] io = pytorchFile("torch-padded", 2 * 3 * 12 * 11);
+        try (Model m = OnnxImport.read(dir.resolve("torch-padded.onnx"), Backends.CPU).model()) {
+            assertNearScale("torch-padded", io[1], outputs(m, io[0], 2));
+            List<String> kinds = m.layers().stream().map(Layer::describe).toList();
+            assertTrue(kinds.contains("ZeroPad2d 1,0,2,1") && kinds.contains("ZeroPad2d 0,1,2,1"), kinds.toString());
+        }
+        OnnxMl.ModelProto.Builder b = OnnxMl.ModelProto.parseFrom(Files.readAllBytes(dir.resolve("torch-padded.onnx"))).toBuilder();
+        OnnxMl.GraphProto.Builder g = b.getGraphBuilder();
+        OnnxMl.NodeProto zeros = g.getNodeList().stream().filter(n -> n.getOpType().equals("ConstantOfShape")).findFirst().orElseThrow();
+        for (int i = 0; i < g.getNodeCount(); i++) {
+            if (g.getNode(i).getOutput(0).equals(zeros.getInput(0))) g.setNode(i, int64Constant(zeros.getInput(0), 1000, 1));
+        }
+        String m = refusal(write("many-zeros.onnx", b.build()));
+        assertTrue(m.contains("node '" + zeros.getName() + "' (ConstantOfShape) of int64 constants: a shape of [1000, 1] (at most 64 values)"), m);
+    }
+
+    /**
      * A subgraph is taken for a layer only where its inner values feed nothing else: a sigmoid
      * whose output also goes past the product stays a Sigmoid, and the product of two computed
      * values, which cnn4j has no layer for, is refused by name.
