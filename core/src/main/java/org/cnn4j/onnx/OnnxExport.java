@@ -50,7 +50,7 @@ import org.cnn4j.tensor.Shape;
  *
  * <p>Layers: Conv2d (Conv), Dense (Gemm with transB, after a Flatten where its input is not flat),
  * BatchNorm1d/2d (BatchNormalization), MaxPool2d (MaxPool) and AvgPool2d (AveragePool with the
- * layer's count_include_pad), both with ceil_mode where the layer rounds up, GlobalAvgPool2d
+ * layer's count_include_pad where it has padding, else 0), both with ceil_mode where the layer rounds up, GlobalAvgPool2d
  * (GlobalAveragePool then Flatten), Flatten, Add, Concat (channels), Softmax, Dropout and Identity
  * (Identity), and the activations: ReLU, LeakyReLU, Sigmoid, Tanh; those the opset lacks written
  * with standard operators: SiLU as x·Sigmoid(x), GELU as x·(1 + Erf(x/√2))/2, ScaledTanh as
@@ -134,7 +134,10 @@ public final class OnnxExport {
             case BatchNorm bn -> add("BatchNormalization", name, List.of(in.getFirst(), initializer(name + ".weight"), initializer(name + ".bias"),
                     initializer(name + ".running_mean"), initializer(name + ".running_var")), out, real("epsilon", bn.eps()));
             case MaxPool2d pool -> pool("MaxPool", name, s, in.getFirst(), out, null);
-            case AvgPool2d pool -> pool("AveragePool", name, s, in.getFirst(), out, integer("count_include_pad", s.containsKey("countIncludePad") ? 0 : 1));
+            // Without padding either count gives the same divisor; 0 then, which also suits runtimes that divide a
+            // ceil-mode window reaching past the input by the whole window under count_include_pad (ONNX Runtime 1.22).
+            case AvgPool2d pool -> pool("AveragePool", name, s, in.getFirst(), out,
+                    integer("count_include_pad", s.containsKey("countIncludePad") || pool.geometry().unpadded() ? 0 : 1));
             case Subsampling sub -> { // β·(window sum) + b = AveragePool · β·k² + b
                 int k = (int) s.get("block"), c = layer.outputShape().dim(0);
                 float[] beta = values.remove(name + ".beta"), scale = new float[c];

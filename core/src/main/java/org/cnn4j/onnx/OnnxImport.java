@@ -371,8 +371,9 @@ public final class OnnxImport {
                 if (k == null || k.length != 2) throw unsupported(n, name, "a kernel_shape other than 2-D");
                 if (op.equals("AveragePool") && (dilations[0] != 1 || dilations[1] != 1)) throw unsupported(n, name, "an average pooling's dilations");
                 int[] pads = pads(n, name, inShape, k, strides, dilations);
+                boolean unpadded = pads[0] == 0 && pads[1] == 0 && pads[2] == 0 && pads[3] == 0; // then either count is the same
                 layer = (op.equals("MaxPool") ? new MaxPool2d(k[0], k[1]).dilation(dilations[0], dilations[1])
-                        : new AvgPool2d(k[0], k[1]).countIncludePad(integer(n, "count_include_pad", 0) != 0))
+                        : new AvgPool2d(k[0], k[1]).countIncludePad(unpadded || integer(n, "count_include_pad", 0) != 0))
                         .stride(strides[0], strides[1]).padding(pads[0], pads[1], pads[2], pads[3]).ceilMode(integer(n, "ceil_mode", 0) != 0);
                 from.add(value(n, name, 0));
             }

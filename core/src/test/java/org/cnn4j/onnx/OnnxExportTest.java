@@ -125,6 +125,33 @@ class OnnxExportTest {
         }
     }
 
+    /**
+     * Averages in ceil mode whose last windows reach past the input, which divide by the taps within
+     * the padded input, as PyTorch and the ONNX specification do (ONNX Runtime 1.22 divided by the
+     * whole window): 2 × 2 windows every 2 over 3 × 3; and poolings whose one window is larger than
+     * the input (by less than a stride, as PyTorch allows): a max over 3 × 3 by a 4 × 4 window,
+     * averages over 2 × 2 padded by 1 by a 5 × 5 window, counting the padding and not.
+     */
+    @Test
+    void windowsLargerThanTheirInputRunInOnnxRuntimeAsInCnn4j() throws Exception {
+        try (Model m = Graph.builder().input(2, 3, 3).add("conv", new Conv2d(2, 3, 3).padding(1), Graph.INPUT)
+                .add("max", new MaxPool2d(4).stride(2).ceilMode(true)).add("flat", new Flatten()).add("fc", new Dense(3, 4))
+                .loss(new SoftmaxCrossEntropy()).seed(8).build(Backends.CPU)) {
+            agrees(m, "larger-max.onnx");
+        }
+        try (Model m = Graph.builder().input(2, 3, 3).add("conv", new Conv2d(2, 3, 1), Graph.INPUT)
+                .add("avg", new AvgPool2d(2).stride(2).ceilMode(true)).add("flat", new Flatten())
+                .loss(new SoftmaxCrossEntropy()).seed(8).build(Backends.CPU)) {
+            agrees(m, "ceil-avg.onnx");
+        }
+        for (boolean counted : new boolean[] {true, false}) {
+            try (Model m = Graph.builder().input(2, 2, 2).add("conv", new Conv2d(2, 3, 1), Graph.INPUT)
+                    .add("avg", new AvgPool2d(5).countIncludePad(counted).stride(2).padding(1).ceilMode(true)).add("flat", new Flatten()).loss(new SoftmaxCrossEntropy()).seed(8).build(Backends.CPU)) {
+                agrees(m, "larger-avg-" + counted + ".onnx");
+            }
+        }
+    }
+
     /** Every other layer the exporter knows: each activation, both poolings with padding, Concat, Dropout, BatchNorm1d, Softmax. */
     @Test
     void everyExportedLayerKindRunsAsInCnn4j() throws Exception {
