@@ -1,6 +1,6 @@
 package org.cnn4j.backend.cuda;
 
-import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -93,7 +93,9 @@ public final class CudaBackend implements Backend {
      * general gathers, the element-wise activation backward, cuDNN's bias gradient).
      */
     boolean poolCells = !"false".equals(System.getProperty("cnn4j.poolCells"));
-    private final Map<ChunkTables.Key, ChunkTable> tables = new HashMap<>();
+    /** Chunk tables by contents, least recently used first; at most {@link #CHUNK_TABLES}. */
+    private final Map<ChunkTables.Key, ChunkTable> tables = new LinkedHashMap<>(16, 0.75f, true);
+    static final int CHUNK_TABLES = 64;
     CpuBackend host;
     private final ThreadLocal<Boolean> contextCurrent = ThreadLocal.withInitial(() -> false);
     private boolean closed;
@@ -663,14 +665,20 @@ public final class CudaBackend implements Backend {
 
     /** A chunk table in device memory: its block, its size, and its rows (the launch's blocks). */
 
-    /** A chunk table on the device, made the first time its contents are met (in an eager step, not in a recording). */
+    /**
+     * A chunk table on the device, made the first time its contents are met (in an eager step, not
+     * in a recording). Where the tensors have moved many times (models made and closed), the least
+     * recently used table goes: never one the step in hand has used, which its recording needs again.
+     */
     ChunkTable table(long[] rows, int width) {
         ChunkTables.Key key = new ChunkTables.Key(rows);
         ChunkTable t = tables.get(key);
         if (t != null) return t;
-        if (tables.size() >= 64) { // the tensors have moved many times: start over
-            for (ChunkTable old : tables.values()) memory.release(old.pointer(), old.bytes());
-            tables.clear();
+        if (tables.size() >= CHUNK_TABLES) {
+            var eldest = tables.entrySet().iterator();
+            ChunkTable old = eldest.next().getValue();
+            eldest.remove();
+            memory.release(old.pointer(), old.bytes());
         }
         long bytes = Math.max(8, 8L * rows.length);
         DevicePointer p = memory.allocate(bytes, "a chunk table");

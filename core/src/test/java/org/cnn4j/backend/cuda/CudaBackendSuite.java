@@ -658,6 +658,32 @@ abstract class CudaBackendSuite {
         }
     }
 
+    /**
+     * A full chunk-table cache (models made and closed leave tables of addresses no longer used)
+     * gives up its least recently used table, not one in use: a table used between every two new
+     * ones stays without another allocation (emptying the whole cache, as before, would have dropped
+     * a table made earlier in the same step, and with it that step's recording), while one left
+     * unused is made again.
+     */
+    @Test
+    void aFullChunkTableCacheGivesUpItsLeastRecentlyUsed() {
+        try (Tensor one = strict.allocate(Shape.of(1))) {
+            strict.fill(one, 0); // the context current on this thread
+        }
+        long[] used = {1L << 40, 0, 1}, unused = {(1L << 40) + 1, 0, 1};
+        strict.table(used, 3);
+        strict.table(unused, 3);
+        for (int i = 0; i < 3 * CudaBackend.CHUNK_TABLES; i++) {
+            strict.table(new long[] {(1L << 41) + i, 0, 1}, 3);
+            long before = strict.memory.generation();
+            strict.table(used, 3);
+            assertEquals(before, strict.memory.generation(), "the table in use was kept");
+        }
+        long before = strict.memory.generation();
+        strict.table(unused, 3);
+        assertTrue(strict.memory.generation() > before, "the unused table was given up and made again");
+    }
+
     @Test
     void memoryIsReusedAndCopiesRoundTrip() {
         float[] values = new float[1000];
