@@ -431,6 +431,19 @@ abstract class CudaBackendSuite {
         }
     }
 
+    /**
+     * RandomNetworksTest's networks drawn at random (grouped, strided and dilated convolutions,
+     * poolings in every mode, batch normalisation, each activation, residual additions): one
+     * training step in strict float32 against PyTorch float64, within the float32 tolerance of the
+     * CPU's check; failures name the network and the tensor.
+     */
+    @Test
+    void randomNetworksTakeTheirTrainingStepAsInPyTorch() {
+        for (org.cnn4j.testing.RandomNetworks.Network n : org.cnn4j.testing.RandomNetworks.all()) {
+            n.assertStep(strict, org.cnn4j.testing.RandomNetworks.FLOAT32);
+        }
+    }
+
     @Test
     void denseProductsAndSoftmax() {
         Random rng = new Random(4);
