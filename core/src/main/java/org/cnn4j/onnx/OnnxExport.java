@@ -50,15 +50,15 @@ import org.cnn4j.tensor.Shape;
  *
  * <p>Layers: Conv2d (Conv), Dense (Gemm with transB, after a Flatten where its input is not flat),
  * BatchNorm1d/2d (BatchNormalization), MaxPool2d (MaxPool) and AvgPool2d (AveragePool with the
- * layer's count_include_pad where it has padding, else 0), both with ceil_mode where the layer rounds up, GlobalAvgPool2d
- * (GlobalAveragePool then Flatten), Flatten, Add, Concat (channels), Softmax, Dropout and Identity
- * (Identity), and the activations: ReLU, LeakyReLU, Sigmoid, Tanh; those the opset lacks written
- * with standard operators: SiLU as x·Sigmoid(x), GELU as x·(1 + Erf(x/√2))/2, ScaledTanh as
- * 1.7159·Tanh(2x/3). LeNet-5's layers too: Subsampling (β·window sum + b per map) as AveragePool
- * times β·k² plus b, and FeatureMapCombination as a Conv whose filters are α_ij·k_ij (the mixing
- * weights applied; importing it gives a plain convolution). {@link OnnxImport} reads all of these
- * forms back into the same layers (but for the map combinations). Any other layer is refused with
- * its name and kind. ZeroPad2d goes out as Pad.
+ * layer's count_include_pad where it has padding, else 0), both with ceil_mode where the layer
+ * rounds up, GlobalAvgPool2d (GlobalAveragePool then Flatten), Flatten, Add, Concat (channels),
+ * Softmax, Dropout and Identity (Identity), and the activations: ReLU, LeakyReLU, Sigmoid, Tanh;
+ * those the opset lacks written with standard operators: SiLU as x·Sigmoid(x), GELU as x·(1 +
+ * Erf(x/√2))/2, ScaledTanh as 1.7159·Tanh(2x/3). LeNet-5's layers too: Subsampling (β·window
+ * sum + b per map) as AveragePool times β·k² plus b, and FeatureMapCombination as a Conv whose
+ * filters are α_ij·k_ij (the mixing weights applied; importing it gives a plain convolution).
+ * {@link OnnxImport} reads all of these forms back into the same layers (but for the map
+ * combinations). Any other layer is refused with its name and kind. ZeroPad2d goes out as Pad.
  */
 public final class OnnxExport {
     public static final int OPSET = 13;
