@@ -178,12 +178,17 @@ class OnnxImportTest {
      */
     @Test
     void aPyTorchDepthwiseNetWithSiluAndGeluImports() throws IOException {
-        float[][] io = pytorchFile("torch-mobile", 2 * 3 * 20 * 20);
-        try (Model m = OnnxImport.read(dir.resolve("torch-mobile.onnx"), Backends.CPU).model()) {
-            assertNearScale("torch-mobile", io[1], outputs(m, io[0], 2));
-            List<String> kinds = m.layers().stream().map(Layer::describe).toList();
-            assertTrue(kinds.contains("SiLU") && kinds.contains("GELU (erf)") && kinds.stream().anyMatch(k -> k.contains("groups 8")), kinds.toString());
-            assertTrue(kinds.contains("MaxPool2d 3×3 stride 2 ceil") && kinds.contains("AvgPool2d 3×3 stride 2 pad 1 without padding in the divisor"), kinds.toString());
+        List<String> kinds = pytorchNetImports("torch-mobile", 2 * 3 * 20 * 20);
+        assertTrue(kinds.contains("SiLU") && kinds.contains("GELU (erf)") && kinds.stream().anyMatch(k -> k.contains("groups 8")), kinds.toString());
+        assertTrue(kinds.contains("MaxPool2d 3×3 stride 2 ceil") && kinds.contains("AvgPool2d 3×3 stride 2 pad 1 without padding in the divisor"), kinds.toString());
+    }
+
+    /** Imports PyTorch's export {@code name} (a batch of 2), checks its outputs against PyTorch's, and returns its layers' descriptions. */
+    private List<String> pytorchNetImports(String name, int inputs) throws IOException {
+        float[][] io = pytorchFile(name, inputs);
+        try (Model m = OnnxImport.read(dir.resolve(name + ".onnx"), Backends.CPU).model()) {
+            assertNearScale(name, io[1], outputs(m, io[0], 2));
+            return m.layers().stream().map(Layer::describe).toList();
         }
     }
 
@@ -195,12 +200,8 @@ class OnnxImportTest {
      */
     @Test
     void aPyTorchNetPaddedUnevenlyImports() throws IOException {
-        float[][] io = pytorchFile("torch-padded", 2 * 3 * 12 * 11);
-        try (Model m = OnnxImport.read(dir.resolve("torch-padded.onnx"), Backends.CPU).model()) {
-            assertNearScale("torch-padded", io[1], outputs(m, io[0], 2));
-            List<String> kinds = m.layers().stream().map(Layer::describe).toList();
-            assertTrue(kinds.contains("ZeroPad2d 1,0,2,1") && kinds.contains("ZeroPad2d 0,1,2,1"), kinds.toString());
-        }
+        List<String> kinds = pytorchNetImports("torch-padded", 2 * 3 * 12 * 11);
+        assertTrue(kinds.contains("ZeroPad2d 1,0,2,1") && kinds.contains("ZeroPad2d 0,1,2,1"), kinds.toString());
         OnnxMl.ModelProto.Builder b = OnnxMl.ModelProto.parseFrom(Files.readAllBytes(dir.resolve("torch-padded.onnx"))).toBuilder();
         OnnxMl.GraphProto.Builder g = b.getGraphBuilder();
         OnnxMl.NodeProto zeros = g.getNodeList().stream().filter(n -> n.getOpType().equals("ConstantOfShape")).findFirst().orElseThrow();
