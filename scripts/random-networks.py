@@ -6,8 +6,10 @@ pixels a side, 1 to 4 blocks drawn from: a convolution (kernel 1 to 4, stride 1 
 dilation 1 or 2, grouped or depthwise or neither, with or without bias), a max pooling (ceil mode or
 not, padding, dilation) or an average pooling (ceil mode or not, padding counted in the divisor or
 not), batch normalisation in training mode (from random running statistics), an activation (ReLU,
-LeakyReLU, Sigmoid, Tanh, SiLU, GELU), a residual 3x3 convolution added to its input; then global
-average pooling or flattening, and a dense layer to 2 to 6 classes. The step: the mean softmax
+LeakyReLU, Sigmoid, Tanh, SiLU, GELU), a residual 3x3 convolution added to its input, a 3x3
+convolution whose maps join its input's (torch.cat along the channels); then global average pooling
+or flattening, a hidden dense layer with batch normalisation and ReLU or none, and a dense layer to
+2 to 6 classes. The step: the mean softmax
 cross-entropy of 2 to 5 images against random labels, every parameter's gradient, and the running
 statistics after it.
 
@@ -23,8 +25,10 @@ Format, one record per line:
   batchnorm NAME C EPS
   act NAME KIND                  (PyTorch's class name)
   residual NAME C                (NAME a 3x3 convolution, padding 1, added to the block's input)
+  concat NAME C OUT              (NAME a 3x3 convolution, padding 1, C to OUT maps, joined after the input's C)
   globalavg NAME | flatten NAME
   dense NAME IN OUT
+  batchnorm1d NAME FEATURES EPS
   tensor NAME d0,d1,... v v v    (param/NAME before the step, x, labels, loss, grad/NAME, after/NAME)
   end
 Names are PyTorch's (layers.0.weight, ...), which cnn4j's layers take too.
@@ -70,6 +74,8 @@ class Net(nn.Module):
         for m, kind in zip(self.layers, self.kinds):
             if kind == "residual":
                 x = x + m(x)
+            elif kind == "concat":
+                x = torch.cat([x, m(x)], 1)
             elif kind == "globalavg":
                 x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
             elif kind == "flatten":
@@ -91,7 +97,7 @@ def draw(index):
     blocks, lines = [], [f"network n{index} {c} {h} {w}"]
     for _ in range(rnd.randint(1, 4)):
         name = f"layers.{len(blocks)}"
-        kind = rnd.choice(["conv", "conv", "pool", "pool", "batchnorm", "batchnorm", "act", "residual"])
+        kind = rnd.choice(["conv", "conv", "pool", "pool", "batchnorm", "batchnorm", "act", "residual", "concat"])
         if kind == "conv":
             k, s, p, d = rnd.randint(1, 4), rnd.randint(1, 3), rnd.randint(0, 2), rnd.randint(1, 2)
             g = rnd.choice([1, 1, c])
@@ -136,9 +142,14 @@ def draw(index):
             act = rnd.choice(["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "SiLU", "GELU"])
             blocks.append((getattr(nn, act)(), kind))
             lines.append(f"act {name} {act}")
-        else:
+        elif kind == "residual":
             blocks.append((nn.Conv2d(c, c, 3, 1, 1), kind))
             lines.append(f"residual {name} {c}")
+        else:
+            out = rnd.randint(1, 3)
+            blocks.append((nn.Conv2d(c, out, 3, 1, 1), kind))
+            lines.append(f"concat {name} {c} {out}")
+            c += out
     classes = rnd.randint(2, 6)
     if rnd.random() < 0.5:
         blocks.append((nn.Identity(), "globalavg"))
@@ -150,6 +161,16 @@ def draw(index):
         features = c * h * w
     if features > 600:
         return None
+    if rnd.random() < 0.3:  # a hidden layer: dense, batch normalisation, ReLU
+        hidden, eps = rnd.randint(2, 8), rnd.choice([1e-5, 1e-3])
+        bn = nn.BatchNorm1d(hidden, eps=eps)
+        with torch.no_grad():
+            bn.running_mean.copy_(0.3 * torch.randn(hidden))
+            bn.running_var.copy_(0.5 + torch.rand(hidden))
+        blocks += [(nn.Linear(features, hidden), "dense"), (bn, "batchnorm1d"), (nn.ReLU(), "act")]
+        lines += [f"dense layers.{len(blocks) - 3} {features} {hidden}", f"batchnorm1d layers.{len(blocks) - 2} {hidden} {eps}",
+                  f"act layers.{len(blocks) - 1} ReLU"]
+        features = hidden
     blocks.append((nn.Linear(features, classes), "dense"))
     lines.append(f"dense layers.{len(blocks) - 1} {features} {classes}")
     net = Net(blocks).train()

@@ -16,7 +16,9 @@ import java.util.Map;
 import org.cnn4j.backend.Backend;
 import org.cnn4j.layer.Add;
 import org.cnn4j.layer.AvgPool2d;
+import org.cnn4j.layer.BatchNorm1d;
 import org.cnn4j.layer.BatchNorm2d;
+import org.cnn4j.layer.Concat;
 import org.cnn4j.layer.Conv2d;
 import org.cnn4j.layer.Dense;
 import org.cnn4j.layer.Flatten;
@@ -33,6 +35,7 @@ import org.cnn4j.layer.Sigmoid;
 import org.cnn4j.layer.Tanh;
 import org.cnn4j.loss.SoftmaxCrossEntropy;
 import org.cnn4j.model.Graph;
+import org.cnn4j.tensor.DType;
 import org.cnn4j.tensor.Shape;
 import org.cnn4j.tensor.Tensor;
 
@@ -50,6 +53,14 @@ public final class RandomNetworks {
     public static final double FLOAT32 = 2e-3;
     /** The float64 reference backend's: 1e-9 (its worst over the same networks, 2e-11). */
     public static final double FLOAT64 = 1e-9;
+    /**
+     * A gradient that is zero in exact arithmetic (a layer's bias whose every effect a batch
+     * normalisation after it removes; PyTorch's float64 gives it as rounding, under 1e-9 of the
+     * largest gradient) comes out of float32 as the rounding of terms that cancel, which are as
+     * large as the other gradients or larger: float32 backends are held to 1e-2 of the largest
+     * gradient there (the worst seen in 1,200 networks with such gradients among them: 2.3e-4).
+     */
+    public static final double VANISHING = 1e-2;
 
     /** A network: its input (c, h, w), its blocks as the file gives them, and PyTorch's tensors by name. */
     public record Network(String name, int[] input, List<String[]> blocks, Map<String, TorchFixtures.Array> tensors) {
@@ -84,6 +95,11 @@ public final class RandomNetworks {
                         g.add(name, new Conv2d(i(b, 2), i(b, 2), 3).padding(1), previous).add(name + ".add", new Add(), previous, name);
                         name += ".add";
                     }
+                    case "concat" -> {
+                        g.add(name, new Conv2d(i(b, 2), i(b, 3), 3).padding(1), previous).add(name + ".cat", new Concat(), previous, name);
+                        name += ".cat";
+                    }
+                    case "batchnorm1d" -> g.add(name, new BatchNorm1d(i(b, 2)).eps(Double.parseDouble(b[3])), previous);
                     case "globalavg" -> g.add(name, new GlobalAvgPool2d(), previous);
                     case "flatten" -> g.add(name, new Flatten(), previous);
                     case "dense" -> g.add(name, new Dense(i(b, 2), i(b, 3)), previous);
@@ -98,8 +114,8 @@ public final class RandomNetworks {
          * One training step on {@code backend} from PyTorch's weights, running statistics, images and
          * labels, against PyTorch's loss, every parameter's gradient and the running statistics after
          * it: within {@code tolerance} of the loss (at least 1), of each gradient's largest magnitude
-         * (at least 1e-2 of the largest of all gradients: a bias before batch normalisation has a
-         * gradient of zero in exact arithmetic) and of each statistic's (at least 1).
+         * (at least 1e-2 of the largest of all gradients; for a gradient that vanishes, see {@link
+         * #VANISHING}) and of each statistic's (at least 1).
          */
         public void assertStep(Backend backend, double tolerance) {
             try (Graph model = build(backend)) {
@@ -118,10 +134,11 @@ public final class RandomNetworks {
                             tolerance * Math.max(1, Math.abs(expected)), 0);
                     double all = 0;
                     for (Parameter p : model.parameters()) all = Math.max(all, Close.maxAbs(tensor("grad/" + p.name()).values()));
+                    boolean float32 = backend.precision() != DType.FLOAT64;
                     for (Parameter p : model.parameters()) {
                         double[] e = tensor("grad/" + p.name()).values();
-                        Close.assertClose(this + ": gradient of " + p.name() + " on " + backend.name(), e, p.gradient().toDoubleArray(),
-                                tolerance * Math.max(Close.maxAbs(e), 1e-2 * all), 0);
+                        double own = Close.maxAbs(e), allowed = own <= 1e-9 * all && float32 ? VANISHING * all : tolerance * Math.max(own, 1e-2 * all);
+                        Close.assertClose(this + ": gradient of " + p.name() + " on " + backend.name(), e, p.gradient().toDoubleArray(), allowed, 0);
                     }
                     for (Layer.State s : model.state()) {
                         if (s.name().endsWith(".num_batches_tracked")) continue;
