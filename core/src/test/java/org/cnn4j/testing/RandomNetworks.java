@@ -195,12 +195,7 @@ public final class RandomNetworks {
                         name = f[1];
                         input = new int[] {Integer.parseInt(f[2]), Integer.parseInt(f[3]), Integer.parseInt(f[4])};
                     }
-                    case "tensor" -> {
-                        int[] dims = Arrays.stream(f[2].split(",")).mapToInt(Integer::parseInt).toArray();
-                        double[] v = new double[f.length - 3];
-                        for (int i = 0; i < v.length; i++) v[i] = Double.parseDouble(f[i + 3]);
-                        tensors.put(f[1], new TorchFixtures.Array(Shape.of(dims), v));
-                    }
+                    case "tensor" -> tensors.put(f[1], TorchFixtures.array(f));
                     case "end" -> {
                         out.add(new Network(name, input, List.copyOf(blocks), Map.copyOf(tensors)));
                         blocks.clear();

@@ -6,6 +6,7 @@ import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -75,6 +76,14 @@ public final class TorchFixtures {
         assertMatches(what, b, expected, actual.toDoubleArray());
     }
 
+    /** The array of a record {@code tensor NAME d0,d1,... v v v}, split at its spaces. */
+    static Array array(String[] fields) {
+        int[] dims = Arrays.stream(fields[2].split(",")).mapToInt(Integer::parseInt).toArray();
+        double[] v = new double[fields.length - 3];
+        for (int i = 0; i < v.length; i++) v[i] = Double.parseDouble(fields[i + 3]);
+        return new Array(Shape.of(dims), v);
+    }
+
     private static List<Case> load() {
         List<Case> out = new ArrayList<>();
         try (BufferedReader in = new BufferedReader(new InputStreamReader(
@@ -95,14 +104,7 @@ public final class TorchFixtures {
                             params.put(kv[0], kv[1]);
                         }
                     }
-                    case "tensor" -> {
-                        String[] dims = f[2].split(",");
-                        int[] d = new int[dims.length];
-                        for (int i = 0; i < d.length; i++) d[i] = Integer.parseInt(dims[i]);
-                        double[] v = new double[f.length - 3];
-                        for (int i = 0; i < v.length; i++) v[i] = Double.parseDouble(f[i + 3]);
-                        tensors.put(f[1], new Array(Shape.of(d), v));
-                    }
+                    case "tensor" -> tensors.put(f[1], array(f));
                     case "end" -> out.add(new Case(name, Map.copyOf(params), tensors));
                     default -> throw new IllegalStateException("bad fixture line: " + line.substring(0, Math.min(40, line.length())));
                 }
