@@ -13,7 +13,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * One training step of small networks drawn at random (scripts/random-networks.py: convolutions
  * grouped, depthwise, strided and dilated; poolings in every mode; batch normalisation; each
- * activation; residual additions; global pooling or flattening before a dense layer) against
+ * activation; residual additions; channel concatenations; global pooling or flattening before a
+ * dense layer, with or without a hidden one normalised in batches) against
  * PyTorch 1.13 in float64, on every backend: the loss, every gradient and the running statistics.
  * The layers' own tests check each alone; this checks them in the combinations a user builds.
  */

@@ -433,9 +433,10 @@ abstract class CudaBackendSuite {
 
     /**
      * RandomNetworksTest's networks drawn at random (grouped, strided and dilated convolutions,
-     * poolings in every mode, batch normalisation, each activation, residual additions): one
-     * training step in strict float32 against PyTorch float64, within the float32 tolerance of the
-     * CPU's check; failures name the network and the tensor.
+     * poolings in every mode, batch normalisation, each activation, residual additions, channel
+     * concatenations, hidden dense layers): one training step in strict float32 against PyTorch
+     * float64, within the float32 tolerances of the CPU's check; failures name the network and the
+     * tensor.
      */
     @Test
     void randomNetworksTakeTheirTrainingStepAsInPyTorch() {
@@ -674,9 +675,9 @@ abstract class CudaBackendSuite {
     /**
      * A full chunk-table cache (models made and closed leave tables of addresses no longer used)
      * gives up its least recently used table, not one in use: a table used between every two new
-     * ones stays without another allocation (emptying the whole cache, as before, would have dropped
-     * a table made earlier in the same step, and with it that step's recording), while one left
-     * unused is made again.
+     * ones stays without another allocation (emptying the whole cache would drop a table made
+     * earlier in the same step, and with it that step's recording), while one left unused is made
+     * again.
      */
     @Test
     void aFullChunkTableCacheGivesUpItsLeastRecentlyUsed() {
