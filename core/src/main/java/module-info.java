@@ -12,6 +12,7 @@
 module org.cnn4j {
     requires transitive java.desktop;   // BufferedImage in Classifier's and Images' signatures
     requires jdk.incubator.vector;      // the CPU kernels (the scalar ones serve where it is absent at run time)
+    requires jdk.management;            // HotSpot's flags, which tell whether the Vector API is compiled to vector instructions
     requires org.slf4j;
     requires com.google.gson;
     requires org.apache.commons.csv;

@@ -36,7 +36,10 @@ public final class BenchmarkSuite {
         }
         List<String> rows = new ArrayList<>(List.of("implementation,device,model,batch,mode,ms_per_step,images_per_second,peak_mib"));
         List<Backend> backends = new ArrayList<>();
-        if (devices.contains("cpu")) backends.add(new CpuBackend(Runtime.getRuntime().availableProcessors()));
+        if (devices.contains("cpu")) {
+            backends.add(new CpuBackend(Runtime.getRuntime().availableProcessors()));
+            System.out.println("cpu kernels: " + CpuBackend.kernels());
+        }
         if (devices.contains("gpu")) {
             try {
                 backends.add(CudaBackend.open(CudaBackend.Options.defaults()));

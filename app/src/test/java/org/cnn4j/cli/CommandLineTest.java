@@ -285,6 +285,7 @@ class CommandLineTest {
         r = run("devices");
         assertEquals(0, r.code());
         assertTrue(r.out().contains("cpu:"), r.out());
+        assertTrue(r.out().contains("\n  kernels: " + org.cnn4j.backend.cpu.CpuBackend.kernels() + "\n"), "the CPU's kernels, under it:\n" + r.out());
         List<String> gpu = r.out().lines().dropWhile(l -> !l.startsWith("gpu:")).toList();
         if (gpu.getFirst().startsWith("gpu: not available")) {
             assertEquals(1, gpu.size(), "without a GPU, one line says why:\n" + r.out());

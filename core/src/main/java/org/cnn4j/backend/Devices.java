@@ -80,6 +80,7 @@ public final class Devices {
         lines.add(String.format(Locale.ROOT, "cpu: %s, %d cores, %s %s, Java %s, max heap %d MiB — available",
                 System.getProperty("os.arch"), rt.availableProcessors(), System.getProperty("os.name"), System.getProperty("os.version"),
                 Runtime.version(), rt.maxMemory() >> 20));
+        lines.add("  kernels: " + CpuBackend.kernels());
         try (CudaBackend gpu = CudaBackend.open(CudaBackend.Options.defaults())) {
             List<String> about = gpu.describe();
             lines.add("gpu: " + about.getFirst() + " — available");

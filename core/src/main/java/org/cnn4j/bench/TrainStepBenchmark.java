@@ -8,6 +8,7 @@ import java.util.Random;
 
 import org.cnn4j.backend.Backend;
 import org.cnn4j.backend.Devices;
+import org.cnn4j.backend.cpu.CpuBackend;
 import org.cnn4j.backend.cuda.CudaBackend;
 import org.cnn4j.model.GraphedStep;
 import org.cnn4j.model.Models;
@@ -52,6 +53,7 @@ public final class TrainStepBenchmark {
                 return;
             }
             try (Backend backend = opened) {
+                if (backend instanceof CpuBackend) System.out.println("cpu kernels: " + CpuBackend.kernels());
                 Result r = measure(name, batch, windows, steps, backend);
                 Result base = results.isEmpty() ? r : results.get(0);
                 report(r, r.graphReplays() > 0 ? "train (graph)" : "train", r.trainSeconds(), r.macs() * 6, base.trainSeconds() / r.trainSeconds());

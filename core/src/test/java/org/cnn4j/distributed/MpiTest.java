@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
+import org.cnn4j.backend.cpu.CpuBackend;
 import org.cnn4j.testing.Mpirun;
 import org.junit.jupiter.api.Test;
 
@@ -138,13 +139,14 @@ class MpiTest {
 
     /**
      * How close two runs that sum the same products in another order come, as a fraction of the
-     * parameters' scale: 1e-5, or 1e-4 with the scalar kernels ({@code -Dcnn4j.vector=false}).
+     * parameters' scale: 1e-5, or 1e-4 with the scalar kernels ({@code -Dcnn4j.vector=false}, or a
+     * JVM that cannot compile the vector ones).
      * Float32 sums of n products taken one at a time round to about √n·2⁻²⁴ of the sum (n is some
      * 20,000 for a filter gradient: 1e-5), sums kept in vector lanes ten to a hundred times less.
      * Measured after 20 steps of fmnist-cnn: 1.7e-5 of the scale with the scalar kernels, 1.3e-6 at
      * 128 bits, 1.3e-7 at 256. A bucket summed instead of averaged is off by 1e-2 or more.
      */
-    private static final double TOLERANCE = "false".equals(System.getProperty("cnn4j.vector")) ? 1e-4 : 1e-5;
+    private static final double TOLERANCE = CpuBackend.vectorKernels() ? 1e-5 : 1e-4;
 
     /** Every value within {@link #TOLERANCE} of the largest magnitude of {@code expected}. */
     private static void assertNear(float[] expected, float[] actual) {

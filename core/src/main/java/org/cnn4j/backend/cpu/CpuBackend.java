@@ -46,8 +46,22 @@ public final class CpuBackend extends HostBackend {
         this.pooling = new CpuPoolingOps(this, parallel);
         this.families = new Families(convolution, pooling, new CpuNormalizationOps(this, parallel), new CpuFeatureMapOps(this, parallel),
                 new CpuOptimizerOps(this, parallel));
-        LOG.debug("{} started; SGEMM kernel: {}", name(), Sgemm.VECTOR ? "Vector API, " + VectorSgemm.NR / 2 + " floats a vector"
-                : "scalar (run with --add-modules jdk.incubator.vector for the Vector API kernel)");
+        LOG.debug("{} started; kernels: {}", name(), kernels());
+    }
+
+    /**
+     * Whether this JVM runs the CPU kernels written with the Vector API (matrix products, direct
+     * convolutions, activations, pooling) rather than the scalar ones: it needs {@code --add-modules
+     * jdk.incubator.vector}, no {@code -Dcnn4j.vector=false}, and a JVM that compiles the Vector API
+     * to vector instructions (C2, and a CPU with fused multiply-add).
+     */
+    public static boolean vectorKernels() {
+        return Sgemm.VECTOR;
+    }
+
+    /** The CPU kernels this JVM runs, for people: the Vector API's and their width, or the scalar ones and why. */
+    public static String kernels() {
+        return Sgemm.VECTOR ? "Vector API, " + VectorSgemm.NR / 2 + " floats a vector" : "scalar (" + Sgemm.SCALAR + ")";
     }
 
     @Override

@@ -1,6 +1,13 @@
 package org.cnn4j.backend.cpu;
 
+import java.lang.management.ManagementFactory;
 import java.util.Arrays;
+import java.util.function.UnaryOperator;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import com.sun.management.HotSpotDiagnosticMXBean;
 
 /**
  * Single-precision matrix multiply on Java arrays: C = alpha·op(A)·op(B) + beta·C, row-major,
@@ -21,11 +28,18 @@ final class Sgemm {
     /** Rows of C per parallel task: a multiple of this. */
     private static final int ROWS_PER_TASK = 16;
 
+    private static final Logger LOG = LoggerFactory.getLogger(Sgemm.class);
+
     /**
-     * Whether blocks run {@link VectorSgemm}'s kernel: when the JVM has jdk.incubator.vector
-     * ({@code --add-modules jdk.incubator.vector}) and {@code -Dcnn4j.vector=false} does not turn it off.
+     * Why the scalar kernels serve, or null where {@link VectorSgemm}'s kernel and the other Vector
+     * API kernels do: they need jdk.incubator.vector ({@code --add-modules jdk.incubator.vector}),
+     * not to be turned off by {@code -Dcnn4j.vector=false}, and a JVM that compiles them to vector
+     * instructions (see {@link #slowVectors}; {@code -Dcnn4j.vector=force} skips that check, for
+     * benchmarks).
      */
-    static final boolean VECTOR = vectorAvailable();
+    static final String SCALAR = scalarReason();
+    /** Whether blocks run {@link VectorSgemm}'s kernel (and the other Vector API kernels run). */
+    static final boolean VECTOR = SCALAR == null;
 
     private static final ThreadLocal<float[][]> PANEL = ThreadLocal.withInitial(() -> new float[KC][NC]);
     private static final ThreadLocal<float[]> ACC = ThreadLocal.withInitial(() -> new float[NC]);
@@ -33,12 +47,48 @@ final class Sgemm {
     private Sgemm() {
     }
 
-    private static boolean vectorAvailable() {
-        if (!Boolean.parseBoolean(System.getProperty("cnn4j.vector", "true"))) return false;
+    private static String scalarReason() {
+        String setting = System.getProperty("cnn4j.vector", "true");
+        boolean forced = setting.equalsIgnoreCase("force");
+        if (!forced && !Boolean.parseBoolean(setting)) return "-Dcnn4j.vector=" + setting;
         try {
-            return VectorSgemm.NR > 0;
+            if (VectorSgemm.NR <= 0) return "no vectors of floats";
         } catch (LinkageError e) {
-            return false; // the module is not there: the scalar kernel serves
+            return "run with --add-modules jdk.incubator.vector for the Vector API kernels";
+        }
+        if (forced) return null;
+        String slow = slowVectors(Sgemm::hotSpotFlag);
+        if (slow != null) LOG.info("CPU kernels: the scalar ones, although the Vector API is there: {}", slow);
+        return slow;
+    }
+
+    /**
+     * Why this JVM would run the Vector API kernels slower than the scalar ones, or null where it
+     * would not (or its flags are unknown), from HotSpot's flags as {@code flag} gives them (null
+     * for one it does not know). Only C2 compiles the Vector API to vector instructions, and it
+     * compiles a lane-wise fused multiply-add, which every kernel uses, only where the CPU has one
+     * ({@code UseFMA}); otherwise each operation runs as a Java loop over the lanes, far slower than
+     * the scalar kernels, which the JIT vectorises with whatever the CPU has.
+     */
+    static String slowVectors(UnaryOperator<String> flag) {
+        if ("false".equals(flag.apply("UseCompiler"))) return "the JVM only interprets (-Xint)";
+        String level = flag.apply("TieredStopAtLevel");
+        if ("true".equals(flag.apply("TieredCompilation")) && level != null && level.matches("[0-3]")) {
+            return "the JVM compiles with C1 only (-XX:TieredStopAtLevel=" + level + "), which leaves the Vector API to Java loops";
+        }
+        if ("false".equals(flag.apply("UseFMA"))) {
+            return "the JVM has no fused multiply-add instruction (UseFMA is false: the CPU lacks FMA, or the virtual machine it runs"
+                    + " in hides it), which the Vector API kernels need";
+        }
+        return null;
+    }
+
+    /** A HotSpot flag's value, or null where the JVM is not HotSpot, lacks jdk.management or has no such flag. */
+    static String hotSpotFlag(String name) {
+        try {
+            return ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class).getVMOption(name).getValue();
+        } catch (RuntimeException | LinkageError e) {
+            return null;
         }
     }
 

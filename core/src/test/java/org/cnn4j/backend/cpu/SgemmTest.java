@@ -2,10 +2,21 @@ package org.cnn4j.backend.cpu;
 
 import static org.cnn4j.testing.Close.assertClose;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Random;
+import java.util.function.UnaryOperator;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import org.junit.jupiter.api.Test;
@@ -18,6 +29,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * that are and are not multiples of its tile (4 rows × 2 vectors) and blocks (128 deep, 512 wide),
  * with both transposes, alpha and beta. Tolerance 1e-5 of the result's scale: the two kernels
  * round differently (fused multiply-add against multiply then add) over sums of up to 700 terms.
+ * And the choice between them, which follows what the JVM can compile.
  */
 class SgemmTest {
     static Stream<Arguments> shapes() {
@@ -29,7 +41,64 @@ class SgemmTest {
     @Test
     void theVectorKernelIsInUseInTheseTests() {
         assumeFalse("false".equals(System.getProperty("cnn4j.vector")), "-Dcnn4j.vector=false: the scalar kernels are under test");
+        String slow = Sgemm.slowVectors(Sgemm::hotSpotFlag);
+        assumeTrue(slow == null, () -> "this JVM runs the scalar kernels: " + slow);
         assertTrue(Sgemm.VECTOR, "surefire runs with --add-modules jdk.incubator.vector");
+    }
+
+    @Test
+    void theVectorKernelsServeOnlyWhereC2CompilesAFusedMultiplyAdd() {
+        Map<String, String> usual = Map.of("UseCompiler", "true", "TieredCompilation", "true", "TieredStopAtLevel", "4", "UseFMA", "true");
+        assertNull(Sgemm.slowVectors(usual::get));
+        assertNull(Sgemm.slowVectors(name -> null), "flags unknown (not HotSpot): the vector kernels");
+        assertNull(Sgemm.slowVectors(with(usual, "TieredCompilation", "false", "TieredStopAtLevel", "1")), "C2 alone");
+        assertTrue(Sgemm.slowVectors(with(usual, "UseFMA", "false")).contains("UseFMA is false"));
+        assertTrue(Sgemm.slowVectors(with(usual, "TieredStopAtLevel", "1")).contains("C1 only (-XX:TieredStopAtLevel=1)"));
+        assertTrue(Sgemm.slowVectors(with(usual, "UseCompiler", "false", "TieredCompilation", "false")).contains("-Xint"));
+    }
+
+    /**
+     * The choice as JVMs started with these options make it: the vector kernels where the JVM's
+     * flags give no reason against them (on a CPU with FMA, the usual flags), the scalar ones
+     * without a fused multiply-add or with C1 alone, where the Vector API's kernels run hundreds of
+     * times (without FMA) or tens of times (C1) slower than the scalar ones.
+     */
+    @Test
+    void aJvmThatCannotCompileTheVectorKernelsRunsTheScalarOnes() throws Exception {
+        String[] usual = kernelChoice();
+        assertEquals(usual[1].equals("none") ? "true" : "false", usual[0], "the usual flags: " + usual[1]);
+        assertEquals("false", kernelChoice("-XX:-UseFMA")[0]);
+        assertEquals("false", kernelChoice("-XX:TieredStopAtLevel=1")[0]);
+        assertEquals("true", kernelChoice("-XX:-UseFMA", "-Dcnn4j.vector=force")[0], "forced, for benchmarks");
+        assertEquals("false", kernelChoice("-Dcnn4j.vector=no")[0]);
+    }
+
+    /** Sgemm.VECTOR and the reason against the vector kernels (or "none") in a fresh JVM with these options. */
+    private static String[] kernelChoice(String... options) throws Exception {
+        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "--add-modules",
+                "jdk.incubator.vector"));
+        command.addAll(List.of(options));
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), KernelChoice.class.getName()));
+        Process child = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, child.waitFor(), out);
+        Matcher m = Pattern.compile("VECTOR=(true|false) SLOW=(.*)").matcher(out);
+        assertTrue(m.find(), () -> String.join(" ", options) + ": " + out);
+        return new String[] {m.group(1), m.group(2)};
+    }
+
+    /** Prints Sgemm.VECTOR and the reason against the vector kernels, for {@link #kernelChoice}. */
+    static final class KernelChoice {
+        public static void main(String[] args) {
+            String slow = Sgemm.slowVectors(Sgemm::hotSpotFlag);
+            System.out.println("VECTOR=" + Sgemm.VECTOR + " SLOW=" + (slow == null ? "none" : slow));
+        }
+    }
+
+    private static UnaryOperator<String> with(Map<String, String> flags, String... changes) {
+        Map<String, String> changed = new HashMap<>(flags);
+        for (int i = 0; i < changes.length; i += 2) changed.put(changes[i], changes[i + 1]);
+        return changed::get;
     }
 
     @ParameterizedTest
