@@ -34,8 +34,9 @@ final class Sgemm {
      * Why the scalar kernels serve, or null where {@link VectorSgemm}'s kernel and the other Vector
      * API kernels do: they need jdk.incubator.vector ({@code --add-modules jdk.incubator.vector}),
      * not to be turned off by {@code -Dcnn4j.vector=false}, and a JVM that compiles them to vector
-     * instructions (see {@link #slowVectors}; {@code -Dcnn4j.vector=force} skips that check, for
-     * benchmarks).
+     * instructions (see {@link #slowVectors}) in vectors of 4 floats or more (narrower ones run
+     * slower than the scalar kernels). {@code -Dcnn4j.vector=force} skips the last two checks, for
+     * benchmarks.
      */
     static final String SCALAR = scalarReason();
     /** Whether blocks run {@link VectorSgemm}'s kernel (and the other Vector API kernels run). */
@@ -51,12 +52,14 @@ final class Sgemm {
         String setting = System.getProperty("cnn4j.vector", "true");
         boolean forced = setting.equalsIgnoreCase("force");
         if (!forced && !Boolean.parseBoolean(setting)) return "-Dcnn4j.vector=" + setting;
+        int lanes;
         try {
-            if (VectorSgemm.NR <= 0) return "no vectors of floats";
+            lanes = VectorSgemm.NR / 2;
         } catch (LinkageError e) {
             return "run with --add-modules jdk.incubator.vector for the Vector API kernels";
         }
         if (forced) return null;
+        if (lanes < 4) return "the JVM's vectors hold fewer than 4 floats (-XX:MaxVectorSize below 16)";
         String slow = slowVectors(Sgemm::hotSpotFlag);
         if (slow != null) LOG.info("CPU kernels: the scalar ones, although the Vector API is there: {}", slow);
         return slow;

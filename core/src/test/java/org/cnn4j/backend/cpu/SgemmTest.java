@@ -71,6 +71,7 @@ class SgemmTest {
         assertEquals("false", kernelChoice("-XX:TieredStopAtLevel=1")[0]);
         assertEquals("true", kernelChoice("-XX:-UseFMA", "-Dcnn4j.vector=force")[0], "forced, for benchmarks");
         assertEquals("false", kernelChoice("-Dcnn4j.vector=no")[0]);
+        assertEquals("false", kernelChoice("-XX:MaxVectorSize=8")[0], "vectors of 2 floats");
     }
 
     /** Sgemm.VECTOR and the reason against the vector kernels (or "none") in a fresh JVM with these options. */
