@@ -53,7 +53,7 @@ public final class CpuBackend extends HostBackend {
      * Whether this JVM runs the CPU kernels written with the Vector API (matrix products, direct
      * convolutions, activations, pooling) rather than the scalar ones: it needs {@code --add-modules
      * jdk.incubator.vector}, no {@code -Dcnn4j.vector=false}, and a JVM that compiles the Vector API
-     * to vector instructions (C2, and a CPU with fused multiply-add).
+     * to vector instructions of 4 floats or more (C2, and a CPU with fused multiply-add).
      */
     public static boolean vectorKernels() {
         return Sgemm.VECTOR;
