@@ -26,14 +26,14 @@ import org.cnn4j.tensor.Shape;
  *
  * <p>What it checks that a GPU would not: every access by a kernel or library call lies inside a
  * live allocation (freed blocks are gone, and allocations are separated by gaps), kernel arguments
- * match the kernel's parameters, no two threads of a kernel race on a global word, a
- * convolution's workspace is as large as its algorithm asked, and new allocations read as NaN until
- * written, and a download's values reach host memory only when the stream is synchronised (as
- * an asynchronous copy into page-locked memory does), so a download read before that sees stale
- * values. What it cannot check: the JCuda and foreign-function bindings (CudaBindingsTest checks
- * those against stub libraries), timing, races within a warp through shared memory (a block's
- * threads run one after another between barriers), and the hardware's approximate instructions
- * (computed correctly rounded).
+ * match the kernel's parameters, no two threads of a kernel race on a global word, no two threads
+ * of a block race on a shared word between barriers, the threads of a block wait at the same
+ * barrier, a convolution's workspace is as large as its algorithm asked, and new allocations read
+ * as NaN until written, and a download's values reach host memory only when the stream is
+ * synchronised (as an asynchronous copy into page-locked memory does), so a download read before
+ * that sees stale values. What it cannot check: the JCuda and foreign-function bindings
+ * (CudaBindingsTest checks those against stub libraries), timing, and the hardware's approximate
+ * instructions (computed correctly rounded).
  */
 class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
     private static final long BASE = 1L << 40, ALIGN = 256, GAP = 256;

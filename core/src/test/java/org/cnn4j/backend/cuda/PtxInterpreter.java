@@ -3,6 +3,7 @@ package org.cnn4j.backend.cuda;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -26,12 +27,15 @@ import java.util.regex.Pattern;
  *
  * <p>It is strict where a GPU is silent: a global load or store outside every live allocation or
  * misaligned, a shared access outside the declared arrays, a read of a register no instruction has
- * written, integer division by zero, a barrier inside a function, launch arguments that do not
- * match the kernel's parameters (count and width), and a data race (two threads of a launch storing
- * to the same global word, or one reading the other's store, unordered by a barrier of their
- * block) all fail with a {@link Fault} that names the kernel, the block and thread, and the
- * instruction. Blocks run in parallel on the common pool; the threads of a block run one after
- * another, from barrier to barrier.
+ * written, integer division by zero, a barrier inside a function, threads of a block waiting at
+ * different barriers ({@code bar.sync} is {@code barrier.sync.aligned}: every thread that has not
+ * exited must reach the same one; exited threads release it), launch arguments that do not match
+ * the kernel's parameters (count and width), a data race in global memory (two threads of a launch
+ * storing to the same word, or one reading the other's store, unordered by a barrier of their
+ * block), and one in shared memory (a thread reading a word that another wrote since the last
+ * barrier, or writing one that another wrote or read since then) all fail with a {@link Fault} that
+ * names the kernel, the block and thread, and the instruction. Blocks run in parallel on the common
+ * pool; the threads of a block run one after another, from barrier to barrier.
  */
 final class PtxInterpreter {
     /** Global memory as the emulated device holds it: allocations, each a little-endian buffer. */
@@ -606,6 +610,12 @@ final class PtxInterpreter {
         int tid, nextRecent;
         /** What this block's threads executed (see {@link Counts}). */
         long instructions, divisions, loads, stores;
+        /**
+         * For each 4-byte word of shared memory: the thread that last wrote it and the barrier count
+         * then, and the thread that last read it ({@link #MANY} for several) and the count then.
+         */
+        final int[] sharedWriter, sharedWritten, sharedReader, sharedRead;
+        static final int MANY = -2;
 
         Block(Function kernel, int block, int blocks, int threads, int sharedBytes, ByteBuffer params, Memory global, long launch) {
             this.launch = launch;
@@ -615,6 +625,13 @@ final class PtxInterpreter {
             this.threads = threads;
             this.shared = ByteBuffer.allocate(Math.max(8, sharedBytes)).order(ByteOrder.LITTLE_ENDIAN);
             for (int i = 0; i < sharedBytes; i++) shared.put(i, (byte) 0xFF); // uninitialised shared memory reads as NaN
+            int words = (sharedBytes + 3) / 4;
+            sharedWriter = new int[words];
+            sharedReader = new int[words];
+            sharedWritten = new int[words];
+            sharedRead = new int[words];
+            Arrays.fill(sharedWritten, -1);
+            Arrays.fill(sharedRead, -1);
             this.params = params;
             this.global = global;
         }
@@ -624,14 +641,21 @@ final class PtxInterpreter {
             boolean[] exited = new boolean[threads];
             for (int t = 0; t < threads; t++) frames[t] = new Frame(kernel);
             while (true) {
-                int waiting = 0;
+                int waiting = 0, barrier = -1, first = -1;
                 for (int t = 0; t < threads; t++) {
                     if (exited[t]) continue;
                     tid = t;
                     if (execute(frames[t], true) == EXITED) {
                         exited[t] = true;
-                    } else {
-                        waiting++;
+                    } else if (waiting++ == 0) {
+                        barrier = frames[t].pc - 1;
+                        first = t;
+                    } else if (frames[t].pc - 1 != barrier) {
+                        // bar.sync is barrier.sync.aligned: every thread of the block must execute the same one
+                        Insn in = kernel.code[frames[t].pc - 1];
+                        throw fault(frames[t], in, "waits at a different barrier (instruction " + (frames[t].pc - 1)
+                                + ") than thread " + first + " (instruction " + barrier
+                                + "): bar.sync is aligned, so a GPU may hang or run on here");
                     }
                 }
                 if (waiting == 0) return;
@@ -767,6 +791,7 @@ final class PtxInterpreter {
                             loads++;
                         }
                         set(fr, in, load(fr, in, address, t.bytes));
+                        if (in.space == Space.SHARED) sharedRace(fr, in, address, t.bytes, false);
                     }
                     case ST -> {
                         long address = address(fr, in);
@@ -775,6 +800,7 @@ final class PtxInterpreter {
                             stores++;
                         }
                         store(fr, in, address, t.bytes, value(fr, in, in.in[0]));
+                        if (in.space == Space.SHARED) sharedRace(fr, in, address, t.bytes, true);
                     }
                     case ATOM_MIN, ATOM_ADD -> atomic(fr, in);
                     case SETP -> set(fr, in, compare(in, value(fr, in, in.in[0]), value(fr, in, in.in[1])) ? 1 : 0);
@@ -795,15 +821,51 @@ final class PtxInterpreter {
          */
         void race(Frame fr, Insn in, long address, int bytes, boolean write) {
             Region r = region(fr, in, address, bytes);
-            int word = (int) ((address - r.start()) >>> 2);
-            long me = (long) block * threads + tid, previous = r.writers()[word];
-            if (write) r.writers()[word] = launch << 40 | me << 14 | Math.min(epoch, (1 << 14) - 1);
-            if (previous >>> 40 != launch) return; // not written in this launch
-            long other = previous >>> 14 & ((1L << 26) - 1);
-            boolean ordered = other == me || other / threads == block && (previous & ((1 << 14) - 1)) < epoch;
-            if (!ordered) {
-                throw fault(fr, in, (write ? "writes" : "reads") + " 0x" + Long.toHexString(address) + ", which thread " + other % threads + " of block "
-                        + other / threads + " wrote in the same launch without a barrier between: a data race");
+            long me = (long) block * threads + tid;
+            for (int word = (int) ((address - r.start()) >>> 2), end = (int) ((address - r.start() + bytes + 3) >>> 2); word < end; word++) {
+                long previous = r.writers()[word];
+                if (write) r.writers()[word] = launch << 40 | me << 14 | Math.min(epoch, (1 << 14) - 1);
+                if (previous >>> 40 != launch) continue; // not written in this launch
+                long other = previous >>> 14 & ((1L << 26) - 1);
+                boolean ordered = other == me || other / threads == block && (previous & ((1 << 14) - 1)) < epoch;
+                if (!ordered) {
+                    throw fault(fr, in, (write ? "writes" : "reads") + " 0x" + Long.toHexString(r.start() + 4L * word) + ", which thread "
+                            + other % threads + " of block " + other / threads + " wrote in the same launch without a barrier between: a data race");
+                }
+            }
+        }
+
+        /**
+         * A data race in shared memory: this thread reads a word that another thread of the block
+         * wrote since the last barrier, or writes one that another wrote or read since then. Here
+         * the block's threads run one after another between barriers, in the order of their
+         * indices, which would hide it; a GPU runs its warps in any order.
+         */
+        void sharedRace(Frame fr, Insn in, long address, int bytes, boolean write) {
+            for (int w = (int) (address >>> 2), end = (int) ((address + bytes + 3) >>> 2); w < end; w++) {
+                int other;
+                String did;
+                if (sharedWritten[w] == epoch && sharedWriter[w] != tid) {
+                    other = sharedWriter[w];
+                    did = "wrote";
+                } else if (write && sharedRead[w] == epoch && sharedReader[w] != tid) {
+                    other = sharedReader[w];
+                    did = "read";
+                } else {
+                    if (write) {
+                        sharedWriter[w] = tid;
+                        sharedWritten[w] = epoch;
+                    } else if (sharedRead[w] == epoch && sharedReader[w] != tid) {
+                        sharedReader[w] = MANY;
+                    } else {
+                        sharedReader[w] = tid;
+                        sharedRead[w] = epoch;
+                    }
+                    continue;
+                }
+                throw fault(fr, in, (write ? "writes" : "reads") + " shared byte " + 4 * w + ", which "
+                        + (other == MANY ? "other threads" : "thread " + other) + " " + did
+                        + " since the last barrier: a data race");
             }
         }
 

@@ -15,7 +15,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The PTX interpreter behind the emulated GPU: PTX semantics where Java's differ (NaN in max,
- * copysign's operand order, unsigned comparisons, widening products, barriers over shared memory),
+ * copysign's operand order, unsigned comparisons, widening products, barriers over shared memory,
+ * aligned barriers),
  * the faults it reports where a GPU would go on silently, and that a wrong kernel does show up in
  * the emulated suite's comparisons.
  */
@@ -74,40 +75,96 @@ class PtxInterpreterTest {
         assertArrayEquals(new float[] {2, -2, 1, 0, (float) (((1L << 32) - 1) * ((1L << 32) - 1) >>> 40)}, out);
     }
 
+    /** Each thread stores its index, the block syncs, each thread reads its mirror's. */
+    private static final String MIRROR = """
+            .visible .entry k(.param .u64 y_param, .param .u64 x_param)
+            {
+                .reg .b64 y, addr, mirror;
+                .reg .b32 tid, n, m;
+                .reg .f32 v;
+                .shared .align 4 .f32 slots[64];
+                ld.param.u64 y, [y_param];
+                mov.u32 tid, %tid.x;
+                mov.u32 n, %ntid.x;
+                cvt.rn.f32.u32 v, tid;
+                mul.wide.u32 addr, tid, 4;
+                mov.u64 mirror, slots;
+                add.s64 mirror, mirror, addr;
+                st.shared.f32 [mirror], v;
+                bar.sync 0;
+                sub.s32 m, n, tid;
+                sub.s32 m, m, 1;
+                mul.wide.u32 mirror, m, 4;
+                mov.u64 addr, slots;
+                add.s64 addr, addr, mirror;
+                ld.shared.f32 v, [addr];
+                mul.wide.u32 addr, tid, 4;
+                add.s64 addr, y, addr;
+                st.global.f32 [addr], v;
+                ret;
+            }
+            """;
+
     @Test
     void barriersOrderSharedMemoryAcrossTheBlock() {
-        // Each thread stores its index, the block syncs, each thread reads its mirror's: without the barrier
-        // (threads run one after another) the early threads would read uninitialised (NaN) shared memory.
-        String ptx = """
+        float[] out = run(MIRROR, "k", 1, 64, new float[0], 64);
+        for (int t = 0; t < 64; t++) assertEquals(63 - t, out[t], "thread " + t);
+    }
+
+    /**
+     * The threads of a block run here one after another, which hides a missing barrier: a thread
+     * reading a shared word that another wrote since the last barrier, or writing one that another
+     * read or wrote since then, is a fault, as the same in global memory is.
+     */
+    @Test
+    void sharedMemoryRacesAreFaults() {
+        String noBarrier = MIRROR.replace("bar.sync 0;", "");
+        String m = assertThrows(PtxInterpreter.Fault.class, () -> run(noBarrier, "k", 1, 64, new float[0], 64)).getMessage();
+        // Thread 31 read its mirror's slot (32) before thread 32 came to store there.
+        assertTrue(m.contains("thread 32 of 64") && m.contains("st.shared.f32 [mirror], v")
+                && m.contains("writes shared byte 128, which thread 31 read since the last barrier: a data race"), m);
+        // Every thread reads slot 0: thread 1 reads thread 0's store with no barrier between.
+        String rawRace = noBarrier.replace("sub.s32 m, n, tid;\n", "mov.u32 m, 0;\n").replace("sub.s32 m, m, 1;\n", "");
+        m = assertThrows(PtxInterpreter.Fault.class, () -> run(rawRace, "k", 1, 64, new float[0], 64)).getMessage();
+        assertTrue(m.contains("thread 1 of 64") && m.contains("ld.shared.f32 v, [addr]")
+                && m.contains("reads shared byte 0, which thread 0 wrote since the last barrier: a data race"), m);
+
+        // Each thread stores its index, then replaces it with its right neighbour's: a barrier between the
+        // stores and the reads, and one between the reads and the second stores.
+        String shift = """
                 .visible .entry k(.param .u64 y_param, .param .u64 x_param)
                 {
-                    .reg .b64 y, addr, mirror;
-                    .reg .b32 tid, n, m;
+                    .reg .b64 y, addr, mine;
+                    .reg .b32 tid;
                     .reg .f32 v;
-                    .shared .align 4 .f32 slots[64];
+                    .shared .align 4 .f32 slots[9];
                     ld.param.u64 y, [y_param];
                     mov.u32 tid, %tid.x;
-                    mov.u32 n, %ntid.x;
+                    mul.wide.u32 addr, tid, 4;
+                    mov.u64 mine, slots;
+                    add.s64 mine, mine, addr;
                     cvt.rn.f32.u32 v, tid;
-                    mul.wide.u32 addr, tid, 4;
-                    mov.u64 mirror, slots;
-                    add.s64 mirror, mirror, addr;
-                    st.shared.f32 [mirror], v;
+                    st.shared.f32 [mine], v;
+                    FIRST
+                    ld.shared.f32 v, [mine+4];
+                    SECOND
+                    st.shared.f32 [mine], v;
                     bar.sync 0;
-                    sub.s32 m, n, tid;
-                    sub.s32 m, m, 1;
-                    mul.wide.u32 mirror, m, 4;
-                    mov.u64 addr, slots;
-                    add.s64 addr, addr, mirror;
-                    ld.shared.f32 v, [addr];
-                    mul.wide.u32 addr, tid, 4;
+                    ld.shared.f32 v, [mine];
                     add.s64 addr, y, addr;
                     st.global.f32 [addr], v;
                     ret;
                 }
                 """;
-        float[] out = run(ptx, "k", 1, 64, new float[0], 64);
-        for (int t = 0; t < 64; t++) assertEquals(63 - t, out[t], "thread " + t);
+        float[] out = run(shift.replace("FIRST", "bar.sync 0;").replace("SECOND", "bar.sync 0;"), "k", 1, 8, new float[0], 8);
+        assertArrayEquals(new float[] {1, 2, 3, 4, 5, 6, 7, Float.NaN}, out, "slot 8 is never written: NaN");
+        m = assertThrows(PtxInterpreter.Fault.class,
+                () -> run(shift.replace("FIRST", "bar.sync 0;").replace("SECOND", ""), "k", 1, 8, new float[0], 8)).getMessage();
+        assertTrue(m.contains("thread 1 of 8") && m.contains("st.shared.f32 [mine], v")
+                && m.contains("writes shared byte 4, which thread 0 read since the last barrier: a data race"), m);
+        m = assertThrows(PtxInterpreter.Fault.class,
+                () -> run(shift.replace("FIRST", "").replace("SECOND", "bar.sync 0;"), "k", 1, 8, new float[0], 8)).getMessage();
+        assertTrue(m.contains("thread 1 of 8") && m.contains("writes shared byte 4, which thread 0 read since the last barrier"), m);
     }
 
     @Test
@@ -169,6 +226,30 @@ class PtxInterpreterTest {
         m = assertThrows(PtxInterpreter.Fault.class, () -> run(sameWord, "k", 2, 1, new float[1], 1)).getMessage();
         assertTrue(m.contains("of 2, thread 0 of 1") && m.contains("a data race"), m);
 
+        // Thread 0 stores a double over two words; thread 1 reads the second of them.
+        String wide = """
+                .visible .entry k(.param .u64 y_param, .param .u64 x_param)
+                {
+                    .reg .b64 y;
+                    .reg .b32 tid;
+                    .reg .f32 v;
+                    .reg .f64 d;
+                    .reg .pred p;
+                    ld.param.u64 y, [y_param];
+                    mov.u32 tid, %tid.x;
+                    setp.ne.u32 p, tid, 0;
+                    @p bra READ;
+                    mov.f64 d, 0d3FF0000000000000;
+                    st.global.f64 [y], d;
+                    ret;
+                READ:
+                    ld.global.f32 v, [y+4];
+                    ret;
+                }
+                """;
+        m = assertThrows(PtxInterpreter.Fault.class, () -> run(wide, "k", 1, 2, new float[1], 2)).getMessage();
+        assertTrue(m.contains("thread 1 of 2") && m.contains("which thread 0 of block 0 wrote in the same launch"), m);
+
         // Each thread stores its word, then reads its neighbour's: ordered by the barrier within a block, a race across blocks.
         String neighbour = """
                 .visible .entry k(.param .u64 y_param, .param .u64 x_param, .param .u32 n_param)
@@ -198,6 +279,51 @@ class PtxInterpreterTest {
         run(neighbour, "k", 1, 8, new float[1], 8, 8);
         m = assertThrows(PtxInterpreter.Fault.class, () -> run(neighbour, "k", 2, 4, new float[1], 8, 8)).getMessage();
         assertTrue(m.contains("reads") && m.contains("a data race"), m);
+    }
+
+    /**
+     * {@code bar.sync} is {@code barrier.sync.aligned}: a GPU may hang, or let the block run on
+     * unsynchronised, where the threads that have not exited wait at different barriers, such as
+     * the barrier in a loop that runs more rounds for some threads than for others.
+     */
+    @Test
+    void threadsThatHaveNotExitedMeetAtTheSameBarrier() {
+        String kernel = """
+                .visible .entry k(.param .u64 y_param, .param .u64 x_param, .param .u32 n_param)
+                {
+                    .reg .b64 y, addr;
+                    .reg .b32 i, n, rounds;
+                    .reg .f32 v;
+                    .reg .pred p;
+                    ld.param.u64 y, [y_param];
+                    ld.param.u32 n, [n_param];
+                    mov.u32 i, %tid.x;
+                    setp.ge.u32 p, i, n;
+                    @p ret;                          // threads past n leave: they release the barriers
+                    and.b32 rounds, i, ROUNDS;
+                    add.u32 rounds, rounds, 1;
+                LOOP:
+                    bar.sync 0;
+                    sub.u32 rounds, rounds, 1;
+                    setp.ne.u32 p, rounds, 0;
+                    @p bra LOOP;
+                    cvt.rn.f32.u32 v, i;
+                    mul.wide.u32 addr, i, 4;
+                    add.s64 addr, y, addr;
+                    st.global.f32 [addr], v;
+                    ret;
+                }
+                """;
+        float[] out = run(kernel.replace("ROUNDS", "0"), "k", 1, 8, new float[1], 8, 5);
+        float nan = Float.NaN; // new device memory holds NaN
+        assertArrayEquals(new float[] {0, 1, 2, 3, 4, nan, nan, nan}, out, "every thread once round the loop; threads 5 to 7 exited");
+        // Odd threads go round twice; the even ones have exited by then, which releases the odd ones' second wait.
+        assertArrayEquals(new float[] {0, 1, 2, 3, 4, nan, nan, nan}, run(kernel.replace("ROUNDS", "1"), "k", 1, 8, new float[1], 8, 5));
+        // With a barrier after the loop, thread 0 waits there while thread 1 waits in the loop.
+        String twoBarriers = kernel.replace("ROUNDS", "1").replace("    cvt.rn.f32.u32 v, i;", "    bar.sync 0;\n    cvt.rn.f32.u32 v, i;");
+        String m = assertThrows(PtxInterpreter.Fault.class, () -> run(twoBarriers, "k", 1, 8, new float[1], 8, 5)).getMessage();
+        assertTrue(m.contains("k (block 0 of 1, thread 1 of 8)") && m.contains("'bar.sync 0'")
+                && m.contains("waits at a different barrier") && m.contains("than thread 0"), m);
     }
 
     @Test
