@@ -38,7 +38,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class CudaBackend implements Backend {
     private static final Logger log = LoggerFactory.getLogger(CudaBackend.class);
-    static final int THREADS = 256, MAX_BLOCKS = 65535;
+    static final int THREADS = 256;
     /**
      * The workspace handed to cuBLAS for a device of compute capability {@code major.minor}: 32 MiB
      * from 9.0 (Hopper) on, 4 MiB below, as cuBLAS recommends for each.
@@ -270,7 +270,7 @@ public final class CudaBackend implements Backend {
 
     void launch(String kernel, long work, Object... args) {
         if (work <= 0) return;
-        int blocks = (int) Math.min((work + THREADS - 1) / THREADS, MAX_BLOCKS);
+        int blocks = (int) Math.min((work + THREADS - 1) / THREADS, driver.maxBlocks());
         driver.launch(kernel, blocks, THREADS, 0, args);
     }
 
@@ -563,7 +563,7 @@ public final class CudaBackend implements Backend {
      * {@link #planeSumsToBias} to add into a bias gradient right after.
      */
     void summingPlanes(String kernel, int planes, Object... args) {
-        driver.launch(kernel, Math.min((planes + 7) / 8, MAX_BLOCKS), 256, 0, args);
+        driver.launch(kernel, Math.min((planes + 7) / 8, driver.maxBlocks()), 256, 0, args);
     }
 
     /**

@@ -62,6 +62,15 @@ interface GpuDriver extends AutoCloseable {
     void loadModule(String file, String ptx, List<String> entries);
 
     /**
+     * The most blocks the backend gives a launch whose work it can split freely: its kernels'
+     * grid-stride loops cover the rest. 65535 on a GPU, which is enough to fill one; an emulator
+     * gives few, so that every such loop goes round more than once on small tensors too.
+     */
+    default int maxBlocks() {
+        return 65535;
+    }
+
+    /**
      * Launches a kernel on a 1-D grid. Arguments: a {@link DevicePointer} or Long (a device address
      * or a 64-bit integer), Integer (32 bits), Float; null stands for a null pointer.
      */

@@ -262,7 +262,7 @@ abstract class CudaBackendSuite {
         assertTrue(strict.biasGradientWithActivation(), "the GPU sums bias gradients as dy is written");
         ConvGeometry conv = ConvGeometry.square(3, 12, 12, 5, 3, 0, 1, 1);
         PoolGeometry pool = PoolGeometry.square(5, 10, 10, 2, 2);
-        int n = 3;
+        int n = 5; // 25 planes: four groups of eight, so an emulated GPU's blocks go round their loop twice
         Random rng = new Random(11);
         Shape in = Shape.of(n, 3, 12, 12), mid = Shape.of(n, 5, 10, 10), out = Shape.of(n, 5, 5, 5);
         Pair x = Pair.random(strict, in, rng), y = Pair.random(strict, mid, rng), dyPool = Pair.random(strict, out, rng);
@@ -471,7 +471,7 @@ abstract class CudaBackendSuite {
     @Test
     void lossesArgmaxAndDropout() {
         Random rng = new Random(5);
-        int n = 67, classes = 10;
+        int n = 1031, classes = 10; // rows a thread each: more than an emulated GPU's two blocks of threads cover at once
         Pair logits = Pair.of(strict, Shape.of(n, classes), Data.gaussian(rng, n * classes, 4)), labels = Pair.ints(strict, Shape.of(n), Data.labels(rng, n, classes));
         Pair loss = Pair.poisoned(strict, Shape.of(n)), dx = Pair.poisoned(strict, Shape.of(n, classes));
         strict.softmaxCrossEntropy(loss.gpu, dx.gpu, logits.gpu, labels.gpu, 1.0 / n);
@@ -523,11 +523,11 @@ abstract class CudaBackendSuite {
     @Test
     void copyChannelsAgreesBitwiseBothWays() {
         Random rng = new Random(23);
-        Pair y = Pair.random(strict, Shape.of(3, 7, 5, 4), rng), x = Pair.random(strict, Shape.of(3, 2, 5, 4), rng);
+        Pair y = Pair.random(strict, Shape.of(5, 7, 9, 8), rng), x = Pair.random(strict, Shape.of(5, 2, 9, 8), rng);
         strict.copyChannels(y.gpu, x.gpu, 4, false);
         CPU.copyChannels(y.cpu, x.cpu, 4, false);
         y.assertBitwise("channels 4..6 written");
-        Pair out = Pair.poisoned(strict, Shape.of(3, 3, 5, 4));
+        Pair out = Pair.poisoned(strict, Shape.of(5, 3, 9, 8));
         strict.copyChannels(y.gpu, out.gpu, 1, true);
         CPU.copyChannels(y.cpu, out.cpu, 1, true);
         out.assertBitwise("channels 1..4 read");
@@ -536,11 +536,11 @@ abstract class CudaBackendSuite {
     @Test
     void padPlanesAgreesBitwiseBothWays() {
         Random rng = new Random(29);
-        Pair x = Pair.random(strict, Shape.of(3, 2, 5, 4), rng), padded = Pair.poisoned(strict, Shape.of(3, 2, 8, 5));
+        Pair x = Pair.random(strict, Shape.of(5, 2, 9, 8), rng), padded = Pair.poisoned(strict, Shape.of(5, 2, 12, 9));
         strict.padPlanes(padded.gpu, x.gpu, 2, 1, false);
         CPU.padPlanes(padded.cpu, x.cpu, 2, 1, false);
         padded.assertBitwise("x at (2, 1), zeros around");
-        Pair back = Pair.poisoned(strict, Shape.of(3, 2, 5, 4));
+        Pair back = Pair.poisoned(strict, Shape.of(5, 2, 9, 8));
         strict.padPlanes(padded.gpu, back.gpu, 2, 1, true);
         CPU.padPlanes(padded.cpu, back.cpu, 2, 1, true);
         back.assertBitwise("the window cut back out");
@@ -670,6 +670,11 @@ abstract class CudaBackendSuite {
             strict.fill(dw.stream().map(Pair::gpu).toList(), 0);
             for (Pair g : dw) assertArrayEquals(new float[g.gpu().size()], g.gpu().toFloatArray(), "cleared in one launch");
         }
+        Pair one = Pair.random(strict, Shape.of(20_000), rng);
+        strict.fill(one.gpu, 0.5);
+        float[] halves = new float[20_000];
+        java.util.Arrays.fill(halves, 0.5f);
+        assertArrayEquals(halves, one.gpu.toFloatArray(), "one tensor filled by itself");
     }
 
     /**

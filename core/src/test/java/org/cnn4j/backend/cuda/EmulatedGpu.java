@@ -31,7 +31,9 @@ import org.cnn4j.tensor.Shape;
  * barrier, a convolution's workspace is as large as its algorithm asked, and new allocations read
  * as NaN until written, and a download's values reach host memory only when the stream is
  * synchronised (as an asynchronous copy into page-locked memory does), so a download read before
- * that sees stale values. What it cannot check: the JCuda and foreign-function bindings
+ * that sees stale values. Launches get at most {@link #maxBlocks} blocks, so the kernels'
+ * grid-stride loops, which on a GPU go round again only for tensors of millions of values, go
+ * round on small ones here. What it cannot check: the JCuda and foreign-function bindings
  * (CudaBindingsTest checks those against stub libraries), timing, and the hardware's approximate
  * instructions (computed correctly rounded).
  */
@@ -137,6 +139,15 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
     private void put(long address, int[] values) {
         Region b = region(address, 4L * values.length);
         b.data().slice((int) (address - b.start()), 4 * values.length).order(ByteOrder.LITTLE_ENDIAN).asIntBuffer().put(values);
+    }
+
+    /**
+     * Two: enough for the blocks to run on two cores, and each grid-stride loop goes round more
+     * than once wherever the work needs more than two blocks.
+     */
+    @Override
+    public int maxBlocks() {
+        return 2;
     }
 
     @Override

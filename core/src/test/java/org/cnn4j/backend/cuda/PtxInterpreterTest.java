@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
+import java.util.stream.IntStream;
 
 import org.cnn4j.backend.Activation;
 import org.cnn4j.backend.cpu.CpuBackend;
@@ -324,6 +325,37 @@ class PtxInterpreterTest {
         String m = assertThrows(PtxInterpreter.Fault.class, () -> run(twoBarriers, "k", 1, 8, new float[1], 8, 5)).getMessage();
         assertTrue(m.contains("k (block 0 of 1, thread 1 of 8)") && m.contains("'bar.sync 0'")
                 && m.contains("waits at a different barrier") && m.contains("than thread 0"), m);
+    }
+
+    /**
+     * A grid-stride loop that steps two grids at a time skips every other grid's values. On a GPU
+     * such a loop goes round only for tensors of millions of values; the emulated GPU gives its
+     * launches two blocks, so the suite's small tensors show it.
+     */
+    @Test
+    void aWrongGridStrideShowsOnSmallTensors() {
+        String ptx = Kernels.source("elementwise.ptx");
+        String fill = ptx.substring(ptx.indexOf(".visible .entry fill("), ptx.indexOf(".visible .entry multiply("));
+        String stride = "    mul.lo.u32 stride, stride, tmp;\n";
+        String broken = ptx.replace(fill, fill.replace(stride, stride + "    shl.b32 stride, stride, 1;\n"));
+        assertTrue(!broken.equals(ptx), "the mutation applies to the current kernel");
+        EmulatedGpu brokenGpu = new EmulatedGpu(1 << 24) {
+            @Override
+            public void loadModule(String file, String source, List<String> entries) {
+                super.loadModule(file, file.equals("elementwise.ptx") ? broken : source, entries);
+            }
+        };
+        try (CudaBackend right = EmulatedGpu.backend(CudaBackend.Options.defaults());
+             CudaBackend wrong = new CudaBackend(CudaBackend.Options.defaults(), brokenGpu, brokenGpu::dnn, brokenGpu::blas)) {
+            int n = 3 * 256 + 1; // more than two blocks of 256 threads cover
+            for (CudaBackend b : List.of(right, wrong)) {
+                Tensor y = b.allocate(Shape.of(n));
+                b.fill(y, 0.5);
+                float[] v = y.toFloatArray();
+                long filled = IntStream.range(0, n).filter(i -> v[i] == 0.5f).count();
+                assertEquals(b == right ? n : 2 * 256, filled, b == right ? "the real kernel" : "the broken kernel fills the first grid only");
+            }
+        }
     }
 
     @Test
