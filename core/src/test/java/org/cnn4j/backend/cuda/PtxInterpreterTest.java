@@ -338,15 +338,8 @@ class PtxInterpreterTest {
         String fill = ptx.substring(ptx.indexOf(".visible .entry fill("), ptx.indexOf(".visible .entry multiply("));
         String stride = "    mul.lo.u32 stride, stride, tmp;\n";
         String broken = ptx.replace(fill, fill.replace(stride, stride + "    shl.b32 stride, stride, 1;\n"));
-        assertTrue(!broken.equals(ptx), "the mutation applies to the current kernel");
-        EmulatedGpu brokenGpu = new EmulatedGpu(1 << 24) {
-            @Override
-            public void loadModule(String file, String source, List<String> entries) {
-                super.loadModule(file, file.equals("elementwise.ptx") ? broken : source, entries);
-            }
-        };
         try (CudaBackend right = EmulatedGpu.backend(CudaBackend.Options.defaults());
-             CudaBackend wrong = new CudaBackend(CudaBackend.Options.defaults(), brokenGpu, brokenGpu::dnn, brokenGpu::blas)) {
+             CudaBackend wrong = withKernels("elementwise.ptx", broken)) {
             int n = 3 * 256 + 1; // more than two blocks of 256 threads cover
             for (CudaBackend b : List.of(right, wrong)) {
                 Tensor y = b.allocate(Shape.of(n));
@@ -363,15 +356,8 @@ class PtxInterpreterTest {
         // ReLU written as min(x, 0) instead of max(x, 0): the emulated backend must disagree with the CPU.
         String ptx = Kernels.source("activations.ptx");
         String broken = ptx.replace("@k max.f32 r, v, 0f00000000;", "@k min.f32 r, v, 0f00000000;");
-        assertTrue(!broken.equals(ptx), "the mutation applies to the current kernel");
-        EmulatedGpu brokenGpu = new EmulatedGpu(1 << 24) {
-            @Override
-            public void loadModule(String file, String source, List<String> entries) {
-                super.loadModule(file, file.equals("activations.ptx") ? broken : source, entries);
-            }
-        };
         try (CudaBackend right = EmulatedGpu.backend(CudaBackend.Options.defaults());
-             CudaBackend wrong = new CudaBackend(CudaBackend.Options.defaults(), brokenGpu, brokenGpu::dnn, brokenGpu::blas);
+             CudaBackend wrong = withKernels("activations.ptx", broken);
              CpuBackend cpu = new CpuBackend(1)) {
             float[] values = {-2, -0.5f, 0, 0.25f, 3};
             float[] expected = new float[5];
@@ -388,5 +374,17 @@ class PtxInterpreterTest {
                 }
             }
         }
+    }
+
+    /** The CUDA backend over an emulated GPU that loads {@code mutant} in place of the kernel file {@code file}. */
+    private static CudaBackend withKernels(String file, String mutant) {
+        assertTrue(!mutant.equals(Kernels.source(file)), "the mutation applies to the current kernel");
+        EmulatedGpu gpu = new EmulatedGpu(1 << 24) {
+            @Override
+            public void loadModule(String name, String source, List<String> entries) {
+                super.loadModule(name, name.equals(file) ? mutant : source, entries);
+            }
+        };
+        return new CudaBackend(CudaBackend.Options.defaults(), gpu, gpu::dnn, gpu::blas);
     }
 }
