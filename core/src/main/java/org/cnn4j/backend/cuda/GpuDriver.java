@@ -64,7 +64,7 @@ interface GpuDriver extends AutoCloseable {
     /**
      * The most blocks the backend gives a launch whose work it can split freely: its kernels'
      * grid-stride loops cover the rest. 65535 on a GPU, which is enough to fill one; an emulator
-     * gives few, so that every such loop goes round more than once on small tensors too.
+     * gives few, so that those loops go round on small tensors too.
      */
     default int maxBlocks() {
         return 65535;
