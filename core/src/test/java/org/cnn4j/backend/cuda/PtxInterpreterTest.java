@@ -17,9 +17,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The PTX interpreter behind the emulated GPU: PTX semantics where Java's differ (NaN in max,
  * copysign's operand order, unsigned comparisons, widening products, barriers over shared memory,
- * aligned barriers),
- * the faults it reports where a GPU would go on silently, and that a wrong kernel does show up in
- * the emulated suite's comparisons.
+ * aligned barriers), the faults it reports where a GPU would go on silently, and that a wrong
+ * kernel does show up in the emulated suite's comparisons.
  */
 class PtxInterpreterTest {
     private static final String HEADER = ".version 7.0\n.target sm_60\n.address_size 64\n";
