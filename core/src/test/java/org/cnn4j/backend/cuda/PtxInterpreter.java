@@ -31,11 +31,12 @@ import java.util.regex.Pattern;
  * different barriers ({@code bar.sync} is {@code barrier.sync.aligned}: every thread that has not
  * exited must reach the same one; exited threads release it), launch arguments that do not match
  * the kernel's parameters (count and width), a data race in global memory (two threads of a launch
- * storing to the same word, or one reading the other's store, unordered by a barrier of their
- * block), and one in shared memory (a thread reading a word that another wrote since the last
- * barrier, or writing one that another wrote or read since then) all fail with a {@link Fault} that
- * names the kernel, the block and thread, and the instruction. Blocks run in parallel on the common
- * pool; the threads of a block run one after another, from barrier to barrier.
+ * storing to the same word, or one reading the other's store or storing over a word the other read,
+ * unordered by a barrier of their block), and one in shared memory (a thread reading a word that
+ * another wrote since the last barrier, or writing one that another wrote or read since then) all
+ * fail with a {@link Fault} that names the kernel, the block and thread, and the instruction.
+ * Blocks run in parallel on the common pool; the threads of a block run one after another, from
+ * barrier to barrier.
  */
 final class PtxInterpreter {
     /** Global memory as the emulated device holds it: allocations, each a little-endian buffer. */
@@ -46,11 +47,12 @@ final class PtxInterpreter {
 
     /**
      * One allocation: its first address, its size, its contents, and for each 4-byte word the last
-     * launch, thread and barrier count that stored to it (for finding data races).
+     * launch, thread and barrier count that stored to it, and who read it last (see
+     * {@link Block#race}), for finding data races.
      */
-    record Region(long start, long size, ByteBuffer data, long[] writers) {
+    record Region(long start, long size, ByteBuffer data, long[] writers, long[] readers) {
         Region(long start, long size, ByteBuffer data) {
-            this(start, size, data, new long[(int) ((size + 3) / 4)]);
+            this(start, size, data, new long[(int) ((size + 3) / 4)], new long[(int) ((size + 3) / 4)]);
         }
 
         boolean holds(long address, long bytes) {
@@ -816,13 +818,25 @@ final class PtxInterpreter {
 
         /**
          * A data race: this thread reads or writes a global address that another thread of the
-         * launch wrote, unordered (not the same block with a barrier in between). A GPU runs the two
-         * in any order, or at once; here they would have run one after the other, hiding it.
+         * launch wrote, or writes one that another thread of the launch read, unordered (not the
+         * same block with a barrier in between). A GPU runs the two in any order, or at once; here
+         * they would have run one after the other, hiding it.
+         *
+         * <p>A word's reader is kept as the launch (24 bits), the block (16 bits; all ones for
+         * several blocks), the thread that read it at the block's latest barrier count (11 bits;
+         * all ones for several) and that count (13 bits). Reads in blocks or at barrier counts too
+         * large for those bits are not kept: a race may then go unseen, but none is reported that
+         * did not happen.
          */
         void race(Frame fr, Insn in, long address, int bytes, boolean write) {
             Region r = region(fr, in, address, bytes);
             long me = (long) block * threads + tid;
             for (int word = (int) ((address - r.start()) >>> 2), end = (int) ((address - r.start() + bytes + 3) >>> 2); word < end; word++) {
+                if (write) {
+                    readBefore(fr, in, r, word);
+                } else {
+                    read(r, word);
+                }
                 long previous = r.writers()[word];
                 if (write) r.writers()[word] = launch << 40 | me << 14 | Math.min(epoch, (1 << 14) - 1);
                 if (previous >>> 40 != launch) continue; // not written in this launch
@@ -833,6 +847,47 @@ final class PtxInterpreter {
                             + other % threads + " of block " + other / threads + " wrote in the same launch without a barrier between: a data race");
                 }
             }
+        }
+
+        private static final long SEVERAL_BLOCKS = 0xFFFF, SEVERAL_THREADS = 0x7FF, MAX_EPOCH = 0x1FFF;
+
+        /** Notes that this thread read the word. */
+        void read(Region r, int word) {
+            if (block >= SEVERAL_BLOCKS || epoch > MAX_EPOCH) return;
+            long[] readers = r.readers();
+            long previous = readers[word], b = previous >>> 24 & 0xFFFF, t = previous >>> 13 & 0x7FF, e = previous & 0x1FFF;
+            if (previous >>> 40 != launch) {
+                b = block;
+                t = tid;
+                e = epoch;
+            } else if (b != block) {
+                b = SEVERAL_BLOCKS;
+            } else if (epoch > e) {
+                t = tid;
+                e = epoch;
+            } else if (t != tid) {
+                t = SEVERAL_THREADS;
+            }
+            readers[word] = launch << 40 | b << 24 | t << 13 | e;
+        }
+
+        /** Faults if another thread of the launch read the word, unordered with this thread's store to it. */
+        void readBefore(Frame fr, Insn in, Region r, int word) {
+            long previous = r.readers()[word];
+            if (previous >>> 40 != launch) return; // not read in this launch
+            long b = previous >>> 24 & 0xFFFF, t = previous >>> 13 & 0x7FF, e = previous & 0x1FFF;
+            String who;
+            if (b == SEVERAL_BLOCKS) {
+                who = "threads of several blocks";
+            } else if (b != block) {
+                who = (t == SEVERAL_THREADS ? "threads" : "thread " + t) + " of block " + b;
+            } else if (e == epoch && t != tid) {
+                who = t == SEVERAL_THREADS ? "other threads of this block" : "thread " + t + " of this block";
+            } else {
+                return;
+            }
+            throw fault(fr, in, "writes 0x" + Long.toHexString(r.start() + 4L * word) + ", which " + who
+                    + " read in the same launch without a barrier between: a data race");
         }
 
         /**

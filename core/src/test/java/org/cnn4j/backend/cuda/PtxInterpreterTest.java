@@ -277,8 +277,64 @@ class PtxInterpreterTest {
                 }
                 """;
         run(neighbour, "k", 1, 8, new float[1], 8, 8);
+        // Blocks run at once: a load after the neighbour block's store, or a store after its load, whichever comes second.
         m = assertThrows(PtxInterpreter.Fault.class, () -> run(neighbour, "k", 2, 4, new float[1], 8, 8)).getMessage();
-        assertTrue(m.contains("reads") && m.contains("a data race"), m);
+        assertTrue(m.matches("(?s).*(reads 0x\\p{XDigit}+, which thread \\d of block \\d wrote|writes 0x\\p{XDigit}+, which thread \\d of block \\d read)"
+                + " in the same launch without a barrier between: a data race"), m);
+    }
+
+    /**
+     * A shift in place, each thread storing its right neighbour's value over its own: a thread's
+     * store may land before the neighbour's load on a GPU. Here the lower thread always loads
+     * first, and the result would look right.
+     */
+    @Test
+    void aStoreOverAWordAnotherThreadReadIsARace() {
+        String shift = """
+                .visible .entry k(.param .u64 y_param, .param .u64 x_param, .param .u32 n_param)
+                {
+                    .reg .b64 y, addr;
+                    .reg .b32 i, n, tmp;
+                    .reg .f32 v;
+                    .reg .pred last;
+                    ld.param.u64 y, [y_param];
+                    ld.param.u32 n, [n_param];
+                    mov.u32 i, %ctaid.x;
+                    mov.u32 tmp, %ntid.x;
+                    mov.u32 n, %tid.x;
+                    mad.lo.u32 i, i, tmp, n;
+                    ld.param.u32 n, [n_param];
+                    sub.u32 tmp, n, 1;
+                    setp.ge.u32 last, i, tmp;
+                    mul.wide.u32 addr, i, 4;
+                    add.s64 addr, y, addr;
+                    mov.f32 v, 0f00000000;
+                    @!last ld.global.f32 v, [addr+4];
+                    SYNC
+                    st.global.f32 [addr], v;
+                    ret;
+                }
+                """;
+        float[] before = {1, 2, 3, 4, 5, 6, 7, 8};
+        String m = assertThrows(PtxInterpreter.Fault.class, () -> shiftInPlace(shift.replace("SYNC", ""), 1, 8, before)).getMessage();
+        assertTrue(m.contains("k (block 0 of 1, thread 1 of 8)") && m.contains("st.global.f32 [addr], v")
+                && m.contains("which thread 0 of this block read in the same launch without a barrier between: a data race"), m);
+        assertArrayEquals(new float[] {2, 3, 4, 5, 6, 7, 8, 0}, shiftInPlace(shift.replace("SYNC", "bar.sync 0;"), 1, 8, before),
+                "a barrier between the loads and the stores orders them");
+        m = assertThrows(PtxInterpreter.Fault.class, () -> shiftInPlace(shift.replace("SYNC", "bar.sync 0;"), 2, 4, before)).getMessage();
+        assertTrue(m.contains("a data race"), "a barrier does not order two blocks: " + m);
+    }
+
+    /** Runs a kernel that shifts y in place, from the values given. */
+    private static float[] shiftInPlace(String ptx, int blocks, int threads, float[] values) {
+        EmulatedGpu gpu = new EmulatedGpu(1 << 20);
+        gpu.loadModule("test.ptx", HEADER + ptx, List.of("k"));
+        DevicePointer y = gpu.tryAllocate(4L * values.length);
+        gpu.copyToDevice(y, values);
+        gpu.launch("k", blocks, threads, 0, y, null, values.length);
+        float[] out = new float[values.length];
+        gpu.copyToHost(out, y);
+        return out;
     }
 
     /**
