@@ -294,16 +294,15 @@ class PtxInterpreterTest {
                 .visible .entry k(.param .u64 y_param, .param .u64 x_param, .param .u32 n_param)
                 {
                     .reg .b64 y, addr;
-                    .reg .b32 i, n, tmp;
+                    .reg .b32 i, n, tmp, t;
                     .reg .f32 v;
                     .reg .pred last;
                     ld.param.u64 y, [y_param];
                     ld.param.u32 n, [n_param];
                     mov.u32 i, %ctaid.x;
                     mov.u32 tmp, %ntid.x;
-                    mov.u32 n, %tid.x;
-                    mad.lo.u32 i, i, tmp, n;
-                    ld.param.u32 n, [n_param];
+                    mov.u32 t, %tid.x;
+                    mad.lo.u32 i, i, tmp, t;
                     sub.u32 tmp, n, 1;
                     setp.ge.u32 last, i, tmp;
                     mul.wide.u32 addr, i, 4;
