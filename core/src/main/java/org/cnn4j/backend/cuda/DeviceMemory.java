@@ -37,7 +37,9 @@ final class DeviceMemory implements AutoCloseable {
         long size = rounded(bytes);
         ArrayDeque<DevicePointer> free = pool.get(size);
         DevicePointer p = free == null ? null : free.poll();
-        if (p == null) {
+        if (p != null) {
+            driver.reused(p, size);
+        } else {
             p = driver.tryAllocate(size);
             if (p == null) {
                 emptyCache();

@@ -28,6 +28,15 @@ interface GpuDriver extends AutoCloseable {
 
     void free(DevicePointer p);
 
+    /**
+     * The caching allocator hands out again a block of {@code bytes} that an earlier tensor used:
+     * it holds whatever that tensor left there, which the new owner must not read before it writes.
+     * A GPU leaves it so; an emulator fills it with NaN, as it does new allocations, so that such a
+     * read shows.
+     */
+    default void reused(DevicePointer p, long bytes) {
+    }
+
     /** Queues the copy of src to dst on the stream and returns without waiting for it. */
     void copyToDevice(DevicePointer dst, float[] src);
 

@@ -28,14 +28,14 @@ import org.cnn4j.tensor.Shape;
  * live allocation (freed blocks are gone, and allocations are separated by gaps), kernel arguments
  * match the kernel's parameters, no two threads of a kernel race on a global word, no two threads
  * of a block race on a shared word between barriers, the threads of a block wait at the same
- * barrier, a convolution's workspace is as large as its algorithm asked, and new allocations read
- * as NaN until written, and a download's values reach host memory only when the stream is
- * synchronised (as an asynchronous copy into page-locked memory does), so a download read before
- * that sees stale values. Launches get at most {@link #maxBlocks} blocks, so the kernels'
- * grid-stride loops, which on a GPU go round again only for tensors of millions of values, go
- * round on small ones here. What it cannot check: the JCuda and foreign-function bindings
- * (CudaBindingsTest checks those against stub libraries), timing, and the hardware's approximate
- * instructions (computed correctly rounded).
+ * barrier, a convolution's workspace is as large as its algorithm asked, new allocations and
+ * blocks the caching allocator hands out again read as NaN until written, and a download's values
+ * reach host memory only when the stream is synchronised (as an asynchronous copy into page-locked
+ * memory does), so a download read before that sees stale values. Launches get at most
+ * {@link #maxBlocks} blocks, so the kernels' grid-stride loops, which on a GPU go round again only
+ * for tensors of millions of values, go round on small ones here. What it cannot check: the JCuda
+ * and foreign-function bindings (CudaBindingsTest checks those against stub libraries), timing, and
+ * the hardware's approximate instructions (computed correctly rounded).
  */
 class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
     private static final long BASE = 1L << 40, ALIGN = 256, GAP = 256;
@@ -166,6 +166,14 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
         next += (bytes + GAP + ALIGN - 1) / ALIGN * ALIGN;
         used += bytes;
         return new DevicePointer(b.start());
+    }
+
+    /** The block holds NaN again, as if new: a read of what its last owner left shows. */
+    @Override
+    public void reused(DevicePointer p, long bytes) {
+        Region b = region(p.address(), bytes);
+        int from = (int) (p.address() - b.start());
+        java.util.Arrays.fill(b.data().array(), from, from + (int) bytes, (byte) 0xFF);
     }
 
     @Override
