@@ -472,22 +472,13 @@ abstract class CudaBackendSuite {
     void lossesArgmaxAndDropout() {
         Random rng = new Random(5);
         int n = 1031, classes = 10; // rows a thread each: more than an emulated GPU's two blocks of threads cover at once
-        Pair logits = Pair.of(strict, Shape.of(n, classes), Data.gaussian(rng, n * classes, 4)), labels = Pair.ints(strict, Shape.of(n), Data.labels(rng, n, classes));
-        Pair loss = Pair.poisoned(strict, Shape.of(n)), dx = Pair.poisoned(strict, Shape.of(n, classes));
-        strict.softmaxCrossEntropy(loss.gpu, dx.gpu, logits.gpu, labels.gpu, 1.0 / n);
-        CPU.softmaxCrossEntropy(loss.cpu, dx.cpu, logits.cpu, labels.cpu, 1.0 / n);
-        loss.assertNear("softmax cross-entropy", STRICT);
-        dx.assertNear("softmax cross-entropy gradient", STRICT);
+        Pair logits = lossAndArgmaxAgree(n, classes, rng);
+        Pair loss = Pair.poisoned(strict, Shape.of(n));
         int[] bad = Data.labels(rng, n, classes);
         bad[17] = 12;
         Tensor badLabels = strict.uploadInts(Shape.of(n), bad);
         String m = assertThrows(IllegalArgumentException.class, () -> strict.softmaxCrossEntropy(loss.gpu, null, logits.gpu, badLabels, 1)).getMessage();
         assertTrue(m.contains("label 12 at batch index 17"), m);
-
-        Pair out = new Pair(strict.allocateInts(Shape.of(n)), CPU.allocateInts(Shape.of(n)));
-        strict.argmax(out.gpu, logits.gpu);
-        CPU.argmax(out.cpu, logits.cpu);
-        out.assertBitwise("argmax");
 
         Shape s = Shape.of(1000, 37);
         Pair x = Pair.random(strict, s, rng), y = Pair.poisoned(strict, s), mask = Pair.poisoned(strict, s);
@@ -499,6 +490,69 @@ abstract class CudaBackendSuite {
         strict.dropoutBackward(dxd.gpu, dy.gpu, mask.gpu);
         CPU.dropoutBackward(dxd.cpu, dy.cpu, mask.cpu);
         dxd.assertBitwise("dropout backward");
+    }
+
+    /** The softmax cross-entropy, its gradient and argmax of n random rows of logits; returns the logits. */
+    private static Pair lossAndArgmaxAgree(int n, int classes, Random rng) {
+        String what = " of " + n + " rows of " + classes;
+        Pair logits = Pair.of(strict, Shape.of(n, classes), Data.gaussian(rng, n * classes, 4)), labels = Pair.ints(strict, Shape.of(n), Data.labels(rng, n, classes));
+        Pair loss = Pair.poisoned(strict, Shape.of(n)), dx = Pair.poisoned(strict, Shape.of(n, classes));
+        strict.softmaxCrossEntropy(loss.gpu, dx.gpu, logits.gpu, labels.gpu, 1.0 / n);
+        CPU.softmaxCrossEntropy(loss.cpu, dx.cpu, logits.cpu, labels.cpu, 1.0 / n);
+        loss.assertNear("softmax cross-entropy" + what, STRICT);
+        dx.assertNear("softmax cross-entropy gradient" + what, STRICT);
+        Pair out = new Pair(strict.allocateInts(Shape.of(n)), CPU.allocateInts(Shape.of(n)));
+        strict.argmax(out.gpu, logits.gpu);
+        CPU.argmax(out.cpu, logits.cpu);
+        out.assertBitwise("argmax" + what);
+        return logits;
+    }
+
+    /** Random pooling geometries (seeded): every mode and padding rule, as {@link #poolings} but between its corners. */
+    @Test
+    void randomPoolingGeometriesAgreeBitwise() {
+        Random rng = new Random(41);
+        int tried = 0;
+        for (int made = 0; made < 200; tried++) {
+            int windowH = 1 + rng.nextInt(5), windowW = 1 + rng.nextInt(5), dilation = rng.nextInt(4) == 0 ? 3 : 1;
+            PoolGeometry g;
+            try {
+                g = new PoolGeometry(1 + rng.nextInt(4), 1 + rng.nextInt(14), 1 + rng.nextInt(14), windowH, windowW, 1 + rng.nextInt(4),
+                        1 + rng.nextInt(4), rng.nextInt(windowH / 2 + 1), rng.nextInt(windowW / 2 + 1), rng.nextInt(windowH / 2 + 1),
+                        rng.nextInt(windowW / 2 + 1), 1 + rng.nextInt(dilation), 1 + rng.nextInt(dilation), rng.nextBoolean());
+            } catch (IllegalArgumentException noSuchPooling) { // a window past the input, or one holding none of it: drawn again
+                continue;
+            }
+            poolingAndSubsamplingAgreeBitwise(g);
+            made++;
+        }
+        assertTrue(tried < 1000, tried + " draws for 200 geometries");
+    }
+
+    /**
+     * Random shapes (seeded) for the kernels that split their work by shape: batch normalisation's
+     * channels and planes, the bias gradient summed per plane as an activation's gradient is
+     * written, and the loss over rows of up to 1,200 classes.
+     */
+    @Test
+    void randomShapesAgree() {
+        Random rng = new Random(42);
+        for (int i = 0; i < 24; i++) {
+            Shape s = i % 3 == 0 ? Shape.of(1 + rng.nextInt(300), 1 + rng.nextInt(300))
+                    : Shape.of(1 + rng.nextInt(12), 1 + rng.nextInt(40), 1 + rng.nextInt(12), 1 + rng.nextInt(12));
+            batchNormAgrees(s, rng);
+            if (s.rank() == 4) {
+                int c = s.dim(1);
+                Pair y = Pair.random(strict, s, rng), dyNext = Pair.random(strict, s, rng);
+                Pair dy = Pair.poisoned(strict, s), db = Pair.random(strict, Shape.of(c), rng);
+                strict.activationBackward(Activation.TANH, dy.gpu, db.gpu, dyNext.gpu, y.gpu, y.gpu);
+                CPU.activationBackward(Activation.TANH, dy.cpu, dyNext.cpu, y.cpu, y.cpu);
+                CPU.biasBackward(db.cpu, dy.cpu);
+                dy.assertBitwise("tanh backward " + s);
+                db.assertNear("bias gradient summed with the tanh's " + s, STRICT);
+            }
+        }
+        for (int i = 0; i < 8; i++) lossAndArgmaxAgree(1 + rng.nextInt(2500), 1 + rng.nextInt(i % 2 == 0 ? 1200 : 40), rng);
     }
 
     @Test
@@ -550,34 +604,36 @@ abstract class CudaBackendSuite {
     @Test
     void batchNormAgreesWithTheCpu() {
         Random rng = new Random(22);
-        for (Shape s : List.of(Shape.of(5, 7, 6, 5), Shape.of(33, 19), Shape.of(1, 3, 2, 2))) {
-            int c = s.dim(1);
-            Pair x = Pair.of(strict, s, Data.gaussian(rng, s.size(), 3)), gamma = Pair.random(strict, Shape.of(c), rng), beta = Pair.random(strict, Shape.of(c), rng);
-            double[] var = Data.uniform(rng, c);
-            for (int i = 0; i < c; i++) var[i] = 0.5 + Math.abs(var[i]);
-            Pair runMean = Pair.random(strict, Shape.of(c), rng), runVar = Pair.of(strict, Shape.of(c), var);
-            Pair y = Pair.poisoned(strict, s), mean = Pair.poisoned(strict, Shape.of(c)), invStd = Pair.poisoned(strict, Shape.of(c));
-            strict.batchNormTraining(y.gpu, mean.gpu, invStd.gpu, x.gpu, gamma.gpu, beta.gpu, runMean.gpu, runVar.gpu, 0.1, 1e-5);
-            CPU.batchNormTraining(y.cpu, mean.cpu, invStd.cpu, x.cpu, gamma.cpu, beta.cpu, runMean.cpu, runVar.cpu, 0.1, 1e-5);
-            mean.assertNear("batch-norm batch mean " + s, STRICT);
-            invStd.assertNear("batch-norm 1/std " + s, STRICT);
-            runMean.assertNear("batch-norm running mean " + s, STRICT);
-            runVar.assertNear("batch-norm running variance " + s, STRICT);
-            y.assertNear("batch-norm training forward " + s, STRICT);
+        for (Shape s : List.of(Shape.of(5, 7, 6, 5), Shape.of(33, 19), Shape.of(1, 3, 2, 2))) batchNormAgrees(s, rng);
+    }
 
-            Pair dy = Pair.of(strict, s, Data.gaussian(rng, s.size(), 1)), dx = Pair.poisoned(strict, s);
-            Pair dgamma = Pair.random(strict, Shape.of(c), rng), dbeta = Pair.random(strict, Shape.of(c), rng); // accumulated onto
-            strict.batchNormBackward(dx.gpu, dgamma.gpu, dbeta.gpu, dy.gpu, x.gpu, gamma.gpu, mean.gpu, invStd.gpu);
-            CPU.batchNormBackward(dx.cpu, dgamma.cpu, dbeta.cpu, dy.cpu, x.cpu, gamma.cpu, mean.cpu, invStd.cpu);
-            dx.assertNear("batch-norm dx " + s, STRICT);
-            dgamma.assertNear("batch-norm dgamma " + s, STRICT);
-            dbeta.assertNear("batch-norm dbeta " + s, STRICT);
+    private static void batchNormAgrees(Shape s, Random rng) {
+        int c = s.dim(1);
+        Pair x = Pair.of(strict, s, Data.gaussian(rng, s.size(), 3)), gamma = Pair.random(strict, Shape.of(c), rng), beta = Pair.random(strict, Shape.of(c), rng);
+        double[] var = Data.uniform(rng, c);
+        for (int i = 0; i < c; i++) var[i] = 0.5 + Math.abs(var[i]);
+        Pair runMean = Pair.random(strict, Shape.of(c), rng), runVar = Pair.of(strict, Shape.of(c), var);
+        Pair y = Pair.poisoned(strict, s), mean = Pair.poisoned(strict, Shape.of(c)), invStd = Pair.poisoned(strict, Shape.of(c));
+        strict.batchNormTraining(y.gpu, mean.gpu, invStd.gpu, x.gpu, gamma.gpu, beta.gpu, runMean.gpu, runVar.gpu, 0.1, 1e-5);
+        CPU.batchNormTraining(y.cpu, mean.cpu, invStd.cpu, x.cpu, gamma.cpu, beta.cpu, runMean.cpu, runVar.cpu, 0.1, 1e-5);
+        mean.assertNear("batch-norm batch mean " + s, STRICT);
+        invStd.assertNear("batch-norm 1/std " + s, STRICT);
+        runMean.assertNear("batch-norm running mean " + s, STRICT);
+        runVar.assertNear("batch-norm running variance " + s, STRICT);
+        y.assertNear("batch-norm training forward " + s, STRICT);
 
-            Pair yi = Pair.poisoned(strict, s);
-            strict.batchNormInference(yi.gpu, x.gpu, gamma.gpu, beta.gpu, runMean.gpu, runVar.gpu, 1e-5);
-            CPU.batchNormInference(yi.cpu, x.cpu, gamma.cpu, beta.cpu, runMean.cpu, runVar.cpu, 1e-5);
-            yi.assertBitwise("batch-norm inference " + s + " (the same float arithmetic)");
-        }
+        Pair dy = Pair.of(strict, s, Data.gaussian(rng, s.size(), 1)), dx = Pair.poisoned(strict, s);
+        Pair dgamma = Pair.random(strict, Shape.of(c), rng), dbeta = Pair.random(strict, Shape.of(c), rng); // accumulated onto
+        strict.batchNormBackward(dx.gpu, dgamma.gpu, dbeta.gpu, dy.gpu, x.gpu, gamma.gpu, mean.gpu, invStd.gpu);
+        CPU.batchNormBackward(dx.cpu, dgamma.cpu, dbeta.cpu, dy.cpu, x.cpu, gamma.cpu, mean.cpu, invStd.cpu);
+        dx.assertNear("batch-norm dx " + s, STRICT);
+        dgamma.assertNear("batch-norm dgamma " + s, STRICT);
+        dbeta.assertNear("batch-norm dbeta " + s, STRICT);
+
+        Pair yi = Pair.poisoned(strict, s);
+        strict.batchNormInference(yi.gpu, x.gpu, gamma.gpu, beta.gpu, runMean.gpu, runVar.gpu, 1e-5);
+        CPU.batchNormInference(yi.cpu, x.cpu, gamma.cpu, beta.cpu, runMean.cpu, runVar.cpu, 1e-5);
+        yi.assertBitwise("batch-norm inference " + s + " (the same float arithmetic)");
     }
 
     /**
