@@ -6,6 +6,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -39,6 +40,8 @@ import org.cnn4j.tensor.Shape;
  */
 class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
     private static final long BASE = 1L << 40, ALIGN = 256, GAP = 256;
+    /** Four of them are a float NaN (and the int -1): what memory nothing has written holds here. */
+    private static final byte NAN_BYTE = (byte) 0xFF;
 
     private final long capacity;
     private final TreeMap<Long, Region> blocks = new TreeMap<>();
@@ -57,7 +60,7 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
         public MemorySegment allocatePinned(long bytes) {
             Arena arena = Arena.ofShared();
             MemorySegment m = arena.allocate(bytes, 256);
-            m.fill((byte) 0xFF); // NaN until a copy lands
+            m.fill(NAN_BYTE); // NaN until a copy lands
             pinned.put(m.address(), arena);
             return m;
         }
@@ -160,7 +163,7 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
         if (bytes <= 0 || bytes > Integer.MAX_VALUE) throw new IllegalArgumentException("cuMemAlloc of " + bytes + " bytes");
         if (used + bytes > capacity) return null;
         ByteBuffer data = ByteBuffer.allocate((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
-        for (int i = 0; i < bytes; i++) data.put(i, (byte) 0xFF); // NaN until written
+        Arrays.fill(data.array(), NAN_BYTE); // NaN until written
         Region b = new Region(next, bytes, data);
         blocks.put(b.start(), b);
         next += (bytes + GAP + ALIGN - 1) / ALIGN * ALIGN;
@@ -173,7 +176,7 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
     public void reused(DevicePointer p, long bytes) {
         Region b = region(p.address(), bytes);
         int from = (int) (p.address() - b.start());
-        java.util.Arrays.fill(b.data().array(), from, from + (int) bytes, (byte) 0xFF);
+        Arrays.fill(b.data().array(), from, from + (int) bytes, NAN_BYTE);
     }
 
     @Override
@@ -248,7 +251,7 @@ class EmulatedGpu implements GpuDriver, PtxInterpreter.Memory {
         long to = dst.address();
         issue("memset", () -> {
             int[] words = new int[(int) count];
-            java.util.Arrays.fill(words, bits);
+            Arrays.fill(words, bits);
             put(to, words);
         });
     }
